@@ -1,0 +1,1 @@
+//! The builder: Dockerfile lowering, ops, build context, exporters

@@ -1,0 +1,1 @@
+//! Dockerfile text to AST and typed instructions, with BuildKit-compatible parsing and shell-word expansion

@@ -1,0 +1,1 @@
+//! Filesystem to tar and back: overlay diff to OCI layer, safe applier, compression

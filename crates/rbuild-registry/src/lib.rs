@@ -1,0 +1,1 @@
+//! Distribution client: references, auth, pull into and push from the store

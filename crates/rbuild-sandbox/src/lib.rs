@@ -1,0 +1,1 @@
+//! Runs one process in an isolated rootfs: namespaces, overlayfs, pivot_root, cgroups

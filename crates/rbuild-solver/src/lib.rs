@@ -1,0 +1,1 @@
+//! Generic DAG scheduler and cache over an Op trait

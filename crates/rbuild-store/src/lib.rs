@@ -1,0 +1,1 @@
+//! The local store: OCI layout, content ingest, tags, snapshots, cache index, locks

@@ -1,0 +1,1 @@
+//! Test fixtures: busybox base image, registry process, capability probes
