@@ -178,7 +178,7 @@ mod tests {
     fn chain_id_follows_the_spec() {
         let a = Digest::of(b"a");
         let b = Digest::of(b"b");
-        assert_eq!(chain_id(&[a.clone()]), Some(a.clone()));
+        assert_eq!(chain_id(std::slice::from_ref(&a)), Some(a.clone()));
         assert_eq!(
             chain_id(&[a.clone(), b.clone()]),
             Some(Digest::of(format!("{a} {b}").as_bytes()))
