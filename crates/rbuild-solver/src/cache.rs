@@ -1,0 +1,100 @@
+//! Cache storage: results by key, and the last key components per vertex identity.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use crate::key::{CacheKey, Components};
+use crate::op::MissReason;
+
+/// Persistent (or not) storage of op results. Implementations must be safe to call from
+/// several worker threads at once.
+pub trait CacheStorage<V>: Send + Sync {
+    /// The stored value for `key`; errors inside are treated as misses (the impl logs).
+    fn load(&self, key: &CacheKey) -> Option<V>;
+    /// Records `value` under `key`, and `components` as the last ones seen for `identity`.
+    fn save(&self, key: &CacheKey, identity: &str, components: &Components, value: &V);
+    /// The components of the last key saved under `identity`.
+    fn last_components(&self, identity: &str) -> Option<Components>;
+}
+
+/// An in-memory [`CacheStorage`], for tests and for builds that keep no cache.
+pub struct MemoryCache<V> {
+    inner: Mutex<Inner<V>>,
+}
+
+struct Inner<V> {
+    values: HashMap<CacheKey, V>,
+    last: HashMap<String, Components>,
+}
+
+impl<V> Default for MemoryCache<V> {
+    fn default() -> Self {
+        MemoryCache { inner: Mutex::new(Inner { values: HashMap::new(), last: HashMap::new() }) }
+    }
+}
+
+impl<V> MemoryCache<V> {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of stored results.
+    pub fn len(&self) -> usize {
+        self.lock().values.len()
+    }
+
+    /// Whether no result is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Forgets the result under `key` (keeps identities), as a garbage collection would.
+    pub fn remove(&self, key: &CacheKey) -> bool {
+        self.lock().values.remove(key).is_some()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner<V>> {
+        // A panic while holding the lock cannot leave the maps half-updated: every
+        // critical section is a single insert or lookup.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl<V: Clone + Send + Sync> CacheStorage<V> for MemoryCache<V> {
+    fn load(&self, key: &CacheKey) -> Option<V> {
+        self.lock().values.get(key).cloned()
+    }
+
+    fn save(&self, key: &CacheKey, identity: &str, components: &Components, value: &V) {
+        let mut inner = self.lock();
+        inner.values.insert(*key, value.clone());
+        inner.last.insert(identity.to_string(), components.clone());
+    }
+
+    fn last_components(&self, identity: &str) -> Option<Components> {
+        self.lock().last.get(identity).cloned()
+    }
+}
+
+/// Explains a miss: the first component of `now` that differs from `last` (matched by name),
+/// then any component `last` had that `now` lacks.
+pub fn explain_miss(last: Option<&Components>, now: &Components) -> MissReason {
+    let Some(last) = last else {
+        return MissReason::NoPreviousRecord;
+    };
+    let find = |name: &str| last.iter().find(|(n, _)| n == name).map(|(_, v)| v);
+    for (name, value) in now {
+        match find(name) {
+            None => return MissReason::Added { name: name.clone() },
+            Some(old) if old != value => {
+                return MissReason::Changed { name: name.clone(), old: old.clone(), new: value.clone() }
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some((name, _)) = last.iter().find(|(n, _)| !now.iter().any(|(m, _)| m == n)) {
+        return MissReason::Removed { name: name.clone() };
+    }
+    MissReason::RecordMissing
+}

@@ -1,0 +1,280 @@
+//! Per-vertex state machine driven by the scheduler loop. Single-threaded: workers only see
+//! self-contained tasks, so no graph state is shared or locked.
+
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::time::Duration;
+
+use crate::error::SolveError;
+use crate::graph::VertexId;
+use crate::key::{CacheKey, Components};
+use crate::op::{CancelToken, Event, Op};
+use crate::scheduler::SolveOptions;
+use crate::worker::{bypass_reason, Outcome, Task, Worker};
+
+/// How often an outside cancellation is checked while waiting for workers.
+const CANCEL_POLL: Duration = Duration::from_millis(50);
+
+/// Value state of a vertex.
+enum Val<V> {
+    Idle,
+    Busy,
+    Missed,
+    Done(V),
+}
+
+/// Per-vertex state; only vertices reachable from the targets are ever touched.
+struct Node<V> {
+    key: Option<(CacheKey, Components)>,
+    key_sent: bool,
+    /// An earlier vertex with the same key (and bypass flag) whose value this one shares.
+    alias_of: Option<usize>,
+    demanded: bool,
+    cacheable: bool,
+    /// Lookups skipped: `no_cache` or not cacheable.
+    bypass: bool,
+    /// Whether this vertex's value came from its own exec in this solve.
+    executed: bool,
+    val: Val<V>,
+}
+
+/// Owns the solve's state; see the module doc.
+pub(crate) struct Coordinator<'a, O: Op> {
+    env: &'a Worker<'a, O>,
+    order: Vec<VertexId>,
+    nodes: Vec<Node<O::Value>>,
+    dedup: HashMap<(CacheKey, bool), usize>,
+    tasks: Sender<Task<O::Value>>,
+    outstanding: usize,
+    first_error: Option<SolveError<O::Error>>,
+}
+
+type Outcomes<O> = Receiver<Outcome<<O as Op>::Value, <O as Op>::Error>>;
+
+impl<'a, O: Op> Coordinator<'a, O> {
+    /// State for the vertices in `order` (topological, reachable from the targets).
+    pub fn new(env: &'a Worker<'a, O>, opts: &SolveOptions, order: Vec<VertexId>, tasks: Sender<Task<O::Value>>) -> Self {
+        let nodes = (0..env.graph.len())
+            .map(|i| {
+                let cacheable = env.graph.op(VertexId(i)).is_some_and(|op| op.cacheable());
+                Node {
+                    key: None,
+                    key_sent: false,
+                    alias_of: None,
+                    demanded: false,
+                    cacheable,
+                    bypass: !cacheable || (opts.no_cache)(VertexId(i)),
+                    executed: false,
+                    val: Val::Idle,
+                }
+            })
+            .collect();
+        let dedup = HashMap::new();
+        Coordinator { env, order, nodes, dedup, tasks, outstanding: 0, first_error: None }
+    }
+
+    /// Drives the solve until the targets have values, or until it is cancelled and idle.
+    pub fn run(
+        &mut self,
+        targets: &[VertexId],
+        results: &Outcomes<O>,
+        outside: &CancelToken,
+    ) -> Result<Vec<O::Value>, SolveError<O::Error>> {
+        for t in targets {
+            self.nodes[t.0].demanded = true;
+        }
+        loop {
+            if outside.is_cancelled() {
+                self.env.cancel.cancel();
+            }
+            if !self.env.cancel.is_cancelled() {
+                self.schedule();
+                if let Some(values) = self.target_values(targets) {
+                    self.report_skipped_ancestors();
+                    return Ok(values);
+                }
+            }
+            // Idle and unfinished only happens once cancelled: a DAG always has a next step.
+            if self.outstanding == 0 {
+                return Err(self.first_error.take().unwrap_or(SolveError::Cancelled));
+            }
+            match results.recv_timeout(CANCEL_POLL) {
+                Ok(outcome) => {
+                    self.outstanding -= 1;
+                    self.handle(outcome);
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(self.first_error.take().unwrap_or(SolveError::Cancelled));
+                }
+            }
+        }
+    }
+
+    /// Sends every task that has become possible, until nothing changes.
+    fn schedule(&mut self) {
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for i in 0..self.order.len() {
+                changed |= self.step(self.order[i]);
+            }
+        }
+    }
+
+    fn step(&mut self, v: VertexId) -> bool {
+        if self.nodes[v.0].key.is_none() {
+            return self.try_send_key(v);
+        }
+        match self.nodes[v.0].alias_of {
+            Some(p) => self.step_alias(v, p),
+            None if self.nodes[v.0].demanded => self.step_value(v),
+            None => false,
+        }
+    }
+
+    fn try_send_key(&mut self, v: VertexId) -> bool {
+        if self.nodes[v.0].key_sent {
+            return false;
+        }
+        let keys: Option<Vec<CacheKey>> =
+            self.inputs(v).iter().map(|i| self.nodes[i.0].key.as_ref().map(|(k, _)| *k)).collect();
+        let Some(keys) = keys else { return false };
+        self.nodes[v.0].key_sent = true;
+        self.send(Task::Key(v, keys));
+        true
+    }
+
+    /// A duplicate shares its primary's value; it is saved under its own identity too, so
+    /// its next miss is explained against its own last record.
+    fn step_alias(&mut self, v: VertexId, p: usize) -> bool {
+        let mut changed = false;
+        if self.nodes[v.0].demanded && !self.nodes[p].demanded {
+            self.nodes[p].demanded = true;
+            changed = true;
+        }
+        if !self.nodes[v.0].demanded || matches!(self.nodes[v.0].val, Val::Done(_)) {
+            return changed;
+        }
+        let Val::Done(value) = &self.nodes[p].val else { return changed };
+        let value = value.clone();
+        if self.nodes[p].executed && self.nodes[v.0].cacheable {
+            if let (Some((key, comps)), Some(op)) = (&self.nodes[v.0].key, self.env.graph.op(v)) {
+                self.env.cache.save(key, &op.identity(), comps, &value);
+            }
+        }
+        self.env.observer.event(Event::Cached(v));
+        self.nodes[v.0].val = Val::Done(value);
+        true
+    }
+
+    fn step_value(&mut self, v: VertexId) -> bool {
+        let node = &mut self.nodes[v.0];
+        match (&node.val, &node.key) {
+            (Val::Idle, Some((key, comps))) if !node.bypass => {
+                let task = Task::Lookup(v, *key, comps.clone());
+                node.val = Val::Busy;
+                self.send(task);
+                true
+            }
+            (Val::Idle, _) => {
+                self.env.observer.event(Event::Miss(v, bypass_reason(node.cacheable)));
+                node.val = Val::Missed;
+                true
+            }
+            (Val::Missed, _) => self.try_exec(v),
+            _ => false,
+        }
+    }
+
+    /// Demands the inputs of a missed vertex and executes it once they all have values.
+    fn try_exec(&mut self, v: VertexId) -> bool {
+        let mut changed = false;
+        for &i in self.inputs(v) {
+            if !self.nodes[i.0].demanded {
+                self.nodes[i.0].demanded = true;
+                changed = true;
+            }
+        }
+        if !self.inputs(v).iter().all(|i| matches!(self.nodes[i.0].val, Val::Done(_))) {
+            return changed;
+        }
+        let values = self.inputs(v).iter().filter_map(|i| match &self.nodes[i.0].val {
+            Val::Done(x) => Some(x.clone()),
+            _ => None,
+        });
+        let values = values.collect();
+        let node = &mut self.nodes[v.0];
+        let save = if node.cacheable { node.key.clone() } else { None };
+        node.val = Val::Busy;
+        self.send(Task::Exec(v, values, save));
+        true
+    }
+
+    fn handle(&mut self, outcome: Outcome<O::Value, O::Error>) {
+        match outcome {
+            Outcome::Key(v, Ok((key, comps))) => {
+                let node = &mut self.nodes[v.0];
+                match self.dedup.entry((key, node.bypass)) {
+                    Entry::Occupied(e) => node.alias_of = Some(*e.get()),
+                    Entry::Vacant(e) => {
+                        e.insert(v.0);
+                    }
+                }
+                node.key = Some((key, comps));
+            }
+            Outcome::Key(vertex, Err(error)) | Outcome::Failed(vertex, error) => {
+                self.fail(SolveError::Op { vertex, error })
+            }
+            Outcome::Panicked(vertex, message) => self.fail(SolveError::Panicked { vertex, message }),
+            Outcome::Hit(v, value) => self.nodes[v.0].val = Val::Done(value),
+            Outcome::Miss(v) => self.nodes[v.0].val = Val::Missed,
+            Outcome::Done(v, value) => {
+                self.nodes[v.0].val = Val::Done(value);
+                self.nodes[v.0].executed = true;
+            }
+            Outcome::Skipped => {}
+        }
+    }
+
+    /// Keeps the first error only; later ones are usually consequences of the cancellation.
+    fn fail(&mut self, error: SolveError<O::Error>) {
+        if self.first_error.is_none() && !self.env.cancel.is_cancelled() {
+            self.first_error = Some(error);
+            self.env.cancel.cancel();
+        }
+    }
+
+    fn target_values(&self, targets: &[VertexId]) -> Option<Vec<O::Value>> {
+        let done = |t: &VertexId| match &self.nodes[t.0].val {
+            Val::Done(x) => Some(x),
+            _ => None,
+        };
+        if !targets.iter().all(|t| done(t).is_some()) {
+            return None;
+        }
+        Some(targets.iter().filter_map(|t| done(t).cloned()).collect())
+    }
+
+    /// Ancestors never needed (a descendant hit the cache) are reported as cached, like
+    /// BuildKit shows them, so a progress display has a status for every step.
+    fn report_skipped_ancestors(&self) {
+        for v in &self.order {
+            if !self.nodes[v.0].demanded {
+                self.env.observer.event(Event::Cached(*v));
+            }
+        }
+    }
+
+    fn inputs(&self, v: VertexId) -> &'a [VertexId] {
+        self.env.graph.inputs(v).unwrap_or(&[])
+    }
+
+    fn send(&mut self, task: Task<O::Value>) {
+        // Workers outlive the coordinator (scoped threads), so the channel cannot be closed.
+        if self.tasks.send(task).is_ok() {
+            self.outstanding += 1;
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! Cache keys: an explicit, versioned, length-prefixed canonical encoding hashed with sha256.
+//!
+//! Never built from `derive(Hash)` or serde output: those encodings are not stable across
+//! compiler or crate versions, and a key must mean the same thing in every rbuild release that
+//! shares a store. Bump [`KEY_FORMAT`] when the encoding below changes.
+
+use std::fmt;
+use std::str::FromStr;
+
+use sha2::{Digest, Sha256};
+
+use crate::error::KeyParseError;
+
+/// Version of the key encoding itself; part of every key so old records can never collide.
+pub const KEY_FORMAT: u32 = 1;
+
+/// Name of the implicit first component recording the op kind and its version.
+pub const KIND_COMPONENT: &str = "kind";
+
+/// Named parts of a key, in the order they were added: (name, short value or digest text).
+pub type Components = Vec<(String, String)>;
+
+/// Longest text value shown verbatim in a component; longer values are shown as a digest.
+const MAX_SHOWN: usize = 64;
+
+/// A 32-byte sha256 cache key; displays as `sha256:<hex>`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CacheKey([u8; 32]);
+
+impl CacheKey {
+    /// Wraps raw digest bytes.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        CacheKey(bytes)
+    }
+
+    /// The raw digest bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// Lowercase hex of the digest, without the `sha256:` prefix.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// `sha256:` plus the first 12 hex digits, for human-facing text.
+    pub fn short(&self) -> String {
+        format!("sha256:{}", &self.to_hex()[..12])
+    }
+}
+
+impl fmt::Display for CacheKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "sha256:{}", self.to_hex())
+    }
+}
+
+impl fmt::Debug for CacheKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CacheKey({self})")
+    }
+}
+
+impl FromStr for CacheKey {
+    type Err = KeyParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || KeyParseError { text: s.to_string() };
+        let hex_part = s.strip_prefix("sha256:").ok_or_else(bad)?;
+        // Uppercase hex would give two spellings of one key; only the canonical form parses.
+        if hex_part.len() != 64 || hex_part.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Err(bad());
+        }
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(hex_part, &mut bytes).map_err(|_| bad())?;
+        Ok(CacheKey(bytes))
+    }
+}
+
+/// Builds a [`CacheKey`] from named, typed components and records a readable trace of them.
+pub struct KeyBuilder {
+    hasher: Sha256,
+    components: Components,
+}
+
+impl KeyBuilder {
+    /// Starts a key for an op `kind` (its domain) at `version` (bump when the op's semantics change).
+    pub fn new(kind: &str, version: u32) -> Self {
+        let mut hasher = Sha256::new();
+        hasher.update(b"rbuild-cache-key\0");
+        hasher.update(KEY_FORMAT.to_be_bytes());
+        let mut b = KeyBuilder { hasher, components: Vec::new() };
+        b.put_len_prefixed(kind.as_bytes());
+        b.hasher.update(version.to_be_bytes());
+        b.components.push((KIND_COMPONENT.to_string(), format!("{kind}@{version}")));
+        b
+    }
+
+    /// Adds a text component; short values are recorded verbatim (use `bytes` for secrets).
+    pub fn str(mut self, name: &str, v: &str) -> Self {
+        self.start(b's', name);
+        self.put_len_prefixed(v.as_bytes());
+        self.record(name, shown_text(v));
+        self
+    }
+
+    /// Adds a binary component; only its digest is recorded.
+    pub fn bytes(mut self, name: &str, v: &[u8]) -> Self {
+        self.start(b'b', name);
+        self.put_len_prefixed(v);
+        self.record(name, short_digest(v));
+        self
+    }
+
+    /// Adds an integer component.
+    pub fn u64(mut self, name: &str, v: u64) -> Self {
+        self.start(b'u', name);
+        self.hasher.update(v.to_be_bytes());
+        self.record(name, v.to_string());
+        self
+    }
+
+    /// Adds an ordered list of strings; `["a","b"]` differs from `["ab"]` and from `["b","a"]`.
+    pub fn list(mut self, name: &str, v: &[String]) -> Self {
+        self.start(b'l', name);
+        self.hasher.update((v.len() as u64).to_be_bytes());
+        let mut enc = Vec::new();
+        for item in v {
+            enc.extend_from_slice(&(item.len() as u64).to_be_bytes());
+            enc.extend_from_slice(item.as_bytes());
+        }
+        self.hasher.update(&enc);
+        let text = format!("{v:?}");
+        let shown = if text.len() <= MAX_SHOWN { text } else { short_digest(&enc) };
+        self.record(name, shown);
+        self
+    }
+
+    /// Adds another key (typically an input's), e.g. `key("parent", &k)`.
+    pub fn key(mut self, name: &str, k: &CacheKey) -> Self {
+        self.start(b'k', name);
+        self.hasher.update(k.as_bytes());
+        self.record(name, k.short());
+        self
+    }
+
+    /// Adds an optional text component; `None` is distinct from every `Some`, including `Some("")`.
+    pub fn opt_str(mut self, name: &str, v: Option<&str>) -> Self {
+        self.start(b'o', name);
+        match v {
+            None => {
+                self.hasher.update([0u8]);
+                self.record(name, "(none)".to_string());
+            }
+            Some(s) => {
+                self.hasher.update([1u8]);
+                self.put_len_prefixed(s.as_bytes());
+                self.record(name, shown_text(s));
+            }
+        }
+        self
+    }
+
+    /// Finishes the key and returns it with the recorded components.
+    pub fn finish(self) -> (CacheKey, Components) {
+        let digest: [u8; 32] = self.hasher.finalize().into();
+        (CacheKey(digest), self.components)
+    }
+
+    /// Every component starts with a type tag and its name, so renaming or retyping changes the key.
+    fn start(&mut self, tag: u8, name: &str) {
+        self.hasher.update([tag]);
+        self.put_len_prefixed(name.as_bytes());
+    }
+
+    fn put_len_prefixed(&mut self, data: &[u8]) {
+        self.hasher.update((data.len() as u64).to_be_bytes());
+        self.hasher.update(data);
+    }
+
+    fn record(&mut self, name: &str, shown: String) {
+        self.components.push((name.to_string(), shown));
+    }
+}
+
+/// Text shown for a string value: verbatim when short and printable, else a digest.
+fn shown_text(v: &str) -> String {
+    if v.len() <= MAX_SHOWN && !v.chars().any(char::is_control) {
+        format!("{v:?}")
+    } else {
+        short_digest(v.as_bytes())
+    }
+}
+
+/// `sha256:<12 hex> (<n> bytes)`: enough to tell values apart without storing them.
+fn short_digest(data: &[u8]) -> String {
+    let digest = Sha256::digest(data);
+    format!("sha256:{} ({} bytes)", &hex::encode(digest)[..12], data.len())
+}

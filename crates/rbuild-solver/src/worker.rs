@@ -1,0 +1,148 @@
+//! Worker threads: compute keys, look up the cache, execute ops. All graph state stays with
+//! the coordinator in `scheduler`; workers only get self-contained tasks.
+
+use std::any::Any;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::{Mutex, PoisonError};
+use std::time::Instant;
+
+use crate::cache::{explain_miss, CacheStorage};
+use crate::graph::{Graph, VertexId};
+use crate::key::{CacheKey, Components};
+use crate::op::{CancelToken, Event, ExecContext, MissReason, Observer, Op};
+
+/// Work for one vertex.
+pub(crate) enum Task<V> {
+    /// Compute the vertex's key from its inputs' keys.
+    Key(VertexId, Vec<CacheKey>),
+    /// Look the key up; on a miss, explain it against the last record.
+    Lookup(VertexId, CacheKey, Components),
+    /// Execute with the inputs' values; save the result under the key when one is given.
+    Exec(VertexId, Vec<V>, Option<(CacheKey, Components)>),
+}
+
+/// What became of a task.
+pub(crate) enum Outcome<V, E> {
+    /// The key of a vertex, or the op's error computing it.
+    Key(VertexId, Result<(CacheKey, Components), E>),
+    /// A cache hit.
+    Hit(VertexId, V),
+    /// A cache miss (the `Miss` event was already sent).
+    Miss(VertexId),
+    /// A successful exec.
+    Done(VertexId, V),
+    /// A failed exec.
+    Failed(VertexId, E),
+    /// A panic in the op, the cache or the observer.
+    Panicked(VertexId, String),
+    /// Not run because the solve is being cancelled.
+    Skipped,
+}
+
+/// What every worker shares.
+pub(crate) struct Worker<'a, O: Op> {
+    pub graph: &'a Graph<O>,
+    pub cache: &'a dyn CacheStorage<O::Value>,
+    pub observer: &'a dyn Observer,
+    pub cancel: CancelToken,
+}
+
+type OutcomeOf<O> = Outcome<<O as Op>::Value, <O as Op>::Error>;
+
+impl<O: Op> Worker<'_, O> {
+    /// Runs tasks until the task channel closes.
+    pub fn run(&self, tasks: &Mutex<Receiver<Task<O::Value>>>, results: &Sender<OutcomeOf<O>>) {
+        loop {
+            // The guard is a temporary: released before the task runs, so others can take work.
+            let task = tasks.lock().unwrap_or_else(PoisonError::into_inner).recv();
+            let Ok(task) = task else { return };
+            let vertex = task_vertex(&task);
+            let outcome = catch_unwind(AssertUnwindSafe(|| self.process(task)))
+                .unwrap_or_else(|payload| Outcome::Panicked(vertex, panic_text(payload)));
+            if results.send(outcome).is_err() {
+                return;
+            }
+        }
+    }
+
+    fn process(&self, task: Task<O::Value>) -> OutcomeOf<O> {
+        if self.cancel.is_cancelled() {
+            return Outcome::Skipped;
+        }
+        match task {
+            Task::Key(v, input_keys) => {
+                let result = self.op(v).cache_key(&input_keys);
+                if result.is_err() {
+                    self.observer.event(Event::Failed(v));
+                }
+                Outcome::Key(v, result)
+            }
+            Task::Lookup(v, key, components) => self.lookup(v, &key, &components),
+            Task::Exec(v, inputs, save) => self.exec(v, &inputs, save),
+        }
+    }
+
+    fn lookup(&self, v: VertexId, key: &CacheKey, components: &Components) -> OutcomeOf<O> {
+        if let Some(value) = self.cache.load(key) {
+            self.observer.event(Event::Cached(v));
+            return Outcome::Hit(v, value);
+        }
+        let last = self.cache.last_components(&self.op(v).identity());
+        self.observer.event(Event::Miss(v, explain_miss(last.as_ref(), components)));
+        Outcome::Miss(v)
+    }
+
+    fn exec(&self, v: VertexId, inputs: &[O::Value], save: Option<(CacheKey, Components)>) -> OutcomeOf<O> {
+        let op = self.op(v);
+        self.observer.event(Event::Started(v));
+        let start = Instant::now();
+        let ctx = ExecContext::new(v, self.cancel.clone());
+        match op.exec(inputs, &ctx) {
+            Ok(value) => {
+                if let Some((key, components)) = save {
+                    self.cache.save(&key, &op.identity(), &components, &value);
+                }
+                self.observer.event(Event::Done(v, start.elapsed()));
+                Outcome::Done(v, value)
+            }
+            Err(error) => {
+                self.observer.event(Event::Failed(v));
+                Outcome::Failed(v, error)
+            }
+        }
+    }
+
+    fn op(&self, v: VertexId) -> &O {
+        // The coordinator only sends vertices it found in the graph.
+        match self.graph.op(v) {
+            Some(op) => op,
+            None => unreachable!("vertex {v} was validated before scheduling"),
+        }
+    }
+}
+
+fn task_vertex<V>(task: &Task<V>) -> VertexId {
+    match task {
+        Task::Key(v, _) | Task::Lookup(v, _, _) | Task::Exec(v, _, _) => *v,
+    }
+}
+
+fn panic_text(payload: Box<dyn Any + Send>) -> String {
+    match payload.downcast::<String>() {
+        Ok(s) => *s,
+        Err(payload) => match payload.downcast::<&str>() {
+            Ok(s) => s.to_string(),
+            Err(_) => "non-text panic payload".to_string(),
+        },
+    }
+}
+
+/// The reason shown when a vertex is executed without a lookup.
+pub(crate) fn bypass_reason(cacheable: bool) -> MissReason {
+    if cacheable {
+        MissReason::NoCache
+    } else {
+        MissReason::NotCacheable
+    }
+}
