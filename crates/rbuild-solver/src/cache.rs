@@ -29,7 +29,12 @@ struct Inner<V> {
 
 impl<V> Default for MemoryCache<V> {
     fn default() -> Self {
-        MemoryCache { inner: Mutex::new(Inner { values: HashMap::new(), last: HashMap::new() }) }
+        MemoryCache {
+            inner: Mutex::new(Inner {
+                values: HashMap::new(),
+                last: HashMap::new(),
+            }),
+        }
     }
 }
 
@@ -88,7 +93,11 @@ pub fn explain_miss(last: Option<&Components>, now: &Components) -> MissReason {
         match find(name) {
             None => return MissReason::Added { name: name.clone() },
             Some(old) if old != value => {
-                return MissReason::Changed { name: name.clone(), old: old.clone(), new: value.clone() }
+                return MissReason::Changed {
+                    name: name.clone(),
+                    old: old.clone(),
+                    new: value.clone(),
+                }
             }
             Some(_) => {}
         }
@@ -97,4 +106,73 @@ pub fn explain_miss(last: Option<&Components>, now: &Components) -> MissReason {
         return MissReason::Removed { name: name.clone() };
     }
     MissReason::RecordMissing
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn comps(pairs: &[(&str, &str)]) -> Components {
+        pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn explains_first_difference() {
+        let last = comps(&[
+            ("kind", "run@1"),
+            ("parent", "p1"),
+            ("arg:A", "1"),
+            ("arg:B", "1"),
+        ]);
+        let now = comps(&[
+            ("kind", "run@1"),
+            ("parent", "p1"),
+            ("arg:A", "2"),
+            ("arg:B", "2"),
+        ]);
+        let reason = explain_miss(Some(&last), &now);
+        assert_eq!(reason.to_string(), "input \"arg:A\" changed");
+        assert!(matches!(reason, MissReason::Changed { old, new, .. } if old == "1" && new == "2"));
+        let now = comps(&[("kind", "run@1"), ("parent", "p2"), ("arg:A", "2")]);
+        assert_eq!(
+            explain_miss(Some(&last), &now).to_string(),
+            "parent changed"
+        );
+    }
+
+    #[test]
+    fn explains_added_removed_and_missing() {
+        let last = comps(&[("kind", "run@1"), ("arg:A", "1")]);
+        let added = comps(&[("kind", "run@1"), ("arg:A", "1"), ("arg:B", "1")]);
+        assert_eq!(
+            explain_miss(Some(&last), &added),
+            MissReason::Added {
+                name: "arg:B".into()
+            }
+        );
+        let removed = comps(&[("kind", "run@1")]);
+        assert_eq!(
+            explain_miss(Some(&last), &removed),
+            MissReason::Removed {
+                name: "arg:A".into()
+            }
+        );
+        assert_eq!(explain_miss(Some(&last), &last), MissReason::RecordMissing);
+        assert_eq!(explain_miss(None, &last).to_string(), "no previous record");
+    }
+
+    #[test]
+    fn memory_cache_keeps_last_components_per_identity() {
+        let cache = MemoryCache::new();
+        let key = crate::KeyBuilder::new("t", 1).finish().0;
+        cache.save(&key, "step 1", &comps(&[("a", "1")]), &"v1".to_string());
+        cache.save(&key, "step 1", &comps(&[("a", "2")]), &"v2".to_string());
+        assert_eq!(cache.load(&key).as_deref(), Some("v2"));
+        assert_eq!(cache.last_components("step 1"), Some(comps(&[("a", "2")])));
+        assert_eq!(cache.last_components("step 2"), None);
+        assert!(cache.remove(&key) && cache.is_empty());
+    }
 }

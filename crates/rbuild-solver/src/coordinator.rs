@@ -9,9 +9,9 @@ use std::time::Duration;
 use crate::error::SolveError;
 use crate::graph::VertexId;
 use crate::key::{CacheKey, Components};
-use crate::op::{CancelToken, Event, Op};
+use crate::op::{CancelToken, Event, MissReason, Op};
 use crate::scheduler::SolveOptions;
-use crate::worker::{bypass_reason, Outcome, Task, Worker};
+use crate::worker::{Outcome, Task, Worker};
 
 /// How often an outside cancellation is checked while waiting for workers.
 const CANCEL_POLL: Duration = Duration::from_millis(50);
@@ -28,12 +28,12 @@ enum Val<V> {
 struct Node<V> {
     key: Option<(CacheKey, Components)>,
     key_sent: bool,
-    /// An earlier vertex with the same key (and bypass flag) whose value this one shares.
+    /// An earlier vertex with the same key (and no-cache flag) whose value this one shares.
     alias_of: Option<usize>,
     demanded: bool,
     cacheable: bool,
-    /// Lookups skipped: `no_cache` or not cacheable.
-    bypass: bool,
+    /// Why lookups are bypassed, if they are: `no_cache` here or on an ancestor.
+    no_cache: Option<MissReason>,
     /// Whether this vertex's value came from its own exec in this solve.
     executed: bool,
     val: Val<V>,
@@ -54,8 +54,13 @@ type Outcomes<O> = Receiver<Outcome<<O as Op>::Value, <O as Op>::Error>>;
 
 impl<'a, O: Op> Coordinator<'a, O> {
     /// State for the vertices in `order` (topological, reachable from the targets).
-    pub fn new(env: &'a Worker<'a, O>, opts: &SolveOptions, order: Vec<VertexId>, tasks: Sender<Task<O::Value>>) -> Self {
-        let nodes = (0..env.graph.len())
+    pub fn new(
+        env: &'a Worker<'a, O>,
+        opts: &SolveOptions,
+        order: Vec<VertexId>,
+        tasks: Sender<Task<O::Value>>,
+    ) -> Self {
+        let mut nodes: Vec<Node<O::Value>> = (0..env.graph.len())
             .map(|i| {
                 let cacheable = env.graph.op(VertexId(i)).is_some_and(|op| op.cacheable());
                 Node {
@@ -64,14 +69,39 @@ impl<'a, O: Op> Coordinator<'a, O> {
                     alias_of: None,
                     demanded: false,
                     cacheable,
-                    bypass: !cacheable || (opts.no_cache)(VertexId(i)),
+                    no_cache: None,
                     executed: false,
                     val: Val::Idle,
                 }
             })
             .collect();
+        // Keys are built from input keys, not values: a child of a re-run vertex would hit a
+        // record made from the old value, so the bypass flows down to every descendant.
+        for &v in &order {
+            let inherited = env
+                .graph
+                .inputs(v)
+                .unwrap_or(&[])
+                .iter()
+                .any(|i| nodes[i.0].no_cache.is_some());
+            nodes[v.0].no_cache = if (opts.no_cache)(v) {
+                Some(MissReason::NoCache)
+            } else if inherited {
+                Some(MissReason::InputNoCache)
+            } else {
+                None
+            };
+        }
         let dedup = HashMap::new();
-        Coordinator { env, order, nodes, dedup, tasks, outstanding: 0, first_error: None }
+        Coordinator {
+            env,
+            order,
+            nodes,
+            dedup,
+            tasks,
+            outstanding: 0,
+            first_error: None,
+        }
     }
 
     /// Drives the solve until the targets have values, or until it is cancelled and idle.
@@ -138,8 +168,11 @@ impl<'a, O: Op> Coordinator<'a, O> {
         if self.nodes[v.0].key_sent {
             return false;
         }
-        let keys: Option<Vec<CacheKey>> =
-            self.inputs(v).iter().map(|i| self.nodes[i.0].key.as_ref().map(|(k, _)| *k)).collect();
+        let keys: Option<Vec<CacheKey>> = self
+            .inputs(v)
+            .iter()
+            .map(|i| self.nodes[i.0].key.as_ref().map(|(k, _)| *k))
+            .collect();
         let Some(keys) = keys else { return false };
         self.nodes[v.0].key_sent = true;
         self.send(Task::Key(v, keys));
@@ -157,7 +190,9 @@ impl<'a, O: Op> Coordinator<'a, O> {
         if !self.nodes[v.0].demanded || matches!(self.nodes[v.0].val, Val::Done(_)) {
             return changed;
         }
-        let Val::Done(value) = &self.nodes[p].val else { return changed };
+        let Val::Done(value) = &self.nodes[p].val else {
+            return changed;
+        };
         let value = value.clone();
         if self.nodes[p].executed && self.nodes[v.0].cacheable {
             if let (Some((key, comps)), Some(op)) = (&self.nodes[v.0].key, self.env.graph.op(v)) {
@@ -171,19 +206,20 @@ impl<'a, O: Op> Coordinator<'a, O> {
 
     fn step_value(&mut self, v: VertexId) -> bool {
         let node = &mut self.nodes[v.0];
-        match (&node.val, &node.key) {
-            (Val::Idle, Some((key, comps))) if !node.bypass => {
+        match (&node.val, &node.key, &node.no_cache) {
+            (Val::Idle, Some((key, comps)), None) if node.cacheable => {
                 let task = Task::Lookup(v, *key, comps.clone());
                 node.val = Val::Busy;
                 self.send(task);
                 true
             }
-            (Val::Idle, _) => {
-                self.env.observer.event(Event::Miss(v, bypass_reason(node.cacheable)));
+            (Val::Idle, _, reason) => {
+                let reason = reason.clone().unwrap_or(MissReason::NotCacheable);
+                self.env.observer.event(Event::Miss(v, reason));
                 node.val = Val::Missed;
                 true
             }
-            (Val::Missed, _) => self.try_exec(v),
+            (Val::Missed, _, _) => self.try_exec(v),
             _ => false,
         }
     }
@@ -197,16 +233,27 @@ impl<'a, O: Op> Coordinator<'a, O> {
                 changed = true;
             }
         }
-        if !self.inputs(v).iter().all(|i| matches!(self.nodes[i.0].val, Val::Done(_))) {
+        if !self
+            .inputs(v)
+            .iter()
+            .all(|i| matches!(self.nodes[i.0].val, Val::Done(_)))
+        {
             return changed;
         }
-        let values = self.inputs(v).iter().filter_map(|i| match &self.nodes[i.0].val {
-            Val::Done(x) => Some(x.clone()),
-            _ => None,
-        });
+        let values = self
+            .inputs(v)
+            .iter()
+            .filter_map(|i| match &self.nodes[i.0].val {
+                Val::Done(x) => Some(x.clone()),
+                _ => None,
+            });
         let values = values.collect();
         let node = &mut self.nodes[v.0];
-        let save = if node.cacheable { node.key.clone() } else { None };
+        let save = if node.cacheable {
+            node.key.clone()
+        } else {
+            None
+        };
         node.val = Val::Busy;
         self.send(Task::Exec(v, values, save));
         true
@@ -216,7 +263,7 @@ impl<'a, O: Op> Coordinator<'a, O> {
         match outcome {
             Outcome::Key(v, Ok((key, comps))) => {
                 let node = &mut self.nodes[v.0];
-                match self.dedup.entry((key, node.bypass)) {
+                match self.dedup.entry((key, node.no_cache.is_some())) {
                     Entry::Occupied(e) => node.alias_of = Some(*e.get()),
                     Entry::Vacant(e) => {
                         e.insert(v.0);
@@ -227,7 +274,9 @@ impl<'a, O: Op> Coordinator<'a, O> {
             Outcome::Key(vertex, Err(error)) | Outcome::Failed(vertex, error) => {
                 self.fail(SolveError::Op { vertex, error })
             }
-            Outcome::Panicked(vertex, message) => self.fail(SolveError::Panicked { vertex, message }),
+            Outcome::Panicked(vertex, message) => {
+                self.fail(SolveError::Panicked { vertex, message })
+            }
             Outcome::Hit(v, value) => self.nodes[v.0].val = Val::Done(value),
             Outcome::Miss(v) => self.nodes[v.0].val = Val::Missed,
             Outcome::Done(v, value) => {

@@ -29,7 +29,9 @@ pub struct Graph<O: Op> {
 
 impl<O: Op> Default for Graph<O> {
     fn default() -> Self {
-        Graph { vertices: Vec::new() }
+        Graph {
+            vertices: Vec::new(),
+        }
     }
 }
 

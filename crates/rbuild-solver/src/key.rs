@@ -3,6 +3,11 @@
 //! Never built from `derive(Hash)` or serde output: those encodings are not stable across
 //! compiler or crate versions, and a key must mean the same thing in every rbuild release that
 //! shares a store. Bump [`KEY_FORMAT`] when the encoding below changes.
+//!
+//! Encoding (integers big-endian, `lp(x)` = u64 length then bytes):
+//! `"rbuild-cache-key\0" u32(KEY_FORMAT) lp(kind) u32(version)`, then per component a type tag
+//! and `lp(name)`, then the value: `s` lp(text) | `b` lp(bytes) | `u` u64 |
+//! `l` u64(count) lp(item)... | `k` 32 key bytes | `o` 0, or 1 lp(text).
 
 use std::fmt;
 use std::str::FromStr;
@@ -65,7 +70,9 @@ impl FromStr for CacheKey {
     type Err = KeyParseError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || KeyParseError { text: s.to_string() };
+        let bad = || KeyParseError {
+            text: s.to_string(),
+        };
         let hex_part = s.strip_prefix("sha256:").ok_or_else(bad)?;
         // Uppercase hex would give two spellings of one key; only the canonical form parses.
         if hex_part.len() != 64 || hex_part.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -89,10 +96,14 @@ impl KeyBuilder {
         let mut hasher = Sha256::new();
         hasher.update(b"rbuild-cache-key\0");
         hasher.update(KEY_FORMAT.to_be_bytes());
-        let mut b = KeyBuilder { hasher, components: Vec::new() };
+        let mut b = KeyBuilder {
+            hasher,
+            components: Vec::new(),
+        };
         b.put_len_prefixed(kind.as_bytes());
         b.hasher.update(version.to_be_bytes());
-        b.components.push((KIND_COMPONENT.to_string(), format!("{kind}@{version}")));
+        b.components
+            .push((KIND_COMPONENT.to_string(), format!("{kind}@{version}")));
         b
     }
 
@@ -131,7 +142,11 @@ impl KeyBuilder {
         }
         self.hasher.update(&enc);
         let text = format!("{v:?}");
-        let shown = if text.len() <= MAX_SHOWN { text } else { short_digest(&enc) };
+        let shown = if text.len() <= MAX_SHOWN {
+            text
+        } else {
+            short_digest(&enc)
+        };
         self.record(name, shown);
         self
     }
@@ -195,5 +210,102 @@ fn shown_text(v: &str) -> String {
 /// `sha256:<12 hex> (<n> bytes)`: enough to tell values apart without storing them.
 fn short_digest(data: &[u8]) -> String {
     let digest = Sha256::digest(data);
-    format!("sha256:{} ({} bytes)", &hex::encode(digest)[..12], data.len())
+    format!(
+        "sha256:{} ({} bytes)",
+        &hex::encode(digest)[..12],
+        data.len()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn k(b: KeyBuilder) -> CacheKey {
+        b.finish().0
+    }
+
+    #[test]
+    fn display_and_parse_round_trip() {
+        let key = k(KeyBuilder::new("run", 1).str("cmd", "make"));
+        let text = key.to_string();
+        assert!(text.starts_with("sha256:") && text.len() == 71);
+        assert_eq!(text.parse::<CacheKey>().unwrap(), key);
+        assert_eq!(key.to_hex(), text["sha256:".len()..]);
+        for bad in [
+            "",
+            "sha256:",
+            "sha256:zz",
+            &text[7..],
+            &text.to_uppercase(),
+            &format!("{text}0"),
+        ] {
+            assert!(bad.parse::<CacheKey>().is_err(), "{bad:?} parsed");
+        }
+    }
+
+    #[test]
+    fn key_is_stable_across_releases() {
+        // Pinned: a change here silently invalidates (or worse, aliases) every stored record.
+        // Bump KEY_FORMAT instead of editing this value.
+        let key = k(KeyBuilder::new("run", 1).str("cmd", "make").u64("n", 7));
+        assert_eq!(key.to_hex(), PINNED);
+    }
+    // Cross-checked against an independent Python encoding of the format described above.
+    const PINNED: &str = "de2caf7783ec1742806e5a141f1fe62be94a1b54ea3afcdf3736ee6a137345f0";
+
+    #[test]
+    fn encoding_is_unambiguous() {
+        let base = || KeyBuilder::new("t", 1);
+        let pairs = [
+            (base().str("a", "bc"), base().str("ab", "c")),
+            (
+                base().list("l", &["a".into(), "b".into()]),
+                base().list("l", &["ab".into()]),
+            ),
+            (
+                base().list("l", &["a".into(), "b".into()]),
+                base().list("l", &["b".into(), "a".into()]),
+            ),
+            (base().opt_str("o", None), base().opt_str("o", Some(""))),
+            (base().str("x", "1"), base().bytes("x", b"1")),
+            (
+                base().str("x", "1").str("y", "2"),
+                base().str("y", "2").str("x", "1"),
+            ),
+            (KeyBuilder::new("run", 1), KeyBuilder::new("run", 2)),
+            (KeyBuilder::new("run", 1), KeyBuilder::new("copy", 1)),
+        ];
+        for (a, b) in pairs {
+            assert_ne!(k(a), k(b));
+        }
+        assert_eq!(k(base().str("a", "b")), k(base().str("a", "b")));
+    }
+
+    #[test]
+    fn components_are_short_and_named() {
+        let parent = k(KeyBuilder::new("base", 1));
+        let (_, comps) = KeyBuilder::new("run", 3)
+            .key("parent", &parent)
+            .str("arg:VERSION", "1.2")
+            .bytes("secret", b"hunter2")
+            .str("big", &"x".repeat(500))
+            .opt_str("user", None)
+            .list("argv", &["sh".into(), "-c".into()])
+            .finish();
+        let get = |n: &str| {
+            comps
+                .iter()
+                .find(|(name, _)| name == n)
+                .map(|(_, v)| v.clone())
+                .unwrap()
+        };
+        assert_eq!(comps[0], (KIND_COMPONENT.to_string(), "run@3".to_string()));
+        assert_eq!(get("parent"), parent.short());
+        assert_eq!(get("arg:VERSION"), "\"1.2\"");
+        assert!(get("secret").starts_with("sha256:") && !get("secret").contains("hunter2"));
+        assert!(get("big").ends_with("(500 bytes)"));
+        assert_eq!(get("user"), "(none)");
+        assert_eq!(get("argv"), "[\"sh\", \"-c\"]");
+    }
 }

@@ -86,6 +86,8 @@ impl ExecContext {
 pub enum MissReason {
     /// Lookups are bypassed for this vertex (`--no-cache`, `--no-cache-filter`).
     NoCache,
+    /// Lookups are bypassed for an ancestor, which is re-run, so this vertex is too.
+    InputNoCache,
     /// The op is never cached (e.g. resolving a base image).
     NotCacheable,
     /// Nothing was ever recorded under this vertex's identity.
@@ -117,6 +119,7 @@ impl fmt::Display for MissReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             MissReason::NoCache => f.write_str("cache disabled"),
+            MissReason::InputNoCache => f.write_str("cache disabled for an input"),
             MissReason::NotCacheable => f.write_str("not cacheable"),
             MissReason::NoPreviousRecord => f.write_str("no previous record"),
             MissReason::Changed { name, .. } if name == "parent" => f.write_str("parent changed"),

@@ -24,7 +24,10 @@ pub struct SolveOptions {
 impl SolveOptions {
     /// `jobs` workers, cache lookups everywhere.
     pub fn new(jobs: usize) -> Self {
-        SolveOptions { jobs, no_cache: Box::new(|_| false) }
+        SolveOptions {
+            jobs,
+            no_cache: Box::new(|_| false),
+        }
     }
 
     /// Replaces the no-cache predicate.
@@ -67,7 +70,12 @@ pub fn solve_with_cancel<O: Op>(
     let (result_tx, result_rx) = mpsc::channel();
     let task_rx = Mutex::new(task_rx);
     // Ops see a token of their own: an op failure must not cancel the caller's token.
-    let worker = Worker { graph, cache, observer, cancel: CancelToken::new() };
+    let worker = Worker {
+        graph,
+        cache,
+        observer,
+        cancel: CancelToken::new(),
+    };
     thread::scope(|s| {
         for _ in 0..jobs {
             let result_tx = result_tx.clone();
@@ -80,4 +88,3 @@ pub fn solve_with_cancel<O: Op>(
         // `coord` (and with it the task sender) drops here, so the workers exit and join.
     })
 }
-

@@ -10,7 +10,7 @@ use std::time::Instant;
 use crate::cache::{explain_miss, CacheStorage};
 use crate::graph::{Graph, VertexId};
 use crate::key::{CacheKey, Components};
-use crate::op::{CancelToken, Event, ExecContext, MissReason, Observer, Op};
+use crate::op::{CancelToken, Event, ExecContext, Observer, Op};
 
 /// Work for one vertex.
 pub(crate) enum Task<V> {
@@ -89,11 +89,17 @@ impl<O: Op> Worker<'_, O> {
             return Outcome::Hit(v, value);
         }
         let last = self.cache.last_components(&self.op(v).identity());
-        self.observer.event(Event::Miss(v, explain_miss(last.as_ref(), components)));
+        self.observer
+            .event(Event::Miss(v, explain_miss(last.as_ref(), components)));
         Outcome::Miss(v)
     }
 
-    fn exec(&self, v: VertexId, inputs: &[O::Value], save: Option<(CacheKey, Components)>) -> OutcomeOf<O> {
+    fn exec(
+        &self,
+        v: VertexId,
+        inputs: &[O::Value],
+        save: Option<(CacheKey, Components)>,
+    ) -> OutcomeOf<O> {
         let op = self.op(v);
         self.observer.event(Event::Started(v));
         let start = Instant::now();
@@ -135,14 +141,5 @@ fn panic_text(payload: Box<dyn Any + Send>) -> String {
             Ok(s) => s.to_string(),
             Err(_) => "non-text panic payload".to_string(),
         },
-    }
-}
-
-/// The reason shown when a vertex is executed without a lookup.
-pub(crate) fn bypass_reason(cacheable: bool) -> MissReason {
-    if cacheable {
-        MissReason::NoCache
-    } else {
-        MissReason::NotCacheable
     }
 }

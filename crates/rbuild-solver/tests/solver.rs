@@ -1,0 +1,193 @@
+//! Issue #1 "Solver, cache and build context": scheduler behaviour with toy ops.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rbuild_solver::{
+    solve, solve_with_cancel, CancelToken, Graph, MemoryCache, NoopObserver, SolveError,
+    SolveOptions, VertexId,
+};
+use support::{Behavior, Counters, Recorder, Toy};
+
+fn opts(jobs: usize) -> SolveOptions {
+    SolveOptions::new(jobs)
+}
+
+#[test]
+fn independent_vertices_run_in_parallel() {
+    let c = Arc::new(Counters::default());
+    let mut g = Graph::new();
+    let leaves: Vec<VertexId> = (0..4)
+        .map(|i| g.add(Toy::new(&format!("s{i}"), &c).sleep_ms(200), vec![]))
+        .collect();
+    let join = g.add(Toy::new("join", &c), leaves);
+    let start = Instant::now();
+    let out = solve(&g, &[join], &MemoryCache::new(), &opts(4), &NoopObserver).unwrap();
+    let elapsed = start.elapsed();
+    assert_eq!(out, vec!["join(s0(),s1(),s2(),s3())".to_string()]);
+    assert!(
+        elapsed < Duration::from_millis(600),
+        "took {elapsed:?}, expected ~200 ms"
+    );
+    assert_eq!(c.execs().len(), 5);
+}
+
+#[test]
+fn jobs_one_never_runs_two_at_once() {
+    let c = Arc::new(Counters::default());
+    let mut g = Graph::new();
+    let targets: Vec<VertexId> = (0..4)
+        .map(|i| g.add(Toy::new(&format!("s{i}"), &c).sleep_ms(30), vec![]))
+        .collect();
+    solve(&g, &targets, &MemoryCache::new(), &opts(1), &NoopObserver).unwrap();
+    assert_eq!(c.execs().len(), 4);
+    assert_eq!(c.max_running.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[test]
+fn bounded_parallelism_caps_running_ops() {
+    let c = Arc::new(Counters::default());
+    let mut g = Graph::new();
+    let targets: Vec<VertexId> = (0..6)
+        .map(|i| g.add(Toy::new(&format!("s{i}"), &c).sleep_ms(40), vec![]))
+        .collect();
+    solve(&g, &targets, &MemoryCache::new(), &opts(2), &NoopObserver).unwrap();
+    assert_eq!(c.max_running.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
+#[test]
+fn identical_vertices_exec_once() {
+    let c = Arc::new(Counters::default());
+    let mut g = Graph::new();
+    let base = g.add(Toy::new("base", &c), vec![]);
+    // Same key (same args and parent), different identities: one exec serves both.
+    let mut a = Toy::new("stage a / step 1", &c);
+    a.args = vec![("cmd".into(), "make".into())];
+    let mut b = a.clone();
+    b.identity = "stage b / step 1".into();
+    let va = g.add(a, vec![base]);
+    let vb = g.add(b, vec![base]);
+    let cache = MemoryCache::new();
+    let rec = Recorder::default();
+    let out = solve(&g, &[va, vb], &cache, &opts(4), &rec).unwrap();
+    assert_eq!(out[0], out[1]);
+    assert_eq!(
+        c.execs(),
+        vec!["base".to_string(), "stage a / step 1".to_string()]
+    );
+    assert!(rec.cached().contains(&vb));
+    // Both identities now have a record, so neither reports "no previous record" later.
+    use rbuild_solver::CacheStorage;
+    assert!(cache.last_components("stage b / step 1").is_some());
+}
+
+#[test]
+fn failure_cancels_the_rest_and_reports_first_error() {
+    let c = Arc::new(Counters::default());
+    let mut g = Graph::new();
+    let fail = g.add(
+        Toy::new("fail", &c).sleep_ms(50).behave(Behavior::Fail),
+        vec![],
+    );
+    let late_fail = g.add(
+        Toy::new("late-fail", &c)
+            .sleep_ms(250)
+            .behave(Behavior::Fail),
+        vec![],
+    );
+    let long = g.add(
+        Toy::new("long", &c).behave(Behavior::UntilCancelled),
+        vec![],
+    );
+    let slow = g.add(Toy::new("slow", &c).sleep_ms(300), vec![]);
+    let after: Vec<VertexId> = (0..3)
+        .map(|i| g.add(Toy::new(&format!("after{i}"), &c), vec![slow]))
+        .collect();
+    let mut targets = vec![fail, late_fail, long];
+    targets.extend(after);
+    let cache = MemoryCache::new();
+    let start = Instant::now();
+    let err = solve(&g, &targets, &cache, &opts(4), &NoopObserver).unwrap_err();
+    match err {
+        SolveError::Op { vertex, error } => {
+            assert_eq!(vertex, fail);
+            assert_eq!(error.to_string(), "toy fail failed");
+        }
+        other => panic!("unexpected {other}"),
+    }
+    let execs = c.execs();
+    assert!(
+        !execs.iter().any(|e| e.starts_with("after")),
+        "started after cancel: {execs:?}"
+    );
+    assert_eq!(*c.saw_cancel.lock().unwrap(), vec!["long".to_string()]);
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "a running op ignored cancellation"
+    );
+    // The op that was running finished; its valid result is still recorded.
+    use rbuild_solver::CacheStorage;
+    assert!(cache.last_components("slow").is_some());
+}
+
+#[test]
+fn panicking_op_is_reported_not_propagated() {
+    let c = Arc::new(Counters::default());
+    let mut g = Graph::new();
+    let p = g.add(Toy::new("boom", &c).behave(Behavior::Panic), vec![]);
+    match solve(&g, &[p], &MemoryCache::new(), &opts(2), &NoopObserver) {
+        Err(SolveError::Panicked { vertex, message }) => {
+            assert_eq!(vertex, p);
+            assert!(message.contains("boom panicked"));
+        }
+        other => panic!("unexpected {:?}", other.map_err(|e| e.to_string())),
+    }
+}
+
+#[test]
+fn outside_cancellation_returns_cancelled() {
+    let c = Arc::new(Counters::default());
+    let mut g = Graph::new();
+    let long = g.add(
+        Toy::new("long", &c).behave(Behavior::UntilCancelled),
+        vec![],
+    );
+    let token = CancelToken::new();
+    let t2 = token.clone();
+    let canceller = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        t2.cancel();
+    });
+    let err = solve_with_cancel(
+        &g,
+        &[long],
+        &MemoryCache::new(),
+        &opts(2),
+        &NoopObserver,
+        &token,
+    )
+    .unwrap_err();
+    canceller.join().unwrap();
+    assert!(matches!(err, SolveError::Cancelled), "got {err}");
+}
+
+#[test]
+fn graph_errors() {
+    let c = Arc::new(Counters::default());
+    let mut g = Graph::new();
+    let a = g.add(Toy::new("a", &c), vec![VertexId(1)]);
+    let b = g.add(Toy::new("b", &c), vec![a]);
+    let cache = MemoryCache::new();
+    assert!(matches!(
+        solve(&g, &[b], &cache, &opts(1), &NoopObserver),
+        Err(SolveError::Cycle)
+    ));
+    let d = g.add(Toy::new("d", &c), vec![VertexId(99)]);
+    assert!(matches!(
+        solve(&g, &[d], &cache, &opts(1), &NoopObserver),
+        Err(SolveError::UnknownVertex(VertexId(99)))
+    ));
+    assert!(c.execs().is_empty());
+}
