@@ -1,0 +1,120 @@
+//! Streaming blob writes: hash and count while writing, verify, then rename into `blobs/`.
+
+use std::fs::{self, File, Permissions};
+use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+
+use rbuild_oci::{Digest, Sha256Writer};
+
+use crate::error::{IoContext, Result, StoreError};
+use crate::layout::Layout;
+use crate::lock;
+
+/// A blob being written; `commit` verifies it and moves it into `blobs/sha256/`.
+///
+/// Dropping an uncommitted `Ingest` removes its temp file.
+pub struct Ingest {
+    layout: Layout,
+    path: PathBuf,
+    writer: Option<Sha256Writer<BufWriter<File>>>,
+}
+
+impl Ingest {
+    /// Starts a new ingest in `ingest/`, holding its lock for as long as it lives.
+    pub(crate) fn new(layout: &Layout) -> Result<Ingest> {
+        let (path, file) = lock::create_locked_file(&layout.ingest_dir(), "")?;
+        Ok(Ingest {
+            layout: layout.clone(),
+            path,
+            writer: Some(Sha256Writer::new(BufWriter::with_capacity(1 << 20, file))),
+        })
+    }
+
+    /// Bytes written so far.
+    pub fn written(&self) -> u64 {
+        self.writer.as_ref().map_or(0, |w| w.written())
+    }
+
+    /// Syncs, verifies against `expected`/`expected_size`, and moves the blob into place.
+    ///
+    /// If the blob already exists the temp file is dropped. On a mismatch nothing enters
+    /// `blobs/` and the error names both digests (or sizes).
+    pub fn commit(
+        mut self,
+        expected: Option<&Digest>,
+        expected_size: Option<u64>,
+    ) -> Result<(Digest, u64)> {
+        let Some(writer) = self.writer.take() else {
+            return Err(StoreError::Io {
+                path: self.path.clone(),
+                source: io::Error::other("ingest already finished"),
+            });
+        };
+        let (digest, size, buf) = writer.finish();
+        let file = buf
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .at(&self.path)?;
+        verify(&digest, size, expected, expected_size)?;
+        file.sync_all().at(&self.path)?;
+        // Read-only as a guard against anything rewriting a blob in place.
+        file.set_permissions(Permissions::from_mode(0o444))
+            .at(&self.path)?;
+        let target = self.layout.blob(&digest);
+        match lock::rename_noreplace(&self.path, &target) {
+            Ok(()) => lock::fsync_dir(&self.layout.blobs_dir())?,
+            // Already present (identical content): Drop removes our temp file.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e).at(&target),
+        }
+        Ok((digest, size))
+    }
+}
+
+/// Checks a finished write against what the caller expected.
+fn verify(
+    digest: &Digest,
+    size: u64,
+    expected: Option<&Digest>,
+    expected_size: Option<u64>,
+) -> Result<()> {
+    if let Some(exp) = expected {
+        if exp != digest {
+            return Err(StoreError::DigestMismatch {
+                expected: exp.clone(),
+                actual: digest.clone(),
+            });
+        }
+    }
+    match expected_size {
+        Some(exp) if exp != size => Err(StoreError::SizeMismatch {
+            digest: digest.clone(),
+            expected: exp,
+            actual: size,
+        }),
+        _ => Ok(()),
+    }
+}
+
+impl Write for Ingest {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self.writer.as_mut() {
+            Some(w) => w.write(buf),
+            None => Err(io::Error::other("ingest already finished")),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self.writer.as_mut() {
+            Some(w) => w.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Ingest {
+    fn drop(&mut self) {
+        // After a successful commit the path is gone and this is a no-op.
+        let _ = fs::remove_file(&self.path);
+    }
+}
