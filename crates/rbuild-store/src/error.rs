@@ -97,6 +97,14 @@ pub enum StoreError {
     /// A snapshot source is not a directory.
     #[error("snapshot source {0} is not a directory")]
     NotADirectory(PathBuf),
+    /// Prune cannot tell what tagged content keeps alive.
+    #[error("prune refused: tagged content {digest} is unreadable ({why}); run a store check")]
+    PruneRefused {
+        /// The unreadable blob.
+        digest: Digest,
+        /// Why it could not be read.
+        why: String,
+    },
     /// An archive is malformed or inconsistent.
     #[error("archive: {0}")]
     Archive(String),

@@ -64,8 +64,11 @@ impl Ingest {
         let target = self.layout.blob(&digest);
         match lock::rename_noreplace(&self.path, &target) {
             Ok(()) => lock::fsync_dir(&self.layout.blobs_dir())?,
-            // Already present (identical content): Drop removes our temp file.
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            // Already present (identical content): Drop removes our temp file. Refresh the
+            // blob's ctime so a concurrent prune sees it as new work of a live process.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                let _ = fs::set_permissions(&target, Permissions::from_mode(0o444));
+            }
             Err(e) => return Err(e).at(&target),
         }
         Ok((digest, size))

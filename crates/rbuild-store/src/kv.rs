@@ -215,6 +215,21 @@ impl Store {
         Ok(n)
     }
 
+    /// Every blob digest some entry refers to.
+    pub(crate) fn kv_referenced_blobs(&self) -> Result<Vec<Digest>> {
+        let conn = self.db.conn();
+        let mut stmt = conn
+            .prepare("SELECT DISTINCT digest FROM kv_refs")
+            .map_err(|e| self.db.err(e))?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(|e| self.db.err(e))?;
+        let all = rows
+            .collect::<rusqlite::Result<Vec<String>>>()
+            .map_err(|e| self.db.err(e))?;
+        Ok(all.iter().filter_map(|s| s.parse().ok()).collect())
+    }
+
     /// Deletes every entry (any namespace) that refers to one of `blobs`; returns how many.
     pub(crate) fn kv_drop_referring(&self, blobs: &[Digest]) -> Result<usize> {
         let mut conn = self.db.conn();

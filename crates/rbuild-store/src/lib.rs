@@ -7,25 +7,35 @@
 //! leaves it usable.
 
 mod blobs;
+mod check;
 mod error;
 mod ingest;
 mod kv;
 mod layout;
+mod lease;
 mod lock;
+mod prune;
+mod reach;
 mod snapshots;
 mod tags;
+mod usage;
 
 use std::path::Path;
 
 pub use blobs::MAX_JSON_BLOB;
+pub use check::CheckReport;
 pub use error::{Result, StoreError};
 pub use ingest::Ingest;
 pub use kv::FORMAT_VERSION;
+pub use prune::{PruneOptions, PruneReport};
+pub use reach::Reach;
 pub use snapshots::ScratchDir;
 pub use tags::{ref_name, REF_NAME};
+pub use usage::{DiskUsage, ImageSummary};
 
 use kv::Db;
 use layout::Layout;
+use lease::Lease;
 use snapshots::KeptLocks;
 
 /// Build-cache namespace (cache key → result).
@@ -40,6 +50,7 @@ pub struct Store {
     layout: Layout,
     db: Db,
     kept: KeptLocks,
+    lease: Lease,
 }
 
 impl Store {
@@ -57,10 +68,13 @@ impl Store {
         drop(init);
         lock::sweep_unlocked(&layout.ingest_dir())?;
         lock::sweep_unlocked(&layout.tmp_dir())?;
+        lock::sweep_unlocked(&layout.leases_dir())?;
+        let lease = Lease::create(&layout)?;
         Ok(Store {
             layout,
             db,
             kept: KeptLocks::default(),
+            lease,
         })
     }
 

@@ -53,8 +53,11 @@ impl Drop for ScratchDir {
 }
 
 impl Store {
-    /// The committed snapshot of a chain id, if any.
+    /// The committed snapshot of a chain id, if any; protects it from a concurrent prune
+    /// for the life of this `Store`.
     pub fn snapshot(&self, chain_id: &Digest) -> Option<PathBuf> {
+        // Best effort: failing to record the lease only matters if a prune runs right now.
+        let _ = self.protect(chain_id);
         let path = self.layout.snapshot(chain_id);
         path.is_dir().then_some(path)
     }
@@ -101,6 +104,7 @@ impl Store {
                 Ok(target)
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                self.protect(chain_id)?;
                 self.discard_dir(dir)?;
                 Ok(target)
             }

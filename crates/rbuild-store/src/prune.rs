@@ -1,0 +1,176 @@
+//! `prune`: remove what no tag reaches and no live process uses.
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use rbuild_oci::Digest;
+
+use crate::error::{Result, StoreError};
+use crate::lease::Protected;
+use crate::usage::tree_size;
+use crate::{lock, Store, NS_CACHE, NS_EXPLAIN};
+
+/// What to prune.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PruneOptions {
+    /// Also drop the whole build cache (and its miss explanations).
+    pub all: bool,
+    /// Stop once blobs + snapshots take at most this many bytes (oldest removed first).
+    pub keep_storage: Option<u64>,
+}
+
+/// What `prune` removed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PruneReport {
+    /// Blobs removed.
+    pub blobs_removed: usize,
+    /// Snapshots removed.
+    pub snapshots_removed: usize,
+    /// Bytes freed (apparent sizes).
+    pub bytes_freed: u64,
+    /// Key-value entries removed (cache entries whose blobs are gone, or all with `all`).
+    pub cache_entries_removed: usize,
+}
+
+/// A removal candidate.
+struct Candidate {
+    id: Digest,
+    snapshot: bool,
+    ctime: i128,
+    size: u64,
+}
+
+/// Change time in nanoseconds: set by our renames and chmods, never by layer unpacking.
+fn ctime_nanos(path: &Path) -> Option<i128> {
+    let m = fs::symlink_metadata(path).ok()?;
+    Some(m.ctime() as i128 * 1_000_000_000 + m.ctime_nsec() as i128)
+}
+
+/// Slack for filesystem timestamp granularity when comparing with lease start times.
+const CLOCK_SLACK_NANOS: i128 = 1_000_000_000;
+
+impl Store {
+    /// Removes unreachable blobs and snapshots, then cache entries that point to missing blobs.
+    pub fn prune(&self, opts: &PruneOptions) -> Result<PruneReport> {
+        let _gc = lock::lock_exclusive(&self.layout.lock("gc.lock"))?;
+        let reach = self.reachable()?;
+        if let Some((d, why)) = reach.unreadable.first() {
+            // Without the blob we cannot know what it keeps alive: removing nothing is safe.
+            return Err(StoreError::PruneRefused {
+                digest: d.clone(),
+                why: why.clone(),
+            });
+        }
+        let protected = self.live_leases()?;
+        let mut candidates = self.candidates(&reach, &protected)?;
+        candidates.sort_by_key(|c| c.ctime);
+        let mut report = PruneReport::default();
+        let mut used = match opts.keep_storage {
+            Some(_) => self.used_bytes()?,
+            None => 0,
+        };
+        for c in candidates {
+            if opts.keep_storage.is_some_and(|keep| used <= keep) {
+                break;
+            }
+            self.remove_candidate(&c, &mut report)?;
+            used = used.saturating_sub(c.size);
+        }
+        report.cache_entries_removed = self.prune_kv(opts.all)?;
+        Ok(report)
+    }
+
+    fn candidates(
+        &self,
+        reach: &crate::reach::Reach,
+        protected: &Protected,
+    ) -> Result<Vec<Candidate>> {
+        let keep = |id: &Digest, ctime: i128| {
+            protected.ids.contains(id)
+                || protected
+                    .since
+                    .is_some_and(|since| ctime >= since - CLOCK_SLACK_NANOS)
+        };
+        let mut out = Vec::new();
+        for id in self.blobs()? {
+            let path = self.blob_path(&id);
+            let Some(ctime) = ctime_nanos(&path) else {
+                continue;
+            };
+            if !reach.blobs.contains(&id) && !keep(&id, ctime) {
+                let size = self.blob_size(&id).unwrap_or(0);
+                out.push(Candidate {
+                    id,
+                    snapshot: false,
+                    ctime,
+                    size,
+                });
+            }
+        }
+        for id in self.snapshots()? {
+            let path = self.layout.snapshot(&id);
+            let Some(ctime) = ctime_nanos(&path) else {
+                continue;
+            };
+            if !reach.snapshots.contains(&id) && !keep(&id, ctime) {
+                let size = tree_size(&path);
+                out.push(Candidate {
+                    id,
+                    snapshot: true,
+                    ctime,
+                    size,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn remove_candidate(&self, c: &Candidate, report: &mut PruneReport) -> Result<()> {
+        if c.snapshot {
+            self.discard_dir(&self.layout.snapshot(&c.id))?;
+            report.snapshots_removed += 1;
+        } else {
+            let path = self.blob_path(&c.id);
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(StoreError::Io { path, source: e }),
+            }
+            report.blobs_removed += 1;
+        }
+        report.bytes_freed += c.size;
+        Ok(())
+    }
+
+    /// Bytes of blobs and snapshots.
+    fn used_bytes(&self) -> Result<u64> {
+        let blobs: u64 = self
+            .blobs()?
+            .iter()
+            .filter_map(|d| self.blob_size(d).ok())
+            .sum();
+        let snaps: u64 = self
+            .snapshots()?
+            .iter()
+            .map(|id| tree_size(&self.layout.snapshot(id)))
+            .sum();
+        Ok(blobs + snaps)
+    }
+
+    /// Drops entries whose referenced blobs are gone; with `all`, the whole build cache.
+    fn prune_kv(&self, all: bool) -> Result<usize> {
+        let mut removed = 0;
+        if all {
+            removed += self.kv_clear(NS_CACHE)?;
+            removed += self.kv_clear(NS_EXPLAIN)?;
+        }
+        let gone: Vec<Digest> = self
+            .kv_referenced_blobs()?
+            .into_iter()
+            .filter(|d| !self.has_blob(d))
+            .collect();
+        removed += self.kv_drop_referring(&gone)?;
+        Ok(removed)
+    }
+}
