@@ -1,1 +1,77 @@
-//! Runs one process in an isolated rootfs: namespaces, overlayfs, pivot_root, cgroups
+//! Runs one process in an isolated rootfs: namespaces, overlayfs, pivot_root, cgroups.
+//!
+//! The builder calls [`run`], which re-executes the current binary with [`INIT_ARG`]; that
+//! process (see [`init_if_requested`]) is single-threaded and does all the forking and
+//! mounting, so an async runtime never forks.
+
+mod caps;
+mod cgroup;
+mod cleanup;
+mod devices;
+mod error;
+mod init;
+pub mod plan;
+mod process;
+mod rootfs;
+mod run;
+mod spec;
+mod sys;
+pub mod user;
+
+pub use error::SandboxError;
+pub use spec::{
+    ExitReason, Limits, MountSpec, NetworkMode, OutputStream, RunOutcome, RunSpec, Ulimit,
+};
+
+use std::path::Path;
+
+/// argv[1] value that marks the re-executed sandbox init.
+pub const INIT_ARG: &str = "__rbuild-sandbox-init";
+
+/// Call first thing in main(): if argv[1] == INIT_ARG this process is the sandbox init; it runs and never returns.
+pub fn init_if_requested() {
+    if std::env::args_os().nth(1).is_some_and(|a| a == INIT_ARG) {
+        std::process::exit(init::main());
+    }
+}
+
+/// Runs the spec: spawns `exe` (normally /proc/self/exe) with INIT_ARG, passes the spec, streams
+/// the child's output to `on_output` as it arrives (never clipped), waits, reports the outcome.
+/// Blocking; call from a plain thread.
+pub fn run(
+    spec: &RunSpec,
+    exe: &Path,
+    on_output: &mut dyn FnMut(OutputStream, &[u8]),
+) -> Result<RunOutcome, SandboxError> {
+    run::run(spec, exe, on_output)
+}
+
+/// Checks that this process can run sandboxes (root, namespaces, overlayfs); Err names what is missing.
+pub fn probe() -> Result<(), SandboxError> {
+    let mut missing = Vec::new();
+    if !nix::unistd::geteuid().is_root() {
+        missing.push("root privileges (euid 0)".to_string());
+    }
+    for ns in ["mnt", "pid", "uts", "ipc", "cgroup", "net"] {
+        if !Path::new("/proc/self/ns").join(ns).exists() {
+            missing.push(format!("{ns} namespaces (/proc/self/ns/{ns})"));
+        }
+    }
+    let fs = std::fs::read_to_string("/proc/filesystems").unwrap_or_default();
+    for want in ["overlay", "proc", "tmpfs", "sysfs", "devpts"] {
+        if !fs
+            .lines()
+            .any(|l| l.split_whitespace().last() == Some(want))
+        {
+            missing.push(format!("the {want} filesystem (/proc/filesystems)"));
+        }
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(SandboxError::Unavailable(format!(
+            "missing {}",
+            missing.join(", ")
+        )))
+    }
+}

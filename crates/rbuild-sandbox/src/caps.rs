@@ -1,0 +1,81 @@
+//! Docker's default capability set and how the process is reduced to it.
+
+use crate::sys::proc_calls;
+
+/// Capability numbers (linux/capability.h) of Docker's default set.
+pub const DEFAULT_CAPS: &[(u32, &str)] = &[
+    (0, "CAP_CHOWN"),
+    (1, "CAP_DAC_OVERRIDE"),
+    (3, "CAP_FOWNER"),
+    (4, "CAP_FSETID"),
+    (5, "CAP_KILL"),
+    (6, "CAP_SETGID"),
+    (7, "CAP_SETUID"),
+    (8, "CAP_SETPCAP"),
+    (10, "CAP_NET_BIND_SERVICE"),
+    (13, "CAP_NET_RAW"),
+    (18, "CAP_SYS_CHROOT"),
+    (27, "CAP_MKNOD"),
+    (29, "CAP_AUDIT_WRITE"),
+    (31, "CAP_SETFCAP"),
+];
+
+/// The default set as a 64-bit mask.
+pub fn default_mask() -> u64 {
+    DEFAULT_CAPS.iter().fold(0, |m, (c, _)| m | (1u64 << c))
+}
+
+/// Capabilities to drop from the bounding set, given the kernel's last capability number.
+pub fn to_drop(last_cap: u32) -> Vec<u32> {
+    let keep = default_mask();
+    (0..=last_cap.min(63))
+        .filter(|c| keep & (1u64 << c) == 0)
+        .collect()
+}
+
+/// Reads /proc/sys/kernel/cap_last_cap (40 on current kernels if unreadable).
+pub fn last_cap() -> u32 {
+    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(40)
+}
+
+/// Drops everything outside the default set from the bounding set (needs CAP_SETPCAP, so it
+/// runs before the uid changes).
+pub fn limit_bounding(last_cap: u32) -> std::io::Result<()> {
+    for cap in to_drop(last_cap) {
+        proc_calls::drop_bounding(cap)?;
+    }
+    proc_calls::clear_ambient()
+}
+
+/// Sets the final sets after the uid change: the default set for root, nothing for other users
+/// (as a setuid transition without keep-caps does). Inheritable is always empty, as in Docker ≥ 20.10.
+pub fn apply_sets(uid: u32) -> std::io::Result<()> {
+    let set = if uid == 0 { default_mask() } else { 0 };
+    proc_calls::capset(set, set, 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mask_has_fourteen_caps_and_no_sys_admin() {
+        assert_eq!(default_mask().count_ones(), 14);
+        assert_eq!(
+            default_mask() & (1 << 21),
+            0,
+            "CAP_SYS_ADMIN must not be in the set"
+        );
+    }
+
+    #[test]
+    fn drops_everything_else() {
+        let d = to_drop(40);
+        assert!(d.contains(&21) && d.contains(&12) && d.contains(&40));
+        assert!(!d.contains(&0) && !d.contains(&31));
+        assert_eq!(d.len(), 41 - 14);
+    }
+}

@@ -1,0 +1,84 @@
+//! cgroup v2: one directory in the unified hierarchy.
+
+use super::{counter, cpu_quota, memory_swap_total, write};
+use crate::error::SandboxError;
+use crate::spec::Limits;
+use std::path::{Path, PathBuf};
+
+/// A per-run cgroup on the unified hierarchy.
+#[derive(Debug)]
+pub struct V2 {
+    dir: PathBuf,
+}
+
+/// The control-file writes for the limits: (file, value), in order.
+pub fn writes(l: &Limits) -> Vec<(&'static str, String)> {
+    let mut w = Vec::new();
+    if let Some(m) = l.memory {
+        w.push(("memory.max", m.to_string()));
+        if let Some(s) = memory_swap_total(l) {
+            let swap = if s < 0 {
+                "max".to_string()
+            } else {
+                (s - m as i64).max(0).to_string()
+            };
+            w.push(("memory.swap.max", swap));
+        }
+    }
+    if let Some(p) = l.pids {
+        w.push(("pids.max", if p > 0 { p.to_string() } else { "max".into() }));
+    }
+    if let Some((q, p)) = cpu_quota(l) {
+        w.push((
+            "cpu.max",
+            format!("{} {p}", if q > 0 { q.to_string() } else { "max".into() }),
+        ));
+    }
+    w
+}
+
+/// The controllers the writes need, as a cgroup.subtree_control line.
+pub fn controllers(w: &[(&str, String)]) -> String {
+    let mut c: Vec<&str> = w.iter().filter_map(|(f, _)| f.split('.').next()).collect();
+    c.dedup();
+    c.iter()
+        .map(|c| format!("+{c}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl V2 {
+    /// Creates `<root>/rbuild/<name>`, enabling the controllers on the way, and applies the limits.
+    pub fn create(root: &Path, name: &str, l: &Limits) -> Result<Self, SandboxError> {
+        let w = writes(l);
+        let parent = root.join("rbuild");
+        std::fs::create_dir_all(&parent).map_err(SandboxError::io("create cgroup", &parent))?;
+        let ctl = controllers(&w);
+        write(root, "cgroup.subtree_control", &ctl)?;
+        write(&parent, "cgroup.subtree_control", &ctl)?;
+        let dir = parent.join(name);
+        std::fs::create_dir(&dir).map_err(SandboxError::io("create cgroup", &dir))?;
+        let cg = V2 { dir };
+        for (file, value) in w {
+            if file == "memory.swap.max" && !cg.dir.join(file).exists() {
+                continue;
+            }
+            if let Err(e) = write(&cg.dir, file, &value) {
+                let _ = super::remove(&cg.dir);
+                return Err(e);
+            }
+        }
+        Ok(cg)
+    }
+
+    /// The cgroup directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// OOM kills recorded in memory.events.
+    pub fn oom_killed(&self) -> bool {
+        let text = std::fs::read_to_string(self.dir.join("memory.events")).unwrap_or_default();
+        counter(&text, "oom_kill").is_some_and(|n| n > 0)
+    }
+}

@@ -1,0 +1,219 @@
+//! The mount plan of the rootfs as data: built from a RunSpec without touching the kernel.
+
+use crate::spec::{MountSpec, RunSpec};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+pub(crate) const MS_RDONLY: u64 = libc::MS_RDONLY;
+pub(crate) const MS_NOSUID: u64 = libc::MS_NOSUID;
+pub(crate) const MS_NODEV: u64 = libc::MS_NODEV;
+pub(crate) const MS_NOEXEC: u64 = libc::MS_NOEXEC;
+pub(crate) const MS_STRICTATIME: u64 = libc::MS_STRICTATIME;
+
+/// Default /dev/shm size, as Docker's.
+pub const DEFAULT_SHM_SIZE: u64 = 64 * 1024 * 1024;
+
+/// Docker's masked paths: hidden behind an empty read-only tmpfs (dirs) or /dev/null (files).
+pub const MASKED_PATHS: &[&str] = &[
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+/// Docker's read-only paths.
+pub const READONLY_PATHS: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+/// Whether a mountpoint is a directory or a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Kind {
+    /// A directory mountpoint.
+    Dir,
+    /// A file mountpoint.
+    File,
+}
+
+/// One step of the rootfs setup, run after pivot_root, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// A fresh filesystem mount.
+    Mount {
+        fstype: String,
+        target: String,
+        flags: u64,
+        data: String,
+        kind: Kind,
+    },
+    /// A bind of a host path (opened before pivot_root) onto `target`.
+    Bind {
+        source: PathBuf,
+        target: String,
+        readonly: bool,
+        kind: Kind,
+    },
+    /// A character device node (mode 0666).
+    Mknod {
+        path: String,
+        major: u32,
+        minor: u32,
+    },
+    /// A symlink `link` -> `target`.
+    Symlink { target: String, link: String },
+    /// Hide a path if it exists.
+    Mask { path: String },
+    /// Make a path read-only if it exists.
+    ReadOnly { path: String },
+}
+
+/// What the init created in the rootfs only to mount over it; removed from upper afterwards.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stub {
+    /// Absolute path inside the rootfs.
+    pub path: String,
+    /// How the stub came to be.
+    pub kind: StubKind,
+}
+
+/// How a stub came to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StubKind {
+    /// An empty file created as a mountpoint.
+    File,
+    /// An empty directory created as a mountpoint or parent of one.
+    Dir,
+    /// A directory of the lowers that overlayfs copied up because a stub was created inside it.
+    CopiedUp,
+}
+
+pub(crate) fn mount(fstype: &str, target: &str, flags: u64, data: &str, kind: Kind) -> Step {
+    Step::Mount {
+        fstype: fstype.into(),
+        target: target.into(),
+        flags,
+        data: data.into(),
+        kind,
+    }
+}
+
+/// Builds the post-pivot steps for `spec`; `etc_dir` holds the generated hosts/resolv.conf/hostname.
+pub fn build(spec: &RunSpec, etc_dir: &Path) -> Vec<Step> {
+    let base = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+    let mut steps = vec![
+        mount("proc", "/proc", base, "", Kind::Dir),
+        mount(
+            "tmpfs",
+            "/dev",
+            MS_NOSUID | MS_STRICTATIME,
+            "mode=755,size=65536k",
+            Kind::Dir,
+        ),
+    ];
+    steps.extend(crate::devices::dev_steps(
+        spec.limits.shm_size.unwrap_or(DEFAULT_SHM_SIZE),
+    ));
+    // sysfs shows the network devices of the mounting process's netns, so it is fresh either way.
+    steps.push(mount("sysfs", "/sys", base | MS_RDONLY, "", Kind::Dir));
+    for name in ["hosts", "resolv.conf", "hostname"] {
+        let target = format!("/etc/{name}");
+        steps.push(Step::Bind {
+            source: etc_dir.join(name),
+            target,
+            readonly: false,
+            kind: Kind::File,
+        });
+    }
+    steps.extend(spec.extra_mounts.iter().map(extra_mount_step));
+    steps.extend(
+        MASKED_PATHS
+            .iter()
+            .map(|p| Step::Mask { path: (*p).into() }),
+    );
+    steps.extend(
+        READONLY_PATHS
+            .iter()
+            .map(|p| Step::ReadOnly { path: (*p).into() }),
+    );
+    steps
+}
+
+fn extra_mount_step(m: &MountSpec) -> Step {
+    match m {
+        MountSpec::Bind {
+            source,
+            target,
+            readonly,
+        } => {
+            let kind = if source.is_dir() {
+                Kind::Dir
+            } else {
+                Kind::File
+            };
+            Step::Bind {
+                source: source.clone(),
+                target: target.clone(),
+                readonly: *readonly,
+                kind,
+            }
+        }
+        MountSpec::Tmpfs { target, size } => {
+            let data = size.map_or(String::from("mode=1777"), |s| format!("mode=1777,size={s}"));
+            mount("tmpfs", target, MS_NOSUID | MS_NODEV, &data, Kind::Dir)
+        }
+    }
+}
+
+/// Host paths the init must open before pivot_root (bind sources).
+pub fn bind_sources(steps: &[Step]) -> Vec<PathBuf> {
+    steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Bind { source, .. } => Some(source.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Legacy overlay options using short names relative to a links dir (entries "0", "1", ..., "u", "w").
+pub fn legacy_overlay_options(n_lowers: usize) -> String {
+    let lowers: Vec<String> = (0..n_lowers).map(short_name).collect();
+    format!(
+        "lowerdir={},upperdir=u,workdir=w,{}",
+        lowers.join(":"),
+        OVERLAY_EXTRA.join(",")
+    )
+}
+
+/// Overlay options we always set so the upper dir is a plain, portable diff.
+pub const OVERLAY_EXTRA: &[&str] = &["index=off", "redirect_dir=off", "metacopy=off"];
+
+/// A short base-36 name for lower number `i`.
+pub fn short_name(mut i: usize) -> String {
+    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = Vec::new();
+    loop {
+        out.push(DIGITS[i % 36]);
+        i /= 36;
+        if i == 0 {
+            break;
+        }
+    }
+    out.reverse();
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,156 @@
+use super::*;
+use crate::spec::{Limits, MountSpec, RunSpec};
+
+fn spec() -> RunSpec {
+    RunSpec {
+        cwd: "/".into(),
+        ..Default::default()
+    }
+}
+
+fn targets(steps: &[Step]) -> Vec<String> {
+    steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Mount { target, .. } | Step::Bind { target, .. } => Some(target.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn proc_comes_first_then_dev() {
+    let steps = build(&spec(), Path::new("/run/x"));
+    let t = targets(&steps);
+    assert_eq!(&t[..2], &["/proc".to_string(), "/dev".to_string()]);
+    assert!(t.contains(&"/sys".to_string()));
+}
+
+#[test]
+fn etc_files_are_bound_from_etc_dir() {
+    let steps = build(&spec(), Path::new("/run/x"));
+    let binds = bind_sources(&steps);
+    assert_eq!(
+        binds,
+        vec![
+            PathBuf::from("/run/x/hosts"),
+            PathBuf::from("/run/x/resolv.conf"),
+            PathBuf::from("/run/x/hostname")
+        ]
+    );
+}
+
+#[test]
+fn sys_is_read_only_and_proc_has_no_exec() {
+    let steps = build(&spec(), Path::new("/e"));
+    for s in &steps {
+        if let Step::Mount { fstype, flags, .. } = s {
+            if fstype == "sysfs" {
+                assert_ne!(flags & MS_RDONLY, 0);
+            }
+            if fstype == "proc" {
+                assert_ne!(flags & MS_NOEXEC, 0);
+            }
+        }
+    }
+}
+
+#[test]
+fn masks_and_read_only_paths_follow_mounts() {
+    let steps = build(&spec(), Path::new("/e"));
+    let first_mask = steps
+        .iter()
+        .position(|s| matches!(s, Step::Mask { .. }))
+        .unwrap();
+    let last_mount = steps
+        .iter()
+        .rposition(|s| matches!(s, Step::Mount { .. } | Step::Bind { .. }))
+        .unwrap();
+    assert!(first_mask > last_mount);
+    let masks: Vec<_> = steps
+        .iter()
+        .filter(|s| matches!(s, Step::Mask { .. }))
+        .collect();
+    assert_eq!(masks.len(), MASKED_PATHS.len());
+    assert!(steps.contains(&Step::ReadOnly {
+        path: "/proc/sys".into()
+    }));
+    assert!(steps.contains(&Step::Mask {
+        path: "/proc/kcore".into()
+    }));
+}
+
+#[test]
+fn devices_and_links() {
+    let steps = build(&spec(), Path::new("/e"));
+    assert!(steps.contains(&Step::Mknod {
+        path: "/dev/null".into(),
+        major: 1,
+        minor: 3
+    }));
+    assert!(steps.contains(&Step::Symlink {
+        target: "pts/ptmx".into(),
+        link: "/dev/ptmx".into()
+    }));
+    assert!(steps.contains(&Step::Symlink {
+        target: "/proc/self/fd".into(),
+        link: "/dev/fd".into()
+    }));
+}
+
+#[test]
+fn shm_size_default_and_custom() {
+    let shm = |steps: &[Step]| {
+        steps.iter().find_map(|s| match s {
+            Step::Mount { target, data, .. } if target == "/dev/shm" => Some(data.clone()),
+            _ => None,
+        })
+    };
+    assert_eq!(
+        shm(&build(&spec(), Path::new("/e"))).unwrap(),
+        "mode=1777,size=67108864"
+    );
+    let mut s = spec();
+    s.limits = Limits {
+        shm_size: Some(1024),
+        ..Default::default()
+    };
+    assert_eq!(
+        shm(&build(&s, Path::new("/e"))).unwrap(),
+        "mode=1777,size=1024"
+    );
+}
+
+#[test]
+fn extra_mounts_are_planned() {
+    let mut s = spec();
+    s.extra_mounts = vec![
+        MountSpec::Bind {
+            source: "/nonexistent-file".into(),
+            target: "/src".into(),
+            readonly: true,
+        },
+        MountSpec::Tmpfs {
+            target: "/cache".into(),
+            size: Some(4096),
+        },
+    ];
+    let steps = build(&s, Path::new("/e"));
+    assert!(steps.contains(&Step::Bind {
+        source: "/nonexistent-file".into(),
+        target: "/src".into(),
+        readonly: true,
+        kind: Kind::File
+    }));
+    assert!(targets(&steps).contains(&"/cache".to_string()));
+}
+
+#[test]
+fn legacy_options_use_short_names() {
+    assert_eq!(short_name(0), "0");
+    assert_eq!(short_name(35), "z");
+    assert_eq!(short_name(36), "10");
+    let opts = legacy_overlay_options(200);
+    assert!(opts.starts_with("lowerdir=0:1:2:"));
+    assert!(opts.len() < 1000, "{}", opts.len());
+}

@@ -1,0 +1,188 @@
+//! The command process: everything prepared before fork, then credentials, limits and exec.
+
+use crate::spec::Ulimit;
+use crate::sys::proc_calls;
+use std::ffi::CString;
+
+/// Docker's default PATH, used for the search when the env has none.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The paths to try for argv[0]: as given if it has a slash, else each PATH entry in order.
+pub fn exec_candidates(argv0: &str, env: &[String]) -> Vec<String> {
+    if argv0.contains('/') {
+        return vec![argv0.to_string()];
+    }
+    let path = env
+        .iter()
+        .rev()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or(DEFAULT_PATH);
+    path.split(':')
+        .map(|d| if d.is_empty() { "." } else { d })
+        .map(|d| format!("{}/{argv0}", d.trim_end_matches('/')))
+        .collect()
+}
+
+/// Maps a Docker ulimit name to the rlimit resource.
+pub fn rlimit_resource(name: &str) -> Option<libc::__rlimit_resource_t> {
+    Some(match name {
+        "core" => libc::RLIMIT_CORE,
+        "cpu" => libc::RLIMIT_CPU,
+        "data" => libc::RLIMIT_DATA,
+        "fsize" => libc::RLIMIT_FSIZE,
+        "locks" => libc::RLIMIT_LOCKS,
+        "memlock" => libc::RLIMIT_MEMLOCK,
+        "msgqueue" => libc::RLIMIT_MSGQUEUE,
+        "nice" => libc::RLIMIT_NICE,
+        "nofile" => libc::RLIMIT_NOFILE,
+        "nproc" => libc::RLIMIT_NPROC,
+        "rss" => libc::RLIMIT_RSS,
+        "rtprio" => libc::RLIMIT_RTPRIO,
+        "rttime" => libc::RLIMIT_RTTIME,
+        "sigpending" => libc::RLIMIT_SIGPENDING,
+        "stack" => libc::RLIMIT_STACK,
+        "as" => libc::RLIMIT_AS,
+        _ => return None,
+    })
+}
+
+fn rlim(v: i64) -> u64 {
+    if v < 0 {
+        libc::RLIM_INFINITY
+    } else {
+        v as u64
+    }
+}
+
+/// The command, fully prepared so the forked child only makes system calls.
+pub struct Prepared {
+    candidates: Vec<CString>,
+    argv: Vec<CString>,
+    env: Vec<CString>,
+    rlimits: Vec<(libc::__rlimit_resource_t, u64, u64)>,
+    uid: u32,
+    gid: u32,
+    groups: Vec<u32>,
+    last_cap: u32,
+    argv0: String,
+}
+
+fn cstrings(v: &[String], what: &str) -> Result<Vec<CString>, String> {
+    v.iter()
+        .map(|s| CString::new(s.as_str()).map_err(|_| format!("{what} contains a NUL byte: {s:?}")))
+        .collect()
+}
+
+impl Prepared {
+    /// Prepares argv, env, limits and ids.
+    pub fn new(
+        argv: &[String],
+        env: &[String],
+        ulimits: &[Ulimit],
+        user: &crate::user::ResolvedUser,
+    ) -> Result<Self, String> {
+        let argv0 = argv.first().ok_or("empty argv")?.clone();
+        let mut rlimits = Vec::new();
+        for u in ulimits {
+            let r =
+                rlimit_resource(&u.name).ok_or_else(|| format!("unknown ulimit {:?}", u.name))?;
+            rlimits.push((r, rlim(u.soft), rlim(u.hard)));
+        }
+        Ok(Prepared {
+            candidates: cstrings(&exec_candidates(&argv0, env), "path")?,
+            argv: cstrings(argv, "argv")?,
+            env: cstrings(env, "env")?,
+            rlimits,
+            uid: user.uid,
+            gid: user.gid,
+            groups: user.groups.clone(),
+            last_cap: crate::caps::last_cap(),
+            argv0,
+        })
+    }
+
+    /// In the forked child: drops privileges and execs; on failure writes the reason to
+    /// stderr and to `err_fd`, and exits 127 (not found) or 126.
+    pub fn exec(&self, err_fd: libc::c_int) -> ! {
+        if let Err(e) = self.setup() {
+            self.fail(err_fd, &format!("setting up process: {e}"), 126);
+        }
+        let argv = ptrs(&self.argv);
+        let env = ptrs(&self.env);
+        let mut best: Option<std::io::Error> = None;
+        for c in &self.candidates {
+            let e = proc_calls::execve(c, &argv, &env);
+            // EACCES from one PATH entry wins over ENOENT from the others, like execvp.
+            if best
+                .as_ref()
+                .is_none_or(|b| b.kind() == std::io::ErrorKind::NotFound)
+            {
+                best = Some(e);
+            }
+        }
+        let e = best.unwrap_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound));
+        let (msg, code) = if e.kind() == std::io::ErrorKind::NotFound && !self.argv0.contains('/') {
+            (
+                format!("exec: {:?}: executable file not found in $PATH", self.argv0),
+                127,
+            )
+        } else if e.kind() == std::io::ErrorKind::NotFound {
+            (
+                format!("exec: {:?}: no such file or directory", self.argv0),
+                127,
+            )
+        } else {
+            (format!("exec: {:?}: {e}", self.argv0), 126)
+        };
+        self.fail(err_fd, &msg, code)
+    }
+
+    fn setup(&self) -> std::io::Result<()> {
+        proc_calls::setsid();
+        proc_calls::reset_signals();
+        for (r, soft, hard) in &self.rlimits {
+            proc_calls::setrlimit(*r, *soft, *hard)?;
+        }
+        crate::caps::limit_bounding(self.last_cap)?;
+        proc_calls::set_ids(self.uid, self.gid, &self.groups)?;
+        crate::caps::apply_sets(self.uid)?;
+        proc_calls::set_no_new_privs()
+    }
+
+    fn fail(&self, err_fd: libc::c_int, msg: &str, code: i32) -> ! {
+        proc_calls::write_fd(2, format!("rbuild-sandbox: {msg}\n").as_bytes());
+        proc_calls::write_fd(err_fd, msg.as_bytes());
+        proc_calls::exit_now(code)
+    }
+}
+
+fn ptrs(v: &[CString]) -> Vec<*const libc::c_char> {
+    v.iter()
+        .map(|c| c.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn candidates_follow_path_of_given_env() {
+        let env = vec!["PATH=/a:/b/".to_string()];
+        assert_eq!(exec_candidates("sh", &env), vec!["/a/sh", "/b/sh"]);
+        assert_eq!(exec_candidates("./x", &env), vec!["./x"]);
+        assert_eq!(exec_candidates("sh", &[]).len(), 6);
+        assert_eq!(
+            exec_candidates("sh", &["PATH=:/c".to_string()]),
+            vec!["./sh", "/c/sh"]
+        );
+    }
+
+    #[test]
+    fn ulimit_names() {
+        assert_eq!(rlimit_resource("nofile"), Some(libc::RLIMIT_NOFILE));
+        assert_eq!(rlimit_resource("bogus"), None);
+        assert_eq!(rlim(-1), libc::RLIM_INFINITY);
+    }
+}

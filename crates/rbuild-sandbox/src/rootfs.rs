@@ -1,0 +1,243 @@
+//! Builds the rootfs: overlay, pivot_root, then the mount plan, recording mountpoint stubs.
+
+use crate::plan::{Kind, Step, Stub, StubKind, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY};
+use crate::spec::InitRequest;
+use crate::sys::{FileType, Sys};
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
+
+/// A setup failure with the step that failed.
+pub type SetupResult<T> = Result<T, String>;
+
+fn ctx<T>(r: std::io::Result<T>, what: &str, path: &Path) -> SetupResult<T> {
+    r.map_err(|e| format!("{what} {}: {e}", path.display()))
+}
+
+/// Mounts the overlay at `req.root_dir` and pivots into it; returns handles of the cloned bind sources.
+pub fn enter<S: Sys>(
+    sys: &mut S,
+    req: &InitRequest,
+    sources: &[PathBuf],
+) -> SetupResult<HashMap<PathBuf, usize>> {
+    let root = Path::new("/");
+    let flags = libc::MS_REC | libc::MS_PRIVATE;
+    ctx(sys.mount("", root, "", flags, ""), "make private", root)?;
+    let lowers = if req.spec.lowers.is_empty() {
+        vec![req.empty_lower.clone()]
+    } else {
+        req.spec.lowers.clone()
+    };
+    let r = sys.mount_overlay(
+        &req.root_dir,
+        &lowers,
+        &req.spec.upper,
+        &req.spec.work,
+        &req.links_dir,
+    );
+    ctx(
+        r,
+        &format!("mount overlay ({} lowers) at", lowers.len()),
+        &req.root_dir,
+    )?;
+    let mut opened = HashMap::new();
+    for s in sources {
+        opened.insert(s.clone(), ctx(sys.clone_tree(s), "clone bind source", s)?);
+    }
+    ctx(
+        sys.pivot_root(&req.root_dir),
+        "pivot_root into",
+        &req.root_dir,
+    )?;
+    Ok(opened)
+}
+
+/// Runs the post-pivot steps; every mountpoint created on the way is appended to `stubs`.
+pub fn apply<S: Sys>(
+    sys: &mut S,
+    steps: &[Step],
+    sources: &HashMap<PathBuf, usize>,
+    stubs: &mut Vec<Stub>,
+) -> SetupResult<()> {
+    for step in steps {
+        apply_one(sys, step, sources, stubs)?;
+    }
+    Ok(())
+}
+
+fn apply_one<S: Sys>(
+    sys: &mut S,
+    step: &Step,
+    sources: &HashMap<PathBuf, usize>,
+    stubs: &mut Vec<Stub>,
+) -> SetupResult<()> {
+    match step {
+        Step::Mount {
+            fstype,
+            target,
+            flags,
+            data,
+            kind,
+        } => {
+            let t = ensure_mountpoint(sys, target, *kind, stubs)?;
+            ctx(
+                sys.mount(fstype, &t, fstype, *flags, data),
+                &format!("mount {fstype} on"),
+                &t,
+            )
+        }
+        Step::Bind {
+            source,
+            target,
+            readonly,
+            kind,
+        } => {
+            let handle = *sources
+                .get(source)
+                .ok_or_else(|| format!("bind source {} was not opened", source.display()))?;
+            let is_etc_file = target.starts_with("/etc/") && *kind == Kind::File && !*readonly;
+            let t = match ensure_mountpoint(sys, target, *kind, stubs) {
+                Ok(t) => t,
+                // A dangling symlink at /etc/hosts or similar: leave the image's choice alone.
+                Err(_)
+                    if is_etc_file
+                        && matches!(sys.lstat(Path::new(target)), Ok(Some(FileType::Symlink))) =>
+                {
+                    return Ok(())
+                }
+                Err(e) => return Err(e),
+            };
+            ctx(
+                sys.attach_tree(handle, &t),
+                &format!("bind {} on", source.display()),
+                &t,
+            )?;
+            if *readonly {
+                remount_ro(sys, &t)?;
+            }
+            Ok(())
+        }
+        Step::Mknod { path, major, minor } => ctx(
+            sys.mknod_char(Path::new(path), *major, *minor),
+            "mknod",
+            Path::new(path),
+        ),
+        Step::Symlink { target, link } => ctx(
+            sys.symlink(target, Path::new(link)),
+            "symlink",
+            Path::new(link),
+        ),
+        Step::Mask { path } => mask(sys, Path::new(path)),
+        Step::ReadOnly { path } => {
+            let p = Path::new(path);
+            match ctx(sys.lstat(p), "stat", p)? {
+                None => Ok(()),
+                Some(_) => bind(sys, path, p, true),
+            }
+        }
+    }
+}
+
+fn bind<S: Sys>(sys: &mut S, source: &str, target: &Path, readonly: bool) -> SetupResult<()> {
+    let flags = libc::MS_BIND | libc::MS_REC;
+    ctx(
+        sys.mount(source, target, "", flags, ""),
+        &format!("bind {source} on"),
+        target,
+    )?;
+    if readonly {
+        remount_ro(sys, target)?;
+    }
+    Ok(())
+}
+
+fn remount_ro<S: Sys>(sys: &mut S, target: &Path) -> SetupResult<()> {
+    let ro = libc::MS_BIND | libc::MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+    ctx(
+        sys.mount("", target, "", ro, ""),
+        "remount read-only",
+        target,
+    )
+}
+
+fn mask<S: Sys>(sys: &mut S, p: &Path) -> SetupResult<()> {
+    match ctx(sys.lstat(p), "stat", p)? {
+        None => Ok(()),
+        Some(FileType::Dir) => ctx(
+            sys.mount("tmpfs", p, "tmpfs", MS_RDONLY, "size=0"),
+            "mask",
+            p,
+        ),
+        Some(_) => ctx(sys.mount("/dev/null", p, "", libc::MS_BIND, ""), "mask", p),
+    }
+}
+
+/// Makes sure `target` exists (creating it and missing parents, recorded as stubs) and returns
+/// its canonical path inside the rootfs.
+pub fn ensure_mountpoint<S: Sys>(
+    sys: &mut S,
+    target: &str,
+    kind: Kind,
+    stubs: &mut Vec<Stub>,
+) -> SetupResult<PathBuf> {
+    let t = Path::new(target);
+    if !t.is_absolute() || t.components().any(|c| c == Component::ParentDir) {
+        return Err(format!(
+            "mount target {target:?} must be absolute without '..'"
+        ));
+    }
+    if ctx(sys.stat(t), "stat", t)?.is_some() {
+        return ctx(sys.canonicalize(t), "resolve", t);
+    }
+    // Walk down to the deepest existing ancestor, then create the rest under its real path.
+    let comps: Vec<&std::ffi::OsStr> = t.components().skip(1).map(|c| c.as_os_str()).collect();
+    let mut existing = PathBuf::from("/");
+    let mut i = 0;
+    while i < comps.len() && ctx(sys.stat(&existing.join(comps[i])), "stat", t)?.is_some() {
+        existing.push(comps[i]);
+        i += 1;
+    }
+    if i < comps.len() && ctx(sys.lstat(&existing.join(comps[i])), "lstat", t)?.is_some() {
+        return Err(format!(
+            "mount target {target}: dangling symlink at {}",
+            existing.join(comps[i]).display()
+        ));
+    }
+    let mut cur = ctx(sys.canonicalize(&existing), "resolve", &existing)?;
+    record_copied_up(&cur, stubs);
+    for (n, c) in comps[i..].iter().enumerate() {
+        cur.push(c);
+        let last = n + 1 == comps.len() - i;
+        if last && kind == Kind::File {
+            ctx(sys.create_file(&cur), "create mountpoint", &cur)?;
+            stubs.push(Stub {
+                path: cur.to_string_lossy().into_owned(),
+                kind: StubKind::File,
+            });
+        } else {
+            ctx(sys.mkdir(&cur), "create mountpoint", &cur)?;
+            stubs.push(Stub {
+                path: cur.to_string_lossy().into_owned(),
+                kind: StubKind::Dir,
+            });
+        }
+    }
+    Ok(cur)
+}
+
+/// Ancestors that existed already are copied up by overlayfs when we create inside them.
+fn record_copied_up(dir: &Path, stubs: &mut Vec<Stub>) {
+    let ancestors: Vec<&Path> = dir.ancestors().filter(|a| *a != Path::new("/")).collect();
+    // Shallow first, so cleanup (which walks the list backwards) sees children before parents.
+    for a in ancestors.into_iter().rev() {
+        let path = a.to_string_lossy().into_owned();
+        if !stubs.iter().any(|s| s.path == path) {
+            stubs.push(Stub {
+                path,
+                kind: StubKind::CopiedUp,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,217 @@
+use super::*;
+use std::collections::BTreeMap;
+use std::io;
+
+/// An in-memory filesystem that records mounts.
+#[derive(Default)]
+struct FakeSys {
+    nodes: BTreeMap<PathBuf, FileType>,
+    links: BTreeMap<PathBuf, PathBuf>,
+    mounts: Vec<(String, PathBuf, String, u64)>,
+    trees: Vec<PathBuf>,
+}
+
+impl FakeSys {
+    fn with(paths: &[(&str, FileType)]) -> Self {
+        let mut f = FakeSys::default();
+        f.nodes.insert("/".into(), FileType::Dir);
+        for (p, t) in paths {
+            f.nodes.insert(p.into(), *t);
+        }
+        f
+    }
+    fn resolve(&self, p: &Path) -> PathBuf {
+        let mut out = PathBuf::from("/");
+        for c in p.components().skip(1) {
+            out.push(c);
+            if let Some(t) = self.links.get(&out) {
+                out = t.clone();
+            }
+        }
+        out
+    }
+}
+
+fn nf() -> io::Error {
+    io::Error::from(io::ErrorKind::NotFound)
+}
+
+impl Sys for FakeSys {
+    fn mount(
+        &mut self,
+        source: &str,
+        target: &Path,
+        fstype: &str,
+        flags: u64,
+        _data: &str,
+    ) -> io::Result<()> {
+        self.mounts
+            .push((source.into(), target.into(), fstype.into(), flags));
+        Ok(())
+    }
+    fn mount_overlay(
+        &mut self,
+        _: &Path,
+        _: &[PathBuf],
+        _: &Path,
+        _: &Path,
+        _: &Path,
+    ) -> io::Result<()> {
+        Ok(())
+    }
+    fn pivot_root(&mut self, _: &Path) -> io::Result<()> {
+        Ok(())
+    }
+    fn clone_tree(&mut self, path: &Path) -> io::Result<usize> {
+        self.trees.push(path.into());
+        Ok(self.trees.len() - 1)
+    }
+    fn attach_tree(&mut self, handle: usize, target: &Path) -> io::Result<()> {
+        let src = self
+            .trees
+            .get(handle)
+            .ok_or_else(nf)?
+            .to_string_lossy()
+            .into_owned();
+        self.mounts.push((src, target.into(), "bind".into(), 0));
+        Ok(())
+    }
+    fn lstat(&mut self, path: &Path) -> io::Result<Option<FileType>> {
+        let parent = self.resolve(path.parent().unwrap_or(Path::new("/")));
+        let p = parent.join(path.file_name().unwrap_or_default());
+        Ok(self
+            .nodes
+            .get(&p)
+            .copied()
+            .or(self.links.get(&p).map(|_| FileType::Symlink)))
+    }
+    fn stat(&mut self, path: &Path) -> io::Result<Option<FileType>> {
+        Ok(self.nodes.get(&self.resolve(path)).copied())
+    }
+    fn canonicalize(&mut self, path: &Path) -> io::Result<PathBuf> {
+        let r = self.resolve(path);
+        self.nodes.get(&r).map(|_| r).ok_or_else(nf)
+    }
+    fn mkdir(&mut self, path: &Path) -> io::Result<()> {
+        self.nodes.insert(path.into(), FileType::Dir);
+        Ok(())
+    }
+    fn create_file(&mut self, path: &Path) -> io::Result<()> {
+        self.nodes.insert(path.into(), FileType::Other);
+        Ok(())
+    }
+    fn mknod_char(&mut self, path: &Path, _: u32, _: u32) -> io::Result<()> {
+        self.create_file(path)
+    }
+    fn symlink(&mut self, target: &str, link: &Path) -> io::Result<()> {
+        self.links.insert(link.into(), target.into());
+        Ok(())
+    }
+}
+
+fn stub(path: &str, kind: StubKind) -> Stub {
+    Stub {
+        path: path.into(),
+        kind,
+    }
+}
+
+#[test]
+fn existing_targets_create_no_stubs() {
+    let mut sys = FakeSys::with(&[("/etc", FileType::Dir), ("/etc/hosts", FileType::Other)]);
+    let mut stubs = vec![];
+    let t = ensure_mountpoint(&mut sys, "/etc/hosts", Kind::File, &mut stubs).unwrap();
+    assert_eq!(t, PathBuf::from("/etc/hosts"));
+    assert!(stubs.is_empty());
+}
+
+#[test]
+fn missing_file_and_parent_are_recorded_parent_first() {
+    let mut sys = FakeSys::with(&[]);
+    let mut stubs = vec![];
+    ensure_mountpoint(&mut sys, "/etc/hosts", Kind::File, &mut stubs).unwrap();
+    ensure_mountpoint(&mut sys, "/etc/hostname", Kind::File, &mut stubs).unwrap();
+    assert_eq!(
+        stubs,
+        vec![
+            stub("/etc", StubKind::Dir),
+            stub("/etc/hosts", StubKind::File),
+            stub("/etc/hostname", StubKind::File)
+        ]
+    );
+}
+
+#[test]
+fn existing_parents_are_marked_copied_up() {
+    let mut sys = FakeSys::with(&[("/a", FileType::Dir), ("/a/b", FileType::Dir)]);
+    let mut stubs = vec![];
+    ensure_mountpoint(&mut sys, "/a/b/c", Kind::Dir, &mut stubs).unwrap();
+    assert_eq!(
+        stubs,
+        vec![
+            stub("/a", StubKind::CopiedUp),
+            stub("/a/b", StubKind::CopiedUp),
+            stub("/a/b/c", StubKind::Dir)
+        ]
+    );
+}
+
+#[test]
+fn symlinked_parent_is_resolved_inside_root() {
+    let mut sys = FakeSys::with(&[("/private", FileType::Dir), ("/private/etc", FileType::Dir)]);
+    sys.links.insert("/etc".into(), "/private/etc".into());
+    let mut stubs = vec![];
+    let t = ensure_mountpoint(&mut sys, "/etc/hosts", Kind::File, &mut stubs).unwrap();
+    assert_eq!(t, PathBuf::from("/private/etc/hosts"));
+    assert_eq!(
+        stubs.last(),
+        Some(&stub("/private/etc/hosts", StubKind::File))
+    );
+}
+
+#[test]
+fn relative_or_dotdot_targets_are_rejected() {
+    let mut sys = FakeSys::with(&[]);
+    assert!(ensure_mountpoint(&mut sys, "etc", Kind::Dir, &mut vec![]).is_err());
+    assert!(ensure_mountpoint(&mut sys, "/a/../b", Kind::Dir, &mut vec![]).is_err());
+}
+
+#[test]
+fn full_plan_runs_against_fake_and_masks_only_existing() {
+    let mut sys = FakeSys::with(&[
+        ("/proc", FileType::Dir),
+        ("/proc/kcore", FileType::Other),
+        ("/proc/sys", FileType::Dir),
+        ("/proc/acpi", FileType::Dir),
+    ]);
+    let spec = crate::spec::RunSpec {
+        cwd: "/".into(),
+        ..Default::default()
+    };
+    let steps = crate::plan::build(&spec, Path::new("/tmp/e"));
+    let mut sources = HashMap::new();
+    for s in crate::plan::bind_sources(&steps) {
+        sources.insert(s.clone(), sys.clone_tree(&s).unwrap());
+    }
+    let mut stubs = vec![];
+    apply(&mut sys, &steps, &sources, &mut stubs).unwrap();
+    let targets: Vec<&PathBuf> = sys.mounts.iter().map(|m| &m.1).collect();
+    assert!(targets.contains(&&PathBuf::from("/proc/kcore")));
+    assert!(targets.contains(&&PathBuf::from("/proc/acpi")));
+    assert!(!targets.contains(&&PathBuf::from("/proc/keys")));
+    let kcore = sys
+        .mounts
+        .iter()
+        .find(|m| m.1 == Path::new("/proc/kcore"))
+        .unwrap();
+    assert_eq!(kcore.0, "/dev/null");
+    let hosts = sys
+        .mounts
+        .iter()
+        .find(|m| m.1 == Path::new("/etc/hosts"))
+        .unwrap();
+    assert_eq!(hosts.0, "/tmp/e/hosts");
+    assert!(stubs.contains(&stub("/etc/hosts", StubKind::File)));
+    assert!(stubs.contains(&stub("/dev", StubKind::Dir)));
+    assert!(!stubs.iter().any(|s| s.path == "/proc"));
+}

@@ -1,0 +1,313 @@
+//! The builder side: prepares a run directory and cgroup, spawns the init, streams output,
+//! and cleans up.
+
+use crate::cgroup::Cgroup;
+use crate::error::SandboxError;
+use crate::plan::Stub;
+use crate::spec::{ExitReason, InitRequest, OutputStream, Report, RunOutcome, RunSpec};
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+static RUN_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A unique name for this run (cgroup and temp dir).
+fn run_name() -> String {
+    let n = RUN_COUNTER.fetch_add(1, Ordering::SeqCst);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("{}-{n}-{t:x}", std::process::id())
+}
+
+/// Checks the spec before anything is created.
+pub fn validate(spec: &RunSpec) -> Result<(), SandboxError> {
+    let bad = |m: String| Err(SandboxError::InvalidSpec(m));
+    if spec.argv.is_empty() {
+        return bad("argv is empty".into());
+    }
+    if !spec.cwd.starts_with('/') {
+        return bad(format!("cwd {:?} is not absolute", spec.cwd));
+    }
+    for (what, p) in [("upper", &spec.upper), ("work", &spec.work)] {
+        if !p.is_absolute() || !p.is_dir() {
+            return bad(format!(
+                "{what} dir {} must be an existing absolute path",
+                p.display()
+            ));
+        }
+    }
+    if let Some(l) = spec.lowers.iter().find(|l| !l.is_absolute() || !l.is_dir()) {
+        return bad(format!(
+            "lower dir {} must be an existing absolute path",
+            l.display()
+        ));
+    }
+    if let Some(m) = spec
+        .extra_mounts
+        .iter()
+        .find(|m| !m.target().starts_with('/'))
+    {
+        return bad(format!("mount target {:?} is not absolute", m.target()));
+    }
+    Ok(())
+}
+
+/// Default /etc/hosts: localhost plus the hostname.
+pub fn default_hosts(hostname: &str) -> String {
+    let mut s = String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+    if !hostname.is_empty() && hostname != "localhost" {
+        s.push_str(&format!("127.0.0.1\t{hostname}\n"));
+    }
+    s
+}
+
+/// The temp dir of one run; removed on drop.
+struct RunDir(PathBuf);
+
+impl RunDir {
+    fn create(name: &str, spec: &RunSpec) -> Result<Self, SandboxError> {
+        let dir = RunDir(std::env::temp_dir().join(format!("rbuild-sandbox-{name}")));
+        for sub in ["root", "etc", "empty"] {
+            let p = dir.0.join(sub);
+            std::fs::create_dir_all(&p).map_err(SandboxError::io("create", &p))?;
+        }
+        let resolv = match &spec.resolv_conf {
+            Some(s) => s.clone(),
+            None => std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+        };
+        let hosts = spec
+            .hosts
+            .clone()
+            .unwrap_or_else(|| default_hosts(&spec.hostname));
+        for (name, text) in [
+            ("hosts", hosts),
+            ("resolv.conf", resolv),
+            ("hostname", format!("{}\n", spec.hostname)),
+        ] {
+            let p = dir.0.join("etc").join(name);
+            std::fs::write(&p, text).map_err(SandboxError::io("write", &p))?;
+        }
+        Ok(dir)
+    }
+}
+
+impl Drop for RunDir {
+    fn drop(&mut self) {
+        // The overlay lived only in the init's mount namespace, which is gone by now.
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// What the init reported.
+#[derive(Default)]
+struct Reports {
+    stubs: Vec<Stub>,
+    exit: Option<ExitReason>,
+    error: Option<String>,
+}
+
+fn parse_reports(bytes: &[u8]) -> Reports {
+    let mut r = Reports::default();
+    for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        match serde_json::from_slice::<Report>(line) {
+            Ok(Report::Stubs(s)) => r.stubs.extend(s),
+            Ok(Report::Exit(e)) => r.exit = Some(e),
+            Ok(Report::Error(e)) => r.error = Some(e),
+            Ok(Report::ExecFailed(_)) => {}
+            Err(e) => r.error = Some(format!("unreadable report from init: {e}")),
+        }
+    }
+    r
+}
+
+/// Runs `spec` in a sandbox; see the crate docs.
+pub fn run(
+    spec: &RunSpec,
+    exe: &Path,
+    on_output: &mut dyn FnMut(OutputStream, &[u8]),
+) -> Result<RunOutcome, SandboxError> {
+    validate(spec)?;
+    let name = run_name();
+    let dir = RunDir::create(&name, spec)?;
+    let cgroup = Cgroup::create(&name, &spec.limits)?;
+    let req = InitRequest {
+        spec: spec.clone(),
+        root_dir: dir.0.join("root"),
+        etc_dir: dir.0.join("etc"),
+        empty_lower: dir.0.join("empty"),
+        links_dir: dir.0.join("l"),
+        cgroup_procs: cgroup.as_ref().map(Cgroup::procs_files).unwrap_or_default(),
+    };
+    let result = spawn_and_wait(&req, exe, on_output);
+    let oom = cgroup.as_ref().is_some_and(Cgroup::oom_killed);
+    let destroyed = cgroup.as_ref().map_or(Ok(()), Cgroup::destroy);
+    let reports = result?;
+    crate::cleanup::remove_stubs(&spec.upper, &spec.lowers, &reports.stubs)?;
+    destroyed?;
+    drop(dir);
+    outcome(reports, oom)
+}
+
+fn outcome(r: Reports, oom: bool) -> Result<RunOutcome, SandboxError> {
+    match (r.exit, r.error) {
+        (Some(reason), _) if oom && reason != ExitReason::Exited(0) => Ok(RunOutcome {
+            reason: ExitReason::OomKilled,
+        }),
+        (Some(reason), _) => Ok(RunOutcome { reason }),
+        (None, _) if oom => Ok(RunOutcome {
+            reason: ExitReason::OomKilled,
+        }),
+        (None, Some(e)) => Err(SandboxError::Setup(e)),
+        (None, None) => Err(SandboxError::Init(
+            "the sandbox init ended without reporting an exit status".into(),
+        )),
+    }
+}
+
+fn spawn_and_wait(
+    req: &InitRequest,
+    exe: &Path,
+    on_output: &mut dyn FnMut(OutputStream, &[u8]),
+) -> Result<Reports, SandboxError> {
+    let (mut ours, theirs) =
+        UnixStream::pair().map_err(|e| SandboxError::Init(format!("socketpair: {e}")))?;
+    let mut child = Command::new(exe)
+        .arg(crate::INIT_ARG)
+        .env_clear()
+        .stdin(Stdio::from(OwnedFd::from(theirs)))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| SandboxError::Init(format!("spawn {}: {e}", exe.display())))?;
+    let body =
+        serde_json::to_vec(req).map_err(|e| SandboxError::Init(format!("encode request: {e}")))?;
+    let sent = ours
+        .write_all(&body)
+        .and_then(|()| ours.shutdown(std::net::Shutdown::Write));
+    let (out, err) = (child.stdout.take(), child.stderr.take());
+    let pumped = match (sent, out, err) {
+        (Ok(()), Some(out), Some(err)) => pump(out, err, &mut ours, on_output),
+        (Err(e), _, _) => Err(SandboxError::Init(format!("send request: {e}"))),
+        _ => Err(SandboxError::Init("missing output pipes".into())),
+    };
+    if pumped.is_err() {
+        let _ = child.kill();
+    }
+    let status = child
+        .wait()
+        .map_err(|e| SandboxError::Init(format!("wait: {e}")))?;
+    let reports = parse_reports(&pumped?);
+    if reports.exit.is_none() && reports.error.is_none() && !status.success() {
+        return Ok(Reports {
+            error: Some(format!("init exited with {status}")),
+            ..reports
+        });
+    }
+    Ok(reports)
+}
+
+/// Streams stdout/stderr to the callback as data arrives and collects the control socket.
+fn pump(
+    mut out: std::process::ChildStdout,
+    mut err: std::process::ChildStderr,
+    sock: &mut UnixStream,
+    on_output: &mut dyn FnMut(OutputStream, &[u8]),
+) -> Result<Vec<u8>, SandboxError> {
+    let mut control = Vec::new();
+    let mut open = [true; 3];
+    let mut buf = vec![0u8; 64 * 1024];
+    while open.iter().any(|o| *o) {
+        let fds = [out.as_raw_fd(), err.as_raw_fd(), sock.as_raw_fd()];
+        let mut pfds: Vec<libc::pollfd> = fds
+            .iter()
+            .zip(open)
+            .map(|(fd, o)| libc::pollfd {
+                fd: if o { *fd } else { -1 },
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        crate::sys::proc_calls::poll(&mut pfds)
+            .map_err(|e| SandboxError::Init(format!("poll: {e}")))?;
+        for (i, p) in pfds.iter().enumerate() {
+            if !open[i] || p.revents == 0 {
+                continue;
+            }
+            let n = match i {
+                0 => out.read(&mut buf),
+                1 => err.read(&mut buf),
+                _ => sock.read(&mut buf),
+            };
+            match n {
+                Ok(0) => open[i] = false,
+                Ok(n) => match i {
+                    0 => on_output(OutputStream::Stdout, &buf[..n]),
+                    1 => on_output(OutputStream::Stderr, &buf[..n]),
+                    _ => control.extend_from_slice(&buf[..n]),
+                },
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(SandboxError::Init(format!("read from sandbox: {e}"))),
+            }
+        }
+    }
+    Ok(control)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_default_names_hostname() {
+        assert!(default_hosts("box").contains("127.0.0.1\tbox\n"));
+        assert!(!default_hosts("").contains("\t\n"));
+    }
+
+    #[test]
+    fn reports_decide_outcome() {
+        let line = |r: Report| {
+            let mut v = serde_json::to_vec(&r).unwrap();
+            v.push(b'\n');
+            v
+        };
+        let mut bytes = line(Report::Stubs(vec![]));
+        bytes.extend(line(Report::Exit(ExitReason::Signaled(9))));
+        assert_eq!(
+            outcome(parse_reports(&bytes), true).unwrap().reason,
+            ExitReason::OomKilled
+        );
+        assert_eq!(
+            outcome(parse_reports(&bytes), false).unwrap().reason,
+            ExitReason::Signaled(9)
+        );
+        let ok = line(Report::Exit(ExitReason::Exited(0)));
+        assert_eq!(
+            outcome(parse_reports(&ok), true).unwrap().reason,
+            ExitReason::Exited(0)
+        );
+        let e = line(Report::Error("boom".into()));
+        assert!(
+            matches!(outcome(parse_reports(&e), false), Err(SandboxError::Setup(m)) if m == "boom")
+        );
+        assert!(outcome(parse_reports(b""), false).is_err());
+    }
+
+    #[test]
+    fn validate_rejects_bad_specs() {
+        let s = RunSpec {
+            argv: vec!["true".into()],
+            cwd: "rel".into(),
+            ..Default::default()
+        };
+        assert!(matches!(validate(&s), Err(SandboxError::InvalidSpec(_))));
+        let s = RunSpec {
+            cwd: "/".into(),
+            ..Default::default()
+        };
+        assert!(validate(&s).is_err());
+    }
+}

@@ -1,0 +1,175 @@
+//! The description of one sandboxed process, shared by the builder and the init.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Network isolation of a RUN step.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NetworkMode {
+    /// Share the host's network namespace (Docker's default for builds).
+    #[default]
+    Host,
+    /// A new network namespace with only `lo`, brought up.
+    None,
+}
+
+/// One `--ulimit name=soft:hard`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ulimit {
+    /// Docker's name: core, cpu, data, fsize, locks, memlock, msgqueue, nice, nofile, nproc,
+    /// rss, rtprio, rttime, sigpending, stack, as.
+    pub name: String,
+    /// Soft limit (-1 = unlimited).
+    pub soft: i64,
+    /// Hard limit (-1 = unlimited).
+    pub hard: i64,
+}
+
+/// Resource limits of a RUN step; `None` means no limit.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Limits {
+    /// Memory limit in bytes.
+    pub memory: Option<u64>,
+    /// Memory plus swap in bytes, as Docker's `--memory-swap` (-1 = unlimited swap).
+    pub memory_swap: Option<i64>,
+    /// CFS quota in microseconds per period.
+    pub cpu_quota: Option<i64>,
+    /// CFS period in microseconds (default 100000).
+    pub cpu_period: Option<u64>,
+    /// Number of CPUs, as Docker's `--cpus` (turned into a quota over the period).
+    pub cpus: Option<f64>,
+    /// Maximum number of tasks.
+    pub pids: Option<i64>,
+    /// Size of /dev/shm in bytes (default 64 MiB).
+    pub shm_size: Option<u64>,
+    /// Resource limits set with setrlimit before exec.
+    pub ulimits: Vec<Ulimit>,
+}
+
+impl Limits {
+    /// True when a cgroup controller is needed to enforce these limits.
+    pub fn needs_cgroup(&self) -> bool {
+        self.memory.is_some()
+            || self.memory_swap.is_some()
+            || self.cpu_quota.is_some()
+            || self.cpus.is_some()
+            || self.pids.is_some()
+    }
+}
+
+/// An extra mount for `RUN --mount`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MountSpec {
+    /// Bind a host path into the rootfs.
+    Bind {
+        /// Host path.
+        source: PathBuf,
+        /// Absolute path inside the rootfs.
+        target: String,
+        /// Mount read-only.
+        readonly: bool,
+    },
+    /// A fresh tmpfs.
+    Tmpfs {
+        /// Absolute path inside the rootfs.
+        target: String,
+        /// Size in bytes (None = kernel default).
+        size: Option<u64>,
+    },
+}
+
+impl MountSpec {
+    /// The absolute target path inside the rootfs.
+    pub fn target(&self) -> &str {
+        match self {
+            MountSpec::Bind { target, .. } | MountSpec::Tmpfs { target, .. } => target,
+        }
+    }
+}
+
+/// Everything needed to run one process of a RUN step.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunSpec {
+    /// Snapshot dirs, top-most first (overlay lowerdir order); empty for FROM scratch.
+    pub lowers: Vec<PathBuf>,
+    /// Fresh, empty upper dir on the same filesystem as `work`.
+    pub upper: PathBuf,
+    /// Overlay workdir.
+    pub work: PathBuf,
+    /// The argv to exec (already SHELL-wrapped for shell form).
+    pub argv: Vec<String>,
+    /// "K=V" entries, exactly the environment of the process.
+    pub env: Vec<String>,
+    /// Absolute working directory in the rootfs; created if missing.
+    pub cwd: String,
+    /// USER as written in the Dockerfile ("" = root).
+    pub user: String,
+    /// Hostname of the UTS namespace.
+    pub hostname: String,
+    /// Network isolation.
+    pub network: NetworkMode,
+    /// Resource limits.
+    pub limits: Limits,
+    /// Extra mounts (RUN --mount).
+    pub extra_mounts: Vec<MountSpec>,
+    /// Contents of /etc/hosts (None = a localhost file with the hostname).
+    pub hosts: Option<String>,
+    /// Contents of /etc/resolv.conf (None = the host's).
+    pub resolv_conf: Option<String>,
+}
+
+/// Why the process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExitReason {
+    /// Exited with this code.
+    Exited(i32),
+    /// Killed by this signal.
+    Signaled(i32),
+    /// Killed by the kernel's OOM killer because of the memory limit.
+    OomKilled,
+}
+
+/// What `run` reports about the finished process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOutcome {
+    /// Why the process ended.
+    pub reason: ExitReason,
+}
+
+/// Which output stream a chunk of output came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputStream {
+    /// The process's stdout.
+    Stdout,
+    /// The process's stderr.
+    Stderr,
+}
+
+/// What the builder sends to the re-executed init: the spec plus host-side paths it prepared.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct InitRequest {
+    pub spec: RunSpec,
+    /// Empty dir where the overlay is mounted before pivot_root.
+    pub root_dir: PathBuf,
+    /// Dir holding hosts, resolv.conf and hostname to bind into the rootfs.
+    pub etc_dir: PathBuf,
+    /// Empty dir used as the only lower when `spec.lowers` is empty.
+    pub empty_lower: PathBuf,
+    /// Dir for short symlinks to the lowers, for the legacy mount fallback.
+    pub links_dir: PathBuf,
+    /// cgroup.procs files the init joins before unsharing.
+    pub cgroup_procs: Vec<PathBuf>,
+}
+
+/// One line the init sends back to the builder over the control socket.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum Report {
+    /// Paths (inside the rootfs) the init created only to mount over them, in creation order.
+    Stubs(Vec<crate::plan::Stub>),
+    /// The exec of the command failed with this message.
+    ExecFailed(String),
+    /// The main process ended.
+    Exit(ExitReason),
+    /// The setup failed.
+    Error(String),
+}

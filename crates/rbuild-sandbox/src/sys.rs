@@ -1,0 +1,306 @@
+//! The kernel seam: every filesystem and mount call of the rootfs setup goes through [`Sys`],
+//! so the setup logic can run against a fake without root. Process-level calls (fork, exec,
+//! capabilities, namespaces) live in `sys::proc_calls`, the only other place with `unsafe`.
+
+pub(crate) mod proc_calls;
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// What a path is, as far as mountpoints care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileType {
+    /// A directory.
+    Dir,
+    /// A symlink (only from `lstat`).
+    Symlink,
+    /// Anything else.
+    Other,
+}
+
+/// The filesystem and mount calls used by the rootfs setup.
+pub trait Sys {
+    /// mount(2); empty strings mean NULL.
+    fn mount(
+        &mut self,
+        source: &str,
+        target: &Path,
+        fstype: &str,
+        flags: u64,
+        data: &str,
+    ) -> io::Result<()>;
+    /// The overlay mount of the rootfs at `target`.
+    fn mount_overlay(
+        &mut self,
+        target: &Path,
+        lowers: &[PathBuf],
+        upper: &Path,
+        work: &Path,
+        links: &Path,
+    ) -> io::Result<()>;
+    /// Makes `new_root` the root of the mount namespace and detaches the old root.
+    fn pivot_root(&mut self, new_root: &Path) -> io::Result<()>;
+    /// Clones the mount tree at a host path before pivot_root (open_tree); returns a handle.
+    fn clone_tree(&mut self, path: &Path) -> io::Result<usize>;
+    /// Attaches a cloned tree at `target` (move_mount), after pivot_root.
+    fn attach_tree(&mut self, handle: usize, target: &Path) -> io::Result<()>;
+    /// lstat: None when the path does not exist.
+    fn lstat(&mut self, path: &Path) -> io::Result<Option<FileType>>;
+    /// stat (follows symlinks): None when the path does not exist.
+    fn stat(&mut self, path: &Path) -> io::Result<Option<FileType>>;
+    /// Canonical path of an existing path.
+    fn canonicalize(&mut self, path: &Path) -> io::Result<PathBuf>;
+    /// mkdir with mode 0755.
+    fn mkdir(&mut self, path: &Path) -> io::Result<()>;
+    /// Creates an empty file with mode 0644.
+    fn create_file(&mut self, path: &Path) -> io::Result<()>;
+    /// A character device node with mode 0666.
+    fn mknod_char(&mut self, path: &Path, major: u32, minor: u32) -> io::Result<()>;
+    /// symlink(target, link).
+    fn symlink(&mut self, target: &str, link: &Path) -> io::Result<()>;
+}
+
+/// The real kernel.
+#[derive(Default)]
+pub struct RealSys {
+    /// Detached mount trees of bind sources, cloned before pivot_root.
+    trees: Vec<OwnedFd>,
+}
+
+pub(crate) fn cstr(p: &Path) -> io::Result<CString> {
+    CString::new(p.as_os_str().as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
+}
+
+fn cs(s: &str) -> io::Result<CString> {
+    CString::new(s).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
+}
+
+fn check(rc: libc::c_int) -> io::Result<()> {
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+fn file_type(m: &std::fs::Metadata) -> FileType {
+    let t = m.file_type();
+    if t.is_dir() {
+        FileType::Dir
+    } else if t.is_symlink() {
+        FileType::Symlink
+    } else {
+        FileType::Other
+    }
+}
+
+fn missing_as_none(r: io::Result<std::fs::Metadata>) -> io::Result<Option<FileType>> {
+    match r {
+        Ok(m) => Ok(Some(file_type(&m))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Raw mount(2); empty strings mean NULL.
+pub(crate) fn raw_mount(
+    source: &str,
+    target: &Path,
+    fstype: &str,
+    flags: u64,
+    data: &str,
+) -> io::Result<()> {
+    let (src, ty, dat) = (cs(source)?, cs(fstype)?, cs(data)?);
+    let tgt = cstr(target)?;
+    let opt = |c: &CString, s: &str| {
+        if s.is_empty() {
+            std::ptr::null()
+        } else {
+            c.as_ptr()
+        }
+    };
+    // SAFETY: all pointers are NUL-terminated strings alive for the call, or NULL.
+    let rc = unsafe {
+        libc::mount(
+            opt(&src, source),
+            tgt.as_ptr(),
+            opt(&ty, fstype),
+            flags,
+            opt(&dat, data).cast(),
+        )
+    };
+    check(rc)
+}
+
+/// The overlay mount through the new mount API: one `lowerdir+` per layer, no length limit.
+fn overlay_new_api(target: &Path, lowers: &[PathBuf], upper: &Path, work: &Path) -> io::Result<()> {
+    use rustix::mount::*;
+    let fs = fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC)?;
+    for l in lowers {
+        fsconfig_set_string(fs.as_fd(), "lowerdir+", l.as_path())?;
+    }
+    fsconfig_set_string(fs.as_fd(), "upperdir", upper)?;
+    fsconfig_set_string(fs.as_fd(), "workdir", work)?;
+    for opt in crate::plan::OVERLAY_EXTRA {
+        if let Some((k, v)) = opt.split_once('=') {
+            fsconfig_set_string(fs.as_fd(), k, v)?;
+        }
+    }
+    fsconfig_create(fs.as_fd())?;
+    let mnt = fsmount(
+        fs.as_fd(),
+        FsMountFlags::FSMOUNT_CLOEXEC,
+        MountAttrFlags::empty(),
+    )?;
+    move_mount(
+        mnt.as_fd(),
+        "",
+        rustix::fs::CWD,
+        target,
+        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+    )?;
+    Ok(())
+}
+
+/// The legacy overlay mount with short relative names: symlinks in `links` to every layer.
+fn overlay_legacy(
+    target: &Path,
+    lowers: &[PathBuf],
+    upper: &Path,
+    work: &Path,
+    links: &Path,
+) -> io::Result<()> {
+    std::fs::create_dir_all(links)?;
+    for (i, l) in lowers.iter().enumerate() {
+        std::os::unix::fs::symlink(l, links.join(crate::plan::short_name(i)))?;
+    }
+    std::os::unix::fs::symlink(upper, links.join("u"))?;
+    std::os::unix::fs::symlink(work, links.join("w"))?;
+    let old = std::env::current_dir()?;
+    std::env::set_current_dir(links)?;
+    let r = raw_mount(
+        "overlay",
+        target,
+        "overlay",
+        0,
+        &crate::plan::legacy_overlay_options(lowers.len()),
+    );
+    std::env::set_current_dir(old)?;
+    r
+}
+
+impl Sys for RealSys {
+    fn mount(
+        &mut self,
+        source: &str,
+        target: &Path,
+        fstype: &str,
+        flags: u64,
+        data: &str,
+    ) -> io::Result<()> {
+        raw_mount(source, target, fstype, flags, data)
+    }
+
+    fn mount_overlay(
+        &mut self,
+        target: &Path,
+        lowers: &[PathBuf],
+        upper: &Path,
+        work: &Path,
+        links: &Path,
+    ) -> io::Result<()> {
+        match overlay_new_api(target, lowers, upper, work) {
+            Ok(()) => Ok(()),
+            Err(new_err) => overlay_legacy(target, lowers, upper, work, links).map_err(|old_err| {
+                io::Error::other(format!("new mount API: {new_err}; legacy mount: {old_err}"))
+            }),
+        }
+    }
+
+    fn pivot_root(&mut self, new_root: &Path) -> io::Result<()> {
+        std::env::set_current_dir(new_root)?;
+        let dot = cs(".")?;
+        // SAFETY: pivot_root(".", ".") stacks the old root on top of the new one; both are valid strings.
+        check(unsafe {
+            libc::syscall(libc::SYS_pivot_root, dot.as_ptr(), dot.as_ptr()) as libc::c_int
+        })?;
+        // SAFETY: detaches the old root (now mounted on "."), leaving only the new rootfs.
+        check(unsafe { libc::umount2(dot.as_ptr(), libc::MNT_DETACH) })?;
+        std::env::set_current_dir("/")
+    }
+
+    fn clone_tree(&mut self, path: &Path) -> io::Result<usize> {
+        use rustix::mount::{open_tree, OpenTreeFlags};
+        // A bind from a path of the old root fails once it is detached; a cloned tree does not.
+        let flags = OpenTreeFlags::OPEN_TREE_CLONE
+            | OpenTreeFlags::OPEN_TREE_CLOEXEC
+            | OpenTreeFlags::AT_RECURSIVE;
+        self.trees.push(open_tree(rustix::fs::CWD, path, flags)?);
+        Ok(self.trees.len() - 1)
+    }
+
+    fn attach_tree(&mut self, handle: usize, target: &Path) -> io::Result<()> {
+        use rustix::mount::{move_mount, MoveMountFlags};
+        let tree = self
+            .trees
+            .get(handle)
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
+        move_mount(
+            tree.as_fd(),
+            "",
+            rustix::fs::CWD,
+            target,
+            MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+        )?;
+        Ok(())
+    }
+
+    fn lstat(&mut self, path: &Path) -> io::Result<Option<FileType>> {
+        missing_as_none(std::fs::symlink_metadata(path))
+    }
+
+    fn stat(&mut self, path: &Path) -> io::Result<Option<FileType>> {
+        missing_as_none(std::fs::metadata(path))
+    }
+
+    fn canonicalize(&mut self, path: &Path) -> io::Result<PathBuf> {
+        std::fs::canonicalize(path)
+    }
+
+    fn mkdir(&mut self, path: &Path) -> io::Result<()> {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new().mode(0o755).create(path)
+    }
+
+    fn create_file(&mut self, path: &Path) -> io::Result<()> {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .open(path)
+            .map(drop)
+    }
+
+    fn mknod_char(&mut self, path: &Path, major: u32, minor: u32) -> io::Result<()> {
+        let p = cstr(path)?;
+        // SAFETY: p is a valid path string; makedev is a pure computation.
+        check(unsafe {
+            libc::mknod(
+                p.as_ptr(),
+                libc::S_IFCHR | 0o666,
+                libc::makedev(major, minor),
+            )
+        })?;
+        // The umask may have cleared bits of 0666; device nodes must be world-usable.
+        // SAFETY: as above.
+        check(unsafe { libc::chmod(p.as_ptr(), 0o666) })
+    }
+
+    fn symlink(&mut self, target: &str, link: &Path) -> io::Result<()> {
+        std::os::unix::fs::symlink(target, link)
+    }
+}
