@@ -1,0 +1,93 @@
+//! Go's `time.ParseDuration` syntax: `300ms`, `1.5h`, `2h45m`, `-1s`, `0`.
+
+/// Parses a Go duration into signed nanoseconds.
+pub(crate) fn parse_go_duration(s: &str) -> Result<i128, String> {
+    let bad = || format!("time: invalid duration {s:?}");
+    let (neg, mut rest) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if rest == "0" {
+        return Ok(0);
+    }
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    let mut total: i128 = 0;
+    while !rest.is_empty() {
+        let int_len = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        let (int, after) = rest.split_at(int_len);
+        let (frac, after) = match after.strip_prefix('.') {
+            Some(a) => {
+                let n = a.len() - a.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+                a.split_at(n)
+            }
+            None => ("", after),
+        };
+        if int.is_empty() && frac.is_empty() {
+            return Err(bad());
+        }
+        let unit_len = after.len()
+            - after
+                .trim_start_matches(|c: char| !c.is_ascii_digit() && c != '.')
+                .len();
+        let (unit, after) = after.split_at(unit_len);
+        let scale: i128 = match unit {
+            "ns" => 1,
+            "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            "" => return Err(format!("time: missing unit in duration {s:?}")),
+            _ => return Err(format!("time: unknown unit {unit:?} in duration {s:?}")),
+        };
+        let whole: i128 = if int.is_empty() {
+            0
+        } else {
+            int.parse().map_err(|_| bad())?
+        };
+        let mut part = whole.checked_mul(scale).ok_or_else(bad)?;
+        let mut div = scale;
+        for d in frac.bytes().take(30) {
+            div /= 10;
+            part += i128::from(d - b'0') * div;
+        }
+        total = total.checked_add(part).ok_or_else(bad)?;
+        if total > i128::from(i64::MAX) {
+            return Err(bad());
+        }
+        rest = after;
+    }
+    Ok(if neg { -total } else { total })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_go_duration as p;
+
+    #[test]
+    fn durations() {
+        assert_eq!(p("30s"), Ok(30_000_000_000));
+        assert_eq!(p("1m30s"), Ok(90_000_000_000));
+        assert_eq!(p("500ms"), Ok(500_000_000));
+        assert_eq!(p("1.5h"), Ok(5_400_000_000_000));
+        assert_eq!(p(".5s"), Ok(500_000_000));
+        assert_eq!(p("0"), Ok(0));
+        assert_eq!(p("-1s"), Ok(-1_000_000_000));
+        assert_eq!(p("2µs"), Ok(2_000));
+        for bad in [
+            "",
+            "s",
+            "1",
+            "1x",
+            ".s",
+            "1.2.3s",
+            "-",
+            "99999999999999999999h",
+        ] {
+            assert!(p(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,347 @@
+//! RUN and its `--mount`, `--network` and `--security` flags.
+
+use super::bflags::{Flags, Kind};
+use super::copy::heredocs_of;
+use super::simple::shell_or_exec;
+use super::{Command, MountKind, RunCmd, RunMount, ShellOrExec};
+use crate::error::Error;
+use crate::parser::Node;
+
+const RUN_FLAGS: &[(&str, Kind)] = &[
+    ("mount", Kind::Strs),
+    ("network", Kind::Str),
+    ("security", Kind::Str),
+];
+
+pub(crate) fn run(node: &Node) -> Result<Command, String> {
+    let f = Flags::parse(&node.flags, RUN_FLAGS)?;
+    let cmd = shell_or_exec(node);
+    if matches!(&cmd, ShellOrExec::Shell(s) if s.is_empty()) {
+        return Err("RUN requires at least one argument".into());
+    }
+    let network = f.str("network");
+    if let Some(n) = &network {
+        if !matches!(n.as_str(), "default" | "none" | "host") {
+            return Err(format!("unsupported network mode {n:?}"));
+        }
+    }
+    let security = f.str("security");
+    if let Some(s) = &security {
+        if !matches!(s.as_str(), "sandbox" | "insecure") {
+            return Err(format!("unsupported security mode {s:?}"));
+        }
+    }
+    let mount_specs = f.strs("mount");
+    let mut mounts = Vec::new();
+    for spec in &mount_specs {
+        match parse_mount_with(spec, &mut |v| Ok(v.to_string()), true) {
+            Ok(m) => mounts.push(m),
+            // With variables the spec is only checkable after expansion (see expand_command).
+            Err(_) if spec.contains('$') => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Command::Run(RunCmd {
+        cmd,
+        heredocs: heredocs_of(node),
+        mounts,
+        network,
+        security,
+        mount_specs,
+    }))
+}
+
+/// Parses one `--mount` value (e.g. `type=cache,target=/root/.cache,sharing=locked`) as written.
+pub fn parse_mount(spec: &str) -> Result<RunMount, Error> {
+    parse_mount_with(spec, &mut |v| Ok(v.to_string()), false).map_err(Error::new)
+}
+
+/// Parses a mount spec, passing every value through `expand`. With `deferred`, `from` may
+/// not hold a variable and numeric values holding one are left unset.
+pub(crate) fn parse_mount_with(
+    spec: &str,
+    expand: &mut dyn FnMut(&str) -> Result<String, String>,
+    deferred: bool,
+) -> Result<RunMount, String> {
+    let mut m = RunMount {
+        kind: MountKind::Bind,
+        target: None,
+        source: None,
+        from: None,
+        id: None,
+        sharing: None,
+        readonly: false,
+        required: false,
+        mode: None,
+        uid: None,
+        gid: None,
+        size: None,
+        env: None,
+    };
+    let mut ro_auto = true;
+    for field in csv_fields(spec)? {
+        let (key, value) = match field.split_once('=') {
+            Some((k, v)) => (k.to_ascii_lowercase(), v),
+            None => {
+                flag_key(&mut m, &field.to_ascii_lowercase(), &field, &mut ro_auto)?;
+                continue;
+            }
+        };
+        if deferred && key == "from" && value.find('$').is_some_and(|i| i != value.len() - 1) {
+            return Err(format!(
+                "'{key}' doesn't support variable expansion, define alias stage instead"
+            ));
+        }
+        let value = expand(value)?;
+        let deferred_num = deferred && value.contains('$');
+        set_key(&mut m, &key, &value, &field, deferred_num, &mut ro_auto)?;
+    }
+    if ro_auto {
+        m.readonly = !matches!(m.kind, MountKind::Cache | MountKind::Tmpfs);
+    }
+    validate(&m)?;
+    Ok(m)
+}
+
+fn flag_key(m: &mut RunMount, key: &str, field: &str, ro_auto: &mut bool) -> Result<(), String> {
+    match key {
+        "readonly" | "ro" => (m.readonly, *ro_auto) = (true, false),
+        "readwrite" | "rw" => (m.readonly, *ro_auto) = (false, false),
+        "required" if matches!(m.kind, MountKind::Secret | MountKind::Ssh) => m.required = true,
+        "required" => {
+            return Err(format!(
+                "unexpected key '{key}' for mount type '{}'",
+                kind_name(m.kind)
+            ))
+        }
+        _ => return Err(format!("unexpected key '{key}' in '{field}'")),
+    }
+    Ok(())
+}
+
+fn set_key(
+    m: &mut RunMount,
+    key: &str,
+    value: &str,
+    field: &str,
+    deferred: bool,
+    ro_auto: &mut bool,
+) -> Result<(), String> {
+    match key {
+        "type" => m.kind = parse_kind(value)?,
+        "from" => m.from = Some(value.into()),
+        "source" | "src" => m.source = Some(value.into()),
+        "target" | "dst" | "destination" => m.target = Some(value.into()),
+        "readonly" | "ro" => (m.readonly, *ro_auto) = (go_bool(value)?, false),
+        "readwrite" | "rw" => (m.readonly, *ro_auto) = (!go_bool(value)?, false),
+        "required" if matches!(m.kind, MountKind::Secret | MountKind::Ssh) => {
+            m.required = go_bool(value)?
+        }
+        "id" => m.id = Some(value.into()),
+        "sharing" => {
+            if m.sharing.is_some() {
+                return Err("sharing specified multiple times".into());
+            }
+            if !matches!(value, "shared" | "private" | "locked") {
+                return Err(format!("unsupported sharing value {value:?}"));
+            }
+            m.sharing = Some(value.into());
+        }
+        _ if deferred => {}
+        "mode" => {
+            m.mode =
+                Some(u32::from_str_radix(value, 8).map_err(|_| format!("invalid mode {value:?}"))?)
+        }
+        "uid" => {
+            m.uid = Some(
+                value
+                    .parse()
+                    .map_err(|_| format!("invalid uid {value:?}"))?,
+            )
+        }
+        "gid" => {
+            m.gid = Some(
+                value
+                    .parse()
+                    .map_err(|_| format!("invalid gid {value:?}"))?,
+            )
+        }
+        "size" if m.kind == MountKind::Tmpfs => m.size = Some(ram_in_bytes(value)?),
+        "env" if m.kind == MountKind::Secret => m.env = Some(value.into()),
+        "required" | "size" | "env" => {
+            return Err(format!(
+                "unexpected key '{key}' for mount type '{}'",
+                kind_name(m.kind)
+            ));
+        }
+        _ => return Err(format!("unexpected key '{key}' in '{field}'")),
+    }
+    Ok(())
+}
+
+fn validate(m: &RunMount) -> Result<(), String> {
+    if m.sharing.is_some() && m.kind != MountKind::Cache {
+        return Err(format!(
+            "invalid cache sharing set for {} mount",
+            kind_name(m.kind)
+        ));
+    }
+    match m.kind {
+        MountKind::Secret if m.from.is_some() => Err("secret mount should not have a from".into()),
+        MountKind::Secret | MountKind::Ssh => Ok(()),
+        _ if m.target.as_deref().is_none_or(str::is_empty) => Err(format!(
+            "mount type={} requires a target",
+            kind_name(m.kind)
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn parse_kind(v: &str) -> Result<MountKind, String> {
+    Ok(match v.to_ascii_lowercase().as_str() {
+        "bind" => MountKind::Bind,
+        "cache" => MountKind::Cache,
+        "tmpfs" => MountKind::Tmpfs,
+        "secret" => MountKind::Secret,
+        "ssh" => MountKind::Ssh,
+        _ => return Err(format!("unsupported mount type {v:?}")),
+    })
+}
+
+fn kind_name(k: MountKind) -> &'static str {
+    match k {
+        MountKind::Bind => "bind",
+        MountKind::Cache => "cache",
+        MountKind::Tmpfs => "tmpfs",
+        MountKind::Secret => "secret",
+        MountKind::Ssh => "ssh",
+    }
+}
+
+/// Go's `strconv.ParseBool`.
+fn go_bool(v: &str) -> Result<bool, String> {
+    match v {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+        _ => Err(format!("invalid boolean value {v:?}")),
+    }
+}
+
+/// Docker's `units.RAMInBytes`: `64m`, `1.5GiB`, `512 kb` (binary multiples).
+fn ram_in_bytes(v: &str) -> Result<u64, String> {
+    let bad = || format!("invalid size: {v:?}");
+    let num_len = v.len()
+        - v.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.')
+            .len();
+    let (num, unit) = v.split_at(num_len);
+    let unit = unit.strip_prefix(' ').unwrap_or(unit).to_ascii_lowercase();
+    let unit = unit.strip_suffix('b').unwrap_or(&unit);
+    let unit = unit.strip_suffix('i').unwrap_or(unit);
+    let shift = match unit {
+        "" => 0,
+        "k" => 10,
+        "m" => 20,
+        "g" => 30,
+        "t" => 40,
+        "p" => 50,
+        _ => return Err(bad()),
+    };
+    if num.is_empty() || num.starts_with('.') || num.ends_with('.') {
+        return Err(bad());
+    }
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    let bytes = n * (1u64 << shift) as f64;
+    if !bytes.is_finite() || bytes >= u64::MAX as f64 {
+        return Err(bad());
+    }
+    Ok(bytes as u64)
+}
+
+/// Splits a mount spec like Go's `encoding/csv` reads one record.
+fn csv_fields(spec: &str) -> Result<Vec<String>, String> {
+    if spec.is_empty() {
+        return Err("empty mount specification".into());
+    }
+    let mut fields = Vec::new();
+    let mut chars = spec.chars().peekable();
+    loop {
+        let mut field = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            loop {
+                match chars.next() {
+                    None => {
+                        return Err(format!("extraneous or missing \" in quoted-field: {spec}"))
+                    }
+                    Some('"') if chars.peek() == Some(&'"') => _ = (chars.next(), field.push('"')),
+                    Some('"') => break,
+                    Some(c) => field.push(c),
+                }
+            }
+            if !matches!(chars.peek(), None | Some(',')) {
+                return Err(format!("extraneous or missing \" in quoted-field: {spec}"));
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c == ',' {
+                    break;
+                }
+                if c == '"' {
+                    return Err(format!("bare \" in non-quoted-field: {spec}"));
+                }
+                field.push(c);
+                chars.next();
+            }
+        }
+        fields.push(field);
+        if chars.next().is_none() {
+            return Ok(fields);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mounts() {
+        let m = parse_mount("type=cache,target=/root/.cache,id=x,sharing=locked,mode=0755,uid=1")
+            .unwrap();
+        assert_eq!(m.kind, MountKind::Cache);
+        assert_eq!((m.mode, m.uid, m.readonly), (Some(0o755), Some(1), false));
+        let b = parse_mount("target=/src,from=builder,rw").unwrap();
+        assert_eq!(
+            (b.kind, b.readonly, b.from.as_deref()),
+            (MountKind::Bind, false, Some("builder"))
+        );
+        assert!(parse_mount("target=/x").unwrap().readonly);
+        let s = parse_mount("type=secret,id=tok,env=TOKEN,required").unwrap();
+        assert_eq!((s.env.as_deref(), s.required), (Some("TOKEN"), true));
+        let t = parse_mount("type=tmpfs,target=/t,size=64m").unwrap();
+        assert_eq!(t.size, Some(64 << 20));
+        assert!(parse_mount("type=nfs,target=/x").is_err());
+        assert!(parse_mount("type=bind").is_err());
+        assert!(parse_mount("type=bind,target=/x,sharing=locked").is_err());
+        assert!(parse_mount("type=bind,target=/x,size=1").is_err());
+        assert!(parse_mount("type=cache,target=/x,bogus=1").is_err());
+        assert!(parse_mount("type=cache,target=/x,mode=9").is_err());
+        assert_eq!(
+            parse_mount("\"target=/a,b\",type=cache")
+                .unwrap()
+                .target
+                .as_deref(),
+            Some("/a,b")
+        );
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(ram_in_bytes("10"), Ok(10));
+        assert_eq!(ram_in_bytes("1k"), Ok(1024));
+        assert_eq!(ram_in_bytes("1.5GiB"), Ok(3 << 29));
+        assert_eq!(ram_in_bytes("2 mb"), Ok(2 << 20));
+        assert!(ram_in_bytes("x").is_err());
+        assert!(ram_in_bytes("1q").is_err());
+    }
+}

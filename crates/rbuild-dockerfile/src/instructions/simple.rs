@@ -1,0 +1,235 @@
+//! Instructions with simple arguments: ENV, LABEL, ARG, CMD, ENTRYPOINT, SHELL, WORKDIR,
+//! USER, EXPOSE, VOLUME, STOPSIGNAL, MAINTAINER, ONBUILD.
+
+use super::bflags::Flags;
+use super::{ArgDecl, Command, KeyValue, ShellOrExec};
+use crate::error::Warning;
+use crate::parser::Node;
+
+/// BuildKit's `handleJSONArgs`: JSON arrays are exec form, anything else one shell string.
+pub(crate) fn shell_or_exec(node: &Node) -> ShellOrExec {
+    if node.json {
+        ShellOrExec::Exec(node.args.clone())
+    } else {
+        ShellOrExec::Shell(node.args.join(" "))
+    }
+}
+
+fn no_flags(node: &Node) -> Result<(), String> {
+    Flags::parse(&node.flags, &[]).map(|_| ())
+}
+
+fn exactly_one(node: &Node, name: &str) -> Result<String, String> {
+    no_flags(node)?;
+    match node.args.as_slice() {
+        [one] => Ok(one.clone()),
+        _ => Err(format!("{name} requires exactly one argument")),
+    }
+}
+
+fn at_least_one(node: &Node, name: &str) -> Result<(), String> {
+    no_flags(node)?;
+    if node.args.is_empty() {
+        return Err(format!("{name} requires at least one argument"));
+    }
+    Ok(())
+}
+
+/// ENV/LABEL triples into pairs.
+pub(crate) fn key_values(
+    node: &Node,
+    name: &str,
+    warnings: &mut Vec<Warning>,
+) -> Result<Vec<KeyValue>, String> {
+    at_least_one(node, name)?;
+    if node.args.len() % 3 != 0 {
+        return Err(format!("{name} has the wrong number of arguments"));
+    }
+    let mut out = Vec::new();
+    for t in node.args.chunks(3) {
+        if t[0].is_empty() {
+            return Err(format!("{name} names can not be blank"));
+        }
+        if t[2].is_empty() {
+            warnings.push(Warning {
+                line: node.start_line,
+                message: format!("\"{name} key=value\" should be used instead of legacy \"{name} key value\" format"),
+            });
+        }
+        out.push(KeyValue {
+            key: t[0].clone(),
+            value: t[1].clone(),
+        });
+    }
+    Ok(out)
+}
+
+pub(crate) fn arg(node: &Node) -> Result<Command, String> {
+    at_least_one(node, "ARG")?;
+    let decls = node
+        .args
+        .iter()
+        .map(|a| match a.split_once('=') {
+            Some((k, v)) => ArgDecl {
+                name: k.to_string(),
+                default: Some(v.to_string()),
+            },
+            None => ArgDecl {
+                name: a.clone(),
+                default: None,
+            },
+        })
+        .collect();
+    Ok(Command::Arg(decls))
+}
+
+pub(crate) fn shell(node: &Node) -> Result<Command, String> {
+    at_least_one(node, "SHELL")?;
+    if !node.json {
+        return Err("SHELL requires the arguments to be in JSON form".into());
+    }
+    Ok(Command::Shell(node.args.clone()))
+}
+
+pub(crate) fn cmd_like(node: &Node, entrypoint: bool) -> Result<Command, String> {
+    no_flags(node)?;
+    let c = shell_or_exec(node);
+    // A bare `CMD` has no command at all; represent it as an empty exec form.
+    let c = match c {
+        ShellOrExec::Shell(s) if s.is_empty() => ShellOrExec::Exec(Vec::new()),
+        c => c,
+    };
+    Ok(if entrypoint {
+        Command::Entrypoint(c)
+    } else {
+        Command::Cmd(c)
+    })
+}
+
+pub(crate) fn single(node: &Node) -> Result<Command, String> {
+    Ok(match node.keyword.as_str() {
+        "workdir" => Command::Workdir(exactly_one(node, "WORKDIR")?),
+        "user" => Command::User(exactly_one(node, "USER")?),
+        "stopsignal" => Command::StopSignal(exactly_one(node, "STOPSIGNAL")?),
+        _ => Command::Maintainer(exactly_one(node, "MAINTAINER")?),
+    })
+}
+
+pub(crate) fn volume(node: &Node) -> Result<Command, String> {
+    at_least_one(node, "VOLUME")?;
+    let mut vols = Vec::new();
+    for v in &node.args {
+        let v = v.trim();
+        if v.is_empty() {
+            return Err("VOLUME specified can not be an empty string".into());
+        }
+        vols.push(v.to_string());
+    }
+    Ok(Command::Volume(vols))
+}
+
+pub(crate) fn expose(node: &Node) -> Result<Command, String> {
+    at_least_one(node, "EXPOSE")?;
+    for p in &node.args {
+        // Words with variables or quotes are checked after expansion.
+        if !p.contains(['$', '\'', '"', '\\', '`']) {
+            validate_port(p)?;
+        }
+    }
+    Ok(Command::Expose(node.args.clone()))
+}
+
+/// Checks `port`, `port/proto`, `start-end` and `start-end/proto` (tcp, udp, sctp).
+pub fn validate_port(spec: &str) -> Result<(), String> {
+    let bad =
+        || format!("invalid EXPOSE port {spec:?}: expected port[/proto] or start-end[/proto]");
+    let (ports, proto) = match spec.split_once('/') {
+        Some((p, proto)) => (p, Some(proto)),
+        None => (spec, None),
+    };
+    if let Some(proto) = proto {
+        if !matches!(proto.to_ascii_lowercase().as_str(), "tcp" | "udp" | "sctp") {
+            return Err(format!("invalid EXPOSE proto {proto:?} in {spec:?}"));
+        }
+    }
+    let num = |s: &str| -> Result<u16, String> {
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        s.parse::<u16>().map_err(|_| bad())
+    };
+    match ports.split_once('-') {
+        Some((a, b)) if num(a)? > num(b)? => {
+            Err(format!("invalid EXPOSE range {spec:?}: start is above end"))
+        }
+        Some(_) => Ok(()),
+        None => num(ports).map(|_| ()),
+    }
+}
+
+/// ONBUILD: refuses ONBUILD/FROM/MAINTAINER triggers; keeps the trigger text with heredocs.
+pub(crate) fn onbuild(node: &Node) -> Result<Command, String> {
+    no_flags(node)?;
+    let Some(child) = &node.child else {
+        return Err("ONBUILD requires at least one argument".into());
+    };
+    match child.keyword.as_str() {
+        "onbuild" => return Err("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed".into()),
+        k @ ("maintainer" | "from") => {
+            return Err(format!(
+                "{} isn't allowed as an ONBUILD trigger",
+                k.to_uppercase()
+            ))
+        }
+        _ => {}
+    }
+    let mut text = strip_onbuild(&node.original).to_string();
+    for h in &node.heredocs {
+        text.push('\n');
+        text.push_str(&h.content);
+        text.push_str(&h.name);
+    }
+    Ok(Command::OnBuild(text))
+}
+
+/// Removes `(?i)^\s*ONBUILD\s*` from the instruction text.
+fn strip_onbuild(original: &str) -> &str {
+    let s = original.trim_start();
+    match s.get(..7) {
+        Some(k) if k.eq_ignore_ascii_case("onbuild") => s[7..].trim_start(),
+        _ => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::validate_port;
+
+    #[test]
+    fn ports() {
+        for ok in [
+            "80",
+            "80/tcp",
+            "53/UDP",
+            "8000-8010",
+            "8000-8010/sctp",
+            "0",
+            "65535",
+        ] {
+            assert!(validate_port(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "x",
+            "80/foo",
+            "65536",
+            "10-5",
+            "1.2.3.4:80:80",
+            "80/",
+            "-5",
+            "8000-",
+        ] {
+            assert!(validate_port(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,359 @@
+//! The character-level expander: quotes, escapes and `$` substitutions.
+
+use std::collections::BTreeSet;
+
+use super::pattern::{self, Pattern};
+use super::words::Words;
+use super::{Env, Lexer};
+
+/// Nesting limit for `${a:-${b:-...}}`: Go grows its stack, we must not overflow ours.
+const MAX_DEPTH: usize = 64;
+
+const MISSING_BRACE: &str = "syntax error: missing '}'";
+
+pub(crate) struct Scanner<'a> {
+    chars: Vec<char>,
+    pos: usize,
+    env: &'a dyn Env,
+    escape: char,
+    raw_quotes: bool,
+    raw_escapes: bool,
+    skip_unset: bool,
+    depth: usize,
+    matches: BTreeSet<String>,
+}
+
+type Res<T> = Result<T, String>;
+
+impl<'a> Scanner<'a> {
+    pub fn new(lexer: &Lexer, word: &str, env: &'a dyn Env) -> Self {
+        Scanner {
+            chars: word.chars().collect(),
+            pos: 0,
+            env,
+            escape: lexer.escape,
+            raw_quotes: lexer.raw_quotes,
+            raw_escapes: lexer.raw_escapes,
+            skip_unset: lexer.skip_unset,
+            depth: 0,
+            matches: BTreeSet::new(),
+        }
+    }
+
+    pub fn into_matches(self) -> BTreeSet<String> {
+        self.matches
+    }
+
+    fn peek(&self) -> Option<char> {
+        self.chars.get(self.pos).copied()
+    }
+
+    fn next(&mut self) -> Option<char> {
+        let c = self.peek();
+        if c.is_some() {
+            self.pos += 1;
+        }
+        c
+    }
+
+    fn get_env(&mut self, name: &str) -> Option<String> {
+        let v = self.env.get(name);
+        if v.is_some() {
+            self.matches.insert(name.to_string());
+        }
+        v
+    }
+
+    pub fn process_top(&mut self) -> Res<(String, Vec<String>)> {
+        self.process_stop_on(None, self.raw_escapes)
+    }
+
+    fn process_stop_on(
+        &mut self,
+        stop: Option<char>,
+        raw_escapes: bool,
+    ) -> Res<(String, Vec<String>)> {
+        let saved = self.raw_escapes;
+        self.raw_escapes = raw_escapes;
+        let r = self.process_until(stop);
+        self.raw_escapes = saved;
+        r
+    }
+
+    fn process_until(&mut self, stop: Option<char>) -> Res<(String, Vec<String>)> {
+        let mut result = String::new();
+        let mut words = Words::default();
+        while let Some(ch) = self.peek() {
+            if Some(ch) == stop {
+                self.next();
+                return Ok((result, words.finish()));
+            }
+            match ch {
+                '\'' | '"' => {
+                    let s = if ch == '\'' {
+                        self.single_quote()?
+                    } else {
+                        self.double_quote()?
+                    };
+                    result.push_str(&s);
+                    words.add_raw_string(&s);
+                }
+                '$' => {
+                    let s = self.dollar()?;
+                    result.push_str(&s);
+                    words.add_string(&s);
+                }
+                _ => {
+                    self.next();
+                    if ch != self.escape {
+                        words.add_char(ch);
+                        result.push(ch);
+                        continue;
+                    }
+                    if self.raw_escapes {
+                        words.add_raw_char(ch);
+                        result.push(ch);
+                    }
+                    // An escape at the very end is dropped.
+                    let Some(escaped) = self.next() else { break };
+                    words.add_raw_char(escaped);
+                    result.push(escaped);
+                }
+            }
+        }
+        match stop {
+            Some(s) => Err(format!(
+                "unexpected end of statement while looking for matching {s}"
+            )),
+            None => Ok((result, words.finish())),
+        }
+    }
+
+    fn single_quote(&mut self) -> Res<String> {
+        let mut result = String::new();
+        let open = self.next();
+        if self.raw_quotes {
+            result.extend(open);
+        }
+        loop {
+            match self.next() {
+                None => {
+                    return Err(
+                        "unexpected end of statement while looking for matching single-quote"
+                            .into(),
+                    )
+                }
+                Some('\'') => {
+                    if self.raw_quotes {
+                        result.push('\'');
+                    }
+                    return Ok(result);
+                }
+                Some(c) => result.push(c),
+            }
+        }
+    }
+
+    fn double_quote(&mut self) -> Res<String> {
+        let mut result = String::new();
+        let open = self.next();
+        if self.raw_quotes {
+            result.extend(open);
+        }
+        loop {
+            match self.peek() {
+                None => {
+                    return Err(
+                        "unexpected end of statement while looking for matching double-quote"
+                            .into(),
+                    )
+                }
+                Some('"') => {
+                    self.next();
+                    if self.raw_quotes {
+                        result.push('"');
+                    }
+                    return Ok(result);
+                }
+                Some('$') => result.push_str(&self.dollar()?),
+                Some(ch) => {
+                    self.next();
+                    if ch != self.escape {
+                        result.push(ch);
+                        continue;
+                    }
+                    match self.peek() {
+                        // An escape right before the end is dropped (the missing quote is reported next).
+                        None => continue,
+                        Some(c) if c == '"' || c == '$' || c == self.escape => {
+                            self.next();
+                            if self.raw_escapes {
+                                result.push(ch);
+                            }
+                            result.push(c);
+                        }
+                        // Inside double quotes other escapes stay literal, as in sh.
+                        Some(_) => result.push(ch),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads a variable name: letters, digits and `_`; or all digits; or one special parameter.
+    fn name(&mut self) -> String {
+        let mut name = String::new();
+        while let Some(ch) = self.peek() {
+            if name.is_empty() && ch.is_ascii_digit() {
+                while let Some(d) = self.peek().filter(char::is_ascii_digit) {
+                    self.next();
+                    name.push(d);
+                }
+                return name;
+            }
+            if name.is_empty() && matches!(ch, '@' | '*' | '#' | '?' | '-' | '$' | '!' | '0') {
+                self.next();
+                return ch.to_string();
+            }
+            if !ch.is_alphanumeric() && ch != '_' {
+                break;
+            }
+            self.next();
+            name.push(ch);
+        }
+        name
+    }
+
+    fn dollar(&mut self) -> Res<String> {
+        self.next();
+        if self.peek() != Some('{') {
+            let name = self.name();
+            if name.is_empty() {
+                return Ok("$".into());
+            }
+            return Ok(match self.get_env(&name) {
+                Some(v) => v,
+                None if self.skip_unset => format!("${name}"),
+                None => String::new(),
+            });
+        }
+        self.next();
+        match self.peek() {
+            None => return Err(MISSING_BRACE.into()),
+            Some('{' | '}' | ':') => return Err("syntax error: bad substitution".into()),
+            Some(_) => {}
+        }
+        if self.depth >= MAX_DEPTH {
+            return Err("substitutions nested too deeply".into());
+        }
+        self.depth += 1;
+        let r = self.braced();
+        self.depth -= 1;
+        r
+    }
+
+    fn braced(&mut self) -> Res<String> {
+        let name = self.name();
+        match self.next() {
+            None => Err(MISSING_BRACE.into()),
+            Some('}') => Ok(match self.get_env(&name) {
+                Some(v) => v,
+                None if self.skip_unset => format!("${{{name}}}"),
+                None => String::new(),
+            }),
+            Some(op @ (':' | '+' | '-' | '?' | '#' | '%')) => self.modifier(name, op),
+            Some('/') => self.replace(name),
+            Some(c) => Err(format!("unsupported modifier ({c}) in substitution")),
+        }
+    }
+
+    /// Processes text up to `stop`, turning "ran out of input" into `at_eof`.
+    fn operand(&mut self, stop: char, raw: bool, at_eof: &str) -> Res<String> {
+        match self.process_stop_on(Some(stop), raw) {
+            Ok((s, _)) => Ok(s),
+            Err(_) if self.peek().is_none() => Err(at_eof.into()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn modifier(&mut self, name: String, first: char) -> Res<String> {
+        let mut op = first;
+        let mut ops = first.to_string();
+        let null_is_unset = first == ':';
+        if null_is_unset {
+            op = self.next().ok_or(MISSING_BRACE)?;
+            ops.push(op);
+        }
+        let raw = op == '#' || op == '%';
+        if null_is_unset && raw {
+            return Err(format!("unsupported modifier ({ops}) in substitution"));
+        }
+        let word = self.operand('}', raw, MISSING_BRACE)?;
+        let value = self.get_env(&name);
+        if self.skip_unset && value.is_none() {
+            return Ok(format!("${{{name}{ops}{word}}}"));
+        }
+        let empty = value
+            .as_deref()
+            .is_none_or(|v| null_is_unset && v.is_empty());
+        match op {
+            '-' => Ok(if empty {
+                word
+            } else {
+                value.unwrap_or_default()
+            }),
+            '+' => Ok(if empty { String::new() } else { word }),
+            '?' => match value {
+                Some(v) if !empty => Ok(v),
+                _ => {
+                    let default = if value.is_none() {
+                        "is not allowed to be unset"
+                    } else {
+                        "is not allowed to be empty"
+                    };
+                    let msg = if word.is_empty() {
+                        default
+                    } else {
+                        word.as_str()
+                    };
+                    Err(format!("{name}: {msg}"))
+                }
+            },
+            '#' | '%' => {
+                let (greedy, pat) = match word.strip_prefix(op) {
+                    Some(rest) => (true, rest),
+                    None => (false, word.as_str()),
+                };
+                let pat = Pattern::parse(pat, self.escape);
+                let value = value.unwrap_or_default();
+                Ok(if op == '#' {
+                    pattern::trim_prefix(&pat, &value, greedy)
+                } else {
+                    pattern::trim_suffix(&pat, &value, greedy)
+                })
+            }
+            _ => Err(format!("unsupported modifier ({ops}) in substitution")),
+        }
+    }
+
+    fn replace(&mut self, name: String) -> Res<String> {
+        let all = self.peek() == Some('/');
+        if all {
+            self.next();
+        }
+        let pat_src = self.operand('/', true, "syntax error: missing '/' in ${}")?;
+        let repl = self.operand('}', true, MISSING_BRACE)?;
+        let value = self.get_env(&name);
+        if self.skip_unset && value.is_none() {
+            return Ok(format!("${{{name}/{pat_src}/{repl}}}"));
+        }
+        let pat = Pattern::parse(&pat_src, self.escape);
+        let repl = pattern::unescape(&repl, self.escape);
+        Ok(pattern::replace(
+            &pat,
+            &value.unwrap_or_default(),
+            &repl,
+            all,
+        ))
+    }
+}
