@@ -1,1 +1,23 @@
-//! Distribution client: references, auth, pull into and push from the store
+//! Distribution client: pull images into the store and push them from it, with Docker's
+//! credential sources (config.json, helpers, `rbuild login`), bearer and basic auth, retries,
+//! cross-repository mounts and chunked, resumable uploads streamed from disk.
+
+pub mod auth;
+mod client;
+mod error;
+mod login;
+pub mod platform;
+mod pull;
+mod push;
+mod sink;
+mod sources;
+mod transport;
+
+pub use auth::config::Credentials;
+pub use client::{is_loopback, Client, RegistryOptions};
+pub use error::RegistryError;
+pub use login::{login, login_with, logout};
+pub use pull::PulledImage;
+pub use push::PushEvent;
+pub use sources::NAMESPACE as BLOB_SOURCES_NAMESPACE;
+pub use transport::RetryPolicy;

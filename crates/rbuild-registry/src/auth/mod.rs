@@ -1,0 +1,184 @@
+//! Authentication: credentials from Docker's config and helpers, challenges, cached tokens.
+
+pub mod challenge;
+pub mod config;
+pub mod helper;
+pub mod token;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use base64::Engine as _;
+
+use self::challenge::Challenge;
+use self::config::{config_dir, config_key, Credentials, DockerConfig};
+use self::token::Token;
+use crate::error::RegistryError;
+
+/// Per-client authentication state, shared by clones of the client.
+pub(crate) struct AuthState {
+    docker_config: Option<PathBuf>,
+    /// Last challenge seen per endpoint host, so later requests authenticate up front.
+    challenges: Mutex<HashMap<String, Challenge>>,
+    /// Tokens per (endpoint host, scope set).
+    tokens: Mutex<HashMap<(String, String), Token>>,
+    /// Credentials per registry: looked up once, or given explicitly (login).
+    creds: Mutex<HashMap<String, Option<Credentials>>>,
+}
+
+/// How one request authenticates.
+pub(crate) enum Authorization {
+    /// No challenge seen yet: try without.
+    None,
+    /// A ready `Authorization` header value, and the user it was made for.
+    Header(String, Option<String>),
+}
+
+impl AuthState {
+    /// State reading credentials from `docker_config` (else `$DOCKER_CONFIG`, `~/.docker`).
+    pub fn new(docker_config: Option<PathBuf>) -> Self {
+        AuthState {
+            docker_config,
+            challenges: Mutex::default(),
+            tokens: Mutex::default(),
+            creds: Mutex::default(),
+        }
+    }
+
+    /// Uses these credentials for `registry` instead of looking them up.
+    pub fn set_credentials(&self, registry: &str, creds: Option<Credentials>) {
+        if let Ok(mut m) = self.creds.lock() {
+            m.insert(config::normalize_host(registry), creds);
+        }
+    }
+
+    /// The credentials for `registry`: credHelpers / credsStore helper, then inline `auths`.
+    pub async fn credentials(&self, registry: &str) -> Result<Option<Credentials>, RegistryError> {
+        let key = config::normalize_host(registry);
+        if let Some(found) = self.creds.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return Ok(found);
+        }
+        let found = match config_dir(self.docker_config.as_deref()) {
+            Some(dir) => lookup(dir, key.clone()).await?,
+            None => None,
+        };
+        if let Ok(mut m) = self.creds.lock() {
+            m.insert(key, found.clone());
+        }
+        Ok(found)
+    }
+
+    /// Remembers the challenge an endpoint sent and forgets its tokens for `scopes`.
+    pub fn record_challenge(&self, host: &str, ch: Challenge, scopes: &[String]) {
+        if let Ok(mut m) = self.challenges.lock() {
+            m.insert(host.to_string(), ch);
+        }
+        if let Ok(mut t) = self.tokens.lock() {
+            t.remove(&(host.to_string(), scope_key(scopes)));
+        }
+    }
+
+    /// The authorization for a request to `host` needing `scopes`, fetching a token if needed.
+    pub async fn authorization(
+        &self,
+        http: &reqwest::Client,
+        policy: &crate::transport::RetryPolicy,
+        host: &str,
+        registry: &str,
+        scopes: &[String],
+    ) -> Result<Authorization, RegistryError> {
+        let ch = self
+            .challenges
+            .lock()
+            .ok()
+            .and_then(|m| m.get(host).cloned());
+        let Some(ch) = ch else {
+            return Ok(Authorization::None);
+        };
+        let creds = self.credentials(registry).await?;
+        let user = creds
+            .as_ref()
+            .and_then(Credentials::username)
+            .map(str::to_string);
+        match ch {
+            Challenge::Basic { .. } => Ok(match creds {
+                Some(Credentials::Basic { username, password }) => {
+                    let raw = format!("{username}:{password}");
+                    let enc = base64::engine::general_purpose::STANDARD.encode(raw);
+                    Authorization::Header(format!("Basic {enc}"), user)
+                }
+                _ => Authorization::None,
+            }),
+            Challenge::Bearer { realm, service, .. } => {
+                let key = (host.to_string(), scope_key(scopes));
+                let cached = self.tokens.lock().ok().and_then(|m| m.get(&key).cloned());
+                if let Some(t) = cached.filter(Token::is_fresh) {
+                    return Ok(Authorization::Header(format!("Bearer {}", t.value), user));
+                }
+                let req = token::TokenRequest {
+                    host,
+                    realm: &realm,
+                    service: service.as_deref(),
+                    scopes,
+                };
+                let t = token::fetch(http, policy, &req, creds.as_ref()).await?;
+                let header = format!("Bearer {}", t.value);
+                if let Ok(mut m) = self.tokens.lock() {
+                    m.insert(key, t);
+                }
+                Ok(Authorization::Header(header, user))
+            }
+        }
+    }
+}
+
+/// Scopes in a canonical order, as a cache key.
+fn scope_key(scopes: &[String]) -> String {
+    let mut v: Vec<&str> = scopes.iter().map(String::as_str).collect();
+    v.sort_unstable();
+    v.dedup();
+    v.join(" ")
+}
+
+/// Reads the config (and runs a helper) on a blocking thread.
+async fn lookup(dir: PathBuf, registry: String) -> Result<Option<Credentials>, RegistryError> {
+    let task = tokio::task::spawn_blocking(move || lookup_sync(&dir, &registry));
+    task.await.map_err(|e| RegistryError::Helper {
+        helper: "lookup".to_string(),
+        reason: format!("credential lookup task failed: {e}"),
+    })?
+}
+
+/// Credential lookup as docker does it: a helper first (if configured), then inline `auths`.
+pub(crate) fn lookup_sync(
+    dir: &std::path::Path,
+    registry: &str,
+) -> Result<Option<Credentials>, RegistryError> {
+    let cfg = DockerConfig::load(dir)?;
+    if let Some(h) = cfg.helper_for(registry) {
+        if let Some(c) = helper::get(&h, &config_key(registry))? {
+            return Ok(Some(c));
+        }
+    }
+    cfg.inline_credentials(registry)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scope_keys_ignore_order_and_duplicates() {
+        let a = vec![
+            "repository:b:pull".to_string(),
+            "repository:a:pull,push".to_string(),
+        ];
+        let b = vec![
+            "repository:a:pull,push".to_string(),
+            "repository:b:pull".to_string(),
+            "repository:b:pull".to_string(),
+        ];
+        assert_eq!(scope_key(&a), scope_key(&b));
+    }
+}

@@ -1,0 +1,226 @@
+//! The registry client's error type. No variant ever carries a password, token or `auth` value.
+
+use std::path::PathBuf;
+
+use rbuild_oci::Digest;
+use rbuild_store::StoreError;
+
+/// Anything that can go wrong talking to a registry or handling credentials.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// The HTTP client could not be built (TLS setup).
+    #[error("cannot set up the HTTP client for {host}: {reason}")]
+    ClientSetup {
+        /// Registry host.
+        host: String,
+        /// What failed.
+        reason: String,
+    },
+    /// A custom CA or client certificate could not be read.
+    #[error("certificate {path}: {reason}")]
+    Certificate {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The connection failed or broke (after retries).
+    #[error("{method} {url}: {reason}")]
+    Network {
+        /// HTTP method.
+        method: String,
+        /// Request URL (query removed).
+        url: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The registry answered with an unexpected status (after retries).
+    #[error("{method} {url}: registry answered {status}{message}")]
+    Status {
+        /// HTTP method.
+        method: String,
+        /// Request URL (query removed).
+        url: String,
+        /// HTTP status code.
+        status: u16,
+        /// The registry's error codes and messages, prefixed with ": " when present.
+        message: String,
+    },
+    /// Credentials were rejected, or none were given where they are needed.
+    #[error("authentication to {host} failed{}: {detail}", user.as_ref().map(|u| format!(" for user {u:?}")).unwrap_or_default())]
+    Unauthorized {
+        /// Registry host.
+        host: String,
+        /// The user name used, if any.
+        user: Option<String>,
+        /// What the registry said, and what to do.
+        detail: String,
+    },
+    /// The registry refused access to a repository.
+    #[error("access to {repository} on {host} denied{}: {detail}", user.as_ref().map(|u| format!(" for user {u:?}")).unwrap_or_default())]
+    Denied {
+        /// Registry host.
+        host: String,
+        /// Repository.
+        repository: String,
+        /// The user name used, if any.
+        user: Option<String>,
+        /// What the registry said.
+        detail: String,
+    },
+    /// The manifest or blob does not exist.
+    #[error("{what} not found in {repository} on {host}")]
+    NotFound {
+        /// Registry host.
+        host: String,
+        /// Repository.
+        repository: String,
+        /// Tag, digest or blob.
+        what: String,
+    },
+    /// Content did not hash to the digest it should have; nothing was stored.
+    #[error("digest mismatch for {what}: expected {expected}, got {actual}")]
+    DigestMismatch {
+        /// What was being fetched.
+        what: String,
+        /// The digest it should have.
+        expected: Digest,
+        /// The digest of what arrived.
+        actual: Digest,
+    },
+    /// Content did not have the size it should have; nothing was stored.
+    #[error("size mismatch for {what}: expected {expected} bytes, got {actual}")]
+    SizeMismatch {
+        /// What was being fetched.
+        what: String,
+        /// Expected size.
+        expected: u64,
+        /// Size that arrived (or at least that much).
+        actual: u64,
+    },
+    /// No manifest in an index matches the requested platform.
+    #[error("{reference}: no image for platform {platform} (available: {available})")]
+    NoMatchingPlatform {
+        /// The reference pulled.
+        reference: String,
+        /// The platform asked for.
+        platform: String,
+        /// The platforms the index lists.
+        available: String,
+    },
+    /// A manifest, index or config is malformed or of an unsupported kind.
+    #[error("{what}: {reason}")]
+    InvalidContent {
+        /// Which document.
+        what: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A protocol violation by the registry (missing Location header, bad Range…).
+    #[error("{host}: protocol error: {reason}")]
+    Protocol {
+        /// Registry host.
+        host: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The local store failed.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// The Docker config file (`config.json`) is unreadable or malformed.
+    #[error("docker config {path}: {reason}")]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A `docker-credential-*` helper failed.
+    #[error("credential helper docker-credential-{helper}: {reason}")]
+    Helper {
+        /// Helper suffix (e.g. `pass`, `desktop`).
+        helper: String,
+        /// What failed (never the secret).
+        reason: String,
+    },
+    /// A local I/O operation failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+impl RegistryError {
+    /// Whether retrying the same request may succeed (network trouble, 5xx, 429).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            RegistryError::Network { .. } => true,
+            RegistryError::Status { status, .. } => *status == 429 || *status >= 500,
+            _ => false,
+        }
+    }
+}
+
+/// Drops the query string and any user info from a URL before it goes into an error or log.
+pub(crate) fn redact_url(url: &reqwest::Url) -> String {
+    let mut u = url.clone();
+    u.set_query(None);
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    u.to_string()
+}
+
+/// The registry's JSON error body (`{"errors":[{"code","message"}]}`) as a short suffix.
+pub(crate) fn error_message(body: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        #[serde(default)]
+        errors: Vec<Item>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Item {
+        #[serde(default)]
+        code: String,
+        #[serde(default)]
+        message: String,
+    }
+    let Ok(parsed) = serde_json::from_slice::<Body>(body) else {
+        return String::new();
+    };
+    let parts: Vec<String> = parsed
+        .errors
+        .iter()
+        .map(|e| match (e.code.is_empty(), e.message.is_empty()) {
+            (false, false) => format!("{} ({})", e.code, e.message),
+            (false, true) => e.code.clone(),
+            _ => e.message.clone(),
+        })
+        .filter(|s| !s.is_empty())
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", parts.join("; "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_user_info_and_query() {
+        let u = reqwest::Url::parse("https://bob:hunter2@r.example/v2/x?_state=abc").unwrap();
+        assert_eq!(redact_url(&u), "https://r.example/v2/x");
+    }
+
+    #[test]
+    fn summarizes_registry_errors() {
+        let body = br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#;
+        assert_eq!(error_message(body), ": MANIFEST_UNKNOWN (manifest unknown)");
+        assert_eq!(error_message(b"<html>"), "");
+    }
+}
