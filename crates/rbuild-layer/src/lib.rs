@@ -1,1 +1,19 @@
-//! Filesystem to tar and back: overlay diff to OCI layer, safe applier, compression
+//! Filesystem to tar and back: overlay diff to OCI layer, safe applier, compression.
+//!
+//! * [`write_layer`] turns an overlay-format directory (an upper dir, or a snapshot) into a
+//!   deterministic, compressed OCI layer in one streaming pass, returning diffID and digest.
+//! * [`decompress`] sniffs gzip / zstd / plain tar.
+//! * [`apply_layer`] unpacks a layer tar into a directory without ever writing outside it.
+
+mod apply;
+mod compression;
+mod error;
+mod tarwriter;
+mod walk;
+mod writer;
+mod xattrs;
+
+pub use apply::{apply_layer, ApplyOptions, ApplyStats, WhiteoutMode};
+pub use compression::{decompress, detect, Compression, Detected};
+pub use error::LayerError;
+pub use writer::{write_layer, LayerDigests, WriteOptions, OPAQUE_MARKER};

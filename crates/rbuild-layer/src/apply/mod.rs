@@ -1,0 +1,289 @@
+//! `apply_layer`: unpack a (decompressed) layer tar into a directory, never outside it.
+//!
+//! Path policy (containerd's): entry names are cleaned with `..` clamped at the target root
+//! and absolute names taken as relative to it; parent directories resolve with symlinks bound
+//! to the root (`RESOLVE_IN_ROOT`). Hardlink targets must stay inside: a link name climbing
+//! above the root with `..` is an error. Symlink targets are stored verbatim.
+
+mod create;
+mod meta;
+pub(crate) mod safe_path;
+
+use std::collections::HashSet;
+use std::io::{self, Read};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+
+use rustix::fs::{self as rfs, FileType, Mode, OFlags};
+use tar::EntryType;
+
+use crate::error::LayerError;
+use crate::writer::OPAQUE_MARKER;
+use create::Privilege;
+use meta::Attrs;
+use safe_path::{clean, clean_strict, ensure_dir, join, open_dir};
+
+/// What to do with whiteout entries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum WhiteoutMode {
+    /// Keep them in overlay format (0/0 char devices, opaque xattr): for snapshots used as
+    /// overlay lowerdirs.
+    #[default]
+    Overlay,
+    /// Delete the whited-out paths in the target: for ADD of an archive or a flattened rootfs.
+    Apply,
+}
+
+/// How `apply_layer` unpacks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ApplyOptions {
+    /// Whiteout handling (default: overlay format).
+    pub whiteouts: WhiteoutMode,
+}
+
+/// What `apply_layer` did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ApplyStats {
+    /// Tar entries processed (whiteouts included).
+    pub entries: u64,
+    /// Regular-file content bytes written.
+    pub bytes: u64,
+}
+
+const COPY_BUF: usize = 256 * 1024;
+
+/// Unpacks a (decompressed) tar into `target` safely: never writes outside it (`../`, absolute
+/// paths, symlinks in the path, hardlinks to outside are neutralised or refused), keeps
+/// owners, modes (incl. setuid/setgid/sticky), xattrs (incl. security.capability), mtimes,
+/// hardlinks, device nodes, long names (PAX/GNU).
+pub fn apply_layer(
+    tar: &mut dyn Read,
+    target: &Path,
+    opts: &ApplyOptions,
+) -> Result<ApplyStats, LayerError> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let root = rfs::open(target, flags, Mode::empty())
+        .map_err(|e| LayerError::io("opening target", target, to_io(e)))?;
+    let mut ap = Applier {
+        root,
+        mode: opts.whiteouts,
+        priv_: Privilege {
+            is_root: rustix::process::geteuid().is_root(),
+        },
+        dir_times: Vec::new(),
+        written: HashSet::new(),
+        buf: vec![0; COPY_BUF],
+        stats: ApplyStats::default(),
+    };
+    let mut archive = tar::Archive::new(tar);
+    for entry in archive.entries().map_err(LayerError::Read)? {
+        let mut entry = entry.map_err(LayerError::Read)?;
+        ap.entry(&mut entry)?;
+    }
+    ap.finish()?;
+    Ok(ap.stats)
+}
+
+fn to_io(e: rustix::io::Errno) -> io::Error {
+    io::Error::from_raw_os_error(e.raw_os_error())
+}
+
+fn shown(comps: &[Vec<u8>]) -> std::path::PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    Path::new(std::ffi::OsStr::from_bytes(&join(comps))).to_path_buf()
+}
+
+struct Applier {
+    root: OwnedFd,
+    mode: WhiteoutMode,
+    priv_: Privilege,
+    /// Directory mtimes, applied last (creating children changes them).
+    dir_times: Vec<(Vec<Vec<u8>>, Attrs)>,
+    /// Paths this layer wrote (Apply mode only): whiteouts and opaque dirs spare them.
+    written: HashSet<Vec<u8>>,
+    buf: Vec<u8>,
+    stats: ApplyStats,
+}
+
+impl Applier {
+    fn entry<R: Read>(&mut self, e: &mut tar::Entry<'_, R>) -> Result<(), LayerError> {
+        let kind = e.header().entry_type();
+        if kind == EntryType::XGlobalHeader {
+            return Ok(());
+        }
+        let raw = e.path_bytes().into_owned();
+        let comps = clean(&raw);
+        let pax: Vec<(Vec<u8>, Vec<u8>)> = match e.pax_extensions().map_err(LayerError::Read)? {
+            Some(exts) => exts
+                .filter_map(Result::ok)
+                .map(|x| (x.key_bytes().to_vec(), x.value_bytes().to_vec()))
+                .collect(),
+            None => Vec::new(),
+        };
+        let attrs = meta::attrs(e.header(), &pax);
+        self.stats.entries += 1;
+        let err = |source: io::Error| LayerError::io("unpacking", shown(&comps), source);
+        let Some((name, parent)) = comps.split_last() else {
+            if kind == EntryType::Directory {
+                create::root_dir(&self.priv_, self.root.as_fd(), &attrs).map_err(err)?;
+                self.dir_times.push((Vec::new(), attrs));
+            }
+            return Ok(());
+        };
+        if let Some(wh) = name.strip_prefix(b".wh.") {
+            return self.whiteout(parent, wh).map_err(err);
+        }
+        if !meta::supported(kind) {
+            return Err(LayerError::bad(
+                shown(&comps),
+                format!("unsupported entry type {kind:?}"),
+            ));
+        }
+        let pfd = ensure_dir(self.root.as_fd(), parent).map_err(err)?;
+        let dir = pfd.as_fd();
+        let p = &self.priv_;
+        match kind {
+            EntryType::Directory => {
+                create::dir(p, dir, name, &attrs).map_err(err)?;
+                self.dir_times.push((comps.clone(), attrs));
+            }
+            EntryType::Symlink => {
+                let target = e.link_name_bytes().unwrap_or_default().into_owned();
+                create::symlink(p, dir, name, &target, &attrs).map_err(err)?;
+            }
+            EntryType::Link => self.hardlink(e, &comps, dir)?,
+            EntryType::Char | EntryType::Block | EntryType::Fifo => {
+                let ft = match kind {
+                    EntryType::Char => FileType::CharacterDevice,
+                    EntryType::Block => FileType::BlockDevice,
+                    _ => FileType::Fifo,
+                };
+                let h = e.header();
+                let dev = (
+                    h.device_major().ok().flatten().unwrap_or(0),
+                    h.device_minor().ok().flatten().unwrap_or(0),
+                );
+                create::node(p, dir, name, ft, dev, &attrs).map_err(err)?;
+            }
+            _ => {
+                let n = create::file(p, dir, name, &attrs, e, &mut self.buf).map_err(err)?;
+                self.stats.bytes += n;
+            }
+        }
+        if self.mode == WhiteoutMode::Apply {
+            self.written.insert(join(&comps));
+        }
+        Ok(())
+    }
+
+    fn hardlink<R: Read>(
+        &mut self,
+        e: &tar::Entry<'_, R>,
+        comps: &[Vec<u8>],
+        dir: std::os::fd::BorrowedFd<'_>,
+    ) -> Result<(), LayerError> {
+        let link = e.link_name_bytes().unwrap_or_default().into_owned();
+        let target = clean_strict(&link)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| LayerError::bad(shown(comps), "hardlink target escapes the root"))?;
+        if target == comps {
+            return Ok(());
+        }
+        let (tname, tparent) = target.split_last().unwrap_or((&target[0], &[]));
+        let tdir = open_dir(self.root.as_fd(), tparent).map_err(|err| {
+            LayerError::bad(
+                shown(comps),
+                format!("hardlink target {:?}: {err}", shown(&target)),
+            )
+        })?;
+        let name = &comps[comps.len() - 1];
+        create::hardlink(tdir.as_fd(), tname, dir, name).map_err(|err| {
+            LayerError::bad(
+                shown(comps),
+                format!("hardlink to {:?}: {err}", shown(&target)),
+            )
+        })
+    }
+
+    fn whiteout(&mut self, parent: &[Vec<u8>], wh: &[u8]) -> io::Result<()> {
+        if wh == &OPAQUE_MARKER.as_bytes()[4..] {
+            return self.opaque(parent);
+        }
+        if wh.starts_with(b".wh.") || wh.is_empty() {
+            return Ok(()); // aufs bookkeeping (.wh..wh.plnk etc.): nothing to apply
+        }
+        match self.mode {
+            WhiteoutMode::Overlay => {
+                let pfd = ensure_dir(self.root.as_fd(), parent)?;
+                create::whiteout(pfd.as_fd(), wh).map_err(|e| whiteout_error(e, wh))
+            }
+            WhiteoutMode::Apply => {
+                let mut path = parent.to_vec();
+                path.push(wh.to_vec());
+                if self.written.contains(&join(&path)) {
+                    return Ok(());
+                }
+                match open_dir(self.root.as_fd(), parent) {
+                    Ok(pfd) => safe_path::remove_all_at(pfd.as_fd(), wh),
+                    Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) => {
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        }
+    }
+
+    fn opaque(&mut self, dir: &[Vec<u8>]) -> io::Result<()> {
+        let fd = ensure_dir(self.root.as_fd(), dir)?;
+        match self.mode {
+            WhiteoutMode::Overlay => create::opaque(&self.priv_, fd.as_fd()),
+            WhiteoutMode::Apply => {
+                let prefix = join(dir);
+                let written = &self.written;
+                let keep = |name: &[u8]| {
+                    let mut p = prefix.clone();
+                    if !p.is_empty() {
+                        p.push(b'/');
+                    }
+                    p.extend_from_slice(name);
+                    written.contains(&p)
+                };
+                let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+                let rd = rfs::openat(&fd, c".", flags, Mode::empty()).map_err(to_io)?;
+                safe_path::clear_dir(rd.as_fd(), &keep)
+            }
+        }
+    }
+
+    fn finish(&mut self) -> Result<(), LayerError> {
+        for (comps, attrs) in self.dir_times.iter().rev() {
+            let err = |source| LayerError::io("setting mtime", shown(comps), source);
+            let Some((name, parent)) = comps.split_last() else {
+                create::set_mtime(self.root.as_fd(), b"", attrs).map_err(err)?;
+                continue;
+            };
+            match open_dir(self.root.as_fd(), parent) {
+                Ok(pfd) => match create::set_mtime(pfd.as_fd(), name, attrs) {
+                    Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+                    other => other.map_err(err)?,
+                },
+                // Removed later in the same layer (whiteout/opaque): nothing to date.
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+                Err(e) => return Err(err(e)),
+            }
+        }
+        Ok(())
+    }
+}
+
+fn whiteout_error(e: io::Error, name: &[u8]) -> io::Error {
+    if e.raw_os_error() == Some(libc::EPERM) {
+        let name = String::from_utf8_lossy(name);
+        return io::Error::new(
+            e.kind(),
+            format!("creating whiteout device for {name:?} needs CAP_MKNOD (run as root): {e}"),
+        );
+    }
+    e
+}

@@ -1,0 +1,193 @@
+//! Path handling that can never leave the target directory.
+//!
+//! Entry names are cleaned lexically with `..` clamped at the root (containerd semantics:
+//! `../../etc/x` and `/etc/x` both land on `<target>/etc/x`). Parent directories are then
+//! opened with `openat2(RESOLVE_IN_ROOT)`, so symlinks met on the way resolve as if `target`
+//! were `/` (`link -> /` then `link/etc/passwd` writes `<target>/etc/passwd`). Where the kernel
+//! lacks openat2 (< 5.6) the same resolution is done component by component with O_NOFOLLOW.
+
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, ResolveFlags};
+use rustix::io::Errno;
+
+/// Symlinks followed in one resolution before giving up (the kernel's limit too).
+const MAX_SYMLINKS: usize = 40;
+
+/// Splits `path` into components: leading `/`, `.` and empty parts dropped, `..` clamped.
+pub(crate) fn clean(path: &[u8]) -> Vec<Vec<u8>> {
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    for c in path.split(|b| *b == b'/') {
+        match c {
+            b"" | b"." => {}
+            b".." => {
+                out.pop();
+            }
+            c => out.push(c.to_vec()),
+        }
+    }
+    out
+}
+
+/// Like [`clean`] but `None` when `..` would climb above the root (used for hardlink targets).
+pub(crate) fn clean_strict(path: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    for c in path.split(|b| *b == b'/') {
+        match c {
+            b"" | b"." => {}
+            b".." => {
+                out.pop()?;
+            }
+            c => out.push(c.to_vec()),
+        }
+    }
+    Some(out)
+}
+
+/// Joins components back into a relative path (for messages and bookkeeping).
+pub(crate) fn join(comps: &[Vec<u8>]) -> Vec<u8> {
+    comps.join(&b'/')
+}
+
+fn to_io(e: Errno) -> io::Error {
+    io::Error::from_raw_os_error(e.raw_os_error())
+}
+
+const DIR_PATH: OFlags = OFlags::PATH.union(OFlags::DIRECTORY).union(OFlags::CLOEXEC);
+
+/// Opens directory `comps` (resolved inside `root`) as an O_PATH fd.
+pub(crate) fn open_dir(root: BorrowedFd<'_>, comps: &[Vec<u8>]) -> io::Result<OwnedFd> {
+    if comps.is_empty() {
+        return rfs::openat(root, c".", DIR_PATH, Mode::empty()).map_err(to_io);
+    }
+    let path = join(comps);
+    let how = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
+    match rfs::openat2(root, path.as_slice(), DIR_PATH, Mode::empty(), how) {
+        Err(Errno::NOSYS) => open_dir_manual(root, comps).map_err(to_io),
+        other => other.map_err(to_io),
+    }
+}
+
+/// openat2-free equivalent of `RESOLVE_IN_ROOT` resolution of a directory.
+pub(crate) fn open_dir_manual(root: BorrowedFd<'_>, comps: &[Vec<u8>]) -> Result<OwnedFd, Errno> {
+    let mut todo: Vec<Vec<u8>> = comps.iter().rev().cloned().collect();
+    let mut stack: Vec<OwnedFd> = Vec::new();
+    let mut links = 0;
+    while let Some(c) = todo.pop() {
+        match c.as_slice() {
+            b"" | b"." => continue,
+            b".." => {
+                stack.pop();
+                continue;
+            }
+            _ => {}
+        }
+        let cur = stack.last().map_or(root, |fd| fd.as_fd());
+        let st = rfs::statat(cur, c.as_slice(), AtFlags::SYMLINK_NOFOLLOW)?;
+        if FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
+            links += 1;
+            if links > MAX_SYMLINKS {
+                return Err(Errno::LOOP);
+            }
+            let target = rfs::readlinkat(cur, c.as_slice(), Vec::new())?.into_bytes();
+            if target.starts_with(b"/") {
+                stack.clear();
+            }
+            todo.extend(target.split(|b| *b == b'/').rev().map(<[u8]>::to_vec));
+            continue;
+        }
+        let flags = DIR_PATH | OFlags::NOFOLLOW;
+        stack.push(rfs::openat(cur, c.as_slice(), flags, Mode::empty())?);
+    }
+    match stack.pop() {
+        Some(fd) => Ok(fd),
+        None => rfs::openat(root, c".", DIR_PATH, Mode::empty()),
+    }
+}
+
+/// Opens directory `comps` inside `root`, creating missing directories (mode 0755, root-owned
+/// like containerd) on the way.
+pub(crate) fn ensure_dir(root: BorrowedFd<'_>, comps: &[Vec<u8>]) -> io::Result<OwnedFd> {
+    match open_dir(root, comps) {
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+        other => return other,
+    }
+    let mut parent = open_dir(root, &[])?;
+    for i in 0..comps.len() {
+        match open_dir(root, &comps[..=i]) {
+            Ok(fd) => parent = fd,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                let mode = Mode::from_raw_mode(0o755);
+                match rfs::mkdirat(&parent, comps[i].as_slice(), mode) {
+                    Ok(()) | Err(Errno::EXIST) => {}
+                    Err(e) => return Err(to_io(e)),
+                }
+                parent = open_dir(root, &comps[..=i])?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(parent)
+}
+
+/// Removes `name` in `dir`, recursively if it is a directory; never follows symlinks.
+pub(crate) fn remove_all_at(dir: BorrowedFd<'_>, name: &[u8]) -> io::Result<()> {
+    let st = match rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => st,
+        Err(Errno::NOENT) => return Ok(()),
+        Err(e) => return Err(to_io(e)),
+    };
+    if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
+        return rfs::unlinkat(dir, name, AtFlags::empty()).map_err(to_io);
+    }
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let fd = rfs::openat(dir, name, flags, Mode::empty()).map_err(to_io)?;
+    clear_dir(fd.as_fd(), &|_| false)?;
+    rfs::unlinkat(dir, name, AtFlags::REMOVEDIR).map_err(to_io)
+}
+
+/// Removes every child of the (readable) directory `fd` for which `keep` is false.
+pub(crate) fn clear_dir(fd: BorrowedFd<'_>, keep: &dyn Fn(&[u8]) -> bool) -> io::Result<()> {
+    let mut names = Vec::new();
+    let mut d = rfs::Dir::read_from(fd).map_err(to_io)?;
+    while let Some(ent) = d.read() {
+        let ent = ent.map_err(to_io)?;
+        let name = ent.file_name().to_bytes();
+        if name != b"." && name != b".." && !keep(name) {
+            names.push(name.to_vec());
+        }
+    }
+    for name in names {
+        remove_all_at(fd, &name)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn comps(v: &[&str]) -> Vec<Vec<u8>> {
+        v.iter().map(|s| s.as_bytes().to_vec()).collect()
+    }
+
+    #[test]
+    fn clean_clamps_at_root() {
+        assert_eq!(clean(b"../../etc/passwd"), comps(&["etc", "passwd"]));
+        assert_eq!(clean(b"/abs/./x//y/"), comps(&["abs", "x", "y"]));
+        assert_eq!(clean(b"a/../../b"), comps(&["b"]));
+        assert_eq!(clean(b"./"), comps(&[]));
+    }
+
+    #[test]
+    fn strict_refuses_escape() {
+        assert_eq!(clean_strict(b"../x"), None);
+        assert_eq!(clean_strict(b"a/../../x"), None);
+        assert_eq!(clean_strict(b"a/../x"), Some(comps(&["x"])));
+        assert_eq!(
+            clean_strict(b"/usr/bin/x"),
+            Some(comps(&["usr", "bin", "x"]))
+        );
+    }
+}
