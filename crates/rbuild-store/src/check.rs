@@ -30,7 +30,11 @@ impl CheckReport {
 
 /// Streams a file through sha256.
 pub(crate) fn hash_file(file: File) -> io::Result<(Digest, u64)> {
-    let mut reader = io::BufReader::with_capacity(1 << 20, file);
+    hash_reader(io::BufReader::with_capacity(1 << 20, file))
+}
+
+/// Streams any reader through sha256.
+pub(crate) fn hash_reader(mut reader: impl io::Read) -> io::Result<(Digest, u64)> {
     let mut writer = Sha256Writer::new(io::sink());
     io::copy(&mut reader, &mut writer)?;
     let (digest, size, _) = writer.finish();

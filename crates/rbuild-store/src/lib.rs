@@ -6,6 +6,7 @@
 //! held under file locks, so parallel processes share one store and `kill -9` at any instant
 //! leaves it usable.
 
+mod archive;
 mod blobs;
 mod check;
 mod error;

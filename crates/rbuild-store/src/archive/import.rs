@@ -1,0 +1,357 @@
+//! Load an OCI layout tar or a docker-archive into the store, verifying every digest.
+
+use std::collections::BTreeMap;
+use std::io::{self, Read};
+
+use rbuild_oci::{media_type, Descriptor, Digest, ImageConfig, Index, Manifest, Reference};
+
+use super::docker::DockerEntry;
+use crate::check::hash_reader;
+use crate::error::{Result, StoreError};
+use crate::reach::Reach;
+use crate::tags::REF_NAME;
+use crate::Store;
+
+/// Archive members up to this size that are not `blobs/sha256/*` stay in memory (JSON,
+/// tiny layers); bigger ones are streamed straight into the store.
+const SMALL: u64 = 4 << 20;
+
+/// containerd's (and Docker 25's) full-name annotation in `index.json`.
+const CONTAINERD_NAME: &str = "io.containerd.image.name";
+
+/// Where an archive member's bytes ended up.
+enum Member {
+    Blob(Digest, u64),
+    Mem(Vec<u8>),
+    Link(String),
+}
+
+fn bad(msg: impl Into<String>) -> StoreError {
+    StoreError::Archive(msg.into())
+}
+
+fn io_bad(what: &str, e: io::Error) -> StoreError {
+    bad(format!("reading {what}: {e}"))
+}
+
+/// `./a//b/` → `a/b`.
+fn normalize(path: &str) -> String {
+    path.split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Resolves a symlink target relative to the member's directory.
+fn resolve_link(member: &str, target: &str) -> String {
+    if target.starts_with('/') {
+        return normalize(target);
+    }
+    let mut parts: Vec<&str> = member.split('/').collect();
+    parts.pop();
+    for c in target.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    parts.join("/")
+}
+
+/// The media type a layer blob's first bytes announce.
+fn sniff_layer(magic: &[u8]) -> &'static str {
+    if magic.starts_with(&[0x1f, 0x8b]) {
+        media_type::OCI_LAYER_GZIP
+    } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        media_type::OCI_LAYER_ZSTD
+    } else {
+        media_type::OCI_LAYER_TAR
+    }
+}
+
+struct Loaded {
+    members: BTreeMap<String, Member>,
+}
+
+impl Store {
+    /// Loads a docker-archive or OCI layout tar stream, tags what it names and returns every
+    /// image as (tag, descriptor); the tag is empty for unnamed images (which are not tagged).
+    pub fn import_archive(&self, reader: &mut dyn Read) -> Result<Vec<(String, Descriptor)>> {
+        let loaded = self.load_members(reader)?;
+        let images = if loaded.members.contains_key("manifest.json") {
+            self.import_docker(&loaded)?
+        } else if loaded.members.contains_key("index.json") {
+            self.import_oci(&loaded)?
+        } else {
+            return Err(bad(
+                "neither manifest.json (docker-archive) nor index.json (OCI layout) found",
+            ));
+        };
+        for (tag, desc) in &images {
+            if !tag.is_empty() {
+                self.set_tag(tag, desc)?;
+            }
+        }
+        Ok(images)
+    }
+
+    fn load_members(&self, reader: &mut dyn Read) -> Result<Loaded> {
+        let mut members = BTreeMap::new();
+        let mut archive = tar::Archive::new(reader);
+        for entry in archive.entries().map_err(|e| io_bad("the archive", e))? {
+            let mut entry = entry.map_err(|e| io_bad("the archive", e))?;
+            let raw = entry.path().map_err(|e| io_bad("a member name", e))?;
+            let path = normalize(&raw.to_string_lossy());
+            let member = match entry.header().entry_type() {
+                tar::EntryType::Regular | tar::EntryType::Continuous => {
+                    let size = entry.size();
+                    self.load_file(&path, size, &mut entry)?
+                }
+                kind @ (tar::EntryType::Symlink | tar::EntryType::Link) => {
+                    let target = entry
+                        .link_name()
+                        .map_err(|e| io_bad(&path, e))?
+                        .map(|t| t.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    match kind {
+                        tar::EntryType::Symlink => Member::Link(resolve_link(&path, &target)),
+                        _ => Member::Link(normalize(&target)),
+                    }
+                }
+                _ => continue,
+            };
+            members.insert(path, member);
+        }
+        Ok(Loaded { members })
+    }
+
+    fn load_file(&self, path: &str, size: u64, entry: &mut dyn Read) -> Result<Member> {
+        let named = path
+            .strip_prefix("blobs/sha256/")
+            .and_then(|hex| Digest::from_hex(hex).ok());
+        if named.is_none() {
+            let mut data = Vec::new();
+            entry
+                .take(SMALL + 1)
+                .read_to_end(&mut data)
+                .map_err(|e| io_bad(path, e))?;
+            if data.len() as u64 <= SMALL {
+                return Ok(Member::Mem(data));
+            }
+            // Too big for memory: what was read goes first, the rest streams after it.
+            let mut chained = io::Cursor::new(data).chain(entry);
+            return self.ingest_member(path, &mut chained, None, Some(size));
+        }
+        self.ingest_member(path, entry, named.as_ref(), Some(size))
+    }
+
+    fn ingest_member(
+        &self,
+        path: &str,
+        reader: &mut dyn Read,
+        expected: Option<&Digest>,
+        size: Option<u64>,
+    ) -> Result<Member> {
+        let mut ingest = self.ingest()?;
+        io::copy(reader, &mut ingest).map_err(|e| io_bad(path, e))?;
+        let (digest, n) = ingest.commit(expected, size)?;
+        Ok(Member::Blob(digest, n))
+    }
+
+    /// Follows links to the member holding the bytes.
+    fn member<'a>(&self, loaded: &'a Loaded, path: &str) -> Result<&'a Member> {
+        let mut path = normalize(path);
+        for _ in 0..16 {
+            match loaded.members.get(&path) {
+                Some(Member::Link(target)) => path = target.clone(),
+                Some(m) => return Ok(m),
+                None => return Err(bad(format!("archive lacks {path}"))),
+            }
+        }
+        Err(bad(format!("too many links resolving {path}")))
+    }
+
+    /// Makes sure a member is a blob in the store.
+    fn materialize(&self, loaded: &Loaded, path: &str) -> Result<(Digest, u64)> {
+        match self.member(loaded, path)? {
+            Member::Blob(d, n) => Ok((d.clone(), *n)),
+            Member::Mem(data) => Ok((self.put_blob(data)?, data.len() as u64)),
+            Member::Link(_) => Err(bad(format!("unresolved link {path}"))),
+        }
+    }
+
+    fn small_json<T: serde::de::DeserializeOwned>(&self, loaded: &Loaded, path: &str) -> Result<T> {
+        let data = match self.member(loaded, path)? {
+            Member::Mem(data) => data.clone(),
+            Member::Blob(d, _) => self.read_blob(d)?,
+            Member::Link(_) => return Err(bad(format!("unresolved link {path}"))),
+        };
+        serde_json::from_slice(&data).map_err(|source| StoreError::Json {
+            what: path.to_string(),
+            source,
+        })
+    }
+}
+
+impl Store {
+    fn import_oci(&self, loaded: &Loaded) -> Result<Vec<(String, Descriptor)>> {
+        let index: Index = self.small_json(loaded, "index.json")?;
+        let mut out = Vec::new();
+        for desc in index.manifests {
+            self.verify_closure(&desc)?;
+            let mut clean = desc.clone();
+            let name = oci_name(&mut clean);
+            out.push((name, clean));
+        }
+        Ok(out)
+    }
+
+    /// Checks that everything `desc` references is present and of the declared size.
+    fn verify_closure(&self, desc: &Descriptor) -> Result<()> {
+        let mut reach = Reach::default();
+        self.walk(desc, &mut reach);
+        if let Some(d) = reach.missing.first() {
+            return Err(bad(format!(
+                "archive lacks blob {d} (referenced from {})",
+                desc.digest
+            )));
+        }
+        if let Some((d, why)) = reach.unreadable.first() {
+            return Err(bad(format!("blob {d} is unreadable: {why}")));
+        }
+        let declared = std::iter::once(desc).chain(
+            reach
+                .manifests
+                .iter()
+                .flat_map(|(_, m)| std::iter::once(&m.config).chain(&m.layers)),
+        );
+        for d in declared {
+            let actual = self.blob_size(&d.digest)?;
+            if actual != d.size {
+                return Err(StoreError::SizeMismatch {
+                    digest: d.digest.clone(),
+                    expected: d.size,
+                    actual,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn import_docker(&self, loaded: &Loaded) -> Result<Vec<(String, Descriptor)>> {
+        let entries: Vec<DockerEntry> = self.small_json(loaded, "manifest.json")?;
+        let mut out = Vec::new();
+        for entry in entries {
+            let desc = self.import_docker_image(loaded, &entry)?;
+            let tags = entry.repo_tags.unwrap_or_default();
+            if tags.is_empty() {
+                out.push((String::new(), desc.clone()));
+            }
+            out.extend(tags.into_iter().map(|t| (t, desc.clone())));
+        }
+        Ok(out)
+    }
+
+    fn import_docker_image(&self, loaded: &Loaded, entry: &DockerEntry) -> Result<Descriptor> {
+        let (cd, csize) = self.materialize(loaded, &entry.config)?;
+        let named = entry
+            .config
+            .rsplit('/')
+            .next()
+            .unwrap_or("")
+            .trim_end_matches(".json");
+        if let Ok(expected) = Digest::from_hex(named) {
+            if expected != cd {
+                return Err(StoreError::DigestMismatch {
+                    expected,
+                    actual: cd,
+                });
+            }
+        }
+        let config: ImageConfig = self.read_json(&cd)?;
+        let diff_ids = &config.rootfs.diff_ids;
+        if diff_ids.len() != entry.layers.len() {
+            return Err(bad(format!(
+                "config {cd} lists {} diff ids but the archive has {} layers",
+                diff_ids.len(),
+                entry.layers.len()
+            )));
+        }
+        let mut layers = Vec::new();
+        for (path, diff_id) in entry.layers.iter().zip(diff_ids) {
+            let (ld, lsize) = self.materialize(loaded, path)?;
+            let mt = self.verify_layer(&ld, diff_id)?;
+            layers.push(Descriptor::new(mt, ld, lsize));
+        }
+        let manifest = Manifest {
+            schema_version: 2,
+            media_type: Some(media_type::OCI_MANIFEST.to_string()),
+            config: Descriptor::new(media_type::OCI_CONFIG, cd, csize),
+            layers,
+            annotations: None,
+        };
+        let bytes = rbuild_oci::to_canonical_json(&manifest);
+        let md = self.put_blob(&bytes)?;
+        Ok(Descriptor::new(
+            media_type::OCI_MANIFEST,
+            md,
+            bytes.len() as u64,
+        ))
+    }
+
+    /// Checks that a layer blob uncompresses to its diff id; returns its media type.
+    fn verify_layer(&self, digest: &Digest, diff_id: &Digest) -> Result<&'static str> {
+        let path = self.blob_path(digest);
+        let mut magic = [0u8; 4];
+        let n = read_prefix(&mut self.open_blob(digest)?, &mut magic)
+            .map_err(|e| io_bad(&path.display().to_string(), e))?;
+        let mt = sniff_layer(&magic[..n]);
+        let file = io::BufReader::new(self.open_blob(digest)?);
+        let uncompressed = match mt {
+            media_type::OCI_LAYER_GZIP => hash_reader(flate2::read::MultiGzDecoder::new(file)),
+            media_type::OCI_LAYER_ZSTD => {
+                zstd::stream::read::Decoder::with_buffer(file).and_then(hash_reader)
+            }
+            _ => Ok((digest.clone(), 0)),
+        };
+        let (actual, _) =
+            uncompressed.map_err(|e| bad(format!("decompressing layer {digest}: {e}")))?;
+        if &actual != diff_id {
+            return Err(bad(format!(
+                "layer {digest} uncompresses to {actual}, but the config's diff id is {diff_id}"
+            )));
+        }
+        Ok(mt)
+    }
+}
+
+/// Reads up to `buf.len()` bytes, fewer only at end of file.
+fn read_prefix(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+/// Takes the image name out of an `index.json` entry's annotations.
+fn oci_name(desc: &mut Descriptor) -> String {
+    let Some(ann) = desc.annotations.as_mut() else {
+        return String::new();
+    };
+    let full = ann.remove(CONTAINERD_NAME);
+    let short = ann.remove(REF_NAME);
+    if ann.is_empty() {
+        desc.annotations = None;
+    }
+    let familiar = full
+        .and_then(|f| Reference::parse(&f).ok())
+        .map(|r| r.familiar());
+    familiar.or(short).unwrap_or_default()
+}

@@ -1,0 +1,76 @@
+//! Export as an OCI image layout in a tar stream (`oci-archive:`).
+
+use std::io::Write;
+
+use rbuild_oci::{Descriptor, Index};
+
+use super::{blob_entry, TarOut};
+use crate::error::Result;
+use crate::layout::OCI_LAYOUT;
+use crate::tags::REF_NAME;
+use crate::Store;
+
+/// The `index.json` of an export: one entry per ref, named by `ref.name` when non-empty.
+pub(crate) fn export_index(refs: &[(String, Descriptor)]) -> Index {
+    let mut index = Index::default();
+    for (name, desc) in refs {
+        let mut entry = desc.clone();
+        let annotations = entry.annotations.get_or_insert_with(Default::default);
+        annotations.remove(REF_NAME);
+        if !name.is_empty() {
+            annotations.insert(REF_NAME.to_string(), name.clone());
+        }
+        if annotations.is_empty() {
+            entry.annotations = None;
+        }
+        index.manifests.push(entry);
+    }
+    index
+}
+
+impl Store {
+    /// Writes the refs (name, manifest or index descriptor) and everything they reference as
+    /// an OCI image layout tar stream.
+    pub fn export_oci_archive(
+        &self,
+        refs: &[(String, Descriptor)],
+        out: &mut dyn Write,
+    ) -> Result<()> {
+        let reach = self.complete_closure(refs)?;
+        let index = rbuild_oci::to_canonical_json(&export_index(refs));
+        let mut tar = TarOut::new(out);
+        tar.bytes("oci-layout", OCI_LAYOUT)?;
+        tar.bytes("index.json", &index)?;
+        tar.dir("blobs/")?;
+        tar.dir("blobs/sha256/")?;
+        for digest in &reach.blobs {
+            tar.blob(self, digest, &blob_entry(digest))?;
+        }
+        tar.finish()
+    }
+
+    /// Writes the refs as an OCI image layout directory (created if missing; blobs already
+    /// there are kept).
+    pub fn export_oci_dir(
+        &self,
+        refs: &[(String, Descriptor)],
+        dir: &std::path::Path,
+    ) -> Result<()> {
+        use crate::error::IoContext;
+        let reach = self.complete_closure(refs)?;
+        let blobs = dir.join("blobs").join("sha256");
+        std::fs::create_dir_all(&blobs).at(&blobs)?;
+        for digest in &reach.blobs {
+            let target = blobs.join(digest.hex());
+            if target.exists() {
+                continue;
+            }
+            // A copy, not a hard link: writes to the export must never reach the store.
+            // (std's copy uses copy_file_range, which reflinks where the filesystem can.)
+            std::fs::copy(self.blob_path(digest), &target).at(&target)?;
+        }
+        let index = rbuild_oci::to_canonical_json(&export_index(refs));
+        std::fs::write(dir.join("oci-layout"), OCI_LAYOUT).at(&dir.join("oci-layout"))?;
+        std::fs::write(dir.join("index.json"), index).at(&dir.join("index.json"))
+    }
+}
