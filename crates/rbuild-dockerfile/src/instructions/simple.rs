@@ -42,7 +42,7 @@ pub(crate) fn key_values(
     warnings: &mut Vec<Warning>,
 ) -> Result<Vec<KeyValue>, String> {
     at_least_one(node, name)?;
-    if node.args.len() % 3 != 0 {
+    if !node.args.len().is_multiple_of(3) {
         return Err(format!("{name} has the wrong number of arguments"));
     }
     let mut out = Vec::new();

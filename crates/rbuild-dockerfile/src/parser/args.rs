@@ -4,7 +4,7 @@
 pub(crate) enum Json {
     Array(Vec<String>),
     NotStrings,
-    NotJson,
+    Fallback,
 }
 
 pub(crate) const NOT_STRING_ARRAY: &str =
@@ -13,7 +13,7 @@ pub(crate) const NOT_STRING_ARRAY: &str =
 /// Reads `rest` as a JSON array of strings.
 pub(crate) fn parse_json(rest: &str) -> Json {
     if !rest.starts_with('[') {
-        return Json::NotJson;
+        return Json::Fallback;
     }
     match serde_json::from_str::<Vec<serde_json::Value>>(rest) {
         Ok(values) => values
@@ -24,7 +24,7 @@ pub(crate) fn parse_json(rest: &str) -> Json {
             })
             .collect::<Option<Vec<_>>>()
             .map_or(Json::NotStrings, Json::Array),
-        Err(_) => Json::NotJson,
+        Err(_) => Json::Fallback,
     }
 }
 
@@ -157,7 +157,7 @@ mod tests {
     fn json() {
         assert!(matches!(parse_json("[\"a\", \"b\"]"), Json::Array(v) if v == ["a", "b"]));
         assert!(matches!(parse_json("[1]"), Json::NotStrings));
-        assert!(matches!(parse_json("['a']"), Json::NotJson));
-        assert!(matches!(parse_json("[\"a\"] x"), Json::NotJson));
+        assert!(matches!(parse_json("['a']"), Json::Fallback));
+        assert!(matches!(parse_json("[\"a\"] x"), Json::Fallback));
     }
 }

@@ -92,7 +92,7 @@ fn fill_args(node: &mut Node, rest: &str, esc: char, depth: usize) -> Result<(),
         "add" | "copy" | "volume" => match args::parse_json(rest) {
             Json::Array(a) => (node.args, node.json) = (a, true),
             Json::NotStrings => return Err(NOT_STRING_ARRAY.into()),
-            Json::NotJson => node.args = args::split_ws(rest),
+            Json::Fallback => node.args = args::split_ws(rest),
         },
         "run" | "cmd" | "entrypoint" | "shell" => maybe_json(node, rest)?,
         "arg" => node.args = args::parse_words(rest, esc),
@@ -128,7 +128,7 @@ fn maybe_json(node: &mut Node, rest: &str) -> Result<(), String> {
             node.json = true;
         }
         Json::NotStrings => return Err(NOT_STRING_ARRAY.into()),
-        Json::NotJson => node.args.push(rest.to_string()),
+        Json::Fallback => node.args.push(rest.to_string()),
     }
     Ok(())
 }
