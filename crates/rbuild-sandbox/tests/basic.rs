@@ -136,3 +136,9 @@ fn scratch_rootfs_with_no_lowers() {
         "stubs left in upper"
     );
 }
+
+#[test]
+fn probe_succeeds_here() {
+    require_prereqs();
+    rbuild_sandbox::probe().unwrap();
+}

@@ -89,7 +89,15 @@ impl V1 {
     pub fn oom_killed(&self) -> bool {
         let Some(m) = &self.memory else { return false };
         let text = std::fs::read_to_string(m.join("memory.oom_control")).unwrap_or_default();
-        counter(&text, "oom_kill").is_some_and(|n| n > 0)
+        match counter(&text, "oom_kill") {
+            Some(n) => n > 0,
+            // Kernels before 4.13 have no oom_kill counter: hitting the limit is the best hint.
+            None => {
+                let fail = std::fs::read_to_string(m.join("memory.failcnt")).unwrap_or_default();
+                counter(&text, "under_oom").is_some_and(|n| n > 0)
+                    || fail.trim().parse::<u64>().is_ok_and(|n| n > 0)
+            }
+        }
     }
 
     fn destroy_quietly(&self) -> Result<(), SandboxError> {
