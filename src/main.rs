@@ -1,1 +1,27 @@
-fn main() {}
+//! rbuild: a daemonless Dockerfile image builder.
+
+mod cli;
+mod commands;
+mod render;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    // The sandbox init is this same binary re-executed; it must run before anything else.
+    rbuild_sandbox::init_if_requested();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("RBUILD_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    let args = cli::with_default_subcommand(std::env::args_os().collect());
+    let cli = cli::Cli::parse_from(args);
+    match commands::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("ERROR: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,1 +1,22 @@
-//! The builder: Dockerfile lowering, ops, build context, exporters
+//! The builder: Dockerfile lowering, ops, build context, exporters.
+//!
+//! `build(request)` parses the Dockerfile, lowers the stages the target needs into a graph
+//! of ops (base image, RUN, COPY), solves it with the cache in the store, and writes the
+//! image (config + OCI manifest) into the store under the requested tags.
+
+mod builder;
+mod cache;
+pub mod context;
+mod error;
+pub mod image;
+pub mod import;
+pub mod lower;
+pub mod ops;
+pub mod progress;
+mod request;
+pub mod resolve;
+pub mod time;
+
+pub use builder::{build, BuildResult};
+pub use error::{BuildError, StepLocation};
+pub use request::{BuildRequest, DockerfileSource};

@@ -1,0 +1,203 @@
+//! A read-only view of a filesystem made of stacked directories (overlay semantics), or of one
+//! directory such as the build context. Paths never resolve outside the view's root.
+
+use std::ffi::OsString;
+use std::fs::Metadata;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+/// How many symlinks a lookup follows before giving up (as the kernel's ELOOP).
+const MAX_LINKS: usize = 40;
+
+/// An entry found in a tree.
+#[derive(Debug, Clone)]
+pub struct Found {
+    /// The path in the image, cleaned, without leading `/`.
+    pub rel: String,
+    /// The real path on disk (in the layer that provides it).
+    pub real: PathBuf,
+    /// Its lstat metadata.
+    pub meta: Metadata,
+}
+
+/// Stacked directories, top-most first; one directory for a plain tree.
+#[derive(Debug, Clone)]
+pub struct Tree {
+    layers: Vec<PathBuf>,
+}
+
+/// Splits a path into clean components: `.` dropped, `..` clamped at the root.
+pub fn clean_components(path: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for c in path.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            c => out.push(c.to_string()),
+        }
+    }
+    out
+}
+
+fn is_whiteout(meta: &Metadata) -> bool {
+    meta.file_type().is_char_device() && meta.rdev() == 0
+}
+
+fn is_opaque(path: &Path) -> bool {
+    ["trusted.overlay.opaque", "user.overlay.opaque"]
+        .iter()
+        .any(|name| crate::context::xattr::get(path, name).is_some_and(|v| v == b"y"))
+}
+
+impl Tree {
+    /// A view over `layers`, top-most first.
+    pub fn new(layers: Vec<PathBuf>) -> Self {
+        Tree { layers }
+    }
+
+    /// Finds `comps` without following any symlink (overlay lookup rules).
+    fn lookup_exact(&self, comps: &[String]) -> Option<(PathBuf, Metadata)> {
+        for layer in &self.layers {
+            let mut p = layer.clone();
+            let mut stop_below = false;
+            let mut present = true;
+            for (i, c) in comps.iter().enumerate() {
+                p.push(c);
+                match std::fs::symlink_metadata(&p) {
+                    Ok(m) if is_whiteout(&m) => return None,
+                    Ok(m) if i + 1 < comps.len() && !m.is_dir() => return None,
+                    Ok(m) if m.is_dir() && is_opaque(&p) && i + 1 < comps.len() => {
+                        stop_below = true
+                    }
+                    Ok(_) => {}
+                    Err(_) => {
+                        present = false;
+                        break;
+                    }
+                }
+            }
+            if present {
+                return std::fs::symlink_metadata(&p).ok().map(|m| (p, m));
+            }
+            if stop_below {
+                return None;
+            }
+        }
+        if comps.is_empty() {
+            let root = self.layers.first()?;
+            return std::fs::symlink_metadata(root)
+                .ok()
+                .map(|m| (root.clone(), m));
+        }
+        None
+    }
+
+    /// Resolves `path`, following symlinks in parent components (and in the last one if
+    /// `follow_last`), always within the root.
+    pub fn resolve(&self, path: &str, follow_last: bool) -> Option<Found> {
+        let mut pending: Vec<String> = clean_components(path);
+        pending.reverse();
+        let mut done: Vec<String> = Vec::new();
+        let mut hops = 0;
+        while let Some(c) = pending.pop() {
+            done.push(c);
+            let (real, meta) = self.lookup_exact(&done)?;
+            let last = pending.is_empty();
+            if meta.file_type().is_symlink() && (!last || follow_last) {
+                hops += 1;
+                if hops > MAX_LINKS {
+                    return None;
+                }
+                let target = std::fs::read_link(&real).ok()?;
+                done.pop();
+                let target = target.to_string_lossy().to_string();
+                if target.starts_with('/') {
+                    done.clear();
+                }
+                let mut more = clean_components(&format!("{}/{}", done.join("/"), target));
+                done.clear();
+                more.reverse();
+                pending.extend(more);
+            }
+        }
+        let (real, meta) = self.lookup_exact(&done)?;
+        Some(Found {
+            rel: done.join("/"),
+            real,
+            meta,
+        })
+    }
+
+    /// Lists a directory (merged across layers, whiteouts applied), sorted by name.
+    pub fn read_dir(&self, rel: &str) -> Vec<OsString> {
+        let comps = clean_components(rel);
+        let mut names = std::collections::BTreeSet::new();
+        let mut hidden = std::collections::BTreeSet::new();
+        for layer in &self.layers {
+            let dir = comps.iter().fold(layer.clone(), |p, c| p.join(c));
+            let Ok(meta) = std::fs::symlink_metadata(&dir) else {
+                continue;
+            };
+            if !meta.is_dir() {
+                break;
+            }
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let name = entry.file_name();
+                let whiteout = entry.metadata().is_ok_and(|m| is_whiteout(&m));
+                if whiteout {
+                    hidden.insert(name);
+                } else if !hidden.contains(&name) {
+                    names.insert(name);
+                }
+            }
+            if is_opaque(&dir) {
+                break;
+            }
+        }
+        names.into_iter().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    #[test]
+    fn clean_clamps_at_root() {
+        assert_eq!(clean_components("../../a/./b/../c/"), vec!["a", "c"]);
+        assert!(clean_components("/").is_empty());
+    }
+
+    #[test]
+    fn symlinks_resolve_inside_the_root() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(t.path().join("real/dir")).unwrap();
+        std::fs::write(t.path().join("real/dir/f"), b"x").unwrap();
+        symlink("/real", t.path().join("abs")).unwrap();
+        symlink("../../../../real", t.path().join("up")).unwrap();
+        let tree = Tree::new(vec![t.path().to_path_buf()]);
+        assert_eq!(tree.resolve("abs/dir/f", true).unwrap().rel, "real/dir/f");
+        assert_eq!(tree.resolve("up/dir/f", true).unwrap().rel, "real/dir/f");
+        assert_eq!(tree.resolve("abs", false).unwrap().rel, "abs");
+        assert!(tree.resolve("../../etc/passwd", true).is_none());
+    }
+
+    #[test]
+    fn upper_layers_shadow_lower_ones() {
+        let low = tempfile::tempdir().unwrap();
+        let up = tempfile::tempdir().unwrap();
+        std::fs::write(low.path().join("a"), b"low").unwrap();
+        std::fs::write(low.path().join("b"), b"low").unwrap();
+        std::fs::write(up.path().join("a"), b"up").unwrap();
+        let tree = Tree::new(vec![up.path().into(), low.path().into()]);
+        let a = tree.resolve("a", true).unwrap();
+        assert_eq!(std::fs::read(a.real).unwrap(), b"up");
+        assert_eq!(
+            tree.read_dir(""),
+            vec![OsString::from("a"), OsString::from("b")]
+        );
+    }
+}

@@ -1,0 +1,84 @@
+//! Build errors, carrying the Dockerfile location where there is one.
+
+use std::path::PathBuf;
+
+/// A Dockerfile line range attached to an error.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepLocation {
+    /// First line, 1-based.
+    pub line: usize,
+    /// The instruction as written.
+    pub instruction: String,
+}
+
+/// Why a build failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The Dockerfile could not be read.
+    #[error("cannot read Dockerfile {path}: {source}")]
+    ReadDockerfile {
+        /// Its path.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The Dockerfile does not parse.
+    #[error("{0}")]
+    Parse(#[from] rbuild_dockerfile::Error),
+    /// A semantic error at a Dockerfile line.
+    #[error("Dockerfile:{line}: {message}")]
+    Dockerfile {
+        /// The line.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// A RUN step exited non-zero or was killed.
+    #[error("Dockerfile:{}: {}: {reason}", .at.line, .at.instruction)]
+    StepFailed {
+        /// Where.
+        at: StepLocation,
+        /// e.g. "process \"/bin/sh -c exit 3\" did not complete successfully: exit code: 3".
+        reason: String,
+    },
+    /// A step failed for another reason (I/O, sandbox, layer).
+    #[error("Dockerfile:{}: {}: {message}", .at.line, .at.instruction)]
+    Step {
+        /// Where.
+        at: StepLocation,
+        /// What happened.
+        message: String,
+    },
+    /// A base image is not in the local store.
+    #[error("Dockerfile:{line}: base image {image:?} not found in the local store (import it with `rbuild import` or pull it)")]
+    BaseNotFound {
+        /// The FROM line.
+        line: usize,
+        /// The reference.
+        image: String,
+    },
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(#[from] rbuild_store::StoreError),
+    /// An image in the store is malformed.
+    #[error("image {what}: {message}")]
+    Image {
+        /// Which image or blob.
+        what: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The build was cancelled after another step failed.
+    #[error("build cancelled")]
+    Cancelled,
+}
+
+impl BuildError {
+    /// A semantic error at a line.
+    pub fn at(line: usize, message: impl Into<String>) -> Self {
+        BuildError::Dockerfile {
+            line,
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! The image being built: filesystem state (layers) plus config, and writing it to the store.
+
+use rbuild_oci::{
+    media_type, to_canonical_json, Descriptor, Digest, History, ImageConfig, Manifest,
+};
+use rbuild_store::Store;
+use serde::{Deserialize, Serialize};
+
+use crate::time::rfc3339;
+use crate::BuildError;
+
+/// One layer of an image: its blob descriptor and its uncompressed digest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayerRef {
+    /// The compressed blob.
+    pub descriptor: Descriptor,
+    /// The diff ID (sha256 of the uncompressed tar).
+    pub diff_id: Digest,
+}
+
+/// What one filesystem step did, for history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepRecord {
+    /// Whether the step produced a layer.
+    pub layer: bool,
+    /// When the step ran (seconds since the epoch; clamped by SOURCE_DATE_EPOCH).
+    pub created: i64,
+}
+
+/// The filesystem after a step: the value the solver computes and caches.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FsState {
+    /// Layers, bottom first.
+    pub layers: Vec<LayerRef>,
+    /// Filesystem steps since the base image, in order.
+    pub steps: Vec<StepRecord>,
+}
+
+impl FsState {
+    /// Diff IDs of all layers.
+    pub fn diff_ids(&self) -> Vec<Digest> {
+        self.layers.iter().map(|l| l.diff_id.clone()).collect()
+    }
+}
+
+/// A history entry whose time and emptiness are known only after the build ran.
+#[derive(Clone, Debug)]
+pub enum HistorySlot {
+    /// From the base image, as it was.
+    Base(History),
+    /// A metadata instruction, made after `steps_before` filesystem steps.
+    Meta {
+        /// The instruction text.
+        created_by: String,
+        /// Filesystem steps before it (for its timestamp).
+        steps_before: usize,
+    },
+    /// A filesystem step (RUN, COPY, ADD): index into [`FsState::steps`].
+    Fs {
+        /// The instruction text.
+        created_by: String,
+        /// Its index.
+        step: usize,
+    },
+}
+
+/// Fills history and rootfs of `config` from the final filesystem state.
+pub fn finish_config(
+    mut config: ImageConfig,
+    slots: &[HistorySlot],
+    fs: &FsState,
+    base_created: Option<&str>,
+) -> ImageConfig {
+    let time_of = |n: usize| -> Option<String> {
+        n.checked_sub(1)
+            .and_then(|i| fs.steps.get(i))
+            .map(|s| rfc3339(s.created))
+    };
+    let mut latest = base_created.map(str::to_string);
+    config.history = slots
+        .iter()
+        .map(|slot| {
+            let h = history_entry(slot, fs, &time_of, base_created);
+            if h.created > latest {
+                latest.clone_from(&h.created);
+            }
+            h
+        })
+        .collect();
+    config.rootfs.diff_ids = fs.diff_ids();
+    config.created = latest;
+    config
+}
+
+fn history_entry(
+    slot: &HistorySlot,
+    fs: &FsState,
+    time_of: &dyn Fn(usize) -> Option<String>,
+    base_created: Option<&str>,
+) -> History {
+    let comment = Some("rbuild.dockerfile.v0".to_string());
+    match slot {
+        HistorySlot::Base(h) => h.clone(),
+        HistorySlot::Meta {
+            created_by,
+            steps_before,
+        } => History {
+            created: time_of(*steps_before).or(base_created.map(str::to_string)),
+            created_by: Some(created_by.clone()),
+            comment,
+            empty_layer: true,
+            ..History::default()
+        },
+        HistorySlot::Fs { created_by, step } => {
+            let rec = fs.steps.get(*step);
+            History {
+                created: rec.map(|r| rfc3339(r.created)),
+                created_by: Some(created_by.clone()),
+                comment,
+                empty_layer: !rec.is_some_and(|r| r.layer),
+                ..History::default()
+            }
+        }
+    }
+}
+
+/// Writes config and OCI manifest blobs; returns the manifest descriptor.
+pub fn write_image(
+    store: &Store,
+    config: &ImageConfig,
+    fs: &FsState,
+) -> Result<Descriptor, BuildError> {
+    let config_bytes = to_canonical_json(config);
+    let config_digest = store.put_blob(&config_bytes)?;
+    let manifest = Manifest {
+        schema_version: 2,
+        media_type: Some(media_type::OCI_MANIFEST.to_string()),
+        config: Descriptor::new(
+            media_type::OCI_CONFIG,
+            config_digest,
+            config_bytes.len() as u64,
+        ),
+        layers: fs.layers.iter().map(|l| l.descriptor.clone()).collect(),
+        annotations: None,
+    };
+    let bytes = to_canonical_json(&manifest);
+    let digest = store.put_blob(&bytes)?;
+    Ok(Descriptor::new(
+        media_type::OCI_MANIFEST,
+        digest,
+        bytes.len() as u64,
+    ))
+}
+
+/// Reads an image (manifest + config) from the store.
+pub fn read_image(
+    store: &Store,
+    manifest: &Descriptor,
+) -> Result<(Manifest, ImageConfig), BuildError> {
+    let bad = |message: String| BuildError::Image {
+        what: manifest.digest.to_string(),
+        message,
+    };
+    let m: Manifest = serde_json::from_slice(&store.read_blob(&manifest.digest)?)
+        .map_err(|e| bad(format!("manifest is not valid JSON: {e}")))?;
+    let c: ImageConfig = serde_json::from_slice(&store.read_blob(&m.config.digest)?)
+        .map_err(|e| bad(format!("config is not valid JSON: {e}")))?;
+    if c.rootfs.diff_ids.len() != m.layers.len() {
+        return Err(bad(format!(
+            "config lists {} diff_ids but the manifest has {} layers",
+            c.rootfs.diff_ids.len(),
+            m.layers.len()
+        )));
+    }
+    Ok((m, c))
+}

@@ -1,0 +1,116 @@
+//! Build arguments: the global scope, built-in platform args, proxy args, unused-arg warnings.
+
+use std::collections::BTreeMap;
+
+use rbuild_dockerfile::{Dockerfile, Lexer};
+use rbuild_oci::Platform;
+
+use super::Shared;
+use crate::{BuildError, BuildRequest};
+
+/// Proxy args: usable without ARG, never written to history or cache keys.
+pub const PROXY_ARGS: &[&str] = &[
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "FTP_PROXY",
+    "ftp_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
+/// The automatic platform args (`TARGETPLATFORM`, `BUILDARCH`, …) for a build on this host.
+pub fn builtin_args() -> BTreeMap<String, String> {
+    let p = Platform::host();
+    let mut m = BTreeMap::new();
+    for prefix in ["TARGET", "BUILD"] {
+        m.insert(format!("{prefix}PLATFORM"), p.to_spec());
+        m.insert(format!("{prefix}OS"), p.os.clone());
+        m.insert(format!("{prefix}ARCH"), p.architecture.clone());
+        m.insert(
+            format!("{prefix}VARIANT"),
+            p.variant.clone().unwrap_or_default(),
+        );
+    }
+    m
+}
+
+/// ARGs declared before the first FROM, with `--build-arg` overrides, plus the built-ins.
+pub fn global_args(
+    df: &Dockerfile,
+    req: &BuildRequest,
+    lexer: &Lexer,
+) -> Result<BTreeMap<String, String>, BuildError> {
+    let mut scope = builtin_args();
+    for decl in &df.meta_args {
+        let value = match (req.build_args.get(&decl.name), &decl.default) {
+            (Some(v), _) => Some(v.clone()),
+            (None, Some(d)) => Some(
+                lexer
+                    .expand_word(d, &scope)
+                    .map_err(|e| BuildError::at(0, e.to_string()))?,
+            ),
+            (None, None) => None,
+        };
+        if let Some(v) = value {
+            scope.insert(decl.name.clone(), v);
+        }
+    }
+    Ok(scope)
+}
+
+/// Records the warning BuildKit gives for build args nothing declared.
+pub fn warn_unused(shared: &mut Shared) {
+    let declared: Vec<&String> = shared.input.request.build_args.keys().collect();
+    let unused: Vec<String> = declared
+        .into_iter()
+        .filter(|k| !shared.used_args.contains(*k) && !PROXY_ARGS.contains(&k.as_str()))
+        .filter(|k| {
+            !shared
+                .input
+                .dockerfile
+                .meta_args
+                .iter()
+                .any(|a| &a.name == *k)
+        })
+        .cloned()
+        .collect();
+    if !unused.is_empty() {
+        shared.warnings.push(format!(
+            "one or more build-args [{}] were not consumed",
+            unused.join(" ")
+        ));
+    }
+}
+
+/// ARG inside a stage: `--build-arg` over the default over the global value of the same name.
+pub(crate) fn declare(
+    shared: &mut Shared,
+    st: &mut super::stage::StageState,
+    decls: &[rbuild_dockerfile::ArgDecl],
+    ins: &rbuild_dockerfile::Instruction,
+) -> Result<(), BuildError> {
+    let line = ins.location.start_line;
+    for decl in decls {
+        let value = if let Some(v) = shared.input.request.build_args.get(&decl.name) {
+            shared.used_args.insert(decl.name.clone());
+            Some(v.clone())
+        } else if let Some(d) = &decl.default {
+            let env = st.expansion_env();
+            Some(
+                shared
+                    .lexer
+                    .expand_word(d, &env)
+                    .map_err(|e| BuildError::at(line, e.to_string()))?,
+            )
+        } else {
+            shared.globals.get(&decl.name).cloned()
+        };
+        st.args.insert(decl.name.clone(), value);
+    }
+    super::meta::record(st, &ins.source);
+    Ok(())
+}

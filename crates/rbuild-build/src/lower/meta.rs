@@ -1,0 +1,192 @@
+//! Config-only instructions: ENV, LABEL, WORKDIR, USER, EXPOSE, CMD, ENTRYPOINT, VOLUME,
+//! STOPSIGNAL, HEALTHCHECK, SHELL, ONBUILD, MAINTAINER. They make no layer, only history.
+
+use std::collections::BTreeMap;
+
+use rbuild_dockerfile::{Command, Healthcheck, Instruction, ShellOrExec};
+use rbuild_oci::ImageConfigBody;
+use serde_json::Value;
+
+use super::stage::StageState;
+use crate::image::HistorySlot;
+use crate::BuildError;
+
+/// Adds a history entry for a config-only instruction.
+pub(crate) fn record(st: &mut StageState, text: &str) {
+    st.position += 1;
+    st.out.history.push(HistorySlot::Meta {
+        created_by: text.to_string(),
+        steps_before: st.out.fs_steps,
+    });
+}
+
+/// The shell a shell-form command runs under.
+pub(crate) fn shell_of(c: &ImageConfigBody) -> Vec<String> {
+    c.shell
+        .clone()
+        .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()])
+}
+
+fn argv(c: &ImageConfigBody, cmd: ShellOrExec) -> Vec<String> {
+    match cmd {
+        ShellOrExec::Exec(v) => v,
+        ShellOrExec::Shell(s) => {
+            let mut v = shell_of(c);
+            v.push(s);
+            v
+        }
+    }
+}
+
+/// Sets `key=value` in an env list, replacing an existing entry in place.
+pub(crate) fn set_env(env: &mut Vec<String>, key: &str, value: &str) {
+    let entry = format!("{key}={value}");
+    match env
+        .iter_mut()
+        .find(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) == key)
+    {
+        Some(e) => *e = entry,
+        None => env.push(entry),
+    }
+}
+
+/// Applies a config-only instruction.
+pub(crate) fn apply(
+    st: &mut StageState,
+    ins: &Instruction,
+    cmd: Command,
+) -> Result<(), BuildError> {
+    let line = ins.location.start_line;
+    let c = &mut st.out.config.config;
+    match cmd {
+        Command::Env(kvs) => {
+            let env = c.env.get_or_insert_with(Vec::new);
+            kvs.iter().for_each(|kv| set_env(env, &kv.key, &kv.value));
+        }
+        Command::Label(kvs) => {
+            let labels = c.labels.get_or_insert_with(BTreeMap::new);
+            kvs.into_iter()
+                .for_each(|kv| drop(labels.insert(kv.key, kv.value)));
+        }
+        Command::Maintainer(m) => st.out.config.author = Some(m),
+        Command::Workdir(dir) => c.working_dir = Some(join_workdir(c.working_dir.as_deref(), &dir)),
+        Command::User(u) => c.user = Some(u),
+        Command::Expose(ports) => expose(c, &ports).map_err(|m| BuildError::at(line, m))?,
+        Command::Volume(vols) => {
+            let map = c.volumes.get_or_insert_with(BTreeMap::new);
+            vols.into_iter()
+                .filter(|v| !v.is_empty())
+                .for_each(|v| drop(map.insert(v, Value::Object(Default::default()))));
+        }
+        Command::StopSignal(s) => c.stop_signal = Some(s),
+        Command::Shell(sh) => c.shell = Some(sh),
+        Command::Cmd(cmd) => {
+            c.cmd = Some(argv(c, cmd));
+            st.cmd_set = true;
+        }
+        Command::Entrypoint(ep) => {
+            c.entrypoint = Some(argv(c, ep));
+            if !st.cmd_set {
+                c.cmd = None;
+            }
+        }
+        Command::Healthcheck(h) => c.healthcheck = Some(healthcheck(h)),
+        Command::OnBuild(t) => c.on_build.get_or_insert_with(Vec::new).push(t),
+        other => {
+            let msg = format!("instruction {other:?} cannot be applied to the config");
+            return Err(BuildError::at(line, msg));
+        }
+    }
+    record(st, &ins.source);
+    Ok(())
+}
+
+/// WORKDIR: relative paths join the current one; the result is cleaned.
+pub(crate) fn join_workdir(current: Option<&str>, dir: &str) -> String {
+    let joined = if dir.starts_with('/') {
+        dir.to_string()
+    } else {
+        format!("{}/{dir}", current.unwrap_or("/"))
+    };
+    format!(
+        "/{}",
+        crate::context::tree::clean_components(&joined).join("/")
+    )
+}
+
+fn expose(c: &mut ImageConfigBody, ports: &[String]) -> Result<(), String> {
+    let map = c.exposed_ports.get_or_insert_with(BTreeMap::new);
+    for p in ports {
+        let (port, proto) = p.split_once('/').unwrap_or((p, "tcp"));
+        let proto = proto.to_lowercase();
+        let (lo, hi) = port.split_once('-').unwrap_or((port, port));
+        let (lo, hi) = match (lo.parse::<u16>(), hi.parse::<u16>()) {
+            (Ok(l), Ok(h)) if l <= h => (l, h),
+            _ => return Err(format!("invalid containerPort: {p}")),
+        };
+        for n in lo..=hi {
+            map.insert(format!("{n}/{proto}"), Value::Object(Default::default()));
+        }
+    }
+    Ok(())
+}
+
+fn healthcheck(h: Healthcheck) -> rbuild_oci::Healthcheck {
+    let ns = |d: Option<std::time::Duration>| d.map(|d| d.as_nanos() as u64);
+    match h {
+        Healthcheck::None => rbuild_oci::Healthcheck {
+            test: vec!["NONE".into()],
+            ..Default::default()
+        },
+        Healthcheck::Check {
+            test,
+            interval,
+            timeout,
+            start_period,
+            start_interval,
+            retries,
+        } => {
+            let test = match test {
+                ShellOrExec::Exec(v) => std::iter::once("CMD".to_string()).chain(v).collect(),
+                ShellOrExec::Shell(s) => vec!["CMD-SHELL".to_string(), s],
+            };
+            rbuild_oci::Healthcheck {
+                test,
+                interval: ns(interval),
+                timeout: ns(timeout),
+                start_period: ns(start_period),
+                start_interval: ns(start_interval),
+                retries,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workdir_joins_and_cleans() {
+        assert_eq!(join_workdir(None, "app"), "/app");
+        assert_eq!(join_workdir(Some("/a"), "b/../c"), "/a/c");
+        assert_eq!(join_workdir(Some("/a"), "/x/"), "/x");
+    }
+
+    #[test]
+    fn expose_ranges_and_protocols() {
+        let mut c = ImageConfigBody::default();
+        expose(&mut c, &["80".into(), "53/UDP".into(), "8000-8001".into()]).unwrap();
+        let keys: Vec<_> = c.exposed_ports.unwrap().into_keys().collect();
+        assert_eq!(keys, vec!["53/udp", "80/tcp", "8000/tcp", "8001/tcp"]);
+        assert!(expose(&mut ImageConfigBody::default(), &["x".into()]).is_err());
+    }
+
+    #[test]
+    fn env_replaces_in_place() {
+        let mut env = vec!["A=1".to_string(), "B=2".to_string()];
+        set_env(&mut env, "A", "3");
+        set_env(&mut env, "C", "4");
+        assert_eq!(env, vec!["A=3", "B=2", "C=4"]);
+    }
+}

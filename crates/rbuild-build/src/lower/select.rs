@@ -1,0 +1,83 @@
+//! Which stages a build needs: names, the target, and dependencies through FROM and `--from`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rbuild_dockerfile::{Command, Dockerfile, Lexer};
+
+use crate::BuildError;
+
+/// Stage name → index; duplicate names are an error, as in BuildKit.
+pub fn stage_names(df: &Dockerfile) -> Result<BTreeMap<String, usize>, BuildError> {
+    let mut names = BTreeMap::new();
+    for (i, s) in df.stages.iter().enumerate() {
+        if let Some(n) = &s.name {
+            if names.insert(n.to_lowercase(), i).is_some() {
+                return Err(BuildError::at(
+                    s.location.start_line,
+                    format!("duplicate stage name {n:?}"),
+                ));
+            }
+        }
+    }
+    Ok(names)
+}
+
+/// The stage `--target` names (default: the last one).
+pub fn target_index(
+    df: &Dockerfile,
+    names: &BTreeMap<String, usize>,
+    target: Option<&str>,
+) -> Result<usize, BuildError> {
+    if df.stages.is_empty() {
+        return Err(BuildError::at(0, "the Dockerfile has no FROM instruction"));
+    }
+    match target {
+        None => Ok(df.stages.len() - 1),
+        Some(t) => names
+            .get(&t.to_lowercase())
+            .copied()
+            .ok_or_else(|| BuildError::at(0, format!("target stage {t:?} could not be found"))),
+    }
+}
+
+/// Resolves a stage reference (name or index) seen from stage `current`.
+pub fn stage_ref(names: &BTreeMap<String, usize>, word: &str, current: usize) -> Option<usize> {
+    let i = names
+        .get(&word.to_lowercase())
+        .copied()
+        .or_else(|| word.parse::<usize>().ok())?;
+    (i < current).then_some(i)
+}
+
+/// Stages the target depends on, in Dockerfile order.
+pub fn needed_stages(
+    df: &Dockerfile,
+    names: &BTreeMap<String, usize>,
+    globals: &BTreeMap<String, String>,
+    lexer: &Lexer,
+    target: usize,
+) -> Vec<usize> {
+    let mut needed = BTreeSet::new();
+    let mut todo = vec![target];
+    while let Some(i) = todo.pop() {
+        if !needed.insert(i) {
+            continue;
+        }
+        let stage = &df.stages[i];
+        let base = lexer
+            .expand_word(&stage.base, globals)
+            .unwrap_or_else(|_| stage.base.clone());
+        todo.extend(stage_ref(names, &base, i));
+        for ins in &stage.instructions {
+            if let Command::Copy(c) = &ins.command {
+                if let Some(from) = &c.from {
+                    let from = lexer
+                        .expand_word(from, globals)
+                        .unwrap_or_else(|_| from.clone());
+                    todo.extend(stage_ref(names, &from, i));
+                }
+            }
+        }
+    }
+    needed.into_iter().collect()
+}

@@ -1,0 +1,57 @@
+//! What a build is asked to do: the data the CLI hands to the builder.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Where the Dockerfile text comes from.
+#[derive(Clone, Debug)]
+pub enum DockerfileSource {
+    /// A file on disk (default `CONTEXT/Dockerfile`).
+    Path(PathBuf),
+    /// Text already read (e.g. `-f -` from stdin).
+    Text(String),
+}
+
+/// A build request.
+#[derive(Clone, Debug)]
+pub struct BuildRequest {
+    /// The build context directory.
+    pub context: PathBuf,
+    /// The Dockerfile.
+    pub dockerfile: DockerfileSource,
+    /// Tags to set on the result (as given: `app:1.0`).
+    pub tags: Vec<String>,
+    /// `--build-arg` values.
+    pub build_args: BTreeMap<String, String>,
+    /// `--target` stage name or index.
+    pub target: Option<String>,
+    /// `--no-cache`: bypass cache lookups (results are still recorded).
+    pub no_cache: bool,
+    /// `--no-cache-filter`: stages whose steps bypass cache lookups.
+    pub no_cache_filter: Vec<String>,
+    /// Maximum number of steps run at once.
+    pub jobs: usize,
+    /// `SOURCE_DATE_EPOCH` (from the build arg or the environment).
+    pub source_date_epoch: Option<i64>,
+    /// The executable re-run as the sandbox init (normally /proc/self/exe).
+    pub sandbox_exe: PathBuf,
+}
+
+impl BuildRequest {
+    /// A request with defaults for everything but the context.
+    pub fn new(context: PathBuf) -> Self {
+        let dockerfile = DockerfileSource::Path(context.join("Dockerfile"));
+        BuildRequest {
+            context,
+            dockerfile,
+            tags: Vec::new(),
+            build_args: BTreeMap::new(),
+            target: None,
+            no_cache: false,
+            no_cache_filter: Vec::new(),
+            jobs: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            source_date_epoch: None,
+            sandbox_exe: PathBuf::from("/proc/self/exe"),
+        }
+    }
+}

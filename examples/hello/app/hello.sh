@@ -1,0 +1,3 @@
+#!/bin/sh
+echo "$GREETING"
+cat /app/build-info.txt

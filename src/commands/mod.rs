@@ -1,0 +1,44 @@
+//! One module per subcommand.
+
+mod build;
+mod images;
+mod import;
+mod inspect;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use rbuild_store::Store;
+
+use crate::cli::{Cli, Command};
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let store = open_store(cli.root)?;
+    match cli.command {
+        Command::Build(args) => build::run(args, store),
+        Command::Images => images::run(&store),
+        Command::Inspect { reference } => inspect::run(&store, &reference),
+        Command::Import { tarball, reference } => import::run(&store, &tarball, &reference),
+    }
+}
+
+/// `--root`, `$RBUILD_ROOT`, or the default: /var/lib/rbuild for root, the XDG data dir otherwise.
+fn default_root() -> PathBuf {
+    if rustix::process::geteuid().is_root() {
+        return PathBuf::from("/var/lib/rbuild");
+    }
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")));
+    data.unwrap_or_else(|| PathBuf::from(".")).join("rbuild")
+}
+
+fn open_store(root: Option<PathBuf>) -> anyhow::Result<Arc<Store>> {
+    let root = root.unwrap_or_else(default_root);
+    let store = Store::open(&root)
+        .with_context(|| format!("cannot open the store at {}", root.display()))?;
+    Ok(Arc::new(store))
+}

@@ -1,0 +1,89 @@
+//! Progress renderers: BuildKit-like plain output (`#N [stage i/n] INSTR`, `#N CACHED`, …).
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use rbuild_build::progress::{Event, Reporter};
+
+/// Writes progress as lines on stderr; safe from several threads.
+pub struct Plain {
+    state: Mutex<State>,
+}
+
+struct State {
+    started: HashMap<usize, Instant>,
+    partial: HashMap<usize, Vec<u8>>,
+}
+
+impl Plain {
+    /// A renderer writing to stderr.
+    pub fn new() -> Self {
+        Plain {
+            state: Mutex::new(State {
+                started: HashMap::new(),
+                partial: HashMap::new(),
+            }),
+        }
+    }
+}
+
+impl Reporter for Plain {
+    fn event(&self, ev: Event) {
+        let Ok(mut st) = self.state.lock() else {
+            return;
+        };
+        let mut err = std::io::stderr().lock();
+        let _ = match ev {
+            Event::Started(i) => {
+                st.started.insert(i.number, Instant::now());
+                writeln!(err, "#{} {} {}", i.number, i.label, i.instruction)
+            }
+            Event::Cached(i) => writeln!(
+                err,
+                "#{} {} {}\n#{} CACHED",
+                i.number, i.label, i.instruction, i.number
+            ),
+            Event::Miss(i, reason) => writeln!(err, "#{} cache miss: {reason}", i.number),
+            Event::Output(n, bytes) => write_output(&mut st, &mut err, n, &bytes),
+            Event::Done(n, d) => {
+                flush_partial(&mut st, &mut err, n);
+                writeln!(err, "#{n} DONE {:.1}s", d.as_secs_f64())
+            }
+            Event::Failed(n, msg) => {
+                flush_partial(&mut st, &mut err, n);
+                writeln!(err, "#{n} ERROR: {msg}")
+            }
+            Event::Note(msg) => writeln!(err, "{msg}"),
+        };
+    }
+}
+
+fn write_output(
+    st: &mut State,
+    err: &mut impl Write,
+    n: usize,
+    bytes: &[u8],
+) -> std::io::Result<()> {
+    let elapsed = st
+        .started
+        .get(&n)
+        .map_or(0.0, |t| t.elapsed().as_secs_f64());
+    let buf = st.partial.entry(n).or_default();
+    buf.extend_from_slice(bytes);
+    while let Some(pos) = buf.iter().position(|&b| b == b'\n') {
+        let line: Vec<u8> = buf.drain(..=pos).collect();
+        write!(err, "#{n} {elapsed:.3} ")?;
+        err.write_all(&line)?;
+    }
+    Ok(())
+}
+
+fn flush_partial(st: &mut State, err: &mut impl Write, n: usize) {
+    if let Some(rest) = st.partial.remove(&n).filter(|r| !r.is_empty()) {
+        let _ = write!(err, "#{n} ");
+        let _ = err.write_all(&rest);
+        let _ = writeln!(err);
+    }
+}
