@@ -4,6 +4,19 @@
 //! * [`parse`] / [`dump`]: the AST exactly as BuildKit's parser builds it.
 //! * [`parse_dockerfile`]: typed stages and instructions, words kept raw.
 //! * [`Lexer`] / [`expand_command`]: shell-word expansion with a stage's environment.
+//!
+//! Known, deliberate differences from BuildKit (none is visible in its parser corpus):
+//! * `--flag` words are scanned by character, not by byte, so non-ASCII flag values stay
+//!   intact (BuildKit re-encodes each byte, producing mojibake).
+//! * Glob patterns in `${v#p}`, `${v%p}`, `${v/p/r}` also accept POSIX bracket expressions
+//!   `[a-z]`, `[!x]` (BuildKit treats `[` literally), and any escaped character is literal
+//!   (BuildKit rejects escapes other than `\*`, `\?`, `\`, `\}` and `\/`).
+//! * Nesting is bounded (`${a:-${b:-...}}` 64 deep, `ONBUILD ONBUILD ...` 8 deep) so hostile
+//!   input cannot overflow the stack; Go's growable stacks have no such limit.
+//! * JSON form is read with serde_json: a lone UTF-16 surrogate escape (`"\ud800"`) makes the
+//!   array invalid (shell-form fallback) where Go substitutes U+FFFD.
+//! * The typed layer is stricter in a few places BuildKit defers to build time: a
+//!   RUN without a command and EXPOSE/HEALTHCHECK values are rejected at parse time.
 
 mod dump;
 mod error;

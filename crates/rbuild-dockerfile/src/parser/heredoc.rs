@@ -58,6 +58,7 @@ pub(crate) fn from_line(line: &str) -> Vec<RawHeredoc> {
     let lexer = Lexer {
         raw_quotes: true,
         raw_escapes: true,
+        skip_unset: true,
         ..Lexer::new('\\')
     };
     let words = lexer.expand_words(line, &EmptyEnv).unwrap_or_default();
@@ -94,6 +95,7 @@ mod tests {
         assert!(from_line("RUN echo a<<b").is_empty());
         assert!(from_line("RUN echo <<").is_empty());
         assert!(from_line("RUN echo '<<EOF'").is_empty());
+        assert_eq!(from_line("RUN cat <<$END")[0].name, "$END");
     }
 
     #[test]

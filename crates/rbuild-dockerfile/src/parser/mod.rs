@@ -129,7 +129,6 @@ impl<'a> Reader<'a> {
             let mut terminated = false;
             while let Some((raw, n)) = self.line() {
                 node.end_line = n;
-                let body = raw.strip_suffix('\r').unwrap_or(raw);
                 let mut candidate = lines::trim_newline(raw);
                 if doc.chomp {
                     candidate = candidate.trim_start_matches('\t');
@@ -138,7 +137,9 @@ impl<'a> Reader<'a> {
                     terminated = true;
                     break;
                 }
-                doc.content.push_str(body);
+                // Body lines keep their original ending (a CR of CRLF included); a body line
+                // always has a newline since the terminator line follows it.
+                doc.content.push_str(raw);
                 doc.content.push('\n');
             }
             if !terminated {
