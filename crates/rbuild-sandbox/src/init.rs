@@ -104,6 +104,7 @@ fn setup(req: &InitRequest, stubs: &mut Vec<plan::Stub>) -> Result<Prepared, Str
     }
     let steps = plan::build(spec, &req.etc_dir);
     let mut sys = RealSys::default();
+    sys.legacy_overlay = req.legacy_overlay;
     let opened = rootfs::enter(&mut sys, req, &plan::bind_sources(&steps))?;
     rootfs::apply(&mut sys, &steps, &opened, stubs)?;
     make_cwd(&spec.cwd)?;

@@ -43,7 +43,18 @@ pub fn run(
     exe: &Path,
     on_output: &mut dyn FnMut(OutputStream, &[u8]),
 ) -> Result<RunOutcome, SandboxError> {
-    run::run(spec, exe, on_output)
+    run::run(spec, exe, on_output, false)
+}
+
+/// Like [`run`], but mounts the overlay only with the legacy mount(2) fallback (short relative
+/// lowerdir names); for tests of that path.
+#[doc(hidden)]
+pub fn run_with_legacy_overlay(
+    spec: &RunSpec,
+    exe: &Path,
+    on_output: &mut dyn FnMut(OutputStream, &[u8]),
+) -> Result<RunOutcome, SandboxError> {
+    run::run(spec, exe, on_output, true)
 }
 
 /// Checks that this process can run sandboxes (root, namespaces, overlayfs); Err names what is missing.

@@ -187,11 +187,11 @@ pub fn bind_sources(steps: &[Step]) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Legacy overlay options using short names relative to a links dir (entries "0", "1", ..., "u", "w").
+/// Legacy overlay options using short names relative to a links dir (entries "0", "1", ..., "U", "W": upper-case never clashes with base-36 names).
 pub fn legacy_overlay_options(n_lowers: usize) -> String {
     let lowers: Vec<String> = (0..n_lowers).map(short_name).collect();
     format!(
-        "lowerdir={},upperdir=u,workdir=w,{}",
+        "lowerdir={},upperdir=U,workdir=W,{}",
         lowers.join(":"),
         OVERLAY_EXTRA.join(",")
     )

@@ -129,6 +129,7 @@ pub fn run(
     spec: &RunSpec,
     exe: &Path,
     on_output: &mut dyn FnMut(OutputStream, &[u8]),
+    legacy_overlay: bool,
 ) -> Result<RunOutcome, SandboxError> {
     validate(spec)?;
     let name = run_name();
@@ -141,6 +142,7 @@ pub fn run(
         empty_lower: dir.0.join("empty"),
         links_dir: dir.0.join("l"),
         cgroup_procs: cgroup.as_ref().map(Cgroup::procs_files).unwrap_or_default(),
+        legacy_overlay,
     };
     let result = spawn_and_wait(&req, exe, on_output);
     let oom = cgroup.as_ref().is_some_and(Cgroup::oom_killed);

@@ -159,6 +159,9 @@ pub(crate) struct InitRequest {
     pub links_dir: PathBuf,
     /// cgroup.procs files the init joins before unsharing.
     pub cgroup_procs: Vec<PathBuf>,
+    /// Skip the new mount API (tests of the legacy fallback).
+    #[serde(default)]
+    pub legacy_overlay: bool,
 }
 
 /// One line the init sends back to the builder over the control socket.

@@ -68,6 +68,8 @@ pub trait Sys {
 pub struct RealSys {
     /// Detached mount trees of bind sources, cloned before pivot_root.
     trees: Vec<OwnedFd>,
+    /// Use only the legacy overlay mount (tests of the fallback).
+    pub legacy_overlay: bool,
 }
 
 pub(crate) fn cstr(p: &Path) -> io::Result<CString> {
@@ -177,8 +179,8 @@ fn overlay_legacy(
     for (i, l) in lowers.iter().enumerate() {
         std::os::unix::fs::symlink(l, links.join(crate::plan::short_name(i)))?;
     }
-    std::os::unix::fs::symlink(upper, links.join("u"))?;
-    std::os::unix::fs::symlink(work, links.join("w"))?;
+    std::os::unix::fs::symlink(upper, links.join("U"))?;
+    std::os::unix::fs::symlink(work, links.join("W"))?;
     let old = std::env::current_dir()?;
     std::env::set_current_dir(links)?;
     let r = raw_mount(
@@ -212,7 +214,12 @@ impl Sys for RealSys {
         work: &Path,
         links: &Path,
     ) -> io::Result<()> {
-        match overlay_new_api(target, lowers, upper, work) {
+        let attempt = if self.legacy_overlay {
+            Err(io::Error::other("disabled"))
+        } else {
+            overlay_new_api(target, lowers, upper, work)
+        };
+        match attempt {
             Ok(()) => Ok(()),
             Err(new_err) => overlay_legacy(target, lowers, upper, work, links).map_err(|old_err| {
                 io::Error::other(format!("new mount API: {new_err}; legacy mount: {old_err}"))

@@ -86,3 +86,28 @@ fn extra_bind_and_tmpfs_mounts() {
         "mountpoints left in upper"
     );
 }
+
+#[test]
+fn legacy_overlay_fallback_uses_short_names_for_deep_stacks() {
+    require_prereqs();
+    let s = Scratch::new("legacy");
+    let mut sp = spec(&s, "ls /layers | wc -l; grep ' / ' /proc/self/mountinfo");
+    let long = "another-quite-long-directory-name-so-absolute-lowerdirs-overflow-a-page";
+    for i in 0..150 {
+        let d = s.path(&format!("{long}-{i:03}"));
+        fs::create_dir_all(d.join("layers")).unwrap();
+        fs::write(d.join(format!("layers/f{i}")), "").unwrap();
+        sp.lowers.insert(0, d);
+    }
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_rbuild-sandbox-test-init"));
+    let mut out = Vec::new();
+    let r = rbuild_sandbox::run_with_legacy_overlay(&sp, exe, &mut |_, b| out.extend_from_slice(b))
+        .unwrap();
+    let out = String::from_utf8_lossy(&out);
+    assert_eq!(r.reason, rbuild_sandbox::ExitReason::Exited(0), "{out}");
+    assert!(out.starts_with("150\n"), "{out}");
+    assert!(
+        out.contains("lowerdir=0:1:2:"),
+        "legacy mount not used: {out}"
+    );
+}

@@ -154,3 +154,11 @@ fn legacy_options_use_short_names() {
     assert!(opts.starts_with("lowerdir=0:1:2:"));
     assert!(opts.len() < 1000, "{}", opts.len());
 }
+
+#[test]
+fn short_names_never_clash_with_upper_and_work() {
+    for i in 0..2000 {
+        let n = short_name(i);
+        assert!(n != "U" && n != "W", "{i} -> {n}");
+    }
+}
