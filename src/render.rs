@@ -15,6 +15,8 @@ pub struct Plain {
 struct State {
     started: HashMap<usize, Instant>,
     partial: HashMap<usize, Vec<u8>>,
+    /// Why a step missed the cache, shown under its header once it starts.
+    misses: HashMap<usize, String>,
 }
 
 impl Plain {
@@ -24,6 +26,7 @@ impl Plain {
             state: Mutex::new(State {
                 started: HashMap::new(),
                 partial: HashMap::new(),
+                misses: HashMap::new(),
             }),
         }
     }
@@ -38,14 +41,24 @@ impl Reporter for Plain {
         let _ = match ev {
             Event::Started(i) => {
                 st.started.insert(i.number, Instant::now());
-                writeln!(err, "#{} {} {}", i.number, i.label, i.instruction)
+                let _ = writeln!(err, "#{} {} {}", i.number, i.label, i.instruction);
+                match st.misses.remove(&i.number) {
+                    Some(reason) => writeln!(err, "#{} cache miss: {reason}", i.number),
+                    None => Ok(()),
+                }
             }
             Event::Cached(i) => writeln!(
                 err,
                 "#{} {} {}\n#{} CACHED",
                 i.number, i.label, i.instruction, i.number
             ),
-            Event::Miss(i, reason) => writeln!(err, "#{} cache miss: {reason}", i.number),
+            Event::Miss(i, reason) => {
+                // Base images are never cached; saying so on every build is noise.
+                if !reason.contains("not cacheable") {
+                    st.misses.insert(i.number, reason);
+                }
+                Ok(())
+            }
             Event::Output(n, bytes) => write_output(&mut st, &mut err, n, &bytes),
             Event::Done(n, d) => {
                 flush_partial(&mut st, &mut err, n);
