@@ -2,9 +2,21 @@
 //!
 //! The store root is an OCI image layout (`oci-layout`, `index.json`, `blobs/sha256/`) that
 //! skopeo and umoci read as-is, plus `ingest/`, `snapshots/`, `tmp/`, `locks/`, `leases/` and
-//! `cache.db`. Every mutation is an atomic rename or a SQLite transaction, and partial work is
-//! held under file locks, so parallel processes share one store and `kill -9` at any instant
-//! leaves it usable.
+//! `cache.db` (SQLite, WAL, with the store format version).
+//!
+//! Concurrency and crashes: blobs and snapshots appear only by atomic rename
+//! (`RENAME_NOREPLACE`, so the first writer wins and content is never rewritten); `index.json`
+//! is replaced by rename under the exclusive `locks/index.lock`; SQLite waits on busy locks.
+//! Partial work (ingest files, scratch dirs) is held under an exclusive `flock` by its owner,
+//! and `Store::open` sweeps exactly the entries whose lock it can take, i.e. whose owner died.
+//! So parallel processes share one store, and `kill -9` at any instant leaves a store the next
+//! open uses as-is.
+//!
+//! Garbage collection: `prune` keeps what tags reach, everything created since the oldest
+//! live `Store` of another process was opened, and ids recorded with `Store::protect` (done
+//! automatically by `snapshot()` lookups and lost snapshot races). Builders should `protect`
+//! older blobs they reuse and record cache entries with `kv_put_refs` so that pruning a
+//! blob also drops the cache entries that point to it.
 
 mod archive;
 mod blobs;

@@ -300,3 +300,19 @@ fn newer_format_is_refused_clearly() {
     );
     assert!(err.to_string().contains("newer than this rbuild supports"));
 }
+
+#[test]
+fn older_format_without_a_migration_is_refused_clearly() {
+    let (_d, store) = store();
+    let root = store.root().to_path_buf();
+    drop(store);
+    let conn = rusqlite::Connection::open(root.join("cache.db")).unwrap();
+    conn.execute("UPDATE meta SET value = '0' WHERE key = 'format'", [])
+        .unwrap();
+    drop(conn);
+    let err = Store::open(&root).err().unwrap();
+    assert!(
+        matches!(err, StoreError::FormatUnsupported { found: 0, .. }),
+        "{err}"
+    );
+}

@@ -5,6 +5,7 @@
 
 mod docker;
 mod import;
+mod members;
 mod oci;
 
 use std::io::{self, Read, Write};
