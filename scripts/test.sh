@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what the tests need, checks format and lints, runs every test.
+# Tests that need root or a kernel feature fail (never skip) when it is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" = 0 ] || { echo "run as root: sandbox and build tests need namespaces and overlayfs" >&2; exit 1; }
+scripts/install-deps.sh
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo test --workspace --locked --no-fail-fast 2>&1 | tee /tmp/rbuild-test.log
