@@ -311,7 +311,9 @@ impl Client {
             let parsed = ch.as_deref().and_then(challenge::parse);
             match parsed {
                 Some(c) if !answered => {
-                    self.inner.auth.record_challenge(&ep.host, c, scopes);
+                    self.inner
+                        .auth
+                        .record_challenge(&ep.host, c, scopes, header.as_deref());
                     answered = true;
                 }
                 _ => {

@@ -11,7 +11,11 @@ use rbuild_oci::{Platform, Reference};
 use rbuild_registry::{PushEvent, RegistryError};
 
 fn amd64() -> Platform {
-    Platform { architecture: "amd64".into(), os: "linux".into(), variant: None }
+    Platform {
+        architecture: "amd64".into(),
+        os: "linux".into(),
+        variant: None,
+    }
 }
 
 fn reference(s: String) -> Reference {
@@ -27,12 +31,23 @@ async fn push_then_pull_round_trips_with_equal_digests() {
     let client = common::client(cfg.path()).with_chunk_size(1 << 20);
     let target = reference(format!("{}/test/app:1.0", reg.addr));
     let events = Mutex::new(Vec::new());
-    let pushed = client.push(&src, &m, &target, &|e| events.lock().unwrap().push(e)).await.unwrap();
+    let pushed = client
+        .push(&src, &m, &target, &|e| events.lock().unwrap().push(e))
+        .await
+        .unwrap();
     assert_eq!(pushed, m.digest);
     let events = events.into_inner().unwrap();
-    let uploaded = events.iter().filter(|e| matches!(e, PushEvent::Uploaded { .. })).count();
+    let uploaded = events
+        .iter()
+        .filter(|e| matches!(e, PushEvent::Uploaded { .. }))
+        .count();
     assert_eq!(uploaded, 4, "{events:?}");
-    assert!(events.iter().any(|e| matches!(e, PushEvent::Progress { sent, .. } if *sent == 1 << 20)), "large layer not chunked: {events:?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, PushEvent::Progress { sent, .. } if *sent == 1 << 20)),
+        "large layer not chunked: {events:?}"
+    );
 
     let (_d2, dst) = common::store();
     let img = client.pull(&dst, &target, &amd64()).await.unwrap();
@@ -40,7 +55,10 @@ async fn push_then_pull_round_trips_with_equal_digests() {
     assert_eq!(img.manifest.size, m.size);
     assert_eq!(img.config.architecture, "amd64");
     for b in blobs_of(&src, &m) {
-        assert_eq!(dst.read_blob(&b.digest).unwrap(), src.read_blob(&b.digest).unwrap());
+        assert_eq!(
+            dst.read_blob(&b.digest).unwrap(),
+            src.read_blob(&b.digest).unwrap()
+        );
     }
     let tagged = dst.resolve_tag(&target.familiar()).unwrap().unwrap();
     assert_eq!(tagged.digest, m.digest);
@@ -48,7 +66,15 @@ async fn push_then_pull_round_trips_with_equal_digests() {
     // A digest-pinned pull resolves to the same manifest.
     let pinned = reference(format!("{}/test/app@{}", reg.addr, m.digest));
     let (_d3, dst3) = common::store();
-    assert_eq!(client.pull(&dst3, &pinned, &amd64()).await.unwrap().manifest.digest, m.digest);
+    assert_eq!(
+        client
+            .pull(&dst3, &pinned, &amd64())
+            .await
+            .unwrap()
+            .manifest
+            .digest,
+        m.digest
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -63,12 +89,27 @@ async fn second_push_uploads_no_blob() {
     client.push(&src, &m, &target, &|_| {}).await.unwrap();
     proxy.clear_log();
     let events = Mutex::new(Vec::new());
-    client.push(&src, &m, &target, &|e| events.lock().unwrap().push(e)).await.unwrap();
+    client
+        .push(&src, &m, &target, &|e| events.lock().unwrap().push(e))
+        .await
+        .unwrap();
     let log = proxy.log();
-    let uploads: Vec<&String> = log.iter().filter(|l| l.contains("/blobs/uploads")).collect();
+    let uploads: Vec<&String> = log
+        .iter()
+        .filter(|l| l.contains("/blobs/uploads"))
+        .collect();
     assert!(uploads.is_empty(), "second push uploaded: {uploads:?}");
-    assert_eq!(log.iter().filter(|l| l.starts_with("HEAD ")).count(), 3, "{log:?}");
-    let exists = events.lock().unwrap().iter().filter(|e| matches!(e, PushEvent::Exists { .. })).count();
+    assert_eq!(
+        log.iter().filter(|l| l.starts_with("HEAD ")).count(),
+        3,
+        "{log:?}"
+    );
+    let exists = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| matches!(e, PushEvent::Exists { .. }))
+        .count();
     assert_eq!(exists, 3);
 }
 
@@ -80,25 +121,73 @@ async fn cross_repository_mount_is_used() {
     let client = common::client(cfg.path());
     let (_d, src) = common::store();
     let m = make_image(&src, 3, &[40_000, 2_000_000], "amd64");
-    client.push(&src, &m, &reference(format!("{}/a/one:1", proxy.addr)), &|_| {}).await.unwrap();
+    client
+        .push(
+            &src,
+            &m,
+            &reference(format!("{}/a/one:1", proxy.addr)),
+            &|_| {},
+        )
+        .await
+        .unwrap();
 
     // Pushed from the same store: the store remembers where the blobs went.
     proxy.clear_log();
     let events = Mutex::new(Vec::new());
-    client.push(&src, &m, &reference(format!("{}/a/two:1", proxy.addr)), &|e| events.lock().unwrap().push(e)).await.unwrap();
-    let mounted = events.lock().unwrap().iter().filter(|e| matches!(e, PushEvent::Mounted { from, .. } if from == "a/one")).count();
+    client
+        .push(
+            &src,
+            &m,
+            &reference(format!("{}/a/two:1", proxy.addr)),
+            &|e| events.lock().unwrap().push(e),
+        )
+        .await
+        .unwrap();
+    let mounted = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| matches!(e, PushEvent::Mounted { from, .. } if from == "a/one"))
+        .count();
     assert_eq!(mounted, 3, "{:?}", events.lock().unwrap());
     let log = proxy.log();
-    assert!(log.iter().any(|l| l.contains("mount=sha256") && l.contains("from=a%2Fone")), "{log:?}");
-    assert!(!log.iter().any(|l| l.starts_with("PATCH") || l.starts_with("PUT /v2/a/two/blobs")), "{log:?}");
+    assert!(
+        log.iter()
+            .any(|l| l.contains("mount=sha256") && l.contains("from=a%2Fone")),
+        "{log:?}"
+    );
+    assert!(
+        !log.iter()
+            .any(|l| l.starts_with("PATCH") || l.starts_with("PUT /v2/a/two/blobs")),
+        "{log:?}"
+    );
 
     // Pulled elsewhere: the store remembers where the blobs came from.
     let (_d2, other) = common::store();
-    client.pull(&other, &reference(format!("{}/a/one:1", proxy.addr)), &amd64()).await.unwrap();
+    client
+        .pull(
+            &other,
+            &reference(format!("{}/a/one:1", proxy.addr)),
+            &amd64(),
+        )
+        .await
+        .unwrap();
     proxy.clear_log();
-    client.push(&other, &m, &reference(format!("{}/b/three:1", proxy.addr)), &|_| {}).await.unwrap();
+    client
+        .push(
+            &other,
+            &m,
+            &reference(format!("{}/b/three:1", proxy.addr)),
+            &|_| {},
+        )
+        .await
+        .unwrap();
     let log = proxy.log();
-    assert_eq!(log.iter().filter(|l| l.contains("mount=sha256")).count(), 3, "{log:?}");
+    assert_eq!(
+        log.iter().filter(|l| l.contains("mount=sha256")).count(),
+        3,
+        "{log:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -118,7 +207,10 @@ async fn tampered_blob_is_rejected_and_not_stored() {
 
     let (_d2, dst) = common::store();
     let err = client.pull(&dst, &target, &amd64()).await.unwrap_err();
-    assert!(matches!(&err, RegistryError::DigestMismatch { expected, .. } if *expected == layer.digest), "{err}");
+    assert!(
+        matches!(&err, RegistryError::DigestMismatch { expected, .. } if *expected == layer.digest),
+        "{err}"
+    );
     assert!(err.to_string().contains("digest mismatch"), "{err}");
     assert!(!dst.has_blob(&layer.digest));
     assert!(!dst.has_blob(&m.digest));
@@ -135,19 +227,39 @@ async fn index_pull_selects_the_platform() {
     let arm = make_image(&src, 6, &[11_000], "arm64");
     let index = make_index(&src, &[(amd.clone(), "amd64"), (arm.clone(), "arm64")]);
     let target = reference(format!("{}/multi/app:1", reg.addr));
-    assert_eq!(client.push(&src, &index, &target, &|_| {}).await.unwrap(), index.digest);
+    assert_eq!(
+        client.push(&src, &index, &target, &|_| {}).await.unwrap(),
+        index.digest
+    );
 
     let (_d2, dst) = common::store();
-    let want = Platform { architecture: "arm64".into(), os: "linux".into(), variant: Some("v8".into()) };
+    let want = Platform {
+        architecture: "arm64".into(),
+        os: "linux".into(),
+        variant: Some("v8".into()),
+    };
     let img = client.pull(&dst, &target, &want).await.unwrap();
     assert_eq!(img.manifest.digest, arm.digest);
     assert_eq!(img.config.architecture, "arm64");
-    assert!(!dst.has_blob(&blobs_of(&src, &amd)[1].digest), "other platform's layer was fetched");
+    assert!(
+        !dst.has_blob(&blobs_of(&src, &amd)[1].digest),
+        "other platform's layer was fetched"
+    );
 
-    let s390x = Platform { architecture: "s390x".into(), os: "linux".into(), variant: None };
+    let s390x = Platform {
+        architecture: "s390x".into(),
+        os: "linux".into(),
+        variant: None,
+    };
     let err = client.pull(&dst, &target, &s390x).await.unwrap_err();
-    assert!(matches!(err, RegistryError::NoMatchingPlatform { .. }), "{err}");
-    assert!(err.to_string().contains("linux/amd64, linux/arm64"), "{err}");
+    assert!(
+        matches!(err, RegistryError::NoMatchingPlatform { .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("linux/amd64, linux/arm64"),
+        "{err}"
+    );
 
     let missing = reference(format!("{}/multi/app:nope", reg.addr));
     let err = client.pull(&dst, &missing, &amd64()).await.unwrap_err();
@@ -159,9 +271,23 @@ async fn push_and_pull_survive_injected_faults() {
     let reg = Registry::start();
     let faults = Faults {
         every: 3,
-        kinds: vec![Fault::Status500, Fault::Reset, Fault::ForwardThenDrop, Fault::TooMany, Fault::Truncate],
+        kinds: vec![
+            Fault::Status500,
+            Fault::Reset,
+            Fault::ForwardThenDrop,
+            Fault::TooMany,
+            Fault::Truncate,
+        ],
+        only: None,
     };
-    let proxy = Proxy::start(&reg.addr, ProxyOptions { faults: Some(faults), token_auth: None }).await;
+    let proxy = Proxy::start(
+        &reg.addr,
+        ProxyOptions {
+            faults: Some(faults),
+            token_auth: None,
+        },
+    )
+    .await;
     let cfg = tempfile::tempdir().unwrap();
     let client = common::client(cfg.path()).with_chunk_size(1 << 20);
     let (_d, src) = common::store();
@@ -174,11 +300,79 @@ async fn push_and_pull_survive_injected_faults() {
     let img = client.pull(&dst, &target, &amd64()).await.unwrap();
     assert_eq!(img.manifest.digest, m.digest);
     for b in blobs_of(&src, &m) {
-        assert_eq!(dst.read_blob(&b.digest).unwrap(), src.read_blob(&b.digest).unwrap());
+        assert_eq!(
+            dst.read_blob(&b.digest).unwrap(),
+            src.read_blob(&b.digest).unwrap()
+        );
     }
-    assert!(proxy.faults() >= 5, "only {} faults injected", proxy.faults());
+    assert!(
+        proxy.faults() >= 5,
+        "only {} faults injected",
+        proxy.faults()
+    );
     // What the registry holds is intact too: a direct pull agrees.
     let (_d3, direct) = common::store();
     let direct_ref = reference(format!("{}/flaky/app:1", reg.addr));
-    assert_eq!(client.pull(&direct, &direct_ref, &amd64()).await.unwrap().manifest.digest, m.digest);
+    assert_eq!(
+        client
+            .pull(&direct, &direct_ref, &amd64())
+            .await
+            .unwrap()
+            .manifest
+            .digest,
+        m.digest
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_resumes_cut_off_blobs_with_range_requests() {
+    let reg = Registry::start();
+    let cfg = tempfile::tempdir().unwrap();
+    let client = common::client(cfg.path());
+    let (_d, src) = common::store();
+    let m = make_image(&src, 8, &[1_000_000, 400_000], "amd64");
+    client
+        .push(
+            &src,
+            &m,
+            &reference(format!("{}/cut/app:1", reg.addr)),
+            &|_| {},
+        )
+        .await
+        .unwrap();
+
+    let faults = Faults {
+        every: 2,
+        kinds: vec![Fault::Truncate],
+        only: Some("GET /v2/cut/app/blobs/"),
+    };
+    let proxy = Proxy::start(
+        &reg.addr,
+        ProxyOptions {
+            faults: Some(faults),
+            token_auth: None,
+        },
+    )
+    .await;
+    let (_d2, dst) = common::store();
+    let img = client
+        .pull(
+            &dst,
+            &reference(format!("{}/cut/app:1", proxy.addr)),
+            &amd64(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(img.manifest.digest, m.digest);
+    for b in blobs_of(&src, &m) {
+        assert_eq!(
+            dst.read_blob(&b.digest).unwrap(),
+            src.read_blob(&b.digest).unwrap()
+        );
+    }
+    let log = proxy.log();
+    assert!(
+        log.iter().any(|l| l.contains("range=bytes=")),
+        "no ranged GET: {log:?}"
+    );
 }

@@ -7,7 +7,7 @@ pub mod token;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 
@@ -25,6 +25,8 @@ pub(crate) struct AuthState {
     tokens: Mutex<HashMap<(String, String), Token>>,
     /// Credentials per registry: looked up once, or given explicitly (login).
     creds: Mutex<HashMap<String, Option<Credentials>>>,
+    /// One token fetch at a time per (host, scope set): parallel requests share its result.
+    fetching: Mutex<HashMap<(String, String), Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// How one request authenticates.
@@ -43,6 +45,7 @@ impl AuthState {
             challenges: Mutex::default(),
             tokens: Mutex::default(),
             creds: Mutex::default(),
+            fetching: Mutex::default(),
         }
     }
 
@@ -69,14 +72,34 @@ impl AuthState {
         Ok(found)
     }
 
-    /// Remembers the challenge an endpoint sent and forgets its tokens for `scopes`.
-    pub fn record_challenge(&self, host: &str, ch: Challenge, scopes: &[String]) {
+    /// Remembers the challenge an endpoint sent; forgets the cached token for `scopes` if it
+    /// is the one the registry just rejected (`rejected` is the `Authorization` value sent).
+    pub fn record_challenge(
+        &self,
+        host: &str,
+        ch: Challenge,
+        scopes: &[String],
+        rejected: Option<&str>,
+    ) {
         if let Ok(mut m) = self.challenges.lock() {
             m.insert(host.to_string(), ch);
         }
-        if let Ok(mut t) = self.tokens.lock() {
-            t.remove(&(host.to_string(), scope_key(scopes)));
+        let key = (host.to_string(), scope_key(scopes));
+        if let (Ok(mut t), Some(sent)) = (self.tokens.lock(), rejected) {
+            if t.get(&key)
+                .is_some_and(|tok| sent.strip_prefix("Bearer ") == Some(tok.value.as_str()))
+            {
+                t.remove(&key);
+            }
         }
+    }
+
+    fn cached(&self, key: &(String, String)) -> Option<Token> {
+        self.tokens
+            .lock()
+            .ok()
+            .and_then(|m| m.get(key).cloned())
+            .filter(Token::is_fresh)
     }
 
     /// The authorization for a request to `host` needing `scopes`, fetching a token if needed.
@@ -112,8 +135,16 @@ impl AuthState {
             }),
             Challenge::Bearer { realm, service, .. } => {
                 let key = (host.to_string(), scope_key(scopes));
-                let cached = self.tokens.lock().ok().and_then(|m| m.get(&key).cloned());
-                if let Some(t) = cached.filter(Token::is_fresh) {
+                if let Some(t) = self.cached(&key) {
+                    return Ok(Authorization::Header(format!("Bearer {}", t.value), user));
+                }
+                let gate = self
+                    .fetching
+                    .lock()
+                    .map(|mut m| m.entry(key.clone()).or_default().clone())
+                    .unwrap_or_default();
+                let _turn = gate.lock().await;
+                if let Some(t) = self.cached(&key) {
                     return Ok(Authorization::Header(format!("Bearer {}", t.value), user));
                 }
                 let req = token::TokenRequest {

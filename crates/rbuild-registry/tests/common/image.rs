@@ -1,6 +1,9 @@
 //! Test images made of pseudo-random layers, written into a store.
 
-use rbuild_oci::{media_type, to_canonical_json, Descriptor, Digest, ImageConfig, Index, Manifest, Platform, RootFs};
+use rbuild_oci::{
+    media_type, to_canonical_json, Descriptor, Digest, ImageConfig, Index, Manifest, Platform,
+    RootFs,
+};
 use rbuild_store::Store;
 
 /// `len` incompressible bytes determined by `seed`.
@@ -30,7 +33,10 @@ pub fn make_image(store: &Store, seed: u64, sizes: &[usize], arch: &str) -> Desc
     let config = ImageConfig {
         architecture: arch.to_string(),
         os: "linux".to_string(),
-        rootfs: RootFs { kind: "layers".into(), diff_ids },
+        rootfs: RootFs {
+            kind: "layers".into(),
+            diff_ids,
+        },
         ..Default::default()
     };
     let config_bytes = to_canonical_json(&config);
@@ -53,11 +59,18 @@ pub fn make_index(store: &Store, manifests: &[(Descriptor, &str)]) -> Descriptor
         .iter()
         .map(|(d, arch)| {
             let mut d = d.clone();
-            d.platform = Some(Platform { architecture: arch.to_string(), os: "linux".into(), variant: None });
+            d.platform = Some(Platform {
+                architecture: arch.to_string(),
+                os: "linux".into(),
+                variant: None,
+            });
             d
         })
         .collect();
-    let index = Index { manifests: entries, ..Default::default() };
+    let index = Index {
+        manifests: entries,
+        ..Default::default()
+    };
     let bytes = to_canonical_json(&index);
     let d = store.put_blob(&bytes).unwrap();
     Descriptor::new(media_type::OCI_INDEX, d, bytes.len() as u64)

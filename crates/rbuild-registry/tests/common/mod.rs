@@ -29,9 +29,12 @@ pub fn quick_retries() -> RetryPolicy {
 
 /// A client reading credentials only from `docker_config` (an empty temp dir by default).
 pub fn client(docker_config: &std::path::Path) -> Client {
-    Client::new(RegistryOptions { docker_config: Some(docker_config.to_path_buf()), ..Default::default() })
-        .unwrap()
-        .with_retry_policy(quick_retries())
+    Client::new(RegistryOptions {
+        docker_config: Some(docker_config.to_path_buf()),
+        ..Default::default()
+    })
+    .unwrap()
+    .with_retry_policy(quick_retries())
 }
 
 /// Writes a `config.json` into `dir`.

@@ -30,6 +30,8 @@ pub enum Fault {
 pub struct Faults {
     pub every: u64,
     pub kinds: Vec<Fault>,
+    /// Only requests whose `METHOD path` contains this are candidates.
+    pub only: Option<&'static str>,
 }
 
 /// Token-auth settings: who may have tokens, and what anonymous users get.
@@ -160,7 +162,14 @@ async fn serve(sock: TcpStream, st: Arc<State>) {
     let (r, mut w) = sock.into_split();
     let mut r = BufReader::new(r);
     while let Ok(Some(req)) = read_request(&mut r).await {
-        st.log.lock().unwrap().push(format!("{} {}", req.method, req.target));
+        let range = req
+            .header("range")
+            .map(|r| format!(" range={r}"))
+            .unwrap_or_default();
+        st.log
+            .lock()
+            .unwrap()
+            .push(format!("{} {}{range}", req.method, req.target));
         if !handle(&req, &st, &mut w).await {
             return;
         }
@@ -183,11 +192,17 @@ async fn handle(req: &Req, st: &State, w: &mut tokio::net::tcp::OwnedWriteHalf) 
     let fault = pick_fault(st, req);
     match fault {
         Some(Fault::Status500) => {
-            let resp = Resp::json(500, r#"{"errors":[{"code":"UNKNOWN","message":"injected"}]}"#);
+            let resp = Resp::json(
+                500,
+                r#"{"errors":[{"code":"UNKNOWN","message":"injected"}]}"#,
+            );
             return write_response(w, &resp, false).await.is_ok();
         }
         Some(Fault::TooMany) => {
-            let mut resp = Resp::json(429, r#"{"errors":[{"code":"TOOMANYREQUESTS","message":"injected"}]}"#);
+            let mut resp = Resp::json(
+                429,
+                r#"{"errors":[{"code":"TOOMANYREQUESTS","message":"injected"}]}"#,
+            );
             resp.headers.push(("retry-after".into(), "1".into()));
             return write_response(w, &resp, false).await.is_ok();
         }
@@ -210,6 +225,10 @@ async fn handle(req: &Req, st: &State, w: &mut tokio::net::tcp::OwnedWriteHalf) 
 fn pick_fault(st: &State, req: &Req) -> Option<Fault> {
     let faults = st.opts.faults.as_ref()?;
     if !req.path().starts_with("/v2/") || req.path() == "/v2/" {
+        return None;
+    }
+    let line = format!("{} {}", req.method, req.path());
+    if faults.only.is_some_and(|o| !line.contains(o)) {
         return None;
     }
     let n = st.counter.fetch_add(1, Ordering::SeqCst);
@@ -249,7 +268,11 @@ async fn forward(req: &Req, target: &str, st: &State) -> Result<Resp, reqwest::E
         })
         .collect();
     let body = resp.bytes().await?.to_vec();
-    Ok(Resp { status, headers, body })
+    Ok(Resp {
+        status,
+        headers,
+        body,
+    })
 }
 
 fn token_endpoint(req: &Req, st: &State) -> Resp {
@@ -267,15 +290,23 @@ fn token_endpoint(req: &Req, st: &State) -> Resp {
     let authenticated = match (req.header("authorization"), param("refresh_token")) {
         (_, Some(rt)) => {
             if auth.refresh_token.as_deref() != Some(rt.as_str()) {
-                return Resp::json(401, r#"{"errors":[{"code":"UNAUTHORIZED","message":"invalid refresh token"}]}"#);
+                return Resp::json(
+                    401,
+                    r#"{"errors":[{"code":"UNAUTHORIZED","message":"invalid refresh token"}]}"#,
+                );
             }
             true
         }
         (Some(h), None) => {
             let enc = h.strip_prefix("Basic ").unwrap_or("");
-            let dec = base64::engine::general_purpose::STANDARD.decode(enc).unwrap_or_default();
+            let dec = base64::engine::general_purpose::STANDARD
+                .decode(enc)
+                .unwrap_or_default();
             if dec != format!("{}:{}", auth.user, auth.password).as_bytes() {
-                return Resp::json(401, r#"{"errors":[{"code":"UNAUTHORIZED","message":"invalid credentials"}]}"#);
+                return Resp::json(
+                    401,
+                    r#"{"errors":[{"code":"UNAUTHORIZED","message":"invalid credentials"}]}"#,
+                );
             }
             true
         }
@@ -289,7 +320,9 @@ fn token_endpoint(req: &Req, st: &State) -> Resp {
     let mut grants = Vec::new();
     for s in scopes {
         let mut parts = s.splitn(3, ':');
-        let (Some("repository"), Some(repo), Some(actions)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some("repository"), Some(repo), Some(actions)) =
+            (parts.next(), parts.next(), parts.next())
+        else {
             continue;
         };
         for a in actions.split(',') {
@@ -301,7 +334,10 @@ fn token_endpoint(req: &Req, st: &State) -> Resp {
     let n = st.token_requests.load(Ordering::SeqCst);
     let token = format!("tok-{n}-{}", grants.len());
     st.tokens.lock().unwrap().insert(token.clone(), grants);
-    Resp::json(200, &format!(r#"{{"token":"{token}","access_token":"{token}","expires_in":300}}"#))
+    Resp::json(
+        200,
+        &format!(r#"{{"token":"{token}","access_token":"{token}","expires_in":300}}"#),
+    )
 }
 
 /// Checks the bearer token for the request; returns the target to forward (mount stripped if
@@ -315,11 +351,18 @@ fn check_token(req: &Req, st: &State, auth: &TokenAuth) -> Result<String, Resp> 
         .filter_map(|m| rest.find(m))
         .min()
         .map(|i| &rest[..i]);
-    let action = if matches!(req.method.as_str(), "GET" | "HEAD") { "pull" } else { "push" };
-    let token = req.header("authorization").and_then(|h| h.strip_prefix("Bearer "));
+    let action = if matches!(req.method.as_str(), "GET" | "HEAD") {
+        "pull"
+    } else {
+        "push"
+    };
+    let token = req
+        .header("authorization")
+        .and_then(|h| h.strip_prefix("Bearer "));
     let grants = token.and_then(|t| st.tokens.lock().unwrap().get(t).cloned());
     let has = |g: &Option<Vec<(String, String)>>, r: &str, a: &str| {
-        g.as_ref().is_some_and(|g| g.iter().any(|(gr, ga)| gr == r && ga == a))
+        g.as_ref()
+            .is_some_and(|g| g.iter().any(|(gr, ga)| gr == r && ga == a))
     };
     let ok = match repo {
         None => grants.is_some(),
@@ -327,13 +370,24 @@ fn check_token(req: &Req, st: &State, auth: &TokenAuth) -> Result<String, Resp> 
     };
     if !ok {
         let scope = repo.map(|r| {
-            let acts = if action == "pull" { "pull" } else { "pull,push" };
+            let acts = if action == "pull" {
+                "pull"
+            } else {
+                "pull,push"
+            };
             format!(",scope=\"repository:{r}:{acts}\"")
         });
-        let mut resp = Resp::json(401, r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#);
+        let mut resp = Resp::json(
+            401,
+            r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#,
+        );
         resp.headers.push((
             "www-authenticate".into(),
-            format!("Bearer realm=\"http://{}/token\",service=\"rbuild-test\"{}", st.addr, scope.unwrap_or_default()),
+            format!(
+                "Bearer realm=\"http://{}/token\",service=\"rbuild-test\"{}",
+                st.addr,
+                scope.unwrap_or_default()
+            ),
         ));
         return Err(resp);
     }
@@ -347,7 +401,9 @@ fn check_token(req: &Req, st: &State, auth: &TokenAuth) -> Result<String, Resp> 
     Ok(req.target.clone())
 }
 
-async fn read_request(r: &mut BufReader<tokio::net::tcp::OwnedReadHalf>) -> std::io::Result<Option<Req>> {
+async fn read_request(
+    r: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
+) -> std::io::Result<Option<Req>> {
     let mut line = String::new();
     if r.read_line(&mut line).await? == 0 {
         return Ok(None);
@@ -371,10 +427,21 @@ async fn read_request(r: &mut BufReader<tokio::net::tcp::OwnedReadHalf>) -> std:
             headers.push((k.trim().to_string(), v.trim().to_string()));
         }
     }
-    let mut req = Req { method, target, headers, body: Vec::new() };
-    if req.header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+    let mut req = Req {
+        method,
+        target,
+        headers,
+        body: Vec::new(),
+    };
+    if req
+        .header("transfer-encoding")
+        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+    {
         req.body = read_chunked(r).await?;
-    } else if let Some(n) = req.header("content-length").and_then(|v| v.parse::<usize>().ok()) {
+    } else if let Some(n) = req
+        .header("content-length")
+        .and_then(|v| v.parse::<usize>().ok())
+    {
         let mut body = vec![0u8; n];
         r.read_exact(&mut body).await?;
         req.body = body;
@@ -382,12 +449,15 @@ async fn read_request(r: &mut BufReader<tokio::net::tcp::OwnedReadHalf>) -> std:
     Ok(Some(req))
 }
 
-async fn read_chunked(r: &mut BufReader<tokio::net::tcp::OwnedReadHalf>) -> std::io::Result<Vec<u8>> {
+async fn read_chunked(
+    r: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
+) -> std::io::Result<Vec<u8>> {
     let mut body = Vec::new();
     loop {
         let mut size_line = String::new();
         r.read_line(&mut size_line).await?;
-        let size = usize::from_str_radix(size_line.trim().split(';').next().unwrap_or("0"), 16).unwrap_or(0);
+        let size = usize::from_str_radix(size_line.trim().split(';').next().unwrap_or("0"), 16)
+            .unwrap_or(0);
         if size == 0 {
             let mut end = String::new();
             r.read_line(&mut end).await?;
@@ -422,7 +492,11 @@ fn head_bytes(resp: &Resp, content_length: usize, keep_length: bool) -> Vec<u8> 
     out.into_bytes()
 }
 
-async fn write_response(w: &mut tokio::net::tcp::OwnedWriteHalf, resp: &Resp, head: bool) -> std::io::Result<()> {
+async fn write_response(
+    w: &mut tokio::net::tcp::OwnedWriteHalf,
+    resp: &Resp,
+    head: bool,
+) -> std::io::Result<()> {
     let mut out = head_bytes(resp, resp.body.len(), head);
     if !head {
         out.extend_from_slice(&resp.body);
@@ -431,7 +505,10 @@ async fn write_response(w: &mut tokio::net::tcp::OwnedWriteHalf, resp: &Resp, he
     w.flush().await
 }
 
-async fn write_truncated(w: &mut tokio::net::tcp::OwnedWriteHalf, resp: &Resp) -> std::io::Result<()> {
+async fn write_truncated(
+    w: &mut tokio::net::tcp::OwnedWriteHalf,
+    resp: &Resp,
+) -> std::io::Result<()> {
     let mut out = head_bytes(resp, resp.body.len(), false);
     out.extend_from_slice(&resp.body[..resp.body.len() / 2]);
     w.write_all(&out).await?;
