@@ -33,7 +33,11 @@ impl CacheStorage<FsState> for StoreCache {
     fn save(&self, key: &CacheKey, identity: &str, components: &Components, value: &FsState) {
         if let Ok(v) = serde_json::to_vec(value) {
             // Recording the blobs lets prune drop entries whose layers it removed.
-            let blobs: Vec<_> = value.layers.iter().map(|l| l.descriptor.digest.clone()).collect();
+            let blobs: Vec<_> = value
+                .layers
+                .iter()
+                .map(|l| l.descriptor.digest.clone())
+                .collect();
             if let Err(e) = self.store.kv_put_refs("cache", &key.to_hex(), &v, &blobs) {
                 tracing::warn!("cannot record cache entry: {e}");
             }

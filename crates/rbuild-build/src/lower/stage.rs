@@ -89,7 +89,7 @@ pub(crate) fn lower_stage(shared: &mut Shared, index: usize) -> Result<StageOut,
     let escape = shared.input.dockerfile.directives.escape;
     for t in triggers {
         let mut ins = parse_trigger(&t, escape)?;
-        ins.location = stage.location.clone();
+        ins.location = stage.location;
         dispatch(shared, &mut st, &ins)?;
     }
     for ins in &stage.instructions {
