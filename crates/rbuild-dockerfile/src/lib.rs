@@ -10,7 +10,7 @@
 //!   intact (BuildKit re-encodes each byte, producing mojibake).
 //! * Glob patterns in `${v#p}`, `${v%p}`, `${v/p/r}` also accept POSIX bracket expressions
 //!   `[a-z]`, `[!x]` (BuildKit treats `[` literally), and any escaped character is literal
-//!   (BuildKit rejects escapes other than `\*`, `\?`, `\`, `\}` and `\/`).
+//!   (BuildKit rejects escapes other than `\*`, `\?`, `\\`, `\}` and `\/`).
 //! * Nesting is bounded (`${a:-${b:-...}}` 64 deep, `ONBUILD ONBUILD ...` 8 deep) so hostile
 //!   input cannot overflow the stack; Go's growable stacks have no such limit.
 //! * JSON form is read with serde_json: a lone UTF-16 surrogate escape (`"\ud800"`) makes the
