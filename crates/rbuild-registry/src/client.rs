@@ -1,7 +1,7 @@
 //! The client: options, endpoints (scheme, mirrors, TLS per host) and authenticated requests.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,6 +12,10 @@ use crate::auth::config::Credentials;
 use crate::auth::{AuthState, Authorization};
 use crate::error::{error_message, redact_url, RegistryError};
 use crate::transport::{self, RetryPolicy};
+
+pub use crate::endpoint::is_loopback;
+pub(crate) use crate::endpoint::Endpoint;
+use crate::endpoint::{add_host_certs, strip_port};
 
 /// Registry settings: insecure hosts, Docker Hub mirrors, CA directory, Docker config directory.
 #[derive(Clone, Debug, Default)]
@@ -41,66 +45,6 @@ pub(crate) struct Inner {
     pub(crate) chunk_size: u64,
     /// Blobs transferred at once.
     pub(crate) parallel: usize,
-}
-
-/// One repository at one endpoint (the registry itself or a mirror).
-#[derive(Clone, Debug)]
-pub(crate) struct Endpoint {
-    /// `host[:port]` contacted.
-    pub host: String,
-    /// `scheme://host[:port]/`.
-    pub base: Url,
-    /// Name credentials are looked up under.
-    pub registry: String,
-    /// Repository path.
-    pub repository: String,
-}
-
-impl Endpoint {
-    /// `<base>/v2/<repository>/<tail>`.
-    pub fn url(&self, tail: &str) -> Result<Url, RegistryError> {
-        self.base
-            .join(&format!("v2/{}/{tail}", self.repository))
-            .map_err(|e| self.protocol(format!("bad URL for {tail:?}: {e}")))
-    }
-
-    /// A protocol error naming this endpoint.
-    pub fn protocol(&self, reason: String) -> RegistryError {
-        RegistryError::Protocol {
-            host: self.host.clone(),
-            reason,
-        }
-    }
-
-    /// `registry/repository`, the name recorded as a blob's source.
-    pub fn name(&self) -> String {
-        format!("{}/{}", self.registry, self.repository)
-    }
-
-    /// The scope for `actions` (`pull` or `pull,push`) on this repository.
-    pub fn scope(&self, actions: &str) -> String {
-        format!("repository:{}:{actions}", self.repository)
-    }
-}
-
-/// Whether `host` (optionally with port) is loopback: plain HTTP is always allowed there.
-pub fn is_loopback(host: &str) -> bool {
-    let bare = strip_port(host);
-    bare == "localhost"
-        || bare == "::1"
-        || bare
-            .parse::<std::net::Ipv4Addr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
-fn strip_port(host: &str) -> &str {
-    if let Some(rest) = host.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or(rest);
-    }
-    match host.rsplit_once(':') {
-        Some((h, port)) if !h.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => h,
-        _ => host,
-    }
 }
 
 impl Client {
@@ -392,46 +336,6 @@ pub(crate) async fn status_error(
             message: error_message(&body),
         },
     }
-}
-
-/// Adds `dir/*.crt` as extra roots and `dir/*.cert` + `*.key` as client identity.
-fn add_host_certs(
-    mut b: reqwest::ClientBuilder,
-    dir: &Path,
-) -> Result<reqwest::ClientBuilder, RegistryError> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Ok(b);
-    };
-    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    paths.sort();
-    let read = |p: &Path| {
-        std::fs::read(p).map_err(|source| RegistryError::Io {
-            path: p.to_path_buf(),
-            source,
-        })
-    };
-    let bad = |p: &Path, e: reqwest::Error| RegistryError::Certificate {
-        path: p.to_path_buf(),
-        reason: transport::describe(&e),
-    };
-    for p in &paths {
-        match p.extension().and_then(|e| e.to_str()) {
-            Some("crt") => {
-                let certs =
-                    reqwest::Certificate::from_pem_bundle(&read(p)?).map_err(|e| bad(p, e))?;
-                b = b.tls_certs_merge(certs);
-            }
-            Some("cert") => {
-                let key = p.with_extension("key");
-                let mut pem = read(p)?;
-                pem.extend_from_slice(b"\n");
-                pem.extend(read(&key)?);
-                b = b.identity(reqwest::Identity::from_pem(&pem).map_err(|e| bad(p, e))?);
-            }
-            _ => {}
-        }
-    }
-    Ok(b)
 }
 
 #[cfg(test)]

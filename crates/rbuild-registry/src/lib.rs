@@ -4,8 +4,10 @@
 
 pub mod auth;
 mod client;
+mod endpoint;
 mod error;
 mod login;
+mod manifest;
 pub mod platform;
 mod pull;
 mod push;

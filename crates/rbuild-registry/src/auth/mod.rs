@@ -16,17 +16,20 @@ use self::config::{config_dir, config_key, Credentials, DockerConfig};
 use self::token::Token;
 use crate::error::RegistryError;
 
+/// (endpoint host, canonical scope set).
+type TokenKey = (String, String);
+
 /// Per-client authentication state, shared by clones of the client.
 pub(crate) struct AuthState {
     docker_config: Option<PathBuf>,
     /// Last challenge seen per endpoint host, so later requests authenticate up front.
     challenges: Mutex<HashMap<String, Challenge>>,
     /// Tokens per (endpoint host, scope set).
-    tokens: Mutex<HashMap<(String, String), Token>>,
+    tokens: Mutex<HashMap<TokenKey, Token>>,
     /// Credentials per registry: looked up once, or given explicitly (login).
     creds: Mutex<HashMap<String, Option<Credentials>>>,
     /// One token fetch at a time per (host, scope set): parallel requests share its result.
-    fetching: Mutex<HashMap<(String, String), Arc<tokio::sync::Mutex<()>>>>,
+    fetching: Mutex<HashMap<TokenKey, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// How one request authenticates.
@@ -94,7 +97,7 @@ impl AuthState {
         }
     }
 
-    fn cached(&self, key: &(String, String)) -> Option<Token> {
+    fn cached(&self, key: &TokenKey) -> Option<Token> {
         self.tokens
             .lock()
             .ok()

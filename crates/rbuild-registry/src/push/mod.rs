@@ -9,7 +9,7 @@ use reqwest::Method;
 
 use crate::client::{status_error, Client, Endpoint};
 use crate::error::RegistryError;
-use crate::pull::parse_json;
+use crate::manifest::parse_json;
 use crate::sources;
 
 /// What a push is doing, for progress display.
