@@ -4,6 +4,7 @@ mod bflags;
 mod copy;
 mod duration;
 mod healthcheck;
+mod mount_values;
 mod parse;
 mod run;
 mod simple;

@@ -1,6 +1,7 @@
 //! Shell-word expansion as BuildKit's shell lexer does it: quotes, escapes and `$var` operators.
 
 mod expand;
+mod ops;
 mod pattern;
 mod scanner;
 mod words;

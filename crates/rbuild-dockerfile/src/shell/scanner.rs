@@ -2,28 +2,27 @@
 
 use std::collections::BTreeSet;
 
-use super::pattern::{self, Pattern};
 use super::words::Words;
 use super::{Env, Lexer};
 
 /// Nesting limit for `${a:-${b:-...}}`: Go grows its stack, we must not overflow ours.
 const MAX_DEPTH: usize = 64;
 
-const MISSING_BRACE: &str = "syntax error: missing '}'";
+pub(super) const MISSING_BRACE: &str = "syntax error: missing '}'";
 
 pub(crate) struct Scanner<'a> {
     chars: Vec<char>,
     pos: usize,
     env: &'a dyn Env,
-    escape: char,
+    pub(super) escape: char,
     raw_quotes: bool,
     raw_escapes: bool,
-    skip_unset: bool,
+    pub(super) skip_unset: bool,
     depth: usize,
     matches: BTreeSet<String>,
 }
 
-type Res<T> = Result<T, String>;
+pub(super) type Res<T> = Result<T, String>;
 
 impl<'a> Scanner<'a> {
     pub fn new(lexer: &Lexer, word: &str, env: &'a dyn Env) -> Self {
@@ -44,11 +43,11 @@ impl<'a> Scanner<'a> {
         self.matches
     }
 
-    fn peek(&self) -> Option<char> {
+    pub(super) fn peek(&self) -> Option<char> {
         self.chars.get(self.pos).copied()
     }
 
-    fn next(&mut self) -> Option<char> {
+    pub(super) fn next(&mut self) -> Option<char> {
         let c = self.peek();
         if c.is_some() {
             self.pos += 1;
@@ -56,7 +55,7 @@ impl<'a> Scanner<'a> {
         c
     }
 
-    fn get_env(&mut self, name: &str) -> Option<String> {
+    pub(super) fn get_env(&mut self, name: &str) -> Option<String> {
         let v = self.env.get(name);
         if v.is_some() {
             self.matches.insert(name.to_string());
@@ -68,7 +67,7 @@ impl<'a> Scanner<'a> {
         self.process_stop_on(None, self.raw_escapes)
     }
 
-    fn process_stop_on(
+    pub(super) fn process_stop_on(
         &mut self,
         stop: Option<char>,
         raw_escapes: bool,
@@ -265,95 +264,5 @@ impl<'a> Scanner<'a> {
             Some('/') => self.replace(name),
             Some(c) => Err(format!("unsupported modifier ({c}) in substitution")),
         }
-    }
-
-    /// Processes text up to `stop`, turning "ran out of input" into `at_eof`.
-    fn operand(&mut self, stop: char, raw: bool, at_eof: &str) -> Res<String> {
-        match self.process_stop_on(Some(stop), raw) {
-            Ok((s, _)) => Ok(s),
-            Err(_) if self.peek().is_none() => Err(at_eof.into()),
-            Err(e) => Err(e),
-        }
-    }
-
-    fn modifier(&mut self, name: String, first: char) -> Res<String> {
-        let mut op = first;
-        let mut ops = first.to_string();
-        let null_is_unset = first == ':';
-        if null_is_unset {
-            op = self.next().ok_or(MISSING_BRACE)?;
-            ops.push(op);
-        }
-        let raw = op == '#' || op == '%';
-        if null_is_unset && raw {
-            return Err(format!("unsupported modifier ({ops}) in substitution"));
-        }
-        let word = self.operand('}', raw, MISSING_BRACE)?;
-        let value = self.get_env(&name);
-        if self.skip_unset && value.is_none() {
-            return Ok(format!("${{{name}{ops}{word}}}"));
-        }
-        let empty = value
-            .as_deref()
-            .is_none_or(|v| null_is_unset && v.is_empty());
-        match op {
-            '-' => Ok(if empty {
-                word
-            } else {
-                value.unwrap_or_default()
-            }),
-            '+' => Ok(if empty { String::new() } else { word }),
-            '?' => match value {
-                Some(v) if !empty => Ok(v),
-                _ => {
-                    let default = if value.is_none() {
-                        "is not allowed to be unset"
-                    } else {
-                        "is not allowed to be empty"
-                    };
-                    let msg = if word.is_empty() {
-                        default
-                    } else {
-                        word.as_str()
-                    };
-                    Err(format!("{name}: {msg}"))
-                }
-            },
-            '#' | '%' => {
-                let (greedy, pat) = match word.strip_prefix(op) {
-                    Some(rest) => (true, rest),
-                    None => (false, word.as_str()),
-                };
-                let pat = Pattern::parse(pat, self.escape);
-                let value = value.unwrap_or_default();
-                Ok(if op == '#' {
-                    pattern::trim_prefix(&pat, &value, greedy)
-                } else {
-                    pattern::trim_suffix(&pat, &value, greedy)
-                })
-            }
-            _ => Err(format!("unsupported modifier ({ops}) in substitution")),
-        }
-    }
-
-    fn replace(&mut self, name: String) -> Res<String> {
-        let all = self.peek() == Some('/');
-        if all {
-            self.next();
-        }
-        let pat_src = self.operand('/', true, "syntax error: missing '/' in ${}")?;
-        let repl = self.operand('}', true, MISSING_BRACE)?;
-        let value = self.get_env(&name);
-        if self.skip_unset && value.is_none() {
-            return Ok(format!("${{{name}/{pat_src}/{repl}}}"));
-        }
-        let pat = Pattern::parse(&pat_src, self.escape);
-        let repl = pattern::unescape(&repl, self.escape);
-        Ok(pattern::replace(
-            &pat,
-            &value.unwrap_or_default(),
-            &repl,
-            all,
-        ))
     }
 }
