@@ -88,12 +88,45 @@ impl Pattern {
         toks[p..].iter().all(|t| *t == Tok::Star)
     }
 
-    /// Length of the longest match starting at `from`, if any.
-    fn longest_at(&self, s: &[char], from: usize) -> Option<usize> {
-        (from..=s.len())
-            .rev()
-            .find(|&end| self.matches(&s[from..end]))
-            .map(|end| end - from)
+    /// Every `end` such that `s[from..end]` matches, ascending. One pass of an NFA
+    /// simulation (O(len * pattern)), stopping as soon as no state is alive.
+    fn match_ends(&self, s: &[char], from: usize) -> Vec<usize> {
+        let n = self.toks.len();
+        let mut cur = vec![false; n + 1];
+        cur[0] = true;
+        self.close(&mut cur);
+        let mut ends = Vec::new();
+        if cur[n] {
+            ends.push(from);
+        }
+        for (k, &c) in s[from..].iter().enumerate() {
+            let mut next = vec![false; n + 1];
+            for (p, tok) in self.toks.iter().enumerate().filter(|(p, _)| cur[*p]) {
+                match tok {
+                    Tok::Star => next[p] = true,
+                    t if t.matches(c) => next[p + 1] = true,
+                    _ => {}
+                }
+            }
+            self.close(&mut next);
+            if !next.contains(&true) {
+                break;
+            }
+            cur = next;
+            if cur[n] {
+                ends.push(from + k + 1);
+            }
+        }
+        ends
+    }
+
+    /// A `*` may match nothing: its state also enables the next one.
+    fn close(&self, set: &mut [bool]) {
+        for (p, tok) in self.toks.iter().enumerate() {
+            if set[p] && *tok == Tok::Star {
+                set[p + 1] = true;
+            }
+        }
     }
 }
 
@@ -132,12 +165,9 @@ fn parse_class(chars: &[char], mut i: usize, esc: char) -> Option<(Tok, usize)> 
 /// `${v#p}` (shortest) and `${v##p}` (greedy): removes a matching prefix.
 pub(crate) fn trim_prefix(pat: &Pattern, value: &str, greedy: bool) -> String {
     let s: Vec<char> = value.chars().collect();
-    let mut ends: Box<dyn Iterator<Item = usize>> = if greedy {
-        Box::new((0..=s.len()).rev())
-    } else {
-        Box::new(0..=s.len())
-    };
-    match ends.find(|&e| pat.matches(&s[..e])) {
+    let ends = pat.match_ends(&s, 0);
+    let end = if greedy { ends.last() } else { ends.first() };
+    match end.copied() {
         Some(e) => s[e..].iter().collect(),
         None => value.to_string(),
     }
@@ -166,7 +196,7 @@ pub(crate) fn replace(pat: &Pattern, value: &str, repl: &str, all: bool) -> Stri
     let mut last_end: Option<usize> = None;
     let mut pos = 0;
     while pos <= s.len() {
-        if let Some(len) = pat.longest_at(&s, pos) {
+        if let Some(len) = pat.match_ends(&s, pos).last().map(|e| e - pos) {
             if !(len == 0 && last_end == Some(pos)) {
                 out.extend(&s[copied..pos]);
                 out.push_str(repl);
@@ -221,6 +251,15 @@ mod tests {
         assert!(m("\\*", "*"));
         assert!(!m("\\*", "a"));
         assert!(m("*.tar.*", "x.tar.gz"));
+    }
+
+    #[test]
+    fn long_values_stay_fast() {
+        let v = "ab".repeat(5000);
+        let p = Pattern::parse("*b", '\\');
+        assert_eq!(replace(&p, &v, "", true), "");
+        assert_eq!(trim_prefix(&p, &v, false), "ab".repeat(4999));
+        assert_eq!(trim_suffix(&Pattern::parse("a*", '\\'), &v, true), "");
     }
 
     #[test]
