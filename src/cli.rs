@@ -23,7 +23,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Build an image from a Dockerfile and a context directory.
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
     /// List images in the local store.
     Images,
     /// Show an image's manifest and config as JSON.
@@ -78,6 +78,38 @@ pub struct BuildArgs {
     /// Maximum steps run at once (default: number of CPUs).
     #[arg(long)]
     pub jobs: Option<usize>,
+    /// Memory limit of each RUN step (e.g. 64m, 1g).
+    #[arg(short = 'm', long, value_name = "SIZE")]
+    pub memory: Option<String>,
+    /// Memory plus swap of each RUN step; -1 for unlimited swap (default: twice --memory).
+    #[arg(long = "memory-swap", value_name = "SIZE", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// CPUs each RUN step may use (e.g. 1.5).
+    #[arg(long, value_name = "N.N")]
+    pub cpus: Option<String>,
+    /// CFS quota of each RUN step, in microseconds per period.
+    #[arg(long = "cpu-quota", value_name = "N", allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// CFS period of each RUN step, in microseconds.
+    #[arg(long = "cpu-period", value_name = "N")]
+    pub cpu_period: Option<u64>,
+    /// Maximum number of processes in each RUN step (-1 for unlimited).
+    #[arg(long = "pids-limit", value_name = "N", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Resource limit of each RUN step, `name=soft[:hard]`; repeatable.
+    #[arg(long = "ulimit", value_name = "NAME=SOFT[:HARD]")]
+    pub ulimits: Vec<String>,
+    /// Size of /dev/shm in each RUN step (default 64m).
+    #[arg(long = "shm-size", value_name = "SIZE")]
+    pub shm_size: Option<String>,
+    /// Network of RUN steps: default, host or none (`RUN --network=` overrides it).
+    #[arg(long, value_name = "MODE", value_parser = ["default", "host", "none"])]
+    pub network: Option<String>,
+    /// Where the image goes, as buildx spells it: `type=image` (default), `type=oci,dest=FILE`,
+    /// `type=docker,dest=FILE`, `type=local,dest=DIR`, with `compression=gzip|zstd|uncompressed`
+    /// and `compression-level=N`; repeatable.
+    #[arg(short = 'o', long = "output", value_name = "type=TYPE,KEY=VALUE")]
+    pub outputs: Vec<String>,
     /// Build context directory.
     pub context: PathBuf,
 }

@@ -18,7 +18,7 @@ use crate::cli::{Cli, Command};
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let store = open_store(cli.root)?;
     match cli.command {
-        Command::Build(args) => build::run(args, store),
+        Command::Build(args) => build::run(*args, store),
         Command::Images => images::run(&store),
         Command::Inspect { reference } => inspect::run(&store, &reference),
         Command::Import { tarball, reference } => import::run(&store, &tarball, &reference),

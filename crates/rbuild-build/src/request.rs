@@ -35,6 +35,10 @@ pub struct BuildRequest {
     pub source_date_epoch: Option<i64>,
     /// The executable re-run as the sandbox init (normally /proc/self/exe).
     pub sandbox_exe: PathBuf,
+    /// Resource limits of every RUN step (`--memory`, `--pids-limit`, ...); not part of cache keys.
+    pub limits: rbuild_sandbox::Limits,
+    /// `--network` for the whole build (None = default); `RUN --network=` overrides it per step.
+    pub network: Option<rbuild_sandbox::NetworkMode>,
 }
 
 impl BuildRequest {
@@ -52,6 +56,8 @@ impl BuildRequest {
             jobs: std::thread::available_parallelism().map_or(2, |n| n.get()),
             source_date_epoch: None,
             sandbox_exe: PathBuf::from("/proc/self/exe"),
+            limits: rbuild_sandbox::Limits::default(),
+            network: None,
         }
     }
 }

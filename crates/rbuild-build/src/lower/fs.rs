@@ -35,16 +35,10 @@ pub(crate) fn run(
             "RUN --mount is not supported by this version of rbuild",
         ));
     }
-    let network = match run.network.as_deref() {
-        None | Some("default") | Some("host") => NetworkMode::Host,
-        Some("none") => NetworkMode::None,
-        Some(other) => {
-            return Err(BuildError::at(
-                line,
-                format!("unsupported network mode {other:?}"),
-            ))
-        }
-    };
+    let request = shared.input.request;
+    let network = run_network(run.network.as_deref(), request.network)
+        .map_err(|m| BuildError::at(line, m))?;
+    let limits = request.limits.clone();
     let step = shared.step(st, line, &ins.source);
     let c = &st.out.config.config;
     let argv = run_argv(&shell_of(c), run.cmd, &run.heredocs);
@@ -58,11 +52,24 @@ pub(crate) fn run(
         cwd: c.working_dir.clone().unwrap_or_else(|| "/".into()),
         user: c.user.clone().unwrap_or_default(),
         network,
+        limits,
         rt: shared.input.runtime.clone(),
     };
     let v = shared.add(BuildOp::Run(Box::new(op)), vec![st.out.vertex], &st.name);
     push_fs(st, v, created_by);
     Ok(())
+}
+
+/// `RUN --network=` wins over the build's `--network`; `default` means the build's mode.
+fn run_network(flag: Option<&str>, build: Option<NetworkMode>) -> Result<NetworkMode, String> {
+    match flag {
+        None | Some("default") => Ok(build.unwrap_or_default()),
+        Some("host") => Ok(NetworkMode::Host),
+        Some("none") => Ok(NetworkMode::None),
+        Some(other) => Err(format!(
+            "unsupported network mode {other:?} (expected default, host or none)"
+        )),
+    }
 }
 
 /// BuildKit runs a lone heredoc as the script itself, and otherwise hands the shell the

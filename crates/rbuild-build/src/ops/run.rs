@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use rbuild_sandbox::{ExitReason, NetworkMode, RunSpec};
+use rbuild_sandbox::{ExitReason, Limits, NetworkMode, RunSpec};
 use rbuild_solver::{CacheKey, Components, KeyBuilder};
 
 use crate::image::FsState;
@@ -26,6 +26,8 @@ pub struct RunOp {
     pub user: String,
     /// Network mode.
     pub network: NetworkMode,
+    /// Resource limits; left out of the cache key, as BuildKit does.
+    pub limits: Limits,
     /// Shared build runtime.
     pub rt: Arc<Runtime>,
 }
@@ -69,8 +71,8 @@ impl RunOp {
             cwd: self.cwd.clone(),
             user: self.user.clone(),
             hostname: "rbuild".to_string(),
-            network: self.network.clone(),
-            limits: Default::default(),
+            network: self.network,
+            limits: self.limits.clone(),
             extra_mounts: Vec::new(),
             hosts: None,
             resolv_conf: None,
@@ -94,13 +96,23 @@ impl RunOp {
             ExitReason::Exited(0) => return Ok(()),
             ExitReason::Exited(code) => format!("{what}: exit code: {code}"),
             ExitReason::Signaled(sig) => format!("{what}: killed by signal {sig}"),
-            ExitReason::OomKilled => format!("{what}: killed because it ran out of memory (OOM)"),
+            ExitReason::OomKilled => format!(
+                "{what}: killed because it ran out of memory (OOM){}",
+                memory_note(&self.limits)
+            ),
         };
         Err(BuildError::StepFailed {
             at: self.step.location.clone(),
             reason,
         })
     }
+}
+
+/// Names the limit that was hit, so the user knows which flag to raise.
+fn memory_note(limits: &Limits) -> String {
+    limits.memory.map_or(String::new(), |m| {
+        format!(" with --memory {m} bytes ({} MiB)", m / (1024 * 1024))
+    })
 }
 
 fn network_name(n: &NetworkMode) -> &'static str {
