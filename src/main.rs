@@ -3,6 +3,8 @@
 mod cli;
 mod commands;
 mod render;
+mod resolver;
+mod render_tty;
 
 use std::process::ExitCode;
 

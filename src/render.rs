@@ -7,6 +7,23 @@ use std::time::Instant;
 
 use rbuild_build::progress::{Event, Reporter};
 
+use crate::cli::ProgressMode;
+
+/// The renderer for `--progress`: `auto` is tty when stderr is a terminal, plain otherwise.
+pub fn reporter(mode: ProgressMode) -> std::sync::Arc<dyn Reporter> {
+    use std::io::IsTerminal;
+    let tty = match mode {
+        ProgressMode::Auto => std::io::stderr().is_terminal(),
+        ProgressMode::Tty => true,
+        ProgressMode::Plain => false,
+    };
+    if tty {
+        std::sync::Arc::new(crate::render_tty::Tty::new())
+    } else {
+        std::sync::Arc::new(Plain::new())
+    }
+}
+
 /// Writes progress as lines on stderr; safe from several threads.
 pub struct Plain {
     state: Mutex<State>,

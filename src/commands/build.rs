@@ -6,20 +6,25 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use rbuild_build::resolve::LocalResolver;
 use rbuild_build::{BuildRequest, DockerfileSource};
 use rbuild_sandbox::{Limits, NetworkMode, Ulimit};
 use rbuild_store::Store;
 
 use crate::cli::BuildArgs;
-use crate::render::Plain;
+use crate::resolver::{Remote, RegistryResolver};
 
 /// Builds and tags the image.
 pub fn run(args: BuildArgs, store: Arc<Store>) -> anyhow::Result<ExitCode> {
+    if args.push && args.tags.is_empty() {
+        anyhow::bail!("--push needs at least one -t NAME[:TAG] to push to");
+    }
+    let remote = Remote::new(&args.registry)?;
+    let resolver = RegistryResolver::new(&remote, args.platform.as_deref(), args.pull)?;
+    let push = args.push;
+    let reporter = crate::render::reporter(args.progress);
     let req = request(args)?;
-    let reporter = Arc::new(Plain::new());
     let started = std::time::Instant::now();
-    let result = rbuild_build::build(&req, store, &LocalResolver, reporter)?;
+    let result = rbuild_build::build(&req, Arc::clone(&store), &resolver, reporter)?;
     eprintln!("writing image {} done", result.config);
     for tag in &result.tags {
         eprintln!("naming to {tag} done");
@@ -29,6 +34,11 @@ pub fn run(args: BuildArgs, store: Arc<Store>) -> anyhow::Result<ExitCode> {
         started.elapsed().as_secs_f64(),
         result.manifest.digest
     );
+    if push {
+        for tag in &result.tags {
+            super::push::push_manifest(&remote, &store, &result.manifest, tag)?;
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -51,6 +61,13 @@ fn request(args: BuildArgs) -> anyhow::Result<BuildRequest> {
         Some(p) => DockerfileSource::Path(p),
         None => DockerfileSource::Path(args.context.join("Dockerfile")),
     };
+    let outputs = args
+        .outputs
+        .iter()
+        .map(|o| rbuild_build::export::parse_output(o))
+        .collect::<Result<Vec<_>, _>>()?;
+    req.compression = rbuild_build::export::layer_compression(&outputs)?;
+    req.outputs = outputs.into_iter().map(|o| o.output).collect();
     req.tags = args.tags;
     req.build_args = parse_build_args(&args.build_args, |k| std::env::var(k).ok());
     req.target = args.target;
