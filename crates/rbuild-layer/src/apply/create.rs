@@ -30,20 +30,17 @@ impl Privilege {
         }
     }
 
-    fn owner(&self, uid: u32, gid: u32) -> (Option<Uid>, Option<Gid>) {
-        let _ = self;
-        (Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))
-    }
-
-    /// Xattr failures: a missing SELinux label support is never fatal (the label is host
-    /// policy, not image content); trusted.*/security.* need root.
+    /// Xattr failures: trusted.*/security.* need root, so rootless skips those.
     fn xattr(&self, name: &[u8], res: Result<(), Errno>) -> io::Result<()> {
         match res {
-            Err(Errno::OPNOTSUPP) if name == b"security.selinux" => Ok(()),
             Err(Errno::PERM) if !self.is_root && !name.starts_with(b"user.") => Ok(()),
             other => other.map_err(to_io),
         }
     }
+}
+
+fn owner(a: &Attrs) -> (Option<Uid>, Option<Gid>) {
+    (Some(Uid::from_raw(a.uid)), Some(Gid::from_raw(a.gid)))
 }
 
 /// Makes room for a new object at `name`: keeps an existing directory when a directory is
@@ -77,7 +74,7 @@ fn times(a: &Attrs) -> Timestamps {
 /// Owner, then mode (chown clears setuid/setgid), then xattrs (chown clears
 /// security.capability) of an open fd.
 fn fd_attrs(p: &Privilege, fd: BorrowedFd<'_>, a: &Attrs) -> io::Result<()> {
-    let (u, g) = p.owner(a.uid, a.gid);
+    let (u, g) = owner(a);
     p.tolerate(rfs::fchown(fd, u, g))?;
     rfs::fchmod(fd, Mode::from_raw_mode(a.mode)).map_err(to_io)?;
     for (name, value) in &a.xattrs {
@@ -168,7 +165,7 @@ fn path_attrs(
     a: &Attrs,
     chmod: bool,
 ) -> io::Result<()> {
-    let (u, g) = p.owner(a.uid, a.gid);
+    let (u, g) = owner(a);
     p.tolerate(rfs::chownat(dir, name, u, g, AtFlags::SYMLINK_NOFOLLOW))?;
     if chmod {
         rfs::chmodat(dir, name, Mode::from_raw_mode(a.mode), AtFlags::empty()).map_err(to_io)?;

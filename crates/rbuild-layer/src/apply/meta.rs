@@ -73,8 +73,9 @@ pub(crate) fn attrs(header: &Header, pax: &[(Vec<u8>, Vec<u8>)]) -> Attrs {
             }
             k => {
                 if let Some(name) = k.strip_prefix(b"SCHILY.xattr.") {
-                    // An image must not be able to plant overlay redirects/metacopy in a snapshot.
-                    if xattrs::is_layer_xattr(name) || name == b"security.selinux" {
+                    // An image must not plant overlay redirects/metacopy in a snapshot, nor a
+                    // host SELinux label (the same filter the differ applies).
+                    if xattrs::is_layer_xattr(name) {
                         a.xattrs.push((name.to_vec(), value.clone()));
                     }
                 }

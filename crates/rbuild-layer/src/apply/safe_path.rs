@@ -190,4 +190,42 @@ mod tests {
             Some(comps(&["usr", "bin", "x"]))
         );
     }
+
+    /// The openat2-free resolver must agree with RESOLVE_IN_ROOT on every kind of link.
+    #[test]
+    fn manual_resolution_matches_openat2() {
+        use std::os::unix::fs::{symlink, MetadataExt};
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("root");
+        std::fs::create_dir_all(root.join("real/sub")).unwrap();
+        std::fs::create_dir_all(t.path().join("outside/sub")).unwrap();
+        symlink("/", root.join("to-root")).unwrap();
+        symlink("../../..", root.join("real/up")).unwrap();
+        symlink("/real", root.join("abs")).unwrap();
+        symlink(t.path().join("outside"), root.join("host")).unwrap();
+        symlink("loop", root.join("loop")).unwrap();
+        let rootfd = rfs::open(&root, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty()).unwrap();
+        let ino = |fd: &OwnedFd| rfs::fstat(fd).unwrap().st_ino;
+        let real_sub = std::fs::metadata(root.join("real/sub")).unwrap().ino();
+        for path in [
+            "real/sub",
+            "to-root/real/sub",
+            "real/up/real/sub",
+            "abs/sub",
+            "../real/sub",
+        ] {
+            let comps = clean(path.as_bytes());
+            let a = open_dir(rootfd.as_fd(), &comps).unwrap();
+            let b = open_dir_manual(rootfd.as_fd(), &comps).unwrap();
+            assert_eq!((ino(&a), ino(&b)), (real_sub, real_sub), "{path}");
+        }
+        // The host's "outside/sub" is not reachable: /tmp/... does not exist inside the root.
+        let comps = clean(b"host/sub");
+        assert!(open_dir(rootfd.as_fd(), &comps).is_err());
+        assert!(open_dir_manual(rootfd.as_fd(), &comps).is_err());
+        assert_eq!(
+            open_dir_manual(rootfd.as_fd(), &clean(b"loop")).unwrap_err(),
+            Errno::LOOP
+        );
+    }
 }
