@@ -22,6 +22,17 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Download an image from a registry into the local store.
+    Pull(PullArgs),
+    /// Upload an image from the local store to a registry; prints the manifest digest.
+    Push(PushArgs),
+    /// Verify and store credentials for a registry (Docker's config.json or credential helper).
+    Login(LoginArgs),
+    /// Remove stored credentials for a registry.
+    Logout {
+        /// Registry host (default: Docker Hub).
+        registry: Option<String>,
+    },
     /// Build an image from a Dockerfile and a context directory.
     Build(Box<BuildArgs>),
     /// List images in the local store.
@@ -110,11 +121,80 @@ pub struct BuildArgs {
     /// and `compression-level=N`; repeatable.
     #[arg(short = 'o', long = "output", value_name = "type=TYPE,KEY=VALUE")]
     pub outputs: Vec<String>,
+    /// Push every `-t` tag to its registry after the build.
+    #[arg(long)]
+    pub push: bool,
+    /// Fetch FROM images from their registry even when they are in the local store.
+    #[arg(long)]
+    pub pull: bool,
+    /// Platform of FROM images, `os/arch[/variant]` (default: this host's).
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<String>,
+    /// Registry connection options.
+    #[command(flatten)]
+    pub registry: RegistryFlags,
     /// Build context directory.
     pub context: PathBuf,
 }
 
-const SUBCOMMANDS: &[&str] = &["build", "images", "inspect", "import", "help"];
+/// How to reach registries (build, pull, push, login).
+#[derive(Args, Debug, Clone, Default)]
+pub struct RegistryFlags {
+    /// Registry host (`host[:port]`) to use over plain HTTP; repeatable (loopback always is).
+    #[arg(long = "insecure-registry", value_name = "HOST")]
+    pub insecure: Vec<String>,
+    /// Docker Hub mirror tried before Docker Hub on pull; repeatable.
+    #[arg(long = "registry-mirror", value_name = "URL")]
+    pub mirrors: Vec<String>,
+    /// Directory of per-host CA and client certificates (`DIR/<host>/*.crt`), like
+    /// /etc/docker/certs.d.
+    #[arg(long = "registry-certs", value_name = "DIR")]
+    pub certs: Option<PathBuf>,
+}
+
+/// Options of `rbuild pull`.
+#[derive(Args, Debug)]
+pub struct PullArgs {
+    /// Platform to select from a multi-platform image, `os/arch[/variant]` (default: this host's).
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<String>,
+    /// Registry connection options.
+    #[command(flatten)]
+    pub registry: RegistryFlags,
+    /// Image reference (`name[:tag]` or `name@digest`).
+    pub reference: String,
+}
+
+/// Options of `rbuild push`.
+#[derive(Args, Debug)]
+pub struct PushArgs {
+    /// Registry connection options.
+    #[command(flatten)]
+    pub registry: RegistryFlags,
+    /// Tag in the local store; its registry and repository are the destination.
+    pub reference: String,
+}
+
+/// Options of `rbuild login`.
+#[derive(Args, Debug)]
+pub struct LoginArgs {
+    /// User name (asked for on a terminal when missing).
+    #[arg(short = 'u', long)]
+    pub username: Option<String>,
+    /// Password (prefer --password-stdin: arguments are visible to other users).
+    #[arg(short = 'p', long, conflicts_with = "password_stdin")]
+    pub password: Option<String>,
+    /// Read the password from standard input.
+    #[arg(long = "password-stdin")]
+    pub password_stdin: bool,
+    /// Registry connection options.
+    #[command(flatten)]
+    pub registry: RegistryFlags,
+    /// Registry host (default: Docker Hub).
+    pub server: Option<String>,
+}
+
+const SUBCOMMANDS: &[&str] = &["build", "images", "inspect", "import", "help", "pull", "push", "login", "logout"];
 
 /// Inserts `build` when the first argument after global options is not a subcommand
 /// (`rbuild -t x .`, `rbuild --root /d -t x .`).

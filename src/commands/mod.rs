@@ -4,6 +4,10 @@ mod build;
 mod images;
 mod import;
 mod inspect;
+mod login;
+mod logout;
+mod pull;
+mod push;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,10 +20,19 @@ use crate::cli::{Cli, Command};
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // Credentials live in Docker's config, not the store: no store is opened (or created) for them.
+    match &cli.command {
+        Command::Login(args) => return login::run(args),
+        Command::Logout { registry } => return logout::run(registry.as_deref()),
+        _ => {}
+    }
     let store = open_store(cli.root)?;
     match cli.command {
         Command::Build(args) => build::run(*args, store),
         Command::Images => images::run(&store),
+        Command::Pull(args) => pull::run(&store, &args),
+        Command::Push(args) => push::run(&store, &args),
+        Command::Login(_) | Command::Logout { .. } => Ok(ExitCode::SUCCESS),
         Command::Inspect { reference } => inspect::run(&store, &reference),
         Command::Import { tarball, reference } => import::run(&store, &tarball, &reference),
     }

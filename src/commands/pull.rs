@@ -1,0 +1,38 @@
+//! `rbuild pull [--platform P] REF`.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use rbuild_oci::Reference;
+use rbuild_store::Store;
+
+use crate::cli::PullArgs;
+use crate::resolver::{parse_platform, Remote};
+
+/// Pulls the image (verifying every digest while streaming) and tags it in its familiar form.
+pub fn run(store: &Store, args: &PullArgs) -> anyhow::Result<ExitCode> {
+    let reference = Reference::parse(&args.reference)
+        .with_context(|| format!("invalid reference {:?}", args.reference))?;
+    let platform = parse_platform(args.platform.as_deref())?;
+    let remote = Remote::new(&args.registry)?;
+    eprintln!(
+        "pulling {} for {}",
+        reference.familiar(),
+        platform.to_spec()
+    );
+    let started = std::time::Instant::now();
+    let img = remote
+        .block_on(|c| c.pull(store, &reference, &platform))?
+        .with_context(|| format!("cannot pull {}", args.reference))?;
+    let bytes: u64 = img.layers.iter().map(|l| l.size).sum();
+    eprintln!(
+        "pulled {} layers ({bytes} bytes) in {:.1}s",
+        img.layers.len(),
+        started.elapsed().as_secs_f64()
+    );
+    if reference.digest.is_none() {
+        eprintln!("tagged {}", reference.familiar());
+    }
+    println!("{}", img.manifest.digest);
+    Ok(ExitCode::SUCCESS)
+}
