@@ -106,6 +106,13 @@ impl Lexer {
         self.process(word, env).map(|p| p.words)
     }
 
+    /// Expands variables in a heredoc body, keeping quotes and escapes as written (BuildKit
+    /// expands unquoted-delimiter heredocs of COPY/ADD this way).
+    pub fn expand_heredoc(&self, body: &str, env: &dyn Env) -> Result<String, ExpandError> {
+        let raw = Lexer { raw_quotes: true, raw_escapes: true, ..*self };
+        raw.process(body, env).map(|p| p.text)
+    }
+
     pub(crate) fn process(&self, word: &str, env: &dyn Env) -> Result<Processed, ExpandError> {
         let mut sc = Scanner::new(self, word, env);
         match sc.process_top() {
