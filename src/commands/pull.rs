@@ -30,9 +30,25 @@ pub fn run(store: &Store, args: &PullArgs) -> anyhow::Result<ExitCode> {
         img.layers.len(),
         started.elapsed().as_secs_f64()
     );
+    let got = platform_of(&img.config);
+    if args.platform.is_some() && rbuild_registry::platform::normalize(&got) != platform {
+        eprintln!(
+            "WARNING: the image is for {}, not the requested {}",
+            got.to_spec(),
+            platform.to_spec()
+        );
+    }
     if reference.digest.is_none() {
         eprintln!("tagged {}", reference.familiar());
     }
     println!("{}", img.manifest.digest);
     Ok(ExitCode::SUCCESS)
+}
+
+fn platform_of(config: &rbuild_oci::ImageConfig) -> rbuild_oci::Platform {
+    rbuild_oci::Platform {
+        os: config.os.clone(),
+        architecture: config.architecture.clone(),
+        variant: config.variant.clone(),
+    }
 }
