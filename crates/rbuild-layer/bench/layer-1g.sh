@@ -10,8 +10,9 @@ WORK=${BENCH_DIR:-/tmp/rbuild-layer-bench}
 OUT=${OUT:-$WORK/layer.out}
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
 
-cargo build --release -q --manifest-path "$ROOT/Cargo.toml" -p rbuild-layer --example mklayer
+cargo build --release -q --manifest-path "$ROOT/Cargo.toml" -p rbuild-layer --example mklayer --example applylayer
 BIN="$ROOT/target/release/examples/mklayer"
+APPLY="$ROOT/target/release/examples/applylayer"
 
 # The tree: real files (binaries, libraries, text) copied from $SRC until $MIB MiB,
 # plus one hardlink group, a long name and, as root, an overlay whiteout and opaque dir.
@@ -62,6 +63,24 @@ for c in none gzip:1 gzip:6 zstd:3; do
     printf '%-7s wall=%s cpu=%s user=%ss sys=%ss peak_rss=%s KiB out=%s MiB digest=%s\n' \
         "$c" "$wall" "$cpu" "$usr" "$sys" "$rss" "$((size >> 20))" "$(echo "$digest" | cut -c1-19)"
 done
+# Unpacking the gzip layer again (decompress + apply_layer), then comparing with the source.
+"$BIN" "$WORK/tree" "$WORK/layer.out" gzip:1 > /dev/null
+rm -rf "$WORK/unpacked" && mkdir "$WORK/unpacked"
+/usr/bin/time -v "$APPLY" "$WORK/layer.out" "$WORK/unpacked" 2> "$WORK/time.txt" > /dev/null
+printf 'apply gzip:1 wall=%s user=%ss sys=%ss peak_rss=%s KiB\n' \
+    "$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$WORK/time.txt")" \
+    "$(awk -F': ' '/User time/ {print $2}' "$WORK/time.txt")" \
+    "$(awk -F': ' '/System time/ {print $2}' "$WORK/time.txt")" \
+    "$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time.txt")"
+# Contents, then type/mode/owner/mtime/link count (whiteouts carry no metadata in a layer).
+meta() { (cd "$1" && find . -mindepth 1 ! -name whiteout -exec stat -c '%n %F %a %u %g %Y %h %t:%T' {} + | sort); }
+if diff -r --no-dereference -x whiteout "$WORK/tree" "$WORK/unpacked" > /dev/null 2>&1 &&
+    [ "$(meta "$WORK/tree")" = "$(meta "$WORK/unpacked")" ]; then
+    echo "unpacked tree: identical (contents, types, modes, owners, mtimes, link counts)"
+else
+    echo "unpacked tree: DIFFERS"
+fi
+rm -rf "$WORK/unpacked"
 # Determinism across runs: the digest of a second gzip run must match.
 "$BIN" "$WORK/tree" /dev/null gzip:1 | awk '/^digest/ {print "rerun gzip:1 digest=" substr($2,1,19)}'
 rm -f "$WORK/layer.out" "$WORK/layer2.out"
