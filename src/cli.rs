@@ -22,6 +22,12 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Debugging aids: `debug ignore` shows what `.dockerignore` excludes.
+    Debug {
+        /// What to inspect.
+        #[command(subcommand)]
+        command: DebugCommand,
+    },
     /// Download an image from a registry into the local store.
     Pull(PullArgs),
     /// Upload an image from the local store to a registry; prints the manifest digest.
@@ -49,6 +55,27 @@ pub enum Command {
         /// Tag for the new image.
         reference: String,
     },
+}
+
+/// `rbuild debug …`.
+#[derive(Subcommand, Debug)]
+pub enum DebugCommand {
+    /// Print each PATH with `excluded` or `included`, as a build would decide it.
+    Ignore(IgnoreArgs),
+}
+
+/// Options of `rbuild debug ignore`.
+#[derive(Args, Debug)]
+pub struct IgnoreArgs {
+    /// Ignore file to read (default: ./.dockerignore).
+    #[arg(long = "file", value_name = "IGNOREFILE", conflicts_with = "patterns")]
+    pub file: Option<PathBuf>,
+    /// A pattern, as one line of an ignore file; repeatable.
+    #[arg(long = "pattern", value_name = "P")]
+    pub patterns: Vec<String>,
+    /// Paths relative to the context root.
+    #[arg(required = true)]
+    pub paths: Vec<String>,
 }
 
 /// How progress is shown.
@@ -133,6 +160,10 @@ pub struct BuildArgs {
     /// Registry connection options.
     #[command(flatten)]
     pub registry: RegistryFlags,
+    /// Named context `NAME=DIR`, `NAME=docker-image://REF`; for `FROM NAME` and
+    /// `COPY --from=NAME`; repeatable.
+    #[arg(long = "build-context", value_name = "NAME=VALUE")]
+    pub build_contexts: Vec<String>,
     /// Build context directory.
     pub context: PathBuf,
 }
@@ -194,7 +225,7 @@ pub struct LoginArgs {
     pub server: Option<String>,
 }
 
-const SUBCOMMANDS: &[&str] = &["build", "images", "inspect", "import", "help", "pull", "push", "login", "logout"];
+const SUBCOMMANDS: &[&str] = &["build", "images", "inspect", "import", "help", "pull", "push", "login", "logout", "debug"];
 
 /// Inserts `build` when the first argument after global options is not a subcommand
 /// (`rbuild -t x .`, `rbuild --root /d -t x .`).

@@ -71,6 +71,7 @@ fn request(args: BuildArgs) -> anyhow::Result<BuildRequest> {
     req.tags = args.tags;
     req.build_args = parse_build_args(&args.build_args, |k| std::env::var(k).ok());
     req.target = args.target;
+    req.named_contexts = named_contexts(&args.build_contexts)?;
     req.no_cache = args.no_cache;
     req.no_cache_filter = args.no_cache_filter;
     if let Some(j) = args.jobs {
@@ -281,6 +282,27 @@ fn parse_build_args(
             None => env(a).map(|v| (a.clone(), v)),
         })
         .collect()
+}
+
+/// `--build-context NAME=VALUE`; local directories are made absolute.
+fn named_contexts(
+    values: &[String],
+) -> anyhow::Result<BTreeMap<String, rbuild_build::NamedContext>> {
+    let mut out = BTreeMap::new();
+    for v in values {
+        let (name, value) = v
+            .split_once('=')
+            .with_context(|| format!("--build-context {v:?}: expected NAME=VALUE"))?;
+        let mut nc = rbuild_build::NamedContext::parse(value)
+            .map_err(|e| anyhow::anyhow!("--build-context {name}: {e}"))?;
+        if let rbuild_build::NamedContext::Local(dir) = &nc {
+            let abs = std::fs::canonicalize(dir)
+                .with_context(|| format!("--build-context {name}: {}", dir.display()))?;
+            nc = rbuild_build::NamedContext::Local(abs);
+        }
+        out.insert(name.to_string(), nc);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 mod build;
+mod debug;
 mod images;
 mod import;
 mod inspect;
@@ -24,6 +25,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Login(args) => return login::run(args),
         Command::Logout { registry } => return logout::run(registry.as_deref()),
+        Command::Debug { command } => return debug::run(command),
         _ => {}
     }
     let store = open_store(cli.root)?;
@@ -32,7 +34,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Images => images::run(&store),
         Command::Pull(args) => pull::run(&store, &args),
         Command::Push(args) => push::run(&store, &args),
-        Command::Login(_) | Command::Logout { .. } => Ok(ExitCode::SUCCESS),
+        Command::Login(_) | Command::Logout { .. } | Command::Debug { .. } => Ok(ExitCode::SUCCESS),
         Command::Inspect { reference } => inspect::run(&store, &reference),
         Command::Import { tarball, reference } => import::run(&store, &tarball, &reference),
     }

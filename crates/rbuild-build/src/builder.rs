@@ -8,6 +8,7 @@ use rbuild_solver::{solve, Event as SolverEvent, Observer, SolveError, SolveOpti
 use rbuild_store::Store;
 
 use crate::cache::StoreCache;
+use crate::context::local::LocalContext;
 use crate::image::{finish_config, write_image};
 use crate::lower::{lower, LowerInput, Plan};
 use crate::ops::{ExcludeFn, Runtime};
@@ -55,7 +56,13 @@ pub fn build(
         },
         source_date_epoch: req.source_date_epoch,
     });
-    let exclude: ExcludeFn = Arc::new(|_: &str| false);
+    let dockerfile_path = match &req.dockerfile {
+        DockerfileSource::Path(p) => Some(p.as_path()),
+        DockerfileSource::Text(_) => None,
+    };
+    let context = LocalContext::open(req.context.clone(), dockerfile_path, Some(store.clone()))
+        .map_err(|e| BuildError::Context(e.to_string()))?;
+    let exclude: ExcludeFn = Arc::new(context);
     let input = LowerInput {
         dockerfile: &dockerfile,
         request: req,

@@ -68,6 +68,9 @@ pub enum BuildError {
         /// What is wrong.
         message: String,
     },
+    /// The build context is unusable (e.g. a bad `.dockerignore` pattern).
+    #[error("build context: {0}")]
+    Context(String),
     /// The build was cancelled after another step failed.
     #[error("build cancelled")]
     Cancelled,

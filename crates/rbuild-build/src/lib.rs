@@ -19,4 +19,4 @@ pub mod time;
 
 pub use builder::{build, BuildResult};
 pub use error::{BuildError, StepLocation};
-pub use request::{BuildRequest, DockerfileSource};
+pub use request::{BuildRequest, DockerfileSource, NamedContext};

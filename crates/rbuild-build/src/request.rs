@@ -39,6 +39,37 @@ pub struct BuildRequest {
     pub limits: rbuild_sandbox::Limits,
     /// `--network` for the whole build (None = default); `RUN --network=` overrides it per step.
     pub network: Option<rbuild_sandbox::NetworkMode>,
+    /// `--build-context name=value`: named contexts for `FROM name` and `COPY --from=name`.
+    pub named_contexts: BTreeMap<String, NamedContext>,
+}
+
+/// What a `--build-context` name stands for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NamedContext {
+    /// A local directory.
+    Local(PathBuf),
+    /// `docker-image://REF`: an image in the local store.
+    Image(String),
+    /// `oci-layout://PATH[:TAG]` (not supported yet).
+    OciLayout(String),
+}
+
+impl NamedContext {
+    /// Parses the value of `--build-context name=VALUE`.
+    pub fn parse(value: &str) -> Result<NamedContext, String> {
+        if let Some(r) = value.strip_prefix("docker-image://") {
+            return Ok(NamedContext::Image(r.to_string()));
+        }
+        if let Some(p) = value.strip_prefix("oci-layout://") {
+            return Ok(NamedContext::OciLayout(p.to_string()));
+        }
+        if let Some((scheme, _)) = value.split_once("://") {
+            return Err(format!(
+                "unsupported build context {value:?}: {scheme}:// is not supported"
+            ));
+        }
+        Ok(NamedContext::Local(PathBuf::from(value)))
+    }
 }
 
 impl BuildRequest {
@@ -58,6 +89,7 @@ impl BuildRequest {
             sandbox_exe: PathBuf::from("/proc/self/exe"),
             limits: rbuild_sandbox::Limits::default(),
             network: None,
+            named_contexts: BTreeMap::new(),
         }
     }
 }

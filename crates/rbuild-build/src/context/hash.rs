@@ -6,13 +6,11 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 
 use sha2::{Digest as _, Sha256};
 
+use super::hashcache::StatKey;
 use super::select::CopyItem;
 
-/// The digest of one entry (hex).
-pub fn item_digest(item: &CopyItem) -> std::io::Result<String> {
-    let meta = &item.source.meta;
+fn header(meta: &std::fs::Metadata) -> Sha256 {
     let ft = meta.file_type();
-    let mut h = Sha256::new();
     let kind = if ft.is_dir() {
         "dir"
     } else if ft.is_symlink() {
@@ -24,21 +22,40 @@ pub fn item_digest(item: &CopyItem) -> std::io::Result<String> {
     } else {
         "other"
     };
+    let mut h = Sha256::new();
     h.update(kind.as_bytes());
     h.update(format!("\0{:o}\0", meta.mode() & 0o7777).as_bytes());
-    if ft.is_symlink() {
+    h
+}
+
+/// The digest of one entry (hex).
+pub fn item_digest(item: &CopyItem) -> std::io::Result<String> {
+    let meta = &item.source.meta;
+    if meta.is_file() {
+        return file_digest(item).map(|(d, _)| d);
+    }
+    let mut h = header(meta);
+    if meta.file_type().is_symlink() {
         let target = std::fs::read_link(&item.source.real)?;
         h.update(target.as_os_str().as_encoded_bytes());
-    } else if ft.is_file() {
-        let mut f = std::fs::File::open(&item.source.real)?;
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = f.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            h.update(&buf[..n]);
-        }
     }
     Ok(hex::encode(h.finalize()))
+}
+
+/// The digest of a regular file, and whether it was unchanged while being read (same stat
+/// key before and after), which is when the digest may be remembered.
+pub fn file_digest(item: &CopyItem) -> std::io::Result<(String, bool)> {
+    let mut h = header(&item.source.meta);
+    let mut f = std::fs::File::open(&item.source.real)?;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    let after = f.metadata()?;
+    let stable = StatKey::of(&after) == StatKey::of(&item.source.meta);
+    Ok((hex::encode(h.finalize()), stable))
 }

@@ -1,8 +1,15 @@
 //! The build context and filesystem views: source selection, hashing, writing copies.
 
+pub mod archive;
+pub mod chmod;
 pub mod chown;
+pub mod git;
 pub mod hash;
+pub mod hashcache;
+pub mod ignore;
+pub mod local;
 pub mod pattern;
+pub mod remote;
 pub mod select;
 pub mod tree;
 pub mod write;

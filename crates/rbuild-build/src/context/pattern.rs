@@ -37,7 +37,7 @@ fn validate(p: &[char]) -> Result<(), ()> {
 
 /// Index just past the `]` closing the class that starts at `i` (after `[`); `None` if the
 /// class is malformed the way Go rejects it (`-` or `]` where a character is expected).
-fn class_end(p: &[char], mut i: usize) -> Option<usize> {
+pub(crate) fn class_end(p: &[char], mut i: usize) -> Option<usize> {
     if p.get(i) == Some(&'^') {
         i += 1;
     }
@@ -81,7 +81,7 @@ fn match_from(p: &[char], n: &[char]) -> bool {
     }
 }
 
-fn class_matches(class: &[char], c: char) -> bool {
+pub(crate) fn class_matches(class: &[char], c: char) -> bool {
     let (negate, mut body) = match class.first() {
         Some('^') => (true, &class[1..]),
         _ => (false, class),

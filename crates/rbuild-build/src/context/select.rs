@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use super::ignore::Matcher;
 use super::pattern::{self, has_meta};
 use super::tree::{clean_components, Found, Tree};
 
@@ -13,6 +14,8 @@ pub struct CopyItem {
     pub source: Found,
     /// Its path in the image, relative to `/`.
     pub dest: String,
+    /// Whether it is a source as named (or matched by a glob), not found by a walk.
+    pub top: bool,
 }
 
 /// Why sources could not be selected.
@@ -32,11 +35,67 @@ pub enum SelectError {
     Pattern(#[from] pattern::BadPattern),
 }
 
+/// Decides which paths of a tree a COPY may see (`.dockerignore`).
+pub trait PathFilter: Sync {
+    /// Whether `rel` (relative, cleaned) is excluded.
+    fn excluded(&self, rel: &str) -> bool;
+    /// Whether the excluded directory `rel` must still be walked (an exception may bring
+    /// back something beneath it).
+    fn descend(&self, _rel: &str) -> bool {
+        false
+    }
+}
+
+impl<F: Fn(&str) -> bool + Sync> PathFilter for F {
+    fn excluded(&self, rel: &str) -> bool {
+        self(rel)
+    }
+}
+
+impl PathFilter for Matcher {
+    fn excluded(&self, rel: &str) -> bool {
+        Matcher::excluded(self, rel)
+    }
+    fn descend(&self, rel: &str) -> bool {
+        self.may_include_under(rel)
+    }
+}
+
+/// A filter that keeps everything (stages, images, heredocs).
+pub struct KeepAll;
+
+impl PathFilter for KeepAll {
+    fn excluded(&self, _rel: &str) -> bool {
+        false
+    }
+}
+
 /// Paths excluded by `.dockerignore` (relative, cleaned).
-pub type Exclude<'a> = &'a (dyn Fn(&str) -> bool + Sync);
+pub type Exclude<'a> = &'a dyn PathFilter;
+
+/// Per-COPY selection options.
+#[derive(Default, Clone, Copy)]
+pub struct PlanOptions<'a> {
+    /// `--parents`: keep each source's path (after a `/./` pivot) under the destination.
+    pub parents: bool,
+    /// `--exclude` patterns, matched against paths relative to each source.
+    pub excludes: Option<&'a Matcher>,
+}
 
 /// Expands one source (a path or glob, relative to the tree root) into matching entries.
 pub fn expand(tree: &Tree, source: &str, exclude: Exclude) -> Result<Vec<Found>, SelectError> {
+    Ok(expand_named(tree, source, exclude)?
+        .into_iter()
+        .map(|(_, f)| f)
+        .collect())
+}
+
+/// Like [`expand`], keeping each match's path as written (globs expanded, links unresolved).
+fn expand_named(
+    tree: &Tree,
+    source: &str,
+    exclude: Exclude,
+) -> Result<Vec<(String, Found)>, SelectError> {
     if escapes_root(source) {
         return Err(SelectError::Outside(source.to_string()));
     }
@@ -57,15 +116,23 @@ pub fn expand(tree: &Tree, source: &str, exclude: Exclude) -> Result<Vec<Found>,
         }
         current = next;
     }
-    let found: Vec<Found> = current
-        .iter()
-        .filter(|rel| rel.is_empty() || !exclude(rel))
-        .filter_map(|rel| tree.resolve(rel, true))
+    let found: Vec<(String, Found)> = current
+        .into_iter()
+        .filter(|rel| rel.is_empty() || !exclude.excluded(rel))
+        .filter_map(|rel| tree.resolve(&rel, true).map(|f| (rel, f)))
         .collect();
     if found.is_empty() {
         return Err(SelectError::NotFound(source.to_string()));
     }
     Ok(found)
+}
+
+/// With `--parents`, the part of a source before a `/./` pivot is dropped from the kept path.
+fn pivot_prefix(source: &str) -> String {
+    match source.trim_start_matches("./").find("/./") {
+        Some(i) => clean_components(&source.trim_start_matches("./")[..i]).join("/"),
+        None => String::new(),
+    }
 }
 
 /// Whether `..` components climb above the root (`COPY ../x`), which BuildKit refuses.
@@ -102,53 +169,165 @@ pub fn plan(
     dest_is_dir: bool,
     exclude: Exclude,
 ) -> Result<Vec<CopyItem>, SelectError> {
+    plan_with(
+        tree,
+        sources,
+        dest,
+        dest_is_dir,
+        exclude,
+        PlanOptions::default(),
+    )
+}
+
+/// [`plan`] with `--parents` and `--exclude`.
+pub fn plan_with(
+    tree: &Tree,
+    sources: &[String],
+    dest: &str,
+    dest_is_dir: bool,
+    exclude: Exclude,
+    opts: PlanOptions,
+) -> Result<Vec<CopyItem>, SelectError> {
     let mut roots = Vec::new();
     for s in sources {
-        roots.extend(expand(tree, s, exclude)?);
+        let pivot = pivot_prefix(s);
+        for (rel, found) in expand_named(tree, s, exclude)? {
+            let name = rel.rsplit('/').next().unwrap_or_default().to_string();
+            if opts
+                .excludes
+                .is_some_and(|m| !name.is_empty() && m.excluded(&name))
+            {
+                continue;
+            }
+            let kept = rel
+                .strip_prefix(&pivot)
+                .map_or(rel.as_str(), |r| r.trim_start_matches('/'))
+                .to_string();
+            roots.push((kept, name, found));
+        }
     }
-    let many = sources.len() > 1 || roots.len() > 1;
+    let many = sources.len() > 1 || roots.len() > 1 || opts.parents;
     if many && !dest_is_dir {
         return Err(SelectError::DestNotDir);
     }
     let dest = clean_components(dest).join("/");
     let mut items = Vec::new();
-    for root in roots {
+    let mut made = std::collections::BTreeSet::new();
+    for (kept, name, root) in roots {
+        let target = match (opts.parents, dest_is_dir) {
+            (true, _) => {
+                parent_items(tree, &root.rel, &kept, &dest, &mut made, &mut items);
+                join(&dest, &kept)
+            }
+            (false, true) if !root.meta.is_dir() => join(&dest, &name),
+            _ => dest.clone(),
+        };
         if root.meta.is_dir() {
-            walk(tree, &root.rel, &dest, exclude, &mut items);
-        } else {
-            let name = root.rel.rsplit('/').next().unwrap_or_default().to_string();
-            let target = if dest_is_dir {
-                join(&dest, &name)
-            } else {
-                dest.clone()
+            if opts.parents && !kept.is_empty() && made.insert(target.clone()) {
+                items.push(CopyItem {
+                    source: root.clone(),
+                    dest: target.clone(),
+                    top: false,
+                });
+            }
+            let mut w = Walk {
+                tree,
+                exclude,
+                opts,
+                out: &mut items,
             };
+            w.walk(&root.rel, &target, "");
+        } else {
             items.push(CopyItem {
                 source: root,
                 dest: target,
+                top: true,
             });
         }
     }
     Ok(items)
 }
 
-fn walk(tree: &Tree, rel: &str, dest: &str, exclude: Exclude, out: &mut Vec<CopyItem>) {
-    for name in tree.read_dir(rel) {
-        let name = name.to_string_lossy().to_string();
-        let child = join(rel, &name);
-        if exclude(&child) {
-            continue;
+/// `--parents`: the directories between the pivot and a source, copied with their metadata.
+fn parent_items(
+    tree: &Tree,
+    real_rel: &str,
+    kept: &str,
+    dest: &str,
+    made: &mut std::collections::BTreeSet<String>,
+    out: &mut Vec<CopyItem>,
+) {
+    let kept_parts: Vec<&str> = kept.split('/').filter(|c| !c.is_empty()).collect();
+    let real_parts: Vec<&str> = real_rel.split('/').collect();
+    let skip = real_parts.len().saturating_sub(kept_parts.len());
+    for n in 1..kept_parts.len() {
+        let target = join(dest, &kept_parts[..n].join("/"));
+        let source_rel = real_parts[..(skip + n).min(real_parts.len())].join("/");
+        if made.insert(target.clone()) {
+            if let Some(found) = tree.resolve(&source_rel, true).filter(|f| f.meta.is_dir()) {
+                out.push(CopyItem {
+                    source: found,
+                    dest: target,
+                    top: false,
+                });
+            }
         }
-        let Some(found) = tree.resolve(&child, false) else {
-            continue;
-        };
-        let target = join(dest, &name);
-        let is_dir = found.meta.is_dir();
-        out.push(CopyItem {
-            source: found,
-            dest: target.clone(),
-        });
-        if is_dir {
-            walk(tree, &child, &target, exclude, out);
+    }
+}
+
+/// A recursive walk of a directory source.
+struct Walk<'a, 'b> {
+    tree: &'a Tree,
+    exclude: Exclude<'a>,
+    opts: PlanOptions<'a>,
+    out: &'b mut Vec<CopyItem>,
+}
+
+impl Walk<'_, '_> {
+    /// Walks `rel` into `dest`; `sub` is the path relative to the copied source (for `--exclude`).
+    fn walk(&mut self, rel: &str, dest: &str, sub: &str) {
+        for name in self.tree.read_dir(rel) {
+            let name = name.to_string_lossy().to_string();
+            let child = join(rel, &name);
+            let sub_child = join(sub, &name);
+            let Some(found) = self.tree.resolve(&child, false) else {
+                continue;
+            };
+            let target = join(dest, &name);
+            let is_dir = found.meta.is_dir();
+            let ignored = self.exclude.excluded(&child);
+            let dropped = self.opts.excludes.is_some_and(|m| m.excluded(&sub_child));
+            if ignored || dropped {
+                let descend = is_dir
+                    && (!ignored || self.exclude.descend(&child))
+                    && (!dropped
+                        || self
+                            .opts
+                            .excludes
+                            .is_some_and(|m| m.may_include_under(&sub_child)));
+                if descend {
+                    // The directory appears only if something beneath it is brought back.
+                    let mark = self.out.len();
+                    self.walk(&child, &target, &sub_child);
+                    if self.out.len() > mark {
+                        let item = CopyItem {
+                            source: found,
+                            dest: target,
+                            top: false,
+                        };
+                        self.out.insert(mark, item);
+                    }
+                }
+                continue;
+            }
+            self.out.push(CopyItem {
+                source: found,
+                dest: target.clone(),
+                top: false,
+            });
+            if is_dir {
+                self.walk(&child, &target, &sub_child);
+            }
         }
     }
 }
@@ -179,7 +358,7 @@ mod tests {
     fn directory_contents_not_the_directory() {
         let t = ctx();
         let tree = Tree::new(vec![t.path().into()]);
-        let items = plan(&tree, &["src".into()], "/app/", true, &|_| false).unwrap();
+        let items = plan(&tree, &["src".into()], "/app/", true, &KeepAll).unwrap();
         assert_eq!(dests(&items), vec!["app/a.txt", "app/sub", "app/sub/b.txt"]);
     }
 
@@ -187,20 +366,20 @@ mod tests {
     fn globs_and_file_destinations() {
         let t = ctx();
         let tree = Tree::new(vec![t.path().into()]);
-        let items = plan(&tree, &["*.rs".into()], "/x/main.rs", false, &|_| false).unwrap();
+        let items = plan(&tree, &["*.rs".into()], "/x/main.rs", false, &KeepAll).unwrap();
         assert_eq!(dests(&items), vec!["x/main.rs"]);
-        let items = plan(&tree, &["src/*.txt".into()], "/d/", true, &|_| false).unwrap();
+        let items = plan(&tree, &["src/*.txt".into()], "/d/", true, &KeepAll).unwrap();
         assert_eq!(dests(&items), vec!["d/a.txt"]);
         let err = plan(
             &tree,
             &["top.rs".into(), "src".into()],
             "/d",
             false,
-            &|_| false,
+            &KeepAll,
         );
         assert!(matches!(err, Err(SelectError::DestNotDir)));
         assert!(matches!(
-            plan(&tree, &["nope".into()], "/d", false, &|_| false),
+            plan(&tree, &["nope".into()], "/d", false, &KeepAll),
             Err(SelectError::NotFound(_))
         ));
     }
@@ -210,10 +389,13 @@ mod tests {
         let t = ctx();
         let tree = Tree::new(vec![t.path().into()]);
         assert!(matches!(
-            plan(&tree, &["../x".into()], "/d", false, &|_| false),
+            plan(&tree, &["../x".into()], "/d", false, &KeepAll),
             Err(SelectError::Outside(_))
         ));
-        let items = plan(&tree, &[".".into()], "/", true, &|p| p.starts_with("src")).unwrap();
+        let items = plan(&tree, &[".".into()], "/", true, &|p: &str| {
+            p.starts_with("src")
+        })
+        .unwrap();
         assert_eq!(dests(&items), vec!["top.rs"]);
     }
 }

@@ -6,16 +6,17 @@ use std::path::Path;
 
 use rustix::fs::{utimensat, AtFlags, Timespec, Timestamps, CWD};
 
+use super::chmod::Chmod;
 use super::select::CopyItem;
 use super::tree::{clean_components, Tree};
 
 /// Ownership and mode overrides of a COPY.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Attrs {
     /// Owner for every copied entry (BuildKit: 0:0 unless `--chown`).
     pub owner: (u32, u32),
     /// `--chmod` for every copied entry.
-    pub mode: Option<u32>,
+    pub mode: Option<Chmod>,
 }
 
 /// Copies `items` into `upper`; parents missing from `upper` take their metadata from `lower`.
@@ -23,7 +24,7 @@ pub fn write_items(
     items: &[CopyItem],
     upper: &Path,
     lower: &Tree,
-    attrs: Attrs,
+    attrs: &Attrs,
 ) -> std::io::Result<()> {
     let mut dirs = Vec::new();
     for item in items {
@@ -68,6 +69,14 @@ fn resolve_dest(lower: &Tree, dest: &str) -> String {
     }
 }
 
+/// Creates `rel` and its parents in `upper` (image path resolved through `lower`'s symlinks);
+/// new directories take their metadata from `lower` where it has them. Returns the path.
+pub fn make_dirs(upper: &Path, rel: &str, lower: &Tree) -> std::io::Result<std::path::PathBuf> {
+    let rel = resolve_dest(lower, rel);
+    make_parents(upper, &rel, lower)?;
+    Ok(upper.join(rel))
+}
+
 fn make_parents(upper: &Path, parent: &str, lower: &Tree) -> std::io::Result<()> {
     let mut rel = String::new();
     for c in clean_components(parent) {
@@ -96,13 +105,16 @@ fn make_parents(upper: &Path, parent: &str, lower: &Tree) -> std::io::Result<()>
     Ok(())
 }
 
-fn copy_one(item: &CopyItem, target: &Path, attrs: Attrs) -> std::io::Result<()> {
+fn copy_one(item: &CopyItem, target: &Path, attrs: &Attrs) -> std::io::Result<()> {
     let meta = &item.source.meta;
     let ft = meta.file_type();
     if fs::symlink_metadata(target).is_ok_and(|m| !(m.is_dir() && ft.is_dir())) {
         remove(target)?;
     }
-    let mode = attrs.mode.unwrap_or(meta.mode() & 0o7777);
+    let mode = match &attrs.mode {
+        Some(c) => c.apply(meta.mode() & 0o7777, ft.is_dir()),
+        None => meta.mode() & 0o7777,
+    };
     if ft.is_dir() {
         if !target.exists() {
             fs::create_dir(target)?;

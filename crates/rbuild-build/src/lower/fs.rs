@@ -1,5 +1,7 @@
 //! Filesystem instructions: RUN, COPY and ADD become solver vertices.
 
+use std::sync::Arc;
+
 use rbuild_dockerfile::{AddCmd, CopyCmd, Heredoc, Instruction, RunCmd, ShellOrExec};
 use rbuild_sandbox::NetworkMode;
 use rbuild_solver::VertexId;
@@ -8,9 +10,13 @@ use super::args::PROXY_ARGS;
 use super::meta::{join_workdir, shell_of};
 use super::stage::{resolve_image, StageState};
 use super::{select, Shared};
+use crate::context::ignore::Matcher;
+use crate::context::local::LocalContext;
+use crate::context::{git, remote};
 use crate::image::HistorySlot;
-use crate::ops::{parse_chmod, BaseOp, BuildOp, CopyOp, CopySource, RunOp};
+use crate::ops::{parse_chmod, AddOptions, BaseOp, BuildOp, CopyOp, CopySource, RunOp};
 use crate::BuildError;
+use crate::NamedContext;
 
 fn push_fs(st: &mut StageState, vertex: VertexId, created_by: String) {
     st.out.history.push(HistorySlot::Fs {
@@ -131,7 +137,7 @@ fn run_env(shared: &Shared, st: &StageState) -> (Vec<String>, Vec<String>) {
     (env, key_env)
 }
 
-/// COPY from the context, a heredoc, a stage or an image.
+/// COPY from the context, a named context, a heredoc, a stage or an image.
 pub(crate) fn copy(
     shared: &mut Shared,
     st: &mut StageState,
@@ -139,14 +145,8 @@ pub(crate) fn copy(
     cmd: CopyCmd,
 ) -> Result<(), BuildError> {
     let line = ins.location.start_line;
-    if cmd.parents || !cmd.exclude.is_empty() {
-        return Err(BuildError::at(
-            line,
-            "COPY --parents and --exclude are not supported by this version of rbuild",
-        ));
-    }
     let from = match &cmd.from {
-        Some(f) => Some(from_vertex(shared, st, f, line)?),
+        Some(f) => Some(from_source(shared, st, f, line)?),
         None => None,
     };
     let spec = CopySpec {
@@ -155,11 +155,14 @@ pub(crate) fn copy(
         heredocs: cmd.heredocs,
         chown: cmd.chown,
         chmod: cmd.chmod,
+        parents: cmd.parents,
+        excludes: cmd.exclude,
+        add: None,
     };
     add_copy(shared, st, ins, spec, from)
 }
 
-/// ADD of local files; remote sources are refused with a clear message.
+/// ADD: local files (archives unpacked), http(s) URLs and git repositories.
 pub(crate) fn add(
     shared: &mut Shared,
     st: &mut StageState,
@@ -167,14 +170,10 @@ pub(crate) fn add(
     cmd: AddCmd,
 ) -> Result<(), BuildError> {
     let line = ins.location.start_line;
-    if let Some(url) = cmd
-        .sources
-        .iter()
-        .find(|s| s.contains("://") || s.starts_with("git@"))
-    {
+    if cmd.checksum.is_some() && !cmd.sources.iter().all(|s| remote::is_url(s)) {
         return Err(BuildError::at(
             line,
-            format!("ADD of remote source {url:?} is not supported by this version of rbuild"),
+            "ADD --checksum can only be used with HTTP(S) sources",
         ));
     }
     let spec = CopySpec {
@@ -183,6 +182,13 @@ pub(crate) fn add(
         heredocs: cmd.heredocs,
         chown: cmd.chown,
         chmod: cmd.chmod,
+        parents: false,
+        excludes: cmd.exclude,
+        add: Some(AddOptions {
+            checksum: cmd.checksum,
+            keep_git_dir: cmd.keep_git_dir,
+            unpack: cmd.unpack.unwrap_or(true),
+        }),
     };
     add_copy(shared, st, ins, spec, None)
 }
@@ -193,6 +199,17 @@ struct CopySpec {
     heredocs: Vec<Heredoc>,
     chown: Option<String>,
     chmod: Option<String>,
+    parents: bool,
+    excludes: Vec<String>,
+    add: Option<AddOptions>,
+}
+
+/// Where `COPY --from` reads.
+enum FromSource {
+    /// A stage or image vertex.
+    Vertex(VertexId),
+    /// A named local context (`--build-context name=DIR`).
+    Local(Arc<LocalContext>),
 }
 
 fn add_copy(
@@ -200,7 +217,7 @@ fn add_copy(
     st: &mut StageState,
     ins: &Instruction,
     spec: CopySpec,
-    from: Option<VertexId>,
+    from: Option<FromSource>,
 ) -> Result<(), BuildError> {
     let line = ins.location.start_line;
     let chmod = match &spec.chmod {
@@ -210,16 +227,27 @@ fn add_copy(
         ),
         None => None,
     };
+    Matcher::new(&spec.excludes).map_err(|e| BuildError::at(line, e.to_string()))?;
     let env = st.expansion_env();
+    let is_add = spec.add.is_some();
     let sources = spec
         .sources
         .iter()
-        .map(|s| heredoc_source(shared, s, &spec.heredocs, &env))
+        .map(|s| match (is_add, git::parse(s)) {
+            (true, Some(g)) => Ok(CopySource::Git(g)),
+            (true, None) if remote::is_url(s) => Ok(CopySource::Url(s.clone())),
+            _ => heredoc_source(shared, s, &spec.heredocs, &env),
+        })
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| BuildError::at(line, e))?;
     let step = shared.step(st, line, &ins.source);
     let workdir = st.out.config.config.working_dir.clone();
     let d = &spec.dest;
+    let (vertex, context) = match from {
+        Some(FromSource::Vertex(v)) => (Some(v), shared.input.exclude.clone()),
+        Some(FromSource::Local(c)) => (None, c),
+        None => (None, shared.input.exclude.clone()),
+    };
     let op = CopyOp {
         step,
         sources,
@@ -227,12 +255,16 @@ fn add_copy(
         dest_is_dir: d.ends_with('/') || d == "." || d.ends_with("/."),
         chown: spec.chown,
         chmod,
-        from_input: from.is_some(),
-        exclude: shared.input.exclude.clone(),
+        from_input: vertex.is_some(),
+        exclude: context,
+        parents: spec.parents,
+        excludes: spec.excludes,
+        add: spec.add,
         rt: shared.input.runtime.clone(),
+        fetched: Default::default(),
     };
     let mut inputs = vec![st.out.vertex];
-    inputs.extend(from);
+    inputs.extend(vertex);
     let created_by = format!("{} # rbuild", ins.source);
     let v = shared.add(BuildOp::Copy(Box::new(op)), inputs, &st.name);
     push_fs(st, v, created_by);
@@ -253,11 +285,42 @@ fn heredoc_source(
         .iter()
         .find(|h| h.name == name)
         .ok_or_else(|| format!("heredoc {name:?} has no body"))?;
-    let _ = (shared, env);
+    let content = if doc.expand {
+        shared
+            .lexer
+            .expand_heredoc(&doc.content, env)
+            .map_err(|e| e.to_string())?
+    } else {
+        doc.content.clone()
+    };
     Ok(CopySource::Inline {
         name: name.to_string(),
-        content: doc.content.clone(),
+        content,
     })
+}
+
+/// `--from`: a named context (which overrides a stage of the same name, as in BuildKit), a
+/// stage (by name or index) or an image reference.
+fn from_source(
+    shared: &mut Shared,
+    st: &mut StageState,
+    from: &str,
+    line: usize,
+) -> Result<FromSource, BuildError> {
+    match shared.input.request.named_contexts.get(from).cloned() {
+        Some(NamedContext::Local(dir)) => {
+            let store = Some(shared.input.runtime.store.clone());
+            Ok(FromSource::Local(Arc::new(LocalContext::plain(dir, store))))
+        }
+        Some(NamedContext::Image(reference)) => {
+            image_vertex(shared, st, &reference, line).map(FromSource::Vertex)
+        }
+        Some(NamedContext::OciLayout(p)) => Err(BuildError::at(
+            line,
+            format!("build context {from:?}: oci-layout://{p} is not supported yet"),
+        )),
+        None => from_vertex(shared, st, from, line).map(FromSource::Vertex),
+    }
 }
 
 /// `--from`: a stage (by name or index) or an image reference.
@@ -273,6 +336,16 @@ fn from_vertex(
             .map(|o| o.vertex)
             .ok_or_else(|| BuildError::at(line, format!("stage {from:?} is not built")));
     }
+    image_vertex(shared, st, from, line)
+}
+
+/// A base vertex for an image from the store.
+fn image_vertex(
+    shared: &mut Shared,
+    st: &mut StageState,
+    from: &str,
+    line: usize,
+) -> Result<VertexId, BuildError> {
     let image = resolve_image(shared, from, line)?;
     let source = image
         .manifest

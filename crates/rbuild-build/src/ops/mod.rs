@@ -11,7 +11,7 @@ use rbuild_layer::WriteOptions;
 use rbuild_solver::{CacheKey, Components, ExecContext, KeyBuilder, Op};
 use rbuild_store::Store;
 
-pub use copy::{parse_chmod, CopyOp, CopySource, ExcludeFn};
+pub use copy::{parse_chmod, AddOptions, CopyOp, CopySource, ExcludeFn};
 pub use run::RunOp;
 pub use snapshots::{commit_layer, ensure_snapshots};
 

@@ -1,0 +1,162 @@
+//! ADD of local archives: tar, optionally compressed with gzip, bzip2, xz or zstd, recognised
+//! by content (never by name), and unpacked into the destination.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::Path;
+
+use rbuild_layer::{apply_layer, ApplyOptions, WhiteoutMode};
+
+/// The compression of a recognised archive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// A plain tar.
+    None,
+    /// gzip.
+    Gzip,
+    /// bzip2.
+    Bzip2,
+    /// xz.
+    Xz,
+    /// zstd.
+    Zstd,
+}
+
+/// The compression a file's first bytes announce.
+pub fn sniff(head: &[u8]) -> Compression {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Compression::Gzip
+    } else if head.starts_with(b"BZh") {
+        Compression::Bzip2
+    } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+        Compression::Xz
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Compression::Zstd
+    } else {
+        Compression::None
+    }
+}
+
+/// Whether a 512-byte block is a tar header (its checksum is right).
+pub fn is_tar_header(block: &[u8]) -> bool {
+    if block.len() < 512 || block.iter().all(|b| *b == 0) {
+        return false;
+    }
+    let field = String::from_utf8_lossy(&block[148..156]);
+    let Ok(want) = u32::from_str_radix(field.trim_matches(['\0', ' ']), 8) else {
+        return false;
+    };
+    let sum: u32 = block[..512]
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                *b as u32
+            }
+        })
+        .sum();
+    sum == want
+}
+
+/// A decompressing reader over `file`.
+fn decoder(file: File, c: Compression) -> io::Result<Box<dyn Read>> {
+    let r = BufReader::new(file);
+    Ok(match c {
+        Compression::None => Box::new(r),
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(r)),
+        Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(r)),
+        Compression::Xz => Box::new(liblzma::read::XzDecoder::new_multi_decoder(r)),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(r)?),
+    })
+}
+
+/// The compression of `path` if it is a (possibly compressed) tar archive.
+pub fn detect(path: &Path) -> io::Result<Option<Compression>> {
+    let mut head = [0u8; 6];
+    let n = File::open(path)?.read(&mut head)?;
+    let c = sniff(&head[..n]);
+    let mut block = vec![0u8; 512];
+    let mut r = decoder(File::open(path)?, c)?;
+    let mut got = 0;
+    while got < block.len() {
+        match r.read(&mut block[got..]) {
+            Ok(0) => break,
+            Ok(k) => got += k,
+            // A corrupt stream is not an archive: it is copied as a file, as Docker does.
+            Err(_) => return Ok(None),
+        }
+    }
+    Ok(is_tar_header(&block[..got]).then_some(c))
+}
+
+/// Unpacks the archive at `path` into `target` (an existing directory); whiteouts in it delete.
+pub fn extract(path: &Path, c: Compression, target: &Path) -> Result<(), String> {
+    let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut r = decoder(file, c).map_err(|e| format!("{}: {e}", path.display()))?;
+    let opts = ApplyOptions {
+        whiteouts: WhiteoutMode::Apply,
+    };
+    apply_layer(&mut r, target, &opts)
+        .map(|_| ())
+        .map_err(|e| format!("unpacking {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn tar_bytes() -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(3);
+        h.set_mode(0o640);
+        h.set_cksum();
+        b.append_data(&mut h, "dir/f.txt", &b"abc"[..]).unwrap();
+        b.into_inner().unwrap()
+    }
+
+    fn check(bytes: &[u8], want: Option<Compression>) {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("a");
+        std::fs::write(&p, bytes).unwrap();
+        assert_eq!(detect(&p).unwrap(), want);
+        if let Some(c) = want {
+            let out = t.path().join("out");
+            std::fs::create_dir(&out).unwrap();
+            extract(&p, c, &out).unwrap();
+            assert_eq!(std::fs::read(out.join("dir/f.txt")).unwrap(), b"abc");
+        }
+    }
+
+    #[test]
+    fn every_compression_is_recognised_by_content() {
+        let tar = tar_bytes();
+        check(&tar, Some(Compression::None));
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&tar).unwrap();
+        check(&gz.finish().unwrap(), Some(Compression::Gzip));
+        let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+        bz.write_all(&tar).unwrap();
+        check(&bz.finish().unwrap(), Some(Compression::Bzip2));
+        let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 1);
+        xz.write_all(&tar).unwrap();
+        check(&xz.finish().unwrap(), Some(Compression::Xz));
+        check(
+            &zstd::encode_all(&tar[..], 1).unwrap(),
+            Some(Compression::Zstd),
+        );
+    }
+
+    #[test]
+    fn other_files_are_not_archives() {
+        check(b"just text\n", None);
+        check(&[0x1f, 0x8b, 0, 0], None);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&[7u8; 600]).unwrap();
+        check(&gz.finish().unwrap(), None);
+        check(&[], None);
+    }
+}

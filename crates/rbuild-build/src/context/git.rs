@@ -1,0 +1,143 @@
+//! ADD of a git repository (`https://host/repo.git#ref:subdir`, `git@host:repo`, `git://…`),
+//! through the system `git`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A parsed git source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitSource {
+    /// The remote as git takes it.
+    pub url: String,
+    /// Branch, tag or commit (`None`: the remote's HEAD).
+    pub reference: Option<String>,
+    /// Subdirectory to copy (`None`: the whole tree).
+    pub subdir: Option<String>,
+}
+
+/// Recognises a git source the way BuildKit does: `git@`, `git://`, `ssh://`, `github.com/`,
+/// or an http(s) URL whose path ends in `.git`.
+pub fn parse(word: &str) -> Option<GitSource> {
+    let (url, fragment) = match word.split_once('#') {
+        Some((u, f)) => (u, Some(f)),
+        None => (word, None),
+    };
+    let is_git = url.starts_with("git@")
+        || url.starts_with("git://")
+        || url.starts_with("ssh://")
+        || url.starts_with("github.com/")
+        || ((url.starts_with("http://") || url.starts_with("https://"))
+            && url.trim_end_matches('/').ends_with(".git"));
+    if !is_git {
+        return None;
+    }
+    let url = if url.starts_with("github.com/") {
+        format!("https://{url}")
+    } else {
+        url.to_string()
+    };
+    let (reference, subdir) = match fragment {
+        Some(f) => match f.split_once(':') {
+            Some((r, s)) => (r, Some(s)),
+            None => (f, None),
+        },
+        None => ("", None),
+    };
+    let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    Some(GitSource {
+        url,
+        reference: nonempty(reference),
+        subdir: subdir.and_then(|s| nonempty(s.trim_matches('/'))),
+    })
+}
+
+fn git(args: &[&str], dir: Option<&Path>) -> Result<String, String> {
+    let mut cmd = Command::new("git");
+    cmd.args(args).env("GIT_TERMINAL_PROMPT", "0");
+    if let Some(d) = dir {
+        cmd.current_dir(d);
+    }
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run git (is it installed?): {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "git {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).to_string())
+}
+
+fn is_commit(r: &str) -> bool {
+    r.len() == 40 && r.chars().all(|c| c.is_ascii_hexdigit())
+}
+
+/// The commit the source's reference names now (for the cache key).
+pub fn resolve_commit(src: &GitSource) -> Result<String, String> {
+    let r = src.reference.as_deref().unwrap_or("HEAD");
+    if is_commit(r) {
+        return Ok(r.to_ascii_lowercase());
+    }
+    let out = git(&["ls-remote", &src.url, r, &format!("{r}^{{}}")], None)?;
+    let lines: Vec<(&str, &str)> = out.lines().filter_map(|l| l.split_once('\t')).collect();
+    // An annotated tag's `^{}` line names the commit; prefer it, then an exact ref.
+    let pick = lines
+        .iter()
+        .find(|(_, name)| name.ends_with("^{}"))
+        .or_else(|| lines.first())
+        .map(|(sha, _)| sha.to_string());
+    pick.ok_or_else(|| format!("git reference {r:?} not found in {}", src.url))
+}
+
+/// Checks `commit` out into `dir` (which must not exist); returns the directory to copy.
+pub fn checkout(
+    src: &GitSource,
+    commit: &str,
+    dir: &Path,
+    keep_git_dir: bool,
+) -> Result<PathBuf, String> {
+    let d = dir.to_string_lossy().to_string();
+    git(&["init", "-q", &d], None)?;
+    git(&["remote", "add", "origin", &src.url], Some(dir))?;
+    let wanted = src.reference.as_deref().unwrap_or("HEAD");
+    // Dumb HTTP remotes cannot fetch shallow; fall back to a full fetch.
+    let shallow = git(
+        &["fetch", "-q", "--depth", "1", "origin", wanted],
+        Some(dir),
+    );
+    if shallow.is_err() {
+        git(&["fetch", "-q", "--tags", "origin", wanted], Some(dir))?;
+    }
+    git(&["checkout", "-q", commit], Some(dir))?;
+    if !keep_git_dir {
+        std::fs::remove_dir_all(dir.join(".git")).map_err(|e| e.to_string())?;
+    }
+    Ok(match &src.subdir {
+        Some(s) => dir.join(s),
+        None => dir.to_path_buf(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn git_sources_are_recognised() {
+        let g = parse("https://example.com/r.git#v1:docs/").unwrap();
+        assert_eq!(g.url, "https://example.com/r.git");
+        assert_eq!(g.reference.as_deref(), Some("v1"));
+        assert_eq!(g.subdir.as_deref(), Some("docs"));
+        assert_eq!(parse("git@github.com:a/b.git").unwrap().reference, None);
+        assert_eq!(
+            parse("github.com/a/b").unwrap().url,
+            "https://github.com/a/b"
+        );
+        assert!(parse("https://example.com/file.tar.gz").is_none());
+        assert!(parse("src/").is_none());
+        let g = parse("http://h/r.git#:sub").unwrap();
+        assert_eq!((g.reference, g.subdir.as_deref()), (None, Some("sub")));
+    }
+}
