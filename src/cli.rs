@@ -55,6 +55,70 @@ pub enum Command {
         /// Tag for the new image.
         reference: String,
     },
+    /// Remove what no tag needs: unreferenced blobs and snapshots, stale cache entries.
+    Prune {
+        /// Also drop the whole build cache.
+        #[arg(long)]
+        all: bool,
+        /// Keep at most this much data (e.g. 10GB, 512MiB), removing the oldest first.
+        #[arg(long = "keep-storage", value_name = "SIZE")]
+        keep_storage: Option<String>,
+    },
+    /// Remove tags (their blobs go at the next prune).
+    Rm {
+        /// Tags to remove.
+        #[arg(required = true)]
+        references: Vec<String>,
+    },
+    /// Give an image another tag.
+    Tag {
+        /// Existing image.
+        source: String,
+        /// New tag.
+        target: String,
+    },
+    /// Write images to an archive (like `docker save`).
+    Save {
+        /// Archive format.
+        #[arg(long, value_enum, default_value = "oci")]
+        format: ArchiveFormat,
+        /// Output file (`-` is stdout).
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: PathBuf,
+        /// Images to save.
+        #[arg(required = true)]
+        references: Vec<String>,
+    },
+    /// Load images from an OCI layout tar or a docker-archive (like `docker load`).
+    Load {
+        /// Archive file (`-` is stdin).
+        #[arg(short = 'i', long = "input", value_name = "FILE")]
+        input: PathBuf,
+    },
+    /// Store maintenance.
+    Store {
+        /// What to do.
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
+}
+
+/// `rbuild store …`.
+#[derive(Subcommand, Debug)]
+pub enum StoreCommand {
+    /// Verify every blob's digest and that tagged images are complete; fails on corruption.
+    Check,
+    /// Show disk usage.
+    Df,
+}
+
+/// Archive formats of `rbuild save`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArchiveFormat {
+    /// OCI image layout tar (`oci-archive:`).
+    Oci,
+    /// docker-archive (`docker load`).
+    Docker,
 }
 
 /// `rbuild debug …`.
@@ -225,7 +289,9 @@ pub struct LoginArgs {
     pub server: Option<String>,
 }
 
-const SUBCOMMANDS: &[&str] = &["build", "images", "inspect", "import", "help", "pull", "push", "login", "logout", "debug"];
+const SUBCOMMANDS: &[&str] = &[
+    "build", "images", "inspect", "import", "help", "pull", "push", "login", "logout", "prune", "rm", "tag", "save", "load", "store", "debug",
+];
 
 /// Inserts `build` when the first argument after global options is not a subcommand
 /// (`rbuild -t x .`, `rbuild --root /d -t x .`).

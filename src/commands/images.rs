@@ -2,31 +2,29 @@
 
 use std::process::ExitCode;
 
-use rbuild_build::image::read_image;
 use rbuild_store::Store;
 
-/// Lists tags with image ID, creation time and size.
+/// Lists tags with image ID, creation time and size (every distinct blob the image uses).
 pub fn run(store: &Store) -> anyhow::Result<ExitCode> {
     println!(
         "{:<40} {:<14} {:<22} {:>10}",
         "REPOSITORY:TAG", "IMAGE ID", "CREATED", "SIZE"
     );
-    for (name, desc) in store.tags()? {
-        let (manifest, config) = read_image(store, &desc)?;
-        let size: u64 = manifest.layers.iter().map(|l| l.size).sum::<u64>() + manifest.config.size;
-        let created = config.created.clone().unwrap_or_else(|| "-".into());
+    for image in store.images()? {
+        let id = image.config.as_ref().map_or("-", |d| d.short());
         println!(
             "{:<40} {:<14} {:<22} {:>10}",
-            name,
-            manifest.config.digest.short(),
-            created,
-            human(size)
+            image.tag,
+            id,
+            image.created.as_deref().unwrap_or("-"),
+            human(image.size)
         );
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn human(n: u64) -> String {
+/// Decimal units as docker prints them (`5.2MB`).
+pub fn human(n: u64) -> String {
     let units = ["B", "kB", "MB", "GB", "TB"];
     let mut v = n as f64;
     let mut u = 0;

@@ -9,6 +9,12 @@ mod login;
 mod logout;
 mod pull;
 mod push;
+mod load;
+mod prune;
+mod rm;
+mod save;
+mod store;
+mod tag;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,6 +43,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Login(_) | Command::Logout { .. } | Command::Debug { .. } => Ok(ExitCode::SUCCESS),
         Command::Inspect { reference } => inspect::run(&store, &reference),
         Command::Import { tarball, reference } => import::run(&store, &tarball, &reference),
+        Command::Prune { all, keep_storage } => prune::run(&store, all, keep_storage.as_deref()),
+        Command::Rm { references } => rm::run(&store, &references),
+        Command::Tag { source, target } => tag::run(&store, &source, &target),
+        Command::Save {
+            format,
+            output,
+            references,
+        } => save::run(&store, format, &output, &references),
+        Command::Load { input } => load::run(&store, &input),
+        Command::Store { command } => store::run(&store, command),
     }
 }
 

@@ -117,3 +117,167 @@ pub fn text(out: &Output) -> String {
 pub fn project() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
+
+impl Env {
+    /// A fresh store with nothing in it (no busybox base).
+    pub fn empty() -> Env {
+        require_root("building images (RUN needs namespaces and overlayfs)");
+        Env {
+            root: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// Runs rbuild with `--root` set to this store and extra environment variables.
+    pub fn rbuild_env(&self, args: &[&str], envs: &[(&str, &str)]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_rbuild"))
+            .arg("--root")
+            .arg(self.store())
+            .args(args)
+            .envs(envs.iter().copied())
+            .output()
+            .unwrap()
+    }
+
+    /// Starts rbuild in the background, stdout and stderr appended to `log`.
+    pub fn spawn(&self, args: &[&str], log: &Path) -> std::process::Child {
+        let out = std::fs::File::create(log).unwrap();
+        let err = out.try_clone().unwrap();
+        Command::new(env!("CARGO_BIN_EXE_rbuild"))
+            .arg("--root")
+            .arg(self.store())
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .unwrap()
+    }
+
+    /// Runs rbuild, asserting success; returns stdout.
+    pub fn rbuild_ok(&self, args: &[&str]) -> String {
+        let out = self.rbuild(args);
+        assert!(
+            out.status.success(),
+            "rbuild {args:?} failed:\n{}",
+            text(&out)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+
+    /// `rbuild store check`, asserting it passes.
+    pub fn check_ok(&self) {
+        let out = self.rbuild(&["store", "check"]);
+        assert!(out.status.success(), "store check failed:\n{}", text(&out));
+    }
+}
+
+/// Writes a file (creating parents) with a mode.
+pub fn write_file(path: &Path, body: &[u8], mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, body).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// Unpacks `image` (`DIR:TAG` of an OCI layout) with umoci; returns the bundle's rootfs.
+pub fn umoci_unpack_layout(layout: &Path, tag: &str, bundle: &Path) -> PathBuf {
+    let umoci = require_tool("umoci", "umoci");
+    let out = Command::new(umoci)
+        .args(["unpack", "--image"])
+        .arg(format!("{}:{tag}", layout.display()))
+        .arg(bundle)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "umoci unpack failed: {}", text(&out));
+    bundle.join("rootfs")
+}
+
+/// Runs a tool, asserting success; returns stdout.
+pub fn run_tool(tool: &str, package: &str, args: &[&str]) -> String {
+    let exe = require_tool(tool, package);
+    let out = Command::new(exe).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{tool} {args:?} failed: {}",
+        text(&out)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// One filesystem entry as a test compares it: kind, permission bits, owner, content digest
+/// or link target, and (for regular files) the hardlink group (first path of the inode).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub kind: char,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub data: String,
+    pub link_group: Option<String>,
+}
+
+/// Every entry under `root` (relative paths, root excluded), without following symlinks.
+pub fn tree(root: &Path) -> std::collections::BTreeMap<String, Entry> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let mut out = std::collections::BTreeMap::new();
+    let mut inodes: std::collections::HashMap<(u64, u64), String> = Default::default();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let mut names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        names.sort();
+        for path in names {
+            let m = std::fs::symlink_metadata(&path).unwrap();
+            let rel = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .to_string();
+            let ft = m.file_type();
+            let (kind, data) = if ft.is_dir() {
+                stack.push(path.clone());
+                ('d', String::new())
+            } else if ft.is_symlink() {
+                (
+                    'l',
+                    std::fs::read_link(&path)
+                        .unwrap()
+                        .to_string_lossy()
+                        .to_string(),
+                )
+            } else if ft.is_file() {
+                let bytes = std::fs::read(&path).unwrap();
+                let shown = if bytes.len() <= 64 {
+                    String::from_utf8_lossy(&bytes).to_string()
+                } else {
+                    format!("{} bytes", bytes.len())
+                };
+                ('f', shown)
+            } else if ft.is_char_device() {
+                ('c', format!("{}", m.rdev()))
+            } else if ft.is_block_device() {
+                ('b', format!("{}", m.rdev()))
+            } else {
+                ('p', String::new())
+            };
+            let link_group = (kind == 'f' && m.nlink() > 1).then(|| {
+                inodes
+                    .entry((m.dev(), m.ino()))
+                    .or_insert_with(|| rel.clone())
+                    .clone()
+            });
+            let entry = Entry {
+                kind,
+                mode: m.mode() & 0o7777,
+                uid: m.uid(),
+                gid: m.gid(),
+                data,
+                link_group,
+            };
+            out.insert(rel, entry);
+        }
+    }
+    out
+}

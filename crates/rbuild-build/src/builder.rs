@@ -4,12 +4,16 @@ use std::sync::Arc;
 
 use rbuild_layer::{Compression, WriteOptions};
 use rbuild_oci::Descriptor;
-use rbuild_solver::{solve, Event as SolverEvent, Observer, SolveError, SolveOptions, VertexId};
+use rbuild_solver::{
+    solve, CacheKey, CacheStorage, Components, Event as SolverEvent, KeyBuilder, Observer,
+    SolveError, SolveOptions, VertexId,
+};
 use rbuild_store::Store;
 
 use crate::cache::StoreCache;
 use crate::context::local::LocalContext;
-use crate::image::{finish_config, write_image};
+use crate::export::{self, Dest, Output};
+use crate::image::{finish_config, write_image, FsState};
 use crate::lower::{lower, LowerInput, Plan};
 use crate::ops::{ExcludeFn, Runtime};
 use crate::progress::{Event, Reporter, StepInfo};
@@ -51,7 +55,7 @@ pub fn build(
         reporter: reporter.clone(),
         sandbox_exe: req.sandbox_exe.clone(),
         layer_options: WriteOptions {
-            compression: Compression::default(),
+            compression: req.compression,
             source_date_epoch: req.source_date_epoch,
         },
         source_date_epoch: req.source_date_epoch,
@@ -82,15 +86,102 @@ pub fn build(
         plan.base_created.as_deref(),
     );
     let manifest = write_image(&store, &config, &fs)?;
-    for tag in &req.tags {
-        store.set_tag(tag, &manifest)?;
-    }
+    let tags = run_exports(req, &store, &manifest, reporter.as_ref())?;
     let config_digest = rbuild_oci::Digest::of(&rbuild_oci::to_canonical_json(&config));
     Ok(BuildResult {
         manifest,
         config: config_digest,
-        tags: req.tags.clone(),
+        tags,
     })
+}
+
+/// Runs every `--output` (the store's tags when none); returns the tags set in the store.
+fn run_exports(
+    req: &BuildRequest,
+    store: &Store,
+    manifest: &Descriptor,
+    reporter: &dyn Reporter,
+) -> Result<Vec<String>, BuildError> {
+    let default = [Output::Image { names: Vec::new() }];
+    let outputs = if req.outputs.is_empty() {
+        &default[..]
+    } else {
+        &req.outputs[..]
+    };
+    let mut tags = Vec::new();
+    for output in outputs {
+        reporter.event(Event::Note(format!("exporting to {}", describe(output))));
+        let set =
+            export::export(store, manifest, output, &req.tags).map_err(|e| BuildError::Image {
+                what: manifest.digest.to_string(),
+                message: format!("exporting to {}: {e}", describe(output)),
+            })?;
+        tags.extend(set);
+    }
+    Ok(tags)
+}
+
+fn describe(output: &Output) -> String {
+    let dest = |d: &Dest| match d {
+        Dest::File(p) => p.display().to_string(),
+        Dest::Stdout => "stdout".to_string(),
+    };
+    match output {
+        Output::Image { .. } => "the store".to_string(),
+        Output::Oci {
+            dest: d, tar: true, ..
+        } => format!("OCI archive {}", dest(d)),
+        Output::Oci { dest: d, .. } => format!("OCI layout directory {}", dest(d)),
+        Output::Docker { dest: d, .. } => format!("docker archive {}", dest(d)),
+        Output::Local { dest } => format!("directory {}", dest.display()),
+    }
+}
+
+/// Cache records keyed on the layer compression: a layer compressed another way is another
+/// blob, so a record made with gzip must not hand zstd-built images gzip layers. The default
+/// (gzip 6) keeps the plain key, so existing caches stay valid.
+struct CompressionKeyed {
+    inner: StoreCache,
+    compression: Option<String>,
+}
+
+impl CompressionKeyed {
+    fn new(inner: StoreCache, c: Compression) -> Self {
+        let compression = match c {
+            c if c == Compression::default() => None,
+            Compression::None => Some("none".to_string()),
+            Compression::Gzip { level } => Some(format!("gzip:{level}")),
+            Compression::Zstd { level } => Some(format!("zstd:{level}")),
+        };
+        CompressionKeyed { inner, compression }
+    }
+
+    fn key(&self, key: &CacheKey) -> CacheKey {
+        match &self.compression {
+            None => *key,
+            Some(c) => {
+                KeyBuilder::new("compressed", 1)
+                    .key("step", key)
+                    .str("compression", c)
+                    .finish()
+                    .0
+            }
+        }
+    }
+}
+
+impl CacheStorage<FsState> for CompressionKeyed {
+    fn load(&self, key: &CacheKey) -> Option<FsState> {
+        self.inner.load(&self.key(key))
+    }
+
+    fn save(&self, key: &CacheKey, identity: &str, components: &Components, value: &FsState) {
+        self.inner.save(&self.key(key), identity, components, value);
+    }
+
+    fn last_components(&self, identity: &str) -> Option<Components> {
+        self.inner.last_components(identity)
+    }
 }
 
 fn run_plan(
@@ -99,7 +190,7 @@ fn run_plan(
     store: &Arc<Store>,
     reporter: Arc<dyn Reporter>,
 ) -> Result<crate::image::FsState, BuildError> {
-    let cache = StoreCache::new(store.clone());
+    let cache = CompressionKeyed::new(StoreCache::new(store.clone()), req.compression);
     let no_cache_all = req.no_cache;
     let filter: Vec<bool> = plan
         .vertex_stage

@@ -8,6 +8,7 @@ mod builder;
 mod cache;
 pub mod context;
 mod error;
+pub mod export;
 pub mod image;
 pub mod import;
 pub mod lower;

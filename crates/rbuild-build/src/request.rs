@@ -39,6 +39,10 @@ pub struct BuildRequest {
     pub limits: rbuild_sandbox::Limits,
     /// `--network` for the whole build (None = default); `RUN --network=` overrides it per step.
     pub network: Option<rbuild_sandbox::NetworkMode>,
+    /// Where the image goes (`--output`); empty means `type=image` (tags in the store).
+    pub outputs: Vec<crate::export::Output>,
+    /// How new layers are compressed (part of the cache key unless the default gzip 6).
+    pub compression: rbuild_layer::Compression,
     /// `--build-context name=value`: named contexts for `FROM name` and `COPY --from=name`.
     pub named_contexts: BTreeMap<String, NamedContext>,
 }
@@ -89,6 +93,8 @@ impl BuildRequest {
             sandbox_exe: PathBuf::from("/proc/self/exe"),
             limits: rbuild_sandbox::Limits::default(),
             network: None,
+            outputs: Vec::new(),
+            compression: rbuild_layer::Compression::default(),
             named_contexts: BTreeMap::new(),
         }
     }

@@ -1,0 +1,73 @@
+//! `rbuild prune [--all] [--keep-storage SIZE]`.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use rbuild_store::{PruneOptions, Store};
+
+use super::images::human;
+
+/// Prunes and prints what was reclaimed.
+pub fn run(store: &Store, all: bool, keep_storage: Option<&str>) -> anyhow::Result<ExitCode> {
+    let keep_storage = match keep_storage {
+        Some(s) => Some(parse_size(s).with_context(|| format!("--keep-storage {s:?}"))?),
+        None => None,
+    };
+    let report = store.prune(&PruneOptions { all, keep_storage })?;
+    println!(
+        "Deleted {} blobs, {} snapshots, {} cache entries",
+        report.blobs_removed, report.snapshots_removed, report.cache_entries_removed
+    );
+    println!("Total reclaimed space: {}", human(report.bytes_freed));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `512`, `10k`, `1.5GB`, `2GiB`, `100mb`: binary multiples whatever the spelling, as
+/// docker's `--keep-storage` reads them.
+pub fn parse_size(text: &str) -> anyhow::Result<u64> {
+    let t = text.trim().to_ascii_lowercase();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let value: f64 = num
+        .parse()
+        .context("expected a number with an optional unit")?;
+    let unit = unit.trim();
+    let unit = unit
+        .strip_suffix("ib")
+        .or_else(|| unit.strip_suffix('b'))
+        .unwrap_or(unit);
+    let mult: u64 = match unit {
+        "" => 1,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        "t" => 1 << 40,
+        other => anyhow::bail!("unknown unit {other:?} (use k, m, g or t)"),
+    };
+    let bytes = value * mult as f64;
+    anyhow::ensure!(
+        bytes.is_finite() && bytes >= 0.0 && bytes < u64::MAX as f64,
+        "out of range"
+    );
+    Ok(bytes as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("512").unwrap(), 512);
+        assert_eq!(parse_size("10k").unwrap(), 10 << 10);
+        assert_eq!(parse_size("2GiB").unwrap(), 2 << 30);
+        assert_eq!(parse_size("100MB").unwrap(), 100 << 20);
+        assert_eq!(parse_size("1.5g").unwrap(), 3 << 29);
+        assert_eq!(parse_size("0").unwrap(), 0);
+        for bad in ["", "x", "10q", "-1", "1..2m"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+    }
+}
