@@ -183,20 +183,20 @@ impl Applier {
         dir: std::os::fd::BorrowedFd<'_>,
     ) -> Result<(), LayerError> {
         let link = e.link_name_bytes().unwrap_or_default().into_owned();
-        let target = clean_strict(&link)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| LayerError::bad(shown(comps), "hardlink target escapes the root"))?;
+        let escapes = || LayerError::bad(shown(comps), "hardlink target escapes the root");
+        let target = clean_strict(&link).ok_or_else(escapes)?;
+        let (Some((tname, tparent)), Some(name)) = (target.split_last(), comps.last()) else {
+            return Err(escapes()); // a link to the root itself
+        };
         if target == comps {
             return Ok(());
         }
-        let (tname, tparent) = target.split_last().unwrap_or((&target[0], &[]));
         let tdir = open_dir(self.root.as_fd(), tparent).map_err(|err| {
             LayerError::bad(
                 shown(comps),
                 format!("hardlink target {:?}: {err}", shown(&target)),
             )
         })?;
-        let name = &comps[comps.len() - 1];
         create::hardlink(tdir.as_fd(), tname, dir, name).map_err(|err| {
             LayerError::bad(
                 shown(comps),
