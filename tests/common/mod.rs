@@ -281,3 +281,32 @@ pub fn tree(root: &Path) -> std::collections::BTreeMap<String, Entry> {
     }
     out
 }
+
+impl Env {
+    /// Builds `context` (with optional extra args), asserting failure; returns stdout and stderr.
+    pub fn build_fails(&self, context: &Path, tag: &str, extra: &[&str]) -> String {
+        let mut args = vec!["build", "--progress", "plain", "-t", tag];
+        args.extend_from_slice(extra);
+        let ctx = context.to_str().unwrap();
+        args.push(ctx);
+        let out = self.rbuild(&args);
+        assert!(
+            !out.status.success(),
+            "build of {ctx} should have failed:\n{}",
+            text(&out)
+        );
+        text(&out)
+    }
+}
+
+/// What the RUN steps printed: the text of `#N <secs> <text>` lines of a plain-progress log.
+pub fn run_output(log: &str) -> Vec<&str> {
+    log.lines()
+        .filter(|l| l.starts_with('#'))
+        .filter_map(|l| {
+            let (_, rest) = l.split_once(' ')?;
+            let (secs, text) = rest.split_once(' ')?;
+            secs.parse::<f64>().ok().map(|_| text)
+        })
+        .collect()
+}
