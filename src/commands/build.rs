@@ -24,7 +24,7 @@ pub fn run(args: BuildArgs, store: Arc<Store>) -> anyhow::Result<ExitCode> {
     let reporter = crate::render::reporter(args.progress);
     let req = request(args)?;
     let started = std::time::Instant::now();
-    let result = rbuild_build::build(&req, Arc::clone(&store), &resolver, reporter)?;
+    let result = rbuild_build::build(&req, Arc::clone(&store), &resolver, reporter).inspect_err(|e| show_source(&req, e))?;
     eprintln!("writing image {} done", result.config);
     for tag in &result.tags {
         eprintln!("naming to {tag} done");
@@ -303,6 +303,18 @@ fn named_contexts(
         out.insert(name.to_string(), nc);
     }
     Ok(out)
+}
+
+/// Prints the Dockerfile lines around a failing instruction, as BuildKit does.
+fn show_source(req: &BuildRequest, e: &rbuild_build::BuildError) {
+    let Some(line) = e.line() else { return };
+    let text = match &req.dockerfile {
+        DockerfileSource::Text(t) => Some(t.clone()),
+        DockerfileSource::Path(p) => std::fs::read_to_string(p).ok(),
+    };
+    if let Some(text) = text {
+        eprintln!("{}", rbuild_build::excerpt(&text, line));
+    }
 }
 
 #[cfg(test)]

@@ -84,4 +84,44 @@ impl BuildError {
             message: message.into(),
         }
     }
+
+    /// The Dockerfile line the error points at, if any.
+    pub fn line(&self) -> Option<usize> {
+        let line = match self {
+            BuildError::Parse(e) => e.location.as_ref()?.start_line,
+            BuildError::Dockerfile { line, .. } | BuildError::BaseNotFound { line, .. } => *line,
+            BuildError::StepFailed { at, .. } | BuildError::Step { at, .. } => at.line,
+            _ => return None,
+        };
+        (line > 0).then_some(line)
+    }
+}
+
+/// The lines around `line` of a Dockerfile, the failing one marked, as BuildKit shows them.
+pub fn excerpt(text: &str, line: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let first = line.saturating_sub(3).max(1);
+    let last = (line + 2).min(lines.len());
+    let mut out = String::from(" --------------------\n");
+    for n in first..=last {
+        let mark = if n == line { ">>>" } else { "   " };
+        out.push_str(&format!(" {n:>4} | {mark} {}\n", lines[n - 1]));
+    }
+    out.push_str(" --------------------");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpt_marks_the_line_with_context() {
+        let text = "FROM a\nRUN b\nRUN c\nRUN d\nRUN e\nRUN f\n";
+        let ex = excerpt(text, 4);
+        assert!(ex.contains("    4 | >>> RUN d"), "{ex}");
+        assert!(ex.contains("    2 |     RUN b") && ex.contains("    6 |     RUN f"), "{ex}");
+        assert!(!ex.contains("FROM a"), "{ex}");
+        assert!(excerpt("FROM a", 1).contains(">>> FROM a"));
+    }
 }

@@ -19,5 +19,5 @@ pub mod resolve;
 pub mod time;
 
 pub use builder::{build, BuildResult};
-pub use error::{BuildError, StepLocation};
+pub use error::{excerpt, BuildError, StepLocation};
 pub use request::{BuildRequest, DockerfileSource, NamedContext};
