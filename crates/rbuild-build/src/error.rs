@@ -100,7 +100,7 @@ impl BuildError {
 /// The lines around `line` of a Dockerfile, the failing one marked, as BuildKit shows them.
 pub fn excerpt(text: &str, line: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
-    let first = line.saturating_sub(3).max(1);
+    let first = line.saturating_sub(2).max(1);
     let last = (line + 2).min(lines.len());
     let mut out = String::from(" --------------------\n");
     for n in first..=last {
