@@ -469,10 +469,30 @@ fn named_build_contexts_for_copy_from() {
         "named\n"
     );
     assert!(root.join("copied-busybox").is_file());
+    // FROM a named local directory and FROM a named image.
+    let df = "FROM files AS f\nFROM img\nCOPY --from=f conf/app.conf /from-stage.conf\n";
+    write(&ctx.path().join("Dockerfile"), df);
+    let files = format!("files={}", extra.path().display());
+    env.build_ok(
+        ctx.path(),
+        "named:3",
+        &[
+            "--build-context",
+            &files,
+            "--build-context",
+            "img=docker-image://busybox:latest",
+        ],
+    );
+    let root = rootfs(&env, "named:3");
+    assert_eq!(
+        std::fs::read_to_string(root.join("from-stage.conf")).unwrap(),
+        "named\n"
+    );
+    assert!(root.join("bin/busybox").is_file());
     let log = env.build_fails(
         ctx.path(),
         "named:2",
-        &["--build-context", "cfg=oci-layout:///nowhere"],
+        &["--build-context", "files=oci-layout:///nowhere"],
     );
     assert!(log.contains("not supported"), "{log}");
 }

@@ -286,13 +286,9 @@ struct Walk<'a, 'b> {
 impl Walk<'_, '_> {
     /// Walks `rel` into `dest`; `sub` is the path relative to the copied source (for `--exclude`).
     fn walk(&mut self, rel: &str, dest: &str, sub: &str) {
-        for name in self.tree.read_dir(rel) {
-            let name = name.to_string_lossy().to_string();
+        for (name, found) in self.tree.children(rel) {
             let child = join(rel, &name);
             let sub_child = join(sub, &name);
-            let Some(found) = self.tree.resolve(&child, false) else {
-                continue;
-            };
             let target = join(dest, &name);
             let is_dir = found.meta.is_dir();
             let ignored = self.exclude.excluded(&child);

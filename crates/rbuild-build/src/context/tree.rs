@@ -41,6 +41,14 @@ pub fn clean_components(path: &str) -> Vec<String> {
     out
 }
 
+fn join_rel(base: &str, name: &str) -> String {
+    if base.is_empty() {
+        name.to_string()
+    } else {
+        format!("{base}/{name}")
+    }
+}
+
 fn is_whiteout(meta: &Metadata) -> bool {
     meta.file_type().is_char_device() && meta.rdev() == 0
 }
@@ -128,6 +136,49 @@ impl Tree {
             real,
             meta,
         })
+    }
+
+    /// The entries of the directory `rel` (already resolved: no symlink in it), sorted by
+    /// name, each as [`resolve`](Self::resolve) without following the last link would give.
+    ///
+    /// A single directory (a build context) is listed with one `readdir` and one `lstat` per
+    /// entry; this is what keeps a no-op rebuild of a large context fast. Stacks take the
+    /// general path.
+    pub fn children(&self, rel: &str) -> Vec<(String, Found)> {
+        let [layer] = self.layers.as_slice() else {
+            return self
+                .read_dir(rel)
+                .into_iter()
+                .filter_map(|n| {
+                    let name = n.to_string_lossy().to_string();
+                    let child = join_rel(rel, &name);
+                    self.resolve(&child, false).map(|f| (name, f))
+                })
+                .collect();
+        };
+        let dir = clean_components(rel)
+            .iter()
+            .fold(layer.clone(), |p, c| p.join(c));
+        let mut out: Vec<(String, Found)> = std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let meta = e.metadata().ok()?;
+                if is_whiteout(&meta) {
+                    return None;
+                }
+                let name = e.file_name().to_string_lossy().to_string();
+                let found = Found {
+                    rel: join_rel(rel, &name),
+                    real: e.path(),
+                    meta,
+                };
+                Some((name, found))
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
     }
 
     /// Lists a directory (merged across layers, whiteouts applied), sorted by name.

@@ -361,3 +361,51 @@ fn image_vertex(
     });
     Ok(shared.add(op, Vec::new(), &st.name.clone()))
 }
+
+/// `FROM name` where `name` is a `--build-context`: an image from the store, or a local
+/// directory copied onto scratch as the stage's first layer (named contexts override stages).
+pub(crate) fn named_base(
+    shared: &mut Shared,
+    mut st: StageState,
+    named: NamedContext,
+    step: crate::ops::StepMeta,
+    line: usize,
+) -> Result<StageState, BuildError> {
+    let word = match &named {
+        NamedContext::Image(r) => r.clone(),
+        NamedContext::Local(_) => "scratch".to_string(),
+        NamedContext::OciLayout(p) => {
+            return Err(BuildError::at(
+                line,
+                format!("build context oci-layout://{p} is not supported yet"),
+            ))
+        }
+    };
+    let image = resolve_image(shared, &word, line)?;
+    st.out = super::stage::from_image(shared, &mut st, image, step);
+    let NamedContext::Local(dir) = named else {
+        return Ok(st);
+    };
+    let text = format!("COPY {} /", dir.display());
+    let step = shared.step(&mut st, line, &text);
+    st.position -= 1;
+    let store = Some(shared.input.runtime.store.clone());
+    let op = CopyOp {
+        step,
+        sources: vec![CopySource::Path(".".into())],
+        dest: "/".into(),
+        dest_is_dir: true,
+        chown: None,
+        chmod: None,
+        from_input: false,
+        exclude: Arc::new(LocalContext::plain(dir, store)),
+        parents: false,
+        excludes: Vec::new(),
+        add: None,
+        rt: shared.input.runtime.clone(),
+        fetched: Default::default(),
+    };
+    let v = shared.add(BuildOp::Copy(Box::new(op)), vec![st.out.vertex], &st.name);
+    push_fs(&mut st, v, format!("{text} # rbuild"));
+    Ok(st)
+}

@@ -123,6 +123,9 @@ fn start(shared: &mut Shared, index: usize) -> Result<StageState, BuildError> {
     };
     let text = format!("FROM {base}");
     let step = shared.step(&mut st, line, &text);
+    if let Some(named) = shared.input.request.named_contexts.get(&base).cloned() {
+        return fs::named_base(shared, st, named, step, line);
+    }
     if let Some(parent) = select::stage_ref(&shared.names, &base, index) {
         st.out = shared.outs[parent]
             .clone()
@@ -153,7 +156,7 @@ pub(crate) fn resolve_image(
         })
 }
 
-fn from_image(
+pub(super) fn from_image(
     shared: &mut Shared,
     st: &mut StageState,
     image: BaseImage,
