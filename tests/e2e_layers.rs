@@ -29,7 +29,12 @@ fn compile_setcap(out: &Path) {
     let gcc = rbuild_testkit::require_tool("gcc", "gcc (with static glibc: libc6-dev)");
     let src = out.with_extension("c");
     std::fs::write(&src, SETCAP_C).unwrap();
-    let res = Command::new(gcc).args(["-static", "-O2", "-o"]).arg(out).arg(&src).output().unwrap();
+    let res = Command::new(gcc)
+        .args(["-static", "-O2", "-o"])
+        .arg(out)
+        .arg(&src)
+        .output()
+        .unwrap();
     assert!(res.status.success(), "gcc -static failed: {}", text(&res));
 }
 
@@ -66,13 +71,32 @@ RUN set -e; ln /t/links/h1 /t/links/h3; chown 1000:50 /t/links/h1; chmod 2750 /t
 }
 
 fn e(kind: char, mode: u32, data: &str) -> Entry {
-    Entry { kind, mode, uid: 0, gid: 0, data: data.to_string(), link_group: None }
+    Entry {
+        kind,
+        mode,
+        uid: 0,
+        gid: 0,
+        data: data.to_string(),
+        link_group: None,
+    }
 }
 
 /// The `/t` tree the Dockerfile above must produce, exactly.
 fn expected_tree() -> BTreeMap<String, Entry> {
     let mut m = BTreeMap::new();
-    let dirs = ["del", "d2f", "f2d", "f2d/y", "ren", "ren/newdir", "opq", "empty", "empty/a", "empty/a/b", "long"];
+    let dirs = [
+        "del",
+        "d2f",
+        "f2d",
+        "f2d/y",
+        "ren",
+        "ren/newdir",
+        "opq",
+        "empty",
+        "empty/a",
+        "empty/a/b",
+        "long",
+    ];
     for d in dirs {
         m.insert(d.to_string(), e('d', 0o755, ""));
     }
@@ -132,8 +156,16 @@ fn assert_tree(root: &Path, who: &str) {
     }
     let extra: Vec<_> = got.keys().filter(|k| !want.contains_key(*k)).collect();
     assert!(extra.is_empty(), "{who}: unexpected entries {extra:?}");
-    assert_eq!(xattr(&root.join("t/cap-bin"), "security.capability"), Some(CAP_BYTES.to_vec()), "{who}: file capability");
-    assert_eq!(xattr(&root.join("t/suid"), "security.capability"), None, "{who}");
+    assert_eq!(
+        xattr(&root.join("t/cap-bin"), "security.capability"),
+        Some(CAP_BYTES.to_vec()),
+        "{who}: file capability"
+    );
+    assert_eq!(
+        xattr(&root.join("t/suid"), "security.capability"),
+        None,
+        "{who}"
+    );
 }
 
 #[test]
@@ -147,7 +179,11 @@ fn filesystem_semantics_survive_layers_as_umoci_unpacks_them() {
     let rootfs = env.umoci_unpack("fs:1").join("rootfs");
     assert_tree(&rootfs, "umoci");
     assert_tree(&local, "rbuild type=local");
-    assert_eq!(tree(&local), tree(&rootfs), "rbuild's unpacking differs from umoci's");
+    assert_eq!(
+        tree(&local),
+        tree(&rootfs),
+        "rbuild's unpacking differs from umoci's"
+    );
     // Deleted-then-recreated directory: nothing of the lower layer's content is left.
     assert!(!rootfs.join("t/opq/a").exists() && !rootfs.join("t/opq/sub").exists());
     // A rebuild from cache gives the same image.
@@ -193,11 +229,22 @@ impl Target {
     /// Nothing new in the target directory, and the victim unchanged with one link.
     fn assert_untouched(&self, what: &str) {
         use std::os::unix::fs::MetadataExt;
-        let names: Vec<_> = std::fs::read_dir(self.dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, ["victim"], "{what}: files appeared outside the root");
         let victim = self.dir.path().join("victim");
-        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "original\n", "{what}: victim written");
-        assert_eq!(std::fs::metadata(&victim).unwrap().nlink(), 1, "{what}: victim hard-linked");
+        assert_eq!(
+            std::fs::read_to_string(&victim).unwrap(),
+            "original\n",
+            "{what}: victim written"
+        );
+        assert_eq!(
+            std::fs::metadata(&victim).unwrap().nlink(),
+            1,
+            "{what}: victim hard-linked"
+        );
     }
 }
 
@@ -205,16 +252,43 @@ impl Target {
 fn attacks(t: &str) -> Vec<(&'static str, String)> {
     let depth = "../".repeat(30);
     vec![
-        ("dotdot", format!("f('{depth}{t}/dotdot')\nf('ok/../../{depth}{t}/dotdot2')")),
+        (
+            "dotdot",
+            format!("f('{depth}{t}/dotdot')\nf('ok/../../{depth}{t}/dotdot2')"),
+        ),
         ("absolute", format!("f('{t}/absolute')")),
-        ("symlink-abs", format!("sym('s', '{t}')\nf('s/through-abs')")),
-        ("symlink-rel", format!("sym('ok/up', '{depth}{t}')\nf('ok/up/through-rel')")),
-        ("symlink-chain", format!("sym('a', 'b/../../..{t}')\nd('b')\nf('a/chained')")),
-        ("symlink-then-dir", format!("sym('x', '{t}')\nd('x/newdir')\nf('x/newdir/f')")),
-        ("hardlink-dotdot", format!("hard('h', '{depth}{t}/victim')\nf('h', b'PWNED\\n')")),
-        ("hardlink-abs", format!("hard('h', '{t}/victim')\nf('h', b'PWNED\\n')")),
-        ("hardlink-via-symlink", format!("sym('sv', '{t}')\nhard('h', 'sv/victim')\nf('h', b'PWNED\\n')")),
-        ("symlink-overwrite", format!("sym('ok/file2', '{t}/victim')\nf('ok/file2', b'PWNED\\n')")),
+        (
+            "symlink-abs",
+            format!("sym('s', '{t}')\nf('s/through-abs')"),
+        ),
+        (
+            "symlink-rel",
+            format!("sym('ok/up', '{depth}{t}')\nf('ok/up/through-rel')"),
+        ),
+        (
+            "symlink-chain",
+            format!("sym('a', 'b/../../..{t}')\nd('b')\nf('a/chained')"),
+        ),
+        (
+            "symlink-then-dir",
+            format!("sym('x', '{t}')\nd('x/newdir')\nf('x/newdir/f')"),
+        ),
+        (
+            "hardlink-dotdot",
+            format!("hard('h', '{depth}{t}/victim')\nf('h', b'PWNED\\n')"),
+        ),
+        (
+            "hardlink-abs",
+            format!("hard('h', '{t}/victim')\nf('h', b'PWNED\\n')"),
+        ),
+        (
+            "hardlink-via-symlink",
+            format!("sym('sv', '{t}')\nhard('h', 'sv/victim')\nf('h', b'PWNED\\n')"),
+        ),
+        (
+            "symlink-overwrite",
+            format!("sym('ok/file2', '{t}/victim')\nf('ok/file2', b'PWNED\\n')"),
+        ),
     ]
 }
 
@@ -227,11 +301,21 @@ fn hostile_archives_through_import_write_nothing_outside_the_root() {
         evil_tar(&tar, &script);
         let out = env.rbuild(&["import", tar.to_str().unwrap(), &format!("evil-{name}:1")]);
         target.assert_untouched(&format!("import {name}: {}", text(&out)));
-        eprintln!("{name}: {}", if out.status.success() { "accepted, contained" } else { "refused" });
+        eprintln!(
+            "{name}: {}",
+            if out.status.success() {
+                "accepted, contained"
+            } else {
+                "refused"
+            }
+        );
         if out.status.success() {
             // Whatever was kept is inside the image; unpacking it must be harmless too.
             let rootfs = env.umoci_unpack(&format!("evil-{name}:1")).join("rootfs");
-            assert_eq!(std::fs::read_to_string(rootfs.join("ok/file")).unwrap(), "fine\n");
+            assert_eq!(
+                std::fs::read_to_string(rootfs.join("ok/file")).unwrap(),
+                "fine\n"
+            );
             target.assert_untouched(&format!("umoci unpack of {name}"));
         }
     }
@@ -287,11 +371,28 @@ fn hostile_layers_loaded_then_built_on_and_exported_write_nothing_outside() {
         write_file(&ctx.path().join("Dockerfile"), dockerfile.as_bytes(), 0o644);
         let local = env.root.path().join(format!("local-{name}"));
         let spec = format!("type=local,dest={}", local.display());
-        let out = env.rbuild(&["build", "--progress", "plain", "-o", &spec, ctx.path().to_str().unwrap()]);
+        let out = env.rbuild(&[
+            "build",
+            "--progress",
+            "plain",
+            "-o",
+            &spec,
+            ctx.path().to_str().unwrap(),
+        ]);
         target.assert_untouched(&format!("build on {name}: {}", text(&out)));
-        eprintln!("{name}: {}", if out.status.success() { "accepted, contained" } else { "refused" });
+        eprintln!(
+            "{name}: {}",
+            if out.status.success() {
+                "accepted, contained"
+            } else {
+                "refused"
+            }
+        );
         if out.status.success() {
-            assert_eq!(std::fs::read_to_string(local.join("ok/file")).unwrap(), "fine\n");
+            assert_eq!(
+                std::fs::read_to_string(local.join("ok/file")).unwrap(),
+                "fine\n"
+            );
         }
     }
     env.check_ok();
@@ -306,18 +407,43 @@ fn hostile_archives_added_with_add_write_nothing_outside_the_root() {
         let tar = ctx.path().join(format!("{name}.tar"));
         evil_tar(&tar, &script);
         // ADD extracts a local archive; the RUN then works on top of what it wrote.
-        let dockerfile = format!("FROM busybox:latest\nADD {name}.tar /x/\nRUN ls -laR /x > /listing\n");
+        let dockerfile =
+            format!("FROM busybox:latest\nADD {name}.tar /x/\nRUN ls -laR /x > /listing\n");
         write_file(&ctx.path().join("Dockerfile"), dockerfile.as_bytes(), 0o644);
         let local = env.root.path().join(format!("add-{name}"));
         let spec = format!("type=local,dest={}", local.display());
         let tag = format!("add-{name}:1");
-        let out = env.rbuild(&["build", "--progress", "plain", "-t", &tag, "-o", "type=image", "-o", &spec, ctx.path().to_str().unwrap()]);
+        let out = env.rbuild(&[
+            "build",
+            "--progress",
+            "plain",
+            "-t",
+            &tag,
+            "-o",
+            "type=image",
+            "-o",
+            &spec,
+            ctx.path().to_str().unwrap(),
+        ]);
         target.assert_untouched(&format!("ADD {name}: {}", text(&out)));
-        eprintln!("{name}: {}", if out.status.success() { "accepted, contained" } else { "refused" });
+        eprintln!(
+            "{name}: {}",
+            if out.status.success() {
+                "accepted, contained"
+            } else {
+                "refused"
+            }
+        );
         if out.status.success() {
-            assert_eq!(std::fs::read_to_string(local.join("x/ok/file")).unwrap(), "fine\n");
+            assert_eq!(
+                std::fs::read_to_string(local.join("x/ok/file")).unwrap(),
+                "fine\n"
+            );
             let rootfs = env.umoci_unpack(&tag).join("rootfs");
-            assert_eq!(std::fs::read_to_string(rootfs.join("x/ok/file")).unwrap(), "fine\n");
+            assert_eq!(
+                std::fs::read_to_string(rootfs.join("x/ok/file")).unwrap(),
+                "fine\n"
+            );
             target.assert_untouched(&format!("umoci unpack of ADD {name}"));
         }
     }

@@ -11,7 +11,16 @@ use common::{project, run_tool, text, umoci_unpack_layout, write_file, Env};
 /// Extracts an OCI layout tar into `dir` (umoci reads layouts, not archives).
 fn untar(archive: &Path, dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
-    run_tool("tar", "tar", &["-xf", archive.to_str().unwrap(), "-C", dir.to_str().unwrap()]);
+    run_tool(
+        "tar",
+        "tar",
+        &[
+            "-xf",
+            archive.to_str().unwrap(),
+            "-C",
+            dir.to_str().unwrap(),
+        ],
+    );
 }
 
 fn skopeo_inspect(image: &str) -> serde_json::Value {
@@ -44,17 +53,31 @@ fn save_oci_and_docker_archives_pass_skopeo_umoci_runc_and_load_back() {
     assert!(rootfs.join("app/hello.sh").is_file());
 
     let docker = work.join("hello-docker.tar");
-    env.rbuild_ok(&["save", "--format", "docker", "-o", docker.to_str().unwrap(), "hello:1"]);
-    let converted = work.join("from-docker");
-    run_tool("skopeo", "skopeo", &[
-        "copy",
-        &format!("docker-archive:{}", docker.display()),
-        &format!("oci:{}:hello", converted.display()),
+    env.rbuild_ok(&[
+        "save",
+        "--format",
+        "docker",
+        "-o",
+        docker.to_str().unwrap(),
+        "hello:1",
     ]);
+    let converted = work.join("from-docker");
+    run_tool(
+        "skopeo",
+        "skopeo",
+        &[
+            "copy",
+            &format!("docker-archive:{}", docker.display()),
+            &format!("oci:{}:hello", converted.display()),
+        ],
+    );
     let bundle = work.join("b-docker");
     umoci_unpack_layout(&converted, "hello", &bundle);
     let out = env.runc_run(&bundle);
-    assert!(out.contains("Hello from rbuild") && out.contains("built on Linux as root"), "{out}");
+    assert!(
+        out.contains("Hello from rbuild") && out.contains("built on Linux as root"),
+        "{out}"
+    );
 
     // Load both archives into fresh stores: same image, same digest (OCI) / same config (docker).
     let other = Env::empty();
@@ -94,41 +117,69 @@ fn build_outputs_oci_docker_local_with_compression() {
 
     // type=oci with zstd: the archive's new layers are zstd, the store gets no tag.
     let oci = work.join("out-oci.tar");
-    let spec = format!("type=oci,dest={},compression=zstd,compression-level=9", oci.display());
+    let spec = format!(
+        "type=oci,dest={},compression=zstd,compression-level=9",
+        oci.display()
+    );
     let out = build_with(&env, ctx.path(), &["-t", "small:zstd", "--output", &spec]);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(!env.rbuild(&["inspect", "small:zstd"]).status.success(), "type=oci alone must not tag the store");
+    assert!(
+        !env.rbuild(&["inspect", "small:zstd"]).status.success(),
+        "type=oci alone must not tag the store"
+    );
     let m = skopeo_inspect(&format!("oci-archive:{}:small:zstd", oci.display()));
     let types = layer_media_types(&m);
     assert_eq!(types.len(), 3, "{m}");
-    assert!(types[1..].iter().all(|t| t == "application/vnd.oci.image.layer.v1.tar+zstd"), "{types:?}");
+    assert!(
+        types[1..]
+            .iter()
+            .all(|t| t == "application/vnd.oci.image.layer.v1.tar+zstd"),
+        "{types:?}"
+    );
     // umoci 0.4 reads no zstd: skopeo decompresses (proving the blobs are valid zstd) first.
     let layout = work.join("zstd-layout");
-    run_tool("skopeo", "skopeo", &[
-        "copy",
-        "--dest-compress-format",
-        "gzip",
-        "--dest-compress",
-        &format!("oci-archive:{}:small:zstd", oci.display()),
-        &format!("oci:{}:small", layout.display()),
-    ]);
+    run_tool(
+        "skopeo",
+        "skopeo",
+        &[
+            "copy",
+            "--dest-compress-format",
+            "gzip",
+            "--dest-compress",
+            &format!("oci-archive:{}:small:zstd", oci.display()),
+            &format!("oci:{}:small", layout.display()),
+        ],
+    );
     let rootfs = umoci_unpack_layout(&layout, "small", &work.join("b-zstd"));
-    assert_eq!(std::fs::read_to_string(rootfs.join("msg.txt")).unwrap(), "exported\n");
+    assert_eq!(
+        std::fs::read_to_string(rootfs.join("msg.txt")).unwrap(),
+        "exported\n"
+    );
     assert!(!rootfs.join("bin/vi").exists());
 
     // The same steps with gzip (the default) are other cache records and other blobs.
     let docker = work.join("out-docker.tar");
     let spec = format!("type=docker,dest={}", docker.display());
-    let out = build_with(&env, ctx.path(), &["-t", "small:gz", "-o", &spec, "-o", "type=image"]);
+    let out = build_with(
+        &env,
+        ctx.path(),
+        &["-t", "small:gz", "-o", &spec, "-o", "type=image"],
+    );
     assert!(out.status.success(), "{}", text(&out));
     let m = skopeo_inspect(&format!("oci:{}:small:gz", env.store().display()));
-    assert!(layer_media_types(&m).iter().all(|t| t == "application/vnd.oci.image.layer.v1.tar+gzip"));
+    assert!(layer_media_types(&m)
+        .iter()
+        .all(|t| t == "application/vnd.oci.image.layer.v1.tar+gzip"));
     let converted = work.join("from-docker");
-    run_tool("skopeo", "skopeo", &[
-        "copy",
-        &format!("docker-archive:{}", docker.display()),
-        &format!("oci:{}:small", converted.display()),
-    ]);
+    run_tool(
+        "skopeo",
+        "skopeo",
+        &[
+            "copy",
+            &format!("docker-archive:{}", docker.display()),
+            &format!("oci:{}:small", converted.display()),
+        ],
+    );
     let bundle = work.join("b-docker");
     umoci_unpack_layout(&converted, "small", &bundle);
     assert_eq!(env.runc_run(&bundle), "exported\n");
@@ -139,17 +190,25 @@ fn build_outputs_oci_docker_local_with_compression() {
     let out = build_with(&env, ctx.path(), &["-o", &spec]);
     assert!(out.status.success(), "{}", text(&out));
     let all = text(&out);
-    assert!(!all.contains("cache miss"), "the gzip build's records should be reused:\n{all}");
+    assert!(
+        !all.contains("cache miss"),
+        "the gzip build's records should be reused:\n{all}"
+    );
     let umoci_root = env.umoci_unpack("small:gz").join("rootfs");
     assert_eq!(common::tree(&local), common::tree(&umoci_root));
 
     // Uncompressed layers are accepted by skopeo as plain tars.
     let plain = work.join("plain.tar");
-    let spec = format!("type=oci,dest={},compression=uncompressed,name=p:1", plain.display());
+    let spec = format!(
+        "type=oci,dest={},compression=uncompressed,name=p:1",
+        plain.display()
+    );
     let out = build_with(&env, ctx.path(), &["-o", &spec]);
     assert!(out.status.success(), "{}", text(&out));
     let m = skopeo_inspect(&format!("oci-archive:{}:p:1", plain.display()));
-    assert!(layer_media_types(&m)[1..].iter().all(|t| t == "application/vnd.oci.image.layer.v1.tar"));
+    assert!(layer_media_types(&m)[1..]
+        .iter()
+        .all(|t| t == "application/vnd.oci.image.layer.v1.tar"));
     env.check_ok();
 }
 
@@ -163,7 +222,16 @@ fn bad_output_specs_fail_before_building() {
         assert!(!out.status.success(), "{bad} accepted");
         assert!(text(&out).contains("--output"), "{}", text(&out));
     }
-    let out = build_with(&env, ctx.path(), &["-o", "type=image,compression=zstd", "-o", "type=oci,dest=/tmp/x.tar,compression=gzip"]);
+    let out = build_with(
+        &env,
+        ctx.path(),
+        &[
+            "-o",
+            "type=image,compression=zstd",
+            "-o",
+            "type=oci,dest=/tmp/x.tar,compression=gzip",
+        ],
+    );
     assert!(!out.status.success());
 }
 
@@ -174,17 +242,29 @@ fn tag_rm_images_prune_and_check() {
     small_context(ctx.path());
     env.build_ok(ctx.path(), "small:1", &[]);
     env.rbuild_ok(&["tag", "small:1", "other/name:2"]);
-    assert_eq!(env.manifest_digest("other/name:2"), env.manifest_digest("small:1"));
+    assert_eq!(
+        env.manifest_digest("other/name:2"),
+        env.manifest_digest("small:1")
+    );
     let images = env.rbuild_ok(&["images"]);
-    let line = images.lines().find(|l| l.starts_with("small:1 ")).unwrap_or_else(|| panic!("{images}"));
-    assert!(line.trim_end().ends_with("MB") || line.trim_end().ends_with("kB"), "{line}");
+    let line = images
+        .lines()
+        .find(|l| l.starts_with("small:1 "))
+        .unwrap_or_else(|| panic!("{images}"));
+    assert!(
+        line.trim_end().ends_with("MB") || line.trim_end().ends_with("kB"),
+        "{line}"
+    );
 
     // Removing one of two tags frees nothing; removing both frees the image's own blobs.
     env.rbuild_ok(&["rm", "small:1"]);
     let out = env.rbuild_ok(&["prune"]);
     assert!(out.contains("Deleted 0 blobs"), "{out}");
     let missing = env.rbuild(&["rm", "small:1"]);
-    assert!(!missing.status.success(), "removing a missing tag must fail");
+    assert!(
+        !missing.status.success(),
+        "removing a missing tag must fail"
+    );
     env.rbuild_ok(&["rm", "other/name:2"]);
     let out = env.rbuild_ok(&["prune"]);
     assert!(out.contains("Total reclaimed space:"), "{out}");
@@ -202,7 +282,12 @@ fn store_check_fails_on_a_corrupt_blob() {
     let env = Env::new();
     env.check_ok();
     let blobs = env.store().join("blobs/sha256");
-    let victim = std::fs::read_dir(&blobs).unwrap().next().unwrap().unwrap().path();
+    let victim = std::fs::read_dir(&blobs)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o644)).unwrap();
     let mut bytes = std::fs::read(&victim).unwrap();
@@ -219,7 +304,10 @@ fn wait_timeout(child: &mut std::process::Child, limit: Duration) -> std::proces
         if let Some(s) = child.try_wait().unwrap() {
             return s;
         }
-        assert!(start.elapsed() < limit, "process did not finish in {limit:?}");
+        assert!(
+            start.elapsed() < limit,
+            "process did not finish in {limit:?}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -271,13 +359,30 @@ fn sigkill_at_random_moments_never_corrupts_and_committed_steps_are_reused() {
     let start = Instant::now();
     env.build_ok(ctx.path(), "crash:0", &["--build-arg", "N=0"]);
     let full = start.elapsed().as_millis() as u64 + 200;
-    let mut seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
     eprintln!("seed {seed}, full build {full} ms");
     let log = env.root.path().join("killed.log");
     for i in 1..=22 {
         let n = format!("N={i}");
         let no_cache = if i % 4 == 0 { "--no-cache" } else { "--jobs=2" };
-        let mut child = env.spawn(&["build", "--progress", "plain", no_cache, "--build-arg", &n, "-t", "crash:x", c], &log);
+        let mut child = env.spawn(
+            &[
+                "build",
+                "--progress",
+                "plain",
+                no_cache,
+                "--build-arg",
+                &n,
+                "-t",
+                "crash:x",
+                c,
+            ],
+            &log,
+        );
         let delay = rng(&mut seed) % full;
         std::thread::sleep(Duration::from_millis(delay));
         let _ = child.kill(); // SIGKILL
@@ -286,9 +391,21 @@ fn sigkill_at_random_moments_never_corrupts_and_committed_steps_are_reused() {
         env.check_ok();
         let done = done_steps(&killed_log);
         // The same build again: it succeeds, and every step the killed one finished is reused.
-        let out = env.rbuild(&["build", "--progress", "plain", "--build-arg", &n, "-t", "crash:x", c]);
+        let out = env.rbuild(&[
+            "build",
+            "--progress",
+            "plain",
+            "--build-arg",
+            &n,
+            "-t",
+            "crash:x",
+            c,
+        ]);
         let again = text(&out);
-        assert!(out.status.success(), "iteration {i} (killed after {delay} ms, {status}):\n{again}");
+        assert!(
+            out.status.success(),
+            "iteration {i} (killed after {delay} ms, {status}):\n{again}"
+        );
         // DONE is printed after the cache record is written, so each such step is reusable.
         for step in &done {
             assert!(again.contains(&format!("{step} CACHED")), "iteration {i}: step {step} finished before the kill but was not reused:\n{killed_log}\n---\n{again}");
@@ -298,7 +415,10 @@ fn sigkill_at_random_moments_never_corrupts_and_committed_steps_are_reused() {
     // The image is whole: runc runs it and the files are there.
     let rootfs = env.umoci_unpack("crash:x").join("rootfs");
     assert_eq!(std::fs::read_to_string(rootfs.join("n")).unwrap(), "22\n");
-    assert_eq!(std::fs::metadata(rootfs.join("big.bin")).unwrap().len(), 3 << 20);
+    assert_eq!(
+        std::fs::metadata(rootfs.join("big.bin")).unwrap().len(),
+        3 << 20
+    );
 }
 
 #[test]
@@ -306,7 +426,11 @@ fn four_builders_share_one_store_at_once() {
     let env = Env::new();
     let ctxs: Vec<tempfile::TempDir> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
     for (i, ctx) in ctxs.iter().enumerate() {
-        write_file(&ctx.path().join("own.txt"), format!("own {i}\n").as_bytes(), 0o644);
+        write_file(
+            &ctx.path().join("own.txt"),
+            format!("own {i}\n").as_bytes(),
+            0o644,
+        );
         // All share the first two steps; pairs share the third.
         let dockerfile = format!(
             "FROM busybox:latest\nRUN echo common > /common && head -c 2000000 /dev/zero > /zeros\n\
@@ -316,14 +440,22 @@ fn four_builders_share_one_store_at_once() {
         );
         write_file(&ctx.path().join("Dockerfile"), dockerfile.as_bytes(), 0o644);
     }
-    let logs: Vec<_> = (0..4).map(|i| env.root.path().join(format!("b{i}.log"))).collect();
+    let logs: Vec<_> = (0..4)
+        .map(|i| env.root.path().join(format!("b{i}.log")))
+        .collect();
     let mut children: Vec<_> = ctxs
         .iter()
         .enumerate()
         .map(|(i, ctx)| {
             let tag = format!("multi:{i}");
             // With SOURCE_DATE_EPOCH, a step two builders both ran gives the same layer.
-            let args = ["build", "--progress", "plain", "--build-arg", "SOURCE_DATE_EPOCH=1700000000"];
+            let args = [
+                "build",
+                "--progress",
+                "plain",
+                "--build-arg",
+                "SOURCE_DATE_EPOCH=1700000000",
+            ];
             let mut args = args.to_vec();
             args.extend(["-t", &tag, ctx.path().to_str().unwrap()]);
             env.spawn(&args, &logs[i])
@@ -331,7 +463,11 @@ fn four_builders_share_one_store_at_once() {
         .collect();
     for (i, child) in children.iter_mut().enumerate() {
         let status = wait_timeout(child, Duration::from_secs(300));
-        assert!(status.success(), "builder {i}: {}", std::fs::read_to_string(&logs[i]).unwrap());
+        assert!(
+            status.success(),
+            "builder {i}: {}",
+            std::fs::read_to_string(&logs[i]).unwrap()
+        );
     }
     env.check_ok();
     for i in 0..4 {
@@ -344,11 +480,20 @@ fn four_builders_share_one_store_at_once() {
     // both ran the step at once (no cross-process dedup: there is no daemon).
     let layers = |i: usize| {
         let m = skopeo_inspect(&format!("oci:{}:multi:{i}", env.store().display()));
-        m["layers"].as_array().unwrap().iter().map(|l| l["digest"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+        m["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["digest"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
     };
     let l0 = layers(0);
     for i in 1..4 {
-        assert_eq!(layers(i)[..3], l0[..3], "builder {i} does not share the common layers");
+        assert_eq!(
+            layers(i)[..3],
+            l0[..3],
+            "builder {i} does not share the common layers"
+        );
     }
 }
 
@@ -368,7 +513,10 @@ fn source_date_epoch_gives_identical_digests_in_two_fresh_stores() {
     let c = ctx.path().to_str().unwrap();
     let epoch = [("SOURCE_DATE_EPOCH", "1700000000")];
     for env in [&first, &second] {
-        let out = env.rbuild_env(&["build", "--progress", "plain", "-t", "repro:1", c], &epoch);
+        let out = env.rbuild_env(
+            &["build", "--progress", "plain", "-t", "repro:1", c],
+            &epoch,
+        );
         assert!(out.status.success(), "{}", text(&out));
         std::thread::sleep(Duration::from_millis(1100));
     }
@@ -382,5 +530,11 @@ fn source_date_epoch_gives_identical_digests_in_two_fresh_stores() {
     for h in &history[1..] {
         assert_eq!(h["created"], "2023-11-14T22:13:20Z", "{ca}");
     }
-    assert_eq!(a, b, "configs:\n{}\n{}", ca, second.skopeo_config("repro:1"));
+    assert_eq!(
+        a,
+        b,
+        "configs:\n{}\n{}",
+        ca,
+        second.skopeo_config("repro:1")
+    );
 }
