@@ -290,7 +290,8 @@ pub struct LoginArgs {
 }
 
 const SUBCOMMANDS: &[&str] = &[
-    "build", "images", "inspect", "import", "help", "pull", "push", "login", "logout", "prune", "rm", "tag", "save", "load", "store", "debug",
+    "build", "images", "inspect", "import", "help", "pull", "push", "login", "logout", "prune",
+    "rm", "tag", "save", "load", "store", "debug",
 ];
 
 /// Inserts `build` when the first argument after global options is not a subcommand

@@ -3,8 +3,8 @@
 mod cli;
 mod commands;
 mod render;
-mod resolver;
 mod render_tty;
+mod resolver;
 
 use std::process::ExitCode;
 

@@ -17,7 +17,10 @@ pub struct Tty {
 impl Tty {
     /// A renderer drawing on stderr.
     pub fn new() -> Self {
-        Tty { multi: MultiProgress::new(), state: Mutex::new(HashMap::new()) }
+        Tty {
+            multi: MultiProgress::new(),
+            state: Mutex::new(HashMap::new()),
+        }
     }
 
     fn line(&self, text: String) {
@@ -32,7 +35,9 @@ fn style() -> ProgressStyle {
 
 impl Reporter for Tty {
     fn event(&self, ev: Event) {
-        let Ok(mut st) = self.state.lock() else { return };
+        let Ok(mut st) = self.state.lock() else {
+            return;
+        };
         match ev {
             Event::Started(i) => {
                 let bar = self.multi.add(ProgressBar::new_spinner());
@@ -42,7 +47,10 @@ impl Reporter for Tty {
                 bar.enable_steady_tick(Duration::from_millis(120));
                 st.insert(i.number, (bar, Vec::new()));
             }
-            Event::Cached(i) => self.line(format!("#{} {} {} CACHED", i.number, i.label, i.instruction)),
+            Event::Cached(i) => self.line(format!(
+                "#{} {} {} CACHED",
+                i.number, i.label, i.instruction
+            )),
             Event::Miss(i, reason) if !reason.contains("not cacheable") => {
                 self.line(format!("#{} cache miss: {reason}", i.number))
             }
@@ -52,7 +60,10 @@ impl Reporter for Tty {
                     buf.extend_from_slice(&bytes);
                     while let Some(pos) = buf.iter().position(|&b| b == b'\n') {
                         let line: Vec<u8> = buf.drain(..=pos).collect();
-                        self.line(format!("#{n} {}", String::from_utf8_lossy(&line).trim_end()));
+                        self.line(format!(
+                            "#{n} {}",
+                            String::from_utf8_lossy(&line).trim_end()
+                        ));
                     }
                 }
             }

@@ -75,29 +75,52 @@ fn multi_stage_with_onbuild_heredocs_and_metadata() {
     let env = Env::new();
     let ctx = setup(&env);
     let log = env.build_ok(ctx.path(), "multi:1", &["--build-arg", "GREETING=hi"]);
-    assert!(!log.contains("this stage is not needed"), "an unneeded stage ran:\n{log}");
+    assert!(
+        !log.contains("this stage is not needed"),
+        "an unneeded stage ran:\n{log}"
+    );
     let c = env.skopeo_config("multi:1");
     let cfg = &c["config"];
     let health = json!({"Test": ["CMD-SHELL", "wget -q -O- localhost || exit 1"],
         "Interval": 30_000_000_000u64, "Timeout": 5_000_000_000u64, "Retries": 3});
     assert_eq!(cfg["Healthcheck"], health);
-    assert_eq!(cfg["OnBuild"], json!(["RUN echo child"]), "the base's triggers must not be inherited");
+    assert_eq!(
+        cfg["OnBuild"],
+        json!(["RUN echo child"]),
+        "the base's triggers must not be inherited"
+    );
     assert_eq!(cfg["Shell"], json!(["/bin/sh", "-ec"]));
     assert_eq!(cfg["StopSignal"], "SIGTERM");
     assert_eq!(cfg["Volumes"], json!({"/data": {}}));
     assert_eq!(cfg["ExposedPorts"], json!({"53/udp": {}, "80/tcp": {}}));
-    assert_eq!(cfg["Labels"], json!({"version": "1.0", "description": "multi stage"}));
+    assert_eq!(
+        cfg["Labels"],
+        json!({"version": "1.0", "description": "multi stage"})
+    );
     assert_eq!(cfg["Entrypoint"], json!(["/bin/sh", "-c"]));
     assert_eq!(cfg["User"], "app");
     assert_eq!(c["author"], "rbuild tests");
     let envs = cfg["Env"].as_array().unwrap();
     assert!(envs.contains(&json!("APP_MODE=production")), "{envs:?}");
-    assert!(!envs.iter().any(|e| e.as_str().unwrap().starts_with("GREETING=")), "ARG leaked into Env");
+    assert!(
+        !envs
+            .iter()
+            .any(|e| e.as_str().unwrap().starts_with("GREETING=")),
+        "ARG leaked into Env"
+    );
     let history = c["history"].as_array().unwrap();
-    assert!(!history.iter().any(|h| h.to_string().contains("GREETING=hi")), "build arg in history");
+    assert!(
+        !history
+            .iter()
+            .any(|h| h.to_string().contains("GREETING=hi")),
+        "build arg in history"
+    );
     let bundle = env.umoci_unpack("multi:1");
     let out = env.runc_run(&bundle);
-    assert_eq!(out, "hi from base\nbuilt\nmode=production\nfrom the trigger\ntriggered\n");
+    assert_eq!(
+        out,
+        "hi from base\nbuilt\nmode=production\nfrom the trigger\ntriggered\n"
+    );
 }
 
 #[test]
@@ -105,27 +128,52 @@ fn target_builds_only_the_stages_it_needs() {
     let env = Env::new();
     let ctx = setup(&env);
     let log = env.build_ok(ctx.path(), "builder:1", &["--target", "builder"]);
-    assert!(!log.contains("onbase"), "the final stage was lowered:\n{log}");
+    assert!(
+        !log.contains("onbase"),
+        "the final stage was lowered:\n{log}"
+    );
     let rootfs = env.umoci_unpack("builder:1").join("rootfs");
     let config = std::fs::read_to_string(rootfs.join("out/config.txt")).unwrap();
-    assert_eq!(config, "key=value \"quoted\"\n", "variables expanded, quotes kept");
+    assert_eq!(
+        config, "key=value \"quoted\"\n",
+        "variables expanded, quotes kept"
+    );
     let raw = std::fs::read_to_string(rootfs.join("out/raw.txt")).unwrap();
-    assert_eq!(raw, "key=${KEY}\n", "a quoted delimiter turns expansion off");
-    assert_eq!(std::fs::read_to_string(rootfs.join("out/artifact")).unwrap(), "built\n");
-    assert_eq!(std::fs::read_to_string(rootfs.join("greeting")).unwrap(), "hello from base\n");
+    assert_eq!(
+        raw, "key=${KEY}\n",
+        "a quoted delimiter turns expansion off"
+    );
+    assert_eq!(
+        std::fs::read_to_string(rootfs.join("out/artifact")).unwrap(),
+        "built\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(rootfs.join("greeting")).unwrap(),
+        "hello from base\n"
+    );
     let out = env.rbuild(&["build", "--target", "nope", ctx.path().to_str().unwrap()]);
     let text = common::text(&out);
     assert!(!out.status.success());
-    assert!(text.contains("target stage \"nope\" could not be found"), "{text}");
+    assert!(
+        text.contains("target stage \"nope\" could not be found"),
+        "{text}"
+    );
 }
 
 #[test]
 fn parse_errors_name_the_line() {
     let env = Env::new();
     let ctx = tempfile::tempdir().unwrap();
-    write(ctx.path(), "Dockerfile", "FROM busybox:latest\nRUN true\nFROBNICATE now\n");
+    write(
+        ctx.path(),
+        "Dockerfile",
+        "FROM busybox:latest\nRUN true\nFROBNICATE now\n",
+    );
     let out = env.rbuild(&["build", ctx.path().to_str().unwrap()]);
     let text = common::text(&out);
     assert!(!out.status.success(), "{text}");
-    assert!(text.contains(":3") && text.to_lowercase().contains("frobnicate"), "{text}");
+    assert!(
+        text.contains(":3") && text.to_lowercase().contains("frobnicate"),
+        "{text}"
+    );
 }

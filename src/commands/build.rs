@@ -11,7 +11,7 @@ use rbuild_sandbox::{Limits, NetworkMode, Ulimit};
 use rbuild_store::Store;
 
 use crate::cli::BuildArgs;
-use crate::resolver::{Remote, RegistryResolver};
+use crate::resolver::{RegistryResolver, Remote};
 
 /// Builds and tags the image.
 pub fn run(args: BuildArgs, store: Arc<Store>) -> anyhow::Result<ExitCode> {
@@ -24,7 +24,8 @@ pub fn run(args: BuildArgs, store: Arc<Store>) -> anyhow::Result<ExitCode> {
     let reporter = crate::render::reporter(args.progress);
     let req = request(args)?;
     let started = std::time::Instant::now();
-    let result = rbuild_build::build(&req, Arc::clone(&store), &resolver, reporter).inspect_err(|e| show_source(&req, e))?;
+    let result = rbuild_build::build(&req, Arc::clone(&store), &resolver, reporter)
+        .inspect_err(|e| show_source(&req, e))?;
     eprintln!("writing image {} done", result.config);
     for tag in &result.tags {
         eprintln!("naming to {tag} done");

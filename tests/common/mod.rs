@@ -47,7 +47,11 @@ impl Env {
         let ctx = context.to_str().unwrap();
         args.push(ctx);
         let out = self.rbuild(&args);
-        assert!(out.status.success(), "build of {ctx} failed:\n{}", text(&out));
+        assert!(
+            out.status.success(),
+            "build of {ctx} failed:\n{}",
+            text(&out)
+        );
         text(&out)
     }
 
@@ -59,22 +63,29 @@ impl Env {
         v["Digest"].as_str().unwrap().to_string()
     }
 
-    /// The image config as skopeo reads it from the store's OCI layout.
+    /// The raw image config as skopeo reads it from the store's OCI layout.
     pub fn skopeo_config(&self, tag: &str) -> serde_json::Value {
         let skopeo = require_tool("skopeo", "skopeo");
         let out = Command::new(skopeo)
-            .args(["inspect", "--config"])
+            .args(["inspect", "--config", "--raw"])
             .arg(format!("oci:{}:{tag}", self.store().display()))
             .output()
             .unwrap();
-        assert!(out.status.success(), "skopeo inspect failed: {}", text(&out));
+        assert!(
+            out.status.success(),
+            "skopeo inspect failed: {}",
+            text(&out)
+        );
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
     /// Unpacks the image with umoci into a runtime bundle; returns the bundle dir.
     pub fn umoci_unpack(&self, tag: &str) -> PathBuf {
         let umoci = require_tool("umoci", "umoci");
-        let bundle = self.root.path().join(format!("bundle-{}", tag.replace([':', '/'], "-")));
+        let bundle = self
+            .root
+            .path()
+            .join(format!("bundle-{}", tag.replace([':', '/'], "-")));
         let out = Command::new(umoci)
             .args(["unpack", "--image"])
             .arg(format!("{}:{tag}", self.store().display()))
@@ -89,7 +100,8 @@ impl Env {
     pub fn runc_run(&self, bundle: &Path) -> String {
         let runc = require_tool("runc", "runc");
         let config = bundle.join("config.json");
-        let mut spec: serde_json::Value = serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+        let mut spec: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
         spec["process"]["terminal"] = serde_json::Value::Bool(false);
         std::fs::write(&config, serde_json::to_vec(&spec).unwrap()).unwrap();
         let state = self.root.path().join("runc-state");
@@ -110,7 +122,11 @@ impl Env {
 
 /// stdout and stderr of a command, for assertion messages.
 pub fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 /// The project's directory.

@@ -120,7 +120,10 @@ mod tests {
         let text = "FROM a\nRUN b\nRUN c\nRUN d\nRUN e\nRUN f\n";
         let ex = excerpt(text, 4);
         assert!(ex.contains("    4 | >>> RUN d"), "{ex}");
-        assert!(ex.contains("    2 |     RUN b") && ex.contains("    6 |     RUN f"), "{ex}");
+        assert!(
+            ex.contains("    2 |     RUN b") && ex.contains("    6 |     RUN f"),
+            "{ex}"
+        );
         assert!(!ex.contains("FROM a"), "{ex}");
         assert!(excerpt("FROM a", 1).contains(">>> FROM a"));
     }

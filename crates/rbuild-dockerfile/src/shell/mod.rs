@@ -109,7 +109,11 @@ impl Lexer {
     /// Expands variables in a heredoc body, keeping quotes and escapes as written (BuildKit
     /// expands unquoted-delimiter heredocs of COPY/ADD this way).
     pub fn expand_heredoc(&self, body: &str, env: &dyn Env) -> Result<String, ExpandError> {
-        let raw = Lexer { raw_quotes: true, raw_escapes: true, ..*self };
+        let raw = Lexer {
+            raw_quotes: true,
+            raw_escapes: true,
+            ..*self
+        };
         raw.process(body, env).map(|p| p.text)
     }
 
