@@ -15,7 +15,7 @@ trap 'rm -rf "$work"' EXIT
 root=$work/store
 ctx=$work/ctx
 
-# A busybox base from the test kit's fixture if present, else from busybox-static.
+# A one-binary base image (busybox from PATH); COPY never runs it.
 base=$work/busybox.tar
 bb=$(command -v busybox || echo /bin/busybox)
 mkdir -p "$work/rootfs/bin"
