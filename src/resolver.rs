@@ -183,7 +183,7 @@ impl<'a> RegistryResolver<'a> {
             .remote
             .block_on(|c| c.fetch(store, r, &self.platform))
             .map_err(|e| failed(format!("{e:#}")))?
-            .map_err(|e| failed(format!("cannot pull it: {e}")))?;
+            .map_err(|e| failed(format!("pulling it failed: {e}")))?;
         let name = r.familiar();
         if r.digest.is_none() {
             store.set_tag(&name, &pulled.manifest)?;
