@@ -79,12 +79,16 @@ pub fn build(
         reporter.event(Event::Note(format!("WARNING: {w}")));
     }
     let fs = run_plan(&plan, req, &store, reporter.clone())?;
-    let config = finish_config(
+    let mut config = finish_config(
         plan.config.clone(),
         &plan.history,
         &fs,
         plan.base_created.as_deref(),
     );
+    // BuildKit stamps the image itself with SOURCE_DATE_EPOCH, whatever the base's date.
+    if let Some(epoch) = req.source_date_epoch {
+        config.created = Some(crate::time::rfc3339(epoch));
+    }
     let manifest = write_image(&store, &config, &fs)?;
     let tags = run_exports(req, &store, &manifest, reporter.as_ref())?;
     let config_digest = rbuild_oci::Digest::of(&rbuild_oci::to_canonical_json(&config));

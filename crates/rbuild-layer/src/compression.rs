@@ -53,6 +53,9 @@ impl Compression {
 /// digests do not depend on the machine.
 const ZSTD_MAX_WORKERS: u32 = 2;
 
+/// Bytes of input per zstd worker job.
+const ZSTD_JOB_SIZE: u32 = 4 << 20;
+
 fn zstd_workers() -> u32 {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     u32::try_from(cores).unwrap_or(1).clamp(1, ZSTD_MAX_WORKERS)
@@ -84,6 +87,10 @@ impl<W: Write> Compressor<W> {
             Compression::Zstd { level } => {
                 let mut enc = zstd::stream::write::Encoder::new(inner, level)?;
                 enc.multithread(zstd_workers())?;
+                // Jobs default to several windows each, and every worker holds input and
+                // output buffers for one: on incompressible data that passed 100 MiB. A fixed
+                // job size bounds memory and, being constant, keeps digests reproducible.
+                enc.set_parameter(zstd::stream::raw::CParameter::JobSize(ZSTD_JOB_SIZE))?;
                 Compressor::Zstd(enc)
             }
         })
