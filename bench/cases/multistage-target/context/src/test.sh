@@ -1,0 +1,3 @@
+#!/bin/sh
+# The test suite: runs the app once.
+"$1/app" | grep -q "app build"

@@ -1,0 +1,3 @@
+#!/bin/sh
+# Serves the state directory.
+cat "$HOME/app/state/whoami"

@@ -1,0 +1,3 @@
+#!/bin/sh
+# Joins the parts.
+cat /parts/*.txt > /joined.txt

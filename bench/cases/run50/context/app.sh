@@ -1,0 +1,3 @@
+#!/bin/sh
+# Prints the layers it was built on.
+ls /layers | wc -l
