@@ -69,6 +69,9 @@ fn default_root() -> PathBuf {
 
 fn open_store(root: Option<PathBuf>) -> anyhow::Result<Arc<Store>> {
     let root = root.unwrap_or_else(default_root);
+    // Overlay mounts need absolute paths, so a relative --root is anchored here.
+    let root = std::path::absolute(&root)
+        .with_context(|| format!("invalid store path {}", root.display()))?;
     let store = Store::open(&root)
         .with_context(|| format!("cannot open the store at {}", root.display()))?;
     Ok(Arc::new(store))

@@ -88,7 +88,9 @@ impl BuildRequest {
             target: None,
             no_cache: false,
             no_cache_filter: Vec::new(),
-            jobs: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            // RUN steps mostly wait on their process, so bounding them by the core count
+            // serialises independent stages (BuildKit has no default limit); at least 8.
+            jobs: std::thread::available_parallelism().map_or(8, |n| n.get().max(8)),
             source_date_epoch: None,
             sandbox_exe: PathBuf::from("/proc/self/exe"),
             limits: rbuild_sandbox::Limits::default(),
