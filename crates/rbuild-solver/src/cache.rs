@@ -88,9 +88,12 @@ pub fn explain_miss(last: Option<&Components>, now: &Components) -> MissReason {
     let Some(last) = last else {
         return MissReason::NoPreviousRecord;
     };
-    let find = |name: &str| last.iter().find(|(n, _)| n == name).map(|(_, v)| v);
+    // Indexed once: a COPY of a large context has tens of thousands of `file:` components,
+    // and a linear search per component made explaining one miss quadratic.
+    let old: std::collections::HashMap<&str, &String> =
+        last.iter().map(|(n, v)| (n.as_str(), v)).collect();
     for (name, value) in now {
-        match find(name) {
+        match old.get(name.as_str()).copied() {
             None => return MissReason::Added { name: name.clone() },
             Some(old) if old != value => {
                 return MissReason::Changed {
@@ -102,7 +105,8 @@ pub fn explain_miss(last: Option<&Components>, now: &Components) -> MissReason {
             Some(_) => {}
         }
     }
-    if let Some((name, _)) = last.iter().find(|(n, _)| !now.iter().any(|(m, _)| m == n)) {
+    let current: std::collections::HashSet<&str> = now.iter().map(|(n, _)| n.as_str()).collect();
+    if let Some((name, _)) = last.iter().find(|(n, _)| !current.contains(n.as_str())) {
         return MissReason::Removed { name: name.clone() };
     }
     MissReason::RecordMissing
