@@ -3,15 +3,16 @@
 use std::io::{self, Cursor, Read, Write};
 
 use flate2::read::MultiGzDecoder;
-use flate2::write::GzEncoder;
 use rbuild_oci::media_type;
 
 use crate::error::LayerError;
+use crate::pgzip::ParGzWriter;
 
 /// How a layer blob is compressed.
 ///
 /// The default is gzip level 6: the level Docker and BuildKit use (Go's `DefaultCompression`),
-/// readable by every registry and runtime. zstd is ~4× faster with a smaller output but needs
+/// readable by every registry and runtime. gzip is written in parallel chunks, and chunks that
+/// do not compress are stored (see `pgzip`). zstd is ~4× faster with a smaller output but needs
 /// a consumer that accepts `tar+zstd` (containerd ≥ 1.5, Docker ≥ 23, podman).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compression {
@@ -66,7 +67,7 @@ pub(crate) enum Compressor<W: Write> {
     /// Pass-through.
     None(W),
     /// gzip with a fixed header (mtime 0, no name, OS "unknown") so digests are reproducible.
-    Gzip(GzEncoder<W>),
+    Gzip(ParGzWriter<W>),
     /// zstd, multi-threaded.
     Zstd(zstd::stream::write::Encoder<'static, W>),
 }
@@ -76,14 +77,7 @@ impl<W: Write> Compressor<W> {
     pub(crate) fn new(inner: W, compression: Compression) -> io::Result<Self> {
         Ok(match compression {
             Compression::None => Compressor::None(inner),
-            Compression::Gzip { level } => {
-                let level = flate2::Compression::new(level.min(9));
-                let enc = flate2::GzBuilder::new()
-                    .mtime(0)
-                    .operating_system(255)
-                    .write(inner, level);
-                Compressor::Gzip(enc)
-            }
+            Compression::Gzip { level } => Compressor::Gzip(ParGzWriter::new(inner, level)?),
             Compression::Zstd { level } => {
                 let mut enc = zstd::stream::write::Encoder::new(inner, level)?;
                 enc.multithread(zstd_workers())?;

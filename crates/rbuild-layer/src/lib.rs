@@ -8,6 +8,8 @@
 mod apply;
 mod compression;
 mod error;
+mod pgzip;
+mod pool;
 mod tarwriter;
 mod walk;
 mod writer;
