@@ -100,7 +100,7 @@ impl<W: Write> ParGzWriter<W> {
         Ok(self.inner)
     }
 
-    /// Hands a full (or the last) chunk to the pool, keeping at most `2 × workers` in flight.
+    /// Hands a full (or the last) chunk to the pool; at most `workers` more wait behind it.
     fn submit(&mut self, chunk: Vec<u8>, last: bool) -> io::Result<()> {
         let dict = std::mem::take(&mut self.tail);
         self.tail = chunk[chunk.len().saturating_sub(WINDOW)..].to_vec();
@@ -113,7 +113,7 @@ impl<W: Write> ParGzWriter<W> {
             let _ = tx.send(deflate_chunk(&chunk, &dict, level, last));
         }))?;
         self.pending.push_back(rx);
-        self.drain(2 * self.workers)
+        self.drain(self.workers)
     }
 
     /// Writes finished chunks in order until at most `keep` remain in flight.
