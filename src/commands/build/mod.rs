@@ -1,0 +1,164 @@
+//! `rbuild build`.
+
+mod limits;
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use rbuild_build::{BuildRequest, DockerfileSource};
+use rbuild_sandbox::NetworkMode;
+use rbuild_store::Store;
+
+use crate::cli::BuildArgs;
+use crate::resolver::{RegistryResolver, Remote};
+
+/// Builds and tags the image.
+pub fn run(args: BuildArgs, store: Arc<Store>) -> anyhow::Result<ExitCode> {
+    if args.push && args.tags.is_empty() {
+        anyhow::bail!("--push needs at least one -t NAME[:TAG] to push to");
+    }
+    let remote = Remote::new(&args.registry)?;
+    let resolver = RegistryResolver::new(&remote, args.platform.as_deref(), args.pull)?;
+    let push = args.push;
+    let reporter = crate::render::reporter(args.progress);
+    let req = request(args)?;
+    let started = std::time::Instant::now();
+    let result = rbuild_build::build(&req, Arc::clone(&store), &resolver, reporter)
+        .inspect_err(|e| show_source(&req, e))?;
+    eprintln!("writing image {} done", result.config);
+    for tag in &result.tags {
+        eprintln!("naming to {tag} done");
+    }
+    eprintln!(
+        "build finished in {:.1}s: manifest {}",
+        started.elapsed().as_secs_f64(),
+        result.manifest.digest
+    );
+    if push {
+        for tag in &result.tags {
+            super::push::push_manifest(&remote, &store, &result.manifest, tag)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn request(args: BuildArgs) -> anyhow::Result<BuildRequest> {
+    let mut req = BuildRequest::new(args.context.clone());
+    req.limits = limits::from_args(&args)?;
+    req.network = match args.network.as_deref() {
+        None | Some("default") => None,
+        Some("none") => Some(NetworkMode::None),
+        Some(_) => Some(NetworkMode::Host),
+    };
+    req.dockerfile = match args.file {
+        Some(p) if p.as_os_str() == "-" => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("cannot read the Dockerfile from stdin")?;
+            DockerfileSource::Text(text)
+        }
+        Some(p) => DockerfileSource::Path(p),
+        None => DockerfileSource::Path(args.context.join("Dockerfile")),
+    };
+    let outputs = args
+        .outputs
+        .iter()
+        .map(|o| rbuild_build::export::parse_output(o))
+        .collect::<Result<Vec<_>, _>>()?;
+    req.compression = rbuild_build::export::layer_compression(&outputs)?;
+    req.outputs = outputs.into_iter().map(|o| o.output).collect();
+    req.tags = args.tags;
+    req.build_args = parse_build_args(&args.build_args, |k| std::env::var(k).ok());
+    req.target = args.target;
+    req.named_contexts = named_contexts(&args.build_contexts)?;
+    req.no_cache = args.no_cache;
+    req.no_cache_filter = args.no_cache_filter;
+    if let Some(j) = args.jobs {
+        req.jobs = j;
+    }
+    let epoch = req
+        .build_args
+        .get("SOURCE_DATE_EPOCH")
+        .cloned()
+        .or_else(|| std::env::var("SOURCE_DATE_EPOCH").ok());
+    req.source_date_epoch = match epoch {
+        Some(e) => Some(
+            e.parse()
+                .with_context(|| format!("SOURCE_DATE_EPOCH {e:?} is not a number of seconds"))?,
+        ),
+        None => None,
+    };
+    req.sandbox_exe = std::env::current_exe().context("cannot find the rbuild executable")?;
+    Ok(req)
+}
+
+/// `K=V` as given; `K` alone takes the environment's value and is dropped when unset, as docker does.
+fn parse_build_args(
+    args: &[String],
+    env: impl Fn(&str) -> Option<String>,
+) -> BTreeMap<String, String> {
+    args.iter()
+        .filter_map(|a| match a.split_once('=') {
+            Some((k, v)) => Some((k.to_string(), v.to_string())),
+            None => env(a).map(|v| (a.clone(), v)),
+        })
+        .collect()
+}
+
+/// `--build-context NAME=VALUE`; local directories are made absolute.
+fn named_contexts(
+    values: &[String],
+) -> anyhow::Result<BTreeMap<String, rbuild_build::NamedContext>> {
+    let mut out = BTreeMap::new();
+    for v in values {
+        let (name, value) = v
+            .split_once('=')
+            .with_context(|| format!("--build-context {v:?}: expected NAME=VALUE"))?;
+        let mut nc = rbuild_build::NamedContext::parse(value)
+            .map_err(|e| anyhow::anyhow!("--build-context {name}: {e}"))?;
+        if let rbuild_build::NamedContext::Local(dir) = &nc {
+            let abs = std::fs::canonicalize(dir)
+                .with_context(|| format!("--build-context {name}: {}", dir.display()))?;
+            nc = rbuild_build::NamedContext::Local(abs);
+        }
+        out.insert(name.to_string(), nc);
+    }
+    Ok(out)
+}
+
+/// Prints the Dockerfile lines around a failing instruction, as BuildKit does.
+fn show_source(req: &BuildRequest, e: &rbuild_build::BuildError) {
+    let Some(line) = e.line() else { return };
+    let text = match &req.dockerfile {
+        DockerfileSource::Text(t) => Some(t.clone()),
+        DockerfileSource::Path(p) => std::fs::read_to_string(p).ok(),
+    };
+    if let Some(text) = text {
+        eprintln!("{}", rbuild_build::excerpt(&text, line));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_args_from_flags_and_environment() {
+        let args = vec![
+            "A=1".to_string(),
+            "B".to_string(),
+            "C".to_string(),
+            "D=x=y".to_string(),
+        ];
+        let got = parse_build_args(&args, |k| (k == "B").then(|| "env".to_string()));
+        let want: BTreeMap<String, String> = [("A", "1"), ("B", "env"), ("D", "x=y")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(got, want);
+    }
+}
