@@ -293,9 +293,10 @@ fn add_unpacks_local_archives_only() {
     let ctx = tempfile::tempdir().unwrap();
     let c = ctx.path();
     write(&c.join("payload/dir/f.txt"), "from archive\n");
-    sh("tar czf app.tgz -C payload dir && tar cjf app.bz -C payload dir && tar cJf app.xz -C payload dir", c);
+    let own = "--owner=1234 --group=2345 --numeric-owner";
+    sh(&format!("tar czf app.tgz {own} -C payload dir && tar cjf app.bz -C payload dir && tar cJf app.xz -C payload dir"), c);
     write(&c.join("plain.txt"), "plain\n");
-    let df = "FROM busybox:latest\nADD app.tgz /gz/\nADD app.bz /bz\nADD app.xz /xz/\nADD --unpack=false app.tgz /raw/\nADD plain.txt /p/\n";
+    let df = "FROM busybox:latest\nADD app.tgz /gz/\nADD app.bz /bz\nADD app.xz /xz/\nADD --unpack=false app.tgz /raw/\nADD plain.txt /p/\nADD --chown=7:8 app.tgz /own/\n";
     write(&c.join("Dockerfile"), df);
     env.build_ok(c, "arch:1", &[]);
     let root = rootfs(&env, "arch:1");
@@ -309,6 +310,16 @@ fn add_unpacks_local_archives_only() {
     }
     assert!(root.join("raw/app.tgz").is_file());
     assert!(root.join("p/plain.txt").is_file());
+    // Without --chown the archive's owners stay; with it, every extracted entry takes the
+    // given owner (BuildKit since v0.23, moby/buildkit#1547), not only the destination.
+    let owner = |p: &str| {
+        let m = std::fs::symlink_metadata(root.join(p)).unwrap();
+        (m.uid(), m.gid())
+    };
+    assert_eq!(owner("gz/dir/f.txt"), (1234, 2345));
+    assert_eq!(owner("gz/dir"), (1234, 2345));
+    assert_eq!(owner("own/dir/f.txt"), (7, 8));
+    assert_eq!(owner("own/dir"), (7, 8));
 }
 
 /// A tiny HTTP/1.0 file server on 127.0.0.1 serving `dir`; returns its base URL.

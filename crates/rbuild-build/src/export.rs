@@ -403,6 +403,7 @@ pub fn unpack_rootfs(
     std::fs::create_dir_all(dir).map_err(io_at(dir))?;
     let opts = ApplyOptions {
         whiteouts: WhiteoutMode::Apply,
+        ..Default::default()
     };
     let mut total = ApplyStats::default();
     for layer in &m.layers {

@@ -36,6 +36,7 @@ pub fn import_rootfs(
         &root,
         &ApplyOptions {
             whiteouts: WhiteoutMode::Apply,
+            ..Default::default()
         },
     )
     .map_err(|e| err(reference, e))?;

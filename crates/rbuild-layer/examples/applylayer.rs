@@ -29,8 +29,15 @@ fn main() -> ExitCode {
         .map_err(|e| format!("opening {}: {e}", args[1]))
         .and_then(|f| decompress(Box::new(BufReader::new(f))).map_err(|e| e.to_string()))
         .and_then(|mut r| {
-            apply_layer(&mut r, Path::new(&args[2]), &ApplyOptions { whiteouts })
-                .map_err(|e| e.to_string())
+            apply_layer(
+                &mut r,
+                Path::new(&args[2]),
+                &ApplyOptions {
+                    whiteouts,
+                    ..Default::default()
+                },
+            )
+            .map_err(|e| e.to_string())
         });
     match result {
         Ok(stats) => {

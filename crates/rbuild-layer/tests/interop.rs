@@ -80,6 +80,7 @@ fn we_apply_gnu_tar_pax_and_gnu_archives_identically() {
         let data = fs::read(&tar_path).unwrap();
         let opts = ApplyOptions {
             whiteouts: WhiteoutMode::Apply,
+            ..Default::default()
         };
         apply_layer(&mut data.as_slice(), &out, &opts).unwrap();
         let mut want = describe(src.path());

@@ -50,7 +50,15 @@ fn sandbox() -> (tempfile::TempDir, std::path::PathBuf) {
 }
 
 fn apply(tar: &[u8], target: &Path, mode: WhiteoutMode) -> Result<(), LayerError> {
-    apply_layer(&mut &tar[..], target, &ApplyOptions { whiteouts: mode }).map(|_| ())
+    apply_layer(
+        &mut &tar[..],
+        target,
+        &ApplyOptions {
+            whiteouts: mode,
+            ..Default::default()
+        },
+    )
+    .map(|_| ())
 }
 
 /// Everything outside `target` (relative names), to check nothing changed.

@@ -98,6 +98,7 @@ fn roundtrip(compression: Compression, privileged: bool) {
         dst.path(),
         &ApplyOptions {
             whiteouts: WhiteoutMode::Overlay,
+            ..Default::default()
         },
     )
     .unwrap();

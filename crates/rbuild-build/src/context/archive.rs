@@ -92,11 +92,18 @@ pub fn detect(path: &Path) -> io::Result<Option<Compression>> {
 }
 
 /// Unpacks the archive at `path` into `target` (an existing directory); whiteouts in it delete.
-pub fn extract(path: &Path, c: Compression, target: &Path) -> Result<(), String> {
+/// `owner` (from `--chown`) replaces every entry's owner, as BuildKit does since v0.23.
+pub fn extract(
+    path: &Path,
+    c: Compression,
+    target: &Path,
+    owner: Option<(u32, u32)>,
+) -> Result<(), String> {
     let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut r = decoder(file, c).map_err(|e| format!("{}: {e}", path.display()))?;
     let opts = ApplyOptions {
         whiteouts: WhiteoutMode::Apply,
+        owner,
     };
     apply_layer(&mut r, target, &opts)
         .map(|_| ())
@@ -126,7 +133,7 @@ mod tests {
         if let Some(c) = want {
             let out = t.path().join("out");
             std::fs::create_dir(&out).unwrap();
-            extract(&p, c, &out).unwrap();
+            extract(&p, c, &out, None).unwrap();
             assert_eq!(std::fs::read(out.join("dir/f.txt")).unwrap(), b"abc");
         }
     }
@@ -148,6 +155,20 @@ mod tests {
             &zstd::encode_all(&tar[..], 1).unwrap(),
             Some(Compression::Zstd),
         );
+    }
+
+    #[test]
+    fn chown_replaces_every_entry_owner() {
+        use std::os::unix::fs::MetadataExt;
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("a.tar");
+        std::fs::write(&p, tar_bytes()).unwrap();
+        let out = t.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        extract(&p, Compression::None, &out, Some((4321, 8765))).unwrap();
+        // `dir` has no entry of its own in this archive: only the entries take the owner.
+        let m = std::fs::symlink_metadata(out.join("dir/f.txt")).unwrap();
+        assert_eq!((m.uid(), m.gid()), (4321, 8765));
     }
 
     #[test]

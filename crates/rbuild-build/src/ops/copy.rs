@@ -213,7 +213,8 @@ impl CopyOp {
             let target = crate::context::write::make_dirs(&upper, &self.dest, &lower)
                 .and_then(|t| std::fs::create_dir_all(&t).map(|_| t))
                 .map_err(|e| self.step.error(format!("copy failed: {e}")))?;
-            archive::extract(&path, kind, &target).map_err(|e| self.step.error(e))?;
+            let owner = self.chown.is_some().then_some(attrs.owner);
+            archive::extract(&path, kind, &target, owner).map_err(|e| self.step.error(e))?;
         }
         commit_layer(&self.rt, &parent, &upper)
     }

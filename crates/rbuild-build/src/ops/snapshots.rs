@@ -49,6 +49,7 @@ fn unpack(
         .map_err(|e| layer_error(&what, e))?;
     let opts = ApplyOptions {
         whiteouts: WhiteoutMode::Overlay,
+        ..Default::default()
     };
     rbuild_layer::apply_layer(&mut tar, &target, &opts).map_err(|e| layer_error(&what, e))?;
     Ok(store.commit_snapshot(chain, target)?)

@@ -39,6 +39,9 @@ pub enum WhiteoutMode {
 pub struct ApplyOptions {
     /// Whiteout handling (default: overlay format).
     pub whiteouts: WhiteoutMode,
+    /// Owner (uid, gid) given to every entry instead of the tar's: `ADD --chown` of an archive,
+    /// which BuildKit applies to the extracted entries since v0.23.
+    pub owner: Option<(u32, u32)>,
 }
 
 /// What `apply_layer` did.
@@ -67,6 +70,7 @@ pub fn apply_layer(
     let mut ap = Applier {
         root,
         mode: opts.whiteouts,
+        owner: opts.owner,
         priv_: Privilege {
             is_root: rustix::process::geteuid().is_root(),
         },
@@ -96,6 +100,7 @@ fn shown(comps: &[Vec<u8>]) -> std::path::PathBuf {
 struct Applier {
     root: OwnedFd,
     mode: WhiteoutMode,
+    owner: Option<(u32, u32)>,
     priv_: Privilege,
     /// Directory mtimes, applied last (creating children changes them).
     dir_times: Vec<(Vec<Vec<u8>>, Attrs)>,
@@ -120,7 +125,11 @@ impl Applier {
                 .collect(),
             None => Vec::new(),
         };
-        let attrs = meta::attrs(e.header(), &pax);
+        let mut attrs = meta::attrs(e.header(), &pax);
+        if let Some((uid, gid)) = self.owner {
+            attrs.uid = uid;
+            attrs.gid = gid;
+        }
         self.stats.entries += 1;
         let err = |source: io::Error| LayerError::io("unpacking", shown(&comps), source);
         let Some((name, parent)) = comps.split_last() else {
