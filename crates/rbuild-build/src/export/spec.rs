@@ -1,20 +1,10 @@
-//! Exporters: where a built image goes (`--output`), spelled as buildx spells them.
-//!
-//! * `type=image` (the default): tags in the store.
-//! * `type=oci,dest=FILE` / `type=docker,dest=FILE`: an OCI layout or docker-archive tar
-//!   (`dest=-` is stdout; `type=oci,tar=false,dest=DIR` writes the layout as a directory).
-//! * `type=local,dest=DIR`: the final root filesystem unpacked into `DIR`.
-//!
-//! `compression=gzip|zstd|uncompressed` and `compression-level=N` choose how the build's new
-//! layers are compressed (see [`layer_compression`]).
+//! `--output` values, parsed as buildx spells them.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use rbuild_layer::{ApplyOptions, ApplyStats, Compression, LayerError, WhiteoutMode};
-use rbuild_oci::{Descriptor, Digest};
-use rbuild_store::{Store, StoreError};
+use rbuild_layer::Compression;
+
+use super::ExportError;
 
 /// Where a tar output goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,56 +53,6 @@ pub struct OutputSpec {
     pub output: Output,
     /// `compression=` / `compression-level=`, when given.
     pub compression: Option<Compression>,
-}
-
-/// Why an export failed or an `--output` value is wrong.
-#[derive(Debug, thiserror::Error)]
-pub enum ExportError {
-    /// The `--output` text is malformed or asks for something unsupported.
-    #[error("--output {spec:?}: {message}")]
-    Spec {
-        /// The value as given.
-        spec: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// Two outputs ask for different layer compressions.
-    #[error("outputs ask for different layer compressions ({0:?} and {1:?}); one build makes one set of layers")]
-    Conflict(Compression, Compression),
-    /// Writing the destination failed.
-    #[error("cannot write {path}: {source}")]
-    Io {
-        /// The destination.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// The store failed.
-    #[error("store: {0}")]
-    Store(#[from] StoreError),
-    /// The image in the store is malformed.
-    #[error("image {digest}: {message}")]
-    Image {
-        /// The manifest.
-        digest: Digest,
-        /// What is wrong.
-        message: String,
-    },
-    /// A layer could not be unpacked.
-    #[error("unpacking layer {digest}: {source}")]
-    Layer {
-        /// The layer blob.
-        digest: Digest,
-        /// Why.
-        source: LayerError,
-    },
-}
-
-fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> ExportError + '_ {
-    move |source| ExportError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
 }
 
 /// Splits `a=1,"b=x,y",c` on commas outside double quotes, dropping the quotes (buildx's CSV).
@@ -292,133 +232,6 @@ pub fn layer_compression(specs: &[OutputSpec]) -> Result<Compression, ExportErro
         }
     }
     Ok(chosen.unwrap_or_default())
-}
-
-/// Runs one export of the image `manifest`; `tags` are the build's `-t` values. Returns the
-/// tags set in the store (only `type=image` sets any).
-pub fn export(
-    store: &Store,
-    manifest: &Descriptor,
-    output: &Output,
-    tags: &[String],
-) -> Result<Vec<String>, ExportError> {
-    let names = |given: &Vec<String>| {
-        if given.is_empty() {
-            tags.to_vec()
-        } else {
-            given.clone()
-        }
-    };
-    let refs = |given: &Vec<String>| -> Vec<(String, Descriptor)> {
-        let n = names(given);
-        if n.is_empty() {
-            return vec![(String::new(), manifest.clone())];
-        }
-        n.into_iter().map(|t| (t, manifest.clone())).collect()
-    };
-    match output {
-        Output::Image { names: given } => {
-            let set = names(given);
-            for tag in &set {
-                store.set_tag(tag, manifest)?;
-            }
-            Ok(set)
-        }
-        Output::Oci {
-            dest,
-            tar: false,
-            names: given,
-        } => {
-            let Dest::File(dir) = dest else {
-                return Err(ExportError::Spec {
-                    spec: "type=oci,tar=false,dest=-".into(),
-                    message: "tar=false needs a directory dest".into(),
-                });
-            };
-            store.export_oci_dir(&refs(given), dir)?;
-            Ok(Vec::new())
-        }
-        Output::Oci {
-            dest, names: given, ..
-        } => {
-            write_tar(dest, |w| store.export_oci_archive(&refs(given), w))?;
-            Ok(Vec::new())
-        }
-        Output::Docker { dest, names: given } => {
-            write_tar(dest, |w| store.export_docker_archive(&refs(given), w))?;
-            Ok(Vec::new())
-        }
-        Output::Local { dest } => {
-            unpack_rootfs(store, manifest, dest)?;
-            Ok(Vec::new())
-        }
-    }
-}
-
-/// Streams a tar to stdout, or to `FILE.tmp-PID` renamed over `FILE` once complete, so a
-/// crash never leaves a truncated archive under the asked name.
-fn write_tar(
-    dest: &Dest,
-    write: impl FnOnce(&mut dyn Write) -> Result<(), StoreError>,
-) -> Result<(), ExportError> {
-    let path = match dest {
-        Dest::Stdout => {
-            let mut out = BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
-            write(&mut out)?;
-            return out.flush().map_err(io_at(Path::new("-")));
-        }
-        Dest::File(p) => p,
-    };
-    let mut tmp_name = path.as_os_str().to_owned();
-    tmp_name.push(format!(".tmp-{}", std::process::id()));
-    let tmp = PathBuf::from(tmp_name);
-    let result = (|| {
-        let file = File::create(&tmp).map_err(io_at(&tmp))?;
-        let mut out = BufWriter::with_capacity(1 << 20, file);
-        write(&mut out)?;
-        let file = out.into_inner().map_err(|e| ExportError::Io {
-            path: tmp.clone(),
-            source: e.into_error(),
-        })?;
-        file.sync_all().map_err(io_at(&tmp))?;
-        std::fs::rename(&tmp, path).map_err(io_at(path))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
-/// Unpacks the image's layers, bottom first, into `dir` with whiteouts applied: the final
-/// root filesystem as a container would see it.
-pub fn unpack_rootfs(
-    store: &Store,
-    manifest: &Descriptor,
-    dir: &Path,
-) -> Result<ApplyStats, ExportError> {
-    let (m, _) = crate::image::read_image(store, manifest).map_err(|e| ExportError::Image {
-        digest: manifest.digest.clone(),
-        message: e.to_string(),
-    })?;
-    std::fs::create_dir_all(dir).map_err(io_at(dir))?;
-    let opts = ApplyOptions {
-        whiteouts: WhiteoutMode::Apply,
-        ..Default::default()
-    };
-    let mut total = ApplyStats::default();
-    for layer in &m.layers {
-        let layer_err = |source| ExportError::Layer {
-            digest: layer.digest.clone(),
-            source,
-        };
-        let blob = store.open_blob(&layer.digest)?;
-        let reader = Box::new(std::io::BufReader::with_capacity(1 << 20, blob));
-        let mut tar = rbuild_layer::decompress(reader).map_err(layer_err)?;
-        let stats = rbuild_layer::apply_layer(&mut tar, dir, &opts).map_err(layer_err)?;
-        total.entries += stats.entries;
-        total.bytes += stats.bytes;
-    }
-    Ok(total)
 }
 
 #[cfg(test)]
