@@ -3,6 +3,8 @@
 pub mod archive;
 pub mod chmod;
 pub mod chown;
+pub mod dest;
+pub mod fcopy;
 pub mod git;
 pub mod hash;
 pub mod hashcache;
@@ -12,5 +14,6 @@ pub mod pattern;
 pub mod remote;
 pub mod select;
 pub mod tree;
+pub mod upper;
 pub mod write;
 pub(crate) mod xattr;

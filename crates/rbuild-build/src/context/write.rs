@@ -1,14 +1,22 @@
 //! Writing selected entries into a step's upper dir, with BuildKit's ownership and mode rules.
+//!
+//! A COPY of a tree writes thousands of files into a few directories, so what an item needs to
+//! know about its destination is remembered across the items of one step: how its parent
+//! resolves through the image's symlinks ([`DestCache`]) and what the step already made in
+//! the upper dir ([`UpperState`]). A regular file then costs its own copy and nothing more.
 
 use std::fs::{self, Metadata};
 use std::os::unix::fs::{lchown, symlink, MetadataExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use rustix::fs::{utimensat, AtFlags, Timespec, Timestamps, CWD};
+use rustix::fs::{utimensat, AtFlags, CWD};
 
 use super::chmod::Chmod;
+use super::dest::DestCache;
+use super::fcopy::{copy_file, times};
 use super::select::CopyItem;
 use super::tree::{clean_components, Tree};
+use super::upper::{Entry, Known, UpperState};
 
 /// Ownership and mode overrides of a COPY.
 #[derive(Debug, Clone, Default)]
@@ -26,15 +34,16 @@ pub fn write_items(
     lower: &Tree,
     attrs: &Attrs,
 ) -> std::io::Result<()> {
+    // A step's upper dir starts empty: then nothing in it needs an lstat.
+    let fresh = fs::read_dir(upper).is_ok_and(|mut d| d.next().is_none());
+    let mut w = Writer::new(upper, lower, fresh);
     let mut dirs = Vec::new();
     for item in items {
-        let rel = resolve_dest(lower, &item.dest);
-        let parent = rel.rsplit_once('/').map_or("", |(p, _)| p);
-        make_parents(upper, parent, lower)?;
-        let target = upper.join(&rel);
-        copy_one(item, &target, attrs)?;
+        let rel = w.dest(&item.dest);
+        w.make_parents(parent_of(&rel))?;
+        w.copy_one(item, &rel, attrs)?;
         if item.source.meta.is_dir() {
-            dirs.push((target, item.source.meta.clone()));
+            dirs.push((upper.join(&rel), item.source.meta.clone()));
         }
     }
     // Directory mtimes last: writing children changes them.
@@ -44,98 +53,138 @@ pub fn write_items(
     Ok(())
 }
 
-/// Follows symlinks of existing parents in the image, as BuildKit resolves the destination.
-fn resolve_dest(lower: &Tree, dest: &str) -> String {
-    let comps = clean_components(dest);
-    let Some((last, parents)) = comps.split_last() else {
-        return String::new();
-    };
-    let mut prefix = String::new();
-    for c in parents {
-        let candidate = if prefix.is_empty() {
-            c.clone()
-        } else {
-            format!("{prefix}/{c}")
-        };
-        prefix = match lower.resolve(&candidate, true) {
-            Some(found) if found.meta.is_dir() => found.rel,
-            _ => candidate,
-        };
-    }
-    if prefix.is_empty() {
-        last.clone()
-    } else {
-        format!("{prefix}/{last}")
-    }
-}
-
 /// Creates `rel` and its parents in `upper` (image path resolved through `lower`'s symlinks);
 /// new directories take their metadata from `lower` where it has them. Returns the path.
-pub fn make_dirs(upper: &Path, rel: &str, lower: &Tree) -> std::io::Result<std::path::PathBuf> {
-    let rel = resolve_dest(lower, rel);
-    make_parents(upper, &rel, lower)?;
+pub fn make_dirs(upper: &Path, rel: &str, lower: &Tree) -> std::io::Result<PathBuf> {
+    let mut w = Writer::new(upper, lower, false);
+    let rel = w.dest(rel);
+    w.make_parents(&rel)?;
     Ok(upper.join(rel))
 }
 
-fn make_parents(upper: &Path, parent: &str, lower: &Tree) -> std::io::Result<()> {
-    let mut rel = String::new();
-    for c in clean_components(parent) {
-        rel = if rel.is_empty() {
-            c
-        } else {
-            format!("{rel}/{c}")
+fn parent_of(rel: &str) -> &str {
+    rel.rsplit_once('/').map_or("", |(p, _)| p)
+}
+
+/// One step's writes into its upper dir.
+struct Writer<'a> {
+    upper: &'a Path,
+    lower: &'a Tree,
+    dests: DestCache,
+    state: UpperState,
+}
+
+impl<'a> Writer<'a> {
+    fn new(upper: &'a Path, lower: &'a Tree, fresh: bool) -> Self {
+        Writer {
+            upper,
+            lower,
+            dests: DestCache::new(),
+            state: UpperState::new(fresh),
+        }
+    }
+
+    /// Follows symlinks of existing parents in the image, as BuildKit resolves the destination.
+    fn dest(&mut self, dest: &str) -> String {
+        let lower = self.lower;
+        let mut lookup = |rel: &str| {
+            lower
+                .resolve(rel, true)
+                .filter(|f| f.meta.is_dir())
+                .map(|f| f.rel)
         };
-        let path = upper.join(&rel);
-        if fs::symlink_metadata(&path).is_ok() {
-            continue;
-        }
-        fs::create_dir(&path)?;
-        match lower.resolve(&rel, false).filter(|f| f.meta.is_dir()) {
-            Some(found) => {
-                apply_meta(
-                    &path,
-                    found.meta.mode() & 0o7777,
-                    (found.meta.uid(), found.meta.gid()),
-                )?;
-                set_mtime(&path, &found.meta)?;
+        self.dests.resolve(dest, &mut lookup)
+    }
+
+    /// What is at `rel` in the upper dir, from memory when the step knows, else from disk.
+    fn entry(&mut self, rel: &str) -> Option<Entry> {
+        match self.state.get(rel) {
+            Known::Present(e) => Some(e),
+            Known::Absent => None,
+            Known::Unknown => {
+                let meta = fs::symlink_metadata(self.upper.join(rel)).ok()?;
+                let e = if meta.is_dir() {
+                    Entry::Dir
+                } else {
+                    Entry::Other
+                };
+                self.state.set(rel, e);
+                Some(e)
             }
-            None => apply_meta(&path, 0o755, (0, 0))?,
         }
     }
-    Ok(())
+
+    fn make_parents(&mut self, parent: &str) -> std::io::Result<()> {
+        // Anything the step made or saw as a directory has all its parents.
+        if matches!(self.state.get(parent), Known::Present(e) if e.is_dir()) {
+            return Ok(());
+        }
+        let mut rel = String::new();
+        for c in clean_components(parent) {
+            rel = if rel.is_empty() {
+                c
+            } else {
+                format!("{rel}/{c}")
+            };
+            if self.entry(&rel).is_some() {
+                continue;
+            }
+            let path = self.upper.join(&rel);
+            fs::create_dir(&path)?;
+            self.state.set(&rel, Entry::NewDir);
+            match self.lower.resolve(&rel, false).filter(|f| f.meta.is_dir()) {
+                Some(found) => {
+                    let meta = &found.meta;
+                    apply_meta(&path, meta.mode() & 0o7777, (meta.uid(), meta.gid()))?;
+                    set_mtime(&path, meta)?;
+                }
+                None => apply_meta(&path, 0o755, (0, 0))?,
+            }
+        }
+        Ok(())
+    }
+
+    fn copy_one(&mut self, item: &CopyItem, rel: &str, attrs: &Attrs) -> std::io::Result<()> {
+        let meta = &item.source.meta;
+        let ft = meta.file_type();
+        let target = self.upper.join(rel);
+        let exists = match self.entry(rel) {
+            Some(e) if e.is_dir() && ft.is_dir() => true,
+            Some(e) => {
+                remove(&target, e)?;
+                self.state.removed(rel);
+                false
+            }
+            None => false,
+        };
+        let mode = match &attrs.mode {
+            Some(c) => c.apply(meta.mode() & 0o7777, ft.is_dir()),
+            None => meta.mode() & 0o7777,
+        };
+        if ft.is_dir() {
+            if !exists {
+                fs::create_dir(&target)?;
+                self.state.set(rel, Entry::NewDir);
+            }
+            return apply_meta(&target, mode, attrs.owner);
+        }
+        if ft.is_symlink() {
+            symlink(fs::read_link(&item.source.real)?, &target)?;
+            lchown(&target, Some(attrs.owner.0), Some(attrs.owner.1))?;
+            set_mtime(&target, meta)?;
+        } else {
+            copy_file(&item.source.real, &target, meta, mode, attrs.owner)?;
+        }
+        self.state.set(rel, Entry::Other);
+        Ok(())
+    }
 }
 
-fn copy_one(item: &CopyItem, target: &Path, attrs: &Attrs) -> std::io::Result<()> {
-    let meta = &item.source.meta;
-    let ft = meta.file_type();
-    if fs::symlink_metadata(target).is_ok_and(|m| !(m.is_dir() && ft.is_dir())) {
-        remove(target)?;
-    }
-    let mode = match &attrs.mode {
-        Some(c) => c.apply(meta.mode() & 0o7777, ft.is_dir()),
-        None => meta.mode() & 0o7777,
-    };
-    if ft.is_dir() {
-        if !target.exists() {
-            fs::create_dir(target)?;
-        }
-        apply_meta(target, mode, attrs.owner)
-    } else if ft.is_symlink() {
-        symlink(fs::read_link(&item.source.real)?, target)?;
-        lchown(target, Some(attrs.owner.0), Some(attrs.owner.1))?;
-        set_mtime(target, meta)
+fn remove(path: &Path, entry: Entry) -> std::io::Result<()> {
+    if entry.is_dir() {
+        fs::remove_dir_all(path)
     } else {
-        fs::copy(&item.source.real, target)?;
-        apply_meta(target, mode, attrs.owner)?;
-        set_mtime(target, meta)
-    }
-}
-
-fn remove(path: &Path) -> std::io::Result<()> {
-    match fs::symlink_metadata(path) {
-        Ok(m) if m.is_dir() => fs::remove_dir_all(path),
-        Ok(_) => fs::remove_file(path),
-        Err(_) => Ok(()),
+        fs::remove_file(path)
     }
 }
 
@@ -146,13 +195,9 @@ fn apply_meta(path: &Path, mode: u32, owner: (u32, u32)) -> std::io::Result<()> 
 }
 
 fn set_mtime(path: &Path, meta: &Metadata) -> std::io::Result<()> {
-    let t = Timespec {
-        tv_sec: meta.mtime(),
-        tv_nsec: meta.mtime_nsec() as _,
-    };
-    let times = Timestamps {
-        last_access: t,
-        last_modification: t,
-    };
-    utimensat(CWD, path, &times, AtFlags::SYMLINK_NOFOLLOW).map_err(std::io::Error::from)
+    utimensat(CWD, path, &times(meta), AtFlags::SYMLINK_NOFOLLOW).map_err(std::io::Error::from)
 }
+
+#[cfg(test)]
+#[path = "write_tests.rs"]
+mod tests;

@@ -1,0 +1,98 @@
+//! Writing items through the memoised destination and upper-dir state.
+
+use super::*;
+use crate::context::tree::Found;
+use std::fs::{create_dir_all, symlink_metadata, write};
+use std::os::unix::fs::symlink;
+
+fn item(real: &Path, dest: &str) -> CopyItem {
+    CopyItem {
+        source: Found {
+            rel: dest.to_string(),
+            real: real.to_path_buf(),
+            meta: symlink_metadata(real).unwrap(),
+        },
+        dest: dest.to_string(),
+        top: false,
+    }
+}
+
+/// The caller's own ids, so the test needs no root.
+fn me(p: &Path) -> Attrs {
+    let m = symlink_metadata(p).unwrap();
+    Attrs {
+        owner: (m.uid(), m.gid()),
+        mode: None,
+    }
+}
+
+#[test]
+fn parents_resolve_through_image_links_and_take_their_metadata() {
+    let t = tempfile::tempdir().unwrap();
+    let (low, src, up) = (
+        t.path().join("low"),
+        t.path().join("src"),
+        t.path().join("up"),
+    );
+    create_dir_all(low.join("usr/lib")).unwrap();
+    fs::set_permissions(low.join("usr/lib"), fs::Permissions::from_mode(0o750)).unwrap();
+    symlink("/usr/lib", low.join("lib")).unwrap();
+    create_dir_all(src.join("d")).unwrap();
+    create_dir_all(&up).unwrap();
+    write(src.join("f"), b"one").unwrap();
+    write(src.join("d/g"), b"two").unwrap();
+    let items = [
+        item(&src.join("f"), "lib/x/f"),
+        item(&src.join("d"), "lib/x/d"),
+        item(&src.join("d/g"), "lib/x/d/g"),
+    ];
+    let lower = Tree::new(vec![low.clone()]);
+    write_items(&items, &up, &lower, &me(&src)).unwrap();
+    assert_eq!(fs::read(up.join("usr/lib/x/f")).unwrap(), b"one");
+    assert_eq!(fs::read(up.join("usr/lib/x/d/g")).unwrap(), b"two");
+    assert!(symlink_metadata(up.join("lib")).is_err());
+    let lib = symlink_metadata(up.join("usr/lib")).unwrap();
+    assert_eq!(lib.mode() & 0o7777, 0o750);
+    let d = symlink_metadata(up.join("usr/lib/x/d")).unwrap();
+    assert_eq!(d.mtime(), symlink_metadata(src.join("d")).unwrap().mtime());
+}
+
+#[test]
+fn later_sources_replace_earlier_entries() {
+    let t = tempfile::tempdir().unwrap();
+    let (a, b, up) = (t.path().join("a"), t.path().join("b"), t.path().join("up"));
+    create_dir_all(a.join("x")).unwrap();
+    write(a.join("x/old"), b"old").unwrap();
+    create_dir_all(&b).unwrap();
+    create_dir_all(&up).unwrap();
+    write(b.join("x"), b"file").unwrap();
+    symlink("/etc", b.join("l")).unwrap();
+    let items = [
+        item(&a.join("x"), "app/x"),
+        item(&a.join("x/old"), "app/x/old"),
+        item(&a.join("x/old"), "app/l"),
+        item(&b.join("x"), "app/x"),
+        item(&b.join("l"), "app/l"),
+        item(&a.join("x"), "app/x"),
+        item(&a.join("x/old"), "app/x/new"),
+    ];
+    let lower = Tree::new(vec![t.path().join("empty")]);
+    write_items(&items, &up, &lower, &me(&a)).unwrap();
+    assert_eq!(fs::read(up.join("app/x/new")).unwrap(), b"old");
+    assert!(symlink_metadata(up.join("app/x/old")).is_err());
+    assert_eq!(fs::read_link(up.join("app/l")).unwrap(), Path::new("/etc"));
+}
+
+#[test]
+fn an_upper_dir_with_content_is_checked_on_disk() {
+    let t = tempfile::tempdir().unwrap();
+    let (src, up) = (t.path().join("src"), t.path().join("up"));
+    create_dir_all(up.join("app/f")).unwrap();
+    create_dir_all(&src).unwrap();
+    write(src.join("f"), b"new").unwrap();
+    let lower = Tree::new(vec![t.path().join("empty")]);
+    write_items(&[item(&src.join("f"), "app/f")], &up, &lower, &me(&src)).unwrap();
+    assert_eq!(fs::read(up.join("app/f")).unwrap(), b"new");
+    let made = make_dirs(&up, "app/g/h", &lower).unwrap();
+    assert!(made.is_dir() && made.ends_with("app/g/h"));
+}
