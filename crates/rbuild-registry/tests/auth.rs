@@ -4,30 +4,25 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::sync::Mutex;
 
 use base64::Engine as _;
 use common::image::make_image;
-use common::proxy::{Proxy, ProxyOptions, TokenAuth};
+use common::proxy::TokenAuth;
 use common::registry::Registry;
-use rbuild_oci::{Platform, Reference};
+use common::{amd64, reference};
 use rbuild_registry::{login, logout, PushEvent, RegistryError};
 
 const USER: &str = "alice";
 const PASSWORD: &str = "correct-horse-battery";
 const WRONG: &str = "wrong-password-42";
 
-fn amd64() -> Platform {
-    Platform {
-        architecture: "amd64".into(),
-        os: "linux".into(),
-        variant: None,
-    }
-}
-
 fn auths_json(host: &str, user: &str, pass: &str) -> String {
     let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
     format!(r#"{{"auths":{{"{host}":{{"auth":"{auth}"}}}}}}"#)
+}
+
+fn identity_token_json(host: &str, token: &str) -> String {
+    format!(r#"{{"auths":{{"{host}":{{"identitytoken":"{token}"}}}}}}"#)
 }
 
 fn assert_no_secret(err: &RegistryError) {
@@ -38,54 +33,40 @@ fn assert_no_secret(err: &RegistryError) {
     );
 }
 
+/// A wrong password is refused as such, without showing it.
+fn assert_wrong_password(err: &RegistryError) {
+    assert!(
+        err.to_string().contains("incorrect username or password"),
+        "{err}"
+    );
+    assert_no_secret(err);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn basic_auth_with_config_auths_and_wrong_password() {
     let reg = Registry::start_with(Some((USER, PASSWORD)));
     let (_d, src) = common::store();
     let m = make_image(&src, 11, &[20_000], "amd64");
-    let target = Reference::parse(&format!("{}/priv/app:1", reg.addr)).unwrap();
+    let target = reference(format!("{}/priv/app:1", reg.addr));
 
-    let anon = tempfile::tempdir().unwrap();
-    let err = common::client(anon.path())
-        .push(&src, &m, &target, &|_| {})
-        .await
-        .unwrap_err();
+    let (_anon, anon) = common::anonymous_client();
+    let err = common::push(&anon, &src, &m, &target).await.unwrap_err();
     assert!(matches!(err, RegistryError::Unauthorized { .. }), "{err}");
     assert!(err.to_string().contains("rbuild login"), "{err}");
 
-    let bad = tempfile::tempdir().unwrap();
-    common::write_docker_config(bad.path(), &auths_json(&reg.addr, USER, WRONG));
-    let err = common::client(bad.path())
-        .push(&src, &m, &target, &|_| {})
-        .await
-        .unwrap_err();
-    assert!(
-        err.to_string().contains("incorrect username or password"),
-        "{err}"
-    );
+    let (_bad, bad) = common::client_with_config(&auths_json(&reg.addr, USER, WRONG));
+    let err = common::push(&bad, &src, &m, &target).await.unwrap_err();
+    assert_wrong_password(&err);
     assert!(err.to_string().contains(USER), "{err}");
-    assert_no_secret(&err);
 
-    let good = tempfile::tempdir().unwrap();
-    common::write_docker_config(
-        good.path(),
-        &auths_json(&format!("http://{}/v2/", reg.addr), USER, PASSWORD),
-    );
-    let client = common::client(good.path());
+    let url = format!("http://{}/v2/", reg.addr);
+    let (_good, client) = common::client_with_config(&auths_json(&url, USER, PASSWORD));
     assert_eq!(
-        client.push(&src, &m, &target, &|_| {}).await.unwrap(),
+        common::push(&client, &src, &m, &target).await.unwrap(),
         m.digest
     );
     let (_d2, dst) = common::store();
-    assert_eq!(
-        client
-            .pull(&dst, &target, &amd64())
-            .await
-            .unwrap()
-            .manifest
-            .digest,
-        m.digest
-    );
+    assert_eq!(common::pull_digest(&client, &dst, &target).await, m.digest);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -93,11 +74,7 @@ async fn login_verifies_writes_0600_and_logout_removes() {
     let reg = Registry::start_with(Some((USER, PASSWORD)));
     let cfg = tempfile::tempdir().unwrap();
     let err = login(Some(cfg.path()), &reg.addr, USER, WRONG).unwrap_err();
-    assert!(
-        err.to_string().contains("incorrect username or password"),
-        "{err}"
-    );
-    assert_no_secret(&err);
+    assert_wrong_password(&err);
     assert!(
         !cfg.path().join("config.json").exists(),
         "failed login wrote credentials"
@@ -114,18 +91,15 @@ async fn login_verifies_writes_0600_and_logout_removes() {
 
     let (_d, src) = common::store();
     let m = make_image(&src, 12, &[10_000], "amd64");
-    let target = Reference::parse(&format!("{}/priv/login:1", reg.addr)).unwrap();
-    common::client(cfg.path())
-        .push(&src, &m, &target, &|_| {})
-        .await
-        .unwrap();
+    let target = reference(format!("{}/priv/login:1", reg.addr));
+    let client = common::client(cfg.path());
+    common::push(&client, &src, &m, &target).await.unwrap();
 
     assert!(logout(Some(cfg.path()), &reg.addr).unwrap());
     assert!(!logout(Some(cfg.path()), &reg.addr).unwrap());
-    let err = common::client(cfg.path())
-        .push(&src, &m, &target, &|_| {})
-        .await
-        .unwrap_err();
+    // A new client, as the next rbuild invocation after the logout would be.
+    let client = common::client(cfg.path());
+    let err = common::push(&client, &src, &m, &target).await.unwrap_err();
     assert!(matches!(err, RegistryError::Unauthorized { .. }), "{err}");
 }
 
@@ -141,23 +115,13 @@ fn token_auth() -> TokenAuth {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bearer_token_flow_with_scopes_cache_and_mount() {
     let reg = Registry::start();
-    let proxy = Proxy::start(
-        &reg.addr,
-        ProxyOptions {
-            faults: None,
-            token_auth: Some(token_auth()),
-        },
-    )
-    .await;
+    let proxy = common::token_proxy(&reg.addr, token_auth()).await;
     let (_d, src) = common::store();
     let m = make_image(&src, 13, &[30_000, 40_000], "amd64");
-    let target = Reference::parse(&format!("{}/tok/one:1", proxy.addr)).unwrap();
+    let target = reference(format!("{}/tok/one:1", proxy.addr));
 
-    let anon = tempfile::tempdir().unwrap();
-    let err = common::client(anon.path())
-        .push(&src, &m, &target, &|_| {})
-        .await
-        .unwrap_err();
+    let (anon_cfg, anon) = common::anonymous_client();
+    let err = common::push(&anon, &src, &m, &target).await.unwrap_err();
     assert!(
         matches!(
             err,
@@ -166,23 +130,13 @@ async fn bearer_token_flow_with_scopes_cache_and_mount() {
         "{err}"
     );
 
-    let bad = tempfile::tempdir().unwrap();
-    common::write_docker_config(bad.path(), &auths_json(&proxy.addr, USER, WRONG));
-    let err = common::client(bad.path())
-        .push(&src, &m, &target, &|_| {})
-        .await
-        .unwrap_err();
-    assert!(
-        err.to_string().contains("incorrect username or password"),
-        "{err}"
-    );
-    assert_no_secret(&err);
+    let (_bad, bad) = common::client_with_config(&auths_json(&proxy.addr, USER, WRONG));
+    let err = common::push(&bad, &src, &m, &target).await.unwrap_err();
+    assert_wrong_password(&err);
 
-    let good = tempfile::tempdir().unwrap();
-    common::write_docker_config(good.path(), &auths_json(&proxy.addr, USER, PASSWORD));
-    let client = common::client(good.path());
+    let (_good, client) = common::client_with_config(&auths_json(&proxy.addr, USER, PASSWORD));
     let before = proxy.token_requests();
-    client.push(&src, &m, &target, &|_| {}).await.unwrap();
+    common::push(&client, &src, &m, &target).await.unwrap();
     let used = proxy.token_requests() - before;
     assert!(
         used <= 2,
@@ -190,83 +144,46 @@ async fn bearer_token_flow_with_scopes_cache_and_mount() {
     );
     // Same scope again: the cached token serves it.
     let before = proxy.token_requests();
-    client.push(&src, &m, &target, &|_| {}).await.unwrap();
+    common::push(&client, &src, &m, &target).await.unwrap();
     assert_eq!(proxy.token_requests(), before);
 
     // Mounting needs pull on the source repository too: the client asks for it.
-    let events = Mutex::new(Vec::new());
-    let second = Reference::parse(&format!("{}/tok/two:1", proxy.addr)).unwrap();
-    client
-        .push(&src, &m, &second, &|e| events.lock().unwrap().push(e))
-        .await
-        .unwrap();
+    let second = reference(format!("{}/tok/two:1", proxy.addr));
+    let (_, events) = common::push_events(&client, &src, &m, &second).await;
     assert!(
         !proxy.log().iter().any(|l| l == "mount-denied"),
         "{:?}",
         proxy.log()
     );
-    let mounted = events
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|e| matches!(e, PushEvent::Mounted { .. }))
-        .count();
+    let mounted = common::count(&events, |e| matches!(e, PushEvent::Mounted { .. }));
     assert_eq!(mounted, 3);
 
     // Anonymous pull gets a pull-only token.
     let (_d2, dst) = common::store();
-    let img = common::client(anon.path())
-        .pull(&dst, &target, &amd64())
-        .await
-        .unwrap();
+    let anon = common::client(anon_cfg.path());
+    let img = anon.pull(&dst, &target, &amd64()).await.unwrap();
     assert_eq!(img.manifest.digest, m.digest);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn identity_token_and_login_against_token_server() {
     let reg = Registry::start();
-    let proxy = Proxy::start(
-        &reg.addr,
-        ProxyOptions {
-            faults: None,
-            token_auth: Some(token_auth()),
-        },
-    )
-    .await;
+    let proxy = common::token_proxy(&reg.addr, token_auth()).await;
     let (_d, src) = common::store();
     let m = make_image(&src, 14, &[5_000], "amd64");
-    let target = Reference::parse(&format!("{}/tok/idt:1", proxy.addr)).unwrap();
+    let target = reference(format!("{}/tok/idt:1", proxy.addr));
 
-    let cfg = tempfile::tempdir().unwrap();
-    common::write_docker_config(
-        cfg.path(),
-        &format!(
-            r#"{{"auths":{{"{}":{{"identitytoken":"refresh-0123"}}}}}}"#,
-            proxy.addr
-        ),
-    );
-    common::client(cfg.path())
-        .push(&src, &m, &target, &|_| {})
-        .await
-        .unwrap();
+    let config = identity_token_json(&proxy.addr, "refresh-0123");
+    let (_cfg, client) = common::client_with_config(&config);
+    common::push(&client, &src, &m, &target).await.unwrap();
     assert!(
         proxy.log().iter().any(|l| l.starts_with("POST /token")),
         "{:?}",
         proxy.log()
     );
 
-    let bad = tempfile::tempdir().unwrap();
-    common::write_docker_config(
-        bad.path(),
-        &format!(
-            r#"{{"auths":{{"{}":{{"identitytoken":"stale"}}}}}}"#,
-            proxy.addr
-        ),
-    );
-    let err = common::client(bad.path())
-        .push(&src, &m, &target, &|_| {})
-        .await
-        .unwrap_err();
+    let (_bad, bad) = common::client_with_config(&identity_token_json(&proxy.addr, "stale"));
+    let err = common::push(&bad, &src, &m, &target).await.unwrap_err();
     assert!(matches!(err, RegistryError::Unauthorized { .. }), "{err}");
     assert!(!err.to_string().contains("stale"), "{err}");
 
@@ -277,9 +194,7 @@ async fn identity_token_and_login_against_token_server() {
         "{err}"
     );
     login(Some(login_dir.path()), &proxy.addr, USER, PASSWORD).unwrap();
-    let second = Reference::parse(&format!("{}/tok/login:1", proxy.addr)).unwrap();
-    common::client(login_dir.path())
-        .push(&src, &m, &second, &|_| {})
-        .await
-        .unwrap();
+    let second = reference(format!("{}/tok/login:1", proxy.addr));
+    let client = common::client(login_dir.path());
+    common::push(&client, &src, &m, &second).await.unwrap();
 }

@@ -6,8 +6,8 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 
 use common::image::make_image;
+use common::reference;
 use common::registry::Registry;
-use rbuild_oci::Reference;
 use rbuild_registry::login;
 
 const USER: &str = "helper-user";
@@ -53,32 +53,20 @@ async fn credentials_from_helpers_and_login_through_helper() {
     let (_d, src) = common::store();
     let m = make_image(&src, 21, &[8_000], "amd64");
 
-    let helpers = tempfile::tempdir().unwrap();
-    common::write_docker_config(
-        helpers.path(),
-        &format!(r#"{{"credHelpers":{{"{}":"rbtest"}}}}"#, reg.addr),
-    );
-    let target = Reference::parse(&format!("{}/h/one:1", reg.addr)).unwrap();
-    common::client(helpers.path())
-        .push(&src, &m, &target, &|_| {})
-        .await
-        .unwrap();
+    let helpers = format!(r#"{{"credHelpers":{{"{}":"rbtest"}}}}"#, reg.addr);
+    let (_helpers, client) = common::client_with_config(&helpers);
+    let target = reference(format!("{}/h/one:1", reg.addr));
+    common::push(&client, &src, &m, &target).await.unwrap();
 
     let store_cfg = tempfile::tempdir().unwrap();
     common::write_docker_config(store_cfg.path(), r#"{"credsStore":"rbtest"}"#);
-    let target = Reference::parse(&format!("{}/h/two:1", reg.addr)).unwrap();
-    common::client(store_cfg.path())
-        .push(&src, &m, &target, &|_| {})
-        .await
-        .unwrap();
+    let target = reference(format!("{}/h/two:1", reg.addr));
+    let client = common::client(store_cfg.path());
+    common::push(&client, &src, &m, &target).await.unwrap();
 
     // A helper that is configured but missing is reported by name.
-    let missing = tempfile::tempdir().unwrap();
-    common::write_docker_config(missing.path(), r#"{"credsStore":"nonexistent"}"#);
-    let err = common::client(missing.path())
-        .push(&src, &m, &target, &|_| {})
-        .await
-        .unwrap_err();
+    let (_missing, client) = common::client_with_config(r#"{"credsStore":"nonexistent"}"#);
+    let err = common::push(&client, &src, &m, &target).await.unwrap_err();
     assert!(
         err.to_string().contains("docker-credential-nonexistent"),
         "{err}"

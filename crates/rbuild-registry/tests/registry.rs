@@ -2,45 +2,24 @@
 
 mod common;
 
-use std::sync::Mutex;
-
-use common::image::{blobs_of, make_image, make_index};
+use common::image::{assert_same_blobs, blobs_of, make_image, make_index};
 use common::proxy::{Fault, Faults, Proxy, ProxyOptions};
 use common::registry::Registry;
-use rbuild_oci::{Platform, Reference};
+use common::{amd64, reference};
+use rbuild_oci::Platform;
 use rbuild_registry::{PushEvent, RegistryError};
-
-fn amd64() -> Platform {
-    Platform {
-        architecture: "amd64".into(),
-        os: "linux".into(),
-        variant: None,
-    }
-}
-
-fn reference(s: String) -> Reference {
-    Reference::parse(&s).unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_then_pull_round_trips_with_equal_digests() {
     let reg = Registry::start();
-    let cfg = tempfile::tempdir().unwrap();
+    let (_cfg, client) = common::anonymous_client();
+    let client = client.with_chunk_size(1 << 20);
     let (_d1, src) = common::store();
     let m = make_image(&src, 1, &[(3 << 20) + 12345, 1000, 70_000], "amd64");
-    let client = common::client(cfg.path()).with_chunk_size(1 << 20);
     let target = reference(format!("{}/test/app:1.0", reg.addr));
-    let events = Mutex::new(Vec::new());
-    let pushed = client
-        .push(&src, &m, &target, &|e| events.lock().unwrap().push(e))
-        .await
-        .unwrap();
+    let (pushed, events) = common::push_events(&client, &src, &m, &target).await;
     assert_eq!(pushed, m.digest);
-    let events = events.into_inner().unwrap();
-    let uploaded = events
-        .iter()
-        .filter(|e| matches!(e, PushEvent::Uploaded { .. }))
-        .count();
+    let uploaded = common::count(&events, |e| matches!(e, PushEvent::Uploaded { .. }));
     assert_eq!(uploaded, 4, "{events:?}");
     assert!(
         events
@@ -54,45 +33,27 @@ async fn push_then_pull_round_trips_with_equal_digests() {
     assert_eq!(img.manifest.digest, m.digest);
     assert_eq!(img.manifest.size, m.size);
     assert_eq!(img.config.architecture, "amd64");
-    for b in blobs_of(&src, &m) {
-        assert_eq!(
-            dst.read_blob(&b.digest).unwrap(),
-            src.read_blob(&b.digest).unwrap()
-        );
-    }
+    assert_same_blobs(&src, &dst, &m);
     let tagged = dst.resolve_tag(&target.familiar()).unwrap().unwrap();
     assert_eq!(tagged.digest, m.digest);
 
     // A digest-pinned pull resolves to the same manifest.
     let pinned = reference(format!("{}/test/app@{}", reg.addr, m.digest));
     let (_d3, dst3) = common::store();
-    assert_eq!(
-        client
-            .pull(&dst3, &pinned, &amd64())
-            .await
-            .unwrap()
-            .manifest
-            .digest,
-        m.digest
-    );
+    assert_eq!(common::pull_digest(&client, &dst3, &pinned).await, m.digest);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn second_push_uploads_no_blob() {
     let reg = Registry::start();
     let proxy = Proxy::start(&reg.addr, ProxyOptions::default()).await;
-    let cfg = tempfile::tempdir().unwrap();
+    let (_cfg, client) = common::anonymous_client();
     let (_d, src) = common::store();
     let m = make_image(&src, 2, &[50_000, 60_000], "amd64");
-    let client = common::client(cfg.path());
     let target = reference(format!("{}/test/again:1", proxy.addr));
-    client.push(&src, &m, &target, &|_| {}).await.unwrap();
+    common::push(&client, &src, &m, &target).await.unwrap();
     proxy.clear_log();
-    let events = Mutex::new(Vec::new());
-    client
-        .push(&src, &m, &target, &|e| events.lock().unwrap().push(e))
-        .await
-        .unwrap();
+    let (_, events) = common::push_events(&client, &src, &m, &target).await;
     let log = proxy.log();
     let uploads: Vec<&String> = log
         .iter()
@@ -104,12 +65,7 @@ async fn second_push_uploads_no_blob() {
         3,
         "{log:?}"
     );
-    let exists = events
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|e| matches!(e, PushEvent::Exists { .. }))
-        .count();
+    let exists = common::count(&events, |e| matches!(e, PushEvent::Exists { .. }));
     assert_eq!(exists, 3);
 }
 
@@ -117,39 +73,22 @@ async fn second_push_uploads_no_blob() {
 async fn cross_repository_mount_is_used() {
     let reg = Registry::start();
     let proxy = Proxy::start(&reg.addr, ProxyOptions::default()).await;
-    let cfg = tempfile::tempdir().unwrap();
-    let client = common::client(cfg.path());
+    let (_cfg, client) = common::anonymous_client();
     let (_d, src) = common::store();
     let m = make_image(&src, 3, &[40_000, 2_000_000], "amd64");
-    client
-        .push(
-            &src,
-            &m,
-            &reference(format!("{}/a/one:1", proxy.addr)),
-            &|_| {},
-        )
+    let repo = |name: &str| reference(format!("{}/{name}:1", proxy.addr));
+    common::push(&client, &src, &m, &repo("a/one"))
         .await
         .unwrap();
 
     // Pushed from the same store: the store remembers where the blobs went.
     proxy.clear_log();
-    let events = Mutex::new(Vec::new());
-    client
-        .push(
-            &src,
-            &m,
-            &reference(format!("{}/a/two:1", proxy.addr)),
-            &|e| events.lock().unwrap().push(e),
-        )
-        .await
-        .unwrap();
-    let mounted = events
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|e| matches!(e, PushEvent::Mounted { from, .. } if from == "a/one"))
-        .count();
-    assert_eq!(mounted, 3, "{:?}", events.lock().unwrap());
+    let (_, events) = common::push_events(&client, &src, &m, &repo("a/two")).await;
+    let mounted = common::count(
+        &events,
+        |e| matches!(e, PushEvent::Mounted { from, .. } if from == "a/one"),
+    );
+    assert_eq!(mounted, 3, "{events:?}");
     let log = proxy.log();
     assert!(
         log.iter()
@@ -164,22 +103,9 @@ async fn cross_repository_mount_is_used() {
 
     // Pulled elsewhere: the store remembers where the blobs came from.
     let (_d2, other) = common::store();
-    client
-        .pull(
-            &other,
-            &reference(format!("{}/a/one:1", proxy.addr)),
-            &amd64(),
-        )
-        .await
-        .unwrap();
+    client.pull(&other, &repo("a/one"), &amd64()).await.unwrap();
     proxy.clear_log();
-    client
-        .push(
-            &other,
-            &m,
-            &reference(format!("{}/b/three:1", proxy.addr)),
-            &|_| {},
-        )
+    common::push(&client, &other, &m, &repo("b/three"))
         .await
         .unwrap();
     let log = proxy.log();
@@ -193,12 +119,11 @@ async fn cross_repository_mount_is_used() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tampered_blob_is_rejected_and_not_stored() {
     let reg = Registry::start();
-    let cfg = tempfile::tempdir().unwrap();
-    let client = common::client(cfg.path());
+    let (_cfg, client) = common::anonymous_client();
     let (_d, src) = common::store();
     let m = make_image(&src, 4, &[300_000], "amd64");
     let target = reference(format!("{}/test/tamper:1", reg.addr));
-    client.push(&src, &m, &target, &|_| {}).await.unwrap();
+    common::push(&client, &src, &m, &target).await.unwrap();
     let layer = blobs_of(&src, &m).pop().unwrap();
     let path = reg.blob_data(&layer.digest);
     let mut data = std::fs::read(&path).unwrap();
@@ -220,15 +145,14 @@ async fn tampered_blob_is_rejected_and_not_stored() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn index_pull_selects_the_platform() {
     let reg = Registry::start();
-    let cfg = tempfile::tempdir().unwrap();
-    let client = common::client(cfg.path());
+    let (_cfg, client) = common::anonymous_client();
     let (_d, src) = common::store();
     let amd = make_image(&src, 5, &[10_000], "amd64");
     let arm = make_image(&src, 6, &[11_000], "arm64");
     let index = make_index(&src, &[(amd.clone(), "amd64"), (arm.clone(), "arm64")]);
     let target = reference(format!("{}/multi/app:1", reg.addr));
     assert_eq!(
-        client.push(&src, &index, &target, &|_| {}).await.unwrap(),
+        common::push(&client, &src, &index, &target).await.unwrap(),
         index.digest
     );
 
@@ -248,8 +172,7 @@ async fn index_pull_selects_the_platform() {
 
     let s390x = Platform {
         architecture: "s390x".into(),
-        os: "linux".into(),
-        variant: None,
+        ..amd64()
     };
     let err = client.pull(&dst, &target, &s390x).await.unwrap_err();
     assert!(
@@ -280,31 +203,19 @@ async fn push_and_pull_survive_injected_faults() {
         ],
         only: None,
     };
-    let proxy = Proxy::start(
-        &reg.addr,
-        ProxyOptions {
-            faults: Some(faults),
-            token_auth: None,
-        },
-    )
-    .await;
-    let cfg = tempfile::tempdir().unwrap();
-    let client = common::client(cfg.path()).with_chunk_size(1 << 20);
+    let proxy = common::faulty_proxy(&reg.addr, faults).await;
+    let (_cfg, client) = common::anonymous_client();
+    let client = client.with_chunk_size(1 << 20);
     let (_d, src) = common::store();
     let m = make_image(&src, 7, &[(4 << 20) + 5, 500_000, 3_000, 200_000], "amd64");
     let target = reference(format!("{}/flaky/app:1", proxy.addr));
-    let pushed = client.push(&src, &m, &target, &|_| {}).await.unwrap();
+    let pushed = common::push(&client, &src, &m, &target).await.unwrap();
     assert_eq!(pushed, m.digest);
 
     let (_d2, dst) = common::store();
     let img = client.pull(&dst, &target, &amd64()).await.unwrap();
     assert_eq!(img.manifest.digest, m.digest);
-    for b in blobs_of(&src, &m) {
-        assert_eq!(
-            dst.read_blob(&b.digest).unwrap(),
-            src.read_blob(&b.digest).unwrap()
-        );
-    }
+    assert_same_blobs(&src, &dst, &m);
     assert!(
         proxy.faults() >= 5,
         "only {} faults injected",
@@ -314,12 +225,7 @@ async fn push_and_pull_survive_injected_faults() {
     let (_d3, direct) = common::store();
     let direct_ref = reference(format!("{}/flaky/app:1", reg.addr));
     assert_eq!(
-        client
-            .pull(&direct, &direct_ref, &amd64())
-            .await
-            .unwrap()
-            .manifest
-            .digest,
+        common::pull_digest(&client, &direct, &direct_ref).await,
         m.digest
     );
 }
@@ -327,49 +233,23 @@ async fn push_and_pull_survive_injected_faults() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pull_resumes_cut_off_blobs_with_range_requests() {
     let reg = Registry::start();
-    let cfg = tempfile::tempdir().unwrap();
-    let client = common::client(cfg.path());
+    let (_cfg, client) = common::anonymous_client();
     let (_d, src) = common::store();
     let m = make_image(&src, 8, &[1_000_000, 400_000], "amd64");
-    client
-        .push(
-            &src,
-            &m,
-            &reference(format!("{}/cut/app:1", reg.addr)),
-            &|_| {},
-        )
-        .await
-        .unwrap();
+    let direct = reference(format!("{}/cut/app:1", reg.addr));
+    common::push(&client, &src, &m, &direct).await.unwrap();
 
     let faults = Faults {
         every: 2,
         kinds: vec![Fault::Truncate],
         only: Some("GET /v2/cut/app/blobs/"),
     };
-    let proxy = Proxy::start(
-        &reg.addr,
-        ProxyOptions {
-            faults: Some(faults),
-            token_auth: None,
-        },
-    )
-    .await;
+    let proxy = common::faulty_proxy(&reg.addr, faults).await;
     let (_d2, dst) = common::store();
-    let img = client
-        .pull(
-            &dst,
-            &reference(format!("{}/cut/app:1", proxy.addr)),
-            &amd64(),
-        )
-        .await
-        .unwrap();
+    let through_proxy = reference(format!("{}/cut/app:1", proxy.addr));
+    let img = client.pull(&dst, &through_proxy, &amd64()).await.unwrap();
     assert_eq!(img.manifest.digest, m.digest);
-    for b in blobs_of(&src, &m) {
-        assert_eq!(
-            dst.read_blob(&b.digest).unwrap(),
-            src.read_blob(&b.digest).unwrap()
-        );
-    }
+    assert_same_blobs(&src, &dst, &m);
     let log = proxy.log();
     assert!(
         log.iter().any(|l| l.contains("range=bytes=")),

@@ -81,3 +81,13 @@ pub fn blobs_of(store: &Store, manifest: &Descriptor) -> Vec<Descriptor> {
     let m: Manifest = serde_json::from_slice(&store.read_blob(&manifest.digest).unwrap()).unwrap();
     std::iter::once(m.config).chain(m.layers).collect()
 }
+
+/// Asserts that `dst` holds every blob of `manifest` with the same bytes as `src`.
+pub fn assert_same_blobs(src: &Store, dst: &Store, manifest: &Descriptor) {
+    for b in blobs_of(src, manifest) {
+        assert_eq!(
+            dst.read_blob(&b.digest).unwrap(),
+            src.read_blob(&b.digest).unwrap()
+        );
+    }
+}

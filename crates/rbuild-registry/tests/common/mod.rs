@@ -6,14 +6,18 @@ pub mod image;
 pub mod proxy;
 pub mod registry;
 
+use std::sync::Mutex;
 use std::time::Duration;
 
-use rbuild_registry::{Client, RegistryOptions, RetryPolicy};
+use proxy::{Faults, Proxy, ProxyOptions, TokenAuth};
+use rbuild_oci::{Descriptor, Digest, Platform, Reference};
+use rbuild_registry::{Client, PushEvent, RegistryError, RegistryOptions, RetryPolicy};
+use rbuild_store::Store;
 
 /// A fresh store in a temp dir (keep the dir alive as long as the store).
-pub fn store() -> (tempfile::TempDir, rbuild_store::Store) {
+pub fn store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
-    let store = rbuild_store::Store::open(&dir.path().join("store")).unwrap();
+    let store = Store::open(&dir.path().join("store")).unwrap();
     (dir, store)
 }
 
@@ -37,7 +41,94 @@ pub fn client(docker_config: &std::path::Path) -> Client {
     .with_retry_policy(quick_retries())
 }
 
+/// A client without credentials (its empty config dir must outlive it).
+pub fn anonymous_client() -> (tempfile::TempDir, Client) {
+    let dir = tempfile::tempdir().unwrap();
+    let client = client(dir.path());
+    (dir, client)
+}
+
+/// A client whose `config.json` is `json` (its config dir must outlive it).
+pub fn client_with_config(json: &str) -> (tempfile::TempDir, Client) {
+    let dir = tempfile::tempdir().unwrap();
+    write_docker_config(dir.path(), json);
+    let client = client(dir.path());
+    (dir, client)
+}
+
 /// Writes a `config.json` into `dir`.
 pub fn write_docker_config(dir: &std::path::Path, json: &str) {
     std::fs::write(dir.join("config.json"), json).unwrap();
+}
+
+/// linux/amd64, the platform most test images are made for.
+pub fn amd64() -> Platform {
+    Platform {
+        architecture: "amd64".into(),
+        os: "linux".into(),
+        variant: None,
+    }
+}
+
+/// Parses a reference the test formatted (host:port of a test registry included).
+pub fn reference(s: impl AsRef<str>) -> Reference {
+    Reference::parse(s.as_ref()).unwrap()
+}
+
+/// Pushes `manifest` from `store` to `target`, ignoring progress.
+pub async fn push(
+    client: &Client,
+    store: &Store,
+    manifest: &Descriptor,
+    target: &Reference,
+) -> Result<Digest, RegistryError> {
+    client.push(store, manifest, target, &|_| {}).await
+}
+
+/// Pushes like [`push`], asserting success; returns the pushed digest and the progress events.
+pub async fn push_events(
+    client: &Client,
+    store: &Store,
+    manifest: &Descriptor,
+    target: &Reference,
+) -> (Digest, Vec<PushEvent>) {
+    let events = Mutex::new(Vec::new());
+    let pushed = client
+        .push(store, manifest, target, &|e| events.lock().unwrap().push(e))
+        .await
+        .unwrap();
+    (pushed, events.into_inner().unwrap())
+}
+
+/// How many of `events` match `pred`.
+pub fn count(events: &[PushEvent], pred: impl Fn(&PushEvent) -> bool) -> usize {
+    events.iter().filter(|e| pred(e)).count()
+}
+
+/// Pulls `target` for linux/amd64 into `store`; returns the manifest digest it resolved to.
+pub async fn pull_digest(client: &Client, store: &Store, target: &Reference) -> Digest {
+    client
+        .pull(store, target, &amd64())
+        .await
+        .unwrap()
+        .manifest
+        .digest
+}
+
+/// A proxy in front of `upstream` that injects `faults`.
+pub async fn faulty_proxy(upstream: &str, faults: Faults) -> Proxy {
+    let opts = ProxyOptions {
+        faults: Some(faults),
+        token_auth: None,
+    };
+    Proxy::start(upstream, opts).await
+}
+
+/// A proxy in front of `upstream` that plays a token-auth registry.
+pub async fn token_proxy(upstream: &str, auth: TokenAuth) -> Proxy {
+    let opts = ProxyOptions {
+        faults: None,
+        token_auth: Some(auth),
+    };
+    Proxy::start(upstream, opts).await
 }
