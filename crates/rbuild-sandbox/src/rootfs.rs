@@ -2,7 +2,7 @@
 
 use crate::plan::{Kind, Step, Stub, StubKind, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY};
 use crate::spec::InitRequest;
-use crate::sys::{FileType, Sys};
+use crate::sys::{FileType, OverlayDirs, Sys};
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 
@@ -27,13 +27,13 @@ pub fn enter<S: Sys>(
     } else {
         req.spec.lowers.clone()
     };
-    let r = sys.mount_overlay(
-        &req.root_dir,
-        &lowers,
-        &req.spec.upper,
-        &req.spec.work,
-        &req.links_dir,
-    );
+    let dirs = OverlayDirs {
+        lowers: &lowers,
+        upper: &req.spec.upper,
+        work: &req.spec.work,
+        links: &req.links_dir,
+    };
+    let r = sys.mount_overlay(&req.root_dir, &dirs);
     ctx(
         r,
         &format!("mount overlay ({} lowers) at", lowers.len()),

@@ -21,6 +21,19 @@ pub enum FileType {
     Other,
 }
 
+/// The directories an overlay rootfs is made of; they always travel together.
+#[derive(Debug, Clone, Copy)]
+pub struct OverlayDirs<'a> {
+    /// Snapshot dirs, top-most first (overlay lowerdir order); never empty.
+    pub lowers: &'a [PathBuf],
+    /// Fresh, empty upper dir.
+    pub upper: &'a Path,
+    /// Overlay workdir, on the upper's filesystem.
+    pub work: &'a Path,
+    /// Dir for short symlinks to the layers, for the legacy mount fallback.
+    pub links: &'a Path,
+}
+
 /// The filesystem and mount calls used by the rootfs setup.
 pub trait Sys {
     /// mount(2); empty strings mean NULL.
@@ -33,14 +46,7 @@ pub trait Sys {
         data: &str,
     ) -> io::Result<()>;
     /// The overlay mount of the rootfs at `target`.
-    fn mount_overlay(
-        &mut self,
-        target: &Path,
-        lowers: &[PathBuf],
-        upper: &Path,
-        work: &Path,
-        links: &Path,
-    ) -> io::Result<()>;
+    fn mount_overlay(&mut self, target: &Path, dirs: &OverlayDirs) -> io::Result<()>;
     /// Makes `new_root` the root of the mount namespace and detaches the old root.
     fn pivot_root(&mut self, new_root: &Path) -> io::Result<()>;
     /// Clones the mount tree at a host path before pivot_root (open_tree); returns a handle.
@@ -80,8 +86,10 @@ fn cs(s: &str) -> io::Result<CString> {
     CString::new(s).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
 }
 
-fn check(rc: libc::c_int) -> io::Result<()> {
-    if rc < 0 {
+/// Turns a raw syscall return (negative on failure, with errno set) into a Result; generic
+/// because libc returns `c_int` from most calls but `c_long` from `syscall`.
+pub(crate) fn check(rc: impl Into<i64>) -> io::Result<()> {
+    if rc.into() < 0 {
         Err(io::Error::last_os_error())
     } else {
         Ok(())
@@ -107,45 +115,15 @@ fn missing_as_none(r: io::Result<std::fs::Metadata>) -> io::Result<Option<FileTy
     }
 }
 
-/// Raw mount(2); empty strings mean NULL.
-pub(crate) fn raw_mount(
-    source: &str,
-    target: &Path,
-    fstype: &str,
-    flags: u64,
-    data: &str,
-) -> io::Result<()> {
-    let (src, ty, dat) = (cs(source)?, cs(fstype)?, cs(data)?);
-    let tgt = cstr(target)?;
-    let opt = |c: &CString, s: &str| {
-        if s.is_empty() {
-            std::ptr::null()
-        } else {
-            c.as_ptr()
-        }
-    };
-    // SAFETY: all pointers are NUL-terminated strings alive for the call, or NULL.
-    let rc = unsafe {
-        libc::mount(
-            opt(&src, source),
-            tgt.as_ptr(),
-            opt(&ty, fstype),
-            flags,
-            opt(&dat, data).cast(),
-        )
-    };
-    check(rc)
-}
-
 /// The overlay mount through the new mount API: one `lowerdir+` per layer, no length limit.
-fn overlay_new_api(target: &Path, lowers: &[PathBuf], upper: &Path, work: &Path) -> io::Result<()> {
+fn overlay_new_api(target: &Path, dirs: &OverlayDirs) -> io::Result<()> {
     use rustix::mount::*;
     let fs = fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC)?;
-    for l in lowers {
+    for l in dirs.lowers {
         fsconfig_set_string(fs.as_fd(), "lowerdir+", l.as_path())?;
     }
-    fsconfig_set_string(fs.as_fd(), "upperdir", upper)?;
-    fsconfig_set_string(fs.as_fd(), "workdir", work)?;
+    fsconfig_set_string(fs.as_fd(), "upperdir", dirs.upper)?;
+    fsconfig_set_string(fs.as_fd(), "workdir", dirs.work)?;
     for opt in crate::plan::OVERLAY_EXTRA {
         if let Some((k, v)) = opt.split_once('=') {
             fsconfig_set_string(fs.as_fd(), k, v)?;
@@ -167,31 +145,23 @@ fn overlay_new_api(target: &Path, lowers: &[PathBuf], upper: &Path, work: &Path)
     Ok(())
 }
 
-/// The legacy overlay mount with short relative names: symlinks in `links` to every layer.
-fn overlay_legacy(
-    target: &Path,
-    lowers: &[PathBuf],
-    upper: &Path,
-    work: &Path,
-    links: &Path,
-) -> io::Result<()> {
-    std::fs::create_dir_all(links)?;
-    for (i, l) in lowers.iter().enumerate() {
-        std::os::unix::fs::symlink(l, links.join(crate::plan::short_name(i)))?;
+impl RealSys {
+    /// The legacy overlay mount with short relative names: symlinks in `links` to every layer.
+    fn overlay_legacy(&mut self, target: &Path, dirs: &OverlayDirs) -> io::Result<()> {
+        let links = dirs.links;
+        std::fs::create_dir_all(links)?;
+        for (i, l) in dirs.lowers.iter().enumerate() {
+            std::os::unix::fs::symlink(l, links.join(crate::plan::short_name(i)))?;
+        }
+        std::os::unix::fs::symlink(dirs.upper, links.join("U"))?;
+        std::os::unix::fs::symlink(dirs.work, links.join("W"))?;
+        let old = std::env::current_dir()?;
+        std::env::set_current_dir(links)?;
+        let options = crate::plan::legacy_overlay_options(dirs.lowers.len());
+        let r = self.mount("overlay", target, "overlay", 0, &options);
+        std::env::set_current_dir(old)?;
+        r
     }
-    std::os::unix::fs::symlink(upper, links.join("U"))?;
-    std::os::unix::fs::symlink(work, links.join("W"))?;
-    let old = std::env::current_dir()?;
-    std::env::set_current_dir(links)?;
-    let r = raw_mount(
-        "overlay",
-        target,
-        "overlay",
-        0,
-        &crate::plan::legacy_overlay_options(lowers.len()),
-    );
-    std::env::set_current_dir(old)?;
-    r
 }
 
 impl Sys for RealSys {
@@ -203,25 +173,37 @@ impl Sys for RealSys {
         flags: u64,
         data: &str,
     ) -> io::Result<()> {
-        raw_mount(source, target, fstype, flags, data)
+        let (src, ty, dat) = (cs(source)?, cs(fstype)?, cs(data)?);
+        let tgt = cstr(target)?;
+        let opt = |c: &CString, s: &str| {
+            if s.is_empty() {
+                std::ptr::null()
+            } else {
+                c.as_ptr()
+            }
+        };
+        // SAFETY: all pointers are NUL-terminated strings alive for the call, or NULL.
+        let rc = unsafe {
+            libc::mount(
+                opt(&src, source),
+                tgt.as_ptr(),
+                opt(&ty, fstype),
+                flags,
+                opt(&dat, data).cast(),
+            )
+        };
+        check(rc)
     }
 
-    fn mount_overlay(
-        &mut self,
-        target: &Path,
-        lowers: &[PathBuf],
-        upper: &Path,
-        work: &Path,
-        links: &Path,
-    ) -> io::Result<()> {
+    fn mount_overlay(&mut self, target: &Path, dirs: &OverlayDirs) -> io::Result<()> {
         let attempt = if self.legacy_overlay {
             Err(io::Error::other("disabled"))
         } else {
-            overlay_new_api(target, lowers, upper, work)
+            overlay_new_api(target, dirs)
         };
         match attempt {
             Ok(()) => Ok(()),
-            Err(new_err) => overlay_legacy(target, lowers, upper, work, links).map_err(|old_err| {
+            Err(new_err) => self.overlay_legacy(target, dirs).map_err(|old_err| {
                 io::Error::other(format!("new mount API: {new_err}; legacy mount: {old_err}"))
             }),
         }
@@ -231,9 +213,7 @@ impl Sys for RealSys {
         std::env::set_current_dir(new_root)?;
         let dot = cs(".")?;
         // SAFETY: pivot_root(".", ".") stacks the old root on top of the new one; both are valid strings.
-        check(unsafe {
-            libc::syscall(libc::SYS_pivot_root, dot.as_ptr(), dot.as_ptr()) as libc::c_int
-        })?;
+        check(unsafe { libc::syscall(libc::SYS_pivot_root, dot.as_ptr(), dot.as_ptr()) })?;
         // SAFETY: detaches the old root (now mounted on "."), leaving only the new rootfs.
         check(unsafe { libc::umount2(dot.as_ptr(), libc::MNT_DETACH) })?;
         std::env::set_current_dir("/")

@@ -49,14 +49,7 @@ impl Sys for FakeSys {
             .push((source.into(), target.into(), fstype.into(), flags));
         Ok(())
     }
-    fn mount_overlay(
-        &mut self,
-        _: &Path,
-        _: &[PathBuf],
-        _: &Path,
-        _: &Path,
-        _: &Path,
-    ) -> io::Result<()> {
+    fn mount_overlay(&mut self, _: &Path, _: &OverlayDirs) -> io::Result<()> {
         Ok(())
     }
     fn pivot_root(&mut self, _: &Path) -> io::Result<()> {

@@ -4,18 +4,27 @@ use std::ffi::CString;
 use std::io;
 use std::sync::atomic::{AtomicI32, Ordering};
 
-fn check(rc: libc::c_long) -> io::Result<()> {
-    if rc < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
+use super::check;
+
+/// Repeats `call` while it fails with EINTR; returns its first non-negative result. For blocking
+/// calls that a signal (forwarded ones included) may interrupt.
+fn retry_eintr<T: Copy + Into<i64>>(mut call: impl FnMut() -> T) -> io::Result<T> {
+    loop {
+        let rc = call();
+        if rc.into() >= 0 {
+            return Ok(rc);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
     }
 }
 
 /// unshare(2).
 pub fn unshare(flags: libc::c_int) -> io::Result<()> {
     // SAFETY: unshare has no memory-safety preconditions.
-    check(unsafe { libc::unshare(flags) }.into())
+    check(unsafe { libc::unshare(flags) })
 }
 
 /// Result of [`fork`].
@@ -40,18 +49,10 @@ pub fn fork() -> io::Result<Forked> {
 
 /// Waits for any child; returns (pid, raw status); retries on EINTR.
 pub fn wait_any() -> io::Result<(libc::pid_t, libc::c_int)> {
-    loop {
-        let mut status = 0;
-        // SAFETY: status is a valid out pointer.
-        let pid = unsafe { libc::waitpid(-1, &mut status, 0) };
-        if pid >= 0 {
-            return Ok((pid, status));
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
+    let mut status = 0;
+    // SAFETY: status is a valid out pointer.
+    let pid = retry_eintr(|| unsafe { libc::waitpid(-1, &mut status, 0) })?;
+    Ok((pid, status))
 }
 
 /// Decodes a wait status into an exit reason.
@@ -72,31 +73,28 @@ pub fn exit_now(code: i32) -> ! {
 /// Kills this process with SIGKILL when its parent dies.
 pub fn set_parent_death_signal() -> io::Result<()> {
     // SAFETY: prctl with integer arguments only.
-    check(
-        unsafe {
-            libc::prctl(
-                libc::PR_SET_PDEATHSIG,
-                libc::SIGKILL as libc::c_ulong,
-                0,
-                0,
-                0,
-            )
-        }
-        .into(),
-    )
+    check(unsafe {
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    })
 }
 
 /// sethostname(2).
 pub fn sethostname(name: &str) -> io::Result<()> {
     // SAFETY: the pointer/length pair describes `name`.
-    check(unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) }.into())
+    check(unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) })
 }
 
 /// Brings the loopback interface up in the current network namespace.
 pub fn loopback_up() -> io::Result<()> {
     // SAFETY: creating a datagram socket has no preconditions.
     let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    check(fd.into())?;
+    check(fd)?;
     // SAFETY: ifreq is plain old data; zeroed is a valid value.
     let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
     for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
@@ -107,7 +105,7 @@ pub fn loopback_up() -> io::Result<()> {
     let rc = unsafe { libc::ioctl(fd, libc::SIOCSIFFLAGS, &req) };
     // SAFETY: closing the fd we created.
     unsafe { libc::close(fd) };
-    check(rc.into())
+    check(rc)
 }
 
 /// setrlimit(2).
@@ -117,23 +115,23 @@ pub fn setrlimit(resource: libc::__rlimit_resource_t, soft: u64, hard: u64) -> i
         rlim_max: hard,
     };
     // SAFETY: lim is a valid rlimit.
-    check(unsafe { libc::setrlimit(resource, &lim) }.into())
+    check(unsafe { libc::setrlimit(resource, &lim) })
 }
 
 /// setgroups, setresgid, setresuid, in that order (groups need CAP_SETGID before the uid changes).
 pub fn set_ids(uid: u32, gid: u32, groups: &[u32]) -> io::Result<()> {
     // SAFETY: the pointer/length pair describes `groups`.
-    check(unsafe { libc::setgroups(groups.len(), groups.as_ptr()) }.into())?;
+    check(unsafe { libc::setgroups(groups.len(), groups.as_ptr()) })?;
     // SAFETY: integer arguments only.
-    check(unsafe { libc::setresgid(gid, gid, gid) }.into())?;
+    check(unsafe { libc::setresgid(gid, gid, gid) })?;
     // SAFETY: integer arguments only.
-    check(unsafe { libc::setresuid(uid, uid, uid) }.into())
+    check(unsafe { libc::setresuid(uid, uid, uid) })
 }
 
 /// Removes capability `cap` from the bounding set.
 pub fn drop_bounding(cap: u32) -> io::Result<()> {
     // SAFETY: prctl with integer arguments only.
-    check(unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) }.into())
+    check(unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) })
 }
 
 /// Clears the ambient capability set.
@@ -148,7 +146,7 @@ pub fn clear_ambient() -> io::Result<()> {
             0,
         )
     };
-    check(rc.into())
+    check(rc)
 }
 
 /// capset(2) with 64-bit masks.
@@ -182,7 +180,7 @@ pub fn capset(effective: u64, permitted: u64, inheritable: u64) -> io::Result<()
 /// Sets no_new_privs.
 pub fn set_no_new_privs() -> io::Result<()> {
     // SAFETY: prctl with integer arguments only.
-    check(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }.into())
+    check(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) })
 }
 
 /// Starts a new session (the command does not share the builder's controlling terminal).
@@ -269,29 +267,21 @@ pub fn write_fd(fd: libc::c_int, buf: &[u8]) {
 pub fn stdin_from_dev_null() -> io::Result<()> {
     let f = std::fs::File::open("/dev/null")?;
     // SAFETY: both fds are valid; dup2 onto 0 replaces stdin.
-    check(unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&f), 0) }.into())
+    check(unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&f), 0) })
 }
 
 /// Duplicates `fd` to a new close-on-exec descriptor.
 pub fn dup_cloexec(fd: libc::c_int) -> io::Result<std::os::fd::OwnedFd> {
     // SAFETY: F_DUPFD_CLOEXEC on an fd we were given; the result is owned by us alone.
     let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
-    check(new.into())?;
+    check(new)?;
     // SAFETY: `new` is a fresh fd nobody else owns.
     Ok(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(new) })
 }
 
 /// poll(2) without timeout; retries on EINTR.
 pub fn poll(fds: &mut [libc::pollfd]) -> io::Result<()> {
-    loop {
-        // SAFETY: the pointer/length pair describes `fds`.
-        let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
-        if rc >= 0 {
-            return Ok(());
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
+    // SAFETY: the pointer/length pair describes `fds`.
+    retry_eintr(|| unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) })?;
+    Ok(())
 }
