@@ -6,7 +6,7 @@ pub(crate) mod proc_calls;
 
 use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -135,13 +135,14 @@ fn overlay_new_api(target: &Path, dirs: &OverlayDirs) -> io::Result<()> {
         FsMountFlags::FSMOUNT_CLOEXEC,
         MountAttrFlags::empty(),
     )?;
-    move_mount(
-        mnt.as_fd(),
-        "",
-        rustix::fs::CWD,
-        target,
-        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
-    )?;
+    attach_at(mnt.as_fd(), target)
+}
+
+/// Attaches a detached mount (from fsmount or open_tree) at `target`.
+fn attach_at(mnt: BorrowedFd<'_>, target: &Path) -> io::Result<()> {
+    use rustix::mount::{move_mount, MoveMountFlags};
+    let flags = MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH;
+    move_mount(mnt, "", rustix::fs::CWD, target, flags)?;
     Ok(())
 }
 
@@ -230,19 +231,11 @@ impl Sys for RealSys {
     }
 
     fn attach_tree(&mut self, handle: usize, target: &Path) -> io::Result<()> {
-        use rustix::mount::{move_mount, MoveMountFlags};
         let tree = self
             .trees
             .get(handle)
             .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
-        move_mount(
-            tree.as_fd(),
-            "",
-            rustix::fs::CWD,
-            target,
-            MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
-        )?;
-        Ok(())
+        attach_at(tree.as_fd(), target)
     }
 
     fn lstat(&mut self, path: &Path) -> io::Result<Option<FileType>> {
