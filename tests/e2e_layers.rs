@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use common::{text, tree, write_file, Entry, Env};
+use common::fstree::{tree, Entry};
+use common::hostile::{assert_fine, attacks, evil_tar, oci_archive_with_layer, Target};
+use common::{text, write_file, Env};
 
 /// Sets `security.capability` (cap_net_bind_service=ep, VFS revision 2) on argv[1]; busybox
 /// has no setcap. Static, so it runs in the busybox image.
@@ -192,106 +194,6 @@ fn filesystem_semantics_survive_layers_as_umoci_unpacks_them() {
     assert_eq!(env.manifest_digest("fs:2"), digest);
 }
 
-/// Writes a tar with python's tarfile (which, unlike ours, writes whatever names it is told).
-fn evil_tar(out: &Path, script: &str) {
-    let py = format!(
-        "import tarfile, io, sys\nt = tarfile.open({out:?}, 'w', format=tarfile.PAX_FORMAT)\n\
-def f(name, data=b'pwned\\n'):\n    i = tarfile.TarInfo(name); i.size = len(data); t.addfile(i, io.BytesIO(data))\n\
-def sym(name, target):\n    i = tarfile.TarInfo(name); i.type = tarfile.SYMTYPE; i.linkname = target; t.addfile(i)\n\
-def hard(name, target):\n    i = tarfile.TarInfo(name); i.type = tarfile.LNKTYPE; i.linkname = target; t.addfile(i)\n\
-def d(name):\n    i = tarfile.TarInfo(name); i.type = tarfile.DIRTYPE; i.mode = 0o755; t.addfile(i)\n\
-d('ok')\nf('ok/file', b'fine\\n')\n{script}\nt.close()\n",
-        out = out.to_str().unwrap()
-    );
-    let res = Command::new(rbuild_testkit::require_tool("python3", "python3"))
-        .args(["-c", &py])
-        .output()
-        .unwrap();
-    assert!(res.status.success(), "python: {}", text(&res));
-}
-
-/// A host directory the archives aim at, with a victim file that must stay untouched.
-struct Target {
-    dir: tempfile::TempDir,
-}
-
-impl Target {
-    fn new() -> Target {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("victim"), "original\n").unwrap();
-        Target { dir }
-    }
-
-    fn path(&self) -> String {
-        self.dir.path().to_str().unwrap().to_string()
-    }
-
-    /// Nothing new in the target directory, and the victim unchanged with one link.
-    fn assert_untouched(&self, what: &str) {
-        use std::os::unix::fs::MetadataExt;
-        let names: Vec<_> = std::fs::read_dir(self.dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names, ["victim"], "{what}: files appeared outside the root");
-        let victim = self.dir.path().join("victim");
-        assert_eq!(
-            std::fs::read_to_string(&victim).unwrap(),
-            "original\n",
-            "{what}: victim written"
-        );
-        assert_eq!(
-            std::fs::metadata(&victim).unwrap().nlink(),
-            1,
-            "{what}: victim hard-linked"
-        );
-    }
-}
-
-/// Attacks, each its own archive so that one refusal does not hide another.
-fn attacks(t: &str) -> Vec<(&'static str, String)> {
-    let depth = "../".repeat(30);
-    vec![
-        (
-            "dotdot",
-            format!("f('{depth}{t}/dotdot')\nf('ok/../../{depth}{t}/dotdot2')"),
-        ),
-        ("absolute", format!("f('{t}/absolute')")),
-        (
-            "symlink-abs",
-            format!("sym('s', '{t}')\nf('s/through-abs')"),
-        ),
-        (
-            "symlink-rel",
-            format!("sym('ok/up', '{depth}{t}')\nf('ok/up/through-rel')"),
-        ),
-        (
-            "symlink-chain",
-            format!("sym('a', 'b/../../..{t}')\nd('b')\nf('a/chained')"),
-        ),
-        (
-            "symlink-then-dir",
-            format!("sym('x', '{t}')\nd('x/newdir')\nf('x/newdir/f')"),
-        ),
-        (
-            "hardlink-dotdot",
-            format!("hard('h', '{depth}{t}/victim')\nf('h', b'PWNED\\n')"),
-        ),
-        (
-            "hardlink-abs",
-            format!("hard('h', '{t}/victim')\nf('h', b'PWNED\\n')"),
-        ),
-        (
-            "hardlink-via-symlink",
-            format!("sym('sv', '{t}')\nhard('h', 'sv/victim')\nf('h', b'PWNED\\n')"),
-        ),
-        (
-            "symlink-overwrite",
-            format!("sym('ok/file2', '{t}/victim')\nf('ok/file2', b'PWNED\\n')"),
-        ),
-    ]
-}
-
 #[test]
 fn hostile_archives_through_import_write_nothing_outside_the_root() {
     let env = Env::new();
@@ -300,57 +202,14 @@ fn hostile_archives_through_import_write_nothing_outside_the_root() {
         let tar = env.root.path().join(format!("{name}.tar"));
         evil_tar(&tar, &script);
         let out = env.rbuild(&["import", tar.to_str().unwrap(), &format!("evil-{name}:1")]);
-        target.assert_untouched(&format!("import {name}: {}", text(&out)));
-        eprintln!(
-            "{name}: {}",
-            if out.status.success() {
-                "accepted, contained"
-            } else {
-                "refused"
-            }
-        );
-        if out.status.success() {
+        if target.after(name, &format!("import {name}"), &out) {
             // Whatever was kept is inside the image; unpacking it must be harmless too.
             let rootfs = env.umoci_unpack(&format!("evil-{name}:1")).join("rootfs");
-            assert_eq!(
-                std::fs::read_to_string(rootfs.join("ok/file")).unwrap(),
-                "fine\n"
-            );
+            assert_fine(&rootfs.join("ok/file"));
             target.assert_untouched(&format!("umoci unpack of {name}"));
         }
     }
     env.check_ok();
-}
-
-/// An OCI archive with one (hostile) layer, built by hand so nothing sanitises it.
-fn oci_archive_with_layer(layer_tar: &Path, out: &Path, tag: &str) {
-    let py = format!(
-        r#"import hashlib, json, tarfile, io
-layer = open({layer:?}, 'rb').read()
-ld = hashlib.sha256(layer).hexdigest()
-config = json.dumps({{"architecture": "amd64", "os": "linux", "config": {{}},
-    "rootfs": {{"type": "layers", "diff_ids": ["sha256:" + ld]}}}}).encode()
-cd = hashlib.sha256(config).hexdigest()
-manifest = json.dumps({{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-    "config": {{"mediaType": "application/vnd.oci.image.config.v1+json", "digest": "sha256:" + cd, "size": len(config)}},
-    "layers": [{{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": "sha256:" + ld, "size": len(layer)}}]}}).encode()
-md = hashlib.sha256(manifest).hexdigest()
-index = json.dumps({{"schemaVersion": 2, "manifests": [{{"mediaType": "application/vnd.oci.image.manifest.v1+json",
-    "digest": "sha256:" + md, "size": len(manifest), "annotations": {{"org.opencontainers.image.ref.name": {tag:?}}}}}]}}).encode()
-t = tarfile.open({out:?}, 'w')
-def add(name, data):
-    i = tarfile.TarInfo(name); i.size = len(data); t.addfile(i, io.BytesIO(data))
-add('oci-layout', b'{{"imageLayoutVersion": "1.0.0"}}')
-add('index.json', index)
-for d, b in ((ld, layer), (cd, config), (md, manifest)):
-    add('blobs/sha256/' + d, b)
-t.close()
-"#,
-        layer = layer_tar.to_str().unwrap(),
-        out = out.to_str().unwrap(),
-    );
-    let res = Command::new("python3").args(["-c", &py]).output().unwrap();
-    assert!(res.status.success(), "python: {}", text(&res));
 }
 
 #[test]
@@ -371,28 +230,9 @@ fn hostile_layers_loaded_then_built_on_and_exported_write_nothing_outside() {
         write_file(&ctx.path().join("Dockerfile"), dockerfile.as_bytes(), 0o644);
         let local = env.root.path().join(format!("local-{name}"));
         let spec = format!("type=local,dest={}", local.display());
-        let out = env.rbuild(&[
-            "build",
-            "--progress",
-            "plain",
-            "-o",
-            &spec,
-            ctx.path().to_str().unwrap(),
-        ]);
-        target.assert_untouched(&format!("build on {name}: {}", text(&out)));
-        eprintln!(
-            "{name}: {}",
-            if out.status.success() {
-                "accepted, contained"
-            } else {
-                "refused"
-            }
-        );
-        if out.status.success() {
-            assert_eq!(
-                std::fs::read_to_string(local.join("ok/file")).unwrap(),
-                "fine\n"
-            );
+        let out = env.build_with(ctx.path(), &["-o", &spec]);
+        if target.after(name, &format!("build on {name}"), &out) {
+            assert_fine(&local.join("ok/file"));
         }
     }
     env.check_ok();
@@ -413,37 +253,12 @@ fn hostile_archives_added_with_add_write_nothing_outside_the_root() {
         let local = env.root.path().join(format!("add-{name}"));
         let spec = format!("type=local,dest={}", local.display());
         let tag = format!("add-{name}:1");
-        let out = env.rbuild(&[
-            "build",
-            "--progress",
-            "plain",
-            "-t",
-            &tag,
-            "-o",
-            "type=image",
-            "-o",
-            &spec,
-            ctx.path().to_str().unwrap(),
-        ]);
-        target.assert_untouched(&format!("ADD {name}: {}", text(&out)));
-        eprintln!(
-            "{name}: {}",
-            if out.status.success() {
-                "accepted, contained"
-            } else {
-                "refused"
-            }
-        );
-        if out.status.success() {
-            assert_eq!(
-                std::fs::read_to_string(local.join("x/ok/file")).unwrap(),
-                "fine\n"
-            );
+        let extra = ["-t", &tag, "-o", "type=image", "-o", &spec];
+        let out = env.build_with(ctx.path(), &extra);
+        if target.after(name, &format!("ADD {name}"), &out) {
+            assert_fine(&local.join("x/ok/file"));
             let rootfs = env.umoci_unpack(&tag).join("rootfs");
-            assert_eq!(
-                std::fs::read_to_string(rootfs.join("x/ok/file")).unwrap(),
-                "fine\n"
-            );
+            assert_fine(&rootfs.join("x/ok/file"));
             target.assert_untouched(&format!("umoci unpack of ADD {name}"));
         }
     }

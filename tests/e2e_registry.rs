@@ -4,160 +4,20 @@
 
 mod common;
 
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::Output;
 
+use common::registry::{
+    base64, build, build_output, context, fresh_store, inspect, log_len, log_since, ok, run,
+    run_with, short, skopeo, skopeo_inspect, stdout, upload_requests, write_config,
+};
 use common::{text, Env};
-use rbuild_testkit::{require_tool, Registry, RegistryAuth};
+use rbuild_testkit::{Registry, RegistryAuth};
 
 const USER: &str = "rbuser";
 const PASSWORD: &str = "Sup3r-s3cret-pw";
 const WRONG: &str = "Wr0ng-guess-pw";
-
-/// Runs rbuild on `store` with `DOCKER_CONFIG=cfg` (never the caller's ~/.docker), optional stdin
-/// and extra environment.
-fn run_with(
-    store: &Path,
-    cfg: &Path,
-    args: &[&str],
-    stdin: Option<&str>,
-    env: &[(&str, String)],
-) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rbuild"));
-    cmd.arg("--root")
-        .arg(store)
-        .args(args)
-        .env("DOCKER_CONFIG", cfg);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    });
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn run(store: &Path, cfg: &Path, args: &[&str]) -> Output {
-    run_with(store, cfg, args, None, &[])
-}
-
-/// Asserts success; returns stdout and stderr.
-fn ok(out: Output, what: &str) -> String {
-    assert!(out.status.success(), "{what} failed:\n{}", text(&out));
-    text(&out)
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-/// A build context holding only this Dockerfile.
-fn context(dockerfile: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("Dockerfile"), dockerfile).unwrap();
-    dir
-}
-
-/// An empty store directory (no busybox imported).
-fn fresh_store() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    (dir, store)
-}
-
-fn build(store: &Path, cfg: &Path, ctx: &Path, tags: &[&str], extra: &[&str]) -> String {
-    let mut args = vec!["build", "--progress", "plain"];
-    for t in tags {
-        args.extend(["-t", t]);
-    }
-    args.extend_from_slice(extra);
-    args.push(ctx.to_str().unwrap());
-    ok(run(store, cfg, &args), "build")
-}
-
-/// `rbuild inspect` of a tag in `store`: (manifest digest, layer digests).
-fn inspect(store: &Path, tag: &str) -> (String, Vec<String>) {
-    let cfg = tempfile::tempdir().unwrap();
-    let out = run(store, cfg.path(), &["inspect", tag]);
-    assert!(out.status.success(), "inspect {tag}: {}", text(&out));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let layers = v["Manifest"]["layers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["digest"].as_str().unwrap().to_string())
-        .collect();
-    (v["Digest"].as_str().unwrap().to_string(), layers)
-}
-
-/// The first 12 hex digits, as `rbuild push` prints blob ids.
-fn short(digest: &str) -> &str {
-    &digest["sha256:".len().."sha256:".len() + 12]
-}
-
-/// The registry's access log from byte `from` on (after a pause so the last lines are written).
-fn log_since(reg: &Registry, from: usize) -> String {
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    let all = std::fs::read_to_string(&reg.log).unwrap();
-    all[from.min(all.len())..].to_string()
-}
-
-fn log_len(reg: &Registry) -> usize {
-    std::fs::read_to_string(&reg.log)
-        .map(|s| s.len())
-        .unwrap_or(0)
-}
-
-/// Access-log lines that start, continue or finish a blob upload.
-fn upload_requests(log: &str) -> Vec<&str> {
-    log.lines()
-        .filter(|l| {
-            l.contains("/blobs/uploads/")
-                && (l.contains("\"POST ") || l.contains("\"PATCH ") || l.contains("\"PUT "))
-        })
-        .filter(|l| !l.contains("mount=sha256"))
-        .collect()
-}
-
-fn skopeo(args: &[&str]) -> Output {
-    let skopeo = require_tool("skopeo", "skopeo");
-    Command::new(skopeo).args(args).output().unwrap()
-}
-
-fn base64(data: &[u8]) -> String {
-    const ABC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ABC[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
 
 fn assert_no_secret(output: &str) {
     for secret in [PASSWORD, WRONG] {
@@ -193,35 +53,7 @@ fn pushed_image_reads_in_skopeo_and_pulls_into_fresh_stores() {
         "push must print the local manifest digest"
     );
 
-    let out = skopeo(&[
-        "inspect",
-        "--tls-verify=false",
-        &format!("docker://{image}"),
-    ]);
-    assert!(
-        out.status.success(),
-        "skopeo inspect failed: {}",
-        text(&out)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["Digest"], local.as_str());
-    assert_eq!(v["Layers"].as_array().unwrap().len(), layers.len());
-    let oci = tempfile::tempdir().unwrap();
-    let dest = format!("oci:{}:x", oci.path().display());
-    let out = skopeo(&[
-        "copy",
-        "--src-tls-verify=false",
-        &format!("docker://{image}"),
-        &dest,
-    ]);
-    assert!(out.status.success(), "skopeo copy failed: {}", text(&out));
-    let index: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(oci.path().join("index.json")).unwrap()).unwrap();
-    assert_eq!(
-        index["manifests"][0]["digest"],
-        local.as_str(),
-        "skopeo copied another manifest"
-    );
+    assert_skopeo_agrees(&image, &local, layers.len());
 
     // An explicit pull into an empty store, then a build on top of it there.
     let (_a, store_a) = fresh_store();
@@ -251,6 +83,34 @@ fn pushed_image_reads_in_skopeo_and_pulls_into_fresh_stores() {
     let log_at = log_len(&reg);
     build(&store_b, cfg.path(), child.path(), &["child:2"], &[]);
     assert_eq!(log_since(&reg, log_at), "", "the base was fetched again");
+}
+
+/// skopeo reads the pushed `image` as rbuild does: same digest and layer count, and copies it.
+fn assert_skopeo_agrees(image: &str, local: &str, layers: usize) {
+    let out = skopeo_inspect(image);
+    assert!(
+        out.status.success(),
+        "skopeo inspect failed: {}",
+        text(&out)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["Digest"], local);
+    assert_eq!(v["Layers"].as_array().unwrap().len(), layers);
+    let oci = tempfile::tempdir().unwrap();
+    let dest = format!("oci:{}:x", oci.path().display());
+    let out = skopeo(&[
+        "copy",
+        "--src-tls-verify=false",
+        &format!("docker://{image}"),
+        &dest,
+    ]);
+    assert!(out.status.success(), "skopeo copy failed: {}", text(&out));
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(oci.path().join("index.json")).unwrap()).unwrap();
+    assert_eq!(
+        index["manifests"][0]["digest"], local,
+        "skopeo copied another manifest"
+    );
 }
 
 #[test]
@@ -307,11 +167,7 @@ fn second_push_uploads_nothing_and_shared_layers_are_mounted() {
         "the shared layer was uploaded: {uploads:?}"
     );
     let (digest, _) = inspect(&env.store(), &other);
-    let out = skopeo(&[
-        "inspect",
-        "--tls-verify=false",
-        &format!("docker://{other}"),
-    ]);
+    let out = skopeo_inspect(&other);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["Digest"], digest.as_str(), "{}", text(&out));
 }
@@ -331,16 +187,7 @@ fn build_pull_refetches_a_moved_tag() {
     build(&env.store(), cfg.path(), v2.path(), &[&base], &["--push"]);
     let (new, _) = inspect(&env.store(), &base);
     let child = context(&format!("FROM {base}\nRUN grep -q v2 /version\n"));
-    let out = run(
-        &store,
-        cfg.path(),
-        &[
-            "build",
-            "--progress",
-            "plain",
-            child.path().to_str().unwrap(),
-        ],
-    );
+    let out = build_output(&store, cfg.path(), child.path(), &[], &[]);
     assert!(
         !out.status.success(),
         "without --pull the local v1 must be used:\n{}",
@@ -366,8 +213,36 @@ fn write_helper(dir: &Path, host: &str) {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
-fn write_config(dir: &Path, json: &str) {
-    std::fs::write(dir.join("config.json"), json).unwrap();
+/// A config.json in `dir` whose `auths` give USER with `password` for `host`.
+fn write_auths(dir: &Path, host: &str, password: &str) {
+    let auth = base64(format!("{USER}:{password}").as_bytes());
+    write_config(
+        dir,
+        &format!(r#"{{"auths":{{"{host}":{{"auth":"{auth}"}}}}}}"#),
+    );
+}
+
+/// `rbuild login` as USER to `host`, storing into `cfg`, with `password` on stdin.
+fn login(env: &Env, cfg: &Path, host: &str, password: &str) -> Output {
+    let args = ["login", "-u", USER, "--password-stdin", host];
+    run_with(
+        &env.store(),
+        cfg,
+        &args,
+        Some(&format!("{password}\n")),
+        &[],
+    )
+}
+
+/// A refusal that says the password is wrong and shows no secret.
+fn assert_wrong_password_refused(out: &Output) {
+    assert!(!out.status.success());
+    assert!(
+        text(out).contains("incorrect username or password"),
+        "{}",
+        text(out)
+    );
+    assert_no_secret(&text(out));
 }
 
 #[test]
@@ -398,35 +273,10 @@ fn credentials_from_config_helper_and_login() {
 
     // A wrong password in config.json, and through `rbuild login`: a clear refusal, no secret shown.
     let bad = tempfile::tempdir().unwrap();
-    let auth = base64(format!("{USER}:{WRONG}").as_bytes());
-    write_config(
-        bad.path(),
-        &format!(r#"{{"auths":{{"{host}":{{"auth":"{auth}"}}}}}}"#),
-    );
-    let out = run(&env.store(), bad.path(), &["push", &tag("auths")]);
-    assert!(!out.status.success());
-    assert!(
-        text(&out).contains("incorrect username or password"),
-        "{}",
-        text(&out)
-    );
-    assert_no_secret(&text(&out));
+    write_auths(bad.path(), &host, WRONG);
+    assert_wrong_password_refused(&run(&env.store(), bad.path(), &["push", &tag("auths")]));
     let login_cfg = tempfile::tempdir().unwrap();
-    let args = ["login", "-u", USER, "--password-stdin", host.as_str()];
-    let out = run_with(
-        &env.store(),
-        login_cfg.path(),
-        &args,
-        Some(&format!("{WRONG}\n")),
-        &[],
-    );
-    assert!(!out.status.success());
-    assert!(
-        text(&out).contains("incorrect username or password"),
-        "{}",
-        text(&out)
-    );
-    assert_no_secret(&text(&out));
+    assert_wrong_password_refused(&login(&env, login_cfg.path(), &host, WRONG));
     assert!(
         !login_cfg.path().join("config.json").exists(),
         "a failed login stored credentials"
@@ -434,11 +284,7 @@ fn credentials_from_config_helper_and_login() {
 
     // config.json `auths`.
     let good = tempfile::tempdir().unwrap();
-    let auth = base64(format!("{USER}:{PASSWORD}").as_bytes());
-    write_config(
-        good.path(),
-        &format!(r#"{{"auths":{{"{host}":{{"auth":"{auth}"}}}}}}"#),
-    );
+    write_auths(good.path(), &host, PASSWORD);
     push_and_pull(&env, good.path(), &tag("auths"), &digest, &[]);
 
     // A credential helper found on PATH through `credHelpers`.
@@ -454,39 +300,29 @@ fn credentials_from_config_helper_and_login() {
         helper.path(),
         &format!(r#"{{"credHelpers":{{"{host}":"test"}}}}"#),
     );
-    push_and_pull(
-        &env,
-        helper.path(),
-        &tag("helper"),
-        &digest,
-        &[("PATH", path)],
-    );
+    let vars = [("PATH", path)];
+    push_and_pull(&env, helper.path(), &tag("helper"), &digest, &vars);
 
-    // `rbuild login`, then logout.
-    let out = run_with(
-        &env.store(),
-        login_cfg.path(),
-        &args,
-        Some(&format!("{PASSWORD}\n")),
-        &[],
-    );
-    let said = ok(out, "login");
+    login_push_logout(&env, login_cfg.path(), &host, &tag("login"), &digest);
+}
+
+/// `rbuild login` into `cfg`, a push and pull of `image` with it, then `rbuild logout`, after
+/// which a pull is refused.
+fn login_push_logout(env: &Env, cfg: &Path, host: &str, image: &str, digest: &str) {
+    let said = ok(login(env, cfg, host, PASSWORD), "login");
     assert!(said.contains("Login Succeeded"), "{said}");
     assert_no_secret(&said);
-    let stored = login_cfg.path().join("config.json");
+    let stored = cfg.join("config.json");
     assert_eq!(
         std::fs::metadata(&stored).unwrap().permissions().mode() & 0o777,
         0o600
     );
-    assert!(std::fs::read_to_string(&stored).unwrap().contains(&host));
-    push_and_pull(&env, login_cfg.path(), &tag("login"), &digest, &[]);
-    let said = ok(
-        run(&env.store(), login_cfg.path(), &["logout", &host]),
-        "logout",
-    );
+    assert!(std::fs::read_to_string(&stored).unwrap().contains(host));
+    push_and_pull(env, cfg, image, digest, &[]);
+    let said = ok(run(&env.store(), cfg, &["logout", host]), "logout");
     assert!(said.contains("Removing login credentials"), "{said}");
     let (_d, store) = fresh_store();
-    let out = run(&store, login_cfg.path(), &["pull", &tag("login")]);
+    let out = run(&store, cfg, &["pull", image]);
     assert!(!out.status.success(), "pull after logout succeeded");
 }
 
@@ -511,16 +347,7 @@ fn tampered_layer_is_rejected_on_pull() {
     let ctx = context("FROM busybox:latest\nRUN head -c 200000 /bin/busybox > /blob\n");
     build(&env.store(), cfg.path(), ctx.path(), &[&image], &["--push"]);
     let (_, layers) = inspect(&env.store(), &image);
-    let layer = layers.last().unwrap();
-    let hex = &layer["sha256:".len()..];
-    let data = reg.storage.join(format!(
-        "docker/registry/v2/blobs/sha256/{}/{hex}/data",
-        &hex[..2]
-    ));
-    let mut bytes = std::fs::read(&data).unwrap();
-    let mid = bytes.len() / 2;
-    bytes[mid] ^= 0xff;
-    std::fs::write(&data, bytes).unwrap();
+    let hex = corrupt_blob(&reg, layers.last().unwrap());
 
     let (_d, store) = fresh_store();
     let out = run(&store, cfg.path(), &["pull", &image]);
@@ -541,16 +368,7 @@ fn tampered_layer_is_rejected_on_pull() {
     );
     // FROM the same image fails the build the same way.
     let child = context(&format!("FROM {image}\n"));
-    let out = run(
-        &store,
-        cfg.path(),
-        &[
-            "build",
-            "--progress",
-            "plain",
-            child.path().to_str().unwrap(),
-        ],
-    );
+    let out = build_output(&store, cfg.path(), child.path(), &[], &[]);
     assert!(
         !out.status.success() && text(&out).contains("digest mismatch"),
         "{}",
@@ -560,4 +378,18 @@ fn tampered_layer_is_rejected_on_pull() {
         run(&store, cfg.path(), &["store", "check"]),
         "store check after a rejected pull",
     );
+}
+
+/// Flips a byte in the middle of blob `digest` in the registry's storage; returns its hex.
+fn corrupt_blob<'a>(reg: &Registry, digest: &'a str) -> &'a str {
+    let hex = &digest["sha256:".len()..];
+    let data = reg.storage.join(format!(
+        "docker/registry/v2/blobs/sha256/{}/{hex}/data",
+        &hex[..2]
+    ));
+    let mut bytes = std::fs::read(&data).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&data, bytes).unwrap();
+    hex
 }

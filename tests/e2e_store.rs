@@ -61,19 +61,7 @@ fn save_oci_and_docker_archives_pass_skopeo_umoci_runc_and_load_back() {
         docker.to_str().unwrap(),
         "hello:1",
     ]);
-    let converted = work.join("from-docker");
-    run_tool(
-        "skopeo",
-        "skopeo",
-        &[
-            "copy",
-            &format!("docker-archive:{}", docker.display()),
-            &format!("oci:{}:hello", converted.display()),
-        ],
-    );
-    let bundle = work.join("b-docker");
-    umoci_unpack_layout(&converted, "hello", &bundle);
-    let out = env.runc_run(&bundle);
+    let out = run_docker_archive(&env, &docker, "hello");
     assert!(
         out.contains("Hello from rbuild") && out.contains("built on Linux as root"),
         "{out}"
@@ -101,11 +89,23 @@ fn small_context(dir: &Path) {
     write_file(&dir.join("Dockerfile"), dockerfile.as_bytes(), 0o644);
 }
 
-fn build_with(env: &Env, ctx: &Path, extra: &[&str]) -> std::process::Output {
-    let mut args = vec!["build", "--progress", "plain"];
-    args.extend_from_slice(extra);
-    args.push(ctx.to_str().unwrap());
-    env.rbuild(&args)
+/// Converts a docker-archive to an OCI layout with skopeo (umoci reads only those), unpacks it
+/// with umoci and runs it with runc; returns what it printed. Works in `env`'s root.
+fn run_docker_archive(env: &Env, archive: &Path, tag: &str) -> String {
+    let work = env.root.path();
+    let converted = work.join("from-docker");
+    run_tool(
+        "skopeo",
+        "skopeo",
+        &[
+            "copy",
+            &format!("docker-archive:{}", archive.display()),
+            &format!("oci:{}:{tag}", converted.display()),
+        ],
+    );
+    let bundle = work.join("b-docker");
+    umoci_unpack_layout(&converted, tag, &bundle);
+    env.runc_run(&bundle)
 }
 
 #[test]
@@ -121,7 +121,7 @@ fn build_outputs_oci_docker_local_with_compression() {
         "type=oci,dest={},compression=zstd,compression-level=9",
         oci.display()
     );
-    let out = build_with(&env, ctx.path(), &["-t", "small:zstd", "--output", &spec]);
+    let out = env.build_with(ctx.path(), &["-t", "small:zstd", "--output", &spec]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(
         !env.rbuild(&["inspect", "small:zstd"]).status.success(),
@@ -160,8 +160,7 @@ fn build_outputs_oci_docker_local_with_compression() {
     // The same steps with gzip (the default) are other cache records and other blobs.
     let docker = work.join("out-docker.tar");
     let spec = format!("type=docker,dest={}", docker.display());
-    let out = build_with(
-        &env,
+    let out = env.build_with(
         ctx.path(),
         &["-t", "small:gz", "-o", &spec, "-o", "type=image"],
     );
@@ -170,24 +169,12 @@ fn build_outputs_oci_docker_local_with_compression() {
     assert!(layer_media_types(&m)
         .iter()
         .all(|t| t == "application/vnd.oci.image.layer.v1.tar+gzip"));
-    let converted = work.join("from-docker");
-    run_tool(
-        "skopeo",
-        "skopeo",
-        &[
-            "copy",
-            &format!("docker-archive:{}", docker.display()),
-            &format!("oci:{}:small", converted.display()),
-        ],
-    );
-    let bundle = work.join("b-docker");
-    umoci_unpack_layout(&converted, "small", &bundle);
-    assert_eq!(env.runc_run(&bundle), "exported\n");
+    assert_eq!(run_docker_archive(&env, &docker, "small"), "exported\n");
 
     // type=local: the root filesystem unpacked by rbuild equals umoci's unpacking.
     let local = work.join("local-out");
     let spec = format!("type=local,dest={}", local.display());
-    let out = build_with(&env, ctx.path(), &["-o", &spec]);
+    let out = env.build_with(ctx.path(), &["-o", &spec]);
     assert!(out.status.success(), "{}", text(&out));
     let all = text(&out);
     assert!(
@@ -195,7 +182,10 @@ fn build_outputs_oci_docker_local_with_compression() {
         "the gzip build's records should be reused:\n{all}"
     );
     let umoci_root = env.umoci_unpack("small:gz").join("rootfs");
-    assert_eq!(common::tree(&local), common::tree(&umoci_root));
+    assert_eq!(
+        common::fstree::tree(&local),
+        common::fstree::tree(&umoci_root)
+    );
 
     // Uncompressed layers are accepted by skopeo as plain tars.
     let plain = work.join("plain.tar");
@@ -203,7 +193,7 @@ fn build_outputs_oci_docker_local_with_compression() {
         "type=oci,dest={},compression=uncompressed,name=p:1",
         plain.display()
     );
-    let out = build_with(&env, ctx.path(), &["-o", &spec]);
+    let out = env.build_with(ctx.path(), &["-o", &spec]);
     assert!(out.status.success(), "{}", text(&out));
     let m = skopeo_inspect(&format!("oci-archive:{}:p:1", plain.display()));
     assert!(layer_media_types(&m)[1..]
@@ -218,12 +208,11 @@ fn bad_output_specs_fail_before_building() {
     let ctx = tempfile::tempdir().unwrap();
     small_context(ctx.path());
     for bad in ["type=oci", "type=nope,dest=x", "type=image,compression=lz4"] {
-        let out = build_with(&env, ctx.path(), &["-o", bad]);
+        let out = env.build_with(ctx.path(), &["-o", bad]);
         assert!(!out.status.success(), "{bad} accepted");
         assert!(text(&out).contains("--output"), "{}", text(&out));
     }
-    let out = build_with(
-        &env,
+    let out = env.build_with(
         ctx.path(),
         &[
             "-o",

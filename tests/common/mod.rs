@@ -2,6 +2,10 @@
 
 #![allow(dead_code)]
 
+pub mod fstree;
+pub mod hostile;
+pub mod registry;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -40,16 +44,35 @@ impl Env {
             .unwrap()
     }
 
-    /// Builds `context` (with optional extra args), asserting success; returns stderr.
-    pub fn build_ok(&self, context: &Path, tag: &str, extra: &[&str]) -> String {
-        let mut args = vec!["build", "--progress", "plain", "-t", tag];
+    /// `rbuild build --progress plain <extra> <context>`, whatever its outcome.
+    pub fn build_with(&self, context: &Path, extra: &[&str]) -> Output {
+        let mut args = vec!["build", "--progress", "plain"];
         args.extend_from_slice(extra);
-        let ctx = context.to_str().unwrap();
-        args.push(ctx);
-        let out = self.rbuild(&args);
+        args.push(context.to_str().unwrap());
+        self.rbuild(&args)
+    }
+
+    /// Builds `context` as `tag` (with optional extra args), asserting success; returns stdout
+    /// and stderr.
+    pub fn build_ok(&self, context: &Path, tag: &str, extra: &[&str]) -> String {
+        let out = self.build_with(context, &[&["-t", tag], extra].concat());
+        let ctx = context.display();
         assert!(
             out.status.success(),
             "build of {ctx} failed:\n{}",
+            text(&out)
+        );
+        text(&out)
+    }
+
+    /// Builds `context` as `tag` (with optional extra args), asserting failure; returns stdout
+    /// and stderr.
+    pub fn build_fails(&self, context: &Path, tag: &str, extra: &[&str]) -> String {
+        let out = self.build_with(context, &[&["-t", tag], extra].concat());
+        let ctx = context.display();
+        assert!(
+            !out.status.success(),
+            "build of {ctx} should have failed:\n{}",
             text(&out)
         );
         text(&out)
@@ -218,101 +241,6 @@ pub fn run_tool(tool: &str, package: &str, args: &[&str]) -> String {
         text(&out)
     );
     String::from_utf8_lossy(&out.stdout).to_string()
-}
-
-/// One filesystem entry as a test compares it: kind, permission bits, owner, content digest
-/// or link target, and (for regular files) the hardlink group (first path of the inode).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    pub kind: char,
-    pub mode: u32,
-    pub uid: u32,
-    pub gid: u32,
-    pub data: String,
-    pub link_group: Option<String>,
-}
-
-/// Every entry under `root` (relative paths, root excluded), without following symlinks.
-pub fn tree(root: &Path) -> std::collections::BTreeMap<String, Entry> {
-    use std::os::unix::fs::{FileTypeExt, MetadataExt};
-    let mut out = std::collections::BTreeMap::new();
-    let mut inodes: std::collections::HashMap<(u64, u64), String> = Default::default();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let mut names: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        names.sort();
-        for path in names {
-            let m = std::fs::symlink_metadata(&path).unwrap();
-            let rel = path
-                .strip_prefix(root)
-                .unwrap()
-                .to_string_lossy()
-                .to_string();
-            let ft = m.file_type();
-            let (kind, data) = if ft.is_dir() {
-                stack.push(path.clone());
-                ('d', String::new())
-            } else if ft.is_symlink() {
-                (
-                    'l',
-                    std::fs::read_link(&path)
-                        .unwrap()
-                        .to_string_lossy()
-                        .to_string(),
-                )
-            } else if ft.is_file() {
-                let bytes = std::fs::read(&path).unwrap();
-                let shown = if bytes.len() <= 64 {
-                    String::from_utf8_lossy(&bytes).to_string()
-                } else {
-                    format!("{} bytes", bytes.len())
-                };
-                ('f', shown)
-            } else if ft.is_char_device() {
-                ('c', format!("{}", m.rdev()))
-            } else if ft.is_block_device() {
-                ('b', format!("{}", m.rdev()))
-            } else {
-                ('p', String::new())
-            };
-            let link_group = (kind == 'f' && m.nlink() > 1).then(|| {
-                inodes
-                    .entry((m.dev(), m.ino()))
-                    .or_insert_with(|| rel.clone())
-                    .clone()
-            });
-            let entry = Entry {
-                kind,
-                mode: m.mode() & 0o7777,
-                uid: m.uid(),
-                gid: m.gid(),
-                data,
-                link_group,
-            };
-            out.insert(rel, entry);
-        }
-    }
-    out
-}
-
-impl Env {
-    /// Builds `context` (with optional extra args), asserting failure; returns stdout and stderr.
-    pub fn build_fails(&self, context: &Path, tag: &str, extra: &[&str]) -> String {
-        let mut args = vec!["build", "--progress", "plain", "-t", tag];
-        args.extend_from_slice(extra);
-        let ctx = context.to_str().unwrap();
-        args.push(ctx);
-        let out = self.rbuild(&args);
-        assert!(
-            !out.status.success(),
-            "build of {ctx} should have failed:\n{}",
-            text(&out)
-        );
-        text(&out)
-    }
 }
 
 /// What the RUN steps printed: the text of `#N <secs> <text>` lines of a plain-progress log.
