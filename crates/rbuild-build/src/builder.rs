@@ -1,5 +1,6 @@
 //! `build(request) -> result`: parse, lower, solve, assemble the image, tag it.
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use rbuild_layer::{Compression, WriteOptions};
@@ -15,7 +16,7 @@ use crate::context::local::LocalContext;
 use crate::export::{self, Dest, Output};
 use crate::image::{finish_config, write_image, FsState};
 use crate::lower::{lower, LowerInput, Plan};
-use crate::ops::{ExcludeFn, Runtime};
+use crate::ops::{BuildOp, CopyOp, ExcludeFn, Runtime};
 use crate::progress::{Event, Reporter, StepInfo};
 use crate::request::DockerfileSource;
 use crate::resolve::BaseResolver;
@@ -72,13 +73,21 @@ pub fn build(
         request: req,
         resolver,
         runtime,
-        exclude,
+        exclude: exclude.clone(),
     };
     let plan = lower(&input)?;
     for w in &plan.warnings {
         reporter.event(Event::Note(format!("WARNING: {w}")));
     }
-    let fs = run_plan(&plan, req, &store, reporter.clone())?;
+    let done = AtomicBool::new(false);
+    let fs = std::thread::scope(|s| {
+        // The stat cache loads while the context is walked.
+        s.spawn(|| exclude.hashes.preload());
+        prefetch_contexts(s, &plan, &done);
+        let fs = run_plan(&plan, req, &store, reporter.clone());
+        done.store(true, Ordering::Relaxed);
+        fs
+    })?;
     let mut config = finish_config(
         plan.config.clone(),
         &plan.history,
@@ -185,6 +194,44 @@ impl CacheStorage<FsState> for CompressionKeyed {
 
     fn last_components(&self, identity: &str) -> Option<Components> {
         self.inner.last_components(identity)
+    }
+}
+
+/// At most this many threads walk context sources ahead of the solver.
+const PREFETCH_THREADS: usize = 4;
+
+/// Starts walking and digesting the local sources of every needed COPY/ADD on a few
+/// threads, in build order, so their keys are ready when the solver asks; stops taking new
+/// ones once `done` is set.
+fn prefetch_contexts<'s>(
+    scope: &'s std::thread::Scope<'s, '_>,
+    plan: &'s Plan,
+    done: &'s AtomicBool,
+) {
+    let copies: Vec<&CopyOp> = plan
+        .graph
+        .topo_order::<BuildError>(&[plan.target])
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|v| match plan.graph.op(v) {
+            Some(BuildOp::Copy(c)) => Some(&**c),
+            _ => None,
+        })
+        .collect();
+    let next = Arc::new(AtomicUsize::new(0));
+    let copies = Arc::new(copies);
+    for _ in 0..copies.len().min(PREFETCH_THREADS) {
+        let (next, copies) = (next.clone(), copies.clone());
+        scope.spawn(move || {
+            while !done.load(Ordering::Relaxed) {
+                let Some(op) = copies.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                    return;
+                };
+                // A panic is the solver's to report (cache_key computes again under its
+                // catch_unwind); here it must not take the whole scope down.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| op.prefetch()));
+            }
+        });
     }
 }
 

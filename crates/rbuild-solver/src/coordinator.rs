@@ -4,6 +4,7 @@
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::SolveError;
@@ -26,7 +27,8 @@ enum Val<V> {
 
 /// Per-vertex state; only vertices reachable from the targets are ever touched.
 struct Node<V> {
-    key: Option<(CacheKey, Components)>,
+    /// The key and its components (shared: a COPY of a large context has one per file).
+    key: Option<(CacheKey, Arc<Components>)>,
     key_sent: bool,
     /// An earlier vertex with the same key (and no-cache flag) whose value this one shares.
     alias_of: Option<usize>,
@@ -208,7 +210,7 @@ impl<'a, O: Op> Coordinator<'a, O> {
         let node = &mut self.nodes[v.0];
         match (&node.val, &node.key, &node.no_cache) {
             (Val::Idle, Some((key, comps)), None) if node.cacheable => {
-                let task = Task::Lookup(v, *key, comps.clone());
+                let task = Task::Lookup(v, *key, Arc::clone(comps));
                 node.val = Val::Busy;
                 self.send(task);
                 true
@@ -269,7 +271,7 @@ impl<'a, O: Op> Coordinator<'a, O> {
                         e.insert(v.0);
                     }
                 }
-                node.key = Some((key, comps));
+                node.key = Some((key, Arc::new(comps)));
             }
             Outcome::Key(vertex, Err(error)) | Outcome::Failed(vertex, error) => {
                 self.fail(SolveError::Op { vertex, error })

@@ -176,6 +176,22 @@ impl KeyBuilder {
         self
     }
 
+    /// Adds components encoded ahead of time: the same key as adding them one by one.
+    pub fn part(self, part: KeyPart) -> Self {
+        self.parts(vec![part])
+    }
+
+    /// Adds several parts in order (reserving room for all their components at once).
+    pub fn parts(mut self, parts: Vec<KeyPart>) -> Self {
+        self.components
+            .reserve(parts.iter().map(KeyPart::len).sum());
+        for part in parts {
+            self.hasher.update(&part.bytes);
+            self.components.extend(part.components);
+        }
+        self
+    }
+
     /// Finishes the key and returns it with the recorded components.
     pub fn finish(self) -> (CacheKey, Components) {
         let digest: [u8; 32] = self.hasher.finalize().into();
@@ -198,8 +214,68 @@ impl KeyBuilder {
     }
 }
 
+/// Components encoded ahead of the key they go into, so that a key with very many of them
+/// (a COPY of a large context has one per file) can be prepared in parallel and before the
+/// inputs' keys are known. [`KeyBuilder::part`] adds them.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct KeyPart {
+    bytes: Vec<u8>,
+    components: Components,
+}
+
+impl KeyPart {
+    /// An empty part with room for `n` components.
+    pub fn with_capacity(n: usize) -> Self {
+        KeyPart {
+            bytes: Vec::with_capacity(n * 96),
+            components: Vec::with_capacity(n),
+        }
+    }
+
+    /// Adds what `KeyBuilder::str(&format!("{prefix}{name}"), v)` would, without building the
+    /// name twice.
+    pub fn str_prefixed(&mut self, prefix: &str, name: &str, v: &str) {
+        let b = &mut self.bytes;
+        b.push(b's');
+        b.extend_from_slice(&((prefix.len() + name.len()) as u64).to_be_bytes());
+        b.extend_from_slice(prefix.as_bytes());
+        b.extend_from_slice(name.as_bytes());
+        b.extend_from_slice(&(v.len() as u64).to_be_bytes());
+        b.extend_from_slice(v.as_bytes());
+        let mut full = String::with_capacity(prefix.len() + name.len());
+        full.push_str(prefix);
+        full.push_str(name);
+        self.components.push((full, shown_text(v)));
+    }
+
+    /// Appends `other`'s components after this part's.
+    pub fn append(&mut self, mut other: KeyPart) {
+        self.bytes.append(&mut other.bytes);
+        self.components.append(&mut other.components);
+    }
+
+    /// How many components it holds.
+    pub fn len(&self) -> usize {
+        self.components.len()
+    }
+
+    /// Whether it holds no component.
+    pub fn is_empty(&self) -> bool {
+        self.components.is_empty()
+    }
+}
+
 /// Text shown for a string value: verbatim when short and printable, else a digest.
 fn shown_text(v: &str) -> String {
+    // Plain ASCII (digests, paths) quotes as itself; skip the formatter's escaping machinery.
+    let plain = |b: &u8| (b' '..=b'~').contains(b) && *b != b'"' && *b != b'\\';
+    if v.len() <= MAX_SHOWN && v.as_bytes().iter().all(plain) {
+        let mut out = String::with_capacity(v.len() + 2);
+        out.push('"');
+        out.push_str(v);
+        out.push('"');
+        return out;
+    }
     if v.len() <= MAX_SHOWN && !v.chars().any(char::is_control) {
         format!("{v:?}")
     } else {
@@ -280,6 +356,50 @@ mod tests {
             assert_ne!(k(a), k(b));
         }
         assert_eq!(k(base().str("a", "b")), k(base().str("a", "b")));
+    }
+
+    #[test]
+    fn parts_key_like_their_components() {
+        let one_by_one = KeyBuilder::new("t", 1)
+            .str("x", "1")
+            .str("file:src/a", "d")
+            .str("file:b", &"e".repeat(100))
+            .str("y", "2")
+            .finish();
+        let mut part = KeyPart::with_capacity(1);
+        part.str_prefixed("file:", "src/a", "d");
+        let mut rest = KeyPart::default();
+        rest.str_prefixed("file:", "b", &"e".repeat(100));
+        part.append(rest);
+        assert_eq!(part.len(), 2);
+        let by_parts = KeyBuilder::new("t", 1)
+            .str("x", "1")
+            .parts(vec![part.clone(), KeyPart::default()])
+            .str("y", "2")
+            .finish();
+        let by_part = KeyBuilder::new("t", 1)
+            .str("x", "1")
+            .part(part)
+            .str("y", "2")
+            .finish();
+        assert_eq!(one_by_one, by_part);
+        assert_eq!(one_by_one, by_parts);
+    }
+
+    #[test]
+    fn shown_text_matches_debug_quoting() {
+        for v in [
+            "",
+            "abc",
+            "a b",
+            "it's",
+            "a\"b",
+            "back\\slash",
+            "é",
+            "~!@#$%^&*()_+{}|:<>?",
+        ] {
+            assert_eq!(shown_text(v), format!("{v:?}"), "{v}");
+        }
     }
 
     #[test]

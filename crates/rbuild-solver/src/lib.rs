@@ -47,6 +47,6 @@ mod worker;
 pub use cache::{explain_miss, CacheStorage, MemoryCache};
 pub use error::{KeyParseError, SolveError};
 pub use graph::{Graph, VertexId};
-pub use key::{CacheKey, Components, KeyBuilder, KEY_FORMAT, KIND_COMPONENT};
+pub use key::{CacheKey, Components, KeyBuilder, KeyPart, KEY_FORMAT, KIND_COMPONENT};
 pub use op::{CancelToken, Event, ExecContext, MissReason, NoopObserver, Observer, Op};
 pub use scheduler::{solve, solve_with_cancel, SolveOptions};

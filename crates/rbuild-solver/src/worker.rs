@@ -4,7 +4,7 @@
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{Receiver, Sender};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use crate::cache::{explain_miss, CacheStorage};
@@ -17,9 +17,9 @@ pub(crate) enum Task<V> {
     /// Compute the vertex's key from its inputs' keys.
     Key(VertexId, Vec<CacheKey>),
     /// Look the key up; on a miss, explain it against the last record.
-    Lookup(VertexId, CacheKey, Components),
+    Lookup(VertexId, CacheKey, Arc<Components>),
     /// Execute with the inputs' values; save the result under the key when one is given.
-    Exec(VertexId, Vec<V>, Option<(CacheKey, Components)>),
+    Exec(VertexId, Vec<V>, Option<(CacheKey, Arc<Components>)>),
 }
 
 /// What became of a task.
@@ -98,7 +98,7 @@ impl<O: Op> Worker<'_, O> {
         &self,
         v: VertexId,
         inputs: &[O::Value],
-        save: Option<(CacheKey, Components)>,
+        save: Option<(CacheKey, Arc<Components>)>,
     ) -> OutcomeOf<O> {
         let op = self.op(v);
         self.observer.event(Event::Started(v));

@@ -3,15 +3,24 @@
 
 use std::io::Read;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::Path;
 
 use sha2::{Digest as _, Sha256};
 
-use super::hashcache::StatKey;
+use super::hashcache::{Digest, StatKey};
 use super::select::CopyItem;
 
-fn header(meta: &std::fs::Metadata) -> Sha256 {
+/// The digest's start: the entry's type and permission bits.
+fn header(kind: &str, mode: u32) -> Sha256 {
+    let mut h = Sha256::new();
+    h.update(kind.as_bytes());
+    h.update(format!("\0{:o}\0", mode & 0o7777).as_bytes());
+    h
+}
+
+fn kind(meta: &std::fs::Metadata) -> &'static str {
     let ft = meta.file_type();
-    let kind = if ft.is_dir() {
+    if ft.is_dir() {
         "dir"
     } else if ft.is_symlink() {
         "symlink"
@@ -21,32 +30,29 @@ fn header(meta: &std::fs::Metadata) -> Sha256 {
         "fifo"
     } else {
         "other"
-    };
-    let mut h = Sha256::new();
-    h.update(kind.as_bytes());
-    h.update(format!("\0{:o}\0", meta.mode() & 0o7777).as_bytes());
-    h
+    }
 }
 
-/// The digest of one entry (hex).
-pub fn item_digest(item: &CopyItem) -> std::io::Result<String> {
+/// The digest of one entry.
+pub fn item_digest(item: &CopyItem) -> std::io::Result<Digest> {
     let meta = &item.source.meta;
     if meta.is_file() {
-        return file_digest(item).map(|(d, _)| d);
+        return file_digest(&item.source.real, meta.mode(), StatKey::of(meta)).map(|(d, _)| d);
     }
-    let mut h = header(meta);
+    let mut h = header(kind(meta), meta.mode());
     if meta.file_type().is_symlink() {
         let target = std::fs::read_link(&item.source.real)?;
         h.update(target.as_os_str().as_encoded_bytes());
     }
-    Ok(hex::encode(h.finalize()))
+    Ok(h.finalize().into())
 }
 
-/// The digest of a regular file, and whether it was unchanged while being read (same stat
-/// key before and after), which is when the digest may be remembered.
-pub fn file_digest(item: &CopyItem) -> std::io::Result<(String, bool)> {
-    let mut h = header(&item.source.meta);
-    let mut f = std::fs::File::open(&item.source.real)?;
+/// The digest of the regular file `real` (with permission bits from `mode`), and whether it
+/// was unchanged while being read (still stat key `before` after), which is when the digest
+/// may be remembered.
+pub fn file_digest(real: &Path, mode: u32, before: StatKey) -> std::io::Result<(Digest, bool)> {
+    let mut h = header("file", mode);
+    let mut f = std::fs::File::open(real)?;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = f.read(&mut buf)?;
@@ -56,6 +62,6 @@ pub fn file_digest(item: &CopyItem) -> std::io::Result<(String, bool)> {
         h.update(&buf[..n]);
     }
     let after = f.metadata()?;
-    let stable = StatKey::of(&after) == StatKey::of(&item.source.meta);
-    Ok((hex::encode(h.finalize()), stable))
+    let stable = StatKey::of(&after) == before;
+    Ok((h.finalize().into(), stable))
 }

@@ -15,5 +15,6 @@ pub mod remote;
 pub mod select;
 pub mod tree;
 pub mod upper;
+mod walk;
 pub mod write;
 pub(crate) mod xattr;

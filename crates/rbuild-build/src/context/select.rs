@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use super::ignore::Matcher;
 use super::pattern::{self, has_meta};
 use super::tree::{clean_components, Found, Tree};
+use super::walk::Walk;
 
 /// One filesystem entry to copy.
 #[derive(Debug, Clone)]
@@ -151,7 +152,8 @@ fn escapes_root(source: &str) -> bool {
     false
 }
 
-fn join(base: &str, name: &str) -> String {
+/// `base/name`, or `name` at the root.
+pub(crate) fn join(base: &str, name: &str) -> String {
     if base.is_empty() {
         name.to_string()
     } else {
@@ -188,6 +190,23 @@ pub fn plan_with(
     exclude: Exclude,
     opts: PlanOptions,
 ) -> Result<Vec<CopyItem>, SelectError> {
+    plan_map(tree, sources, dest, dest_is_dir, exclude, opts, &|item| {
+        item
+    })
+}
+
+/// [`plan_with`], passing each item through `map` as soon as it is found (in parallel, on
+/// the walking threads), so a caller that needs little of each item never holds thousands
+/// of whole items: the key of a COPY from a large context only needs paths and digests.
+pub fn plan_map<T: Send, F: Fn(CopyItem) -> T + Sync>(
+    tree: &Tree,
+    sources: &[String],
+    dest: &str,
+    dest_is_dir: bool,
+    exclude: Exclude,
+    opts: PlanOptions,
+    map: &F,
+) -> Result<Vec<T>, SelectError> {
     let mut roots = Vec::new();
     for s in sources {
         let pivot = pivot_prefix(s);
@@ -216,7 +235,9 @@ pub fn plan_with(
     for (kept, name, root) in roots {
         let target = match (opts.parents, dest_is_dir) {
             (true, _) => {
-                parent_items(tree, &root.rel, &kept, &dest, &mut made, &mut items);
+                let mut parents = Vec::new();
+                parent_items(tree, &root.rel, &kept, &dest, &mut made, &mut parents);
+                items.extend(parents.into_iter().map(map));
                 join(&dest, &kept)
             }
             (false, true) if !root.meta.is_dir() => join(&dest, &name),
@@ -224,25 +245,25 @@ pub fn plan_with(
         };
         if root.meta.is_dir() {
             if opts.parents && !kept.is_empty() && made.insert(target.clone()) {
-                items.push(CopyItem {
+                items.push(map(CopyItem {
                     source: root.clone(),
                     dest: target.clone(),
                     top: false,
-                });
+                }));
             }
-            let mut w = Walk {
+            let w = Walk {
                 tree,
                 exclude,
                 opts,
-                out: &mut items,
+                map,
             };
-            w.walk(&root.rel, &target, "");
+            w.walk(&root.rel, &target, "", &mut items);
         } else {
-            items.push(CopyItem {
+            items.push(map(CopyItem {
                 source: root,
                 dest: target,
                 top: true,
-            });
+            }));
         }
     }
     Ok(items)
@@ -270,59 +291,6 @@ fn parent_items(
                     dest: target,
                     top: false,
                 });
-            }
-        }
-    }
-}
-
-/// A recursive walk of a directory source.
-struct Walk<'a, 'b> {
-    tree: &'a Tree,
-    exclude: Exclude<'a>,
-    opts: PlanOptions<'a>,
-    out: &'b mut Vec<CopyItem>,
-}
-
-impl Walk<'_, '_> {
-    /// Walks `rel` into `dest`; `sub` is the path relative to the copied source (for `--exclude`).
-    fn walk(&mut self, rel: &str, dest: &str, sub: &str) {
-        for (name, found) in self.tree.children(rel) {
-            let child = join(rel, &name);
-            let sub_child = join(sub, &name);
-            let target = join(dest, &name);
-            let is_dir = found.meta.is_dir();
-            let ignored = self.exclude.excluded(&child);
-            let dropped = self.opts.excludes.is_some_and(|m| m.excluded(&sub_child));
-            if ignored || dropped {
-                let descend = is_dir
-                    && (!ignored || self.exclude.descend(&child))
-                    && (!dropped
-                        || self
-                            .opts
-                            .excludes
-                            .is_some_and(|m| m.may_include_under(&sub_child)));
-                if descend {
-                    // The directory appears only if something beneath it is brought back.
-                    let mark = self.out.len();
-                    self.walk(&child, &target, &sub_child);
-                    if self.out.len() > mark {
-                        let item = CopyItem {
-                            source: found,
-                            dest: target,
-                            top: false,
-                        };
-                        self.out.insert(mark, item);
-                    }
-                }
-                continue;
-            }
-            self.out.push(CopyItem {
-                source: found,
-                dest: target.clone(),
-                top: false,
-            });
-            if is_dir {
-                self.walk(&child, &target, &sub_child);
             }
         }
     }

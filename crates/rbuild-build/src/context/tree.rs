@@ -140,44 +140,56 @@ impl Tree {
 
     /// The entries of the directory `rel` (already resolved: no symlink in it), sorted by
     /// name, each as [`resolve`](Self::resolve) without following the last link would give.
+    pub fn children(&self, rel: &str) -> Vec<(String, Found)> {
+        self.entries(rel)
+            .into_iter()
+            .map(|f| (f.rel.rsplit('/').next().unwrap_or_default().to_string(), f))
+            .collect()
+    }
+
+    /// [`children`](Self::children) without the names (the last component of each `rel`).
     ///
     /// A single directory (a build context) is listed with one `readdir` and one `lstat` per
-    /// entry; this is what keeps a no-op rebuild of a large context fast. Stacks take the
-    /// general path.
-    pub fn children(&self, rel: &str) -> Vec<(String, Found)> {
+    /// entry, relative to the directory; this is what keeps a no-op rebuild of a large
+    /// context fast. Entries are sorted before they are stat'ed so the sort moves small
+    /// values. Stacks take the general path.
+    pub fn entries(&self, rel: &str) -> Vec<Found> {
         let [layer] = self.layers.as_slice() else {
             return self
                 .read_dir(rel)
                 .into_iter()
-                .filter_map(|n| {
-                    let name = n.to_string_lossy().to_string();
-                    let child = join_rel(rel, &name);
-                    self.resolve(&child, false).map(|f| (name, f))
-                })
+                .filter_map(|n| self.resolve(&join_rel(rel, &n.to_string_lossy()), false))
                 .collect();
         };
         let dir = clean_components(rel)
             .iter()
             .fold(layer.clone(), |p, c| p.join(c));
-        let mut out: Vec<(String, Found)> = std::fs::read_dir(&dir)
+        let mut listed: Vec<(String, std::fs::DirEntry)> = std::fs::read_dir(&dir)
             .into_iter()
             .flatten()
             .flatten()
-            .filter_map(|e| {
-                let meta = e.metadata().ok()?;
-                if is_whiteout(&meta) {
-                    return None;
-                }
-                let name = e.file_name().to_string_lossy().to_string();
-                let found = Found {
-                    rel: join_rel(rel, &name),
-                    real: e.path(),
-                    meta,
-                };
-                Some((name, found))
+            .map(|e| {
+                let name = e.file_name();
+                let name = name.to_str().map_or_else(
+                    || join_rel(rel, &name.to_string_lossy()),
+                    |n| join_rel(rel, n),
+                );
+                (name, e)
             })
             .collect();
-        out.sort_by(|a, b| a.0.cmp(&b.0));
+        // Names are unique in a directory and `rel` is a common prefix: this sorts by name.
+        listed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut out = Vec::with_capacity(listed.len());
+        for (rel, e) in listed {
+            match e.metadata() {
+                Ok(meta) if !is_whiteout(&meta) => out.push(Found {
+                    rel,
+                    real: e.path(),
+                    meta,
+                }),
+                _ => {}
+            }
+        }
         out
     }
 

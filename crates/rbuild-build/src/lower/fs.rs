@@ -262,6 +262,7 @@ fn add_copy(
         add: spec.add,
         rt: shared.input.runtime.clone(),
         fetched: Default::default(),
+        prefetched: Default::default(),
     };
     let mut inputs = vec![st.out.vertex];
     inputs.extend(vertex);
@@ -404,6 +405,7 @@ pub(crate) fn named_base(
         add: None,
         rt: shared.input.runtime.clone(),
         fetched: Default::default(),
+        prefetched: Default::default(),
     };
     let v = shared.add(BuildOp::Copy(Box::new(op)), vec![st.out.vertex], &st.name);
     push_fs(&mut st, v, format!("{text} # rbuild"));

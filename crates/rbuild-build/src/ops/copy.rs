@@ -4,20 +4,23 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use rbuild_solver::{CacheKey, Components, KeyBuilder};
+use rayon::prelude::*;
+use rbuild_solver::{CacheKey, Components, KeyBuilder, KeyPart};
 use rbuild_store::ScratchDir;
 
 use crate::context::chmod::Chmod;
 use crate::context::chown;
 use crate::context::git::GitSource;
+use crate::context::hashcache::{Digest, Prepared};
 use crate::context::ignore::Matcher;
 use crate::context::local::LocalContext;
 use crate::context::remote::{self, Download};
-use crate::context::select::{plan, plan_with, CopyItem, KeepAll, PlanOptions};
+use crate::context::select::{plan, plan_map, plan_with, CopyItem, KeepAll, PlanOptions};
 use crate::context::tree::Tree;
 use crate::context::write::{write_items, Attrs};
 use crate::context::{archive, git};
 use crate::image::FsState;
+use crate::ops::prefetch::Prefetch;
 use crate::ops::{commit_layer, ensure_snapshots, Runtime, StepMeta};
 use crate::BuildError;
 
@@ -83,7 +86,16 @@ pub struct CopyOp {
     pub rt: Arc<Runtime>,
     /// URL downloads made while computing the key, reused by `exec`.
     pub fetched: Mutex<Vec<(String, Download, Arc<ScratchDir>)>>,
+    /// The local sources' key components, computed ahead of the key (see [`CopyOp::prefetch`]).
+    pub prefetched: Prefetch<Result<ContextContent, BuildError>>,
 }
+
+/// One `file:<path>` key component per selected context entry (its content digest), in
+/// selection order, in chunks encoded in parallel.
+pub type ContextContent = Vec<KeyPart>;
+
+/// Entries per chunk of [`ContextContent`].
+const KEY_CHUNK: usize = 2048;
 
 impl CopyOp {
     fn paths(&self) -> Vec<String> {
@@ -144,27 +156,48 @@ impl CopyOp {
                 kb = kb.key("from", src);
             }
         } else if !self.paths().is_empty() {
-            let m = self.exclude_matcher()?;
-            let tree = Tree::new(vec![self.exclude.dir.clone()]);
-            let items = plan_with(
-                &tree,
-                &self.paths(),
-                &self.dest,
-                true,
-                &*self.exclude,
-                self.plan_options(&m),
-            )
-            .map_err(|e| self.step.error(e))?;
-            let digests = self
-                .exclude
-                .hashes
-                .digests(&items)
-                .map_err(|(rel, e)| self.step.error(format!("{rel}: {e}")))?;
-            for (item, digest) in items.iter().zip(&digests) {
-                kb = kb.str(&format!("file:{}", item.source.rel), digest);
-            }
+            let content = self
+                .prefetched
+                .take_or(|| self.context_content(&mut Vec::new()))?;
+            kb = kb.parts(content);
         }
         Ok(kb.finish())
+    }
+
+    /// Walks and digests the local sources now, so that [`cache_key`](Self::cache_key) finds
+    /// them ready; does nothing for other sources or if the key was already computed.
+    pub fn prefetch(&self) {
+        if !self.from_input && !self.paths().is_empty() {
+            let mut walked = Vec::new();
+            self.prefetched
+                .run_ahead(|| self.context_content(&mut walked));
+            // Thousands of entries are freed once the key can already use the result.
+            drop(walked);
+        }
+    }
+
+    /// The key components of the selected context entries; the entries are left in `walked`.
+    fn context_content(&self, walked: &mut Vec<Prepared>) -> Result<ContextContent, BuildError> {
+        let m = self.exclude_matcher()?;
+        let tree = Tree::new(vec![self.exclude.dir.clone()]);
+        let items = plan_map(
+            &tree,
+            &self.paths(),
+            &self.dest,
+            true,
+            &*self.exclude,
+            self.plan_options(&m),
+            &Prepared::of,
+        )
+        .map_err(|e| self.step.error(e))?;
+        let digests = self
+            .exclude
+            .hashes
+            .digests(&items)
+            .map_err(|(rel, e)| self.step.error(format!("{rel}: {e}")))?;
+        let content = file_components(&items, &digests);
+        *walked = items;
+        Ok(content)
     }
 
     /// With `--checksum` the key needs no download; otherwise the content decides.
@@ -339,7 +372,51 @@ impl CopyOp {
     }
 }
 
+/// The `file:<path>` components of `items`, chunks encoded in parallel for a large context.
+fn file_components(items: &[Prepared], digests: &[Digest]) -> ContextContent {
+    let encode = |(items, digests): (&[Prepared], &[Digest])| {
+        let mut part = KeyPart::with_capacity(items.len());
+        let mut hex = [0u8; 64];
+        for (item, d) in items.iter().zip(digests) {
+            part.str_prefixed("file:", item.rel(), hex_str(d, &mut hex));
+        }
+        part
+    };
+    if items.len() <= KEY_CHUNK {
+        return vec![encode((items, digests))];
+    }
+    items
+        .par_chunks(KEY_CHUNK)
+        .zip(digests.par_chunks(KEY_CHUNK))
+        .map(encode)
+        .collect()
+}
+
+/// Lowercase hex of a digest, written into `buf`.
+fn hex_str<'a>(digest: &Digest, buf: &'a mut [u8; 64]) -> &'a str {
+    // Hex digits are ASCII, so the conversion cannot fail.
+    match hex::encode_to_slice(digest, buf) {
+        Ok(()) => std::str::from_utf8(buf).unwrap_or_default(),
+        Err(_) => "",
+    }
+}
+
 /// Parses `--chmod`: octal or symbolic (`u+x,g-w`).
 pub fn parse_chmod(value: &str) -> Option<Chmod> {
     Chmod::parse(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_of_a_digest() {
+        let mut d = [0u8; 32];
+        d[0] = 0xab;
+        d[31] = 0x01;
+        let mut buf = [0u8; 64];
+        let h = hex_str(&d, &mut buf);
+        assert_eq!(h, hex::encode(d));
+    }
 }

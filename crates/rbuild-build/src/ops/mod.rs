@@ -1,6 +1,7 @@
 //! The build's solver ops: base images, RUN in a sandbox, COPY from the context or a stage.
 
 mod copy;
+mod prefetch;
 mod run;
 mod snapshots;
 
@@ -11,7 +12,8 @@ use rbuild_layer::WriteOptions;
 use rbuild_solver::{CacheKey, Components, ExecContext, KeyBuilder, Op};
 use rbuild_store::Store;
 
-pub use copy::{parse_chmod, AddOptions, CopyOp, CopySource, ExcludeFn};
+pub use copy::{parse_chmod, AddOptions, ContextContent, CopyOp, CopySource, ExcludeFn};
+pub use prefetch::Prefetch;
 pub use run::RunOp;
 pub use snapshots::{commit_layer, ensure_snapshots};
 
