@@ -42,9 +42,14 @@ impl Store {
     fn update_index<T>(&self, change: impl FnOnce(&mut Index) -> T) -> Result<T> {
         let _guard = lock::lock_exclusive(&self.layout.lock("index.lock"))?;
         let mut index = self.read_index()?;
+        let before = rbuild_oci::to_canonical_json(&index);
         let out = change(&mut index);
         let json = rbuild_oci::to_canonical_json(&index);
-        self.layout.write_atomic(&self.layout.index(), &json)?;
+        // Re-tagging the image a tag already names (every no-op rebuild) changes nothing:
+        // skip the write and its two fsyncs.
+        if json != before {
+            self.layout.write_atomic(&self.layout.index(), &json)?;
+        }
         Ok(out)
     }
 

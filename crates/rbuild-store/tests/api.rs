@@ -165,6 +165,27 @@ fn tags_set_resolve_replace_remove() {
 }
 
 #[test]
+fn retagging_the_same_image_does_not_rewrite_the_index() {
+    use std::os::unix::fs::MetadataExt;
+    let (_d, store) = store();
+    let a = manifest_desc(&store, 1);
+    let b = manifest_desc(&store, 2);
+    let index = store.root().join("index.json");
+    store.set_tag("app:1.0", &a).unwrap();
+    let ino = fs::metadata(&index).unwrap().ino();
+    store.set_tag("app:1.0", &a).unwrap();
+    assert!(!store.remove_tag("absent").unwrap());
+    // The index is replaced by rename when it changes: same inode, no write.
+    assert_eq!(fs::metadata(&index).unwrap().ino(), ino);
+    store.set_tag("app:1.0", &b).unwrap();
+    assert_ne!(fs::metadata(&index).unwrap().ino(), ino);
+    assert_eq!(
+        store.resolve_tag("app:1.0").unwrap().unwrap().digest,
+        b.digest
+    );
+}
+
+#[test]
 fn concurrent_tagging_loses_nothing() {
     let (dir, store) = store();
     let root = store.root().to_path_buf();
