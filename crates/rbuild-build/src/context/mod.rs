@@ -13,6 +13,7 @@ pub mod local;
 pub mod pattern;
 pub mod remote;
 pub mod select;
+pub mod statkey;
 pub mod tree;
 pub mod upper;
 mod walk;
