@@ -134,7 +134,8 @@ debian_tarball() {
         [ -n "$mirror" ] || { echo "no Debian mirror in apt's sources" >&2; return 1; }
         rootfs=$CACHE/debian-rootfs.tmp
         rm -rf "$rootfs"
-        log "debootstrap --variant=minbase $SUITE from $mirror"
+        # stderr: this function's stdout is the tarball path its caller captures.
+        log "debootstrap --variant=minbase $SUITE from $mirror" >&2
         debootstrap --variant=minbase "$SUITE" "$rootfs" "$mirror" >"$W/logs/debootstrap.log" 2>&1 ||
             { tail -20 "$W/logs/debootstrap.log" >&2; return 1; }
         rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
