@@ -287,6 +287,41 @@ COPY --exclude=**/*.txt docs /e/\n";
     assert!(!root.join("e/sub/c.txt").exists() && root.join("e/sub").is_dir());
 }
 
+/// Ownership of the directories COPY --chown creates, checked against BuildKit (docker 20.10's
+/// builder printed exactly these owners for the same Dockerfile): new parents and the
+/// destination take the --chown owner, parents the image already has keep theirs, and
+/// without --chown new parents are root's.
+#[test]
+fn copy_chown_owns_the_directories_it_creates() {
+    let env = Env::new();
+    let ctx = tempfile::tempdir().unwrap();
+    let c = ctx.path();
+    write(&c.join("d/sub/f"), "x\n");
+    write(&c.join("file"), "y\n");
+    let df = "FROM busybox:latest\n\
+RUN mkdir -p /exist && chown 5:6 /exist\n\
+COPY --chown=7:8 d /new1/a/b/\n\
+COPY --chown=7:8 file /new2/x/\n\
+COPY --chown=7:8 file /exist/sub/\n\
+COPY file /new4/q/\n";
+    write(&c.join("Dockerfile"), df);
+    env.build_ok(c, "chown:1", &[]);
+    let root = rootfs(&env, "chown:1");
+    let owner = |p: &str| {
+        let m = std::fs::symlink_metadata(root.join(p)).unwrap();
+        (m.uid(), m.gid())
+    };
+    for p in ["new1", "new1/a", "new1/a/b", "new1/a/b/sub", "new1/a/b/sub/f"] {
+        assert_eq!(owner(p), (7, 8), "{p}");
+    }
+    for p in ["new2", "new2/x", "new2/x/file", "exist/sub", "exist/sub/file"] {
+        assert_eq!(owner(p), (7, 8), "{p}");
+    }
+    assert_eq!(owner("exist"), (5, 6));
+    assert_eq!(owner("new4"), (0, 0));
+    assert_eq!(owner("new4/q"), (0, 0));
+}
+
 #[test]
 fn add_unpacks_local_archives_only() {
     let env = Env::new();
@@ -320,6 +355,7 @@ fn add_unpacks_local_archives_only() {
     assert_eq!(owner("gz/dir"), (1234, 2345));
     assert_eq!(owner("own/dir/f.txt"), (7, 8));
     assert_eq!(owner("own/dir"), (7, 8));
+    assert_eq!(owner("own"), (7, 8));
 }
 
 /// A tiny HTTP/1.0 file server on 127.0.0.1 serving `dir`; returns its base URL.

@@ -36,7 +36,7 @@ pub fn write_items(
 ) -> std::io::Result<()> {
     // A step's upper dir starts empty: then nothing in it needs an lstat.
     let fresh = fs::read_dir(upper).is_ok_and(|mut d| d.next().is_none());
-    let mut w = Writer::new(upper, lower, fresh);
+    let mut w = Writer::new(upper, lower, fresh, attrs.owner);
     let mut dirs = Vec::new();
     for item in items {
         let rel = w.dest(&item.dest);
@@ -54,9 +54,15 @@ pub fn write_items(
 }
 
 /// Creates `rel` and its parents in `upper` (image path resolved through `lower`'s symlinks);
-/// new directories take their metadata from `lower` where it has them. Returns the path.
-pub fn make_dirs(upper: &Path, rel: &str, lower: &Tree) -> std::io::Result<PathBuf> {
-    let mut w = Writer::new(upper, lower, false);
+/// new directories take their metadata from `lower` where it has them, else mode 0755 and
+/// `owner` (the `--chown` owner, or root). Returns the path.
+pub fn make_dirs(
+    upper: &Path,
+    rel: &str,
+    lower: &Tree,
+    owner: (u32, u32),
+) -> std::io::Result<PathBuf> {
+    let mut w = Writer::new(upper, lower, false, owner);
     let rel = w.dest(rel);
     w.make_parents(&rel)?;
     Ok(upper.join(rel))
@@ -72,15 +78,19 @@ struct Writer<'a> {
     lower: &'a Tree,
     dests: DestCache,
     state: UpperState,
+    /// Owner of directories the step creates that the image does not have: BuildKit gives
+    /// them the `--chown` owner (root without it); existing ones keep theirs.
+    new_dir_owner: (u32, u32),
 }
 
 impl<'a> Writer<'a> {
-    fn new(upper: &'a Path, lower: &'a Tree, fresh: bool) -> Self {
+    fn new(upper: &'a Path, lower: &'a Tree, fresh: bool, new_dir_owner: (u32, u32)) -> Self {
         Writer {
             upper,
             lower,
             dests: DestCache::new(),
             state: UpperState::new(fresh),
+            new_dir_owner,
         }
     }
 
@@ -138,7 +148,7 @@ impl<'a> Writer<'a> {
                     apply_meta(&path, meta.mode() & 0o7777, (meta.uid(), meta.gid()))?;
                     set_mtime(&path, meta)?;
                 }
-                None => apply_meta(&path, 0o755, (0, 0))?,
+                None => apply_meta(&path, 0o755, self.new_dir_owner)?,
             }
         }
         Ok(())

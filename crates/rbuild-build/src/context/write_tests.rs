@@ -93,6 +93,6 @@ fn an_upper_dir_with_content_is_checked_on_disk() {
     let lower = Tree::new(vec![t.path().join("empty")]);
     write_items(&[item(&src.join("f"), "app/f")], &up, &lower, &me(&src)).unwrap();
     assert_eq!(fs::read(up.join("app/f")).unwrap(), b"new");
-    let made = make_dirs(&up, "app/g/h", &lower).unwrap();
+    let made = make_dirs(&up, "app/g/h", &lower, (0, 0)).unwrap();
     assert!(made.is_dir() && made.ends_with("app/g/h"));
 }

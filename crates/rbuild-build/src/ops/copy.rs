@@ -243,7 +243,7 @@ impl CopyOp {
         write_items(&items, &upper, &lower, &attrs)
             .map_err(|e| self.step.error(format!("copy failed: {e}")))?;
         for (path, kind) in archives {
-            let target = crate::context::write::make_dirs(&upper, &self.dest, &lower)
+            let target = crate::context::write::make_dirs(&upper, &self.dest, &lower, attrs.owner)
                 .and_then(|t| std::fs::create_dir_all(&t).map(|_| t))
                 .map_err(|e| self.step.error(format!("copy failed: {e}")))?;
             let owner = self.chown.is_some().then_some(attrs.owner);
