@@ -311,10 +311,22 @@ COPY file /new4/q/\n";
         let m = std::fs::symlink_metadata(root.join(p)).unwrap();
         (m.uid(), m.gid())
     };
-    for p in ["new1", "new1/a", "new1/a/b", "new1/a/b/sub", "new1/a/b/sub/f"] {
+    for p in [
+        "new1",
+        "new1/a",
+        "new1/a/b",
+        "new1/a/b/sub",
+        "new1/a/b/sub/f",
+    ] {
         assert_eq!(owner(p), (7, 8), "{p}");
     }
-    for p in ["new2", "new2/x", "new2/x/file", "exist/sub", "exist/sub/file"] {
+    for p in [
+        "new2",
+        "new2/x",
+        "new2/x/file",
+        "exist/sub",
+        "exist/sub/file",
+    ] {
         assert_eq!(owner(p), (7, 8), "{p}");
     }
     assert_eq!(owner("exist"), (5, 6));

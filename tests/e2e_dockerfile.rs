@@ -177,3 +177,50 @@ fn parse_errors_name_the_line() {
         "{text}"
     );
 }
+
+/// WORKDIR makes its directory as BuildKit's mkdir step does (checked against docker 20.10's
+/// BuildKit: `USER 1000:1000` + `WORKDIR /w/x` gave 1000:1000 on both): missing directories
+/// are owned by the USER in effect, an existing one is left alone and adds no layer, and a
+/// WORKDIR no later step uses still exists in the image.
+#[test]
+fn workdir_is_made_as_the_user_in_effect() {
+    let env = Env::new();
+    let ctx = tempfile::tempdir().unwrap();
+    let df = "FROM busybox:latest\n\
+RUN mkdir -p /exist && chown 5:6 /exist\n\
+USER 1000:1000\n\
+WORKDIR /w/x\n\
+RUN touch made-by-user\n\
+WORKDIR /exist\n\
+USER 0:0\n\
+WORKDIR /unused/dir\n";
+    std::fs::write(ctx.path().join("Dockerfile"), df).unwrap();
+    env.build_ok(ctx.path(), "wd:1", &[]);
+    let root = env.umoci_unpack("wd:1").join("rootfs");
+    let owner = |p: &str| {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::symlink_metadata(root.join(p)).unwrap();
+        (m.uid(), m.gid())
+    };
+    assert_eq!(owner("w"), (1000, 1000));
+    assert_eq!(owner("w/x"), (1000, 1000));
+    assert_eq!(owner("w/x/made-by-user"), (1000, 1000));
+    assert_eq!(owner("exist"), (5, 6));
+    assert_eq!(owner("unused/dir"), (0, 0));
+    let config = env.skopeo_config("wd:1");
+    assert_eq!(config["config"]["WorkingDir"], "/unused/dir");
+    let history = config["history"].as_array().unwrap();
+    let layer_of = |text: &str| {
+        let h = history
+            .iter()
+            .find(|h| h["created_by"] == text)
+            .unwrap_or_else(|| panic!("no history entry {text:?}: {history:?}"));
+        h.get("empty_layer") != Some(&serde_json::Value::Bool(true))
+    };
+    assert!(layer_of("WORKDIR /w/x"));
+    assert!(
+        !layer_of("WORKDIR /exist"),
+        "an existing directory adds no layer"
+    );
+    assert!(layer_of("WORKDIR /unused/dir"));
+}

@@ -11,6 +11,18 @@ pub enum ChownError {
     Group(String),
 }
 
+/// Resolves `user[:group]` against the `/etc/passwd` and `/etc/group` of the image `lower`
+/// shows (missing files count as empty).
+pub fn resolve_in(spec: &str, lower: &super::tree::Tree) -> Result<(u32, u32), ChownError> {
+    let read = |p: &str| {
+        lower
+            .resolve(p, true)
+            .and_then(|f| std::fs::read_to_string(f.real).ok())
+            .unwrap_or_default()
+    };
+    resolve(spec, &read("etc/passwd"), &read("etc/group"))
+}
+
 /// Resolves `user[:group]` (names or ids) to numeric ids. A lone user gives gid = uid, as Docker does.
 pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<(u32, u32), ChownError> {
     let (user, grp) = match spec.split_once(':') {

@@ -18,7 +18,8 @@ use crate::ops::{parse_chmod, AddOptions, BaseOp, BuildOp, CopyOp, CopySource, R
 use crate::BuildError;
 use crate::NamedContext;
 
-fn push_fs(st: &mut StageState, vertex: VertexId, created_by: String) {
+/// Records a filesystem step: its history slot, and the stage's new head vertex.
+pub(crate) fn push_fs(st: &mut StageState, vertex: VertexId, created_by: String) {
     st.out.history.push(HistorySlot::Fs {
         created_by,
         step: st.out.fs_steps,

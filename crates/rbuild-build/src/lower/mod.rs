@@ -8,6 +8,7 @@ mod fs;
 mod meta;
 mod select;
 mod stage;
+mod workdir;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use rbuild_dockerfile::{expand_command, parse_trigger, Command, Instruction};
 use rbuild_solver::VertexId;
 
-use super::{fs, meta, select, Shared, StageOut};
+use super::{fs, meta, select, workdir, Shared, StageOut};
 use crate::error::StepLocation;
 use crate::image::HistorySlot;
 use crate::ops::{BaseOp, BuildOp, StepMeta};
@@ -200,6 +200,7 @@ fn dispatch(shared: &mut Shared, st: &mut StageState, ins: &Instruction) -> Resu
         Command::Run(run) => fs::run(shared, st, ins, run),
         Command::Copy(copy) => fs::copy(shared, st, ins, copy),
         Command::Add(add) => fs::add(shared, st, ins, add),
+        Command::Workdir(dir) => workdir::workdir(shared, st, ins, &dir),
         other => meta::apply(st, ins, other),
     }
 }

@@ -121,7 +121,8 @@ impl CopyOp {
 
     /// The key: parent, the op, and a digest of each selected context entry, URL or commit.
     pub fn cache_key(&self, inputs: &[CacheKey]) -> Result<(CacheKey, Components), BuildError> {
-        let mut kb = KeyBuilder::new("copy", 2);
+        // 3: --chown owns the directories the step creates, and archive entries (ADD).
+        let mut kb = KeyBuilder::new("copy", 3);
         if let Some(parent) = inputs.first() {
             kb = kb.key("parent", parent);
         }
@@ -361,14 +362,7 @@ impl CopyOp {
         let Some(spec) = &self.chown else {
             return Ok((0, 0));
         };
-        let read = |p: &str| {
-            lower
-                .resolve(p, true)
-                .and_then(|f| std::fs::read_to_string(f.real).ok())
-                .unwrap_or_default()
-        };
-        chown::resolve(spec, &read("etc/passwd"), &read("etc/group"))
-            .map_err(|e| self.step.error(e))
+        chown::resolve_in(spec, lower).map_err(|e| self.step.error(e))
     }
 }
 

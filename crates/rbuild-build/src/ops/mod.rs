@@ -1,9 +1,11 @@
-//! The build's solver ops: base images, RUN in a sandbox, COPY from the context or a stage.
+//! The build's solver ops: base images, RUN in a sandbox, COPY from the context or a stage,
+//! WORKDIR's directory.
 
 mod copy;
 mod prefetch;
 mod run;
 mod snapshots;
+mod workdir;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,6 +18,7 @@ pub use copy::{parse_chmod, AddOptions, ContextContent, CopyOp, CopySource, Excl
 pub use prefetch::Prefetch;
 pub use run::RunOp;
 pub use snapshots::{commit_layer, ensure_snapshots};
+pub use workdir::WorkdirOp;
 
 use crate::error::StepLocation;
 use crate::image::FsState;
@@ -86,6 +89,8 @@ pub enum BuildOp {
     Run(Box<RunOp>),
     /// COPY / ADD.
     Copy(Box<CopyOp>),
+    /// WORKDIR's directory.
+    Workdir(Box<WorkdirOp>),
 }
 
 impl BuildOp {
@@ -95,6 +100,7 @@ impl BuildOp {
             BuildOp::Base(b) => &b.step,
             BuildOp::Run(r) => &r.step,
             BuildOp::Copy(c) => &c.step,
+            BuildOp::Workdir(w) => &w.step,
         }
     }
 }
@@ -112,6 +118,7 @@ impl Op for BuildOp {
             BuildOp::Base(b) => Ok(KeyBuilder::new("base", 1).str("image", &b.source).finish()),
             BuildOp::Run(r) => Ok(r.cache_key(inputs)),
             BuildOp::Copy(c) => c.cache_key(inputs),
+            BuildOp::Workdir(w) => Ok(w.cache_key(inputs)),
         }
     }
 
@@ -127,6 +134,7 @@ impl Op for BuildOp {
             BuildOp::Base(b) => Ok(b.fs.clone()),
             BuildOp::Run(r) => r.exec(inputs),
             BuildOp::Copy(c) => c.exec(inputs),
+            BuildOp::Workdir(w) => w.exec(inputs),
         }
     }
 }

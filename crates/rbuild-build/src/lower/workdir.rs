@@ -1,0 +1,38 @@
+//! WORKDIR: sets the config's working directory and adds the vertex that makes it.
+
+use rbuild_dockerfile::Instruction;
+
+use super::fs::push_fs;
+use super::meta::join_workdir;
+use super::stage::StageState;
+use super::Shared;
+use crate::ops::{BuildOp, WorkdirOp};
+use crate::BuildError;
+
+/// BuildKit makes the directory with a mkdir op owned by the USER in effect, so does this.
+pub(crate) fn workdir(
+    shared: &mut Shared,
+    st: &mut StageState,
+    ins: &Instruction,
+    dir: &str,
+) -> Result<(), BuildError> {
+    let c = &mut st.out.config.config;
+    let path = join_workdir(c.working_dir.as_deref(), dir);
+    c.working_dir = Some(path.clone());
+    let user = c.user.clone().unwrap_or_default();
+    let step = shared.step(st, ins.location.start_line, &ins.source);
+    let op = WorkdirOp {
+        step,
+        path,
+        user,
+        rt: shared.input.runtime.clone(),
+    };
+    let v = shared.add(
+        BuildOp::Workdir(Box::new(op)),
+        vec![st.out.vertex],
+        &st.name,
+    );
+    // History says "WORKDIR /app" without a builder suffix, as BuildKit writes it.
+    push_fs(st, v, ins.source.clone());
+    Ok(())
+}
