@@ -1,0 +1,164 @@
+//! The COPY/ADD cache key: the op's options, each source's identity, and the digest of
+//! every selected context entry (computed ahead when possible, see [`CopyOp::prefetch`]).
+
+use rayon::prelude::*;
+use rbuild_solver::{CacheKey, Components, KeyBuilder, KeyPart};
+
+use super::{ContextContent, CopyOp, CopySource};
+use crate::context::chmod::Chmod;
+use crate::context::git;
+use crate::context::hashcache::{Digest, Prepared};
+use crate::context::remote;
+use crate::context::select::plan_map;
+use crate::context::tree::Tree;
+use crate::BuildError;
+
+/// Entries per chunk of [`ContextContent`].
+const KEY_CHUNK: usize = 2048;
+
+impl CopyOp {
+    /// The key: parent, the op, and a digest of each selected context entry, URL or commit.
+    pub fn cache_key(&self, inputs: &[CacheKey]) -> Result<(CacheKey, Components), BuildError> {
+        // 3: --chown owns the directories the step creates, and archive entries (ADD).
+        let mut kb = KeyBuilder::new("copy", 3);
+        if let Some(parent) = inputs.first() {
+            kb = kb.key("parent", parent);
+        }
+        kb = self.option_components(kb);
+        for s in &self.sources {
+            kb = self.source_component(kb, s)?;
+        }
+        if self.from_input {
+            if let Some(src) = inputs.get(1) {
+                kb = kb.key("from", src);
+            }
+        } else if !self.paths().is_empty() {
+            let content = self
+                .prefetched
+                .take_or(|| self.context_content(&mut Vec::new()))?;
+            kb = kb.parts(content);
+        }
+        Ok(kb.finish())
+    }
+
+    /// The flags and destination, which change the result whatever the sources hold.
+    fn option_components(&self, kb: KeyBuilder) -> KeyBuilder {
+        let kb = kb
+            .list("sources", &self.paths())
+            .str("dest", &self.dest)
+            .str("dest_is_dir", if self.dest_is_dir { "1" } else { "0" })
+            .opt_str("chown", self.chown.as_deref())
+            .opt_str("chmod", self.chmod.as_ref().map(Chmod::key).as_deref())
+            .str("parents", if self.parents { "1" } else { "0" })
+            .list("exclude", &self.excludes);
+        match &self.add {
+            Some(add) => kb
+                .str("add", if add.unpack { "unpack" } else { "no-unpack" })
+                .str("keep_git_dir", if add.keep_git_dir { "1" } else { "0" }),
+            None => kb,
+        }
+    }
+
+    /// What a non-path source contributes: a heredoc's text, an URL's digest, a git commit.
+    /// Paths are keyed by their content afterwards, all together.
+    fn source_component(&self, kb: KeyBuilder, s: &CopySource) -> Result<KeyBuilder, BuildError> {
+        Ok(match s {
+            CopySource::Inline { name, content } => kb.str(&format!("heredoc:{name}"), content),
+            CopySource::Url(url) => kb.str(&format!("url:{url}"), &self.url_digest(url)?),
+            CopySource::Git(g) => {
+                let commit = git::resolve_commit(g).map_err(|e| self.step.error(e))?;
+                let name = format!("git:{}#{:?}:{:?}", g.url, g.reference, g.subdir);
+                kb.str(&name, &commit)
+            }
+            CopySource::Path(_) => kb,
+        })
+    }
+
+    /// Walks and digests the local sources now, so that [`cache_key`](Self::cache_key) finds
+    /// them ready; does nothing for other sources or if the key was already computed.
+    pub fn prefetch(&self) {
+        if !self.from_input && !self.paths().is_empty() {
+            let mut walked = Vec::new();
+            self.prefetched
+                .run_ahead(|| self.context_content(&mut walked));
+            // Thousands of entries are freed once the key can already use the result.
+            drop(walked);
+        }
+    }
+
+    /// The key components of the selected context entries; the entries are left in `walked`.
+    fn context_content(&self, walked: &mut Vec<Prepared>) -> Result<ContextContent, BuildError> {
+        let m = self.exclude_matcher()?;
+        let tree = Tree::new(vec![self.exclude.dir.clone()]);
+        let items = plan_map(
+            &tree,
+            &self.paths(),
+            &self.dest,
+            true,
+            &*self.exclude,
+            self.plan_options(&m),
+            &Prepared::of,
+        )
+        .map_err(|e| self.step.error(e))?;
+        let digests = self
+            .exclude
+            .hashes
+            .digests(&items)
+            .map_err(|(rel, e)| self.step.error(format!("{rel}: {e}")))?;
+        let content = file_components(&items, &digests);
+        *walked = items;
+        Ok(content)
+    }
+
+    /// With `--checksum` the key needs no download; otherwise the content decides.
+    fn url_digest(&self, url: &str) -> Result<String, BuildError> {
+        if let Some(c) = self.add.as_ref().and_then(|a| a.checksum.as_deref()) {
+            return remote::parse_checksum(c).map_err(|e| self.step.error(e));
+        }
+        Ok(self.download(url)?.digest)
+    }
+}
+
+/// The `file:<path>` components of `items`, chunks encoded in parallel for a large context.
+fn file_components(items: &[Prepared], digests: &[Digest]) -> ContextContent {
+    let encode = |(items, digests): (&[Prepared], &[Digest])| {
+        let mut part = KeyPart::with_capacity(items.len());
+        let mut hex = [0u8; 64];
+        for (item, d) in items.iter().zip(digests) {
+            part.str_prefixed("file:", item.rel(), hex_str(d, &mut hex));
+        }
+        part
+    };
+    if items.len() <= KEY_CHUNK {
+        return vec![encode((items, digests))];
+    }
+    items
+        .par_chunks(KEY_CHUNK)
+        .zip(digests.par_chunks(KEY_CHUNK))
+        .map(encode)
+        .collect()
+}
+
+/// Lowercase hex of a digest, written into `buf`.
+fn hex_str<'a>(digest: &Digest, buf: &'a mut [u8; 64]) -> &'a str {
+    // Hex digits are ASCII, so the conversion cannot fail.
+    match hex::encode_to_slice(digest, buf) {
+        Ok(()) => std::str::from_utf8(buf).unwrap_or_default(),
+        Err(_) => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_of_a_digest() {
+        let mut d = [0u8; 32];
+        d[0] = 0xab;
+        d[31] = 0x01;
+        let mut buf = [0u8; 64];
+        let h = hex_str(&d, &mut buf);
+        assert_eq!(h, hex::encode(d));
+    }
+}

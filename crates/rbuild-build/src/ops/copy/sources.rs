@@ -1,0 +1,123 @@
+//! The COPY/ADD sources that are not plain paths: heredocs, URL downloads, git checkouts,
+//! and the local archives ADD unpacks instead of copying.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::{CopyOp, CopySource};
+use crate::context::archive;
+use crate::context::git;
+use crate::context::remote::{self, Download};
+use crate::context::select::{plan, CopyItem, KeepAll};
+use crate::context::tree::Tree;
+use crate::BuildError;
+
+impl CopyOp {
+    /// Downloads `url` once per op: the key and `exec` share the file.
+    pub(super) fn download(&self, url: &str) -> Result<Download, BuildError> {
+        let mut fetched = self.fetched.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, d, _)) = fetched.iter().find(|(u, _, _)| u == url) {
+            return Ok(d.clone());
+        }
+        let dir = Arc::new(self.rt.store.scratch()?);
+        let d = remote::download(url, dir.path()).map_err(|e| self.step.error(e))?;
+        fetched.push((url.to_string(), d.clone(), dir));
+        Ok(d)
+    }
+
+    /// ADD: top-level local sources that are archives are unpacked instead of copied.
+    pub(super) fn split_archives(
+        &self,
+        items: &mut Vec<CopyItem>,
+    ) -> Result<Vec<(PathBuf, archive::Compression)>, BuildError> {
+        if !self.add.as_ref().is_some_and(|a| a.unpack) || self.from_input {
+            return Ok(Vec::new());
+        }
+        let mut archives = Vec::new();
+        let mut keep = Vec::with_capacity(items.len());
+        for item in items.drain(..) {
+            let local = item.source.real.starts_with(&self.exclude.dir);
+            let kind = if item.top && local && item.source.meta.is_file() {
+                archive::detect(&item.source.real).map_err(|e| self.step.error(e))?
+            } else {
+                None
+            };
+            match kind {
+                Some(k) => archives.push((item.source.real.clone(), k)),
+                None => keep.push(item),
+            }
+        }
+        *items = keep;
+        Ok(archives)
+    }
+
+    /// Heredocs, written to files in `scratch` and planned like a COPY from there.
+    pub(super) fn inline_items(
+        &self,
+        scratch: &Path,
+        dest_is_dir: bool,
+    ) -> Result<Vec<CopyItem>, BuildError> {
+        let dir = scratch.join("heredocs");
+        let mut names = Vec::new();
+        for s in &self.sources {
+            if let CopySource::Inline { name, content } = s {
+                std::fs::create_dir_all(&dir).map_err(|e| self.step.error(e))?;
+                std::fs::write(dir.join(name), content).map_err(|e| self.step.error(e))?;
+                names.push(name.clone());
+            }
+        }
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let tree = Tree::new(vec![dir]);
+        plan(&tree, &names, &self.dest, dest_is_dir, &KeepAll).map_err(|e| self.step.error(e))
+    }
+
+    /// Downloads and checkouts, each planned like a COPY from its own directory.
+    pub(super) fn remote_items(
+        &self,
+        scratch: &Path,
+        dest_is_dir: bool,
+    ) -> Result<Vec<CopyItem>, BuildError> {
+        let mut items = Vec::new();
+        for (i, s) in self.sources.iter().enumerate() {
+            let (root, sources) = match s {
+                CopySource::Url(url) => {
+                    let d = self.download(url)?;
+                    self.verify(url, &d)?;
+                    let dir = d.path.parent().unwrap_or(scratch).to_path_buf();
+                    (dir, vec![remote::file_name(url)])
+                }
+                CopySource::Git(g) => {
+                    let commit = git::resolve_commit(g).map_err(|e| self.step.error(e))?;
+                    let keep = self.add.as_ref().is_some_and(|a| a.keep_git_dir);
+                    let dir = scratch.join(format!("git-{i}"));
+                    let root =
+                        git::checkout(g, &commit, &dir, keep).map_err(|e| self.step.error(e))?;
+                    (root, vec![".".to_string()])
+                }
+                _ => continue,
+            };
+            let tree = Tree::new(vec![root]);
+            let dir = dest_is_dir || matches!(s, CopySource::Git(_));
+            items.extend(
+                plan(&tree, &sources, &self.dest, dir, &KeepAll).map_err(|e| self.step.error(e))?,
+            );
+        }
+        Ok(items)
+    }
+
+    fn verify(&self, url: &str, d: &Download) -> Result<(), BuildError> {
+        let Some(c) = self.add.as_ref().and_then(|a| a.checksum.as_deref()) else {
+            return Ok(());
+        };
+        let want = remote::parse_checksum(c).map_err(|e| self.step.error(e))?;
+        if want != d.digest {
+            return Err(self.step.error(format!(
+                "checksum mismatch for {url}: expected {want}, got {}",
+                d.digest
+            )));
+        }
+        Ok(())
+    }
+}
