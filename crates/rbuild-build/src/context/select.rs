@@ -1,12 +1,24 @@
 //! COPY/ADD source selection: globs, a directory's contents versus the directory, and the
 //! destination rules BuildKit applies.
+//!
+//! The planning rules are here; which paths are visible is in `filter`, and how a source
+//! string becomes tree entries in `expand`.
 
+mod expand;
+mod filter;
+
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use super::ignore::Matcher;
-use super::pattern::{self, has_meta};
+use super::pattern;
 use super::tree::{clean_components, Found, Tree};
 use super::walk::Walk;
+use expand::{expand_named, pivot_prefix};
+
+pub use expand::expand;
+pub(crate) use expand::join;
+pub use filter::{Exclude, KeepAll, PathFilter};
 
 /// One filesystem entry to copy.
 #[derive(Debug, Clone)]
@@ -36,44 +48,6 @@ pub enum SelectError {
     Pattern(#[from] pattern::BadPattern),
 }
 
-/// Decides which paths of a tree a COPY may see (`.dockerignore`).
-pub trait PathFilter: Sync {
-    /// Whether `rel` (relative, cleaned) is excluded.
-    fn excluded(&self, rel: &str) -> bool;
-    /// Whether the excluded directory `rel` must still be walked (an exception may bring
-    /// back something beneath it).
-    fn descend(&self, _rel: &str) -> bool {
-        false
-    }
-}
-
-impl<F: Fn(&str) -> bool + Sync> PathFilter for F {
-    fn excluded(&self, rel: &str) -> bool {
-        self(rel)
-    }
-}
-
-impl PathFilter for Matcher {
-    fn excluded(&self, rel: &str) -> bool {
-        Matcher::excluded(self, rel)
-    }
-    fn descend(&self, rel: &str) -> bool {
-        self.may_include_under(rel)
-    }
-}
-
-/// A filter that keeps everything (stages, images, heredocs).
-pub struct KeepAll;
-
-impl PathFilter for KeepAll {
-    fn excluded(&self, _rel: &str) -> bool {
-        false
-    }
-}
-
-/// Paths excluded by `.dockerignore` (relative, cleaned).
-pub type Exclude<'a> = &'a dyn PathFilter;
-
 /// Per-COPY selection options.
 #[derive(Default, Clone, Copy)]
 pub struct PlanOptions<'a> {
@@ -81,84 +55,6 @@ pub struct PlanOptions<'a> {
     pub parents: bool,
     /// `--exclude` patterns, matched against paths relative to each source.
     pub excludes: Option<&'a Matcher>,
-}
-
-/// Expands one source (a path or glob, relative to the tree root) into matching entries.
-pub fn expand(tree: &Tree, source: &str, exclude: Exclude) -> Result<Vec<Found>, SelectError> {
-    Ok(expand_named(tree, source, exclude)?
-        .into_iter()
-        .map(|(_, f)| f)
-        .collect())
-}
-
-/// Like [`expand`], keeping each match's path as written (globs expanded, links unresolved).
-fn expand_named(
-    tree: &Tree,
-    source: &str,
-    exclude: Exclude,
-) -> Result<Vec<(String, Found)>, SelectError> {
-    if escapes_root(source) {
-        return Err(SelectError::Outside(source.to_string()));
-    }
-    let mut current = vec![String::new()];
-    for comp in clean_components(source) {
-        let mut next = Vec::new();
-        for base in &current {
-            if has_meta(&comp) {
-                for name in tree.read_dir(base) {
-                    let name = name.to_string_lossy().to_string();
-                    if pattern::matches(&comp, &name)? {
-                        next.push(join(base, &name));
-                    }
-                }
-            } else {
-                next.push(join(base, &comp));
-            }
-        }
-        current = next;
-    }
-    let found: Vec<(String, Found)> = current
-        .into_iter()
-        .filter(|rel| rel.is_empty() || !exclude.excluded(rel))
-        .filter_map(|rel| tree.resolve(&rel, true).map(|f| (rel, f)))
-        .collect();
-    if found.is_empty() {
-        return Err(SelectError::NotFound(source.to_string()));
-    }
-    Ok(found)
-}
-
-/// With `--parents`, the part of a source before a `/./` pivot is dropped from the kept path.
-fn pivot_prefix(source: &str) -> String {
-    match source.trim_start_matches("./").find("/./") {
-        Some(i) => clean_components(&source.trim_start_matches("./")[..i]).join("/"),
-        None => String::new(),
-    }
-}
-
-/// Whether `..` components climb above the root (`COPY ../x`), which BuildKit refuses.
-fn escapes_root(source: &str) -> bool {
-    let mut depth: isize = 0;
-    for c in source.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => depth -= 1,
-            _ => depth += 1,
-        }
-        if depth < 0 {
-            return true;
-        }
-    }
-    false
-}
-
-/// `base/name`, or `name` at the root.
-pub(crate) fn join(base: &str, name: &str) -> String {
-    if base.is_empty() {
-        name.to_string()
-    } else {
-        format!("{base}/{name}")
-    }
 }
 
 /// Lists everything to copy for the given sources into `dest` (absolute image path).
@@ -207,6 +103,65 @@ pub fn plan_map<T: Send, F: Fn(CopyItem) -> T + Sync>(
     opts: PlanOptions,
     map: &F,
 ) -> Result<Vec<T>, SelectError> {
+    let roots = roots(tree, sources, exclude, opts)?;
+    let many = sources.len() > 1 || roots.len() > 1 || opts.parents;
+    if many && !dest_is_dir {
+        return Err(SelectError::DestNotDir);
+    }
+    let dest = clean_components(dest).join("/");
+    let mut items = Vec::new();
+    let mut made = BTreeSet::new();
+    for Root { kept, name, found } in roots {
+        let target = match (opts.parents, dest_is_dir) {
+            (true, _) => {
+                let mut parents = Vec::new();
+                parent_items(tree, &found.rel, &kept, &dest, &mut made, &mut parents);
+                items.extend(parents.into_iter().map(map));
+                join(&dest, &kept)
+            }
+            (false, true) if !found.meta.is_dir() => join(&dest, &name),
+            _ => dest.clone(),
+        };
+        if found.meta.is_dir() {
+            if opts.parents && !kept.is_empty() && made.insert(target.clone()) {
+                items.push(map(CopyItem {
+                    source: found.clone(),
+                    dest: target.clone(),
+                    top: false,
+                }));
+            }
+            let w = Walk {
+                tree,
+                exclude,
+                opts,
+                map,
+            };
+            w.walk(&found.rel, &target, "", &mut items);
+        } else {
+            items.push(map(CopyItem {
+                source: found,
+                dest: target,
+                top: true,
+            }));
+        }
+    }
+    Ok(items)
+}
+
+/// One expanded source: the path kept under the destination, its file name, and the entry.
+struct Root {
+    kept: String,
+    name: String,
+    found: Found,
+}
+
+/// Expands every source, dropping matches `--exclude` names, and computes their kept paths.
+fn roots(
+    tree: &Tree,
+    sources: &[String],
+    exclude: Exclude,
+    opts: PlanOptions,
+) -> Result<Vec<Root>, SelectError> {
     let mut roots = Vec::new();
     for s in sources {
         let pivot = pivot_prefix(s);
@@ -222,51 +177,10 @@ pub fn plan_map<T: Send, F: Fn(CopyItem) -> T + Sync>(
                 .strip_prefix(&pivot)
                 .map_or(rel.as_str(), |r| r.trim_start_matches('/'))
                 .to_string();
-            roots.push((kept, name, found));
+            roots.push(Root { kept, name, found });
         }
     }
-    let many = sources.len() > 1 || roots.len() > 1 || opts.parents;
-    if many && !dest_is_dir {
-        return Err(SelectError::DestNotDir);
-    }
-    let dest = clean_components(dest).join("/");
-    let mut items = Vec::new();
-    let mut made = std::collections::BTreeSet::new();
-    for (kept, name, root) in roots {
-        let target = match (opts.parents, dest_is_dir) {
-            (true, _) => {
-                let mut parents = Vec::new();
-                parent_items(tree, &root.rel, &kept, &dest, &mut made, &mut parents);
-                items.extend(parents.into_iter().map(map));
-                join(&dest, &kept)
-            }
-            (false, true) if !root.meta.is_dir() => join(&dest, &name),
-            _ => dest.clone(),
-        };
-        if root.meta.is_dir() {
-            if opts.parents && !kept.is_empty() && made.insert(target.clone()) {
-                items.push(map(CopyItem {
-                    source: root.clone(),
-                    dest: target.clone(),
-                    top: false,
-                }));
-            }
-            let w = Walk {
-                tree,
-                exclude,
-                opts,
-                map,
-            };
-            w.walk(&root.rel, &target, "", &mut items);
-        } else {
-            items.push(map(CopyItem {
-                source: root,
-                dest: target,
-                top: true,
-            }));
-        }
-    }
-    Ok(items)
+    Ok(roots)
 }
 
 /// `--parents`: the directories between the pivot and a source, copied with their metadata.
@@ -275,7 +189,7 @@ fn parent_items(
     real_rel: &str,
     kept: &str,
     dest: &str,
-    made: &mut std::collections::BTreeSet<String>,
+    made: &mut BTreeSet<String>,
     out: &mut Vec<CopyItem>,
 ) {
     let kept_parts: Vec<&str> = kept.split('/').filter(|c| !c.is_empty()).collect();

@@ -1,0 +1,84 @@
+//! Source expansion: globs matched component by component against the tree, and the path
+//! rules (`..` may not climb out, `/./` pivots `--parents`) applied before any walk.
+
+use super::super::pattern::{self, has_meta};
+use super::super::tree::{clean_components, Found, Tree};
+use super::{Exclude, SelectError};
+
+/// Expands one source (a path or glob, relative to the tree root) into matching entries.
+pub fn expand(tree: &Tree, source: &str, exclude: Exclude) -> Result<Vec<Found>, SelectError> {
+    Ok(expand_named(tree, source, exclude)?
+        .into_iter()
+        .map(|(_, f)| f)
+        .collect())
+}
+
+/// Like [`expand`], keeping each match's path as written (globs expanded, links unresolved).
+pub(super) fn expand_named(
+    tree: &Tree,
+    source: &str,
+    exclude: Exclude,
+) -> Result<Vec<(String, Found)>, SelectError> {
+    if escapes_root(source) {
+        return Err(SelectError::Outside(source.to_string()));
+    }
+    let mut current = vec![String::new()];
+    for comp in clean_components(source) {
+        let mut next = Vec::new();
+        for base in &current {
+            if has_meta(&comp) {
+                for name in tree.read_dir(base) {
+                    let name = name.to_string_lossy().to_string();
+                    if pattern::matches(&comp, &name)? {
+                        next.push(join(base, &name));
+                    }
+                }
+            } else {
+                next.push(join(base, &comp));
+            }
+        }
+        current = next;
+    }
+    let found: Vec<(String, Found)> = current
+        .into_iter()
+        .filter(|rel| rel.is_empty() || !exclude.excluded(rel))
+        .filter_map(|rel| tree.resolve(&rel, true).map(|f| (rel, f)))
+        .collect();
+    if found.is_empty() {
+        return Err(SelectError::NotFound(source.to_string()));
+    }
+    Ok(found)
+}
+
+/// With `--parents`, the part of a source before a `/./` pivot is dropped from the kept path.
+pub(super) fn pivot_prefix(source: &str) -> String {
+    match source.trim_start_matches("./").find("/./") {
+        Some(i) => clean_components(&source.trim_start_matches("./")[..i]).join("/"),
+        None => String::new(),
+    }
+}
+
+/// Whether `..` components climb above the root (`COPY ../x`), which BuildKit refuses.
+fn escapes_root(source: &str) -> bool {
+    let mut depth: isize = 0;
+    for c in source.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => depth -= 1,
+            _ => depth += 1,
+        }
+        if depth < 0 {
+            return true;
+        }
+    }
+    false
+}
+
+/// `base/name`, or `name` at the root.
+pub(crate) fn join(base: &str, name: &str) -> String {
+    if base.is_empty() {
+        name.to_string()
+    } else {
+        format!("{base}/{name}")
+    }
+}
