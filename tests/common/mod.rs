@@ -4,6 +4,7 @@
 
 pub mod fstree;
 pub mod hostile;
+pub mod images;
 pub mod registry;
 
 use std::path::{Path, PathBuf};
