@@ -224,8 +224,9 @@ pub struct BuildArgs {
     /// Registry connection options.
     #[command(flatten)]
     pub registry: RegistryFlags,
-    /// Named context `NAME=DIR`, `NAME=docker-image://REF`; for `FROM NAME` and
-    /// `COPY --from=NAME`; repeatable.
+    /// Named context `NAME=DIR`, `NAME=docker-image://REF` or
+    /// `NAME=oci-layout://PATH[:TAG][@sha256:DIGEST]`; for `FROM NAME` and `COPY --from=NAME`;
+    /// repeatable.
     #[arg(long = "build-context", value_name = "NAME=VALUE")]
     pub build_contexts: Vec<String>,
     /// Build context directory.

@@ -193,6 +193,10 @@ impl<'a> RegistryResolver<'a> {
 }
 
 impl BaseResolver for RegistryResolver<'_> {
+    fn platform(&self) -> Platform {
+        self.platform.clone()
+    }
+
     fn resolve(&self, store: &Store, reference: &str) -> Result<Option<BaseImage>, BuildError> {
         if let Some(img) = self
             .pulled

@@ -553,5 +553,5 @@ fn named_build_contexts_for_copy_from() {
         "named:2",
         &["--build-context", "files=oci-layout:///nowhere"],
     );
-    assert!(log.contains("not supported"), "{log}");
+    assert!(log.contains("/nowhere is not an OCI image layout"), "{log}");
 }

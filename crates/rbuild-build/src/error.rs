@@ -68,6 +68,18 @@ pub enum BuildError {
         /// What is wrong.
         message: String,
     },
+    /// A `--build-context NAME=oci-layout://...` cannot be used.
+    #[error("Dockerfile:{line}: build context {name:?} ({reference}): {error}")]
+    OciLayout {
+        /// The line that uses it.
+        line: usize,
+        /// The context's name.
+        name: String,
+        /// The value as parsed.
+        reference: String,
+        /// What is wrong (shown in the message, so not also a `source` that reporters repeat).
+        error: Box<crate::OciLayoutError>,
+    },
     /// The build context is unusable (e.g. a bad `.dockerignore` pattern).
     #[error("build context: {0}")]
     Context(String),
@@ -89,7 +101,9 @@ impl BuildError {
     pub fn line(&self) -> Option<usize> {
         let line = match self {
             BuildError::Parse(e) => e.location.as_ref()?.start_line,
-            BuildError::Dockerfile { line, .. } | BuildError::BaseNotFound { line, .. } => *line,
+            BuildError::Dockerfile { line, .. }
+            | BuildError::BaseNotFound { line, .. }
+            | BuildError::OciLayout { line, .. } => *line,
             BuildError::StepFailed { at, .. } | BuildError::Step { at, .. } => at.line,
             _ => return None,
         };

@@ -12,6 +12,7 @@ pub mod export;
 pub mod image;
 pub mod import;
 pub mod lower;
+pub mod ocilayout;
 pub mod ops;
 pub mod progress;
 mod request;
@@ -20,4 +21,5 @@ pub mod time;
 
 pub use builder::{build, BuildResult};
 pub use error::{excerpt, BuildError, StepLocation};
+pub use ocilayout::{OciLayoutError, OciLayoutRef};
 pub use request::{BuildRequest, DockerfileSource, NamedContext};

@@ -54,8 +54,8 @@ pub enum NamedContext {
     Local(PathBuf),
     /// `docker-image://REF`: an image in the local store.
     Image(String),
-    /// `oci-layout://PATH[:TAG]` (not supported yet).
-    OciLayout(String),
+    /// `oci-layout://PATH[:TAG][@DIGEST]`: an image in a local OCI image layout directory.
+    OciLayout(crate::OciLayoutRef),
 }
 
 impl NamedContext {
@@ -65,7 +65,7 @@ impl NamedContext {
             return Ok(NamedContext::Image(r.to_string()));
         }
         if let Some(p) = value.strip_prefix("oci-layout://") {
-            return Ok(NamedContext::OciLayout(p.to_string()));
+            return crate::OciLayoutRef::parse(p).map(NamedContext::OciLayout);
         }
         if let Some((scheme, _)) = value.split_once("://") {
             return Err(format!(

@@ -65,6 +65,11 @@ impl BaseImage {
 pub trait BaseResolver: Send + Sync {
     /// Returns the image, or `None` if it cannot be found.
     fn resolve(&self, store: &Store, reference: &str) -> Result<Option<BaseImage>, BuildError>;
+
+    /// The platform chosen from multi-platform images (oci-layout contexts use it too).
+    fn platform(&self) -> rbuild_oci::Platform {
+        rbuild_oci::Platform::host()
+    }
 }
 
 /// Looks images up in the local store only.

@@ -8,6 +8,7 @@ mod descriptor;
 mod digest;
 mod manifest;
 pub mod media_type;
+pub mod platform;
 mod reference;
 
 pub use config::{Healthcheck, History, ImageConfig, ImageConfigBody, RootFs};

@@ -8,7 +8,6 @@ mod endpoint;
 mod error;
 mod login;
 mod manifest;
-pub mod platform;
 mod pull;
 mod push;
 mod sink;
@@ -21,5 +20,7 @@ pub use error::RegistryError;
 pub use login::{login, login_with, logout};
 pub use pull::PulledImage;
 pub use push::PushEvent;
+/// Platform matching moved to rbuild-oci (the builder needs it too); kept here for callers.
+pub use rbuild_oci::platform;
 pub use sources::NAMESPACE as BLOB_SOURCES_NAMESPACE;
 pub use transport::RetryPolicy;

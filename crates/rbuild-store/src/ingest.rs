@@ -41,10 +41,20 @@ impl Ingest {
     /// If the blob already exists the temp file is dropped. On a mismatch nothing enters
     /// `blobs/` and the error names both digests (or sizes).
     pub fn commit(
-        mut self,
+        self,
         expected: Option<&Digest>,
         expected_size: Option<u64>,
     ) -> Result<(Digest, u64)> {
+        self.verify(expected, expected_size)?.commit()
+    }
+
+    /// Finishes and verifies the write like `commit`, but leaves the blob outside `blobs/`
+    /// until [`Verified::commit`]: a caller can check several blobs before storing any.
+    pub fn verify(
+        mut self,
+        expected: Option<&Digest>,
+        expected_size: Option<u64>,
+    ) -> Result<Verified> {
         let Some(writer) = self.writer.take() else {
             return Err(StoreError::Io {
                 path: self.path.clone(),
@@ -57,21 +67,72 @@ impl Ingest {
             .map_err(|e| e.into_error())
             .at(&self.path)?;
         verify(&digest, size, expected, expected_size)?;
-        file.sync_all().at(&self.path)?;
+        // From here the temp file belongs to `Verified` (whose Drop removes it instead).
+        let path = std::mem::take(&mut self.path);
+        Ok(Verified {
+            layout: self.layout.clone(),
+            path,
+            file,
+            digest,
+            size,
+        })
+    }
+}
+
+/// A complete blob whose digest and size matched, still in `ingest/` (and locked there).
+///
+/// Dropping it without `commit` removes its temp file.
+pub struct Verified {
+    layout: Layout,
+    path: PathBuf,
+    file: File,
+    digest: Digest,
+    size: u64,
+}
+
+impl Verified {
+    /// The blob's digest.
+    pub fn digest(&self) -> &Digest {
+        &self.digest
+    }
+
+    /// Syncs the blob and moves it into `blobs/sha256/` (a no-op if it is already there).
+    pub fn commit(mut self) -> Result<(Digest, u64)> {
+        let path = std::mem::take(&mut self.path);
+        let result = self.publish(&path);
+        if result.is_err() {
+            let _ = fs::remove_file(&path);
+        }
+        result.map(|()| (self.digest.clone(), self.size))
+    }
+
+    fn publish(&self, path: &std::path::Path) -> Result<()> {
+        self.file.sync_all().at(path)?;
         // Read-only as a guard against anything rewriting a blob in place.
-        file.set_permissions(Permissions::from_mode(0o444))
-            .at(&self.path)?;
-        let target = self.layout.blob(&digest);
-        match lock::rename_noreplace(&self.path, &target) {
-            Ok(()) => lock::fsync_dir(&self.layout.blobs_dir())?,
-            // Already present (identical content): Drop removes our temp file. Refresh the
-            // blob's ctime so a concurrent prune sees it as new work of a live process.
+        self.file
+            .set_permissions(Permissions::from_mode(0o444))
+            .at(path)?;
+        let target = self.layout.blob(&self.digest);
+        match lock::rename_noreplace(path, &target) {
+            Ok(()) => lock::fsync_dir(&self.layout.blobs_dir()),
+            // Already present (identical content): drop our temp file. Refresh the blob's
+            // ctime so a concurrent prune sees it as new work of a live process.
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 let _ = fs::set_permissions(&target, Permissions::from_mode(0o444));
+                let _ = fs::remove_file(path);
+                Ok(())
             }
-            Err(e) => return Err(e).at(&target),
+            Err(e) => Err(e).at(&target),
         }
-        Ok((digest, size))
+    }
+}
+
+impl Drop for Verified {
+    fn drop(&mut self) {
+        // Empty after `commit`; removing "" fails harmlessly.
+        if !self.path.as_os_str().is_empty() {
+            let _ = fs::remove_file(&self.path);
+        }
     }
 }
 
@@ -117,7 +178,9 @@ impl Write for Ingest {
 
 impl Drop for Ingest {
     fn drop(&mut self) {
-        // After a successful commit the path is gone and this is a no-op.
-        let _ = fs::remove_file(&self.path);
+        // After `verify` the path is empty (the temp file moved on to `Verified`).
+        if !self.path.as_os_str().is_empty() {
+            let _ = fs::remove_file(&self.path);
+        }
     }
 }

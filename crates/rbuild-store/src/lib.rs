@@ -38,7 +38,7 @@ use std::path::Path;
 pub use blobs::MAX_JSON_BLOB;
 pub use check::CheckReport;
 pub use error::{Result, StoreError};
-pub use ingest::Ingest;
+pub use ingest::{Ingest, Verified};
 pub use kv::FORMAT_VERSION;
 pub use prune::{PruneOptions, PruneReport};
 pub use reach::Reach;

@@ -109,7 +109,7 @@ fn parse_build_args(
         .collect()
 }
 
-/// `--build-context NAME=VALUE`; local directories are made absolute.
+/// `--build-context NAME=VALUE`; local directories and OCI layout paths are made absolute.
 fn named_contexts(
     values: &[String],
 ) -> anyhow::Result<BTreeMap<String, rbuild_build::NamedContext>> {
@@ -120,10 +120,17 @@ fn named_contexts(
             .with_context(|| format!("--build-context {v:?}: expected NAME=VALUE"))?;
         let mut nc = rbuild_build::NamedContext::parse(value)
             .map_err(|e| anyhow::anyhow!("--build-context {name}: {e}"))?;
-        if let rbuild_build::NamedContext::Local(dir) = &nc {
-            let abs = std::fs::canonicalize(dir)
-                .with_context(|| format!("--build-context {name}: {}", dir.display()))?;
-            nc = rbuild_build::NamedContext::Local(abs);
+        match &mut nc {
+            rbuild_build::NamedContext::Local(dir) => {
+                *dir = std::fs::canonicalize(&*dir)
+                    .with_context(|| format!("--build-context {name}: {}", dir.display()))?;
+            }
+            // Not canonicalized: a missing layout is reported by the build, naming the path.
+            rbuild_build::NamedContext::OciLayout(r) => {
+                r.path = std::path::absolute(&r.path)
+                    .with_context(|| format!("--build-context {name}: {}", r.path.display()))?;
+            }
+            rbuild_build::NamedContext::Image(_) => {}
         }
         out.insert(name.to_string(), nc);
     }

@@ -19,7 +19,7 @@ use crate::BuildError;
 use crate::NamedContext;
 
 /// Records a filesystem step: its history slot, and the stage's new head vertex.
-pub(crate) fn push_fs(st: &mut StageState, vertex: VertexId, created_by: String) {
+pub(super) fn push_fs(st: &mut StageState, vertex: VertexId, created_by: String) {
     st.out.history.push(HistorySlot::Fs {
         created_by,
         step: st.out.fs_steps,
@@ -314,13 +314,17 @@ fn from_source(
             let store = Some(shared.input.runtime.store.clone());
             Ok(FromSource::Local(Arc::new(LocalContext::plain(dir, store))))
         }
-        Some(NamedContext::Image(reference)) => {
-            image_vertex(shared, st, &reference, line).map(FromSource::Vertex)
+        Some(named) => {
+            let shown = match &named {
+                NamedContext::Image(r) => r.clone(),
+                NamedContext::OciLayout(r) => r.to_string(),
+                NamedContext::Local(_) => "scratch".to_string(),
+            };
+            let image = super::named::named_image(shared, from, &named, line)?;
+            Ok(FromSource::Vertex(base_vertex(
+                shared, st, image, &shown, line,
+            )))
         }
-        Some(NamedContext::OciLayout(p)) => Err(BuildError::at(
-            line,
-            format!("build context {from:?}: oci-layout://{p} is not supported yet"),
-        )),
         None => from_vertex(shared, st, from, line).map(FromSource::Vertex),
     }
 }
@@ -349,66 +353,28 @@ fn image_vertex(
     line: usize,
 ) -> Result<VertexId, BuildError> {
     let image = resolve_image(shared, from, line)?;
+    Ok(base_vertex(shared, st, image, from, line))
+}
+
+/// A base vertex for a resolved image, shown as `FROM {shown}`; its cache key is the manifest.
+fn base_vertex(
+    shared: &mut Shared,
+    st: &mut StageState,
+    image: crate::resolve::BaseImage,
+    shown: &str,
+    line: usize,
+) -> VertexId {
     let source = image
         .manifest
         .as_ref()
         .map_or("scratch".to_string(), |m| m.digest.to_string());
-    let mut step = shared.step(st, line, &format!("FROM {from}"));
+    let mut step = shared.step(st, line, &format!("FROM {shown}"));
     st.position -= 1;
-    step.identity = format!("image {from}");
+    step.identity = format!("image {shown}");
     let op = BuildOp::Base(BaseOp {
         step,
         source,
         fs: image.fs,
     });
-    Ok(shared.add(op, Vec::new(), &st.name.clone()))
-}
-
-/// `FROM name` where `name` is a `--build-context`: an image from the store, or a local
-/// directory copied onto scratch as the stage's first layer (named contexts override stages).
-pub(crate) fn named_base(
-    shared: &mut Shared,
-    mut st: StageState,
-    named: NamedContext,
-    step: crate::ops::StepMeta,
-    line: usize,
-) -> Result<StageState, BuildError> {
-    let word = match &named {
-        NamedContext::Image(r) => r.clone(),
-        NamedContext::Local(_) => "scratch".to_string(),
-        NamedContext::OciLayout(p) => {
-            return Err(BuildError::at(
-                line,
-                format!("build context oci-layout://{p} is not supported yet"),
-            ))
-        }
-    };
-    let image = resolve_image(shared, &word, line)?;
-    st.out = super::stage::from_image(shared, &mut st, image, step);
-    let NamedContext::Local(dir) = named else {
-        return Ok(st);
-    };
-    let text = format!("COPY {} /", dir.display());
-    let step = shared.step(&mut st, line, &text);
-    st.position -= 1;
-    let store = Some(shared.input.runtime.store.clone());
-    let op = CopyOp {
-        step,
-        sources: vec![CopySource::Path(".".into())],
-        dest: "/".into(),
-        dest_is_dir: true,
-        chown: None,
-        chmod: None,
-        from_input: false,
-        exclude: Arc::new(LocalContext::plain(dir, store)),
-        parents: false,
-        excludes: Vec::new(),
-        add: None,
-        rt: shared.input.runtime.clone(),
-        fetched: Default::default(),
-        prefetched: Default::default(),
-    };
-    let v = shared.add(BuildOp::Copy(Box::new(op)), vec![st.out.vertex], &st.name);
-    push_fs(&mut st, v, format!("{text} # rbuild"));
-    Ok(st)
+    shared.add(op, Vec::new(), &st.name.clone())
 }

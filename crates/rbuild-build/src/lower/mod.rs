@@ -6,6 +6,7 @@
 mod args;
 mod fs;
 mod meta;
+mod named;
 mod select;
 mod stage;
 mod workdir;
@@ -78,6 +79,8 @@ pub(crate) struct Shared<'a> {
     pub step_number: usize,
     pub vertex_stage: Vec<String>,
     pub warnings: Vec<String>,
+    /// Images imported from `oci-layout://` contexts, by reference: each is read once.
+    pub oci_images: std::collections::HashMap<String, crate::resolve::BaseImage>,
 }
 
 /// Lowers the stages the target needs.
@@ -103,6 +106,7 @@ pub fn lower(input: &LowerInput) -> Result<Plan, BuildError> {
             .iter()
             .map(|w| format!("line {}: {}", w.line, w.message))
             .collect(),
+        oci_images: Default::default(),
     };
     for index in needed {
         let out = stage::lower_stage(&mut shared, index)?;

@@ -124,7 +124,7 @@ fn start(shared: &mut Shared, index: usize) -> Result<StageState, BuildError> {
     let text = format!("FROM {base}");
     let step = shared.step(&mut st, line, &text);
     if let Some(named) = shared.input.request.named_contexts.get(&base).cloned() {
-        return fs::named_base(shared, st, named, step, line);
+        return super::named::named_base(shared, st, (&base, named), step, line);
     }
     if let Some(parent) = select::stage_ref(&shared.names, &base, index) {
         st.out = shared.outs[parent]

@@ -1,6 +1,6 @@
 //! Choosing the manifest for a platform out of an index (pure).
 
-use rbuild_oci::{media_type, Descriptor, Platform};
+use crate::{media_type, Descriptor, Platform};
 
 /// Normalizes architecture aliases and default variants so that equal platforms compare equal.
 pub fn normalize(p: &Platform) -> Platform {
@@ -98,7 +98,7 @@ pub fn available(manifests: &[Descriptor]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rbuild_oci::Digest;
+    use crate::Digest;
 
     fn plat(os: &str, arch: &str, variant: Option<&str>) -> Platform {
         Platform {
