@@ -1,6 +1,6 @@
 //! Docker's default capability set and how the process is reduced to it.
 
-use crate::sys::proc_calls;
+use crate::sys::ProcSys;
 
 /// Capability numbers (linux/capability.h) of Docker's default set.
 pub const DEFAULT_CAPS: &[(u32, &str)] = &[
@@ -43,18 +43,18 @@ pub fn last_cap() -> u32 {
 
 /// Drops everything outside the default set from the bounding set (needs CAP_SETPCAP, so it
 /// runs before the uid changes).
-pub fn limit_bounding(last_cap: u32) -> std::io::Result<()> {
+pub fn limit_bounding<P: ProcSys>(sys: &mut P, last_cap: u32) -> std::io::Result<()> {
     for cap in to_drop(last_cap) {
-        proc_calls::drop_bounding(cap)?;
+        sys.drop_bounding(cap)?;
     }
-    proc_calls::clear_ambient()
+    sys.clear_ambient()
 }
 
 /// Sets the final sets after the uid change: the default set for root, nothing for other users
 /// (as a setuid transition without keep-caps does). Inheritable is always empty, as in Docker ≥ 20.10.
-pub fn apply_sets(uid: u32) -> std::io::Result<()> {
+pub fn apply_sets<P: ProcSys>(sys: &mut P, uid: u32) -> std::io::Result<()> {
     let set = if uid == 0 { default_mask() } else { 0 };
-    proc_calls::capset(set, set, 0)
+    sys.capset(set, set, 0)
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The command process: everything prepared before fork, then credentials, limits and exec.
 
 use crate::spec::Ulimit;
-use crate::sys::proc_calls;
+use crate::sys::{proc_calls, ProcSys, RealSys};
 use std::ffi::CString;
 
 /// Docker's default PATH, used for the search when the env has none.
@@ -104,14 +104,23 @@ impl Prepared {
     /// In the forked child: drops privileges and execs; on failure writes the reason to
     /// stderr and to `err_fd`, and exits 127 (not found) or 126.
     pub fn exec(&self, err_fd: libc::c_int) -> ! {
-        if let Err(e) = self.setup() {
-            self.fail(err_fd, &format!("setting up process: {e}"), 126);
+        let (msg, code) = self.start(&mut RealSys::default());
+        proc_calls::write_fd(2, format!("rbuild-sandbox: {msg}\n").as_bytes());
+        proc_calls::write_fd(err_fd, msg.as_bytes());
+        proc_calls::exit_now(code)
+    }
+
+    /// Drops privileges and execs through `sys`; returns only on failure, with the message and
+    /// the exit code (127 not found, 126 otherwise).
+    pub fn start<P: ProcSys>(&self, sys: &mut P) -> (String, i32) {
+        if let Err(e) = self.setup(sys) {
+            return (format!("setting up process: {e}"), 126);
         }
         let argv = ptrs(&self.argv);
         let env = ptrs(&self.env);
         let mut best: Option<std::io::Error> = None;
         for c in &self.candidates {
-            let e = proc_calls::execve(c, &argv, &env);
+            let e = sys.execve(c, &argv, &env);
             // EACCES from one PATH entry wins over ENOENT from the others, like execvp.
             if best
                 .as_ref()
@@ -121,38 +130,29 @@ impl Prepared {
             }
         }
         let e = best.unwrap_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound));
-        let (msg, code) = if e.kind() == std::io::ErrorKind::NotFound && !self.argv0.contains('/') {
-            (
-                format!("exec: {:?}: executable file not found in $PATH", self.argv0),
+        let (name, not_found) = (&self.argv0, e.kind() == std::io::ErrorKind::NotFound);
+        match (not_found, name.contains('/')) {
+            (true, false) => (
+                format!("exec: {name:?}: executable file not found in $PATH"),
                 127,
-            )
-        } else if e.kind() == std::io::ErrorKind::NotFound {
-            (
-                format!("exec: {:?}: no such file or directory", self.argv0),
-                127,
-            )
-        } else {
-            (format!("exec: {:?}: {e}", self.argv0), 126)
-        };
-        self.fail(err_fd, &msg, code)
-    }
-
-    fn setup(&self) -> std::io::Result<()> {
-        proc_calls::setsid();
-        proc_calls::reset_signals();
-        for (r, soft, hard) in &self.rlimits {
-            proc_calls::setrlimit(*r, *soft, *hard)?;
+            ),
+            (true, true) => (format!("exec: {name:?}: no such file or directory"), 127),
+            _ => (format!("exec: {name:?}: {e}"), 126),
         }
-        crate::caps::limit_bounding(self.last_cap)?;
-        proc_calls::set_ids(self.uid, self.gid, &self.groups)?;
-        crate::caps::apply_sets(self.uid)?;
-        proc_calls::set_no_new_privs()
     }
 
-    fn fail(&self, err_fd: libc::c_int, msg: &str, code: i32) -> ! {
-        proc_calls::write_fd(2, format!("rbuild-sandbox: {msg}\n").as_bytes());
-        proc_calls::write_fd(err_fd, msg.as_bytes());
-        proc_calls::exit_now(code)
+    /// Session, signals, limits, then credentials: the bounding set shrinks while CAP_SETPCAP
+    /// is still held, the ids change, the final sets follow, and no_new_privs comes last.
+    fn setup<P: ProcSys>(&self, sys: &mut P) -> std::io::Result<()> {
+        sys.setsid();
+        sys.reset_signals();
+        for (r, soft, hard) in &self.rlimits {
+            sys.setrlimit(*r, *soft, *hard)?;
+        }
+        crate::caps::limit_bounding(sys, self.last_cap)?;
+        sys.set_ids(self.uid, self.gid, &self.groups)?;
+        crate::caps::apply_sets(sys, self.uid)?;
+        sys.set_no_new_privs()
     }
 }
 

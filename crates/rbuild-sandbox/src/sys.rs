@@ -1,8 +1,12 @@
 //! The kernel seam: every filesystem and mount call of the rootfs setup goes through [`Sys`],
-//! so the setup logic can run against a fake without root. Process-level calls (fork, exec,
-//! capabilities, namespaces) live in `sys::proc_calls`, the only other place with `unsafe`.
+//! every process-level call of the init goes through [`ProcSys`], so the setup logic can run
+//! against a fake without root. `sys` and its submodules are the only places with `unsafe`.
 
+mod cwd;
 pub(crate) mod proc_calls;
+mod process;
+
+pub use process::ProcSys;
 
 use std::ffi::CString;
 use std::io;

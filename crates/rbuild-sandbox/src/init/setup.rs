@@ -1,0 +1,63 @@
+//! The init's setup sequence, generic over the kernel seams so its order is testable without
+//! root: namespaces before the fork of pid 1, then in pid 1 the hostname, the rootfs, the
+//! working directory and the user, which yield the prepared command.
+
+use crate::plan::{self, Stub};
+use crate::process::Prepared;
+use crate::spec::{InitRequest, NetworkMode};
+use crate::sys::{ProcSys, Sys};
+use crate::{rootfs, user};
+use std::path::Path;
+
+fn err(what: &str) -> impl Fn(std::io::Error) -> String + '_ {
+    move |e| format!("{what}: {e}")
+}
+
+/// Before pid 1 exists: stdin, death signal, umask, the run's cgroups, then the namespaces.
+pub fn enter_namespaces<S: ProcSys>(sys: &mut S, req: &InitRequest) -> Result<(), String> {
+    sys.null_stdin().map_err(err("open /dev/null"))?;
+    sys.set_parent_death_signal()
+        .map_err(err("prctl(PR_SET_PDEATHSIG)"))?;
+    sys.umask(0o022);
+    for procs in &req.cgroup_procs {
+        sys.join_cgroup(procs)
+            .map_err(|e| format!("join cgroup {}: {e}", procs.display()))?;
+    }
+    let mut flags = libc::CLONE_NEWNS
+        | libc::CLONE_NEWPID
+        | libc::CLONE_NEWUTS
+        | libc::CLONE_NEWIPC
+        | libc::CLONE_NEWCGROUP;
+    if req.spec.network == NetworkMode::None {
+        flags |= libc::CLONE_NEWNET;
+    }
+    sys.unshare(flags).map_err(err("unshare namespaces"))
+}
+
+/// In pid 1: everything up to the prepared command; mountpoints created on the way go to `stubs`.
+pub fn setup<S: Sys + ProcSys>(
+    sys: &mut S,
+    req: &InitRequest,
+    stubs: &mut Vec<Stub>,
+) -> Result<Prepared, String> {
+    let spec = &req.spec;
+    sys.set_parent_death_signal()
+        .map_err(err("prctl(PR_SET_PDEATHSIG)"))?;
+    if !spec.hostname.is_empty() {
+        sys.sethostname(&spec.hostname)
+            .map_err(|e| format!("sethostname {:?}: {e}", spec.hostname))?;
+    }
+    if spec.network == NetworkMode::None {
+        sys.loopback_up().map_err(err("bring lo up"))?;
+    }
+    let steps = plan::build(spec, &req.etc_dir);
+    let opened = rootfs::enter(sys, req, &plan::bind_sources(&steps))?;
+    rootfs::apply(sys, &steps, &opened, stubs)?;
+    sys.enter_cwd(&spec.cwd)
+        .map_err(|e| format!("working directory {}: {e}", spec.cwd))?;
+    let passwd = sys.read_text(Path::new("/etc/passwd"));
+    let group = sys.read_text(Path::new("/etc/group"));
+    let who = user::resolve_user(&spec.user, &passwd, &group).map_err(|e| e.to_string())?;
+    let env = user::env_with_home(&spec.env, &who.home);
+    Prepared::new(&spec.argv, &env, &spec.limits.ulimits, &who)
+}
