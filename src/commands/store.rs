@@ -27,12 +27,21 @@ fn check(store: &Store) -> anyhow::Result<ExitCode> {
     for (tag, digest, why) in &report.unreadable {
         println!("UNREADABLE {digest} (needed by {tag}): {why}");
     }
+    for id in &report.unverified_snapshots {
+        println!("UNVERIFIED snapshot {id}: no proof it holds the layer its chain id names");
+    }
+    for (id, why) in &report.damaged_snapshots {
+        println!("DAMAGED snapshot {id}: {why}");
+    }
     println!(
-        "{} blobs checked: {} corrupt, {} missing, {} unreadable",
+        "{} blobs checked: {} corrupt, {} missing, {} unreadable; {} snapshots checked: {} unverified, {} damaged",
         report.blobs_checked,
         report.corrupt.len(),
         report.missing.len(),
-        report.unreadable.len()
+        report.unreadable.len(),
+        report.snapshots_checked,
+        report.unverified_snapshots.len(),
+        report.damaged_snapshots.len(),
     );
     Ok(if report.is_ok() {
         ExitCode::SUCCESS

@@ -45,6 +45,17 @@ pub enum LayerError {
         /// The size recorded in the tar header.
         expected: u64,
     },
+    /// The uncompressed layer stream does not hash to the diff_id the image claims for it.
+    #[error(
+        "layer content hashes to {actual}, but the image config claims diff_id {expected}: \
+         refusing to use it"
+    )]
+    DiffIdMismatch {
+        /// The diff_id the image config claims.
+        expected: rbuild_oci::Digest,
+        /// The sha256 of the whole uncompressed stream.
+        actual: rbuild_oci::Digest,
+    },
     /// A tar entry is malformed or unsafe (escaping hardlink, bad type, …).
     #[error("tar entry {path:?}: {reason}")]
     BadEntry {

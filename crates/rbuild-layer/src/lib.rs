@@ -3,7 +3,8 @@
 //! * [`write_layer`] turns an overlay-format directory (an upper dir, or a snapshot) into a
 //!   deterministic, compressed OCI layer in one streaming pass, returning diffID and digest.
 //! * [`decompress`] sniffs gzip / zstd / plain tar.
-//! * [`apply_layer`] unpacks a layer tar into a directory without ever writing outside it.
+//! * [`apply_layer`] unpacks a layer tar into a directory without ever writing outside it;
+//!   [`apply_layer_verified`] also proves the stream hashes to the diff_id the image claims.
 
 mod apply;
 mod compression;
@@ -11,6 +12,7 @@ mod error;
 mod pgzip;
 mod pool;
 mod tarwriter;
+mod verify;
 mod walk;
 mod writer;
 mod xattrs;
@@ -18,4 +20,5 @@ mod xattrs;
 pub use apply::{apply_layer, ApplyOptions, ApplyStats, WhiteoutMode};
 pub use compression::{decompress, detect, Compression, Detected};
 pub use error::LayerError;
+pub use verify::{apply_layer_verified, HashingReader};
 pub use writer::{write_layer, LayerDigests, WriteOptions, OPAQUE_MARKER};

@@ -1,4 +1,5 @@
-//! `check`: verify every blob's digest and that tagged images are complete.
+//! `check`: verify every blob's digest, every snapshot's proof, and that tagged images are
+//! complete.
 
 use std::fs::File;
 use std::io;
@@ -6,6 +7,7 @@ use std::io;
 use rbuild_oci::{Digest, Sha256Writer};
 
 use crate::error::{IoContext, Result};
+use crate::verified::{describe_change, summarize};
 use crate::Store;
 
 /// What `Store::check` found.
@@ -19,12 +21,23 @@ pub struct CheckReport {
     pub missing: Vec<(String, Digest)>,
     /// Manifests, indexes or configs that could not be read or parsed: (tag, digest, why).
     pub unreadable: Vec<(String, Digest, String)>,
+    /// Snapshots examined.
+    pub snapshots_checked: usize,
+    /// Snapshots with no proof that their content is the layer their chain id names (made
+    /// by an older rbuild or committed unverified): builds do not use them.
+    pub unverified_snapshots: Vec<Digest>,
+    /// Verified snapshots whose tree changed since (truncated, deleted or altered files).
+    pub damaged_snapshots: Vec<(Digest, String)>,
 }
 
 impl CheckReport {
     /// Whether the store is sound.
     pub fn is_ok(&self) -> bool {
-        self.corrupt.is_empty() && self.missing.is_empty() && self.unreadable.is_empty()
+        self.corrupt.is_empty()
+            && self.missing.is_empty()
+            && self.unreadable.is_empty()
+            && self.unverified_snapshots.is_empty()
+            && self.damaged_snapshots.is_empty()
     }
 }
 
@@ -42,7 +55,8 @@ pub(crate) fn hash_reader(mut reader: impl io::Read) -> io::Result<(Digest, u64)
 }
 
 impl Store {
-    /// Verifies every blob's digest and that every tagged image's blobs exist.
+    /// Verifies every blob's digest, every snapshot's record and that every tagged image's
+    /// blobs exist.
     pub fn check(&self) -> Result<CheckReport> {
         let mut report = CheckReport::default();
         for digest in self.blobs()? {
@@ -53,6 +67,7 @@ impl Store {
                 report.corrupt.push((digest, actual));
             }
         }
+        self.check_snapshots(&mut report)?;
         for (tag, desc) in self.tags()? {
             let mut reach = crate::reach::Reach::default();
             self.walk(&desc, &mut reach);
@@ -65,4 +80,42 @@ impl Store {
         }
         Ok(report)
     }
+
+    fn check_snapshots(&self, report: &mut CheckReport) -> Result<()> {
+        for id in self.snapshots()? {
+            report.snapshots_checked += 1;
+            if let Some(why) = self.snapshot_problem(&id)? {
+                match why {
+                    SnapshotProblem::Unverified => report.unverified_snapshots.push(id),
+                    SnapshotProblem::Damaged(why) => report.damaged_snapshots.push((id, why)),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// What is wrong with a committed snapshot, if anything.
+    pub(crate) fn snapshot_problem(&self, id: &Digest) -> Result<Option<SnapshotProblem>> {
+        let Some(record) = self.snapshot_record(id)? else {
+            return Ok(Some(SnapshotProblem::Unverified));
+        };
+        let path = self.layout.snapshot(id);
+        match summarize(&path) {
+            Ok(found) if found == record.tree => Ok(None),
+            Ok(found) => Ok(Some(SnapshotProblem::Damaged(describe_change(
+                &record.tree,
+                &found,
+            )))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound && !path.exists() => Ok(None),
+            Err(e) => Ok(Some(SnapshotProblem::Damaged(format!("unreadable: {e}")))),
+        }
+    }
+}
+
+/// Why a snapshot cannot be vouched for.
+pub(crate) enum SnapshotProblem {
+    /// No record: never verified.
+    Unverified,
+    /// The tree changed since it was verified.
+    Damaged(String),
 }

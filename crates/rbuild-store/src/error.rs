@@ -34,6 +34,17 @@ pub enum StoreError {
         /// The actual size.
         actual: u64,
     },
+    /// A stored blob does not match its digest or size.
+    #[error(
+        "blob {digest} in the store is damaged ({why}); run `rbuild store check --repair` to \
+         drop it (the next build or pull fetches it again)"
+    )]
+    CorruptBlob {
+        /// The blob.
+        digest: Digest,
+        /// What is wrong with it.
+        why: String,
+    },
     /// A blob is not in the store.
     #[error("blob {0} is not in the store")]
     BlobNotFound(Digest),

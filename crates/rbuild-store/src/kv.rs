@@ -215,6 +215,28 @@ impl Store {
         Ok(n)
     }
 
+    /// Deletes every key of a namespace starting with `prefix`; returns how many.
+    pub(crate) fn kv_delete_prefix(&self, ns: &str, prefix: &str) -> Result<usize> {
+        const MATCH: &str = "ns = ?1 AND substr(key, 1, length(?2)) = ?2";
+        let mut conn = self.db.conn();
+        let tx = conn.transaction().map_err(|e| self.db.err(e))?;
+        let n = tx
+            .execute(
+                &format!("DELETE FROM kv WHERE {MATCH}"),
+                params![ns, prefix],
+            )
+            .and_then(|n| {
+                tx.execute(
+                    &format!("DELETE FROM kv_refs WHERE {MATCH}"),
+                    params![ns, prefix],
+                )?;
+                Ok(n)
+            })
+            .map_err(|e| self.db.err(e))?;
+        tx.commit().map_err(|e| self.db.err(e))?;
+        Ok(n)
+    }
+
     /// Every blob digest some entry refers to.
     pub(crate) fn kv_referenced_blobs(&self) -> Result<Vec<Digest>> {
         let conn = self.db.conn();

@@ -19,6 +19,7 @@
 //! blob also drops the cache entries that point to it.
 
 mod archive;
+mod blob_reader;
 mod blobs;
 mod check;
 mod error;
@@ -32,9 +33,11 @@ mod reach;
 mod snapshots;
 mod tags;
 mod usage;
+mod verified;
 
 use std::path::Path;
 
+pub use blob_reader::BlobReader;
 pub use blobs::MAX_JSON_BLOB;
 pub use check::CheckReport;
 pub use error::{Result, StoreError};
@@ -45,6 +48,7 @@ pub use reach::Reach;
 pub use snapshots::ScratchDir;
 pub use tags::{ref_name, REF_NAME};
 pub use usage::{DiskUsage, ImageSummary};
+pub use verified::NS_SNAPSHOT;
 
 use kv::Db;
 use layout::Layout;

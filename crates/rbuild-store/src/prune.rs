@@ -128,7 +128,7 @@ impl Store {
 
     fn remove_candidate(&self, c: &Candidate, report: &mut PruneReport) -> Result<()> {
         if c.snapshot {
-            self.discard_dir(&self.layout.snapshot(&c.id))?;
+            self.remove_snapshot(&c.id)?;
             report.snapshots_removed += 1;
         } else {
             let path = self.blob_path(&c.id);

@@ -2,6 +2,9 @@
 //!
 //! A snapshot only ever appears by renaming a whole directory into `snapshots/`, and only
 //! disappears by renaming it out into `tmp/` first, so `snapshots/<hex>` is always complete.
+//! Builds use only *verified* snapshots (see `verified`): an image's config merely claims its
+//! diff_ids, and a snapshot cached under a chain id is what every later build on that chain
+//! runs on.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -12,7 +15,11 @@ use std::sync::{Arc, Mutex};
 use rbuild_oci::Digest;
 
 use crate::error::{IoContext, Result, StoreError};
+use crate::verified::{record_key, record_prefix, summarize, SnapshotRecord, NS_SNAPSHOT};
 use crate::{lock, Store};
+
+/// How often a verified commit moves an unverified occupant out of its way before giving up.
+const REPLACE_ATTEMPTS: usize = 4;
 
 /// Locks of scratch dirs that were `keep()`-ed, held until committed or released.
 pub(crate) type KeptLocks = Arc<Mutex<HashMap<PathBuf, File>>>;
@@ -62,6 +69,93 @@ impl Store {
         path.is_dir().then_some(path)
     }
 
+    /// The committed snapshot of a chain id if the store can vouch for it (it was committed
+    /// with [`Store::commit_verified_snapshot`]); protects it like [`Store::snapshot`].
+    pub fn verified_snapshot(&self, chain_id: &Digest) -> Option<PathBuf> {
+        let path = self.snapshot(chain_id)?;
+        self.snapshot_record(chain_id).ok().flatten().map(|_| path)
+    }
+
+    /// The verification record of the snapshot directory now at `snapshots/<chain hex>`.
+    pub(crate) fn snapshot_record(&self, chain_id: &Digest) -> Result<Option<SnapshotRecord>> {
+        let path = self.layout.snapshot(chain_id);
+        let key = match record_key(chain_id, &path) {
+            Ok(key) => key,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).at(&path),
+        };
+        let Some(bytes) = self.kv_get(NS_SNAPSHOT, &key)? else {
+            return Ok(None);
+        };
+        // An unparsable record vouches for nothing.
+        Ok(serde_json::from_slice(&bytes).ok())
+    }
+
+    /// Commits `dir`, whose content the caller verified against `diff_id` (unpacked with
+    /// `rbuild_layer::apply_layer_verified`, or written by `write_layer` which computed it),
+    /// as the snapshot of `chain_id`. An unverified snapshot already there is replaced; a
+    /// verified one wins and `dir` is removed.
+    pub fn commit_verified_snapshot(
+        &self,
+        chain_id: &Digest,
+        dir: PathBuf,
+        diff_id: &Digest,
+    ) -> Result<PathBuf> {
+        let res = self.commit_verified(chain_id, &dir, diff_id);
+        self.release_scratch(&dir);
+        res
+    }
+
+    fn commit_verified(&self, chain_id: &Digest, dir: &Path, diff_id: &Digest) -> Result<PathBuf> {
+        if !dir.is_dir() {
+            return Err(StoreError::NotADirectory(dir.to_path_buf()));
+        }
+        let record = SnapshotRecord {
+            diff_id: diff_id.clone(),
+            tree: summarize(dir).at(dir)?,
+        };
+        let key = record_key(chain_id, dir).at(dir)?;
+        let json = serde_json::to_vec(&record).map_err(|source| StoreError::Json {
+            what: format!("snapshot record {key}"),
+            source,
+        })?;
+        // Before the rename: a crash in between leaves a record of a directory that is gone.
+        self.kv_put(NS_SNAPSHOT, &key, &json)?;
+        let target = self.layout.snapshot(chain_id);
+        for _ in 0..REPLACE_ATTEMPTS {
+            match lock::rename_noreplace(dir, &target) {
+                Ok(()) => {
+                    lock::fsync_dir(&self.layout.snapshots_dir())?;
+                    return Ok(target);
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e).at(&target),
+            }
+            if self.snapshot_record(chain_id)?.is_some() {
+                self.protect(chain_id)?;
+                self.discard_dir(dir)?;
+                let _ = self.kv_delete(NS_SNAPSHOT, &key);
+                return Ok(target);
+            }
+            // An unverified occupant: move it out of the way (someone may beat us to it).
+            match self.discard_dir(&target) {
+                Err(StoreError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {}
+                other => other?,
+            }
+        }
+        Err(StoreError::Io {
+            path: target,
+            source: io::Error::other("snapshot kept being replaced while committing"),
+        })
+    }
+
+    /// Removes a committed snapshot and its records.
+    pub(crate) fn remove_snapshot(&self, chain_id: &Digest) -> Result<()> {
+        self.discard_dir(&self.layout.snapshot(chain_id))?;
+        self.kv_delete_prefix(NS_SNAPSHOT, &record_prefix(chain_id))?;
+        Ok(())
+    }
+
     /// Creates a fresh scratch directory under `tmp/` (same filesystem as `snapshots/`).
     pub fn scratch(&self) -> Result<ScratchDir> {
         let (path, file) = lock::create_locked_dir(&self.layout.tmp_dir(), "s-")?;
@@ -74,6 +168,10 @@ impl Store {
 
     /// Renames `dir` into `snapshots/<hex>` atomically; if another build committed the same
     /// chain id first, removes `dir` and returns the existing snapshot.
+    ///
+    /// Records no proof of content: `check` reports such a snapshot as unverified and builds
+    /// (which use [`Store::verified_snapshot`]) unpack the layer again. Prefer
+    /// [`Store::commit_verified_snapshot`].
     pub fn commit_snapshot(&self, chain_id: &Digest, dir: PathBuf) -> Result<PathBuf> {
         let res = self.rename_into_snapshots(chain_id, &dir);
         self.release_scratch(&dir);

@@ -36,8 +36,9 @@ fn crash_worker() {
             std::fs::write(scratch.path().join(format!("f{f}")), big.as_slice()).unwrap();
         }
         std::fs::write(scratch.path().join("done"), b"").unwrap();
+        let diff_id = Digest::of(format!("{pid}-{n}").as_bytes());
         store
-            .commit_scratch(&Digest::of(format!("{pid}-{n}").as_bytes()), scratch)
+            .commit_verified_snapshot(&diff_id, scratch.keep(), &diff_id)
             .unwrap();
         store
             .kv_put("cache", &format!("{pid}-{n}"), &big[..64])

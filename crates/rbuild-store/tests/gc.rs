@@ -61,7 +61,7 @@ fn prune_keeps_tagged_images_and_removes_the_rest() {
     for id in [&kept_chain, &orphan_chain] {
         let s = store.scratch().unwrap();
         fs::write(s.path().join("f"), b"data").unwrap();
-        store.commit_scratch(id, s).unwrap();
+        store.commit_verified_snapshot(id, s.keep(), id).unwrap();
     }
     store
         .kv_put_refs("cache", "k-gone", b"v", std::slice::from_ref(&gone_layer))

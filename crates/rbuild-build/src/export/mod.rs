@@ -166,31 +166,34 @@ fn write_tar(
 }
 
 /// Unpacks the image's layers, bottom first, into `dir` with whiteouts applied: the final
-/// root filesystem as a container would see it.
+/// root filesystem as a container would see it. Every layer is verified against its blob
+/// digest and the diff_id the config claims for it.
 pub fn unpack_rootfs(
     store: &Store,
     manifest: &Descriptor,
     dir: &Path,
 ) -> Result<ApplyStats, ExportError> {
-    let (m, _) = crate::image::read_image(store, manifest).map_err(|e| ExportError::Image {
-        digest: manifest.digest.clone(),
-        message: e.to_string(),
-    })?;
+    let (m, config) =
+        crate::image::read_image(store, manifest).map_err(|e| ExportError::Image {
+            digest: manifest.digest.clone(),
+            message: e.to_string(),
+        })?;
     std::fs::create_dir_all(dir).map_err(io_at(dir))?;
     let opts = ApplyOptions {
         whiteouts: WhiteoutMode::Apply,
         ..Default::default()
     };
     let mut total = ApplyStats::default();
-    for layer in &m.layers {
+    for (layer, diff_id) in m.layers.iter().zip(&config.rootfs.diff_ids) {
         let layer_err = |source| ExportError::Layer {
             digest: layer.digest.clone(),
             source,
         };
-        let blob = store.open_blob(&layer.digest)?;
+        let blob = store.blob_reader(&layer.digest, Some(layer.size))?;
         let reader = Box::new(std::io::BufReader::with_capacity(1 << 20, blob));
         let mut tar = rbuild_layer::decompress(reader).map_err(layer_err)?;
-        let stats = rbuild_layer::apply_layer(&mut tar, dir, &opts).map_err(layer_err)?;
+        let stats =
+            rbuild_layer::apply_layer_verified(&mut tar, dir, &opts, diff_id).map_err(layer_err)?;
         total.entries += stats.entries;
         total.bytes += stats.bytes;
     }

@@ -18,6 +18,10 @@ fn layer_error(what: &str, e: impl std::fmt::Display) -> BuildError {
 }
 
 /// Makes sure every layer of `fs` is unpacked; returns the snapshot dirs top-most first.
+///
+/// Only snapshots the store can vouch for are used: an image's config merely claims its
+/// diff_ids, so a layer is unpacked verified against its diff_id before it is cached under
+/// the chain id every later build on that chain will run on.
 pub fn ensure_snapshots(store: &Store, fs: &FsState) -> Result<Vec<PathBuf>, BuildError> {
     let diff_ids = fs.diff_ids();
     let mut dirs = Vec::with_capacity(diff_ids.len());
@@ -25,9 +29,9 @@ pub fn ensure_snapshots(store: &Store, fs: &FsState) -> Result<Vec<PathBuf>, Bui
         let Some(chain) = chain_id(&diff_ids[..=i]) else {
             continue;
         };
-        let dir = match store.snapshot(&chain) {
+        let dir = match store.verified_snapshot(&chain) {
             Some(dir) => dir,
-            None => unpack(store, &layer.descriptor, &chain)?,
+            None => unpack(store, layer, &chain)?,
         };
         dirs.push(dir);
     }
@@ -37,22 +41,25 @@ pub fn ensure_snapshots(store: &Store, fs: &FsState) -> Result<Vec<PathBuf>, Bui
 
 fn unpack(
     store: &Store,
-    layer: &Descriptor,
+    layer: &LayerRef,
     chain: &rbuild_oci::Digest,
 ) -> Result<PathBuf, BuildError> {
-    let what = layer.digest.to_string();
+    let digest = &layer.descriptor.digest;
+    let what = format!("layer {digest}");
     let scratch = store.scratch()?;
     let target = scratch.path().join("fs");
     std::fs::create_dir(&target).map_err(|e| layer_error(&what, e))?;
-    let blob = store.open_blob(&layer.digest)?;
+    let blob = store.blob_reader(digest, Some(layer.descriptor.size))?;
     let mut tar = rbuild_layer::decompress(Box::new(std::io::BufReader::new(blob)))
         .map_err(|e| layer_error(&what, e))?;
     let opts = ApplyOptions {
         whiteouts: WhiteoutMode::Overlay,
         ..Default::default()
     };
-    rbuild_layer::apply_layer(&mut tar, &target, &opts).map_err(|e| layer_error(&what, e))?;
-    Ok(store.commit_snapshot(chain, target)?)
+    // On a mismatch the scratch dir (and everything unpacked) is dropped, never committed.
+    rbuild_layer::apply_layer_verified(&mut tar, &target, &opts, &layer.diff_id)
+        .map_err(|e| layer_error(&what, e))?;
+    Ok(store.commit_verified_snapshot(chain, target, &layer.diff_id)?)
 }
 
 /// Turns `dir` (a step's changes, in overlay format) into a layer on top of `parent`.
@@ -72,6 +79,7 @@ pub fn commit_layer(rt: &Runtime, parent: &FsState, dir: &Path) -> Result<FsStat
     let digests = rbuild_layer::write_layer(dir, &rt.layer_options, &mut ingest)
         .map_err(|e| layer_error(&dir.display().to_string(), e))?;
     let (digest, size) = ingest.commit(Some(&digests.digest), Some(digests.size))?;
+    let diff_id = digests.diff_id.clone();
     let descriptor = Descriptor::new(digests.media_type, digest, size);
     next.layers.push(LayerRef {
         descriptor,
@@ -81,8 +89,10 @@ pub fn commit_layer(rt: &Runtime, parent: &FsState, dir: &Path) -> Result<FsStat
         layer: true,
         created,
     });
+    // write_layer computed the diff_id from this very directory: it is verified.
     if let Some(chain) = chain_id(&next.diff_ids()) {
-        rt.store.commit_snapshot(&chain, dir.to_path_buf())?;
+        rt.store
+            .commit_verified_snapshot(&chain, dir.to_path_buf(), &diff_id)?;
     }
     Ok(next)
 }

@@ -26,14 +26,26 @@ pub fn layer_tar(name: &str, content: &[u8]) -> Vec<u8> {
 
 /// Stores an image of uncompressed layers (one per name) and returns its manifest descriptor.
 pub fn put_image(store: &Store, files: &[&str]) -> Descriptor {
+    let layers: Vec<(Vec<u8>, Digest)> = files
+        .iter()
+        .map(|f| {
+            let tar = layer_tar(f, f.as_bytes());
+            let diff_id = Digest::of(&tar);
+            (tar, diff_id)
+        })
+        .collect();
+    put_image_of(store, &layers)
+}
+
+/// Stores an image of the given uncompressed layers, each with the diff_id its config claims.
+pub fn put_image_of(store: &Store, tars: &[(Vec<u8>, Digest)]) -> Descriptor {
     let mut layers = Vec::new();
     let mut diff_ids = Vec::new();
-    for f in files {
-        let tar = layer_tar(f, f.as_bytes());
+    for (tar, diff_id) in tars {
         let mut ing = store.ingest().unwrap();
-        ing.write_all(&tar).unwrap();
+        ing.write_all(tar).unwrap();
         let (d, n) = ing.commit(None, None).unwrap();
-        diff_ids.push(d.clone());
+        diff_ids.push(diff_id.clone());
         layers.push(Descriptor::new(media_type::OCI_LAYER_TAR, d, n));
     }
     let config = ImageConfig {
