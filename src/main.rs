@@ -2,6 +2,7 @@
 
 mod cli;
 mod commands;
+mod output;
 mod render;
 mod render_tty;
 mod resolver;
@@ -11,6 +12,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // Descriptors the caller left open must reach no child (git, tools, the sandbox init).
+    rbuild_sandbox::mark_inherited_fds_cloexec();
     // The sandbox init is this same binary re-executed; it must run before anything else.
     rbuild_sandbox::init_if_requested();
     tracing_subscriber::fmt()

@@ -15,6 +15,9 @@ use std::os::unix::net::UnixStream;
 
 /// Entry point of the init; returns the exit code of the init process.
 pub fn main() -> i32 {
+    // Whatever the builder's caller left open must not live one step longer (CVE-2024-21626):
+    // the init owns nothing above stderr yet, so everything there is inherited.
+    crate::sys::fds::close_from(3);
     let Ok(fd) = proc_calls::dup_cloexec(0) else {
         return 125;
     };

@@ -28,6 +28,14 @@ use std::path::Path;
 /// argv[1] value that marks the re-executed sandbox init.
 pub const INIT_ARG: &str = "__rbuild-sandbox-init";
 
+/// Call first thing in main(): marks every descriptor above stderr close-on-exec, so whatever
+/// the caller left open (CI agents do) reaches no child this process spawns (CVE-2024-21626).
+/// Never fails: without close_range it marks the descriptors one by one.
+pub fn mark_inherited_fds_cloexec() {
+    // The fallback only fails on an fd that vanished meanwhile; nothing is left to protect then.
+    let _ = sys::fds::cloexec_from(3);
+}
+
 /// Call first thing in main(): if argv[1] == INIT_ARG this process is the sandbox init; it runs and never returns.
 pub fn init_if_requested() {
     if std::env::args_os().nth(1).is_some_and(|a| a == INIT_ARG) {

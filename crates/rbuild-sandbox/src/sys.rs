@@ -2,7 +2,8 @@
 //! every process-level call of the init goes through [`ProcSys`], so the setup logic can run
 //! against a fake without root. `sys` and its submodules are the only places with `unsafe`.
 
-mod cwd;
+pub(crate) mod cwd;
+pub(crate) mod fds;
 pub(crate) mod proc_calls;
 mod process;
 

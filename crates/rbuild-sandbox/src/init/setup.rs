@@ -1,6 +1,7 @@
 //! The init's setup sequence, generic over the kernel seams so its order is testable without
-//! root: namespaces before the fork of pid 1, then in pid 1 the hostname, the rootfs, the
-//! working directory and the user, which yield the prepared command.
+//! root: namespaces before the fork of pid 1, then in pid 1 the descriptors, the hostname, the
+//! rootfs, the working directory (checked to be inside the root) and the user, which yield the
+//! prepared command.
 
 use crate::plan::{self, Stub};
 use crate::process::Prepared;
@@ -43,6 +44,9 @@ pub fn setup<S: Sys + ProcSys>(
     let spec = &req.spec;
     sys.set_parent_death_signal()
         .map_err(err("prctl(PR_SET_PDEATHSIG)"))?;
+    // The init closed what it inherited; anything opened since must not outlive the exec.
+    sys.cloexec_fds_from(3)
+        .map_err(err("mark descriptors close-on-exec"))?;
     if !spec.hostname.is_empty() {
         sys.sethostname(&spec.hostname)
             .map_err(|e| format!("sethostname {:?}: {e}", spec.hostname))?;
@@ -53,11 +57,28 @@ pub fn setup<S: Sys + ProcSys>(
     let steps = plan::build(spec, &req.etc_dir);
     let opened = rootfs::enter(sys, req, &plan::bind_sources(&steps))?;
     rootfs::apply(sys, &steps, &opened, stubs)?;
-    sys.enter_cwd(&spec.cwd)
-        .map_err(|e| format!("working directory {}: {e}", spec.cwd))?;
+    enter_cwd(sys, &spec.cwd)?;
     let passwd = sys.read_text(Path::new("/etc/passwd"));
     let group = sys.read_text(Path::new("/etc/group"));
     let who = user::resolve_user(&spec.user, &passwd, &group).map_err(|e| e.to_string())?;
     let env = user::env_with_home(&spec.env, &who.home);
     Prepared::new(&spec.argv, &env, &spec.limits.ulimits, &who)
+}
+
+/// Enters the working directory inside the new root and proves it is there: a directory
+/// reached through an inherited descriptor would be outside it (CVE-2024-21626).
+fn enter_cwd<S: ProcSys>(sys: &mut S, cwd: &str) -> Result<(), String> {
+    sys.enter_cwd(cwd).map_err(|e| {
+        let why = if e.raw_os_error() == Some(libc::ELOOP) {
+            "it resolves through a symlink loop or a /proc magic link such as /proc/self/fd/N"
+                .to_string()
+        } else {
+            e.to_string()
+        };
+        format!("working directory {cwd}: {why}")
+    })?;
+    let raw = sys
+        .current_dir()
+        .map_err(|e| format!("working directory {cwd}: cannot tell where it is: {e}"))?;
+    crate::sys::cwd::check_inside_root(&raw, cwd)
 }

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 struct Recorder {
     calls: Vec<String>,
     fail: Option<&'static str>,
+    cwd_name: Option<&'static [u8]>,
 }
 
 impl Recorder {
@@ -93,6 +94,9 @@ impl ProcSys for Recorder {
         self.call("fork".into())?;
         Ok(Forked::Child)
     }
+    fn cloexec_fds_from(&mut self, first: u32) -> io::Result<()> {
+        self.call(format!("cloexec_fds_from {first}"))
+    }
     fn sethostname(&mut self, name: &str) -> io::Result<()> {
         self.call(format!("hostname {name}"))
     }
@@ -101,6 +105,10 @@ impl ProcSys for Recorder {
     }
     fn enter_cwd(&mut self, cwd: &str) -> io::Result<()> {
         self.call(format!("enter_cwd {cwd}"))
+    }
+    fn current_dir(&mut self) -> io::Result<Vec<u8>> {
+        self.call("current_dir".into())?;
+        Ok(self.cwd_name.unwrap_or(b"/app").to_vec())
     }
     fn read_text(&mut self, path: &Path) -> String {
         let _ = self.call(format!("read {}", path.display()));
@@ -195,12 +203,14 @@ fn setup_runs_in_order_up_to_exec() {
         ("exec: \"/bin/sh\": no such file or directory", 127)
     );
     let order = [
+        "cloexec_fds_from 3",
         "hostname box",
         "loopback_up",
         "overlay /run/root",
         "pivot_root /run/root",
         "mount proc /proc",
         "enter_cwd /app",
+        "current_dir",
         "read /etc/passwd",
         "setsid",
         "drop_bounding",
@@ -221,6 +231,7 @@ fn setup_runs_in_order_up_to_exec() {
 #[test]
 fn a_failing_step_stops_the_sequence_before_exec() {
     for (failing, named) in [
+        ("cloexec_fds_from", "mark descriptors close-on-exec"),
         ("hostname", "sethostname \"box\""),
         ("pivot_root", "pivot_root into /run/root"),
         ("enter_cwd", "working directory /app"),
@@ -244,4 +255,18 @@ fn a_failing_step_stops_the_sequence_before_exec() {
             "{failing}: exec after failure"
         );
     }
+}
+
+#[test]
+fn f1_a_cwd_that_resolved_outside_the_root_fails_the_step() {
+    let mut rec = Recorder {
+        cwd_name: Some(b"(unreachable)/tmp/rt"),
+        ..Default::default()
+    };
+    let msg = run_sequence(&mut rec).unwrap_err();
+    assert!(msg.contains("working directory /app is outside"), "{msg}");
+    assert!(!rec
+        .calls
+        .iter()
+        .any(|c| c.starts_with("set_ids") || c.starts_with("execve")));
 }

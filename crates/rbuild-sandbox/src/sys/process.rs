@@ -1,5 +1,5 @@
 //! The process seam: every process-level call of the init and of the command before exec
-//! (namespaces, fork, hostname, working directory, credentials, capabilities, exec) goes through
+//! (namespaces, fork, descriptors, hostname, working directory, credentials, capabilities, exec) goes through
 //! [`ProcSys`], so the order of the setup can be checked against a recording fake without root.
 
 use super::proc_calls::{self, Forked};
@@ -22,12 +22,16 @@ pub trait ProcSys {
     fn unshare(&mut self, flags: libc::c_int) -> io::Result<()>;
     /// fork(2); only the single-threaded init calls it.
     fn fork(&mut self) -> io::Result<Forked>;
+    /// Marks every descriptor from `first` on close-on-exec.
+    fn cloexec_fds_from(&mut self, first: u32) -> io::Result<()>;
     /// sethostname(2).
     fn sethostname(&mut self, name: &str) -> io::Result<()>;
     /// Brings `lo` up in the current network namespace.
     fn loopback_up(&mut self) -> io::Result<()>;
     /// Changes into `cwd` inside the current root, creating missing directories (0755).
     fn enter_cwd(&mut self, cwd: &str) -> io::Result<()>;
+    /// The kernel's name of the current directory ("(unreachable)/..." outside the root).
+    fn current_dir(&mut self) -> io::Result<Vec<u8>>;
     /// Reads a text file; empty when it is missing or unreadable.
     fn read_text(&mut self, path: &Path) -> String;
     /// Starts a new session.
@@ -79,6 +83,9 @@ impl ProcSys for RealSys {
     fn fork(&mut self) -> io::Result<Forked> {
         proc_calls::fork()
     }
+    fn cloexec_fds_from(&mut self, first: u32) -> io::Result<()> {
+        super::fds::cloexec_from(first)
+    }
     fn sethostname(&mut self, name: &str) -> io::Result<()> {
         proc_calls::sethostname(name)
     }
@@ -87,6 +94,9 @@ impl ProcSys for RealSys {
     }
     fn enter_cwd(&mut self, cwd: &str) -> io::Result<()> {
         super::cwd::enter(cwd)
+    }
+    fn current_dir(&mut self) -> io::Result<Vec<u8>> {
+        super::cwd::current_raw()
     }
     fn read_text(&mut self, path: &Path) -> String {
         std::fs::read_to_string(path).unwrap_or_default()

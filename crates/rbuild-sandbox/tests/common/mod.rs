@@ -100,6 +100,7 @@ pub fn spec(s: &Scratch, script: &str) -> RunSpec {
 }
 
 /// The output of a run.
+#[derive(Debug)]
 pub struct Ran {
     pub reason: ExitReason,
     pub stdout: String,
@@ -107,18 +108,22 @@ pub struct Ran {
 }
 
 pub fn run(spec: &RunSpec) -> Ran {
+    try_run(spec).unwrap_or_else(|e| panic!("sandbox run failed: {e}"))
+}
+
+/// Runs `spec`; Err when the sandbox itself failed (setup, init).
+pub fn try_run(spec: &RunSpec) -> Result<Ran, rbuild_sandbox::SandboxError> {
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let exe = Path::new(env!("CARGO_BIN_EXE_rbuild-sandbox-test-init"));
     let outcome = rbuild_sandbox::run(spec, exe, &mut |s, b| match s {
         OutputStream::Stdout => out.extend_from_slice(b),
         OutputStream::Stderr => err.extend_from_slice(b),
-    })
-    .unwrap_or_else(|e| panic!("sandbox run failed: {e}"));
-    Ran {
+    })?;
+    Ok(Ran {
         reason: outcome.reason,
         stdout: String::from_utf8_lossy(&out).into_owned(),
         stderr: String::from_utf8_lossy(&err).into_owned(),
-    }
+    })
 }
 
 /// Runs and asserts exit 0, returning stdout.
