@@ -24,7 +24,7 @@ impl Store {
         let expected = Digest::of(data);
         if self.has_blob(&expected) {
             // Refresh its ctime, as a fresh commit would (see `Ingest::commit`).
-            let perms = std::os::unix::fs::PermissionsExt::from_mode(0o444);
+            let perms = std::os::unix::fs::PermissionsExt::from_mode(crate::ingest::BLOB_MODE);
             if fs::set_permissions(self.blob_path(&expected), perms).is_ok() {
                 return Ok(expected);
             }

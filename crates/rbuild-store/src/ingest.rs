@@ -11,6 +11,9 @@ use crate::error::{IoContext, Result, StoreError};
 use crate::layout::Layout;
 use crate::lock;
 
+/// Mode of a stored blob: read-only (nothing rewrites a blob in place) and private.
+pub(crate) const BLOB_MODE: u32 = 0o400;
+
 /// A blob being written; `commit` verifies it and moves it into `blobs/sha256/`.
 ///
 /// Dropping an uncommitted `Ingest` removes its temp file.
@@ -110,7 +113,7 @@ impl Verified {
         self.file.sync_all().at(path)?;
         // Read-only as a guard against anything rewriting a blob in place.
         self.file
-            .set_permissions(Permissions::from_mode(0o444))
+            .set_permissions(Permissions::from_mode(BLOB_MODE))
             .at(path)?;
         let target = self.layout.blob(&self.digest);
         match lock::rename_noreplace(path, &target) {
@@ -118,7 +121,7 @@ impl Verified {
             // Already present (identical content): drop our temp file. Refresh the blob's
             // ctime so a concurrent prune sees it as new work of a live process.
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                let _ = fs::set_permissions(&target, Permissions::from_mode(0o444));
+                let _ = fs::set_permissions(&target, Permissions::from_mode(BLOB_MODE));
                 let _ = fs::remove_file(path);
                 Ok(())
             }

@@ -47,6 +47,7 @@ impl Db {
             path: path.clone(),
             source,
         };
+        create_private(&path)?;
         let conn = Connection::open(&path).map_err(err)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
         conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))
@@ -93,6 +94,23 @@ impl Db {
             source,
         }
     }
+}
+
+/// Creates the database file owner-only if it is missing: SQLite would make it 0644, and it
+/// gives its WAL and shared-memory files the database file's mode.
+fn create_private(path: &Path) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(crate::layout::FILE_MODE)
+        .open(path)
+        .map(drop)
+        .map_err(|source| StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 fn format_version(conn: &Connection) -> rusqlite::Result<Option<i64>> {

@@ -1,13 +1,21 @@
 //! Paths of the store's directories and files, and creating the layout.
 
-use std::fs;
-use std::io::Write;
+use std::fs::{self, DirBuilder};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use rbuild_oci::{Digest, Index};
 
 use crate::error::{IoContext, Result};
 use crate::lock;
+
+/// Mode of the store root and its directories: cache records, build metadata and image
+/// content are private to the store's owner.
+pub(crate) const DIR_MODE: u32 = 0o700;
+
+/// Mode of the store's own files (database, index, locks, leases, partial writes).
+pub(crate) const FILE_MODE: u32 = 0o600;
 
 /// Content of the OCI `oci-layout` file.
 pub(crate) const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
@@ -64,10 +72,14 @@ impl Layout {
         self.locks_dir().join(name)
     }
 
-    /// Creates every directory and the OCI files that are missing.
+    /// Creates every directory and the OCI files that are missing; makes the root private.
     pub fn create(&self) -> Result<()> {
+        if let Some(parent) = self.root.parent() {
+            fs::create_dir_all(parent).at(parent)?;
+        }
         for dir in [
             self.root.clone(),
+            self.root.join("blobs"),
             self.blobs_dir(),
             self.ingest_dir(),
             self.snapshots_dir(),
@@ -75,8 +87,12 @@ impl Layout {
             self.locks_dir(),
             self.leases_dir(),
         ] {
-            fs::create_dir_all(&dir).at(&dir)?;
+            match DirBuilder::new().mode(DIR_MODE).create(&dir) {
+                Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e).at(&dir),
+                _ => {}
+            }
         }
+        self.make_private()?;
         let layout = self.root.join("oci-layout");
         if !layout.exists() {
             self.write_atomic(&layout, OCI_LAYOUT)?;
@@ -84,6 +100,28 @@ impl Layout {
         if !self.index().exists() {
             let json = rbuild_oci::to_canonical_json(&Index::default());
             self.write_atomic(&self.index(), &json)?;
+        }
+        Ok(())
+    }
+
+    /// Takes group and other access away from the root (stores made by older versions were
+    /// 0755) and from the database files, which hold cache records. Someone else's store
+    /// (chmod refused) is left as it is.
+    fn make_private(&self) -> Result<()> {
+        let tighten = |path: &Path, mode: u32| -> Result<()> {
+            match fs::metadata(path) {
+                Ok(m) if m.permissions().mode() & 0o077 != 0 => {
+                    match fs::set_permissions(path, fs::Permissions::from_mode(mode)) {
+                        Err(e) if e.kind() != io::ErrorKind::PermissionDenied => Err(e).at(path),
+                        _ => Ok(()),
+                    }
+                }
+                _ => Ok(()),
+            }
+        };
+        tighten(&self.root, DIR_MODE)?;
+        for name in ["cache.db", "cache.db-wal", "cache.db-shm", "index.json"] {
+            tighten(&self.root.join(name), FILE_MODE)?;
         }
         Ok(())
     }

@@ -33,7 +33,7 @@ fn open_lock_file(path: &Path) -> Result<File> {
         .write(true)
         .create(true)
         .truncate(false)
-        .mode(0o644)
+        .mode(crate::layout::FILE_MODE)
         .open(path)
         .at(path)
 }
@@ -74,7 +74,7 @@ pub(crate) fn create_locked_file(dir: &Path, prefix: &str) -> Result<(PathBuf, F
             .read(true)
             .write(true)
             .create_new(true)
-            .mode(0o644)
+            .mode(crate::layout::FILE_MODE)
             .open(&path)
             .at(&path)?;
         file.lock().at(&path)?;

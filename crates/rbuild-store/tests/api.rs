@@ -337,3 +337,50 @@ fn older_format_without_a_migration_is_refused_clearly() {
         "{err}"
     );
 }
+
+#[test]
+fn f8_the_store_and_its_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let (_d, store) = store();
+    store.kv_put("cache", "k", b"secret-ish").unwrap();
+    store.set_tag("a:1", &manifest_desc(&store, 1)).unwrap();
+    let _lease_and_lock = store.ingest().unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(store.root()), 0o700);
+    let mut files = Vec::new();
+    let mut stack = vec![store.root().to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                stack.push(e.path());
+            } else {
+                files.push(e.path());
+            }
+        }
+    }
+    assert!(files.iter().any(|p| p.ends_with("cache.db")));
+    assert!(files.iter().any(|p| p.ends_with("cache.db-wal")));
+    for f in &files {
+        assert_eq!(mode(f) & 0o077, 0, "{} is open to others", f.display());
+    }
+}
+
+#[test]
+fn f8_opening_an_old_world_readable_store_makes_it_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let (_d, store) = store();
+    let root = store.root().to_path_buf();
+    drop(store);
+    let chmod = |p: &std::path::Path, m: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+    };
+    chmod(&root, 0o755);
+    chmod(&root.join("cache.db"), 0o644);
+    chmod(&root.join("index.json"), 0o644);
+    let _store = Store::open(&root).unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&root), 0o700);
+    assert_eq!(mode(&root.join("cache.db")), 0o600);
+    assert_eq!(mode(&root.join("index.json")), 0o600);
+}
