@@ -4,6 +4,7 @@
 
 pub(crate) mod cwd;
 pub(crate) mod fds;
+mod keyring;
 pub(crate) mod proc_calls;
 mod process;
 

@@ -1,5 +1,5 @@
 //! The init's setup sequence, generic over the kernel seams so its order is testable without
-//! root: namespaces before the fork of pid 1, then in pid 1 the descriptors, the hostname, the
+//! root: namespaces before the fork of pid 1, then in pid 1 a fresh session keyring, the descriptors, the hostname, the
 //! rootfs, the working directory (checked to be inside the root) and the user, which yield the
 //! prepared command.
 
@@ -44,6 +44,9 @@ pub fn setup<S: Sys + ProcSys>(
     let spec = &req.spec;
     sys.set_parent_death_signal()
         .map_err(err("prctl(PR_SET_PDEATHSIG)"))?;
+    // Keys of the invoking session (tokens, credentials) must not be found from the step.
+    sys.join_session_keyring()
+        .map_err(err("join a new session keyring"))?;
     // The init closed what it inherited; anything opened since must not outlive the exec.
     sys.cloexec_fds_from(3)
         .map_err(err("mark descriptors close-on-exec"))?;

@@ -94,6 +94,9 @@ impl ProcSys for Recorder {
         self.call("fork".into())?;
         Ok(Forked::Child)
     }
+    fn join_session_keyring(&mut self) -> io::Result<()> {
+        self.call("join_session_keyring".into())
+    }
     fn cloexec_fds_from(&mut self, first: u32) -> io::Result<()> {
         self.call(format!("cloexec_fds_from {first}"))
     }
@@ -203,6 +206,7 @@ fn setup_runs_in_order_up_to_exec() {
         ("exec: \"/bin/sh\": no such file or directory", 127)
     );
     let order = [
+        "join_session_keyring",
         "cloexec_fds_from 3",
         "hostname box",
         "loopback_up",
@@ -231,6 +235,7 @@ fn setup_runs_in_order_up_to_exec() {
 #[test]
 fn a_failing_step_stops_the_sequence_before_exec() {
     for (failing, named) in [
+        ("join_session_keyring", "join a new session keyring"),
         ("cloexec_fds_from", "mark descriptors close-on-exec"),
         ("hostname", "sethostname \"box\""),
         ("pivot_root", "pivot_root into /run/root"),

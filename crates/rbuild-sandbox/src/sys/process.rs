@@ -1,5 +1,5 @@
 //! The process seam: every process-level call of the init and of the command before exec
-//! (namespaces, fork, descriptors, hostname, working directory, credentials, capabilities, exec) goes through
+//! (namespaces, fork, keyring, descriptors, hostname, working directory, credentials, capabilities, exec) goes through
 //! [`ProcSys`], so the order of the setup can be checked against a recording fake without root.
 
 use super::proc_calls::{self, Forked};
@@ -22,6 +22,8 @@ pub trait ProcSys {
     fn unshare(&mut self, flags: libc::c_int) -> io::Result<()>;
     /// fork(2); only the single-threaded init calls it.
     fn fork(&mut self) -> io::Result<Forked>;
+    /// Joins a new anonymous session keyring.
+    fn join_session_keyring(&mut self) -> io::Result<()>;
     /// Marks every descriptor from `first` on close-on-exec.
     fn cloexec_fds_from(&mut self, first: u32) -> io::Result<()>;
     /// sethostname(2).
@@ -82,6 +84,9 @@ impl ProcSys for RealSys {
     }
     fn fork(&mut self) -> io::Result<Forked> {
         proc_calls::fork()
+    }
+    fn join_session_keyring(&mut self) -> io::Result<()> {
+        super::keyring::join_new_session()
     }
     fn cloexec_fds_from(&mut self, first: u32) -> io::Result<()> {
         super::fds::cloexec_from(first)
