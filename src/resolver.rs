@@ -62,6 +62,7 @@ pub fn options(flags: &RegistryFlags) -> RegistryOptions {
         mirrors: flags.mirrors.clone(),
         certs_dir: flags.certs.clone(),
         docker_config: None,
+        ..Default::default()
     }
 }
 

@@ -30,7 +30,7 @@ fn ignore(args: &IgnoreArgs) -> anyhow::Result<ExitCode> {
         } else {
             "included"
         };
-        println!("{path}\t{verdict}");
+        crate::outln!("{path}\t{verdict}");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -6,13 +6,16 @@ use rbuild_store::Store;
 
 /// Lists tags with image ID, creation time and size (every distinct blob the image uses).
 pub fn run(store: &Store) -> anyhow::Result<ExitCode> {
-    println!(
+    crate::outln!(
         "{:<40} {:<14} {:<22} {:>10}",
-        "REPOSITORY:TAG", "IMAGE ID", "CREATED", "SIZE"
+        "REPOSITORY:TAG",
+        "IMAGE ID",
+        "CREATED",
+        "SIZE"
     );
     for image in store.images()? {
         let id = image.config.as_ref().map_or("-", |d| d.short());
-        println!(
+        crate::outln!(
             "{:<40} {:<14} {:<22} {:>10}",
             image.tag,
             id,

@@ -19,6 +19,6 @@ pub fn run(store: &Store, tarball: &Path, reference: &str) -> anyhow::Result<Exi
     };
     let created_by = format!("rbuild import {}", tarball.display());
     let desc = rbuild_build::import::import_rootfs(store, reader, reference, &created_by)?;
-    println!("{}", desc.digest);
+    crate::outln!("{}", desc.digest);
     Ok(ExitCode::SUCCESS)
 }

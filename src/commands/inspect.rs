@@ -19,6 +19,6 @@ pub fn run(store: &Store, reference: &str) -> anyhow::Result<ExitCode> {
         "Manifest": manifest,
         "Config": config,
     });
-    println!("{}", serde_json::to_string_pretty(&out)?);
+    crate::outln!("{}", serde_json::to_string_pretty(&out)?);
     Ok(ExitCode::SUCCESS)
 }

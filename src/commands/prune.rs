@@ -14,11 +14,13 @@ pub fn run(store: &Store, all: bool, keep_storage: Option<&str>) -> anyhow::Resu
         None => None,
     };
     let report = store.prune(&PruneOptions { all, keep_storage })?;
-    println!(
+    crate::outln!(
         "Deleted {} blobs, {} snapshots, {} cache entries",
-        report.blobs_removed, report.snapshots_removed, report.cache_entries_removed
+        report.blobs_removed,
+        report.snapshots_removed,
+        report.cache_entries_removed
     );
-    println!("Total reclaimed space: {}", human(report.bytes_freed));
+    crate::outln!("Total reclaimed space: {}", human(report.bytes_freed));
     Ok(ExitCode::SUCCESS)
 }
 

@@ -41,7 +41,7 @@ pub fn run(store: &Store, args: &PullArgs) -> anyhow::Result<ExitCode> {
     if reference.digest.is_none() {
         eprintln!("tagged {}", reference.familiar());
     }
-    println!("{}", img.manifest.digest);
+    crate::outln!("{}", img.manifest.digest);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -20,7 +20,7 @@ pub fn run(store: &Store, args: &PushArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("{} has no manifest to push", args.reference))?;
     let remote = Remote::new(&args.registry)?;
     let digest = push_manifest(&remote, store, &manifest, &args.reference)?;
-    println!("{digest}");
+    crate::outln!("{digest}");
     Ok(ExitCode::SUCCESS)
 }
 

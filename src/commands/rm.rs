@@ -11,7 +11,7 @@ pub fn run(store: &Store, references: &[String]) -> anyhow::Result<ExitCode> {
     let mut code = ExitCode::SUCCESS;
     for reference in references {
         match stored_name(store, reference)? {
-            Some((name, _)) if store.remove_tag(&name)? => println!("Untagged: {name}"),
+            Some((name, _)) if store.remove_tag(&name)? => crate::outln!("Untagged: {name}"),
             _ => {
                 eprintln!("ERROR: no such image: {reference}");
                 code = ExitCode::FAILURE;

@@ -17,7 +17,7 @@ pub fn stored_name(store: &Store, reference: &str) -> anyhow::Result<Option<(Str
 pub fn run(store: &Store, source: &str, target: &str) -> anyhow::Result<ExitCode> {
     let (_, desc) =
         stored_name(store, source)?.with_context(|| format!("no such image: {source}"))?;
-    Reference::parse(target).with_context(|| format!("invalid tag {target:?}"))?;
+    Reference::parse_tag(target).with_context(|| format!("invalid tag {target:?}"))?;
     store.set_tag(target, &desc)?;
     Ok(ExitCode::SUCCESS)
 }

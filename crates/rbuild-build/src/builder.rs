@@ -43,10 +43,11 @@ pub fn build(
     let text = match &req.dockerfile {
         DockerfileSource::Text(t) => t.clone(),
         DockerfileSource::Path(p) => {
-            std::fs::read_to_string(p).map_err(|source| BuildError::ReadDockerfile {
+            let file = std::fs::File::open(p).map_err(|source| BuildError::ReadDockerfile {
                 path: p.clone(),
                 source,
-            })?
+            })?;
+            crate::request::read_dockerfile(file, p)?
         }
     };
     let dockerfile = rbuild_dockerfile::parse_dockerfile(&text)?;

@@ -22,6 +22,12 @@ pub enum BuildError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The Dockerfile is larger than [`crate::MAX_DOCKERFILE_BYTES`].
+    #[error("Dockerfile {path} is larger than the {} MiB limit", crate::MAX_DOCKERFILE_BYTES >> 20)]
+    DockerfileTooLarge {
+        /// Its path (`-` for standard input).
+        path: PathBuf,
+    },
     /// The Dockerfile does not parse.
     #[error("{0}")]
     Parse(#[from] rbuild_dockerfile::Error),

@@ -24,7 +24,7 @@ pub fn import_rootfs(
     reference: &str,
     created_by: &str,
 ) -> Result<Descriptor, BuildError> {
-    let tag = Reference::parse(reference)
+    let tag = Reference::parse_tag(reference)
         .map_err(|e| err(reference, e))?
         .familiar();
     let scratch = store.scratch()?;

@@ -22,4 +22,6 @@ pub mod time;
 pub use builder::{build, BuildResult};
 pub use error::{excerpt, BuildError, StepLocation};
 pub use ocilayout::{OciLayoutError, OciLayoutRef};
-pub use request::{BuildRequest, DockerfileSource, NamedContext};
+pub use request::{
+    read_dockerfile, BuildRequest, DockerfileSource, NamedContext, MAX_DOCKERFILE_BYTES,
+};

@@ -3,6 +3,35 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+/// The largest Dockerfile read (`-f /dev/zero` must not read until memory runs out).
+pub const MAX_DOCKERFILE_BYTES: u64 = 10 << 20;
+
+/// Reads a Dockerfile from `reader` (named `path` in errors), refusing more than
+/// [`MAX_DOCKERFILE_BYTES`].
+pub fn read_dockerfile(
+    reader: impl std::io::Read,
+    path: &std::path::Path,
+) -> Result<String, crate::BuildError> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    reader
+        .take(MAX_DOCKERFILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|source| crate::BuildError::ReadDockerfile {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    if bytes.len() as u64 > MAX_DOCKERFILE_BYTES {
+        return Err(crate::BuildError::DockerfileTooLarge {
+            path: path.to_path_buf(),
+        });
+    }
+    String::from_utf8(bytes).map_err(|e| crate::BuildError::ReadDockerfile {
+        path: path.to_path_buf(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+    })
+}
+
 /// Where the Dockerfile text comes from.
 #[derive(Clone, Debug)]
 pub enum DockerfileSource {

@@ -77,6 +77,15 @@ impl Reference {
         })
     }
 
+    /// Parses a name to tag an image with: a reference without a digest (`app:1.0`).
+    pub fn parse_tag(input: &str) -> Result<Self, ReferenceError> {
+        let r = Reference::parse(input)?;
+        if r.digest.is_some() {
+            return Err(invalid(input, "a tag name cannot carry a digest"));
+        }
+        Ok(r)
+    }
+
     /// `registry/repository`, e.g. `docker.io/library/busybox`.
     pub fn name(&self) -> String {
         format!("{}/{}", self.registry, self.repository)
@@ -213,6 +222,15 @@ mod tests {
             norm(&format!("app@{d}")),
             format!("docker.io/library/app@{d}")
         );
+    }
+
+    #[test]
+    fn tag_names_carry_no_digest_and_no_dots() {
+        let d = Digest::of(b"x");
+        assert!(Reference::parse_tag("app:1").is_ok());
+        assert!(Reference::parse_tag(&format!("app:1@{d}")).is_err());
+        assert!(Reference::parse_tag(&format!("app@{d}")).is_err());
+        assert!(Reference::parse_tag("../../etc/x:1").is_err());
     }
 
     #[test]

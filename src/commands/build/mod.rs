@@ -3,11 +3,11 @@
 mod limits;
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
+use rbuild_build::export::Output;
 use rbuild_build::{BuildRequest, DockerfileSource};
 use rbuild_sandbox::NetworkMode;
 use rbuild_store::Store;
@@ -55,11 +55,7 @@ fn request(args: BuildArgs) -> anyhow::Result<BuildRequest> {
     };
     req.dockerfile = match args.file {
         Some(p) if p.as_os_str() == "-" => {
-            let mut text = String::new();
-            std::io::stdin()
-                .read_to_string(&mut text)
-                .context("cannot read the Dockerfile from stdin")?;
-            DockerfileSource::Text(text)
+            DockerfileSource::Text(rbuild_build::read_dockerfile(std::io::stdin().lock(), &p)?)
         }
         Some(p) => DockerfileSource::Path(p),
         None => DockerfileSource::Path(args.context.join("Dockerfile")),
@@ -71,6 +67,15 @@ fn request(args: BuildArgs) -> anyhow::Result<BuildRequest> {
         .collect::<Result<Vec<_>, _>>()?;
     req.compression = rbuild_build::export::layer_compression(&outputs)?;
     req.outputs = outputs.into_iter().map(|o| o.output).collect();
+    let named = req.outputs.iter().flat_map(|o| match o {
+        Output::Image { names } | Output::Oci { names, .. } | Output::Docker { names, .. } => {
+            names.as_slice()
+        }
+        Output::Local { .. } => &[],
+    });
+    for tag in args.tags.iter().chain(named) {
+        rbuild_oci::Reference::parse_tag(tag).with_context(|| format!("invalid tag {tag:?}"))?;
+    }
     req.tags = args.tags;
     req.build_args = parse_build_args(&args.build_args, |k| std::env::var(k).ok());
     req.target = args.target;
@@ -142,7 +147,9 @@ fn show_source(req: &BuildRequest, e: &rbuild_build::BuildError) {
     let Some(line) = e.line() else { return };
     let text = match &req.dockerfile {
         DockerfileSource::Text(t) => Some(t.clone()),
-        DockerfileSource::Path(p) => std::fs::read_to_string(p).ok(),
+        DockerfileSource::Path(p) => std::fs::File::open(p)
+            .ok()
+            .and_then(|f| rbuild_build::read_dockerfile(f, p).ok()),
     };
     if let Some(text) = text {
         eprintln!("{}", rbuild_build::excerpt(&text, line));

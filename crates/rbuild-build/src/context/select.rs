@@ -276,4 +276,35 @@ mod tests {
         .unwrap();
         assert_eq!(dests(&items), vec!["top.rs"]);
     }
+
+    #[test]
+    fn f7_links_cannot_reach_ignored_files() {
+        let t = ctx();
+        std::fs::write(t.path().join("secret.txt"), b"s").unwrap();
+        std::os::unix::fs::symlink("secret.txt", t.path().join("alias")).unwrap();
+        std::os::unix::fs::symlink(".", t.path().join("self")).unwrap();
+        std::os::unix::fs::symlink("src", t.path().join("code")).unwrap();
+        let tree = Tree::new(vec![t.path().into()]);
+        let ignore = Matcher::new(&["secret.txt".to_string(), "src/sub".to_string()]).unwrap();
+        for source in [
+            "alias",
+            "self/secret.txt",
+            "self/self/alias",
+            "code/sub/b.txt",
+        ] {
+            assert!(
+                matches!(
+                    plan(&tree, &[source.into()], "/d", false, &ignore),
+                    Err(SelectError::NotFound(_))
+                ),
+                "{source} reached an ignored path"
+            );
+        }
+        let items = plan(&tree, &["code/a.txt".into()], "/d", false, &ignore).unwrap();
+        assert_eq!(dests(&items), vec!["d"]);
+        // An excluded directory with an exception is walked through to the exception.
+        let keep = Matcher::new(&["src".to_string(), "!src/a.txt".to_string()]).unwrap();
+        let items = plan(&tree, &["code/a.txt".into()], "/d", false, &keep).unwrap();
+        assert_eq!(dests(&items), vec!["d"]);
+    }
 }

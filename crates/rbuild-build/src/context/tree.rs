@@ -105,14 +105,29 @@ impl Tree {
     /// Resolves `path`, following symlinks in parent components (and in the last one if
     /// `follow_last`), always within the root.
     pub fn resolve(&self, path: &str, follow_last: bool) -> Option<Found> {
+        self.resolve_visible(path, follow_last, &|_: &str, _: bool| true)
+    }
+
+    /// [`resolve`](Self::resolve) through the paths `visible(rel, is_last)` allows only: every
+    /// path the walk reaches, before and after each link is followed, must be visible, so a
+    /// link cannot lead to what `.dockerignore` hides (Docker never sends such files).
+    pub fn resolve_visible(
+        &self,
+        path: &str,
+        follow_last: bool,
+        visible: &dyn Fn(&str, bool) -> bool,
+    ) -> Option<Found> {
         let mut pending: Vec<String> = clean_components(path);
         pending.reverse();
         let mut done: Vec<String> = Vec::new();
         let mut hops = 0;
         while let Some(c) = pending.pop() {
             done.push(c);
-            let (real, meta) = self.lookup_exact(&done)?;
             let last = pending.is_empty();
+            if !visible(&done.join("/"), last) {
+                return None;
+            }
+            let (real, meta) = self.lookup_exact(&done)?;
             if meta.file_type().is_symlink() && (!last || follow_last) {
                 hops += 1;
                 if hops > MAX_LINKS {
@@ -130,12 +145,12 @@ impl Tree {
                 pending.extend(more);
             }
         }
+        let rel = done.join("/");
+        if !rel.is_empty() && !visible(&rel, true) {
+            return None;
+        }
         let (real, meta) = self.lookup_exact(&done)?;
-        Some(Found {
-            rel: done.join("/"),
-            real,
-            meta,
-        })
+        Some(Found { rel, real, meta })
     }
 
     /// The entries of the directory `rel` (already resolved: no symlink in it), sorted by

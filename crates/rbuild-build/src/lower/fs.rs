@@ -113,14 +113,12 @@ fn run_argv(shell: &[String], cmd: ShellOrExec, heredocs: &[Heredoc]) -> Vec<Str
 /// The RUN environment: config env, then build args in scope that ENV does not shadow.
 fn run_env(shared: &Shared, st: &StageState) -> (Vec<String>, Vec<String>) {
     let mut env: Vec<String> = st.out.config.config.env.clone().unwrap_or_default();
-    let has = |env: &[String], k: &str| {
-        env.iter()
-            .any(|e| e.split_once('=').map_or(e.as_str(), |(n, _)| n) == k)
-    };
     let mut key_env = env.clone();
+    let mut added = std::collections::BTreeSet::new();
     for (k, v) in &st.args {
         if let Some(v) = v {
-            if !has(&env, k) {
+            if st.env_value(k).is_none() {
+                added.insert(k.as_str());
                 env.push(format!("{k}={v}"));
                 if !PROXY_ARGS.contains(&k.as_str()) {
                     key_env.push(format!("{k}={v}"));
@@ -130,7 +128,7 @@ fn run_env(shared: &Shared, st: &StageState) -> (Vec<String>, Vec<String>) {
     }
     for p in PROXY_ARGS {
         if let Some(v) = shared.input.request.build_args.get(*p) {
-            if !has(&env, p) {
+            if st.env_value(p).is_none() && !added.contains(p) {
                 env.push(format!("{p}={v}"));
             }
         }
@@ -277,7 +275,7 @@ fn heredoc_source(
     shared: &Shared,
     word: &str,
     heredocs: &[Heredoc],
-    env: &std::collections::BTreeMap<String, String>,
+    env: &dyn rbuild_dockerfile::Env,
 ) -> Result<CopySource, String> {
     let Some(name) = word.strip_prefix("<<") else {
         return Ok(CopySource::Path(word.to_string()));

@@ -38,18 +38,6 @@ fn argv(c: &ImageConfigBody, cmd: ShellOrExec) -> Vec<String> {
     }
 }
 
-/// Sets `key=value` in an env list, replacing an existing entry in place.
-pub(crate) fn set_env(env: &mut Vec<String>, key: &str, value: &str) {
-    let entry = format!("{key}={value}");
-    match env
-        .iter_mut()
-        .find(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) == key)
-    {
-        Some(e) => *e = entry,
-        None => env.push(entry),
-    }
-}
-
 /// Applies a config-only instruction.
 pub(crate) fn apply(
     st: &mut StageState,
@@ -57,12 +45,13 @@ pub(crate) fn apply(
     cmd: Command,
 ) -> Result<(), BuildError> {
     let line = ins.location.start_line;
+    if let Command::Env(kvs) = &cmd {
+        kvs.iter().for_each(|kv| st.set_env(&kv.key, &kv.value));
+        record(st, &ins.source);
+        return Ok(());
+    }
     let c = &mut st.out.config.config;
     match cmd {
-        Command::Env(kvs) => {
-            let env = c.env.get_or_insert_with(Vec::new);
-            kvs.iter().for_each(|kv| set_env(env, &kv.key, &kv.value));
-        }
         Command::Label(kvs) => {
             let labels = c.labels.get_or_insert_with(BTreeMap::new);
             kvs.into_iter()
@@ -180,13 +169,5 @@ mod tests {
         let keys: Vec<_> = c.exposed_ports.unwrap().into_keys().collect();
         assert_eq!(keys, vec!["53/udp", "80/tcp", "8000/tcp", "8001/tcp"]);
         assert!(expose(&mut ImageConfigBody::default(), &["x".into()]).is_err());
-    }
-
-    #[test]
-    fn env_replaces_in_place() {
-        let mut env = vec!["A=1".to_string(), "B=2".to_string()];
-        set_env(&mut env, "A", "3");
-        set_env(&mut env, "C", "4");
-        assert_eq!(env, vec!["A=3", "B=2", "C=4"]);
     }
 }

@@ -1,8 +1,8 @@
 //! Lowering one stage: its base, ONBUILD triggers of the base, then each instruction.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use rbuild_dockerfile::{expand_command, parse_trigger, Command, Instruction};
+use rbuild_dockerfile::{expand_command, parse_trigger, Command, Env, Instruction};
 use rbuild_solver::VertexId;
 
 use super::{fs, meta, select, workdir, Shared, StageOut};
@@ -27,21 +27,58 @@ pub(crate) struct StageState {
     pub args: BTreeMap<String, Option<String>>,
     /// Whether CMD was set in this stage (ENTRYPOINT resets an inherited CMD otherwise).
     pub cmd_set: bool,
+    /// Position of each ENV key in the config's env list.
+    pub env_index: HashMap<String, usize>,
+}
+
+/// The variables an instruction of a stage expands with (see [`StageState::expansion_env`]).
+pub(crate) struct Vars<'a> {
+    st: &'a StageState,
+}
+
+impl Env for Vars<'_> {
+    fn get(&self, name: &str) -> Option<String> {
+        match self.st.env_value(name) {
+            Some(v) => Some(v.to_string()),
+            None => self.st.args.get(name).cloned().flatten(),
+        }
+    }
 }
 
 impl StageState {
-    /// Variables for expansion: stage ARGs overlaid by ENV (ENV wins, as in Docker).
-    pub fn expansion_env(&self) -> BTreeMap<String, String> {
-        let mut env: BTreeMap<String, String> = self
-            .args
-            .iter()
-            .filter_map(|(k, v)| Some((k.clone(), v.clone()?)))
-            .collect();
-        for kv in self.out.config.config.env.iter().flatten() {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            env.insert(k.to_string(), v.to_string());
+    /// Variables for expansion: stage ARGs overlaid by ENV (ENV wins, as in Docker). A view,
+    /// not a copy: building a map per instruction made 10,000 ENV lines quadratic.
+    pub fn expansion_env(&self) -> Vars<'_> {
+        Vars { st: self }
+    }
+
+    /// The value of ENV `key` in the config, if set.
+    pub fn env_value(&self, key: &str) -> Option<&str> {
+        let env = self.out.config.config.env.as_deref()?;
+        let kv = env.get(*self.env_index.get(key)?)?;
+        Some(kv.split_once('=').map_or("", |(_, v)| v))
+    }
+
+    /// Sets ENV `key=value`, replacing an existing entry in place (its position is kept).
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        let env = self.out.config.config.env.get_or_insert_with(Vec::new);
+        let entry = format!("{key}={value}");
+        match self.env_index.get(key) {
+            Some(&i) if i < env.len() => env[i] = entry,
+            _ => {
+                self.env_index.insert(key.to_string(), env.len());
+                env.push(entry);
+            }
         }
-        env
+    }
+
+    /// Rebuilds the ENV index after the config was replaced (a new base or parent stage).
+    pub fn reindex_env(&mut self) {
+        self.env_index.clear();
+        for (i, kv) in self.out.config.config.env.iter().flatten().enumerate() {
+            let key = kv.split_once('=').map_or(kv.as_str(), |(k, _)| k);
+            self.env_index.insert(key.to_string(), i);
+        }
     }
 
     /// Stage identity for cache explanations.
@@ -85,6 +122,7 @@ impl Shared<'_> {
 pub(crate) fn lower_stage(shared: &mut Shared, index: usize) -> Result<StageOut, BuildError> {
     let stage = &shared.input.dockerfile.stages[index];
     let mut st = start(shared, index)?;
+    st.reindex_env();
     let triggers = st.out.config.config.on_build.take().unwrap_or_default();
     let escape = shared.input.dockerfile.directives.escape;
     for t in triggers {
@@ -120,6 +158,7 @@ fn start(shared: &mut Shared, index: usize) -> Result<StageState, BuildError> {
         },
         args: BTreeMap::new(),
         cmd_set: false,
+        env_index: HashMap::new(),
     };
     let text = format!("FROM {base}");
     let step = shared.step(&mut st, line, &text);
@@ -202,5 +241,52 @@ fn dispatch(shared: &mut Shared, st: &mut StageState, ins: &Instruction) -> Resu
         Command::Add(add) => fs::add(shared, st, ins, add),
         Command::Workdir(dir) => workdir::workdir(shared, st, ins, &dir),
         other => meta::apply(st, ins, other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(env: &[&str]) -> StageState {
+        let mut out = StageOut {
+            vertex: VertexId(0),
+            config: Default::default(),
+            history: Vec::new(),
+            fs_steps: 0,
+            base_created: None,
+        };
+        out.config.config.env = Some(env.iter().map(|e| e.to_string()).collect());
+        let mut st = StageState {
+            index: 0,
+            name: String::new(),
+            total: 1,
+            position: 0,
+            out,
+            args: BTreeMap::new(),
+            cmd_set: false,
+            env_index: HashMap::new(),
+        };
+        st.reindex_env();
+        st
+    }
+
+    #[test]
+    fn env_replaces_in_place_and_wins_over_args() {
+        let mut st = state(&["A=1", "B=2"]);
+        st.set_env("A", "3");
+        st.set_env("C", "4");
+        assert_eq!(
+            st.out.config.config.env.as_deref().unwrap(),
+            ["A=3", "B=2", "C=4"]
+        );
+        st.args.insert("C".into(), Some("arg".into()));
+        st.args.insert("D".into(), Some("arg".into()));
+        st.args.insert("E".into(), None);
+        let vars = st.expansion_env();
+        assert_eq!(vars.get("C").as_deref(), Some("4"));
+        assert_eq!(vars.get("D").as_deref(), Some("arg"));
+        assert_eq!(vars.get("E"), None);
+        assert_eq!(vars.get("B").as_deref(), Some("2"));
     }
 }

@@ -42,7 +42,8 @@ impl RunOp {
         kb = kb.list("argv", &self.argv);
         for e in &self.key_env {
             let (k, v) = e.split_once('=').unwrap_or((e, ""));
-            kb = kb.str(&format!("env:{k}"), v);
+            // Values may be tokens passed as build args: the explain record keeps a digest.
+            kb = kb.hidden_str(&format!("env:{k}"), v);
         }
         kb.str("workdir", &self.cwd)
             .str("user", &self.user)

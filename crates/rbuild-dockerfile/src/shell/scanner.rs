@@ -10,6 +10,10 @@ const MAX_DEPTH: usize = 64;
 
 pub(super) const MISSING_BRACE: &str = "syntax error: missing '}'";
 
+/// Most bytes that substitutions may produce for one word: `ENV A=$A$A` repeated doubles a
+/// value each line, and 40 such lines would need terabytes.
+pub(super) const MAX_EXPANSION: usize = 1 << 20;
+
 pub(crate) struct Scanner<'a> {
     chars: Vec<char>,
     pos: usize,
@@ -20,6 +24,8 @@ pub(crate) struct Scanner<'a> {
     pub(super) skip_unset: bool,
     depth: usize,
     matches: BTreeSet<String>,
+    /// Bytes produced by substitutions so far (bounded by [`MAX_EXPANSION`]).
+    produced: usize,
 }
 
 pub(super) type Res<T> = Result<T, String>;
@@ -36,6 +42,7 @@ impl<'a> Scanner<'a> {
             skip_unset: lexer.skip_unset,
             depth: 0,
             matches: BTreeSet::new(),
+            produced: 0,
         }
     }
 
@@ -224,6 +231,18 @@ impl<'a> Scanner<'a> {
     }
 
     fn dollar(&mut self) -> Res<String> {
+        let s = self.dollar_unbounded()?;
+        self.produced = self.produced.saturating_add(s.len());
+        if self.produced > MAX_EXPANSION {
+            return Err(format!(
+                "variable expansion exceeds the limit of {} MiB",
+                MAX_EXPANSION >> 20
+            ));
+        }
+        Ok(s)
+    }
+
+    fn dollar_unbounded(&mut self) -> Res<String> {
         self.next();
         if self.peek() != Some('{') {
             let name = self.name();

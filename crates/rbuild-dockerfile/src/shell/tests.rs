@@ -203,3 +203,16 @@ fn deep_nesting_is_an_error_not_a_crash() {
     let word = "${A:-".repeat(5000) + &"}".repeat(5000);
     assert!(Lexer::default().expand_word(&word, &EmptyEnv).is_err());
 }
+
+#[test]
+fn f9_expansion_is_capped() {
+    let big: BTreeMap<String, String> = [("A".to_string(), "x".repeat(600 * 1024))]
+        .into_iter()
+        .collect();
+    let lexer = Lexer::default();
+    assert_eq!(lexer.expand_word("$A", &big).unwrap().len(), 600 * 1024);
+    let err = lexer.expand_word("$A$A", &big).unwrap_err();
+    assert!(err.message.contains("exceeds the limit"), "{}", err.message);
+    let err = lexer.expand_word("\"${A}\"-${A:-x}", &big).unwrap_err();
+    assert!(err.message.contains("exceeds the limit"), "{}", err.message);
+}

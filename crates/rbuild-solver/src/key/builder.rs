@@ -36,6 +36,16 @@ impl KeyBuilder {
         self
     }
 
+    /// Adds a text component keyed exactly as [`str`](Self::str) does, but recorded only as a
+    /// digest: for values that may be secrets (build args, environment), which must never
+    /// reach the store's records verbatim.
+    pub fn hidden_str(mut self, name: &str, v: &str) -> Self {
+        self.start(b's', name);
+        self.put_len_prefixed(v.as_bytes());
+        self.record(name, short_digest(v.as_bytes()));
+        self
+    }
+
     /// Adds a binary component; only its digest is recorded.
     pub fn bytes(mut self, name: &str, v: &[u8]) -> Self {
         self.start(b'b', name);
@@ -152,6 +162,20 @@ mod tests {
     }
     // Cross-checked against an independent Python encoding of the format described above.
     const PINNED: &str = "de2caf7783ec1742806e5a141f1fe62be94a1b54ea3afcdf3736ee6a137345f0";
+
+    #[test]
+    fn hidden_str_keys_like_str_but_records_only_a_digest() {
+        let (plain, _) = KeyBuilder::new("t", 1).str("env:TOKEN", "hunter2").finish();
+        let (hidden, comps) = KeyBuilder::new("t", 1)
+            .hidden_str("env:TOKEN", "hunter2")
+            .finish();
+        assert_eq!(plain, hidden, "hiding a value must not change the key");
+        let shown = &comps.last().unwrap().1;
+        assert!(
+            !shown.contains("hunter2") && shown.starts_with("sha256:"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn encoding_is_unambiguous() {

@@ -39,10 +39,13 @@ pub(super) fn expand_named(
         }
         current = next;
     }
+    // A directory on the way may be excluded yet hold re-included paths (`!dir/keep`);
+    // the source itself, and anything a link leads to, must not be excluded.
+    let visible = |rel: &str, last: bool| !exclude.excluded(rel) || (!last && exclude.descend(rel));
     let found: Vec<(String, Found)> = current
         .into_iter()
         .filter(|rel| rel.is_empty() || !exclude.excluded(rel))
-        .filter_map(|rel| tree.resolve(&rel, true).map(|f| (rel, f)))
+        .filter_map(|rel| tree.resolve_visible(&rel, true, &visible).map(|f| (rel, f)))
         .collect();
     if found.is_empty() {
         return Err(SelectError::NotFound(source.to_string()));
