@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use rbuild_build::context::ignore::{parse_ignore_file, Matcher};
+use rbuild_context::ignore::{parse_ignore_file, Matcher};
 
 use crate::cli::{DebugCommand, IgnoreArgs};
 

@@ -12,7 +12,7 @@ use rbuild_solver::{
 use rbuild_store::Store;
 
 use crate::cache::StoreCache;
-use crate::context::local::LocalContext;
+use rbuild_context::local::LocalContext;
 use crate::export::{self, Dest, Output};
 use crate::image::{finish_config, write_image, FsState};
 use crate::lower::{lower, LowerInput, Plan};

@@ -6,7 +6,6 @@
 
 mod builder;
 mod cache;
-pub mod context;
 mod error;
 pub mod export;
 pub mod image;

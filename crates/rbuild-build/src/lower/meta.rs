@@ -99,7 +99,7 @@ pub(crate) fn join_workdir(current: Option<&str>, dir: &str) -> String {
     };
     format!(
         "/{}",
-        crate::context::tree::clean_components(&joined).join("/")
+        rbuild_context::tree::clean_components(&joined).join("/")
     )
 }
 

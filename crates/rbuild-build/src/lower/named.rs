@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::fs::push_fs;
 use super::stage::{resolve_image, StageState};
 use super::Shared;
-use crate::context::local::LocalContext;
+use rbuild_context::local::LocalContext;
 use crate::ocilayout::{self, OciLayoutRef};
 use crate::ops::{BuildOp, CopyOp, CopySource};
 use crate::resolve::BaseImage;

@@ -12,16 +12,16 @@ use std::sync::{Arc, Mutex};
 use rbuild_solver::KeyPart;
 use rbuild_store::ScratchDir;
 
-use crate::context::archive;
-use crate::context::chmod::Chmod;
-use crate::context::chown;
-use crate::context::git::GitSource;
-use crate::context::ignore::Matcher;
-use crate::context::local::LocalContext;
-use crate::context::remote::Download;
-use crate::context::select::{plan_with, CopyItem, KeepAll, PlanOptions};
-use crate::context::tree::Tree;
-use crate::context::write::{write_items, Attrs};
+use rbuild_context::archive;
+use rbuild_context::chmod::Chmod;
+use rbuild_context::chown;
+use rbuild_context::git::GitSource;
+use rbuild_context::ignore::Matcher;
+use rbuild_context::local::LocalContext;
+use rbuild_context::remote::Download;
+use rbuild_context::select::{plan_with, CopyItem, KeepAll, PlanOptions};
+use rbuild_context::tree::Tree;
+use rbuild_context::write::{write_items, Attrs};
 use crate::image::FsState;
 use crate::ops::prefetch::Prefetch;
 use crate::ops::{commit_layer, ensure_snapshots, Runtime, StepMeta};
@@ -143,7 +143,7 @@ impl CopyOp {
         write_items(&items, &upper, &lower, &attrs)
             .map_err(|e| self.step.error(format!("copy failed: {e}")))?;
         for (path, kind) in archives {
-            let target = crate::context::write::make_dirs(&upper, &self.dest, &lower, attrs.owner)
+            let target = rbuild_context::write::make_dirs(&upper, &self.dest, &lower, attrs.owner)
                 .and_then(|t| std::fs::create_dir_all(&t).map(|_| t))
                 .map_err(|e| self.step.error(format!("copy failed: {e}")))?;
             let owner = self.chown.is_some().then_some(attrs.owner);

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use rbuild_solver::{CacheKey, Components, KeyBuilder};
 
 use super::{commit_layer, ensure_snapshots, Runtime, StepMeta};
-use crate::context::chown;
-use crate::context::tree::Tree;
-use crate::context::write::make_dirs;
+use rbuild_context::chown;
+use rbuild_context::tree::Tree;
+use rbuild_context::write::make_dirs;
 use crate::image::FsState;
 use crate::BuildError;
 

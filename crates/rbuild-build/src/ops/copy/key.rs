@@ -5,12 +5,12 @@ use rayon::prelude::*;
 use rbuild_solver::{CacheKey, Components, KeyBuilder, KeyPart};
 
 use super::{ContextContent, CopyOp, CopySource};
-use crate::context::chmod::Chmod;
-use crate::context::git;
-use crate::context::hashcache::{Digest, Prepared};
-use crate::context::remote;
-use crate::context::select::plan_map;
-use crate::context::tree::Tree;
+use rbuild_context::chmod::Chmod;
+use rbuild_context::git;
+use rbuild_context::hashcache::{Digest, Prepared};
+use rbuild_context::remote;
+use rbuild_context::select::plan_map;
+use rbuild_context::tree::Tree;
 use crate::BuildError;
 
 /// Entries per chunk of [`ContextContent`].

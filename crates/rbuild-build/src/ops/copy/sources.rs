@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::{CopyOp, CopySource};
-use crate::context::archive;
-use crate::context::git;
-use crate::context::remote::{self, Download};
-use crate::context::select::{plan, CopyItem, KeepAll};
-use crate::context::tree::Tree;
+use rbuild_context::archive;
+use rbuild_context::git;
+use rbuild_context::remote::{self, Download};
+use rbuild_context::select::{plan, CopyItem, KeepAll};
+use rbuild_context::tree::Tree;
 use crate::BuildError;
 
 impl CopyOp {

@@ -1,7 +1,7 @@
 //! Writing items through the memoised destination and upper-dir state.
 
 use super::*;
-use crate::context::tree::Found;
+use crate::tree::Found;
 use std::fs::{create_dir_all, symlink_metadata, write};
 use std::os::unix::fs::symlink;
 

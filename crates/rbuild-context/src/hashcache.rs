@@ -134,7 +134,10 @@ impl HashCache {
     /// The digest of each entry, reading (in parallel) only files the cache does not know.
     pub fn digests(&self, entries: &[Prepared]) -> Result<Vec<Digest>, HashError> {
         let known = self.snapshot();
-        let started = crate::time::now_unix() as i128 * 1_000_000_000;
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i128)
+            * 1_000_000_000;
         let mut out = vec![Digest::default(); entries.len()];
         let mut used = Vec::with_capacity(entries.len());
         let mut unknown = Vec::new();

@@ -56,7 +56,7 @@ fn is_whiteout(meta: &Metadata) -> bool {
 fn is_opaque(path: &Path) -> bool {
     ["trusted.overlay.opaque", "user.overlay.opaque"]
         .iter()
-        .any(|name| crate::context::xattr::get(path, name).is_some_and(|v| v == b"y"))
+        .any(|name| crate::xattr::get(path, name).is_some_and(|v| v == b"y"))
 }
 
 impl Tree {

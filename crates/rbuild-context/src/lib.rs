@@ -1,4 +1,5 @@
-//! The build context and filesystem views: source selection, hashing, writing copies.
+//! The build context and filesystem views: walking, `.dockerignore`, hashing with a stat
+//! cache, COPY/ADD source selection, writing copies, and remote sources (URLs, git).
 
 pub mod archive;
 pub mod chmod;
