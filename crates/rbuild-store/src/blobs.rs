@@ -10,8 +10,10 @@ use crate::error::{IoContext, Result, StoreError};
 use crate::ingest::Ingest;
 use crate::Store;
 
-/// Largest blob `read_blob` loads into memory: manifests and configs are far smaller.
-pub const MAX_JSON_BLOB: u64 = 64 << 20;
+/// Largest blob `read_blob` loads into memory, so the cap of every manifest, index and image
+/// config the store reads (on load, on use, in `check`): real ones are kilobytes, registries
+/// cap manifests at 4 MiB, and an attacker's 1 GiB config must not be read into memory.
+pub const MAX_JSON_BLOB: u64 = 8 << 20;
 
 impl Store {
     /// Starts a streaming blob write.

@@ -50,7 +50,8 @@ pub enum StoreError {
     BlobNotFound(Digest),
     /// A blob is too large to be read into memory as JSON.
     #[error(
-        "blob {digest} is {size} bytes, larger than the {limit}-byte limit for in-memory reads"
+        "blob {digest} is {size} bytes, larger than the {limit}-byte limit for manifests, indexes \
+         and image configs"
     )]
     BlobTooLarge {
         /// The blob.

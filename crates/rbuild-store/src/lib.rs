@@ -44,7 +44,7 @@ pub use error::{Result, StoreError};
 pub use ingest::{Ingest, Verified};
 pub use kv::FORMAT_VERSION;
 pub use prune::{PruneOptions, PruneReport};
-pub use reach::Reach;
+pub use reach::{Reach, MAX_INDEX_DEPTH};
 pub use snapshots::ScratchDir;
 pub use tags::{ref_name, REF_NAME};
 pub use usage::{DiskUsage, ImageSummary};

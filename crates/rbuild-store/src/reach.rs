@@ -5,7 +5,12 @@ use std::collections::BTreeSet;
 use rbuild_oci::{chain_id, media_type, Descriptor, Digest, ImageConfig, Index, Manifest};
 use serde::de::DeserializeOwned;
 
+use crate::error::Result;
 use crate::Store;
+
+/// Deepest chain of image indexes followed (index → index → … → manifest); real images use
+/// one or two levels.
+pub const MAX_INDEX_DEPTH: usize = 8;
 
 /// The closure of one or more descriptors.
 #[derive(Debug, Default)]
@@ -20,65 +25,103 @@ pub struct Reach {
     pub unreadable: Vec<(Digest, String)>,
     /// Image manifests found, in walk order.
     pub manifests: Vec<(Digest, Manifest)>,
+    /// Image indexes found, in walk order (a parent before its children).
+    pub indexes: Vec<Digest>,
 }
 
-impl Store {
-    /// Collects everything `desc` references into `reach`, recording problems instead of
-    /// failing so `check` can report them all.
-    pub(crate) fn walk(&self, desc: &Descriptor, reach: &mut Reach) {
+/// Where a walk finds blobs: the store, or an archive being loaded in front of it.
+pub(crate) trait BlobSource {
+    /// Whether the blob is available.
+    fn has(&self, digest: &Digest) -> bool;
+    /// A whole (JSON) blob, verified and size-capped.
+    fn read(&self, digest: &Digest) -> Result<Vec<u8>>;
+}
+
+impl BlobSource for Store {
+    fn has(&self, digest: &Digest) -> bool {
+        self.has_blob(digest)
+    }
+    fn read(&self, digest: &Digest) -> Result<Vec<u8>> {
+        self.read_blob(digest)
+    }
+}
+
+/// Collects everything `desc` references in `src` into `reach`, recording problems instead
+/// of failing so `check` can report them all. Iterative, and indexes nested deeper than
+/// [`MAX_INDEX_DEPTH`] are recorded as unreadable: an archive can nest them 50,000 deep.
+pub(crate) fn walk_in(src: &dyn BlobSource, desc: &Descriptor, reach: &mut Reach) {
+    let mut stack = vec![(desc.clone(), 0usize)];
+    while let Some((desc, depth)) = stack.pop() {
         if !reach.blobs.insert(desc.digest.clone()) {
-            return;
+            continue;
         }
-        if !self.has_blob(&desc.digest) {
+        if !src.has(&desc.digest) {
             reach.missing.insert(desc.digest.clone());
-            return;
+            continue;
         }
         if media_type::is_index(&desc.media_type) {
-            if let Some(index) = self.parse_blob::<Index>(&desc.digest, reach) {
-                for child in &index.manifests {
-                    self.walk(child, reach);
-                }
+            if depth >= MAX_INDEX_DEPTH {
+                let why = format!("image indexes nested more than {MAX_INDEX_DEPTH} deep");
+                reach.unreadable.push((desc.digest.clone(), why));
+                continue;
+            }
+            if let Some(index) = parse_blob::<Index>(src, &desc.digest, reach) {
+                reach.indexes.push(desc.digest.clone());
+                // Reversed so that children are visited in index order.
+                let children = index.manifests.into_iter().rev();
+                stack.extend(children.map(|child| (child, depth + 1)));
             }
         } else if media_type::is_manifest(&desc.media_type) {
-            if let Some(manifest) = self.parse_blob::<Manifest>(&desc.digest, reach) {
-                self.walk_manifest(&manifest, reach);
+            if let Some(manifest) = parse_blob::<Manifest>(src, &desc.digest, reach) {
+                walk_manifest(src, &manifest, reach);
                 reach.manifests.push((desc.digest.clone(), manifest));
             }
         }
     }
+}
 
-    fn walk_manifest(&self, manifest: &Manifest, reach: &mut Reach) {
-        for blob in std::iter::once(&manifest.config).chain(&manifest.layers) {
-            reach.blobs.insert(blob.digest.clone());
-            if !self.has_blob(&blob.digest) {
-                reach.missing.insert(blob.digest.clone());
-            }
+fn walk_manifest(src: &dyn BlobSource, manifest: &Manifest, reach: &mut Reach) {
+    for blob in std::iter::once(&manifest.config).chain(&manifest.layers) {
+        reach.blobs.insert(blob.digest.clone());
+        if !src.has(&blob.digest) {
+            reach.missing.insert(blob.digest.clone());
         }
-        if !self.has_blob(&manifest.config.digest) {
-            return;
-        }
-        if let Some(config) = self.parse_blob::<ImageConfig>(&manifest.config.digest, reach) {
-            let diff_ids = &config.rootfs.diff_ids;
-            for n in 1..=diff_ids.len() {
-                if let Some(id) = chain_id(&diff_ids[..n]) {
-                    reach.snapshots.insert(id);
-                }
+    }
+    if !src.has(&manifest.config.digest) {
+        return;
+    }
+    if let Some(config) = parse_blob::<ImageConfig>(src, &manifest.config.digest, reach) {
+        let diff_ids = &config.rootfs.diff_ids;
+        for n in 1..=diff_ids.len() {
+            if let Some(id) = chain_id(&diff_ids[..n]) {
+                reach.snapshots.insert(id);
             }
         }
     }
+}
 
-    fn parse_blob<T: DeserializeOwned>(&self, digest: &Digest, reach: &mut Reach) -> Option<T> {
-        let parsed = self
-            .read_blob(digest)
-            .map_err(|e| e.to_string())
-            .and_then(|bytes| serde_json::from_slice(&bytes).map_err(|e| e.to_string()));
-        match parsed {
-            Ok(v) => Some(v),
-            Err(why) => {
-                reach.unreadable.push((digest.clone(), why));
-                None
-            }
+fn parse_blob<T: DeserializeOwned>(
+    src: &dyn BlobSource,
+    digest: &Digest,
+    reach: &mut Reach,
+) -> Option<T> {
+    let parsed = src
+        .read(digest)
+        .map_err(|e| e.to_string())
+        .and_then(|bytes| serde_json::from_slice(&bytes).map_err(|e| e.to_string()));
+    match parsed {
+        Ok(v) => Some(v),
+        Err(why) => {
+            reach.unreadable.push((digest.clone(), why));
+            None
         }
+    }
+}
+
+impl Store {
+    /// Collects everything `desc` references in the store into `reach` (see [`walk_in`]).
+    pub(crate) fn walk(&self, desc: &Descriptor, reach: &mut Reach) {
+        walk_in(self, desc, reach);
     }
 
     /// The closure of every tag.

@@ -105,7 +105,14 @@ pub fn import(
 }
 
 /// Copies the config and layers the store lacks, committing only once all of them verified.
+/// A config over the store's JSON cap is refused before a byte of it is copied.
 fn copy_blobs(store: &Store, dir: &LayoutDir, m: &Manifest) -> Result<(), OciLayoutError> {
+    if m.config.size > rbuild_store::MAX_JSON_BLOB {
+        return Err(OciLayoutError::TooLarge {
+            path: dir.blob_path(&m.config.digest),
+            limit: rbuild_store::MAX_JSON_BLOB,
+        });
+    }
     let mut seen = std::collections::HashSet::new();
     let mut verified: Vec<Verified> = Vec::new();
     for d in std::iter::once(&m.config).chain(&m.layers) {

@@ -6,9 +6,10 @@ use rbuild_oci::{media_type, Descriptor, Digest, ImageConfig, Index, Manifest, R
 
 use super::docker::DockerEntry;
 use super::members::Loaded;
+use super::staged::Staged;
+use crate::blobs::MAX_JSON_BLOB;
 use crate::check::hash_reader;
 use crate::error::{Result, StoreError};
-use crate::reach::Reach;
 use crate::tags::REF_NAME;
 use crate::Store;
 
@@ -58,46 +59,19 @@ impl Store {
 
     fn import_oci(&self, loaded: &Loaded) -> Result<Vec<(String, Descriptor)>> {
         let index: Index = self.small_json(loaded, "index.json")?;
+        let staged = Staged {
+            store: self,
+            loaded,
+        };
         let mut out = Vec::new();
         for desc in index.manifests {
-            self.verify_closure(&desc)?;
+            let reach = staged.verify_closure(&desc)?;
+            staged.store(&reach)?;
             let mut clean = desc.clone();
             let name = oci_name(&mut clean);
             out.push((name, clean));
         }
         Ok(out)
-    }
-
-    /// Checks that everything `desc` references is present and of the declared size.
-    fn verify_closure(&self, desc: &Descriptor) -> Result<()> {
-        let mut reach = Reach::default();
-        self.walk(desc, &mut reach);
-        if let Some(d) = reach.missing.first() {
-            return Err(bad(format!(
-                "archive lacks blob {d} (referenced from {})",
-                desc.digest
-            )));
-        }
-        if let Some((d, why)) = reach.unreadable.first() {
-            return Err(bad(format!("blob {d} is unreadable: {why}")));
-        }
-        let declared = std::iter::once(desc).chain(
-            reach
-                .manifests
-                .iter()
-                .flat_map(|(_, m)| std::iter::once(&m.config).chain(&m.layers)),
-        );
-        for d in declared {
-            let actual = self.blob_size(&d.digest)?;
-            if actual != d.size {
-                return Err(StoreError::SizeMismatch {
-                    digest: d.digest.clone(),
-                    expected: d.size,
-                    actual,
-                });
-            }
-        }
-        Ok(())
     }
 
     fn import_docker(&self, loaded: &Loaded) -> Result<Vec<(String, Descriptor)>> {
@@ -116,6 +90,13 @@ impl Store {
 
     fn import_docker_image(&self, loaded: &Loaded, entry: &DockerEntry) -> Result<Descriptor> {
         let (cd, csize) = self.materialize(loaded, &entry.config)?;
+        if csize > MAX_JSON_BLOB {
+            return Err(StoreError::BlobTooLarge {
+                digest: cd,
+                size: csize,
+                limit: MAX_JSON_BLOB,
+            });
+        }
         let named = entry
             .config
             .rsplit('/')

@@ -9,9 +9,13 @@ use super::import::{bad, io_bad};
 use crate::error::{Result, StoreError};
 use crate::Store;
 
-/// Archive members up to this size that are not `blobs/sha256/*` stay in memory (JSON,
-/// tiny layers); bigger ones are streamed straight into the store.
+/// Archive members up to this size stay in memory (JSON, tiny layers) while the budget
+/// lasts; bigger ones are streamed straight into the store.
 const SMALL: u64 = 4 << 20;
+
+/// Total bytes of members held in memory. Small blobs wait there until the import knows it
+/// needs them: an archive of 50,000 junk blobs is refused without 50,000 synced writes.
+const MEMORY_BUDGET: u64 = 64 << 20;
 
 /// Where an archive member's bytes ended up.
 pub(super) enum Member {
@@ -52,9 +56,20 @@ pub(super) struct Loaded {
     pub members: BTreeMap<String, Member>,
 }
 
+impl Loaded {
+    /// A `blobs/sha256/<hex>` member held in memory (verified against its name on reading).
+    pub fn mem_blob(&self, digest: &Digest) -> Option<&[u8]> {
+        match self.members.get(&format!("blobs/sha256/{}", digest.hex())) {
+            Some(Member::Mem(data)) => Some(data),
+            _ => None,
+        }
+    }
+}
+
 impl Store {
     pub(super) fn load_members(&self, reader: &mut dyn Read) -> Result<Loaded> {
         let mut members = BTreeMap::new();
+        let mut budget = MEMORY_BUDGET;
         let mut archive = tar::Archive::new(reader);
         for entry in archive.entries().map_err(|e| io_bad("the archive", e))? {
             let mut entry = entry.map_err(|e| io_bad("the archive", e))?;
@@ -63,7 +78,7 @@ impl Store {
             let member = match entry.header().entry_type() {
                 tar::EntryType::Regular | tar::EntryType::Continuous => {
                     let size = entry.size();
-                    self.load_file(&path, size, &mut entry)?
+                    self.load_file(&path, size, &mut entry, &mut budget)?
                 }
                 kind @ (tar::EntryType::Symlink | tar::EntryType::Link) => {
                     let target = entry
@@ -83,24 +98,34 @@ impl Store {
         Ok(Loaded { members })
     }
 
-    fn load_file(&self, path: &str, size: u64, entry: &mut dyn Read) -> Result<Member> {
+    /// Keeps a small member in memory (a named blob verified against its name) while the
+    /// budget lasts, else streams it into the store.
+    fn load_file(
+        &self,
+        path: &str,
+        size: u64,
+        entry: &mut dyn Read,
+        budget: &mut u64,
+    ) -> Result<Member> {
         let named = path
             .strip_prefix("blobs/sha256/")
             .and_then(|hex| Digest::from_hex(hex).ok());
-        if named.is_none() {
-            let mut data = Vec::new();
-            entry
-                .take(SMALL + 1)
-                .read_to_end(&mut data)
-                .map_err(|e| io_bad(path, e))?;
-            if data.len() as u64 <= SMALL {
-                return Ok(Member::Mem(data));
-            }
-            // Too big for memory: what was read goes first, the rest streams after it.
-            let mut chained = io::Cursor::new(data).chain(entry);
-            return self.ingest_member(path, &mut chained, None, Some(size));
+        if size > SMALL || size > *budget {
+            return self.ingest_member(path, entry, named.as_ref(), Some(size));
         }
-        self.ingest_member(path, entry, named.as_ref(), Some(size))
+        let mut data = Vec::with_capacity(size as usize);
+        entry
+            .take(size)
+            .read_to_end(&mut data)
+            .map_err(|e| io_bad(path, e))?;
+        *budget -= data.len() as u64;
+        if let Some(expected) = named {
+            let actual = Digest::of(&data);
+            if actual != expected {
+                return Err(StoreError::DigestMismatch { expected, actual });
+            }
+        }
+        Ok(Member::Mem(data))
     }
 
     fn ingest_member(

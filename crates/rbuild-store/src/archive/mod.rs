@@ -7,6 +7,7 @@ mod docker;
 mod import;
 mod members;
 mod oci;
+mod staged;
 
 use std::io::{self, Read, Write};
 
