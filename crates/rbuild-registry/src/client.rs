@@ -1,23 +1,27 @@
-//! The client: options, endpoints (scheme, mirrors, TLS per host) and authenticated requests.
+//! The client: options, endpoints (scheme, mirrors, TLS per host) and the HTTP clients.
+
+mod request;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use reqwest::{Method, RequestBuilder, Response, Url};
+use reqwest::Url;
 
-use crate::auth::challenge;
 use crate::auth::config::Credentials;
-use crate::auth::{AuthState, Authorization};
-use crate::error::{error_message, redact_url, RegistryError};
-use crate::transport::{self, RetryPolicy};
+use crate::auth::AuthState;
+use crate::error::RegistryError;
+use crate::progress::{ProgressFn, PullEvent};
+use crate::transport::{self, RetryPolicy, Timeouts, Transport};
 
 pub use crate::endpoint::is_loopback;
 pub(crate) use crate::endpoint::Endpoint;
 use crate::endpoint::{add_host_certs, strip_port};
 
-/// Registry settings: insecure hosts, Docker Hub mirrors, CA directory, Docker config directory.
+/// Registry settings: insecure hosts, Docker Hub mirrors, CA directory, Docker config
+/// directory, timeouts.
 #[derive(Clone, Debug, Default)]
 pub struct RegistryOptions {
     /// Hosts (`host` or `host:port`) allowed over plain HTTP besides loopback.
@@ -28,12 +32,16 @@ pub struct RegistryOptions {
     pub certs_dir: Option<PathBuf>,
     /// Docker config directory; default `$DOCKER_CONFIG` or `~/.docker`.
     pub docker_config: Option<PathBuf>,
+    /// Connect and idle timeouts for every request (default 10 s and 30 s).
+    pub timeouts: Timeouts,
 }
 
 /// A registry client; cheap to clone (clones share connections, tokens and credentials).
 #[derive(Clone)]
 pub struct Client {
     pub(crate) inner: Arc<Inner>,
+    /// Who hears about this client's progress (per clone: see [`Client::with_progress`]).
+    progress: Option<ProgressFn>,
 }
 
 pub(crate) struct Inner {
@@ -60,6 +68,7 @@ impl Client {
                 chunk_size: 16 << 20,
                 parallel: 4,
             }),
+            progress: None,
         })
     }
 
@@ -71,6 +80,15 @@ impl Client {
     /// A copy of this client uploading blobs above `bytes` in chunks of that size.
     pub fn with_chunk_size(&self, bytes: u64) -> Client {
         self.rebuild(|i| i.chunk_size = bytes.max(1))
+    }
+
+    /// A copy of this client (sharing connections and tokens) that reports what its pulls do,
+    /// and the retries of any request, to `progress`.
+    pub fn with_progress(&self, progress: impl Fn(PullEvent) + Send + Sync + 'static) -> Client {
+        Client {
+            inner: self.inner.clone(),
+            progress: Some(Arc::new(progress)),
+        }
     }
 
     fn rebuild(&self, f: impl FnOnce(&mut Inner)) -> Client {
@@ -85,6 +103,7 @@ impl Client {
         f(&mut inner);
         Client {
             inner: Arc::new(inner),
+            progress: self.progress.clone(),
         }
     }
 
@@ -106,6 +125,22 @@ impl Client {
                 .insecure
                 .iter()
                 .any(|h| h.eq_ignore_ascii_case(host) || h.eq_ignore_ascii_case(strip_port(host)))
+    }
+
+    /// How this client sends requests: its retry policy, timeouts and progress observer.
+    pub(crate) fn transport(&self) -> Transport<'_> {
+        Transport {
+            retry: &self.inner.retry,
+            timeouts: &self.inner.opts.timeouts,
+            progress: self.progress.as_ref(),
+        }
+    }
+
+    /// Reports `event` to the observer, if any.
+    pub(crate) fn report(&self, event: PullEvent) {
+        if let Some(p) = &self.progress {
+            p(event);
+        }
     }
 
     /// The endpoint for `registry`'s host (`registry-1.docker.io` for docker.io).
@@ -184,6 +219,8 @@ impl Client {
     }
 
     /// The HTTP client for `host`, with the CAs and client certificate of `certs_dir/<host>`.
+    /// Only connecting has a reqwest timeout: silence later is caught by the idle watch,
+    /// which, unlike reqwest's read timeout, lets a long upload run while it moves.
     pub(crate) fn http(&self, host: &str) -> Result<reqwest::Client, RegistryError> {
         if let Some(c) = self
             .inner
@@ -196,8 +233,7 @@ impl Client {
         }
         let mut b = reqwest::Client::builder()
             .user_agent(concat!("rbuild/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(30))
-            .read_timeout(Duration::from_secs(120));
+            .connect_timeout(self.inner.opts.timeouts.connect);
         if let Some(dir) = &self.inner.opts.certs_dir {
             b = add_host_certs(b, &dir.join(host))?;
         }
@@ -209,187 +245,5 @@ impl Client {
             m.insert(host.to_string(), c.clone());
         }
         Ok(c)
-    }
-
-    /// Sends an authenticated request, answering one 401 challenge (token or basic) and retrying.
-    pub(crate) async fn request(
-        &self,
-        ep: &Endpoint,
-        scopes: &[String],
-        method: Method,
-        url: &Url,
-        build: &(dyn Fn(RequestBuilder) -> Result<RequestBuilder, RegistryError> + Sync),
-    ) -> Result<Response, RegistryError> {
-        let http = self.http(&ep.host)?;
-        let policy = &self.inner.retry;
-        let mut answered = false;
-        loop {
-            let auth = self
-                .inner
-                .auth
-                .authorization(&http, policy, &ep.host, &ep.registry, scopes)
-                .await?;
-            let (header, user) = match auth {
-                Authorization::Header(h, u) => (Some(h), u),
-                Authorization::None => (None, None),
-            };
-            let resp = transport::send(policy, method.as_str(), url, || {
-                let rb = build(http.request(method.clone(), url.clone()))?;
-                Ok(match &header {
-                    Some(h) => rb.header(reqwest::header::AUTHORIZATION, h),
-                    None => rb,
-                })
-            })
-            .await?;
-            if resp.status() != reqwest::StatusCode::UNAUTHORIZED {
-                return Ok(resp);
-            }
-            let ch = resp
-                .headers()
-                .get(reqwest::header::WWW_AUTHENTICATE)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
-            let body = transport::read_small(resp, method.as_str(), url, 1 << 16)
-                .await
-                .unwrap_or_default();
-            let parsed = ch.as_deref().and_then(challenge::parse);
-            match parsed {
-                Some(c) if !answered => {
-                    self.inner
-                        .auth
-                        .record_challenge(&ep.host, c, scopes, header.as_deref());
-                    answered = true;
-                }
-                _ => {
-                    return Err(unauthorized(
-                        ep,
-                        user,
-                        header.is_some(),
-                        ch.as_deref(),
-                        &body,
-                    ))
-                }
-            }
-        }
-    }
-}
-
-/// The error for a 401 that answering the challenge did not cure.
-fn unauthorized(
-    ep: &Endpoint,
-    user: Option<String>,
-    sent_auth: bool,
-    challenge: Option<&str>,
-    body: &[u8],
-) -> RegistryError {
-    let said = error_message(body);
-    if challenge.is_some_and(|c| c.contains("insufficient_scope")) {
-        return RegistryError::Denied {
-            host: ep.host.clone(),
-            repository: ep.repository.clone(),
-            user,
-            detail: format!("insufficient scope{said}"),
-        };
-    }
-    let detail = match (sent_auth, &user) {
-        (true, Some(_)) => format!("incorrect username or password{said}"),
-        _ => format!(
-            "the registry requires credentials{said}; run `rbuild login {}`",
-            ep.registry
-        ),
-    };
-    RegistryError::Unauthorized {
-        host: ep.host.clone(),
-        user,
-        detail,
-    }
-}
-
-/// Turns an unexpected response into the matching error (404, 403, other statuses).
-pub(crate) async fn status_error(
-    resp: Response,
-    method: &Method,
-    ep: &Endpoint,
-    what: &str,
-) -> RegistryError {
-    let status = resp.status().as_u16();
-    let url = resp.url().clone();
-    let body = transport::read_small(resp, method.as_str(), &url, 1 << 16)
-        .await
-        .unwrap_or_default();
-    match status {
-        404 => RegistryError::NotFound {
-            host: ep.host.clone(),
-            repository: ep.repository.clone(),
-            what: what.to_string(),
-        },
-        403 => RegistryError::Denied {
-            host: ep.host.clone(),
-            repository: ep.repository.clone(),
-            user: None,
-            detail: format!("{what}{}", error_message(&body)),
-        },
-        _ => RegistryError::Status {
-            method: method.to_string(),
-            url: redact_url(&url),
-            status,
-            message: error_message(&body),
-        },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn loopback_and_insecure_hosts_use_http() {
-        for h in [
-            "127.0.0.1:5000",
-            "127.1.2.3",
-            "localhost",
-            "localhost:80",
-            "[::1]:5000",
-            "::1",
-        ] {
-            assert!(is_loopback(h), "{h}");
-        }
-        assert!(!is_loopback("registry.example:5000"));
-        assert!(!is_loopback("10.0.0.1"));
-        let c = Client::new(RegistryOptions {
-            insecure: vec!["reg.lan:5000".into(), "other.lan".into()],
-            ..Default::default()
-        })
-        .unwrap();
-        assert!(c.is_plain_http("reg.lan:5000"));
-        assert!(c.is_plain_http("other.lan:443"));
-        assert!(!c.is_plain_http("reg.lan:5001"));
-        assert!(!c.is_plain_http("docker.io"));
-    }
-
-    #[test]
-    fn mirrors_come_first_for_docker_hub_only() {
-        let c = Client::new(RegistryOptions {
-            mirrors: vec!["127.0.0.1:5001".into(), "https://mirror.example/".into()],
-            ..Default::default()
-        })
-        .unwrap();
-        let hub = rbuild_oci::Reference::parse("busybox").unwrap();
-        let eps = c.pull_endpoints(&hub).unwrap();
-        let bases: Vec<String> = eps.iter().map(|e| e.base.to_string()).collect();
-        assert_eq!(
-            bases,
-            [
-                "http://127.0.0.1:5001/",
-                "https://mirror.example/",
-                "https://registry-1.docker.io/"
-            ]
-        );
-        assert_eq!(
-            eps[2].url("manifests/latest").unwrap().as_str(),
-            "https://registry-1.docker.io/v2/library/busybox/manifests/latest"
-        );
-        let other = rbuild_oci::Reference::parse("localhost:5000/a/b:1").unwrap();
-        assert_eq!(c.pull_endpoints(&other).unwrap().len(), 1);
     }
 }

@@ -1,6 +1,7 @@
 //! The registry client's error type. No variant ever carries a password, token or `auth` value.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use rbuild_oci::Digest;
 use rbuild_store::StoreError;
@@ -33,6 +34,40 @@ pub enum RegistryError {
         url: String,
         /// What failed.
         reason: String,
+    },
+    /// The registry host name does not resolve (not retried: it will not start to).
+    #[error("cannot resolve registry host {host}: {reason}")]
+    UnknownHost {
+        /// Registry host.
+        host: String,
+        /// The resolver's answer.
+        reason: String,
+    },
+    /// Nothing accepts connections at the registry's address (after a few quick retries).
+    #[error("{method} {url}: connection to {host} refused: {reason}")]
+    ConnectionRefused {
+        /// HTTP method.
+        method: String,
+        /// Request URL (query removed).
+        url: String,
+        /// Registry host.
+        host: String,
+        /// The error, with its causes.
+        reason: String,
+    },
+    /// Connecting took too long, or no byte moved for the idle timeout (after retries).
+    #[error("{method} {url}: timed out {} {host} after {after:?}", if *connecting { "connecting to" } else { "waiting for data from" })]
+    TimedOut {
+        /// HTTP method.
+        method: String,
+        /// Request URL (query removed).
+        url: String,
+        /// Registry host.
+        host: String,
+        /// Whether it was the connection (rather than data on it) that did not come.
+        connecting: bool,
+        /// The timeout that ran out.
+        after: Duration,
     },
     /// The registry answered with an unexpected status (after retries).
     #[error("{method} {url}: registry answered {status}{message}")]
@@ -98,6 +133,14 @@ pub enum RegistryError {
         /// Size that arrived (or at least that much).
         actual: u64,
     },
+    /// A document is larger than we accept (manifests, indexes, configs, error bodies).
+    #[error("{what}: larger than the {limit}-byte limit")]
+    TooLarge {
+        /// Which document (and where from).
+        what: String,
+        /// The limit in bytes.
+        limit: u64,
+    },
     /// No manifest in an index matches the requested platform.
     #[error("{reference}: no image for platform {platform} (available: {available})")]
     NoMatchingPlatform {
@@ -154,10 +197,13 @@ pub enum RegistryError {
 }
 
 impl RegistryError {
-    /// Whether retrying the same request may succeed (network trouble, 5xx, 429).
+    /// Whether retrying the same request may succeed (network trouble, timeouts, 5xx, 429);
+    /// an unknown host is not.
     pub fn is_transient(&self) -> bool {
         match self {
-            RegistryError::Network { .. } => true,
+            RegistryError::Network { .. }
+            | RegistryError::ConnectionRefused { .. }
+            | RegistryError::TimedOut { .. } => true,
             RegistryError::Status { status, .. } => *status == 429 || *status >= 500,
             _ => false,
         }

@@ -1,6 +1,7 @@
 //! Distribution client: pull images into the store and push them from it, with Docker's
 //! credential sources (config.json, helpers, `rbuild login`), bearer and basic auth, retries,
-//! cross-repository mounts and chunked, resumable uploads streamed from disk.
+//! connect and idle timeouts, cross-repository mounts and chunked, resumable uploads streamed
+//! from disk.
 
 pub mod auth;
 mod client;
@@ -8,6 +9,7 @@ mod endpoint;
 mod error;
 mod login;
 mod manifest;
+mod progress;
 mod pull;
 mod push;
 mod sink;
@@ -18,9 +20,10 @@ pub use auth::config::Credentials;
 pub use client::{is_loopback, Client, RegistryOptions};
 pub use error::RegistryError;
 pub use login::{login, login_with, logout};
+pub use progress::{ProgressFn, PullEvent};
 pub use pull::PulledImage;
 pub use push::PushEvent;
 /// Platform matching moved to rbuild-oci (the builder needs it too); kept here for callers.
 pub use rbuild_oci::platform;
 pub use sources::NAMESPACE as BLOB_SOURCES_NAMESPACE;
-pub use transport::RetryPolicy;
+pub use transport::{RetryPolicy, Timeouts};

@@ -10,7 +10,7 @@ use crate::auth::config::{self, config_dir, config_key, Credentials, DockerConfi
 use crate::auth::{helper, token};
 use crate::client::{Client, RegistryOptions};
 use crate::error::{error_message, redact_url, RegistryError};
-use crate::transport;
+use crate::transport::Transport;
 
 /// Verifies `username`/`password` against `registry`, then writes them to `config.json` (mode
 /// 0600) or the configured credential helper. Blocking; safe to call inside or outside a runtime.
@@ -137,8 +137,10 @@ impl Client {
             .join("v2/")
             .map_err(|e| ep.protocol(e.to_string()))?;
         let http = self.http(&host)?;
-        let policy = &self.inner.retry;
-        let resp = transport::send(policy, "GET", &url, || Ok(http.get(url.clone()))).await?;
+        let transport = self.transport();
+        let resp = transport
+            .send("GET", &url, || Ok(http.get(url.clone())))
+            .await?;
         if resp.status().is_success() {
             return Ok(());
         }
@@ -159,12 +161,12 @@ impl Client {
                     service: service.as_deref(),
                     scopes: &[],
                 };
-                token::fetch(&http, policy, &req, Some(&creds))
+                token::fetch_with(&http, &transport, &req, Some(&creds))
                     .await
                     .map(drop)
             }
             Some(Challenge::Basic { .. }) => {
-                basic_check(&http, policy, &url, &host, username, password).await
+                basic_check(&http, &transport, &url, &host, username, password).await
             }
             None => Err(RegistryError::Status {
                 method: "GET".into(),
@@ -178,24 +180,26 @@ impl Client {
 
 async fn basic_check(
     http: &reqwest::Client,
-    policy: &transport::RetryPolicy,
+    transport: &Transport<'_>,
     url: &Url,
     host: &str,
     user: &str,
     pass: &str,
 ) -> Result<(), RegistryError> {
     let enc = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
-    let resp = transport::send(policy, "GET", url, || {
-        Ok(http
-            .get(url.clone())
-            .header("authorization", format!("Basic {enc}")))
-    })
-    .await?;
+    let resp = transport
+        .send("GET", url, || {
+            Ok(http
+                .get(url.clone())
+                .header("authorization", format!("Basic {enc}")))
+        })
+        .await?;
     let status = resp.status();
     if status.is_success() {
         return Ok(());
     }
-    let body = transport::read_small(resp, "GET", url, 1 << 16)
+    let body = transport
+        .read_small(resp, "GET", url, 1 << 16)
         .await
         .unwrap_or_default();
     if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {

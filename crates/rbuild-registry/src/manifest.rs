@@ -2,18 +2,17 @@
 //! separate from the request).
 
 use rbuild_oci::{media_type, Digest};
-use reqwest::Method;
+use reqwest::{Method, Response, Url};
 
-use crate::client::{status_error, Client, Endpoint};
+use crate::client::{Client, Endpoint};
 use crate::error::RegistryError;
-use crate::transport;
 
 /// Every manifest kind we understand, for content negotiation.
 pub(crate) const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
     application/vnd.docker.distribution.manifest.list.v2+json, \
     application/vnd.oci.image.manifest.v1+json, \
     application/vnd.docker.distribution.manifest.v2+json";
-/// Manifests larger than this are refused (the distribution spec suggests 4 MiB).
+/// Manifests and indexes larger than this are refused (the distribution spec suggests 4 MiB).
 const MANIFEST_LIMIT: u64 = 4 << 20;
 
 /// A manifest or index as fetched and verified.
@@ -23,8 +22,17 @@ pub(crate) struct Fetched {
     pub digest: Digest,
 }
 
+/// A manifest as it arrived, before any check.
+struct Raw {
+    content_type: Option<String>,
+    /// The `Docker-Content-Digest` the registry claims for it.
+    claimed: Option<String>,
+    bytes: Vec<u8>,
+}
+
 impl Client {
-    /// GETs a manifest or index with content negotiation and checks its digest.
+    /// GETs a manifest or index with content negotiation and checks its digest against
+    /// `pinned`, else against the `Docker-Content-Digest` the registry sent.
     pub(crate) async fn get_manifest(
         &self,
         ep: &Endpoint,
@@ -33,31 +41,11 @@ impl Client {
         pinned: Option<&Digest>,
     ) -> Result<Fetched, RegistryError> {
         let url = ep.url(&format!("manifests/{target}"))?;
-        let method = Method::GET;
-        let (ctype, header_digest, bytes) = transport::retry_op(&self.inner.retry, || async {
-            let resp = self
-                .request(ep, scopes, method.clone(), &url, &|rb| {
-                    Ok(rb.header("accept", MANIFEST_ACCEPT))
-                })
-                .await?;
-            if !resp.status().is_success() {
-                return Err(status_error(resp, &method, ep, &format!("manifest {target}")).await);
-            }
-            let h = |name: &str| {
-                resp.headers()
-                    .get(name)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string)
-            };
-            let (ctype, dcd) = (h("content-type"), h("docker-content-digest"));
-            let bytes = transport::read_small(resp, "GET", &url, MANIFEST_LIMIT).await?;
-            Ok((ctype, dcd, bytes))
-        })
-        .await?;
-        let digest = Digest::of(&bytes);
+        let raw = self.read_manifest(ep, scopes, &url, target).await?;
+        let digest = Digest::of(&raw.bytes);
         let claimed = pinned
             .cloned()
-            .or_else(|| header_digest.and_then(|h| h.parse().ok()));
+            .or_else(|| raw.claimed.and_then(|h| h.parse().ok()));
         if let Some(expected) = claimed.filter(|c| *c != digest) {
             return Err(RegistryError::DigestMismatch {
                 what: format!("manifest {target} from {}", ep.name()),
@@ -65,11 +53,62 @@ impl Client {
                 actual: digest,
             });
         }
-        let media_type = detect_media_type(ctype.as_deref(), &bytes, target)?;
+        let media_type = detect_media_type(raw.content_type.as_deref(), &raw.bytes, target)?;
         Ok(Fetched {
             media_type,
-            bytes,
+            bytes: raw.bytes,
             digest,
+        })
+    }
+
+    /// GETs the manifest, reading it again when its body breaks off (the request itself is
+    /// already retried by the transport).
+    async fn read_manifest(
+        &self,
+        ep: &Endpoint,
+        scopes: &[String],
+        url: &Url,
+        target: &str,
+    ) -> Result<Raw, RegistryError> {
+        let transport = self.transport();
+        let mut attempt = 1;
+        loop {
+            let resp = self
+                .request(ep, scopes, Method::GET, url, &|rb| {
+                    Ok(rb.header("accept", MANIFEST_ACCEPT))
+                })
+                .await?;
+            if !resp.status().is_success() {
+                let what = format!("manifest {target}");
+                return Err(self.status_error(resp, &Method::GET, ep, &what).await);
+            }
+            match self.read_raw(resp, url).await {
+                Ok(raw) => return Ok(raw),
+                Err(e) if e.is_transient() && attempt < self.inner.retry.attempts => {
+                    attempt += 1;
+                    transport.retrying(&format!("manifest {target}"), attempt, e.to_string());
+                    tokio::time::sleep(self.inner.retry.backoff(attempt - 1)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The body (within [`MANIFEST_LIMIT`]) and the headers that matter of a manifest answer.
+    async fn read_raw(&self, resp: Response, url: &Url) -> Result<Raw, RegistryError> {
+        let header = |name: &str| {
+            let v = resp.headers().get(name)?.to_str().ok()?;
+            Some(v.to_string())
+        };
+        let (content_type, claimed) = (header("content-type"), header("docker-content-digest"));
+        let bytes = self
+            .transport()
+            .read_small(resp, "GET", url, MANIFEST_LIMIT)
+            .await?;
+        Ok(Raw {
+            content_type,
+            claimed,
+            bytes,
         })
     }
 }

@@ -109,7 +109,7 @@ impl AuthState {
     pub async fn authorization(
         &self,
         http: &reqwest::Client,
-        policy: &crate::transport::RetryPolicy,
+        transport: &crate::transport::Transport<'_>,
         host: &str,
         registry: &str,
         scopes: &[String],
@@ -156,7 +156,7 @@ impl AuthState {
                     service: service.as_deref(),
                     scopes,
                 };
-                let t = token::fetch(http, policy, &req, creds.as_ref()).await?;
+                let t = token::fetch_with(http, transport, &req, creds.as_ref()).await?;
                 let header = format!("Bearer {}", t.value);
                 if let Ok(mut m) = self.tokens.lock() {
                     m.insert(key, t);

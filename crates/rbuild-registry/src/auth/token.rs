@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::config::Credentials;
 use crate::error::{error_message, redact_url, RegistryError};
-use crate::transport::{self, RetryPolicy};
+use crate::transport::{RetryPolicy, Timeouts, Transport};
 
 /// Tokens live this long when the server does not say (the distribution spec's default).
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(60);
@@ -52,9 +52,26 @@ pub struct TokenRequest<'a> {
 }
 
 /// Fetches a token: GET with basic credentials (or anonymously), or POST with an identity token.
+/// Uses the default timeouts; the client itself uses its own through `fetch_with`.
 pub async fn fetch(
     http: &reqwest::Client,
     policy: &RetryPolicy,
+    req: &TokenRequest<'_>,
+    creds: Option<&Credentials>,
+) -> Result<Token, RegistryError> {
+    let timeouts = Timeouts::default();
+    let transport = Transport {
+        retry: policy,
+        timeouts: &timeouts,
+        progress: None,
+    };
+    fetch_with(http, &transport, req, creds).await
+}
+
+/// [`fetch`] with the client's transport (retries, timeouts, progress).
+pub(crate) async fn fetch_with(
+    http: &reqwest::Client,
+    transport: &Transport<'_>,
     req: &TokenRequest<'_>,
     creds: Option<&Credentials>,
 ) -> Result<Token, RegistryError> {
@@ -88,9 +105,9 @@ pub async fn fetch(
     } else {
         "GET"
     };
-    let resp = transport::send(policy, method, &url, build).await?;
+    let resp = transport.send(method, &url, build).await?;
     let status = resp.status().as_u16();
-    let body = transport::read_small(resp, method, &url, 1 << 20).await?;
+    let body = transport.read_small(resp, method, &url, 1 << 20).await?;
     if status == 401 || status == 403 {
         return Err(rejected(req.host, creds, &body));
     }

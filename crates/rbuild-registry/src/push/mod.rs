@@ -1,5 +1,6 @@
 //! Push: blobs first (HEAD, cross-repository mount, upload), in parallel; manifests last.
 
+mod body;
 mod upload;
 
 use futures_util::{StreamExt, TryStreamExt};
@@ -7,7 +8,7 @@ use rbuild_oci::{media_type, Descriptor, Digest, Index, Manifest, Reference};
 use rbuild_store::Store;
 use reqwest::Method;
 
-use crate::client::{status_error, Client, Endpoint};
+use crate::client::{Client, Endpoint};
 use crate::error::RegistryError;
 use crate::manifest::parse_json;
 use crate::sources;
@@ -200,7 +201,9 @@ impl Client {
         match resp.status().as_u16() {
             200..=299 => Ok(true),
             404 => Ok(false),
-            _ => Err(status_error(resp, &Method::HEAD, ep, &format!("blob {digest}")).await),
+            _ => Err(self
+                .status_error(resp, &Method::HEAD, ep, &format!("blob {digest}"))
+                .await),
         }
     }
 
@@ -223,9 +226,9 @@ impl Client {
             })
             .await?;
         if !resp.status().is_success() {
-            return Err(
-                status_error(resp, &Method::PUT, ep, &format!("manifest {reference}")).await,
-            );
+            return Err(self
+                .status_error(resp, &Method::PUT, ep, &format!("manifest {reference}"))
+                .await);
         }
         let seen = resp
             .headers()

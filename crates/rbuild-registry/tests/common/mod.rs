@@ -6,12 +6,14 @@ pub mod image;
 pub mod proxy;
 pub mod registry;
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use proxy::{Faults, Proxy, ProxyOptions, TokenAuth};
 use rbuild_oci::{Descriptor, Digest, Platform, Reference};
-use rbuild_registry::{Client, PushEvent, RegistryError, RegistryOptions, RetryPolicy};
+use rbuild_registry::{
+    Client, PullEvent, PushEvent, RegistryError, RegistryOptions, RetryPolicy, Timeouts,
+};
 use rbuild_store::Store;
 
 /// A fresh store in a temp dir (keep the dir alive as long as the store).
@@ -39,6 +41,38 @@ pub fn client(docker_config: &std::path::Path) -> Client {
     })
     .unwrap()
     .with_retry_policy(quick_retries())
+}
+
+/// Timeouts short enough for tests: 200 ms to connect, 300 ms without a byte.
+pub fn short_timeouts() -> Timeouts {
+    Timeouts {
+        connect: Duration::from_millis(200),
+        idle: Duration::from_millis(300),
+    }
+}
+
+/// An anonymous client with these timeouts and `attempts` quick attempts per request.
+pub fn client_with_timeouts(timeouts: Timeouts, attempts: u32) -> (tempfile::TempDir, Client) {
+    let dir = tempfile::tempdir().unwrap();
+    let client = Client::new(RegistryOptions {
+        docker_config: Some(dir.path().to_path_buf()),
+        timeouts,
+        ..Default::default()
+    })
+    .unwrap()
+    .with_retry_policy(RetryPolicy {
+        attempts,
+        ..quick_retries()
+    });
+    (dir, client)
+}
+
+/// A copy of `client` recording its progress events; the second value reads them.
+pub fn recording(client: &Client) -> (Client, Arc<Mutex<Vec<PullEvent>>>) {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let client = client.with_progress(move |e| sink.lock().unwrap().push(e));
+    (client, events)
 }
 
 /// A client without credentials (its empty config dir must outlive it).
@@ -119,7 +153,7 @@ pub async fn pull_digest(client: &Client, store: &Store, target: &Reference) -> 
 pub async fn faulty_proxy(upstream: &str, faults: Faults) -> Proxy {
     let opts = ProxyOptions {
         faults: Some(faults),
-        token_auth: None,
+        ..Default::default()
     };
     Proxy::start(upstream, opts).await
 }
@@ -127,8 +161,8 @@ pub async fn faulty_proxy(upstream: &str, faults: Faults) -> Proxy {
 /// A proxy in front of `upstream` that plays a token-auth registry.
 pub async fn token_proxy(upstream: &str, auth: TokenAuth) -> Proxy {
     let opts = ProxyOptions {
-        faults: None,
         token_auth: Some(auth),
+        ..Default::default()
     };
     Proxy::start(upstream, opts).await
 }

@@ -1,12 +1,14 @@
 //! An HTTP/1.1 proxy on 127.0.0.1 in front of a registry: logs and counts requests, injects
-//! faults (500, 429, dropped connections, lost answers, truncated bodies) and can play a
-//! token-auth registry (401 Bearer challenges, a `/token` endpoint, scope checks).
+//! faults (500, 429, dropped connections, lost answers, truncated, stalled or slow bodies),
+//! rewrites answers (bodies, headers), reads uploads slowly, and can play a token-auth
+//! registry (401 Bearer challenges, a `/token` endpoint, scope checks).
 //!
 //! The proxy itself (accepting, logging, forwarding) is here; the kinds of behaviour it adds
-//! are in `faults` and `token`, and its minimal HTTP/1.1 framing in `http`.
+//! are in `faults`, `rewrite` and `token`, and its minimal HTTP/1.1 framing in `http`.
 
 mod faults;
 mod http;
+mod rewrite;
 mod token;
 
 use std::collections::HashMap;
@@ -16,11 +18,15 @@ use std::sync::{Arc, Mutex};
 use tokio::io::BufReader;
 use tokio::net::{TcpListener, TcpStream};
 
-use faults::{before_forward, pick_fault, Before};
-use http::{read_request, write_response, write_truncated, Req, Resp};
+use faults::{after_forward, before_forward, pick_fault, Before};
+use http::{read_request, write_response, Req, Resp};
 use token::{check_token, token_endpoint};
 
+// Each test binary compiles this module and uses only some of what it exports.
+#[allow(unused_imports)]
 pub use faults::{Fault, Faults};
+pub use http::SlowRead;
+pub use rewrite::Rewrite;
 pub use token::TokenAuth;
 
 /// What the proxy does besides forwarding.
@@ -28,6 +34,10 @@ pub use token::TokenAuth;
 pub struct ProxyOptions {
     pub faults: Option<Faults>,
     pub token_auth: Option<TokenAuth>,
+    /// Changes made to answers on their way back.
+    pub rewrites: Vec<Rewrite>,
+    /// Request bodies are read this slowly.
+    pub slow_read: Option<SlowRead>,
 }
 
 struct State {
@@ -37,6 +47,7 @@ struct State {
     log: Mutex<Vec<String>>,
     counter: AtomicU64,
     faults: AtomicU64,
+    rewritten: AtomicU64,
     token_requests: AtomicU64,
     tokens: Mutex<HashMap<String, Vec<(String, String)>>>,
     http: reqwest::Client,
@@ -65,6 +76,7 @@ impl Proxy {
             log: Mutex::default(),
             counter: AtomicU64::new(0),
             faults: AtomicU64::new(0),
+            rewritten: AtomicU64::new(0),
             token_requests: AtomicU64::new(0),
             tokens: Mutex::default(),
             http,
@@ -97,12 +109,17 @@ impl Proxy {
     pub fn faults(&self) -> u64 {
         self.state.faults.load(Ordering::SeqCst)
     }
+
+    /// Rewrites applied so far.
+    pub fn rewritten(&self) -> u64 {
+        self.state.rewritten.load(Ordering::SeqCst)
+    }
 }
 
 async fn serve(sock: TcpStream, st: Arc<State>) {
     let (r, mut w) = sock.into_split();
     let mut r = BufReader::new(r);
-    while let Ok(Some(req)) = read_request(&mut r).await {
+    while let Ok(Some(req)) = read_request(&mut r, st.opts.slow_read).await {
         let range = req
             .header("range")
             .map(|r| format!(" range={r}"))
@@ -136,17 +153,12 @@ async fn handle(req: &Req, st: &State, w: &mut tokio::net::tcp::OwnedWriteHalf) 
         Before::Close => return false,
         Before::Forward => {}
     }
-    let Ok(resp) = forward(req, &target, st).await else {
+    let Ok(mut resp) = forward(req, &target, st).await else {
         return false;
     };
-    match fault {
-        Some(Fault::ForwardThenDrop) => false,
-        Some(Fault::Truncate) => {
-            let _ = write_truncated(w, &resp).await;
-            false
-        }
-        _ => write_response(w, &resp, req.method == "HEAD").await.is_ok(),
-    }
+    let n = rewrite::apply(&st.opts.rewrites, req, &mut resp);
+    st.rewritten.fetch_add(n, Ordering::SeqCst);
+    after_forward(fault, w, &resp, req.method == "HEAD").await
 }
 
 async fn forward(req: &Req, target: &str, st: &State) -> Result<Resp, reqwest::Error> {

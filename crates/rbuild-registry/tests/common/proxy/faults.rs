@@ -1,9 +1,13 @@
 //! Fault injection: which requests fail, and how (an error answer, a dropped connection, a
-//! lost answer, a truncated body), so retry and resume paths run against a real registry.
+//! lost answer, a truncated, stalled or trickling body), so retry, resume and timeout paths
+//! run against a real registry.
 
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
-use super::http::{Req, Resp};
+use tokio::net::tcp::OwnedWriteHalf;
+
+use super::http::{write_response, write_stalled, write_trickle, write_truncated, Req, Resp};
 use super::State;
 
 /// One kind of injected failure.
@@ -19,6 +23,10 @@ pub enum Fault {
     ForwardThenDrop,
     /// For blob GETs: forward, pass on half the body, close (others: like `Reset`).
     Truncate,
+    /// Forward, pass on the head and half the body, then send nothing more (connection open).
+    Stall,
+    /// Forward, pass the body on in `pieces` parts `gap_ms` apart: slow but moving.
+    Trickle { pieces: usize, gap_ms: u64 },
 }
 
 /// Every `every`-th request to `/v2/…` gets the next fault of `kinds`.
@@ -80,5 +88,31 @@ pub(super) fn before_forward(fault: Option<Fault>) -> Before {
         }
         Some(Fault::Reset) => Before::Close,
         _ => Before::Forward,
+    }
+}
+
+/// Passes the upstream answer on, as the fault (if any) dictates; false to close the connection.
+pub(super) async fn after_forward(
+    fault: Option<Fault>,
+    w: &mut OwnedWriteHalf,
+    resp: &Resp,
+    head: bool,
+) -> bool {
+    match fault {
+        Some(Fault::ForwardThenDrop) => false,
+        Some(Fault::Truncate) => {
+            let _ = write_truncated(w, resp).await;
+            false
+        }
+        Some(Fault::Stall) => {
+            let _ = write_stalled(w, resp).await;
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            false
+        }
+        Some(Fault::Trickle { pieces, gap_ms }) => {
+            let gap = Duration::from_millis(gap_ms);
+            write_trickle(w, resp, pieces, gap).await.is_ok()
+        }
+        _ => write_response(w, resp, head).await.is_ok(),
     }
 }

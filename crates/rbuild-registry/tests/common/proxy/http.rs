@@ -44,9 +44,17 @@ impl Resp {
     }
 }
 
+/// Reading request bodies slowly: `bytes` at a time, `gap_ms` apart (a slow uplink).
+#[derive(Clone, Copy, Debug)]
+pub struct SlowRead {
+    pub bytes: usize,
+    pub gap_ms: u64,
+}
+
 /// The next request on a connection; `None` when it closed or sent garbage.
 pub(super) async fn read_request(
     r: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
+    slow: Option<SlowRead>,
 ) -> std::io::Result<Option<Req>> {
     let mut line = String::new();
     if r.read_line(&mut line).await? == 0 {
@@ -75,11 +83,26 @@ pub(super) async fn read_request(
         .header("content-length")
         .and_then(|v| v.parse::<usize>().ok())
     {
-        let mut body = vec![0u8; n];
-        r.read_exact(&mut body).await?;
-        req.body = body;
+        req.body = read_exact_slowly(r, n, slow).await?;
     }
     Ok(Some(req))
+}
+
+async fn read_exact_slowly(
+    r: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
+    n: usize,
+    slow: Option<SlowRead>,
+) -> std::io::Result<Vec<u8>> {
+    let mut body = vec![0u8; n];
+    let Some(slow) = slow else {
+        r.read_exact(&mut body).await?;
+        return Ok(body);
+    };
+    for piece in body.chunks_mut(slow.bytes.max(1)) {
+        r.read_exact(piece).await?;
+        tokio::time::sleep(std::time::Duration::from_millis(slow.gap_ms)).await;
+    }
+    Ok(body)
 }
 
 /// Header lines up to the blank line; `None` if the connection closed first.
@@ -171,4 +194,33 @@ pub(super) async fn write_truncated(
     w.write_all(&out).await?;
     w.flush().await?;
     w.shutdown().await
+}
+
+/// Writes the head and half the body of `resp`, and keeps the connection open: a stall.
+pub(super) async fn write_stalled(
+    w: &mut tokio::net::tcp::OwnedWriteHalf,
+    resp: &Resp,
+) -> std::io::Result<()> {
+    let mut out = head_bytes(resp, resp.body.len(), false);
+    out.extend_from_slice(&resp.body[..resp.body.len() / 2]);
+    w.write_all(&out).await?;
+    w.flush().await
+}
+
+/// Writes the head, then the body in `pieces` parts with `gap` between them.
+pub(super) async fn write_trickle(
+    w: &mut tokio::net::tcp::OwnedWriteHalf,
+    resp: &Resp,
+    pieces: usize,
+    gap: std::time::Duration,
+) -> std::io::Result<()> {
+    w.write_all(&head_bytes(resp, resp.body.len(), false))
+        .await?;
+    let size = resp.body.len().div_ceil(pieces.max(1)).max(1);
+    for piece in resp.body.chunks(size) {
+        w.write_all(piece).await?;
+        w.flush().await?;
+        tokio::time::sleep(gap).await;
+    }
+    Ok(())
 }

@@ -1,0 +1,52 @@
+use super::*;
+
+#[test]
+fn loopback_and_insecure_hosts_use_http() {
+    for h in [
+        "127.0.0.1:5000",
+        "127.1.2.3",
+        "localhost",
+        "localhost:80",
+        "[::1]:5000",
+        "::1",
+    ] {
+        assert!(is_loopback(h), "{h}");
+    }
+    assert!(!is_loopback("registry.example:5000"));
+    assert!(!is_loopback("10.0.0.1"));
+    let c = Client::new(RegistryOptions {
+        insecure: vec!["reg.lan:5000".into(), "other.lan".into()],
+        ..Default::default()
+    })
+    .unwrap();
+    assert!(c.is_plain_http("reg.lan:5000"));
+    assert!(c.is_plain_http("other.lan:443"));
+    assert!(!c.is_plain_http("reg.lan:5001"));
+    assert!(!c.is_plain_http("docker.io"));
+}
+
+#[test]
+fn mirrors_come_first_for_docker_hub_only() {
+    let c = Client::new(RegistryOptions {
+        mirrors: vec!["127.0.0.1:5001".into(), "https://mirror.example/".into()],
+        ..Default::default()
+    })
+    .unwrap();
+    let hub = rbuild_oci::Reference::parse("busybox").unwrap();
+    let eps = c.pull_endpoints(&hub).unwrap();
+    let bases: Vec<String> = eps.iter().map(|e| e.base.to_string()).collect();
+    assert_eq!(
+        bases,
+        [
+            "http://127.0.0.1:5001/",
+            "https://mirror.example/",
+            "https://registry-1.docker.io/"
+        ]
+    );
+    assert_eq!(
+        eps[2].url("manifests/latest").unwrap().as_str(),
+        "https://registry-1.docker.io/v2/library/busybox/manifests/latest"
+    );
+    let other = rbuild_oci::Reference::parse("localhost:5000/a/b:1").unwrap();
+    assert_eq!(c.pull_endpoints(&other).unwrap().len(), 1);
+}
