@@ -1,4 +1,5 @@
-//! Runs one process in an isolated rootfs: namespaces, overlayfs, pivot_root, cgroups.
+//! Runs one process in an isolated rootfs: namespaces, overlayfs, pivot_root, cgroups (Docker's
+//! device allow-list on every run), a fresh session keyring, no inherited descriptors.
 //!
 //! The builder calls [`run`], which re-executes the current binary with [`INIT_ARG`]; that
 //! process (see [`init_if_requested`]) is single-threaded and does all the forking and
@@ -51,7 +52,7 @@ pub fn run(
     exe: &Path,
     on_output: &mut dyn FnMut(OutputStream, &[u8]),
 ) -> Result<RunOutcome, SandboxError> {
-    run::run(spec, exe, on_output, false)
+    run::run(spec, exe, on_output, &run::Options::default())
 }
 
 /// Like [`run`], but mounts the overlay only with the legacy mount(2) fallback (short relative
@@ -62,7 +63,27 @@ pub fn run_with_legacy_overlay(
     exe: &Path,
     on_output: &mut dyn FnMut(OutputStream, &[u8]),
 ) -> Result<RunOutcome, SandboxError> {
-    run::run(spec, exe, on_output, true)
+    let opts = run::Options {
+        legacy_overlay: true,
+        ..Default::default()
+    };
+    run::run(spec, exe, on_output, &opts)
+}
+
+/// Like [`run`], but puts the run's cgroup under `root`, a cgroup2 mount, whatever the host's
+/// layout; for tests of the eBPF device filter on hybrid hosts.
+#[doc(hidden)]
+pub fn run_with_cgroup2_root(
+    spec: &RunSpec,
+    exe: &Path,
+    on_output: &mut dyn FnMut(OutputStream, &[u8]),
+    root: &Path,
+) -> Result<RunOutcome, SandboxError> {
+    let opts = run::Options {
+        cgroup2_root: Some(root.to_path_buf()),
+        ..Default::default()
+    };
+    run::run(spec, exe, on_output, &opts)
 }
 
 /// Checks that this process can run sandboxes (root, namespaces, overlayfs); Err names what is missing.

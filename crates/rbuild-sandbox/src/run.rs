@@ -1,7 +1,7 @@
 //! The builder side: prepares a run directory and cgroup, spawns the init, streams output,
 //! and cleans up.
 
-use crate::cgroup::Cgroup;
+use crate::cgroup::{Cgroup, Layout};
 use crate::error::SandboxError;
 use crate::plan::Stub;
 use crate::spec::{ExitReason, InitRequest, OutputStream, Report, RunOutcome, RunSpec};
@@ -11,6 +11,10 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
+
+mod dir;
+
+use dir::RunDir;
 
 static RUN_COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -56,52 +60,6 @@ pub fn validate(spec: &RunSpec) -> Result<(), SandboxError> {
     Ok(())
 }
 
-/// Default /etc/hosts: localhost plus the hostname.
-pub fn default_hosts(hostname: &str) -> String {
-    let mut s = String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
-    if !hostname.is_empty() && hostname != "localhost" {
-        s.push_str(&format!("127.0.0.1\t{hostname}\n"));
-    }
-    s
-}
-
-/// The temp dir of one run; removed on drop.
-struct RunDir(PathBuf);
-
-impl RunDir {
-    fn create(name: &str, spec: &RunSpec) -> Result<Self, SandboxError> {
-        let dir = RunDir(std::env::temp_dir().join(format!("rbuild-sandbox-{name}")));
-        for sub in ["root", "etc", "empty"] {
-            let p = dir.0.join(sub);
-            std::fs::create_dir_all(&p).map_err(SandboxError::io("create", &p))?;
-        }
-        let resolv = match &spec.resolv_conf {
-            Some(s) => s.clone(),
-            None => std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
-        };
-        let hosts = spec
-            .hosts
-            .clone()
-            .unwrap_or_else(|| default_hosts(&spec.hostname));
-        for (name, text) in [
-            ("hosts", hosts),
-            ("resolv.conf", resolv),
-            ("hostname", format!("{}\n", spec.hostname)),
-        ] {
-            let p = dir.0.join("etc").join(name);
-            std::fs::write(&p, text).map_err(SandboxError::io("write", &p))?;
-        }
-        Ok(dir)
-    }
-}
-
-impl Drop for RunDir {
-    fn drop(&mut self) {
-        // The overlay lived only in the init's mount namespace, which is gone by now.
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// What the init reported.
 #[derive(Default)]
 struct Reports {
@@ -124,29 +82,43 @@ fn parse_reports(bytes: &[u8]) -> Reports {
     r
 }
 
+/// Variations of a run used by tests.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Mount the overlay with the legacy mount(2) only.
+    pub legacy_overlay: bool,
+    /// Use this cgroup2 mount instead of the host's detected layout.
+    pub cgroup2_root: Option<PathBuf>,
+}
+
 /// Runs `spec` in a sandbox; see the crate docs.
 pub fn run(
     spec: &RunSpec,
     exe: &Path,
     on_output: &mut dyn FnMut(OutputStream, &[u8]),
-    legacy_overlay: bool,
+    opts: &Options,
 ) -> Result<RunOutcome, SandboxError> {
     validate(spec)?;
+    let layout = match &opts.cgroup2_root {
+        Some(root) => Layout::V2 { root: root.clone() },
+        None => crate::cgroup::host_layout()?,
+    };
     let name = run_name();
     let dir = RunDir::create(&name, spec)?;
-    let cgroup = Cgroup::create(&name, &spec.limits)?;
+    // Every run gets a cgroup, if only for the device allow-list; it goes away on every path.
+    let mut cgroup = Cgroup::create(&layout, &name, &spec.limits)?;
     let req = InitRequest {
         spec: spec.clone(),
         root_dir: dir.0.join("root"),
         etc_dir: dir.0.join("etc"),
         empty_lower: dir.0.join("empty"),
         links_dir: dir.0.join("l"),
-        cgroup_procs: cgroup.as_ref().map(Cgroup::procs_files).unwrap_or_default(),
-        legacy_overlay,
+        cgroup_procs: cgroup.procs_files(),
+        legacy_overlay: opts.legacy_overlay,
     };
     let result = spawn_and_wait(&req, exe, on_output);
-    let oom = cgroup.as_ref().is_some_and(Cgroup::oom_killed);
-    let destroyed = cgroup.as_ref().map_or(Ok(()), Cgroup::destroy);
+    let oom = cgroup.oom_killed();
+    let destroyed = cgroup.destroy();
     let reports = result?;
     crate::cleanup::remove_stubs(&spec.upper, &spec.lowers, &reports.stubs)?;
     destroyed?;
@@ -262,12 +234,6 @@ fn pump(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hosts_default_names_hostname() {
-        assert!(default_hosts("box").contains("127.0.0.1\tbox\n"));
-        assert!(!default_hosts("").contains("\t\n"));
-    }
 
     #[test]
     fn reports_decide_outcome() {

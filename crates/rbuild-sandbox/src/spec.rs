@@ -47,7 +47,7 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// True when a cgroup controller is needed to enforce these limits.
+    /// True when a limit needs a resource controller (every run has a cgroup for its devices).
     pub fn needs_cgroup(&self) -> bool {
         self.memory.is_some()
             || self.memory_swap.is_some()

@@ -2,6 +2,7 @@
 //! every process-level call of the init goes through [`ProcSys`], so the setup logic can run
 //! against a fake without root. `sys` and its submodules are the only places with `unsafe`.
 
+pub(crate) mod bpf;
 pub(crate) mod cwd;
 pub(crate) mod fds;
 mod keyring;

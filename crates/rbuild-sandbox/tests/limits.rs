@@ -96,32 +96,3 @@ fn ulimits_and_shm_size() {
     assert_eq!(&lines[..2], &["100", "200"], "{out}");
     assert!(lines[2].split_whitespace().nth(1) == Some("8192"), "{out}");
 }
-
-#[test]
-fn cgroups_are_removed_after_the_run() {
-    require_prereqs();
-    require_cgroups();
-    let s = Scratch::new("cgclean");
-    let mut sp = spec(&s, "true");
-    sp.limits = Limits {
-        memory: Some(128 << 20),
-        pids: Some(100),
-        ..Default::default()
-    };
-    run_ok(&sp);
-    for parent in [
-        "/sys/fs/cgroup/memory/rbuild",
-        "/sys/fs/cgroup/pids/rbuild",
-        "/sys/fs/cgroup/rbuild",
-    ] {
-        if let Ok(rd) = std::fs::read_dir(parent) {
-            let mine: Vec<_> = rd
-                .flatten()
-                .filter(|e| e.file_type().unwrap().is_dir())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.starts_with(&format!("{}-", std::process::id())))
-                .collect();
-            assert!(mine.is_empty(), "cgroups left behind in {parent}: {mine:?}");
-        }
-    }
-}

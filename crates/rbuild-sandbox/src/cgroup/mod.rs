@@ -1,5 +1,8 @@
-//! Per-run cgroups enforcing memory, CPU and pids limits, on cgroup v1 or v2.
+//! Per-run cgroups: Docker's device allow-list for every RUN, plus memory, CPU and pids limits
+//! when set, on cgroup v1 (the devices controller) or v2 (an eBPF device filter).
 
+mod bpf;
+pub mod devices;
 mod v1;
 mod v2;
 
@@ -7,18 +10,26 @@ use crate::error::SandboxError;
 use crate::spec::Limits;
 use std::path::{Path, PathBuf};
 
+/// The v1 controller mounts (and, on hybrid hosts, the unified mount).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct V1Mounts {
+    /// The memory controller's mount.
+    pub memory: Option<PathBuf>,
+    /// The pids controller's mount.
+    pub pids: Option<PathBuf>,
+    /// The cpu controller's mount.
+    pub cpu: Option<PathBuf>,
+    /// The devices controller's mount.
+    pub devices: Option<PathBuf>,
+    /// The cgroup2 mount of a hybrid host, for the device filter when `devices` is missing.
+    pub unified: Option<PathBuf>,
+}
+
 /// Where the cgroup hierarchies are mounted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Layout {
-    /// Legacy hierarchies, one mount per controller.
-    V1 {
-        /// The memory controller's mount.
-        memory: Option<PathBuf>,
-        /// The pids controller's mount.
-        pids: Option<PathBuf>,
-        /// The cpu controller's mount.
-        cpu: Option<PathBuf>,
-    },
+    /// Legacy hierarchies, one mount per controller (hybrid hosts included).
+    V1(V1Mounts),
     /// The unified hierarchy.
     V2 {
         /// Its mount point.
@@ -26,39 +37,52 @@ pub enum Layout {
     },
 }
 
-/// Detects the layout from /proc/self/mountinfo text: v1 when the memory or pids controller is
-/// mounted as v1 (hybrid hosts), else the cgroup2 mount.
+/// Detects the layout from /proc/self/mountinfo text: v1 when the memory, pids or devices
+/// controller is mounted as v1 (hybrid hosts), else the cgroup2 mount.
 pub fn detect(mountinfo: &str) -> Option<Layout> {
-    let (mut memory, mut pids, mut cpu, mut unified) = (None, None, None, None);
+    let mut m = V1Mounts::default();
     for line in mountinfo.lines() {
         let Some((left, right)) = line.split_once(" - ") else {
             continue;
         };
-        let mnt = left.split(' ').nth(4).map(unescape);
+        let Some(mnt) = left.split(' ').nth(4).map(unescape) else {
+            continue;
+        };
         let mut r = right.split(' ');
         let (fstype, opts) = (r.next(), r.nth(1).unwrap_or(""));
-        let Some(mnt) = mnt else { continue };
         match fstype {
             Some("cgroup") => {
                 let has = |c: &str| opts.split(',').any(|o| o == c);
-                if has("memory") {
-                    memory = Some(mnt.clone());
-                }
-                if has("pids") {
-                    pids = Some(mnt.clone());
-                }
-                if has("cpu") {
-                    cpu = Some(mnt);
+                for (ctl, slot) in [
+                    ("memory", &mut m.memory),
+                    ("pids", &mut m.pids),
+                    ("cpu", &mut m.cpu),
+                    ("devices", &mut m.devices),
+                ] {
+                    if has(ctl) {
+                        *slot = Some(mnt.clone());
+                    }
                 }
             }
-            Some("cgroup2") if unified.is_none() => unified = Some(mnt),
+            Some("cgroup2") if m.unified.is_none() => m.unified = Some(mnt),
             _ => {}
         }
     }
-    if memory.is_some() || pids.is_some() {
-        return Some(Layout::V1 { memory, pids, cpu });
+    if m.memory.is_some() || m.pids.is_some() || m.devices.is_some() {
+        return Some(Layout::V1(m));
     }
-    unified.map(|root| Layout::V2 { root })
+    m.unified.map(|root| Layout::V2 { root })
+}
+
+/// This host's layout, from /proc/self/mountinfo.
+pub fn host_layout() -> Result<Layout, SandboxError> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo")
+        .map_err(SandboxError::io("read", "/proc/self/mountinfo"))?;
+    detect(&info).ok_or_else(|| {
+        SandboxError::Unavailable(
+            "no cgroup hierarchy is mounted: every RUN needs one for its device allow-list".into(),
+        )
+    })
 }
 
 fn unescape(s: &str) -> PathBuf {
@@ -88,58 +112,89 @@ pub fn memory_swap_total(l: &Limits) -> Option<i64> {
     }
 }
 
-/// A per-run cgroup (in every needed hierarchy).
+/// A per-run cgroup (in every needed hierarchy); removed on drop if not destroyed before.
 #[derive(Debug)]
-pub enum Cgroup {
-    /// On cgroup v1.
+pub struct Cgroup {
+    kind: Kind,
+    destroyed: bool,
+}
+
+#[derive(Debug)]
+enum Kind {
     V1(v1::V1),
-    /// On cgroup v2.
     V2(v2::V2),
 }
 
 impl Cgroup {
-    /// Creates `rbuild/<name>` with the limits applied, or None when no limit needs a cgroup.
-    pub fn create(name: &str, limits: &Limits) -> Result<Option<Cgroup>, SandboxError> {
-        if !limits.needs_cgroup() {
-            return Ok(None);
-        }
-        let info = std::fs::read_to_string("/proc/self/mountinfo")
-            .map_err(SandboxError::io("read", "/proc/self/mountinfo"))?;
-        match detect(&info) {
-            Some(Layout::V1 { memory, pids, cpu }) => Ok(Some(Cgroup::V1(v1::V1::create(
-                name, limits, memory, pids, cpu,
-            )?))),
-            Some(Layout::V2 { root }) => Ok(Some(Cgroup::V2(v2::V2::create(&root, name, limits)?))),
-            None => Err(SandboxError::Unavailable(
-                "resource limits need cgroups, but none are mounted".into(),
-            )),
+    /// Creates `rbuild/<name>` with the device allow-list and the limits applied.
+    pub fn create(layout: &Layout, name: &str, limits: &Limits) -> Result<Cgroup, SandboxError> {
+        let kind = match layout {
+            Layout::V1(m) => Kind::V1(v1::V1::create(name, limits, m)?),
+            Layout::V2 { root } => Kind::V2(v2::V2::create(root, name, limits)?),
+        };
+        Ok(Cgroup {
+            kind,
+            destroyed: false,
+        })
+    }
+
+    fn dirs(&self) -> Vec<PathBuf> {
+        match &self.kind {
+            Kind::V1(c) => c.dirs(),
+            Kind::V2(c) => vec![c.dir().to_path_buf()],
         }
     }
 
     /// The cgroup.procs files the init writes its pid to.
     pub fn procs_files(&self) -> Vec<PathBuf> {
-        match self {
-            Cgroup::V1(c) => c.dirs().iter().map(|d| d.join("cgroup.procs")).collect(),
-            Cgroup::V2(c) => vec![c.dir().join("cgroup.procs")],
-        }
+        self.dirs().iter().map(|d| d.join("cgroup.procs")).collect()
     }
 
     /// True when the kernel OOM-killed a task of this cgroup.
     pub fn oom_killed(&self) -> bool {
-        match self {
-            Cgroup::V1(c) => c.oom_killed(),
-            Cgroup::V2(c) => c.oom_killed(),
+        match &self.kind {
+            Kind::V1(c) => c.oom_killed(),
+            Kind::V2(c) => c.oom_killed(),
         }
     }
 
     /// Kills what is left and removes the cgroup directories.
-    pub fn destroy(&self) -> Result<(), SandboxError> {
-        let dirs = match self {
-            Cgroup::V1(c) => c.dirs(),
-            Cgroup::V2(c) => vec![c.dir().to_path_buf()],
-        };
-        dirs.iter().try_for_each(|d| remove(d))
+    pub fn destroy(&mut self) -> Result<(), SandboxError> {
+        self.destroyed = true;
+        remove_all(&self.dirs())
     }
+}
+
+impl Drop for Cgroup {
+    fn drop(&mut self) {
+        if !self.destroyed {
+            // An early return or a panic between create and destroy; nobody can be told.
+            let _ = self.destroy();
+        }
+    }
+}
+
+/// Creates `<mount>/rbuild/<name>`; the name must be new.
+pub(crate) fn make_dir(mount: &Path, name: &str) -> Result<PathBuf, SandboxError> {
+    let parent = mount.join("rbuild");
+    std::fs::create_dir_all(&parent).map_err(SandboxError::io("create cgroup", &parent))?;
+    let dir = parent.join(name);
+    std::fs::create_dir(&dir).map_err(SandboxError::io("create cgroup", &dir))?;
+    Ok(dir)
+}
+
+/// Loads Docker's device allow-list as an eBPF filter and attaches it to a cgroup v2 directory.
+pub fn attach_device_filter(dir: &Path) -> Result<(), SandboxError> {
+    let code = bpf::encode(&bpf::device_program(devices::DEFAULT_ALLOW));
+    crate::sys::bpf::attach_device_filter(dir, &code).map_err(|e| SandboxError::Cgroup {
+        path: dir.to_path_buf(),
+        msg: format!("attach the device filter (BPF_CGROUP_DEVICE): {e}"),
+    })
+}
+
+/// Removes every directory, trying all of them; the first error wins.
+pub(crate) fn remove_all(dirs: &[PathBuf]) -> Result<(), SandboxError> {
+    dirs.iter().map(|d| remove(d)).fold(Ok(()), Result::and)
 }
 
 /// Writes one control file, with the path in the error.

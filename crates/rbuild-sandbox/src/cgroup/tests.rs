@@ -5,6 +5,7 @@ const HYBRID: &str = "\
 26 25 0:23 / /sys/fs/cgroup/unified rw,nosuid - cgroup2 cgroup2 rw
 28 25 0:25 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory
 29 25 0:26 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids
+31 25 0:28 / /sys/fs/cgroup/devices rw - cgroup cgroup rw,devices
 30 25 0:27 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct
 ";
 
@@ -12,12 +13,25 @@ const HYBRID: &str = "\
 fn hybrid_prefers_v1() {
     assert_eq!(
         detect(HYBRID),
-        Some(Layout::V1 {
+        Some(Layout::V1(V1Mounts {
             memory: Some("/sys/fs/cgroup/memory".into()),
             pids: Some("/sys/fs/cgroup/pids".into()),
             cpu: Some("/sys/fs/cgroup/cpu,cpuacct".into()),
-        })
+            devices: Some("/sys/fs/cgroup/devices".into()),
+            unified: Some("/sys/fs/cgroup/unified".into()),
+        }))
     );
+}
+
+#[test]
+fn f3_devices_alone_makes_a_v1_layout() {
+    let info = "36 31 0:33 / /sys/fs/cgroup/devices rw - cgroup cgroup rw,devices\n\
+                41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n";
+    let Some(Layout::V1(m)) = detect(info) else {
+        panic!("not v1: {:?}", detect(info));
+    };
+    assert_eq!(m.devices, Some("/sys/fs/cgroup/devices".into()));
+    assert_eq!(m.memory, None);
 }
 
 #[test]

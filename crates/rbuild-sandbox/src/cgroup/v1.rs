@@ -1,6 +1,7 @@
-//! cgroup v1: one directory per controller hierarchy.
+//! cgroup v1: one directory per controller hierarchy; the devices controller holds the allow-list.
 
-use super::{counter, cpu_quota, memory_swap_total, write};
+use super::devices::{v1_writes, DEFAULT_ALLOW};
+use super::{counter, cpu_quota, make_dir, memory_swap_total, write, V1Mounts};
 use crate::error::SandboxError;
 use crate::spec::Limits;
 use std::path::PathBuf;
@@ -11,6 +12,9 @@ pub struct V1 {
     memory: Option<PathBuf>,
     pids: Option<PathBuf>,
     cpu: Option<PathBuf>,
+    devices: Option<PathBuf>,
+    /// The device filter's cgroup on the unified hierarchy, when `devices` is not mounted.
+    unified: Option<PathBuf>,
 }
 
 /// The control-file writes for the limits: (controller, file, value), in order.
@@ -37,52 +41,79 @@ pub fn writes(l: &Limits) -> Vec<(&'static str, &'static str, String)> {
 }
 
 impl V1 {
-    /// Creates `<mount>/rbuild/<name>` in each needed hierarchy and applies the limits.
-    pub fn create(
-        name: &str,
-        l: &Limits,
-        memory: Option<PathBuf>,
-        pids: Option<PathBuf>,
-        cpu: Option<PathBuf>,
-    ) -> Result<Self, SandboxError> {
+    /// Creates `<mount>/rbuild/<name>` in the devices hierarchy (the allow-list) and in each
+    /// hierarchy the limits need; on failure removes what it made.
+    pub fn create(name: &str, l: &Limits, m: &V1Mounts) -> Result<Self, SandboxError> {
         let mut cg = V1::default();
+        match cg.fill(name, l, m) {
+            Ok(()) => Ok(cg),
+            Err(e) => {
+                let _ = super::remove_all(&cg.dirs());
+                Err(e)
+            }
+        }
+    }
+
+    fn fill(&mut self, name: &str, l: &Limits, m: &V1Mounts) -> Result<(), SandboxError> {
+        self.restrict_devices(name, m)?;
         for (ctl, file, value) in writes(l) {
             let (slot, mount) = match ctl {
-                "memory" => (&mut cg.memory, &memory),
-                "pids" => (&mut cg.pids, &pids),
-                _ => (&mut cg.cpu, &cpu),
+                "memory" => (&mut self.memory, &m.memory),
+                "pids" => (&mut self.pids, &m.pids),
+                _ => (&mut self.cpu, &m.cpu),
             };
             let Some(mount) = mount else {
-                let _ = cg.destroy_quietly();
                 return Err(SandboxError::Unavailable(format!(
                     "the {ctl} cgroup controller is not mounted"
                 )));
             };
-            if slot.is_none() {
-                let dir = mount.join("rbuild").join(name);
-                std::fs::create_dir_all(&dir).map_err(SandboxError::io("create cgroup", &dir))?;
-                *slot = Some(dir);
-            }
-            let dir = slot.clone().unwrap_or_default();
+            let dir = match slot {
+                Some(d) => d.clone(),
+                None => slot.insert(make_dir(mount, name)?).clone(),
+            };
             // Without swap accounting there is no memsw file; the memory limit alone still holds.
             if file == "memory.memsw.limit_in_bytes" && !dir.join(file).exists() {
                 continue;
             }
-            if let Err(e) = write(&dir, file, &value) {
-                let _ = cg.destroy_quietly();
-                return Err(e);
-            }
+            write(&dir, file, &value)?;
         }
-        Ok(cg)
+        Ok(())
+    }
+
+    /// Deny all, then Docker's list, in the devices controller; on a hybrid host without it, the
+    /// eBPF filter on the unified hierarchy.
+    fn restrict_devices(&mut self, name: &str, m: &V1Mounts) -> Result<(), SandboxError> {
+        if let Some(mount) = &m.devices {
+            let dir = self.devices.insert(make_dir(mount, name)?).clone();
+            for (file, value) in v1_writes(DEFAULT_ALLOW) {
+                write(&dir, file, &value)?;
+            }
+            return Ok(());
+        }
+        let Some(root) = &m.unified else {
+            return Err(SandboxError::Unavailable(
+                "neither the devices cgroup controller nor cgroup2 is mounted: \
+                 the device allow-list of a RUN cannot be applied"
+                    .into(),
+            ));
+        };
+        let dir = self.unified.insert(make_dir(root, name)?).clone();
+        super::attach_device_filter(&dir)
     }
 
     /// The directories of this cgroup.
     pub fn dirs(&self) -> Vec<PathBuf> {
-        [&self.memory, &self.pids, &self.cpu]
-            .into_iter()
-            .flatten()
-            .cloned()
-            .collect()
+        [
+            &self.devices,
+            &self.unified,
+            &self.memory,
+            &self.pids,
+            &self.cpu,
+        ]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect()
     }
 
     /// OOM kills recorded in memory.oom_control.
@@ -98,9 +129,5 @@ impl V1 {
                     || fail.trim().parse::<u64>().is_ok_and(|n| n > 0)
             }
         }
-    }
-
-    fn destroy_quietly(&self) -> Result<(), SandboxError> {
-        self.dirs().iter().try_for_each(|d| super::remove(d))
     }
 }

@@ -1,6 +1,6 @@
-//! cgroup v2: one directory in the unified hierarchy.
+//! cgroup v2: one directory in the unified hierarchy, with the eBPF device filter attached.
 
-use super::{counter, cpu_quota, memory_swap_total, write};
+use super::{counter, cpu_quota, make_dir, memory_swap_total, write};
 use crate::error::SandboxError;
 use crate::spec::Limits;
 use std::path::{Path, PathBuf};
@@ -48,27 +48,35 @@ pub fn controllers(w: &[(&str, String)]) -> String {
 }
 
 impl V2 {
-    /// Creates `<root>/rbuild/<name>`, enabling the controllers on the way, and applies the limits.
+    /// Creates `<root>/rbuild/<name>`, enabling the limits' controllers on the way, applies the
+    /// limits and attaches the device filter; on failure removes the directory.
     pub fn create(root: &Path, name: &str, l: &Limits) -> Result<Self, SandboxError> {
         let w = writes(l);
-        let parent = root.join("rbuild");
-        std::fs::create_dir_all(&parent).map_err(SandboxError::io("create cgroup", &parent))?;
         let ctl = controllers(&w);
-        write(root, "cgroup.subtree_control", &ctl)?;
-        write(&parent, "cgroup.subtree_control", &ctl)?;
-        let dir = parent.join(name);
-        std::fs::create_dir(&dir).map_err(SandboxError::io("create cgroup", &dir))?;
-        let cg = V2 { dir };
-        for (file, value) in w {
-            if file == "memory.swap.max" && !cg.dir.join(file).exists() {
-                continue;
-            }
-            if let Err(e) = write(&cg.dir, file, &value) {
-                let _ = super::remove(&cg.dir);
-                return Err(e);
-            }
+        if !ctl.is_empty() {
+            let parent = root.join("rbuild");
+            std::fs::create_dir_all(&parent).map_err(SandboxError::io("create cgroup", &parent))?;
+            write(root, "cgroup.subtree_control", &ctl)?;
+            write(&parent, "cgroup.subtree_control", &ctl)?;
+        }
+        let cg = V2 {
+            dir: make_dir(root, name)?,
+        };
+        if let Err(e) = cg.fill(w) {
+            let _ = super::remove(&cg.dir);
+            return Err(e);
         }
         Ok(cg)
+    }
+
+    fn fill(&self, w: Vec<(&'static str, String)>) -> Result<(), SandboxError> {
+        for (file, value) in w {
+            if file == "memory.swap.max" && !self.dir.join(file).exists() {
+                continue;
+            }
+            write(&self.dir, file, &value)?;
+        }
+        super::attach_device_filter(&self.dir)
     }
 
     /// The cgroup directory.

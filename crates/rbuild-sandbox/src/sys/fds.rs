@@ -91,6 +91,7 @@ mod tests {
             ("sys/process.rs", include_str!("process.rs")),
             ("init.rs", include_str!("../init.rs")),
             ("run.rs", include_str!("../run.rs")),
+            ("sys/bpf.rs", include_str!("bpf.rs")),
         ];
         let creators = [
             "libc::open(",
