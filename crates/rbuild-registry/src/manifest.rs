@@ -14,6 +14,8 @@ pub(crate) const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+jso
     application/vnd.docker.distribution.manifest.v2+json";
 /// Manifests and indexes larger than this are refused (the distribution spec suggests 4 MiB).
 const MANIFEST_LIMIT: u64 = 4 << 20;
+/// Image configs larger than this are refused: twice the manifest limit, for long histories.
+pub(crate) const CONFIG_LIMIT: u64 = 2 * MANIFEST_LIMIT;
 
 /// A manifest or index as fetched and verified.
 pub(crate) struct Fetched {

@@ -7,7 +7,7 @@ use rbuild_store::Store;
 
 use crate::client::{Client, Endpoint};
 use crate::error::RegistryError;
-use crate::manifest::{parse_json, Fetched};
+use crate::manifest::{parse_json, Fetched, CONFIG_LIMIT};
 use crate::progress::PullEvent;
 use crate::{platform, sources};
 
@@ -84,6 +84,7 @@ impl Client {
         let scopes = [ep.scope("pull")];
         let (doc, from_index) = self.resolve(ep, &scopes, reference, want).await?;
         let manifest: Manifest = parse_json(&doc.bytes, &format!("manifest {}", doc.digest))?;
+        check_config_size(&manifest, reference)?;
         self.fetch_blobs(store, ep, &scopes, &manifest).await?;
         let config: ImageConfig = parse_json(
             &store.read_blob(&manifest.config.digest)?,
@@ -148,4 +149,19 @@ impl Client {
         }
         Ok((doc, from_index))
     }
+}
+
+/// Refuses a config the manifest says is larger than [`CONFIG_LIMIT`], before downloading it:
+/// it is read into memory whole.
+fn check_config_size(m: &Manifest, reference: &Reference) -> Result<(), RegistryError> {
+    if m.config.size <= CONFIG_LIMIT {
+        return Ok(());
+    }
+    Err(RegistryError::TooLarge {
+        what: format!(
+            "config {} of {reference} ({} bytes)",
+            m.config.digest, m.config.size
+        ),
+        limit: CONFIG_LIMIT,
+    })
 }

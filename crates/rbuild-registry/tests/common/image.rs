@@ -53,6 +53,32 @@ pub fn make_image(store: &Store, seed: u64, sizes: &[usize], arch: &str) -> Desc
     Descriptor::new(media_type::OCI_MANIFEST, md, bytes.len() as u64)
 }
 
+/// An image whose config is exactly `config` (any bytes) with one layer of `layer_size`.
+pub fn make_image_with_config(
+    store: &Store,
+    seed: u64,
+    config: &[u8],
+    layer_size: usize,
+) -> Descriptor {
+    let layer = noise(seed, layer_size);
+    let ld = store.put_blob(&layer).unwrap();
+    let cd = store.put_blob(config).unwrap();
+    let manifest = Manifest {
+        schema_version: 2,
+        media_type: Some(media_type::OCI_MANIFEST.to_string()),
+        config: Descriptor::new(media_type::OCI_CONFIG, cd, config.len() as u64),
+        layers: vec![Descriptor::new(
+            media_type::OCI_LAYER_GZIP,
+            ld,
+            layer_size as u64,
+        )],
+        annotations: None,
+    };
+    let bytes = to_canonical_json(&manifest);
+    let md = store.put_blob(&bytes).unwrap();
+    Descriptor::new(media_type::OCI_MANIFEST, md, bytes.len() as u64)
+}
+
 /// An index over `manifests`, each tagged with its platform.
 pub fn make_index(store: &Store, manifests: &[(Descriptor, &str)]) -> Descriptor {
     let entries = manifests
