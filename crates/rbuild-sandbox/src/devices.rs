@@ -12,6 +12,15 @@ pub const DEVICES: &[(&str, u32, u32)] = &[
     ("tty", 5, 0),
 ];
 
+/// The standard links in /dev: (target, link).
+const LINKS: &[(&str, &str)] = &[
+    ("/proc/self/fd", "/dev/fd"),
+    ("/proc/self/fd/0", "/dev/stdin"),
+    ("/proc/self/fd/1", "/dev/stdout"),
+    ("/proc/self/fd/2", "/dev/stderr"),
+    ("pts/ptmx", "/dev/ptmx"),
+];
+
 /// The steps that populate the /dev tmpfs.
 pub fn dev_steps(shm_size: u64) -> Vec<Step> {
     let mut steps: Vec<Step> = DEVICES
@@ -22,17 +31,10 @@ pub fn dev_steps(shm_size: u64) -> Vec<Step> {
             minor: *minor,
         })
         .collect();
-    let links = [
-        ("/proc/self/fd", "/dev/fd"),
-        ("/proc/self/fd/0", "/dev/stdin"),
-        ("/proc/self/fd/1", "/dev/stdout"),
-        ("/proc/self/fd/2", "/dev/stderr"),
-        ("pts/ptmx", "/dev/ptmx"),
-    ];
-    for (target, link) in links {
+    for (target, link) in LINKS {
         steps.push(Step::Symlink {
-            target: target.into(),
-            link: link.into(),
+            target: (*target).into(),
+            link: (*link).into(),
         });
     }
     let pts = "newinstance,ptmxmode=0666,mode=0620,gid=5";

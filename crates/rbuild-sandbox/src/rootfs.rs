@@ -85,37 +85,7 @@ fn apply_one<S: Sys>(
                 &t,
             )
         }
-        Step::Bind {
-            source,
-            target,
-            readonly,
-            kind,
-        } => {
-            let handle = *sources
-                .get(source)
-                .ok_or_else(|| format!("bind source {} was not opened", source.display()))?;
-            let is_etc_file = target.starts_with("/etc/") && *kind == Kind::File && !*readonly;
-            let t = match ensure_mountpoint(sys, target, *kind, stubs) {
-                Ok(t) => t,
-                // A dangling symlink at /etc/hosts or similar: leave the image's choice alone.
-                Err(_)
-                    if is_etc_file
-                        && matches!(sys.lstat(Path::new(target)), Ok(Some(FileType::Symlink))) =>
-                {
-                    return Ok(())
-                }
-                Err(e) => return Err(e),
-            };
-            ctx(
-                sys.attach_tree(handle, &t),
-                &format!("bind {} on", source.display()),
-                &t,
-            )?;
-            if *readonly {
-                remount_ro(sys, &t)?;
-            }
-            Ok(())
-        }
+        Step::Bind { .. } => apply_bind(sys, step, sources, stubs),
         Step::Mknod { path, major, minor } => ctx(
             sys.mknod_char(Path::new(path), *major, *minor),
             "mknod",
@@ -127,14 +97,58 @@ fn apply_one<S: Sys>(
             Path::new(link),
         ),
         Step::Mask { path } => mask(sys, Path::new(path)),
-        Step::ReadOnly { path } => {
-            let p = Path::new(path);
-            match ctx(sys.lstat(p), "stat", p)? {
-                None => Ok(()),
-                Some(_) => bind(sys, path, p, true),
-            }
-        }
+        Step::ReadOnly { path } => read_only(sys, path),
     }
+}
+
+/// Makes `path` read-only by binding it onto itself, if it exists.
+fn read_only<S: Sys>(sys: &mut S, path: &str) -> SetupResult<()> {
+    let p = Path::new(path);
+    match ctx(sys.lstat(p), "stat", p)? {
+        None => Ok(()),
+        Some(_) => bind(sys, path, p, true),
+    }
+}
+
+fn apply_bind<S: Sys>(
+    sys: &mut S,
+    step: &Step,
+    sources: &HashMap<PathBuf, usize>,
+    stubs: &mut Vec<Stub>,
+) -> SetupResult<()> {
+    let Step::Bind {
+        source,
+        target,
+        readonly,
+        kind,
+    } = step
+    else {
+        return Ok(());
+    };
+    let handle = *sources
+        .get(source)
+        .ok_or_else(|| format!("bind source {} was not opened", source.display()))?;
+    let is_etc_file = target.starts_with("/etc/") && *kind == Kind::File && !*readonly;
+    let t = match ensure_mountpoint(sys, target, *kind, stubs) {
+        Ok(t) => t,
+        // A dangling symlink at /etc/hosts or similar: leave the image's choice alone.
+        Err(_)
+            if is_etc_file
+                && matches!(sys.lstat(Path::new(target)), Ok(Some(FileType::Symlink))) =>
+        {
+            return Ok(())
+        }
+        Err(e) => return Err(e),
+    };
+    ctx(
+        sys.attach_tree(handle, &t),
+        &format!("bind {} on", source.display()),
+        &t,
+    )?;
+    if *readonly {
+        remount_ro(sys, &t)?;
+    }
+    Ok(())
 }
 
 fn bind<S: Sys>(sys: &mut S, source: &str, target: &Path, readonly: bool) -> SetupResult<()> {
@@ -202,24 +216,31 @@ pub fn ensure_mountpoint<S: Sys>(
             existing.join(comps[i]).display()
         ));
     }
-    let mut cur = ctx(sys.canonicalize(&existing), "resolve", &existing)?;
+    let cur = ctx(sys.canonicalize(&existing), "resolve", &existing)?;
     record_copied_up(&cur, stubs);
-    for (n, c) in comps[i..].iter().enumerate() {
+    create_below(sys, cur, &comps[i..], kind, stubs)
+}
+
+/// Creates `missing` below the existing directory `cur`, the last one as `kind`, recording stubs.
+fn create_below<S: Sys>(
+    sys: &mut S,
+    mut cur: PathBuf,
+    missing: &[&std::ffi::OsStr],
+    kind: Kind,
+    stubs: &mut Vec<Stub>,
+) -> SetupResult<PathBuf> {
+    for (n, c) in missing.iter().enumerate() {
         cur.push(c);
-        let last = n + 1 == comps.len() - i;
-        if last && kind == Kind::File {
+        let file = n + 1 == missing.len() && kind == Kind::File;
+        if file {
             ctx(sys.create_file(&cur), "create mountpoint", &cur)?;
-            stubs.push(Stub {
-                path: cur.to_string_lossy().into_owned(),
-                kind: StubKind::File,
-            });
         } else {
             ctx(sys.mkdir(&cur), "create mountpoint", &cur)?;
-            stubs.push(Stub {
-                path: cur.to_string_lossy().into_owned(),
-                kind: StubKind::Dir,
-            });
         }
+        stubs.push(Stub {
+            path: cur.to_string_lossy().into_owned(),
+            kind: if file { StubKind::File } else { StubKind::Dir },
+        });
     }
     Ok(cur)
 }

@@ -5,14 +5,15 @@ use crate::cgroup::{Cgroup, Layout};
 use crate::error::SandboxError;
 use crate::plan::Stub;
 use crate::spec::{ExitReason, InitRequest, OutputStream, Report, RunOutcome, RunSpec};
-use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::io::Write;
+use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 mod dir;
+mod pump;
 
 use dir::RunDir;
 
@@ -49,6 +50,15 @@ pub fn validate(spec: &RunSpec) -> Result<(), SandboxError> {
             "lower dir {} must be an existing absolute path",
             l.display()
         ));
+    }
+    if let Some(d) = &spec.run_dir {
+        let empty = std::fs::read_dir(d).map(|mut e| e.next().is_none());
+        if !d.is_absolute() || !matches!(empty, Ok(true)) {
+            return bad(format!(
+                "run dir {} must be an existing, empty, absolute directory",
+                d.display()
+            ));
+        }
     }
     if let Some(m) = spec
         .extra_mounts
@@ -109,10 +119,10 @@ pub fn run(
     let mut cgroup = Cgroup::create(&layout, &name, &spec.limits)?;
     let req = InitRequest {
         spec: spec.clone(),
-        root_dir: dir.0.join("root"),
-        etc_dir: dir.0.join("etc"),
-        empty_lower: dir.0.join("empty"),
-        links_dir: dir.0.join("l"),
+        root_dir: dir.join("root"),
+        etc_dir: dir.join("etc"),
+        empty_lower: dir.join("empty"),
+        links_dir: dir.join("l"),
         cgroup_procs: cgroup.procs_files(),
         legacy_overlay: opts.legacy_overlay,
     };
@@ -142,14 +152,11 @@ fn outcome(r: Reports, oom: bool) -> Result<RunOutcome, SandboxError> {
     }
 }
 
-fn spawn_and_wait(
-    req: &InitRequest,
-    exe: &Path,
-    on_output: &mut dyn FnMut(OutputStream, &[u8]),
-) -> Result<Reports, SandboxError> {
-    let (mut ours, theirs) =
+/// Starts the init with the control socket as its stdin and piped stdout/stderr.
+fn spawn_init(exe: &Path) -> Result<(UnixStream, Child), SandboxError> {
+    let (ours, theirs) =
         UnixStream::pair().map_err(|e| SandboxError::Init(format!("socketpair: {e}")))?;
-    let mut child = Command::new(exe)
+    let child = Command::new(exe)
         .arg(crate::INIT_ARG)
         .env_clear()
         .stdin(Stdio::from(OwnedFd::from(theirs)))
@@ -157,6 +164,15 @@ fn spawn_and_wait(
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| SandboxError::Init(format!("spawn {}: {e}", exe.display())))?;
+    Ok((ours, child))
+}
+
+fn spawn_and_wait(
+    req: &InitRequest,
+    exe: &Path,
+    on_output: &mut dyn FnMut(OutputStream, &[u8]),
+) -> Result<Reports, SandboxError> {
+    let (mut ours, mut child) = spawn_init(exe)?;
     let body =
         serde_json::to_vec(req).map_err(|e| SandboxError::Init(format!("encode request: {e}")))?;
     let sent = ours
@@ -164,7 +180,7 @@ fn spawn_and_wait(
         .and_then(|()| ours.shutdown(std::net::Shutdown::Write));
     let (out, err) = (child.stdout.take(), child.stderr.take());
     let pumped = match (sent, out, err) {
-        (Ok(()), Some(out), Some(err)) => pump(out, err, &mut ours, on_output),
+        (Ok(()), Some(out), Some(err)) => pump::pump(out, err, &mut ours, on_output),
         (Err(e), _, _) => Err(SandboxError::Init(format!("send request: {e}"))),
         _ => Err(SandboxError::Init("missing output pipes".into())),
     };
@@ -182,53 +198,6 @@ fn spawn_and_wait(
         });
     }
     Ok(reports)
-}
-
-/// Streams stdout/stderr to the callback as data arrives and collects the control socket.
-fn pump(
-    mut out: std::process::ChildStdout,
-    mut err: std::process::ChildStderr,
-    sock: &mut UnixStream,
-    on_output: &mut dyn FnMut(OutputStream, &[u8]),
-) -> Result<Vec<u8>, SandboxError> {
-    let mut control = Vec::new();
-    let mut open = [true; 3];
-    let mut buf = vec![0u8; 64 * 1024];
-    while open.iter().any(|o| *o) {
-        let fds = [out.as_raw_fd(), err.as_raw_fd(), sock.as_raw_fd()];
-        let mut pfds: Vec<libc::pollfd> = fds
-            .iter()
-            .zip(open)
-            .map(|(fd, o)| libc::pollfd {
-                fd: if o { *fd } else { -1 },
-                events: libc::POLLIN,
-                revents: 0,
-            })
-            .collect();
-        crate::sys::proc_calls::poll(&mut pfds)
-            .map_err(|e| SandboxError::Init(format!("poll: {e}")))?;
-        for (i, p) in pfds.iter().enumerate() {
-            if !open[i] || p.revents == 0 {
-                continue;
-            }
-            let n = match i {
-                0 => out.read(&mut buf),
-                1 => err.read(&mut buf),
-                _ => sock.read(&mut buf),
-            };
-            match n {
-                Ok(0) => open[i] = false,
-                Ok(n) => match i {
-                    0 => on_output(OutputStream::Stdout, &buf[..n]),
-                    1 => on_output(OutputStream::Stderr, &buf[..n]),
-                    _ => control.extend_from_slice(&buf[..n]),
-                },
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(SandboxError::Init(format!("read from sandbox: {e}"))),
-            }
-        }
-    }
-    Ok(control)
 }
 
 #[cfg(test)]
@@ -277,5 +246,18 @@ mod tests {
             ..Default::default()
         };
         assert!(validate(&s).is_err());
+        let tmp = std::env::temp_dir();
+        for run_dir in ["relative", "/no/such/dir", tmp.to_str().unwrap()] {
+            let s = RunSpec {
+                argv: vec!["true".into()],
+                cwd: "/".into(),
+                upper: tmp.clone(),
+                work: tmp.clone(),
+                run_dir: Some(run_dir.into()),
+                ..Default::default()
+            };
+            let e = validate(&s).unwrap_err().to_string();
+            assert!(e.contains("run dir") && e.contains(run_dir), "{e}");
+        }
     }
 }

@@ -116,6 +116,11 @@ pub struct RunSpec {
     pub hosts: Option<String>,
     /// Contents of /etc/resolv.conf (None = the host's).
     pub resolv_conf: Option<String>,
+    /// An existing, empty, absolute directory for the run's own files (the overlay mountpoint,
+    /// the generated /etc files, the empty lower); None = a fresh `rbuild-sandbox-*` directory
+    /// in the temp dir. The caller owns it: the sandbox empties it after the run, never removes it.
+    #[serde(default)]
+    pub run_dir: Option<PathBuf>,
 }
 
 /// Why the process ended.

@@ -125,42 +125,36 @@ pub fn resolve_user(spec: &str, passwd: &str, group: &str) -> Result<ResolvedUse
         Some(e) => e.uid,
         None => parse_id(user_part, spec)?.unwrap_or(0),
     };
-    let home = entry.map_or("/".to_string(), |e| e.home.clone());
-    let home = if home.is_empty() {
-        "/".to_string()
-    } else {
-        home
-    };
-    match group_part.filter(|g| !g.is_empty()) {
-        Some(g) => {
-            let gid = match parse_id(g, spec)? {
-                Some(gid) => gid,
-                None => groups
-                    .iter()
-                    .find(|e| e.name == g)
-                    .map(|e| e.gid)
-                    .ok_or_else(|| UserError::UnknownGroup(g.to_string()))?,
-            };
-            Ok(ResolvedUser {
-                uid,
-                gid,
-                groups: Vec::new(),
-                home,
-            })
-        }
+    let home = entry
+        .map(|e| e.home.clone())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "/".to_string());
+    let (gid, groups) = match group_part.filter(|g| !g.is_empty()) {
+        // An explicit group replaces the primary one and drops the supplementary ones, as Docker.
+        Some(g) => (group_id(g, &groups, spec)?, Vec::new()),
         None => {
             let gid = entry.map_or(0, |e| e.gid);
-            let supplementary = match entry {
-                Some(e) => member_groups(&groups, &e.name, gid),
-                None => Vec::new(),
-            };
-            Ok(ResolvedUser {
-                uid,
-                gid,
-                groups: supplementary,
-                home,
-            })
+            let supplementary = entry.map_or(Vec::new(), |e| member_groups(&groups, &e.name, gid));
+            (gid, supplementary)
         }
+    };
+    Ok(ResolvedUser {
+        uid,
+        gid,
+        groups,
+        home,
+    })
+}
+
+/// A group given by number or by name.
+fn group_id(g: &str, groups: &[GroupEntry], spec: &str) -> Result<u32, UserError> {
+    match parse_id(g, spec)? {
+        Some(gid) => Ok(gid),
+        None => groups
+            .iter()
+            .find(|e| e.name == g)
+            .map(|e| e.gid)
+            .ok_or_else(|| UserError::UnknownGroup(g.to_string())),
     }
 }
 

@@ -14,41 +14,73 @@ pub fn default_hosts(hostname: &str) -> String {
     s
 }
 
-/// The temp dir of one run; removed on drop.
-pub struct RunDir(pub PathBuf);
+/// What a run keeps in its directory.
+const ENTRIES: &[&str] = &["root", "etc", "empty", "l"];
+
+/// The directory of one run: the caller's (emptied on drop) or a temp dir (removed on drop).
+pub struct RunDir {
+    path: PathBuf,
+    owned: bool,
+}
 
 impl RunDir {
-    /// Creates the directory of run `name` with root, etc and empty inside.
+    /// Prepares root, etc (hosts, resolv.conf, hostname) and empty in `spec.run_dir`, or in a
+    /// new temp dir named after the run.
     pub fn create(name: &str, spec: &RunSpec) -> Result<Self, SandboxError> {
-        let dir = RunDir(std::env::temp_dir().join(format!("rbuild-sandbox-{name}")));
+        let dir = match &spec.run_dir {
+            Some(p) => RunDir {
+                path: p.clone(),
+                owned: false,
+            },
+            None => RunDir {
+                path: std::env::temp_dir().join(format!("rbuild-sandbox-{name}")),
+                owned: true,
+            },
+        };
         for sub in ["root", "etc", "empty"] {
-            let p = dir.0.join(sub);
+            let p = dir.path.join(sub);
             std::fs::create_dir_all(&p).map_err(SandboxError::io("create", &p))?;
         }
-        let resolv = match &spec.resolv_conf {
-            Some(s) => s.clone(),
-            None => std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
-        };
-        let hosts = spec
-            .hosts
-            .clone()
-            .unwrap_or_else(|| default_hosts(&spec.hostname));
-        for (name, text) in [
-            ("hosts", hosts),
-            ("resolv.conf", resolv),
-            ("hostname", format!("{}\n", spec.hostname)),
-        ] {
-            let p = dir.0.join("etc").join(name);
+        for (file, text) in etc_files(spec) {
+            let p = dir.path.join("etc").join(file);
             std::fs::write(&p, text).map_err(SandboxError::io("write", &p))?;
         }
         Ok(dir)
     }
+
+    /// A path inside the run directory.
+    pub fn join(&self, sub: &str) -> PathBuf {
+        self.path.join(sub)
+    }
+}
+
+/// The generated /etc files: (name, contents).
+fn etc_files(spec: &RunSpec) -> [(&'static str, String); 3] {
+    let resolv = match &spec.resolv_conf {
+        Some(s) => s.clone(),
+        None => std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+    };
+    let hosts = spec
+        .hosts
+        .clone()
+        .unwrap_or_else(|| default_hosts(&spec.hostname));
+    [
+        ("hosts", hosts),
+        ("resolv.conf", resolv),
+        ("hostname", format!("{}\n", spec.hostname)),
+    ]
 }
 
 impl Drop for RunDir {
     fn drop(&mut self) {
         // The overlay lived only in the init's mount namespace, which is gone by now.
-        let _ = std::fs::remove_dir_all(&self.0);
+        if self.owned {
+            let _ = std::fs::remove_dir_all(&self.path);
+            return;
+        }
+        for e in ENTRIES {
+            let _ = std::fs::remove_dir_all(self.path.join(e));
+        }
     }
 }
 
@@ -60,5 +92,30 @@ mod tests {
     fn hosts_default_names_hostname() {
         assert!(default_hosts("box").contains("127.0.0.1\tbox\n"));
         assert!(!default_hosts("").contains("\t\n"));
+    }
+
+    #[test]
+    fn f10_a_given_run_dir_is_used_and_emptied_but_kept() {
+        let base =
+            std::env::temp_dir().join(format!("rbuild-sandbox-unit-f10-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        std::fs::create_dir_all(&base).unwrap();
+        let spec = RunSpec {
+            hostname: "box".into(),
+            resolv_conf: Some("nameserver 10.0.0.1\n".into()),
+            run_dir: Some(base.clone()),
+            ..Default::default()
+        };
+        let dir = RunDir::create("unit", &spec).unwrap();
+        assert_eq!(dir.join("root"), base.join("root"));
+        assert_eq!(
+            std::fs::read_to_string(base.join("etc/hostname")).unwrap(),
+            "box\n"
+        );
+        assert!(base.join("empty").is_dir());
+        drop(dir);
+        assert!(base.is_dir(), "the caller's dir must stay");
+        assert_eq!(std::fs::read_dir(&base).unwrap().count(), 0);
+        std::fs::remove_dir(&base).unwrap();
     }
 }

@@ -60,7 +60,7 @@ fn f3_program_agrees_with_the_allow_list() {
 }
 
 #[test]
-fn f3_program_reads_the_context_then_tests_each_rule() {
+fn f3_program_reads_the_context_then_tests_the_rule() {
     let rule = DeviceRule {
         kind: DevType::Char,
         major: Some(1),
@@ -92,6 +92,10 @@ fn f3_program_reads_the_context_then_tests_each_rule() {
             insn(EXIT, 0, 0, 0, 0),
         ]
     );
+}
+
+#[test]
+fn f3_an_access_subset_rule_masks_the_requested_bits() {
     let mknod_any_block = DeviceRule {
         kind: DevType::Block,
         major: None,
