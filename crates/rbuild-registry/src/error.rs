@@ -44,7 +44,7 @@ pub enum RegistryError {
         reason: String,
     },
     /// Nothing accepts connections at the registry's address (after a few quick retries).
-    #[error("{method} {url}: connection to {host} refused: {reason}")]
+    #[error("{method} {url}: connection to {host} refused")]
     ConnectionRefused {
         /// HTTP method.
         method: String,
@@ -52,8 +52,6 @@ pub enum RegistryError {
         url: String,
         /// Registry host.
         host: String,
-        /// The error, with its causes.
-        reason: String,
     },
     /// Connecting took too long, or no byte moved for the idle timeout (after retries).
     #[error("{method} {url}: timed out {} {host} after {after:?}", if *connecting { "connecting to" } else { "waiting for data from" })]

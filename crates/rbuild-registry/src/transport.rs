@@ -55,8 +55,7 @@ impl Transport<'_> {
                 }
                 Ok(resp) => return Ok(resp),
                 Err(f) if f.retryable(attempt, self.retry.attempts) => {
-                    let e = f.into_error(method, url);
-                    (self.retry.backoff(attempt), e.to_string())
+                    (self.retry.backoff(attempt), f.summary())
                 }
                 Err(f) => return Err(f.into_error(method, url)),
             };

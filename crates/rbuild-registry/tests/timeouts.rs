@@ -55,6 +55,23 @@ async fn stall(mut sock: TcpStream) {
     tokio::time::sleep(Duration::from_secs(3600)).await;
 }
 
+/// A listener whose accept queue is full and never drained, so connecting to it hangs (SYNs
+/// are dropped); returns its address and what must be kept alive.
+async fn unconnectable_server() -> (String, Vec<tokio::net::TcpStream>, tokio::net::TcpListener) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let mut fillers = Vec::new();
+    for _ in 0..4 {
+        let connect = TcpStream::connect(&addr);
+        if let Ok(Ok(s)) = tokio::time::timeout(Duration::from_millis(200), connect).await {
+            fillers.push(s);
+        }
+    }
+    (addr, fillers, listener)
+}
+
 fn assert_timed_out(err: &RegistryError, host: &str, connecting: bool) {
     assert!(
         matches!(err, RegistryError::TimedOut { host: h, connecting: c, .. } if h == host && *c == connecting),
@@ -83,9 +100,30 @@ async fn f9_pull_from_a_silent_server_times_out() {
     let events = events.lock().unwrap();
     let retries: Vec<_> = events
         .iter()
-        .filter(|e| matches!(e, PullEvent::Retrying { attempt: 2, reason, .. } if reason.contains("timed out")))
+        .filter(|e| matches!(e, PullEvent::Retrying { attempt: 2, reason, .. } if reason.contains("timed out: no data for 300ms")))
         .collect();
     assert_eq!(retries.len(), 1, "{events:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn f9_pull_from_a_host_that_never_completes_the_connection_times_out() {
+    let (addr, _fillers, _listener) = unconnectable_server().await;
+    let (_cfg, client) = common::client_with_timeouts(common::short_timeouts(), 6);
+    let (client, events) = common::recording(&client);
+    let (_d, dst) = common::store();
+    let started = Instant::now();
+    let err = client
+        .pull(&dst, &reference(format!("{addr}/x:1")), &amd64())
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    assert_timed_out(&err, &addr, true);
+    // Three connect attempts of 200 ms, not the policy's six: an unreachable host fails fast.
+    assert!(took >= Duration::from_millis(600), "{took:?}");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    let events = events.lock().unwrap();
+    let retrying = |e: &&PullEvent| matches!(e, PullEvent::Retrying { .. });
+    assert_eq!(events.iter().filter(retrying).count(), 2, "{events:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

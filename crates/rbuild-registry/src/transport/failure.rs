@@ -15,7 +15,7 @@ pub(crate) enum Failure {
     /// The host name does not resolve.
     NoSuchHost(String),
     /// Nothing listens there (yet).
-    Refused(String),
+    Refused,
     /// Connecting took longer than the connect timeout.
     ConnectTimeout(Duration),
     /// No byte moved for the idle timeout.
@@ -34,7 +34,7 @@ impl Failure {
         } else if e.is_connect() && e.is_timeout() {
             Failure::ConnectTimeout(t.connect)
         } else if refused(e) {
-            Failure::Refused(describe(e))
+            Failure::Refused
         } else if e.is_timeout() {
             Failure::Idle(t.idle)
         } else {
@@ -46,8 +46,20 @@ impl Failure {
     pub fn retryable(&self, attempt: u32, attempts: u32) -> bool {
         match self {
             Failure::Builder(_) | Failure::NoSuchHost(_) => false,
-            Failure::Refused(_) => attempt < attempts.min(super::retry::REFUSED_ATTEMPTS),
+            Failure::Refused | Failure::ConnectTimeout(_) => {
+                attempt < attempts.min(super::retry::CONNECT_ATTEMPTS)
+            }
             _ => attempt < attempts,
+        }
+    }
+
+    /// A few words for a progress line (the request is named next to it).
+    pub fn summary(&self) -> String {
+        match self {
+            Failure::Builder(r) | Failure::NoSuchHost(r) | Failure::Other(r) => r.clone(),
+            Failure::Refused => "connection refused".to_string(),
+            Failure::ConnectTimeout(d) => format!("timed out connecting after {d:?}"),
+            Failure::Idle(d) => format!("timed out: no data for {d:?}"),
         }
     }
 
@@ -63,11 +75,10 @@ impl Failure {
         };
         match self {
             Failure::NoSuchHost(reason) => RegistryError::UnknownHost { host, reason },
-            Failure::Refused(reason) => RegistryError::ConnectionRefused {
+            Failure::Refused => RegistryError::ConnectionRefused {
                 method: method.to_string(),
                 url: redact_url(url),
                 host,
-                reason,
             },
             Failure::ConnectTimeout(after) => timed_out(true, after),
             Failure::Idle(after) => timed_out(false, after),
@@ -101,7 +112,8 @@ fn refused(e: &reqwest::Error) -> bool {
     false
 }
 
-/// The resolver's own words ("Name or service not known"), without reqwest's framing.
+/// The resolver's own words ("failed to lookup address information: Name or service not
+/// known"), without reqwest's framing.
 fn dns_reason(e: &reqwest::Error) -> String {
     let mut cur: Option<&dyn std::error::Error> = Some(e);
     let mut last = describe(e);

@@ -4,9 +4,10 @@ use std::time::{Duration, SystemTime};
 
 use reqwest::StatusCode;
 
-/// Attempts at most for a refused connection: a registry being restarted comes back within a
-/// second or so, one that is not there never does, and the user should hear so quickly.
-pub(crate) const REFUSED_ATTEMPTS: u32 = 3;
+/// Attempts at most when no connection can be made (refused, or not made within the connect
+/// timeout): a registry being restarted is back within a second or so, one that is not there
+/// never comes, and the user should hear so quickly rather than after the whole policy.
+pub(crate) const CONNECT_ATTEMPTS: u32 = 3;
 
 /// How often and how patiently to retry.
 #[derive(Clone, Debug)]
