@@ -22,7 +22,8 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Debugging aids: `debug ignore` shows what `.dockerignore` excludes.
+    /// Debugging aids: `debug ignore` shows what `.dockerignore` excludes, `debug parse` the
+    /// Dockerfile's syntax tree, `debug expand` how a word expands.
     Debug {
         /// What to inspect.
         #[command(subcommand)]
@@ -126,6 +127,10 @@ pub enum ArchiveFormat {
 pub enum DebugCommand {
     /// Print each PATH with `excluded` or `included`, as a build would decide it.
     Ignore(IgnoreArgs),
+    /// Print the Dockerfile's syntax tree in the dump format of BuildKit's parser tests.
+    Parse(ParseArgs),
+    /// Print how WORD expands with BuildKit's shell lexer (as ENV, COPY, WORKDIR... expand).
+    Expand(ExpandArgs),
 }
 
 /// Options of `rbuild debug ignore`.
@@ -140,6 +145,30 @@ pub struct IgnoreArgs {
     /// Paths relative to the context root.
     #[arg(required = true)]
     pub paths: Vec<String>,
+}
+
+/// Options of `rbuild debug parse`.
+#[derive(Args, Debug)]
+pub struct ParseArgs {
+    /// Dockerfile to read (default: ./Dockerfile; `-` reads standard input).
+    #[arg(short = 'f', long = "file", value_name = "DOCKERFILE")]
+    pub file: Option<PathBuf>,
+}
+
+/// Options of `rbuild debug expand`.
+#[derive(Args, Debug)]
+pub struct ExpandArgs {
+    /// A variable visible to the expansion, `K=V` (`K` alone: set and empty); repeatable.
+    #[arg(long = "env", value_name = "K=V")]
+    pub env: Vec<String>,
+    /// The escape character, as `# escape=` sets it: `\` (default) or `` ` ``.
+    #[arg(long = "escape", value_name = "C", default_value_t = '\\')]
+    pub escape: char,
+    /// Split the result into words on unquoted whitespace, one a line (as EXPOSE splits ports).
+    #[arg(long = "words")]
+    pub words: bool,
+    /// The word to expand (put it after `--` when it starts with `-`).
+    pub word: String,
 }
 
 /// How progress is shown.

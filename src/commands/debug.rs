@@ -1,16 +1,21 @@
-//! `rbuild debug ignore`: what a `.dockerignore` excludes, decided exactly as the build does.
+//! `rbuild debug`: what a `.dockerignore` excludes, the Dockerfile's syntax tree and how a
+//! word expands, each decided by the same code a build uses.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 use rbuild_context::ignore::{parse_ignore_file, Matcher};
+use rbuild_dockerfile::Lexer;
 
-use crate::cli::{DebugCommand, IgnoreArgs};
+use crate::cli::{DebugCommand, ExpandArgs, IgnoreArgs, ParseArgs};
 
 /// Runs a `debug` subcommand.
 pub fn run(command: &DebugCommand) -> anyhow::Result<ExitCode> {
     match command {
         DebugCommand::Ignore(args) => ignore(args),
+        DebugCommand::Parse(args) => parse(args),
+        DebugCommand::Expand(args) => expand(args),
     }
 }
 
@@ -31,6 +36,61 @@ fn ignore(args: &IgnoreArgs) -> anyhow::Result<ExitCode> {
             "included"
         };
         crate::outln!("{path}\t{verdict}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The AST in BuildKit's parser-test dump format (its `result` files); warnings on stderr.
+fn parse(args: &ParseArgs) -> anyhow::Result<ExitCode> {
+    let path = args
+        .file
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("Dockerfile"));
+    let text = read_dockerfile(&path)?;
+    let ast = rbuild_dockerfile::parse(&text)?;
+    for w in &ast.warnings {
+        eprintln!("WARNING: Dockerfile:{}: {}", w.line, w.message);
+    }
+    crate::outln!("{}", rbuild_dockerfile::dump(&ast));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads a Dockerfile (`-`: standard input) with the build's size limit.
+fn read_dockerfile(path: &Path) -> anyhow::Result<String> {
+    if path == Path::new("-") {
+        return Ok(rbuild_build::read_dockerfile(
+            std::io::stdin().lock(),
+            path,
+        )?);
+    }
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("cannot read Dockerfile {}", path.display()))?;
+    Ok(rbuild_build::read_dockerfile(file, path)?)
+}
+
+/// One expansion of WORD, or its words one a line.
+fn expand(args: &ExpandArgs) -> anyhow::Result<ExitCode> {
+    if !matches!(args.escape, '\\' | '`') {
+        bail!(
+            "invalid escape character {:?}: expected \\ or `",
+            args.escape
+        );
+    }
+    let env: Vec<(String, String)> = args
+        .env
+        .iter()
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (kv.clone(), String::new()),
+        })
+        .collect();
+    let lexer = Lexer::new(args.escape);
+    if args.words {
+        for word in lexer.expand_words(&args.word, &env)? {
+            crate::outln!("{word}");
+        }
+    } else {
+        crate::outln!("{}", lexer.expand_word(&args.word, &env)?);
     }
     Ok(ExitCode::SUCCESS)
 }
