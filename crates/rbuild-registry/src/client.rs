@@ -5,6 +5,7 @@ mod request;
 mod tests;
 
 use std::collections::HashMap;
+use std::fmt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -12,7 +13,7 @@ use reqwest::Url;
 
 use crate::auth::config::Credentials;
 use crate::auth::AuthState;
-use crate::error::RegistryError;
+use crate::error::{redact_userinfo, RegistryError};
 use crate::progress::{ProgressFn, PullEvent};
 use crate::transport::{self, RetryPolicy, Timeouts, Transport};
 
@@ -21,8 +22,8 @@ pub(crate) use crate::endpoint::Endpoint;
 use crate::endpoint::{add_host_certs, strip_port};
 
 /// Registry settings: insecure hosts, Docker Hub mirrors, CA directory, Docker config
-/// directory, timeouts.
-#[derive(Clone, Debug, Default)]
+/// directory, timeouts. `Debug` hides any `user:password@` in a mirror URL.
+#[derive(Clone, Default)]
 pub struct RegistryOptions {
     /// Hosts (`host` or `host:port`) allowed over plain HTTP besides loopback.
     pub insecure: Vec<String>,
@@ -34,6 +35,19 @@ pub struct RegistryOptions {
     pub docker_config: Option<PathBuf>,
     /// Connect and idle timeouts for every request (default 10 s and 30 s).
     pub timeouts: Timeouts,
+}
+
+impl fmt::Debug for RegistryOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mirrors: Vec<String> = self.mirrors.iter().map(|m| redact_userinfo(m)).collect();
+        f.debug_struct("RegistryOptions")
+            .field("insecure", &self.insecure)
+            .field("mirrors", &mirrors)
+            .field("certs_dir", &self.certs_dir)
+            .field("docker_config", &self.docker_config)
+            .field("timeouts", &self.timeouts)
+            .finish()
+    }
 }
 
 /// A registry client; cheap to clone (clones share connections, tokens and credentials).
@@ -199,7 +213,7 @@ impl Client {
             format!("{scheme}://{mirror}")
         };
         let bad = |reason: String| RegistryError::Protocol {
-            host: mirror.to_string(),
+            host: redact_userinfo(mirror),
             reason,
         };
         let mut base =

@@ -217,6 +217,20 @@ pub(crate) fn redact_url(url: &reqwest::Url) -> String {
     u.to_string()
 }
 
+/// Drops user info (`user:password@`) from a URL-like string that may not parse as a URL
+/// (a mirror as configured), before it goes into an error or `Debug` output.
+pub(crate) fn redact_userinfo(s: &str) -> String {
+    let (scheme, rest) = match s.split_once("://") {
+        Some((scheme, rest)) => (format!("{scheme}://"), rest),
+        None => (String::new(), s),
+    };
+    let end = rest.find('/').unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{scheme}{}", &rest[at + 1..]),
+        None => s.to_string(),
+    }
+}
+
 /// The registry's JSON error body (`{"errors":[{"code","message"}]}`) as a short suffix.
 pub(crate) fn error_message(body: &[u8]) -> String {
     #[derive(serde::Deserialize)]
@@ -259,6 +273,16 @@ mod tests {
     fn redacts_user_info_and_query() {
         let u = reqwest::Url::parse("https://bob:hunter2@r.example/v2/x?_state=abc").unwrap();
         assert_eq!(redact_url(&u), "https://r.example/v2/x");
+    }
+
+    #[test]
+    fn redacts_user_info_of_raw_mirrors() {
+        assert_eq!(
+            redact_userinfo("https://bob:hunter2@m.example/x"),
+            "https://m.example/x"
+        );
+        assert_eq!(redact_userinfo("bob:pw@m.example:5000"), "m.example:5000");
+        assert_eq!(redact_userinfo("m.example/a@b"), "m.example/a@b");
     }
 
     #[test]

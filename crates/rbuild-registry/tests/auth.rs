@@ -198,3 +198,42 @@ async fn identity_token_and_login_against_token_server() {
     let client = common::client(login_dir.path());
     common::push(&client, &src, &m, &second).await.unwrap();
 }
+
+/// Formats `err` every way a caller might, and asserts none of `secrets` shows.
+fn assert_hidden(err: &RegistryError, secrets: &[&str]) {
+    let text = format!("{err} | {err:?} | {err:#?}");
+    for s in secrets {
+        assert!(!text.contains(s), "{s:?} shown: {text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_auth_failures_never_show_tokens_or_passwords() {
+    let reg = Registry::start();
+    let proxy = common::token_proxy(&reg.addr, token_auth()).await;
+    let (_d, src) = common::store();
+    let m = make_image(&src, 15, &[5_000], "amd64");
+    let target = reference(format!("{}/tok/secret:1", proxy.addr));
+
+    // A refresh token the token server rejects.
+    const REFRESH: &str = "refresh-known-7f3a9c";
+    let (cfg, client) = common::client_with_config(&identity_token_json(&proxy.addr, REFRESH));
+    let err = common::push(&client, &src, &m, &target).await.unwrap_err();
+    assert!(matches!(err, RegistryError::Unauthorized { .. }), "{err}");
+    assert_hidden(&err, &[REFRESH]);
+    let loaded = rbuild_registry::auth::config::DockerConfig::load(cfg.path()).unwrap();
+    assert!(!format!("{loaded:?}").contains(REFRESH), "{loaded:?}");
+
+    // A bearer token (the proxy's are "tok-<n>-<grants>") that lacks the push scope: it was
+    // sent, and rejected, on the request the error is about.
+    let (_anon_cfg, anon) = common::anonymous_client();
+    let err = common::push(&anon, &src, &m, &target).await.unwrap_err();
+    assert!(proxy.token_requests() > 0);
+    assert_hidden(&err, &["tok-", "Bearer "]);
+
+    // A password the token server rejects, sent as Basic credentials.
+    let (_bad, bad) = common::client_with_config(&auths_json(&proxy.addr, USER, WRONG));
+    let err = common::push(&bad, &src, &m, &target).await.unwrap_err();
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{WRONG}"));
+    assert_hidden(&err, &[WRONG, &basic]);
+}

@@ -66,19 +66,23 @@ fn is_not_found(r: &Run) -> bool {
     text.contains("credentials not found") || text.contains("not found in native keychain")
 }
 
-/// Failure text of a helper run; helpers print errors on stdout, which never holds the secret then.
-fn failure(helper: &str, action: &str, r: &Run) -> RegistryError {
+/// Failure text of a helper run (helpers print errors on stdout). Withheld when it quotes
+/// the secret we gave it (`store`) or looks like credentials (a helper printing its JSON).
+fn failure(helper: &str, action: &str, r: &Run, secret: Option<&str>) -> RegistryError {
     let msg = if r.stderr.is_empty() {
         &r.stdout
     } else {
         &r.stderr
     };
+    let quotes_secret = secret.is_some_and(|s| !s.is_empty() && msg.contains(s));
+    let shown = if quotes_secret || msg.to_ascii_lowercase().contains("\"secret\"") {
+        "(output withheld: it may hold the credentials)".to_string()
+    } else {
+        msg.chars().take(300).collect()
+    };
     RegistryError::Helper {
         helper: helper.to_string(),
-        reason: format!(
-            "{action} failed: {}",
-            msg.chars().take(300).collect::<String>()
-        ),
+        reason: format!("{action} failed: {shown}"),
     }
 }
 
@@ -89,7 +93,7 @@ pub fn get(helper: &str, server: &str) -> Result<Option<Credentials>, RegistryEr
         return if is_not_found(&r) {
             Ok(None)
         } else {
-            Err(failure(helper, "get", &r))
+            Err(failure(helper, "get", &r, None))
         };
     }
     let creds: HelperCreds =
@@ -130,7 +134,7 @@ pub fn store(
     if r.ok {
         Ok(())
     } else {
-        Err(failure(helper, "store", &r))
+        Err(failure(helper, "store", &r, Some(secret)))
     }
 }
 
@@ -140,7 +144,7 @@ pub fn erase(helper: &str, server: &str) -> Result<bool, RegistryError> {
     match (r.ok, is_not_found(&r)) {
         (true, _) => Ok(true),
         (false, true) => Ok(false),
-        (false, false) => Err(failure(helper, "erase", &r)),
+        (false, false) => Err(failure(helper, "erase", &r, None)),
     }
 }
 
@@ -157,5 +161,31 @@ impl ClassifyName for serde_json::Error {
             serde_json::error::Category::Data => "unexpected fields",
             serde_json::error::Category::Eof => "truncated",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_output(stdout: &str, stderr: &str) -> Run {
+        Run {
+            ok: false,
+            stdout: stdout.to_string(),
+            stderr: stderr.to_string(),
+        }
+    }
+
+    #[test]
+    fn failures_never_echo_the_secret() {
+        let echo = run_output("", "bad input: hunter2-xyz");
+        let e = failure("h", "store", &echo, Some("hunter2-xyz")).to_string();
+        assert!(!e.contains("hunter2") && e.contains("withheld"), "{e}");
+        let json = run_output(r#"{"Username":"u","Secret":"s3cr3t"}"#, "");
+        let e = failure("h", "get", &json, None).to_string();
+        assert!(!e.contains("s3cr3t"), "{e}");
+        let plain = run_output("no such keychain item", "");
+        let e = failure("h", "erase", &plain, None).to_string();
+        assert!(e.contains("no such keychain item"), "{e}");
     }
 }

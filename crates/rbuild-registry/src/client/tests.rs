@@ -50,3 +50,25 @@ fn mirrors_come_first_for_docker_hub_only() {
     let other = rbuild_oci::Reference::parse("localhost:5000/a/b:1").unwrap();
     assert_eq!(c.pull_endpoints(&other).unwrap().len(), 1);
 }
+
+#[test]
+fn debug_and_errors_hide_mirror_passwords() {
+    let opts = RegistryOptions {
+        mirrors: vec!["https://bob:hunter2@mirror.example/".into()],
+        ..Default::default()
+    };
+    let dbg = format!("{opts:?}");
+    assert!(
+        dbg.contains("mirror.example") && !dbg.contains("hunter2"),
+        "{dbg}"
+    );
+    let bad = Client::new(RegistryOptions {
+        mirrors: vec!["https://bob:hunter2@[bad".into()],
+        ..Default::default()
+    })
+    .unwrap();
+    let hub = rbuild_oci::Reference::parse("busybox").unwrap();
+    let err = bad.pull_endpoints(&hub).unwrap_err();
+    let text = format!("{err} {err:?}");
+    assert!(!text.contains("hunter2"), "{text}");
+}
