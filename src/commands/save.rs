@@ -6,12 +6,13 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use rbuild_oci::Descriptor;
-use rbuild_store::Store;
+use rbuild_store::{OutputFile, Store};
 
 use super::tag::stored_name;
 use crate::cli::ArchiveFormat;
 
-/// Writes the images to `output` (a temporary name renamed into place, or stdout for `-`).
+/// Writes the images to `output`: stdout for `-`, else through [`OutputFile`] (a regular
+/// file is replaced atomically, a device or FIFO is written into, a directory is refused).
 pub fn run(
     store: &Store,
     format: ArchiveFormat,
@@ -34,31 +35,9 @@ pub fn run(
         out.flush().context("cannot write to stdout")?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut tmp = output.as_os_str().to_owned();
-    tmp.push(format!(".tmp-{}", std::process::id()));
-    let tmp = std::path::PathBuf::from(tmp);
-    let result = write_file(&tmp, output, write);
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map(|()| ExitCode::SUCCESS)
-}
-
-/// Writes through `tmp`, synced, then renames over `dest`: never a truncated archive.
-fn write_file(
-    tmp: &Path,
-    dest: &Path,
-    write: impl FnOnce(&mut dyn Write) -> rbuild_store::Result<()>,
-) -> anyhow::Result<()> {
-    let file =
-        std::fs::File::create(tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    let mut out = BufWriter::with_capacity(1 << 20, file);
+    // OutputFile's errors name the destination.
+    let mut out = OutputFile::create(output)?;
     write(&mut out)?;
-    let file = out
-        .into_inner()
-        .map_err(|e| e.into_error())
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    file.sync_all()
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(tmp, dest).with_context(|| format!("cannot write {}", dest.display()))
+    out.finish()?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -117,6 +117,17 @@ pub enum StoreError {
         /// Why it could not be read.
         why: String,
     },
+    /// An output destination is a directory.
+    #[error("{0} is a directory: give a file name (or - for standard output)")]
+    OutputIsDirectory(PathBuf),
+    /// An output destination is a kind of file rbuild does not write into.
+    #[error("refusing to write {path}: {why}")]
+    OutputRefused {
+        /// The destination.
+        path: PathBuf,
+        /// Why.
+        why: String,
+    },
     /// An archive is malformed or inconsistent.
     #[error("archive: {0}")]
     Archive(String),

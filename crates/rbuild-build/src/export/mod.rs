@@ -10,13 +10,12 @@
 
 mod spec;
 
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use rbuild_layer::{ApplyOptions, ApplyStats, Compression, LayerError, WhiteoutMode};
 use rbuild_oci::{Descriptor, Digest};
-use rbuild_store::{Store, StoreError};
+use rbuild_store::{OutputFile, Store, StoreError};
 
 pub use spec::{layer_compression, parse_output, Dest, Output, OutputSpec};
 
@@ -131,8 +130,9 @@ pub fn export(
     }
 }
 
-/// Streams a tar to stdout, or to `FILE.tmp-PID` renamed over `FILE` once complete, so a
-/// crash never leaves a truncated archive under the asked name.
+/// Streams a tar to stdout, or through [`OutputFile`]: a regular file is replaced atomically
+/// (a crash never leaves a truncated archive under the asked name), a device or FIFO is
+/// written into, a directory is refused.
 fn write_tar(
     dest: &Dest,
     write: impl FnOnce(&mut dyn Write) -> Result<(), StoreError>,
@@ -145,24 +145,9 @@ fn write_tar(
         }
         Dest::File(p) => p,
     };
-    let mut tmp_name = path.as_os_str().to_owned();
-    tmp_name.push(format!(".tmp-{}", std::process::id()));
-    let tmp = PathBuf::from(tmp_name);
-    let result = (|| {
-        let file = File::create(&tmp).map_err(io_at(&tmp))?;
-        let mut out = BufWriter::with_capacity(1 << 20, file);
-        write(&mut out)?;
-        let file = out.into_inner().map_err(|e| ExportError::Io {
-            path: tmp.clone(),
-            source: e.into_error(),
-        })?;
-        file.sync_all().map_err(io_at(&tmp))?;
-        std::fs::rename(&tmp, path).map_err(io_at(path))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    let mut out = OutputFile::create(path)?;
+    write(&mut out)?;
+    Ok(out.finish()?)
 }
 
 /// Unpacks the image's layers, bottom first, into `dir` with whiteouts applied: the final

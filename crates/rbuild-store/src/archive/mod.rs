@@ -9,28 +9,13 @@ mod members;
 mod oci;
 mod staged;
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 
 use rbuild_oci::{Descriptor, Digest};
-use sha2::{Digest as _, Sha256};
 
 use crate::error::{Result, StoreError};
 use crate::reach::Reach;
 use crate::Store;
-
-/// A reader that hashes what passes through it.
-struct HashingReader<R> {
-    inner: R,
-    hasher: Sha256,
-}
-
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-}
 
 /// A deterministic tar writer over any output.
 struct TarOut<'a> {
@@ -73,26 +58,25 @@ impl<'a> TarOut<'a> {
             .map_err(|e| archive_err(path, e))
     }
 
-    /// Streams a blob from the store into the archive, verifying its digest on the way.
+    /// Streams a blob from the store into the archive, verifying its size and digest on the
+    /// way (a damaged blob fails the export, naming it).
     fn blob(&mut self, store: &Store, digest: &Digest, path: &str) -> Result<()> {
         let size = store.blob_size(digest)?;
-        let mut reader = HashingReader {
-            inner: io::BufReader::with_capacity(1 << 20, store.open_blob(digest)?),
-            hasher: Sha256::new(),
-        };
+        let mut reader = io::BufReader::with_capacity(1 << 20, store.blob_reader(digest, None)?);
         let mut h = Self::header(tar::EntryType::Regular, size, 0o644);
         self.builder
             .append_data(&mut h, path, &mut reader)
             .map_err(|e| archive_err(path, e))?;
-        let actual = Digest::from_hex(&hex::encode(reader.hasher.finalize()))
-            .map_err(|e| StoreError::Archive(e.to_string()))?;
-        if &actual != digest {
-            return Err(StoreError::DigestMismatch {
-                expected: digest.clone(),
-                actual,
-            });
+        // `append_data` reads exactly `size` bytes: reach the end so the digest is checked.
+        let mut rest = [0u8; 1];
+        match io::Read::read(&mut reader, &mut rest) {
+            Ok(0) => Ok(()),
+            Ok(_) => Err(StoreError::CorruptBlob {
+                digest: digest.clone(),
+                why: "it grew while being read".into(),
+            }),
+            Err(e) => Err(archive_err(path, e)),
         }
-        Ok(())
     }
 
     fn finish(self) -> Result<()> {

@@ -1,12 +1,14 @@
 //! Export as an OCI image layout in a tar stream (`oci-archive:`).
 
 use std::io::Write;
+use std::path::Path;
 
 use rbuild_oci::{Descriptor, Index};
 
 use super::{blob_entry, TarOut};
-use crate::error::Result;
+use crate::error::{IoContext, Result, StoreError};
 use crate::layout::OCI_LAYOUT;
+use crate::output::OutputFile;
 use crate::tags::REF_NAME;
 use crate::Store;
 
@@ -50,13 +52,9 @@ impl Store {
     }
 
     /// Writes the refs as an OCI image layout directory (created if missing; blobs already
-    /// there are kept).
-    pub fn export_oci_dir(
-        &self,
-        refs: &[(String, Descriptor)],
-        dir: &std::path::Path,
-    ) -> Result<()> {
-        use crate::error::IoContext;
+    /// there are kept). Blobs are copied verified, and every file is written through
+    /// [`OutputFile`]: a crash leaves no truncated blob under a digest's name.
+    pub fn export_oci_dir(&self, refs: &[(String, Descriptor)], dir: &Path) -> Result<()> {
         let reach = self.complete_closure(refs)?;
         let blobs = dir.join("blobs").join("sha256");
         std::fs::create_dir_all(&blobs).at(&blobs)?;
@@ -66,11 +64,18 @@ impl Store {
                 continue;
             }
             // A copy, not a hard link: writes to the export must never reach the store.
-            // (std's copy uses copy_file_range, which reflinks where the filesystem can.)
-            std::fs::copy(self.blob_path(digest), &target).at(&target)?;
+            let mut out = OutputFile::create(&target)?;
+            let mut blob = self.blob_reader(digest, None)?;
+            std::io::copy(&mut blob, &mut out).map_err(|e| {
+                StoreError::Archive(format!(
+                    "copying blob {digest} to {}: {e}",
+                    target.display()
+                ))
+            })?;
+            out.finish()?;
         }
         let index = rbuild_oci::to_canonical_json(&export_index(refs));
-        std::fs::write(dir.join("oci-layout"), OCI_LAYOUT).at(&dir.join("oci-layout"))?;
-        std::fs::write(dir.join("index.json"), index).at(&dir.join("index.json"))
+        OutputFile::write_all_to(&dir.join("oci-layout"), OCI_LAYOUT)?;
+        OutputFile::write_all_to(&dir.join("index.json"), &index)
     }
 }
