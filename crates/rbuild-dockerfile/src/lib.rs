@@ -25,7 +25,10 @@ mod parser;
 mod shell;
 
 pub use dump::{dump, go_quote};
-pub use error::{Error, ExpandError, Location, Warning};
+pub use error::{
+    DurationError, Error, ErrorKind, ExpandError, ExpandErrorKind, FlagError, InstructionError,
+    Location, MountError, PortError, SyntaxError, Warning,
+};
 pub use instructions::{
     parse_dockerfile, parse_mount, parse_trigger, AddCmd, ArgDecl, Command, CopyCmd, Directives,
     Dockerfile, Healthcheck, Heredoc, Instruction, KeyValue, MountKind, RunCmd, RunMount,

@@ -64,7 +64,7 @@ fn negatives_are_rejected() {
             }
             other => panic!("unexpected case {other}"),
         };
-        assert_eq!(err.message, want, "{name}");
+        assert_eq!(err.message(), want, "{name}");
     }
 }
 

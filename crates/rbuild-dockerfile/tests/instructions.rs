@@ -55,39 +55,39 @@ fn errors_carry_locations() {
     assert_eq!(e.location, Some(Location::new(3, 3)));
     let e = err("FROM a\nCOPY --bogus=1 a b\n");
     assert_eq!(
-        (e.message.as_str(), e.location.map(|l| l.start_line)),
+        (e.message().as_str(), e.location.map(|l| l.start_line)),
         ("unknown flag: bogus", Some(2))
     );
     assert_eq!(
-        err("RUN x\nFROM a\n").message,
+        err("RUN x\nFROM a\n").message(),
         "no build stage in current context"
     );
-    assert!(err("ARG X\n").message.contains("no stages"));
-    assert!(err("FROM a b\n").message.contains("one or three"));
+    assert!(err("ARG X\n").message().contains("no stages"));
+    assert!(err("FROM a b\n").message().contains("one or three"));
     assert!(err("FROM a AS 1x\n")
-        .message
+        .message()
         .contains("invalid name for build stage"));
     assert!(err("FROM a AS x\nFROM b AS X\n")
-        .message
+        .message()
         .contains("duplicate stage name"));
     assert!(err("FROM a\nCOPY a\n")
-        .message
+        .message()
         .contains("at least two arguments"));
-    assert!(err("FROM a\nSHELL sh -c\n").message.contains("JSON form"));
-    assert!(err("FROM a\nWORKDIR\n").message.contains("exactly one"));
-    assert!(err("FROM a\nEXPOSE 80/foo\n").message.contains("proto"));
-    assert!(err("FROM a\nEXPOSE 70000\n").message.contains("EXPOSE"));
+    assert!(err("FROM a\nSHELL sh -c\n").message().contains("JSON form"));
+    assert!(err("FROM a\nWORKDIR\n").message().contains("exactly one"));
+    assert!(err("FROM a\nEXPOSE 80/foo\n").message().contains("proto"));
+    assert!(err("FROM a\nEXPOSE 70000\n").message().contains("EXPOSE"));
     assert!(err("FROM a\nRUN --network=bridge x\n")
-        .message
+        .message()
         .contains("network"));
     assert!(err("FROM a\nRUN --mount=type=cache x\n")
-        .message
+        .message()
         .contains("target"));
     assert!(err("FROM a\nCMD --x=1 y\n")
-        .message
+        .message()
         .contains("unknown flag"));
     assert!(err("FROM a\nCOPY --link --link a b\n")
-        .message
+        .message()
         .contains("duplicate flag"));
 }
 
@@ -169,11 +169,11 @@ fn heredocs() {
         Some("(run \"<<EOF\")")
     );
     assert_eq!(
-        err("FROM a\nRUN <<EOF\nx\n").message,
+        err("FROM a\nRUN <<EOF\nx\n").message(),
         "unterminated heredoc"
     );
     assert!(err("FROM a\nCOPY a <<EOF\nx\nEOF\n")
-        .message
+        .message()
         .contains("heredoc as a destination"));
     // JSON form never takes heredocs.
     let d = df("FROM a\nRUN [\"cat\", \"<<EOF\"]\nRUN true\n");
@@ -193,18 +193,18 @@ fn onbuild() {
     };
     assert_eq!(cp.heredocs[0].content, "body\n");
     assert!(err("FROM a\nONBUILD ONBUILD RUN x\n")
-        .message
+        .message()
         .contains("Chaining"));
     assert!(err("FROM a\nONBUILD FROM b\n")
-        .message
+        .message()
         .contains("FROM isn't allowed"));
     assert!(err("FROM a\nONBUILD MAINTAINER me\n")
-        .message
+        .message()
         .contains("MAINTAINER isn't allowed"));
     assert!(parse_trigger("FROM x", '\\').is_err());
     assert!(parse_trigger("BOGUS x", '\\')
         .unwrap_err()
-        .message
+        .message()
         .contains("unknown instruction"));
     let d = df("FROM a\nONBUILD BOGUS x\n");
     assert!(d
@@ -355,10 +355,10 @@ fn directives() {
     let d = df("# syntax=docker/dockerfile:1\nFROM a\n");
     assert!(d.warnings.is_empty());
     assert!(err("# escape=x\nFROM a\n")
-        .message
+        .message()
         .contains("invalid escape"));
     assert!(err("# escape=`\n# escape=\\\nFROM a\n")
-        .message
+        .message()
         .contains("only one escape"));
 }
 
@@ -378,6 +378,6 @@ fn copy_and_add_flags() {
     assert!(ad.keep_git_dir && !ad.link);
     assert_eq!(ad.unpack, Some(false));
     assert!(err("FROM a\nADD --from=x a b\n")
-        .message
+        .message()
         .contains("unknown flag: from"));
 }

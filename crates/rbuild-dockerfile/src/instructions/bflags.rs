@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::error::FlagError;
+
 /// How a flag takes its value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -22,37 +24,38 @@ pub(crate) struct Flags {
 
 impl Flags {
     /// Checks `raw` (e.g. `["--from=a", "--link"]`) against the allowed `spec`.
-    pub fn parse(raw: &[String], spec: &[(&str, Kind)]) -> Result<Flags, String> {
+    pub fn parse(raw: &[String], spec: &[(&str, Kind)]) -> Result<Flags, FlagError> {
         let mut flags = Flags::default();
         let mut used: Vec<&str> = Vec::new();
         for arg in raw {
             let body = arg
                 .strip_prefix("--")
-                .ok_or_else(|| format!("arg should start with -- : {arg}"))?;
+                .ok_or_else(|| FlagError::NotAFlag { arg: arg.clone() })?;
             let (name, value) = match body.split_once('=') {
                 Some((n, v)) => (n, Some(v)),
                 None => (body, None),
             };
             let Some(&(_, kind)) = spec.iter().find(|(n, _)| *n == name) else {
-                return Err(format!("unknown flag: {name}"));
+                return Err(FlagError::Unknown { name: name.into() });
             };
             if used.contains(&name) && kind != Kind::Strs {
-                return Err(format!("duplicate flag specified: {name}"));
+                return Err(FlagError::Duplicate { name: name.into() });
             }
             used.push(name);
             match (kind, value) {
                 (Kind::Bool, None) => _ = flags.bools.insert(name.into(), true),
                 (Kind::Bool, Some("")) | (Kind::Str | Kind::Strs, None) => {
-                    return Err(format!("missing a value on flag: {name}"));
+                    return Err(FlagError::MissingValue { name: name.into() });
                 }
                 (Kind::Bool, Some(v)) => {
                     let b = match v.to_ascii_lowercase().as_str() {
                         "true" => true,
                         "false" => false,
                         _ => {
-                            return Err(format!(
-                                "expecting boolean value for flag {name}, not: {v}"
-                            ))
+                            return Err(FlagError::NotBool {
+                                name: name.into(),
+                                value: v.into(),
+                            })
                         }
                     };
                     flags.bools.insert(name.into(), b);
@@ -103,7 +106,9 @@ mod tests {
         assert_eq!(f.str("from").as_deref(), Some("a"));
         assert_eq!(f.strs("exclude"), s(&["x", "y"]));
         assert_eq!(
-            Flags::parse(&s(&["--nope"]), &spec).unwrap_err(),
+            Flags::parse(&s(&["--nope"]), &spec)
+                .unwrap_err()
+                .to_string(),
             "unknown flag: nope"
         );
         assert!(Flags::parse(&s(&["--from"]), &spec).is_err());

@@ -2,6 +2,7 @@
 
 use super::bflags::{Flags, Kind};
 use super::{AddCmd, Command, CopyCmd, Heredoc};
+use crate::error::{ErrorKind, InstructionError};
 use crate::parser::{heredoc, parse_heredoc_word, Node};
 
 const COPY_FLAGS: &[(&str, Kind)] = &[
@@ -26,15 +27,13 @@ const ADD_FLAGS: &[(&str, Kind)] = &[
 /// Splits the arguments into sources and destination and collects heredoc bodies.
 fn sources_and_dest(
     node: &Node,
-    name: &str,
-) -> Result<(Vec<String>, String, Vec<Heredoc>), String> {
+    instruction: &'static str,
+) -> Result<(Vec<String>, String, Vec<Heredoc>), InstructionError> {
     let Some((dest, sources)) = node.args.split_last().filter(|(_, s)| !s.is_empty()) else {
-        return Err(format!(
-            "{name} requires at least two arguments, but only one was provided. Destination could not be determined."
-        ));
+        return Err(InstructionError::NoDestination { instruction });
     };
     if parse_heredoc_word(dest).is_some() && !node.json {
-        return Err(format!("{name} cannot accept a heredoc as a destination"));
+        return Err(InstructionError::HeredocDestination { instruction });
     }
     Ok((sources.to_vec(), dest.clone(), heredocs_of(node)))
 }
@@ -55,7 +54,7 @@ pub(crate) fn heredocs_of(node: &Node) -> Vec<Heredoc> {
         .collect()
 }
 
-pub(crate) fn copy(node: &Node) -> Result<Command, String> {
+pub(crate) fn copy(node: &Node) -> Result<Command, ErrorKind> {
     let f = Flags::parse(&node.flags, COPY_FLAGS)?;
     let (sources, dest, heredocs) = sources_and_dest(node, "COPY")?;
     Ok(Command::Copy(CopyCmd {
@@ -71,7 +70,7 @@ pub(crate) fn copy(node: &Node) -> Result<Command, String> {
     }))
 }
 
-pub(crate) fn add(node: &Node) -> Result<Command, String> {
+pub(crate) fn add(node: &Node) -> Result<Command, ErrorKind> {
     let f = Flags::parse(&node.flags, ADD_FLAGS)?;
     let (sources, dest, heredocs) = sources_and_dest(node, "ADD")?;
     Ok(Command::Add(AddCmd {

@@ -1,8 +1,10 @@
 //! Go's `time.ParseDuration` syntax: `300ms`, `1.5h`, `2h45m`, `-1s`, `0`.
 
+use crate::error::DurationError;
+
 /// Parses a Go duration into signed nanoseconds.
-pub(crate) fn parse_go_duration(s: &str) -> Result<i128, String> {
-    let bad = || format!("time: invalid duration {s:?}");
+pub(crate) fn parse_go_duration(s: &str) -> Result<i128, DurationError> {
+    let bad = || DurationError::Invalid { text: s.into() };
     let (neg, mut rest) = match s.as_bytes().first() {
         Some(b'-') => (true, &s[1..]),
         Some(b'+') => (false, &s[1..]),
@@ -40,8 +42,13 @@ pub(crate) fn parse_go_duration(s: &str) -> Result<i128, String> {
             "s" => 1_000_000_000,
             "m" => 60_000_000_000,
             "h" => 3_600_000_000_000,
-            "" => return Err(format!("time: missing unit in duration {s:?}")),
-            _ => return Err(format!("time: unknown unit {unit:?} in duration {s:?}")),
+            "" => return Err(DurationError::MissingUnit { text: s.into() }),
+            _ => {
+                return Err(DurationError::UnknownUnit {
+                    unit: unit.into(),
+                    text: s.into(),
+                })
+            }
         };
         let whole: i128 = if int.is_empty() {
             0

@@ -5,6 +5,7 @@ use std::time::Duration;
 use super::bflags::{Flags, Kind};
 use super::duration::parse_go_duration;
 use super::{Command, Healthcheck, ShellOrExec};
+use crate::error::{ErrorKind, InstructionError};
 use crate::parser::Node;
 
 const FLAGS: &[(&str, Kind)] = &[
@@ -15,20 +16,23 @@ const FLAGS: &[(&str, Kind)] = &[
     ("retries", Kind::Str),
 ];
 
-pub(crate) fn healthcheck(node: &Node) -> Result<Command, String> {
+pub(crate) fn healthcheck(node: &Node) -> Result<Command, ErrorKind> {
     let Some((typ, rest)) = node.args.split_first() else {
-        return Err("HEALTHCHECK requires at least one argument".into());
+        return Err(InstructionError::AtLeastOne {
+            instruction: "HEALTHCHECK",
+        }
+        .into());
     };
     let typ = typ.to_uppercase();
     if typ == "NONE" {
         if !rest.is_empty() {
-            return Err("HEALTHCHECK NONE takes no arguments".into());
+            return Err(InstructionError::HealthcheckNoneArgs.into());
         }
         return Ok(Command::Healthcheck(Healthcheck::None));
     }
     let flags = Flags::parse(&node.flags, FLAGS)?;
     if typ != "CMD" {
-        return Err(format!("Unknown type {typ:?} in HEALTHCHECK (try CMD)"));
+        return Err(InstructionError::HealthcheckType { kind: typ }.into());
     }
     let test = if node.json {
         ShellOrExec::Exec(rest.to_vec())
@@ -40,7 +44,7 @@ pub(crate) fn healthcheck(node: &Node) -> Result<Command, String> {
         ShellOrExec::Shell(s) => s.is_empty(),
     };
     if empty {
-        return Err("Missing command after HEALTHCHECK CMD".into());
+        return Err(InstructionError::HealthcheckCommand.into());
     }
     Ok(Command::Healthcheck(Healthcheck::Check {
         test,
@@ -53,25 +57,25 @@ pub(crate) fn healthcheck(node: &Node) -> Result<Command, String> {
 }
 
 /// A duration flag: unset or zero is `None`; otherwise at least 1ms.
-fn interval(flags: &Flags, name: &str) -> Result<Option<Duration>, String> {
-    let Some(v) = flags.str(name) else {
+fn interval(flags: &Flags, flag: &'static str) -> Result<Option<Duration>, InstructionError> {
+    let Some(v) = flags.str(flag) else {
         return Ok(None);
     };
     if v.is_empty() {
         return Ok(None);
     }
-    let ns = parse_go_duration(&v).map_err(|e| format!("--{name}: {e}"))?;
+    let ns = parse_go_duration(&v).map_err(|source| InstructionError::Duration { flag, source })?;
     if ns == 0 {
         return Ok(None);
     }
     if ns < 1_000_000 {
-        return Err(format!("Interval \"{name}\" cannot be less than 1ms"));
+        return Err(InstructionError::DurationTooShort { flag });
     }
-    let ns = u64::try_from(ns).map_err(|_| format!("--{name}: duration out of range"))?;
+    let ns = u64::try_from(ns).map_err(|_| InstructionError::DurationRange { flag })?;
     Ok(Some(Duration::from_nanos(ns)))
 }
 
-fn retries(flags: &Flags) -> Result<Option<u32>, String> {
+fn retries(flags: &Flags) -> Result<Option<u32>, InstructionError> {
     let Some(v) = flags.str("retries").filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
@@ -79,9 +83,9 @@ fn retries(flags: &Flags) -> Result<Option<u32>, String> {
         .parse()
         .ok()
         .filter(|n| i32::try_from(*n).is_ok())
-        .ok_or_else(|| format!("--retries: invalid number {v:?}"))?;
+        .ok_or_else(|| InstructionError::Retries { value: v.clone() })?;
     if n < 0 {
-        return Err(format!("--retries cannot be negative ({n})"));
+        return Err(InstructionError::NegativeRetries { value: n });
     }
     Ok(u32::try_from(n).ok())
 }

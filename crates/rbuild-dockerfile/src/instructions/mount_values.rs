@@ -1,17 +1,19 @@
 //! Value syntaxes inside `--mount=`: CSV fields, Go booleans, Docker size units.
 
+use crate::error::MountError;
+
 /// Go's `strconv.ParseBool`.
-pub(crate) fn go_bool(v: &str) -> Result<bool, String> {
+pub(crate) fn go_bool(v: &str) -> Result<bool, MountError> {
     match v {
         "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
         "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
-        _ => Err(format!("invalid boolean value {v:?}")),
+        _ => Err(MountError::InvalidBool { value: v.into() }),
     }
 }
 
 /// Docker's `units.RAMInBytes`: `64m`, `1.5GiB`, `512 kb` (binary multiples).
-pub(crate) fn ram_in_bytes(v: &str) -> Result<u64, String> {
-    let bad = || format!("invalid size: {v:?}");
+pub(crate) fn ram_in_bytes(v: &str) -> Result<u64, MountError> {
+    let bad = || MountError::InvalidSize { value: v.into() };
     let num_len = v.len()
         - v.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.')
             .len();
@@ -40,10 +42,11 @@ pub(crate) fn ram_in_bytes(v: &str) -> Result<u64, String> {
 }
 
 /// Splits a mount spec like Go's `encoding/csv` reads one record.
-pub(crate) fn csv_fields(spec: &str) -> Result<Vec<String>, String> {
+pub(crate) fn csv_fields(spec: &str) -> Result<Vec<String>, MountError> {
     if spec.is_empty() {
-        return Err("empty mount specification".into());
+        return Err(MountError::Empty);
     }
+    let quoted = || MountError::QuotedField { spec: spec.into() };
     let mut fields = Vec::new();
     let mut chars = spec.chars().peekable();
     loop {
@@ -52,16 +55,14 @@ pub(crate) fn csv_fields(spec: &str) -> Result<Vec<String>, String> {
             chars.next();
             loop {
                 match chars.next() {
-                    None => {
-                        return Err(format!("extraneous or missing \" in quoted-field: {spec}"))
-                    }
+                    None => return Err(quoted()),
                     Some('"') if chars.peek() == Some(&'"') => _ = (chars.next(), field.push('"')),
                     Some('"') => break,
                     Some(c) => field.push(c),
                 }
             }
             if !matches!(chars.peek(), None | Some(',')) {
-                return Err(format!("extraneous or missing \" in quoted-field: {spec}"));
+                return Err(quoted());
             }
         } else {
             while let Some(&c) = chars.peek() {
@@ -69,7 +70,7 @@ pub(crate) fn csv_fields(spec: &str) -> Result<Vec<String>, String> {
                     break;
                 }
                 if c == '"' {
-                    return Err(format!("bare \" in non-quoted-field: {spec}"));
+                    return Err(MountError::BareQuote { spec: spec.into() });
                 }
                 field.push(c);
                 chars.next();

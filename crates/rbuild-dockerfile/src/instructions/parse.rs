@@ -2,7 +2,7 @@
 
 use super::bflags::{Flags, Kind};
 use super::{copy, healthcheck, run, simple, Command, Dockerfile, Instruction, Stage};
-use crate::error::{Error, Warning};
+use crate::error::{Error, ErrorKind, InstructionError, Warning};
 use crate::parser::{self, Node};
 
 /// Parses a Dockerfile into directives, meta ARGs and stages of typed instructions.
@@ -20,7 +20,8 @@ pub fn parse_dockerfile(text: &str) -> Result<Dockerfile, Error> {
             let stage = parse_from(node).map_err(|m| Error::at(m, loc))?;
             if let Some(name) = &stage.name {
                 if df.stages.iter().any(|s| s.name.as_ref() == Some(name)) {
-                    return Err(Error::at(format!("duplicate stage name {name:?}"), loc));
+                    let name = name.clone();
+                    return Err(Error::at(InstructionError::DuplicateStage { name }, loc));
                 }
             }
             df.stages.push(stage);
@@ -33,11 +34,11 @@ pub fn parse_dockerfile(text: &str) -> Result<Dockerfile, Error> {
                 stage.instructions.push(Instruction { command, ..inst });
             }
             (None, Command::Arg(args)) => df.meta_args.extend(args),
-            (None, _) => return Err(Error::at("no build stage in current context", loc)),
+            (None, _) => return Err(Error::at(InstructionError::NoStage, loc)),
         }
     }
     if df.stages.is_empty() {
-        return Err(Error::new("Dockerfile contains no stages to build"));
+        return Err(Error::new(InstructionError::NoStages));
     }
     Ok(df)
 }
@@ -47,38 +48,33 @@ pub fn parse_dockerfile(text: &str) -> Result<Dockerfile, Error> {
 pub fn parse_trigger(text: &str, escape: char) -> Result<Instruction, Error> {
     let ast = parser::parse_with(text, escape, false)?;
     let [node] = ast.nodes.as_slice() else {
-        return Err(Error::new(format!(
-            "ONBUILD trigger must be one instruction: {text:?}"
-        )));
+        let text = text.to_string();
+        return Err(Error::new(InstructionError::TriggerNotOne { text }));
     };
     match node.keyword.as_str() {
-        "onbuild" => Err(Error::at(
-            "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed",
-            node.location(),
-        )),
-        k @ ("from" | "maintainer") => Err(Error::at(
-            format!("{} isn't allowed as an ONBUILD trigger", k.to_uppercase()),
-            node.location(),
-        )),
+        "onbuild" => Err(Error::at(InstructionError::OnbuildChain, node.location())),
+        k @ ("from" | "maintainer") => {
+            let instruction = k.to_uppercase();
+            let kind = InstructionError::OnbuildTrigger { instruction };
+            Err(Error::at(kind, node.location()))
+        }
         _ => instruction(node, escape, &mut Vec::new()),
     }
 }
 
 /// `FROM [--platform=p] image [AS name]`.
-fn parse_from(node: &Node) -> Result<Stage, String> {
+fn parse_from(node: &Node) -> Result<Stage, ErrorKind> {
     let flags = Flags::parse(&node.flags, &[("platform", Kind::Str)])?;
     let (base, name) = match node.args.as_slice() {
         [base] => (base, None),
         [base, as_kw, name] if as_kw.eq_ignore_ascii_case("as") => {
             (base, Some(name.to_lowercase()))
         }
-        _ => return Err("FROM requires either one or three arguments".into()),
+        _ => return Err(InstructionError::FromArguments.into()),
     };
     if let Some(n) = &name {
         if !valid_stage_name(n) {
-            return Err(format!(
-                "invalid name for build stage: {n:?}, name can't start with a number or contain symbols"
-            ));
+            return Err(InstructionError::StageName { name: n.clone() }.into());
         }
     }
     Ok(Stage {
@@ -114,7 +110,7 @@ fn instruction(
     })
 }
 
-fn command(node: &Node, escape: char, warnings: &mut Vec<Warning>) -> Result<Command, String> {
+fn command(node: &Node, escape: char, warnings: &mut Vec<Warning>) -> Result<Command, ErrorKind> {
     let warn = |warnings: &mut Vec<Warning>, message: String| {
         warnings.push(Warning {
             line: node.start_line,
@@ -148,16 +144,16 @@ fn command(node: &Node, escape: char, warnings: &mut Vec<Warning>) -> Result<Com
                 if let Err(e) = parse_trigger(text, escape) {
                     warn(
                         warnings,
-                        format!("ONBUILD trigger will fail when used: {}", e.message),
+                        format!("ONBUILD trigger will fail when used: {}", e.message()),
                     );
                 }
             }
             Ok(cmd)
         }
-        "from" => Err("FROM is not allowed here".into()),
+        "from" => Err(InstructionError::FromNotAllowed.into()),
         _ => {
             let word = node.original.split_whitespace().next().unwrap_or_default();
-            Err(format!("unknown instruction: {word}"))
+            Err(InstructionError::Unknown { word: word.into() }.into())
         }
     }
 }

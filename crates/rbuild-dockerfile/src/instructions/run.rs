@@ -5,7 +5,7 @@ use super::copy::heredocs_of;
 use super::mount_values::{csv_fields, go_bool, ram_in_bytes};
 use super::simple::shell_or_exec;
 use super::{Command, MountKind, RunCmd, RunMount, ShellOrExec};
-use crate::error::Error;
+use crate::error::{Error, ErrorKind, ExpandError, InstructionError, MountError};
 use crate::parser::Node;
 
 const RUN_FLAGS: &[(&str, Kind)] = &[
@@ -14,22 +14,22 @@ const RUN_FLAGS: &[(&str, Kind)] = &[
     ("security", Kind::Str),
 ];
 
-pub(crate) fn run(node: &Node) -> Result<Command, String> {
+pub(crate) fn run(node: &Node) -> Result<Command, ErrorKind> {
     let f = Flags::parse(&node.flags, RUN_FLAGS)?;
     let cmd = shell_or_exec(node);
     if matches!(&cmd, ShellOrExec::Shell(s) if s.is_empty()) {
-        return Err("RUN requires at least one argument".into());
+        return Err(InstructionError::AtLeastOne { instruction: "RUN" }.into());
     }
     let network = f.str("network");
     if let Some(n) = &network {
         if !matches!(n.as_str(), "default" | "none" | "host") {
-            return Err(format!("unsupported network mode {n:?}"));
+            return Err(InstructionError::Network { value: n.clone() }.into());
         }
     }
     let security = f.str("security");
     if let Some(s) = &security {
         if !matches!(s.as_str(), "sandbox" | "insecure") {
-            return Err(format!("unsupported security mode {s:?}"));
+            return Err(InstructionError::Security { value: s.clone() }.into());
         }
     }
     let mount_specs = f.strs("mount");
@@ -39,7 +39,7 @@ pub(crate) fn run(node: &Node) -> Result<Command, String> {
             Ok(m) => mounts.push(m),
             // With variables the spec is only checkable after expansion (see expand_command).
             Err(_) if spec.contains('$') => {}
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(Command::Run(RunCmd {
@@ -61,9 +61,9 @@ pub fn parse_mount(spec: &str) -> Result<RunMount, Error> {
 /// not hold a variable and numeric values holding one are left unset.
 pub(crate) fn parse_mount_with(
     spec: &str,
-    expand: &mut dyn FnMut(&str) -> Result<String, String>,
+    expand: &mut dyn FnMut(&str) -> Result<String, ExpandError>,
     deferred: bool,
-) -> Result<RunMount, String> {
+) -> Result<RunMount, MountError> {
     let mut m = RunMount {
         kind: MountKind::Bind,
         target: None,
@@ -89,11 +89,9 @@ pub(crate) fn parse_mount_with(
             }
         };
         if deferred && key == "from" && value.find('$').is_some_and(|i| i != value.len() - 1) {
-            return Err(format!(
-                "'{key}' doesn't support variable expansion, define alias stage instead"
-            ));
+            return Err(MountError::FromVariable { key });
         }
-        let value = expand(value)?;
+        let value = expand(value).map_err(MountError::Expand)?;
         let deferred_num = deferred && value.contains('$');
         set_key(&mut m, &key, &value, &field, deferred_num, &mut ro_auto)?;
     }
@@ -104,20 +102,39 @@ pub(crate) fn parse_mount_with(
     Ok(m)
 }
 
-fn flag_key(m: &mut RunMount, key: &str, field: &str, ro_auto: &mut bool) -> Result<(), String> {
+fn flag_key(
+    m: &mut RunMount,
+    key: &str,
+    field: &str,
+    ro_auto: &mut bool,
+) -> Result<(), MountError> {
     match key {
         "readonly" | "ro" => (m.readonly, *ro_auto) = (true, false),
         "readwrite" | "rw" => (m.readonly, *ro_auto) = (false, false),
         "required" if matches!(m.kind, MountKind::Secret | MountKind::Ssh) => m.required = true,
-        "required" => {
-            return Err(format!(
-                "unexpected key '{key}' for mount type '{}'",
-                kind_name(m.kind)
-            ))
+        "required" => return Err(unexpected_key(m, key, field)),
+        _ => {
+            return Err(MountError::UnexpectedKey {
+                key: key.into(),
+                field: field.into(),
+            })
         }
-        _ => return Err(format!("unexpected key '{key}' in '{field}'")),
     }
     Ok(())
+}
+
+/// A key valid for some other mount type, or for none.
+fn unexpected_key(m: &RunMount, key: &str, field: &str) -> MountError {
+    if matches!(key, "required" | "size" | "env") {
+        return MountError::KeyNotForType {
+            key: key.into(),
+            kind: m.kind,
+        };
+    }
+    MountError::UnexpectedKey {
+        key: key.into(),
+        field: field.into(),
+    }
 }
 
 fn set_key(
@@ -127,7 +144,7 @@ fn set_key(
     field: &str,
     deferred: bool,
     ro_auto: &mut bool,
-) -> Result<(), String> {
+) -> Result<(), MountError> {
     match key {
         "type" => m.kind = parse_kind(value)?,
         "from" => m.from = Some(value.into()),
@@ -141,81 +158,69 @@ fn set_key(
         "id" => m.id = Some(value.into()),
         "sharing" => {
             if m.sharing.is_some() {
-                return Err("sharing specified multiple times".into());
+                return Err(MountError::SharingTwice);
             }
             if !matches!(value, "shared" | "private" | "locked") {
-                return Err(format!("unsupported sharing value {value:?}"));
+                return Err(MountError::InvalidSharing {
+                    value: value.into(),
+                });
             }
             m.sharing = Some(value.into());
         }
         _ if deferred => {}
-        "mode" => {
-            m.mode =
-                Some(u32::from_str_radix(value, 8).map_err(|_| format!("invalid mode {value:?}"))?)
-        }
-        "uid" => {
-            m.uid = Some(
-                value
-                    .parse()
-                    .map_err(|_| format!("invalid uid {value:?}"))?,
-            )
-        }
-        "gid" => {
-            m.gid = Some(
-                value
-                    .parse()
-                    .map_err(|_| format!("invalid gid {value:?}"))?,
-            )
-        }
+        "mode" => m.mode = Some(number("mode", value, 8)?),
+        "uid" => m.uid = Some(number("uid", value, 10)?),
+        "gid" => m.gid = Some(number("gid", value, 10)?),
         "size" if m.kind == MountKind::Tmpfs => m.size = Some(ram_in_bytes(value)?),
         "env" if m.kind == MountKind::Secret => m.env = Some(value.into()),
-        "required" | "size" | "env" => {
-            return Err(format!(
-                "unexpected key '{key}' for mount type '{}'",
-                kind_name(m.kind)
-            ));
-        }
-        _ => return Err(format!("unexpected key '{key}' in '{field}'")),
+        _ => return Err(unexpected_key(m, key, field)),
     }
     Ok(())
 }
 
-fn validate(m: &RunMount) -> Result<(), String> {
+/// `mode` (octal), `uid`, `gid`.
+fn number(key: &'static str, value: &str, radix: u32) -> Result<u32, MountError> {
+    u32::from_str_radix(value, radix).map_err(|_| MountError::InvalidNumber {
+        key,
+        value: value.into(),
+    })
+}
+
+fn validate(m: &RunMount) -> Result<(), MountError> {
     if m.sharing.is_some() && m.kind != MountKind::Cache {
-        return Err(format!(
-            "invalid cache sharing set for {} mount",
-            kind_name(m.kind)
-        ));
+        return Err(MountError::SharingNotCache { kind: m.kind });
     }
     match m.kind {
-        MountKind::Secret if m.from.is_some() => Err("secret mount should not have a from".into()),
+        MountKind::Secret if m.from.is_some() => Err(MountError::SecretFrom),
         MountKind::Secret | MountKind::Ssh => Ok(()),
-        _ if m.target.as_deref().is_none_or(str::is_empty) => Err(format!(
-            "mount type={} requires a target",
-            kind_name(m.kind)
-        )),
+        _ if m.target.as_deref().is_none_or(str::is_empty) => {
+            Err(MountError::NoTarget { kind: m.kind })
+        }
         _ => Ok(()),
     }
 }
 
-fn parse_kind(v: &str) -> Result<MountKind, String> {
+fn parse_kind(v: &str) -> Result<MountKind, MountError> {
     Ok(match v.to_ascii_lowercase().as_str() {
         "bind" => MountKind::Bind,
         "cache" => MountKind::Cache,
         "tmpfs" => MountKind::Tmpfs,
         "secret" => MountKind::Secret,
         "ssh" => MountKind::Ssh,
-        _ => return Err(format!("unsupported mount type {v:?}")),
+        _ => return Err(MountError::UnsupportedType { value: v.into() }),
     })
 }
 
-fn kind_name(k: MountKind) -> &'static str {
-    match k {
-        MountKind::Bind => "bind",
-        MountKind::Cache => "cache",
-        MountKind::Tmpfs => "tmpfs",
-        MountKind::Secret => "secret",
-        MountKind::Ssh => "ssh",
+impl MountKind {
+    /// The `type=` value naming this kind.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            MountKind::Bind => "bind",
+            MountKind::Cache => "cache",
+            MountKind::Tmpfs => "tmpfs",
+            MountKind::Secret => "secret",
+            MountKind::Ssh => "ssh",
+        }
     }
 }
 

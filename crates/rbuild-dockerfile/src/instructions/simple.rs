@@ -3,7 +3,7 @@
 
 use super::bflags::Flags;
 use super::{ArgDecl, Command, KeyValue, ShellOrExec};
-use crate::error::Warning;
+use crate::error::{ErrorKind, FlagError, InstructionError, PortError, Warning};
 use crate::parser::Node;
 
 /// BuildKit's `handleJSONArgs`: JSON arrays are exec form, anything else one shell string.
@@ -15,22 +15,22 @@ pub(crate) fn shell_or_exec(node: &Node) -> ShellOrExec {
     }
 }
 
-fn no_flags(node: &Node) -> Result<(), String> {
+fn no_flags(node: &Node) -> Result<(), FlagError> {
     Flags::parse(&node.flags, &[]).map(|_| ())
 }
 
-fn exactly_one(node: &Node, name: &str) -> Result<String, String> {
+fn exactly_one(node: &Node, instruction: &'static str) -> Result<String, ErrorKind> {
     no_flags(node)?;
     match node.args.as_slice() {
         [one] => Ok(one.clone()),
-        _ => Err(format!("{name} requires exactly one argument")),
+        _ => Err(InstructionError::ExactlyOne { instruction }.into()),
     }
 }
 
-fn at_least_one(node: &Node, name: &str) -> Result<(), String> {
+fn at_least_one(node: &Node, instruction: &'static str) -> Result<(), ErrorKind> {
     no_flags(node)?;
     if node.args.is_empty() {
-        return Err(format!("{name} requires at least one argument"));
+        return Err(InstructionError::AtLeastOne { instruction }.into());
     }
     Ok(())
 }
@@ -38,17 +38,17 @@ fn at_least_one(node: &Node, name: &str) -> Result<(), String> {
 /// ENV/LABEL triples into pairs.
 pub(crate) fn key_values(
     node: &Node,
-    name: &str,
+    name: &'static str,
     warnings: &mut Vec<Warning>,
-) -> Result<Vec<KeyValue>, String> {
+) -> Result<Vec<KeyValue>, ErrorKind> {
     at_least_one(node, name)?;
     if !node.args.len().is_multiple_of(3) {
-        return Err(format!("{name} has the wrong number of arguments"));
+        return Err(InstructionError::WrongNumber { instruction: name }.into());
     }
     let mut out = Vec::new();
     for t in node.args.chunks(3) {
         if t[0].is_empty() {
-            return Err(format!("{name} names can not be blank"));
+            return Err(InstructionError::BlankName { instruction: name }.into());
         }
         if t[2].is_empty() {
             warnings.push(Warning {
@@ -64,7 +64,7 @@ pub(crate) fn key_values(
     Ok(out)
 }
 
-pub(crate) fn arg(node: &Node) -> Result<Command, String> {
+pub(crate) fn arg(node: &Node) -> Result<Command, ErrorKind> {
     at_least_one(node, "ARG")?;
     let decls = node
         .args
@@ -83,15 +83,15 @@ pub(crate) fn arg(node: &Node) -> Result<Command, String> {
     Ok(Command::Arg(decls))
 }
 
-pub(crate) fn shell(node: &Node) -> Result<Command, String> {
+pub(crate) fn shell(node: &Node) -> Result<Command, ErrorKind> {
     at_least_one(node, "SHELL")?;
     if !node.json {
-        return Err("SHELL requires the arguments to be in JSON form".into());
+        return Err(InstructionError::ShellNotJson.into());
     }
     Ok(Command::Shell(node.args.clone()))
 }
 
-pub(crate) fn cmd_like(node: &Node, entrypoint: bool) -> Result<Command, String> {
+pub(crate) fn cmd_like(node: &Node, entrypoint: bool) -> Result<Command, ErrorKind> {
     no_flags(node)?;
     let c = shell_or_exec(node);
     // A bare `CMD` has no command at all; represent it as an empty exec form.
@@ -106,7 +106,7 @@ pub(crate) fn cmd_like(node: &Node, entrypoint: bool) -> Result<Command, String>
     })
 }
 
-pub(crate) fn single(node: &Node) -> Result<Command, String> {
+pub(crate) fn single(node: &Node) -> Result<Command, ErrorKind> {
     Ok(match node.keyword.as_str() {
         "workdir" => Command::Workdir(exactly_one(node, "WORKDIR")?),
         "user" => Command::User(exactly_one(node, "USER")?),
@@ -115,71 +115,72 @@ pub(crate) fn single(node: &Node) -> Result<Command, String> {
     })
 }
 
-pub(crate) fn volume(node: &Node) -> Result<Command, String> {
+pub(crate) fn volume(node: &Node) -> Result<Command, ErrorKind> {
     at_least_one(node, "VOLUME")?;
     let mut vols = Vec::new();
     for v in &node.args {
         let v = v.trim();
         if v.is_empty() {
-            return Err("VOLUME specified can not be an empty string".into());
+            return Err(InstructionError::EmptyVolume.into());
         }
         vols.push(v.to_string());
     }
     Ok(Command::Volume(vols))
 }
 
-pub(crate) fn expose(node: &Node) -> Result<Command, String> {
+pub(crate) fn expose(node: &Node) -> Result<Command, ErrorKind> {
     at_least_one(node, "EXPOSE")?;
     for p in &node.args {
         // Words with variables or quotes are checked after expansion.
         if !p.contains(['$', '\'', '"', '\\', '`']) {
-            validate_port(p)?;
+            validate_port(p).map_err(InstructionError::Port)?;
         }
     }
     Ok(Command::Expose(node.args.clone()))
 }
 
 /// Checks `port`, `port/proto`, `start-end` and `start-end/proto` (tcp, udp, sctp).
-pub fn validate_port(spec: &str) -> Result<(), String> {
-    let bad =
-        || format!("invalid EXPOSE port {spec:?}: expected port[/proto] or start-end[/proto]");
+pub fn validate_port(spec: &str) -> Result<(), PortError> {
+    let bad = || PortError::Invalid { spec: spec.into() };
     let (ports, proto) = match spec.split_once('/') {
         Some((p, proto)) => (p, Some(proto)),
         None => (spec, None),
     };
     if let Some(proto) = proto {
         if !matches!(proto.to_ascii_lowercase().as_str(), "tcp" | "udp" | "sctp") {
-            return Err(format!("invalid EXPOSE proto {proto:?} in {spec:?}"));
+            return Err(PortError::Proto {
+                proto: proto.into(),
+                spec: spec.into(),
+            });
         }
     }
-    let num = |s: &str| -> Result<u16, String> {
+    let num = |s: &str| -> Result<u16, PortError> {
         if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad());
         }
         s.parse::<u16>().map_err(|_| bad())
     };
     match ports.split_once('-') {
-        Some((a, b)) if num(a)? > num(b)? => {
-            Err(format!("invalid EXPOSE range {spec:?}: start is above end"))
-        }
+        Some((a, b)) if num(a)? > num(b)? => Err(PortError::ReversedRange { spec: spec.into() }),
         Some(_) => Ok(()),
         None => num(ports).map(|_| ()),
     }
 }
 
 /// ONBUILD: refuses ONBUILD/FROM/MAINTAINER triggers; keeps the trigger text with heredocs.
-pub(crate) fn onbuild(node: &Node) -> Result<Command, String> {
+pub(crate) fn onbuild(node: &Node) -> Result<Command, ErrorKind> {
     no_flags(node)?;
     let Some(child) = &node.child else {
-        return Err("ONBUILD requires at least one argument".into());
+        return Err(InstructionError::AtLeastOne {
+            instruction: "ONBUILD",
+        }
+        .into());
     };
     match child.keyword.as_str() {
-        "onbuild" => return Err("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed".into()),
+        "onbuild" => return Err(InstructionError::OnbuildChain.into()),
         k @ ("maintainer" | "from") => {
-            return Err(format!(
-                "{} isn't allowed as an ONBUILD trigger",
-                k.to_uppercase()
-            ))
+            let instruction = k.to_uppercase();
+            return Err(InstructionError::OnbuildTrigger { instruction }.into());
         }
         _ => {}
     }

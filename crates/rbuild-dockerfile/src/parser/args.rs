@@ -1,14 +1,13 @@
 //! Per-keyword argument splitting: JSON form, whitespace lists, ARG words, ENV/LABEL pairs.
 
+use crate::error::SyntaxError;
+
 /// The result of trying to read JSON form.
 pub(crate) enum Json {
     Array(Vec<String>),
     NotStrings,
     Fallback,
 }
-
-pub(crate) const NOT_STRING_ARRAY: &str =
-    "when using JSON array syntax, arrays must be comprised of strings only";
 
 /// Reads `rest` as a JSON array of strings.
 pub(crate) fn parse_json(rest: &str) -> Json {
@@ -117,21 +116,25 @@ pub(crate) fn parse_words(rest: &str, esc: char) -> Vec<String> {
 }
 
 /// ENV/LABEL: `key value` (legacy, a triple ending in "") or `k=v ...` (triples ending in "=").
-pub(crate) fn parse_name_val(rest: &str, key: &str, esc: char) -> Result<Vec<String>, String> {
+pub(crate) fn parse_name_val(
+    rest: &str,
+    keyword: &'static str,
+    esc: char,
+) -> Result<Vec<String>, SyntaxError> {
     let words = parse_words(rest, esc);
     let Some(first) = words.first() else {
         return Ok(Vec::new());
     };
     if !first.contains('=') {
         let (k, v) = split_ws_once(rest);
-        let v = v.ok_or_else(|| format!("{key} must have two arguments"))?;
+        let v = v.ok_or(SyntaxError::MissingValue { keyword })?;
         return Ok(vec![k.to_string(), v.to_string(), String::new()]);
     }
     let mut out = Vec::new();
     for word in &words {
-        let (k, v) = word.split_once('=').ok_or_else(|| {
-            format!("Syntax error - can't find = in {word:?}. Must be of the form: name=value")
-        })?;
+        let (k, v) = word
+            .split_once('=')
+            .ok_or_else(|| SyntaxError::MissingEquals { word: word.clone() })?;
         out.extend([k.to_string(), v.to_string(), "=".to_string()]);
     }
     Ok(out)

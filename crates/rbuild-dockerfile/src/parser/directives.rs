@@ -1,6 +1,6 @@
 //! Parser directives (`# syntax=`, `# escape=`, `# check=`) at the top of the file.
 
-use crate::error::{Error, Location, Warning};
+use crate::error::{Error, Location, SyntaxError, Warning};
 
 /// The parser directives found at the top of a Dockerfile.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,10 +64,7 @@ impl DirectiveScanner {
         }
         let loc = Location::new(line_no, line_no);
         if self.seen.contains(&name) {
-            return Err(Error::at(
-                format!("only one {name} parser directive can be used"),
-                loc,
-            ));
+            return Err(Error::at(SyntaxError::DuplicateDirective { name }, loc));
         }
         self.seen.push(name.clone());
         match name.as_str() {
@@ -91,13 +88,13 @@ impl DirectiveScanner {
     }
 }
 
-fn parse_escape(value: &str) -> Result<char, String> {
+fn parse_escape(value: &str) -> Result<char, SyntaxError> {
     match value {
         "`" => Ok('`'),
         "\\" => Ok('\\'),
-        _ => Err(format!(
-            "invalid escape token '{value}' does not match ` or \\"
-        )),
+        _ => Err(SyntaxError::InvalidEscape {
+            value: value.to_string(),
+        }),
     }
 }
 

@@ -1,6 +1,6 @@
 //! Physical lines and the line-continuation rule.
 
-use crate::error::{Error, Location};
+use crate::error::{Error, Location, SyntaxError};
 
 /// Longest physical line BuildKit's scanner accepts (its 64 KiB buffer holds the line and its `\n`).
 const MAX_LINE: usize = 65535;
@@ -14,10 +14,7 @@ pub(crate) fn split(text: &str) -> Result<Vec<&str>, Error> {
         let line = line.strip_suffix('\n').unwrap_or(line);
         if line.len() > MAX_LINE {
             let loc = Location::new(i + 1, i + 1);
-            return Err(Error::at(
-                format!("dockerfile line greater than max allowed size of {MAX_LINE}"),
-                loc,
-            ));
+            return Err(Error::at(SyntaxError::LineTooLong { max: MAX_LINE }, loc));
         }
         lines.push(line);
     }

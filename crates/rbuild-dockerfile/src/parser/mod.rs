@@ -11,7 +11,7 @@ pub use directives::Directives;
 pub use heredoc::{parse_heredoc_word, RawHeredoc};
 pub use node::Node;
 
-use crate::error::{Error, Location, Warning};
+use crate::error::{Error, Location, SyntaxError, Warning};
 use directives::DirectiveScanner;
 
 /// A parsed Dockerfile: directives and one node per instruction.
@@ -48,7 +48,7 @@ pub(crate) fn parse_with(text: &str, escape: char, directives: bool) -> Result<A
         nodes.push(node);
     }
     let (Some(first), Some(last)) = (nodes.first(), nodes.last()) else {
-        return Err(Error::new("file with no instructions"));
+        return Err(Error::new(SyntaxError::NoInstructions));
     };
     Ok(Ast {
         start_line: first.start_line,
@@ -143,7 +143,7 @@ impl<'a> Reader<'a> {
                 doc.content.push('\n');
             }
             if !terminated {
-                return Err(Error::at("unterminated heredoc", node.location()));
+                return Err(Error::at(SyntaxError::UnterminatedHeredoc, node.location()));
             }
             node.heredocs.push(doc);
         }

@@ -1,9 +1,9 @@
 //! One instruction line turned into an AST node.
 
-use super::args::{self, Json, NOT_STRING_ARRAY};
+use super::args::{self, Json};
 use super::flags;
 use super::heredoc::RawHeredoc;
-use crate::error::Location;
+use crate::error::{Location, SyntaxError};
 
 /// Deepest `ONBUILD ONBUILD ...` nesting accepted (the typed layer refuses any nesting anyway).
 const MAX_NESTING: usize = 8;
@@ -65,7 +65,7 @@ fn lower(s: &str) -> String {
 }
 
 /// Builds a node from a logical line; errors are plain messages (the caller adds the location).
-pub(crate) fn from_line(line: &str, esc: char, depth: usize) -> Result<Node, String> {
+pub(crate) fn from_line(line: &str, esc: char, depth: usize) -> Result<Node, SyntaxError> {
     let line = line.trim();
     let (cmd, rest) = match line.find(is_split_ws) {
         Some(i) => (&line[..i], Some(line[i..].trim_start_matches(is_split_ws))),
@@ -86,12 +86,12 @@ pub(crate) fn from_line(line: &str, esc: char, depth: usize) -> Result<Node, Str
     Ok(node)
 }
 
-fn fill_args(node: &mut Node, rest: &str, esc: char, depth: usize) -> Result<(), String> {
+fn fill_args(node: &mut Node, rest: &str, esc: char, depth: usize) -> Result<(), SyntaxError> {
     match node.keyword.as_str() {
         "from" | "expose" => node.args = args::split_ws(rest),
         "add" | "copy" | "volume" => match args::parse_json(rest) {
             Json::Array(a) => (node.args, node.json) = (a, true),
-            Json::NotStrings => return Err(NOT_STRING_ARRAY.into()),
+            Json::NotStrings => return Err(SyntaxError::NotStringArray),
             Json::Fallback => node.args = args::split_ws(rest),
         },
         "run" | "cmd" | "entrypoint" | "shell" => maybe_json(node, rest)?,
@@ -106,7 +106,7 @@ fn fill_args(node: &mut Node, rest: &str, esc: char, depth: usize) -> Result<(),
         }
         "onbuild" => {
             if depth >= MAX_NESTING {
-                return Err("too many nested ONBUILD instructions".into());
+                return Err(SyntaxError::NestedOnbuild);
             }
             if !rest.is_empty() {
                 node.child = Some(Box::new(from_line(rest, esc, depth + 1)?));
@@ -118,7 +118,7 @@ fn fill_args(node: &mut Node, rest: &str, esc: char, depth: usize) -> Result<(),
 }
 
 /// JSON array when valid, else one verbatim string; a non-string JSON array is an error.
-fn maybe_json(node: &mut Node, rest: &str) -> Result<(), String> {
+fn maybe_json(node: &mut Node, rest: &str) -> Result<(), SyntaxError> {
     if rest.is_empty() {
         return Ok(());
     }
@@ -127,14 +127,14 @@ fn maybe_json(node: &mut Node, rest: &str) -> Result<(), String> {
             node.args.extend(a);
             node.json = true;
         }
-        Json::NotStrings => return Err(NOT_STRING_ARRAY.into()),
+        Json::NotStrings => return Err(SyntaxError::NotStringArray),
         Json::Fallback => node.args.push(rest.to_string()),
     }
     Ok(())
 }
 
 /// `HEALTHCHECK TYPE rest`: the type word, then the rest read like CMD.
-fn healthcheck(node: &mut Node, rest: &str) -> Result<(), String> {
+fn healthcheck(node: &mut Node, rest: &str) -> Result<(), SyntaxError> {
     let sep = rest.find(char::is_whitespace).unwrap_or(rest.len());
     if sep == 0 {
         return Ok(());

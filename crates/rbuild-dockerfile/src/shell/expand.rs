@@ -1,7 +1,7 @@
 //! Expansion of exactly the fields the Dockerfile reference says are expanded.
 
 use super::{Env, Lexer};
-use crate::error::ExpandError;
+use crate::error::{ExpandError, ExpandErrorKind, MountError};
 use crate::instructions::{
     parse_mount_with, validate_port, AddCmd, ArgDecl, Command, CopyCmd, KeyValue, RunCmd,
 };
@@ -80,9 +80,9 @@ fn expose(ports: &[String], lexer: &Lexer, env: &dyn Env) -> Result<Vec<String>,
     let mut out = Vec::new();
     for p in ports {
         for word in lexer.expand_words(p, env)? {
-            validate_port(&word).map_err(|message| ExpandError {
+            validate_port(&word).map_err(|e| ExpandError {
                 word: p.clone(),
-                message,
+                kind: ExpandErrorKind::Port(e),
             })?;
             out.push(word);
         }
@@ -93,10 +93,13 @@ fn expose(ports: &[String], lexer: &Lexer, env: &dyn Env) -> Result<Vec<String>,
 fn expand_run(r: &RunCmd, lexer: &Lexer, env: &dyn Env) -> Result<RunCmd, ExpandError> {
     let mut mounts = Vec::new();
     for spec in &r.mount_specs {
-        let mut expand = |v: &str| lexer.expand_word(v, env).map_err(|e| e.message);
-        let m = parse_mount_with(spec, &mut expand, false).map_err(|message| ExpandError {
-            word: spec.clone(),
-            message,
+        let mut expand = |v: &str| lexer.expand_word(v, env);
+        let m = parse_mount_with(spec, &mut expand, false).map_err(|e| match e {
+            MountError::Expand(e) => e,
+            e => ExpandError {
+                word: spec.clone(),
+                kind: ExpandErrorKind::Mount(Box::new(e)),
+            },
         })?;
         mounts.push(m);
     }

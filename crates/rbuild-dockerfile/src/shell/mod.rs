@@ -125,9 +125,9 @@ impl Lexer {
                 words,
                 matches: sc.into_matches(),
             }),
-            Err(message) => Err(ExpandError {
+            Err(kind) => Err(ExpandError {
                 word: word.to_string(),
-                message,
+                kind,
             }),
         }
     }

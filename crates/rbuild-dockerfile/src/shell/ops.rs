@@ -1,14 +1,15 @@
 //! The `${name<op>word}` operators: defaults, alternatives, errors, trimming, replacement.
 
 use super::pattern::{self, Pattern};
-use super::scanner::{Res, Scanner, MISSING_BRACE};
+use super::scanner::{Res, Scanner};
+use crate::error::ExpandErrorKind;
 
 impl Scanner<'_> {
     /// Processes text up to `stop`, turning "ran out of input" into `at_eof`.
-    fn operand(&mut self, stop: char, raw: bool, at_eof: &str) -> Res<String> {
+    fn operand(&mut self, stop: char, raw: bool, at_eof: ExpandErrorKind) -> Res<String> {
         match self.process_stop_on(Some(stop), raw) {
             Ok((s, _)) => Ok(s),
-            Err(_) if self.peek().is_none() => Err(at_eof.into()),
+            Err(_) if self.peek().is_none() => Err(at_eof),
             Err(e) => Err(e),
         }
     }
@@ -18,14 +19,14 @@ impl Scanner<'_> {
         let mut ops = first.to_string();
         let null_is_unset = first == ':';
         if null_is_unset {
-            op = self.next().ok_or(MISSING_BRACE)?;
+            op = self.next().ok_or(ExpandErrorKind::MissingBrace)?;
             ops.push(op);
         }
         let raw = op == '#' || op == '%';
         if null_is_unset && raw {
-            return Err(format!("unsupported modifier ({ops}) in substitution"));
+            return Err(ExpandErrorKind::UnsupportedModifier { modifier: ops });
         }
-        let word = self.operand('}', raw, MISSING_BRACE)?;
+        let word = self.operand('}', raw, ExpandErrorKind::MissingBrace)?;
         let value = self.get_env(&name);
         if self.skip_unset && value.is_none() {
             return Ok(format!("${{{name}{ops}{word}}}"));
@@ -40,22 +41,14 @@ impl Scanner<'_> {
                 value.unwrap_or_default()
             }),
             '+' => Ok(if empty { String::new() } else { word }),
-            '?' => match value {
-                Some(v) if !empty => Ok(v),
-                _ => {
-                    let default = if value.is_none() {
-                        "is not allowed to be unset"
-                    } else {
-                        "is not allowed to be empty"
-                    };
-                    let msg = if word.is_empty() {
-                        default
-                    } else {
-                        word.as_str()
-                    };
-                    Err(format!("{name}: {msg}"))
+            '?' => {
+                let message = (!word.is_empty()).then_some(word);
+                match value {
+                    Some(v) if !empty => Ok(v),
+                    Some(_) => Err(ExpandErrorKind::Empty { name, message }),
+                    None => Err(ExpandErrorKind::Unset { name, message }),
                 }
-            },
+            }
             '#' | '%' => {
                 let (greedy, pat) = match word.strip_prefix(op) {
                     Some(rest) => (true, rest),
@@ -69,7 +62,7 @@ impl Scanner<'_> {
                     pattern::trim_suffix(&pat, &value, greedy)
                 })
             }
-            _ => Err(format!("unsupported modifier ({ops}) in substitution")),
+            _ => Err(ExpandErrorKind::UnsupportedModifier { modifier: ops }),
         }
     }
 
@@ -78,8 +71,8 @@ impl Scanner<'_> {
         if all {
             self.next();
         }
-        let pat_src = self.operand('/', true, "syntax error: missing '/' in ${}")?;
-        let repl = self.operand('}', true, MISSING_BRACE)?;
+        let pat_src = self.operand('/', true, ExpandErrorKind::MissingSlash)?;
+        let repl = self.operand('}', true, ExpandErrorKind::MissingBrace)?;
         let value = self.get_env(&name);
         if self.skip_unset && value.is_none() {
             return Ok(format!("${{{name}/{pat_src}/{repl}}}"));

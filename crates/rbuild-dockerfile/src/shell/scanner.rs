@@ -4,11 +4,10 @@ use std::collections::BTreeSet;
 
 use super::words::Words;
 use super::{Env, Lexer};
+use crate::error::ExpandErrorKind;
 
 /// Nesting limit for `${a:-${b:-...}}`: Go grows its stack, we must not overflow ours.
 const MAX_DEPTH: usize = 64;
-
-pub(super) const MISSING_BRACE: &str = "syntax error: missing '}'";
 
 /// Most bytes that substitutions may produce for one word: `ENV A=$A$A` repeated doubles a
 /// value each line, and 40 such lines would need terabytes.
@@ -28,7 +27,7 @@ pub(crate) struct Scanner<'a> {
     produced: usize,
 }
 
-pub(super) type Res<T> = Result<T, String>;
+pub(super) type Res<T> = Result<T, ExpandErrorKind>;
 
 impl<'a> Scanner<'a> {
     pub fn new(lexer: &Lexer, word: &str, env: &'a dyn Env) -> Self {
@@ -128,9 +127,7 @@ impl<'a> Scanner<'a> {
             }
         }
         match stop {
-            Some(s) => Err(format!(
-                "unexpected end of statement while looking for matching {s}"
-            )),
+            Some(stop) => Err(ExpandErrorKind::Unterminated { stop }),
             None => Ok((result, words.finish())),
         }
     }
@@ -143,12 +140,7 @@ impl<'a> Scanner<'a> {
         }
         loop {
             match self.next() {
-                None => {
-                    return Err(
-                        "unexpected end of statement while looking for matching single-quote"
-                            .into(),
-                    )
-                }
+                None => return Err(ExpandErrorKind::UnterminatedSingleQuote),
                 Some('\'') => {
                     if self.raw_quotes {
                         result.push('\'');
@@ -168,12 +160,7 @@ impl<'a> Scanner<'a> {
         }
         loop {
             match self.peek() {
-                None => {
-                    return Err(
-                        "unexpected end of statement while looking for matching double-quote"
-                            .into(),
-                    )
-                }
+                None => return Err(ExpandErrorKind::UnterminatedDoubleQuote),
                 Some('"') => {
                     self.next();
                     if self.raw_quotes {
@@ -234,10 +221,9 @@ impl<'a> Scanner<'a> {
         let s = self.dollar_unbounded()?;
         self.produced = self.produced.saturating_add(s.len());
         if self.produced > MAX_EXPANSION {
-            return Err(format!(
-                "variable expansion exceeds the limit of {} MiB",
-                MAX_EXPANSION >> 20
-            ));
+            return Err(ExpandErrorKind::TooLarge {
+                mib: MAX_EXPANSION >> 20,
+            });
         }
         Ok(s)
     }
@@ -257,12 +243,12 @@ impl<'a> Scanner<'a> {
         }
         self.next();
         match self.peek() {
-            None => return Err(MISSING_BRACE.into()),
-            Some('{' | '}' | ':') => return Err("syntax error: bad substitution".into()),
+            None => return Err(ExpandErrorKind::MissingBrace),
+            Some('{' | '}' | ':') => return Err(ExpandErrorKind::BadSubstitution),
             Some(_) => {}
         }
         if self.depth >= MAX_DEPTH {
-            return Err("substitutions nested too deeply".into());
+            return Err(ExpandErrorKind::TooDeep);
         }
         self.depth += 1;
         let r = self.braced();
@@ -273,7 +259,7 @@ impl<'a> Scanner<'a> {
     fn braced(&mut self) -> Res<String> {
         let name = self.name();
         match self.next() {
-            None => Err(MISSING_BRACE.into()),
+            None => Err(ExpandErrorKind::MissingBrace),
             Some('}') => Ok(match self.get_env(&name) {
                 Some(v) => v,
                 None if self.skip_unset => format!("${{{name}}}"),
@@ -281,7 +267,9 @@ impl<'a> Scanner<'a> {
             }),
             Some(op @ (':' | '+' | '-' | '?' | '#' | '%')) => self.modifier(name, op),
             Some('/') => self.replace(name),
-            Some(c) => Err(format!("unsupported modifier ({c}) in substitution")),
+            Some(c) => Err(ExpandErrorKind::UnsupportedModifier {
+                modifier: c.to_string(),
+            }),
         }
     }
 }
