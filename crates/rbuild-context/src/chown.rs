@@ -1,15 +1,8 @@
-//! `--chown` resolution against the target image's /etc/passwd and /etc/group.
+//! `--chown` resolution against the target image's /etc/passwd and /etc/group; the parsing and
+//! the rules live in [`rbuild_oci::user`], shared with the sandbox's USER.
 
-/// Why a `--chown` value cannot be resolved.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ChownError {
-    /// A user name not in /etc/passwd.
-    #[error("unable to find user {0}: no matching entries in passwd file")]
-    User(String),
-    /// A group name not in /etc/group.
-    #[error("unable to find group {0}: no matching entries in group file")]
-    Group(String),
-}
+/// Why a `--chown` value cannot be resolved (the shared user-spec error).
+pub type ChownError = rbuild_oci::user::UserError;
 
 /// Resolves `user[:group]` against the `/etc/passwd` and `/etc/group` of the image `lower`
 /// shows (missing files count as empty).
@@ -25,30 +18,7 @@ pub fn resolve_in(spec: &str, lower: &super::tree::Tree) -> Result<(u32, u32), C
 
 /// Resolves `user[:group]` (names or ids) to numeric ids. A lone user gives gid = uid, as Docker does.
 pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<(u32, u32), ChownError> {
-    let (user, grp) = match spec.split_once(':') {
-        Some((u, g)) => (u, Some(g)),
-        None => (spec, None),
-    };
-    let uid = match user.parse::<u32>() {
-        Ok(n) => n,
-        Err(_) => lookup(passwd, user, 2).ok_or_else(|| ChownError::User(user.to_string()))?,
-    };
-    let gid = match grp {
-        None => uid,
-        Some(g) => match g.parse::<u32>() {
-            Ok(n) => n,
-            Err(_) => lookup(group, g, 2).ok_or_else(|| ChownError::Group(g.to_string()))?,
-        },
-    };
-    Ok((uid, gid))
-}
-
-/// Finds `name` in a colon-separated database and returns the numeric field at `field`.
-fn lookup(db: &str, name: &str, field: usize) -> Option<u32> {
-    db.lines()
-        .map(|l| l.split(':').collect::<Vec<_>>())
-        .find(|f| f.first() == Some(&name))
-        .and_then(|f| f.get(field)?.parse().ok())
+    rbuild_oci::user::resolve_chown(spec, passwd, group)
 }
 
 /// Parses an octal `--chmod` value (e.g. `0755`, `644`).
@@ -70,11 +40,11 @@ mod tests {
         assert_eq!(resolve("10:11", "", ""), Ok((10, 11)));
         assert_eq!(
             resolve("nobody", PASSWD, GROUP),
-            Err(ChownError::User("nobody".into()))
+            Err(ChownError::UnknownUser("nobody".into()))
         );
         assert_eq!(
             resolve("app:nogroup", PASSWD, GROUP),
-            Err(ChownError::Group("nogroup".into()))
+            Err(ChownError::UnknownGroup("nogroup".into()))
         );
     }
 

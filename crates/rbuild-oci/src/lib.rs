@@ -10,6 +10,7 @@ mod manifest;
 pub mod media_type;
 pub mod platform;
 mod reference;
+pub mod user;
 
 pub use config::{Healthcheck, History, ImageConfig, ImageConfigBody, RootFs};
 pub use descriptor::{Descriptor, Platform};
