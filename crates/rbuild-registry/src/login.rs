@@ -125,20 +125,10 @@ impl Client {
         username: &str,
         password: &str,
     ) -> Result<(), RegistryError> {
-        let registry = config::normalize_host(registry);
-        let host = if registry == "docker.io" {
-            "registry-1.docker.io".to_string()
-        } else {
-            registry.clone()
-        };
-        let ep = self.endpoint(&registry, &host, "")?;
-        let url = ep
-            .base
-            .join("v2/")
-            .map_err(|e| ep.protocol(e.to_string()))?;
+        let (host, url) = self.base_url(registry)?;
         let http = self.http(&host)?;
-        let transport = self.transport();
-        let resp = transport
+        let resp = self
+            .transport()
             .send("GET", &url, || Ok(http.get(url.clone())))
             .await?;
         if resp.status().is_success() {
@@ -149,44 +139,77 @@ impl Client {
             .get("www-authenticate")
             .and_then(|v| v.to_str().ok())
             .and_then(challenge::parse);
-        let creds = Credentials::Basic {
-            username: username.to_string(),
-            password: password.to_string(),
-        };
-        match header {
-            Some(Challenge::Bearer { realm, service, .. }) => {
-                let req = token::TokenRequest {
-                    host: &host,
-                    realm: &realm,
-                    service: service.as_deref(),
-                    scopes: &[],
-                };
-                token::fetch_with(&http, &transport, &req, Some(&creds))
-                    .await
-                    .map(drop)
-            }
-            Some(Challenge::Basic { .. }) => {
-                basic_check(&http, &transport, &url, &host, username, password).await
-            }
-            None => Err(RegistryError::Status {
+        let Some(ch) = header else {
+            return Err(RegistryError::Status {
                 method: "GET".into(),
                 url: redact_url(&url),
                 status: resp.status().as_u16(),
                 message: String::new(),
-            }),
+            });
+        };
+        let check = Check {
+            http: &http,
+            url: &url,
+            host: &host,
+            username,
+            password,
+        };
+        self.answer(&check, ch).await
+    }
+
+    /// The host to contact for `registry` and its `/v2/` URL.
+    fn base_url(&self, registry: &str) -> Result<(String, Url), RegistryError> {
+        let registry = config::normalize_host(registry);
+        let host = match registry.as_str() {
+            "docker.io" => "registry-1.docker.io".to_string(),
+            _ => registry.clone(),
+        };
+        let ep = self.endpoint(&registry, &host, "")?;
+        let url = ep
+            .base
+            .join("v2/")
+            .map_err(|e| ep.protocol(e.to_string()))?;
+        Ok((host, url))
+    }
+
+    /// Answers the registry's challenge with the credentials being checked.
+    async fn answer(&self, c: &Check<'_>, ch: Challenge) -> Result<(), RegistryError> {
+        let transport = self.transport();
+        match ch {
+            Challenge::Bearer { realm, service, .. } => {
+                let req = token::TokenRequest {
+                    host: c.host,
+                    realm: &realm,
+                    service: service.as_deref(),
+                    scopes: &[],
+                };
+                let creds = Credentials::Basic {
+                    username: c.username.to_string(),
+                    password: c.password.to_string(),
+                };
+                token::fetch_with(c.http, &transport, &req, Some(&creds))
+                    .await
+                    .map(drop)
+            }
+            Challenge::Basic { .. } => basic_check(c, &transport).await,
         }
     }
 }
 
-async fn basic_check(
-    http: &reqwest::Client,
-    transport: &Transport<'_>,
-    url: &Url,
-    host: &str,
-    user: &str,
-    pass: &str,
-) -> Result<(), RegistryError> {
-    let enc = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+/// Credentials being checked against one registry.
+struct Check<'a> {
+    http: &'a reqwest::Client,
+    url: &'a Url,
+    host: &'a str,
+    username: &'a str,
+    password: &'a str,
+}
+
+/// Sends the credentials as Basic auth: a 2xx answer means they are right.
+async fn basic_check(c: &Check<'_>, transport: &Transport<'_>) -> Result<(), RegistryError> {
+    let (http, url) = (c.http, c.url);
+    let enc =
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", c.username, c.password));
     let resp = transport
         .send("GET", url, || {
             Ok(http
@@ -204,8 +227,8 @@ async fn basic_check(
         .unwrap_or_default();
     if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
         return Err(RegistryError::Unauthorized {
-            host: host.to_string(),
-            user: Some(user.to_string()),
+            host: c.host.to_string(),
+            user: Some(c.username.to_string()),
             detail: format!("incorrect username or password{}", error_message(&body)),
         });
     }

@@ -71,11 +71,15 @@ impl Transport<'_> {
         let (client, req) = rb.build_split();
         let mut req = req.map_err(|e| Failure::Builder(describe(&e)))?;
         let activity = Activity::new(self.timeouts);
+        let length = req
+            .headers()
+            .get(reqwest::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse().ok());
         if let Some(body) = req.body_mut().take() {
             // A body held in memory is written at once; only streamed uploads take long.
             *req.body_mut() = Some(match body.as_bytes() {
                 Some(_) => body,
-                None => Body::wrap(ActivityBody::new(body, activity.clone())),
+                None => Body::wrap(ActivityBody::new(body, activity.clone(), length)),
             });
         }
         match watch(&activity, client.execute(req)).await {

@@ -128,42 +128,60 @@ impl AuthState {
             .and_then(Credentials::username)
             .map(str::to_string);
         match ch {
-            Challenge::Basic { .. } => Ok(match creds {
-                Some(Credentials::Basic { username, password }) => {
-                    let raw = format!("{username}:{password}");
-                    let enc = base64::engine::general_purpose::STANDARD.encode(raw);
-                    Authorization::Header(format!("Basic {enc}"), user)
-                }
-                _ => Authorization::None,
-            }),
+            Challenge::Basic { .. } => Ok(basic(creds, user)),
             Challenge::Bearer { realm, service, .. } => {
-                let key = (host.to_string(), scope_key(scopes));
-                if let Some(t) = self.cached(&key) {
-                    return Ok(Authorization::Header(format!("Bearer {}", t.value), user));
-                }
-                let gate = self
-                    .fetching
-                    .lock()
-                    .map(|mut m| m.entry(key.clone()).or_default().clone())
-                    .unwrap_or_default();
-                let _turn = gate.lock().await;
-                if let Some(t) = self.cached(&key) {
-                    return Ok(Authorization::Header(format!("Bearer {}", t.value), user));
-                }
                 let req = token::TokenRequest {
                     host,
                     realm: &realm,
                     service: service.as_deref(),
                     scopes,
                 };
-                let t = token::fetch_with(http, transport, &req, creds.as_ref()).await?;
-                let header = format!("Bearer {}", t.value);
-                if let Ok(mut m) = self.tokens.lock() {
-                    m.insert(key, t);
-                }
-                Ok(Authorization::Header(header, user))
+                let value = self.bearer(http, transport, &req, creds.as_ref()).await?;
+                Ok(Authorization::Header(format!("Bearer {value}"), user))
             }
         }
+    }
+
+    /// A fresh token for `req`'s host and scopes: cached, or fetched once however many
+    /// requests ask at the same time.
+    async fn bearer(
+        &self,
+        http: &reqwest::Client,
+        transport: &crate::transport::Transport<'_>,
+        req: &token::TokenRequest<'_>,
+        creds: Option<&Credentials>,
+    ) -> Result<String, RegistryError> {
+        let key = (req.host.to_string(), scope_key(req.scopes));
+        if let Some(t) = self.cached(&key) {
+            return Ok(t.value);
+        }
+        let gate = self
+            .fetching
+            .lock()
+            .map(|mut m| m.entry(key.clone()).or_default().clone())
+            .unwrap_or_default();
+        let _turn = gate.lock().await;
+        if let Some(t) = self.cached(&key) {
+            return Ok(t.value);
+        }
+        let t = token::fetch_with(http, transport, req, creds).await?;
+        let value = t.value.clone();
+        if let Ok(mut m) = self.tokens.lock() {
+            m.insert(key, t);
+        }
+        Ok(value)
+    }
+}
+
+/// Basic authorization with `creds`, if they are a user name and password.
+fn basic(creds: Option<Credentials>, user: Option<String>) -> Authorization {
+    match creds {
+        Some(Credentials::Basic { username, password }) => {
+            let raw = format!("{username}:{password}");
+            let enc = base64::engine::general_purpose::STANDARD.encode(raw);
+            Authorization::Header(format!("Basic {enc}"), user)
+        }
+        _ => Authorization::None,
     }
 }
 

@@ -75,19 +75,7 @@ pub(crate) async fn fetch_with(
     req: &TokenRequest<'_>,
     creds: Option<&Credentials>,
 ) -> Result<Token, RegistryError> {
-    let mut url = reqwest::Url::parse(req.realm).map_err(|e| RegistryError::Protocol {
-        host: req.host.to_string(),
-        reason: format!("bad token realm {:?}: {e}", req.realm),
-    })?;
-    if !matches!(creds, Some(Credentials::IdentityToken { .. })) {
-        let mut q = url.query_pairs_mut();
-        if let Some(s) = req.service {
-            q.append_pair("service", s);
-        }
-        for s in req.scopes {
-            q.append_pair("scope", s);
-        }
-    }
+    let url = token_url(req, creds)?;
     let build = || -> Result<reqwest::RequestBuilder, RegistryError> {
         Ok(match creds {
             Some(Credentials::IdentityToken { token, .. }) => http
@@ -108,21 +96,53 @@ pub(crate) async fn fetch_with(
     let resp = transport.send(method, &url, build).await?;
     let status = resp.status().as_u16();
     let body = transport.read_small(resp, method, &url, 1 << 20).await?;
+    token_from(status, &body, req, creds, (method, &url))
+}
+
+/// The token in a token endpoint's answer, or the error it amounts to.
+fn token_from(
+    status: u16,
+    body: &[u8],
+    req: &TokenRequest<'_>,
+    creds: Option<&Credentials>,
+    (method, url): (&str, &reqwest::Url),
+) -> Result<Token, RegistryError> {
     if status == 401 || status == 403 {
-        return Err(rejected(req.host, creds, &body));
+        return Err(rejected(req.host, creds, body));
     }
     if !(200..300).contains(&status) {
         return Err(RegistryError::Status {
             method: method.to_string(),
-            url: redact_url(&url),
+            url: redact_url(url),
             status,
-            message: error_message(&body),
+            message: error_message(body),
         });
     }
-    parse_token(&body).ok_or_else(|| RegistryError::Protocol {
+    parse_token(body).ok_or_else(|| RegistryError::Protocol {
         host: req.host.to_string(),
-        reason: format!("token endpoint {} returned no token", redact_url(&url)),
+        reason: format!("token endpoint {} returned no token", redact_url(url)),
     })
+}
+
+/// The realm with `service` and `scope` in the query (an identity token POSTs them instead).
+fn token_url(
+    req: &TokenRequest<'_>,
+    creds: Option<&Credentials>,
+) -> Result<reqwest::Url, RegistryError> {
+    let mut url = reqwest::Url::parse(req.realm).map_err(|e| RegistryError::Protocol {
+        host: req.host.to_string(),
+        reason: format!("bad token realm {:?}: {e}", req.realm),
+    })?;
+    if !matches!(creds, Some(Credentials::IdentityToken { .. })) {
+        let mut q = url.query_pairs_mut();
+        if let Some(s) = req.service {
+            q.append_pair("service", s);
+        }
+        for s in req.scopes {
+            q.append_pair("scope", s);
+        }
+    }
+    Ok(url)
 }
 
 fn rejected(host: &str, creds: Option<&Credentials>, body: &[u8]) -> RegistryError {

@@ -80,36 +80,12 @@ impl Client {
         progress: &dyn Fn(PushEvent),
     ) -> Result<(), RegistryError> {
         let chunk = self.inner.chunk_size.max(s.min_chunk);
-        let mut offset = s.offset;
-        while offset < desc.size {
-            let len = chunk.min(desc.size - offset);
-            let range = format!("{offset}-{}", offset + len - 1);
-            let loc = s.location.clone();
-            let resp = self
-                .request(ep, scopes, Method::PATCH, &loc, &|rb| {
-                    Ok(rb
-                        .header("content-type", "application/octet-stream")
-                        .header("content-range", range.as_str())
-                        .header("content-length", len.to_string())
-                        .body(range_body(file.clone(), offset, len)))
-                })
-                .await?;
-            if resp.status().as_u16() != 202 {
-                return Err(self
-                    .status_error(
-                        resp,
-                        &Method::PATCH,
-                        ep,
-                        &format!("blob {} chunk {range}", desc.digest),
-                    )
-                    .await);
-            }
-            s.location = location(&resp, ep)?;
-            offset = range_end(&resp).map_or(offset + len, |e| e + 1);
-            s.offset = offset;
+        while s.offset < desc.size {
+            let len = chunk.min(desc.size - s.offset);
+            self.patch_chunk(ep, scopes, desc, s, file, len).await?;
             progress(PushEvent::Progress {
                 digest: desc.digest.clone(),
-                sent: offset,
+                sent: s.offset,
                 total: desc.size,
             });
         }
@@ -120,6 +96,38 @@ impl Client {
             })
             .await?;
         self.finish(resp, ep, desc).await
+    }
+
+    /// PATCHes `len` bytes from the session's offset; moves the session to what the registry
+    /// says it now holds.
+    async fn patch_chunk(
+        &self,
+        ep: &Endpoint,
+        scopes: &[String],
+        desc: &Descriptor,
+        s: &mut Session,
+        file: &Arc<std::fs::File>,
+        len: u64,
+    ) -> Result<(), RegistryError> {
+        let offset = s.offset;
+        let range = format!("{offset}-{}", offset + len - 1);
+        let loc = s.location.clone();
+        let resp = self
+            .request(ep, scopes, Method::PATCH, &loc, &|rb| {
+                Ok(rb
+                    .header("content-type", "application/octet-stream")
+                    .header("content-range", range.as_str())
+                    .header("content-length", len.to_string())
+                    .body(range_body(file.clone(), offset, len)))
+            })
+            .await?;
+        if resp.status().as_u16() != 202 {
+            let what = format!("blob {} chunk {range}", desc.digest);
+            return Err(self.status_error(resp, &Method::PATCH, ep, &what).await);
+        }
+        s.location = location(&resp, ep)?;
+        s.offset = range_end(&resp).map_or(offset + len, |e| e + 1);
+        Ok(())
     }
 
     /// Checks the final PUT: 201 and, when the registry says, the right digest.

@@ -91,20 +91,8 @@ impl Client {
         }
         let bytes = store.read_blob(&manifest.digest)?;
         if media_type::is_index(&manifest.media_type) {
-            let index: Index = parse_json(&bytes, &format!("index {}", manifest.digest))?;
-            for child in &index.manifests {
-                let child_bytes = store.read_blob(&child.digest)?;
-                self.push_image(store, &ep, child, &child_bytes, progress)
-                    .await?;
-                self.put_manifest(
-                    &ep,
-                    child,
-                    &child_bytes,
-                    &child.digest.to_string(),
-                    progress,
-                )
+            self.push_children(store, &ep, manifest, &bytes, progress)
                 .await?;
-            }
         } else {
             self.push_image(store, &ep, manifest, &bytes, progress)
                 .await?;
@@ -117,6 +105,27 @@ impl Client {
             .await?;
         sources::record(store, &manifest.digest, &ep.name());
         Ok(manifest.digest.clone())
+    }
+
+    /// Pushes each image an index lists, blobs then manifest (by digest).
+    async fn push_children(
+        &self,
+        store: &Store,
+        ep: &Endpoint,
+        index: &Descriptor,
+        bytes: &[u8],
+        progress: &dyn Fn(PushEvent),
+    ) -> Result<(), RegistryError> {
+        let parsed: Index = parse_json(bytes, &format!("index {}", index.digest))?;
+        for child in &parsed.manifests {
+            let child_bytes = store.read_blob(&child.digest)?;
+            self.push_image(store, ep, child, &child_bytes, progress)
+                .await?;
+            let reference = child.digest.to_string();
+            self.put_manifest(ep, child, &child_bytes, &reference, progress)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Pushes the config and layers of one manifest, several at a time.

@@ -110,22 +110,13 @@ impl Client {
         let scopes = [ep.scope("pull,push")];
         let mut attempt = 1;
         loop {
-            let result = if desc.size <= self.inner.chunk_size {
-                self.put_whole(ep, &scopes, desc, &session, &file).await
-            } else {
-                self.put_chunked(ep, &scopes, desc, &mut session, &file, progress)
-                    .await
-            };
-            let err = match result {
+            let sent = self.send_blob(ep, &scopes, desc, &mut session, &file, progress);
+            let err = match sent.await {
                 Ok(()) => return Ok(()),
                 Err(e) => e,
             };
             // The bytes may have arrived even though the answer did not.
-            if self
-                .blob_exists(ep, &scopes, &desc.digest)
-                .await
-                .unwrap_or(false)
-            {
+            if matches!(self.blob_exists(ep, &scopes, &desc.digest).await, Ok(true)) {
                 return Ok(());
             }
             if attempt >= self.inner.retry.attempts || !retryable(&err) {
@@ -138,18 +129,48 @@ impl Client {
                 reason: err.to_string(),
             });
             tokio::time::sleep(self.inner.retry.backoff(attempt - 1)).await;
-            let chunked = desc.size > self.inner.chunk_size;
-            let resumed = match chunked {
-                true => self.resume(ep, &scopes, &session).await,
-                false => None,
-            };
-            session = match resumed {
-                Some(s) => s,
-                None => match self.start_upload(ep, &desc.digest, None).await? {
-                    Started::Session(s) => s,
-                    Started::Mounted => return Ok(()),
-                },
-            };
+            match self.next_session(ep, &scopes, desc, &session).await? {
+                Some(s) => session = s,
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// One whole PUT for a blob up to the chunk size, PATCH chunks for a larger one.
+    async fn send_blob(
+        &self,
+        ep: &Endpoint,
+        scopes: &[String],
+        desc: &Descriptor,
+        session: &mut Session,
+        file: &Arc<std::fs::File>,
+        progress: &dyn Fn(PushEvent),
+    ) -> Result<(), RegistryError> {
+        if desc.size <= self.inner.chunk_size {
+            self.put_whole(ep, scopes, desc, session, file).await
+        } else {
+            self.put_chunked(ep, scopes, desc, session, file, progress)
+                .await
+        }
+    }
+
+    /// The session to try again with: the old one resumed where the registry holds it (chunked
+    /// uploads), else a new one; `None` when the registry mounted the blob meanwhile.
+    async fn next_session(
+        &self,
+        ep: &Endpoint,
+        scopes: &[String],
+        desc: &Descriptor,
+        old: &Session,
+    ) -> Result<Option<Session>, RegistryError> {
+        if desc.size > self.inner.chunk_size {
+            if let Some(s) = self.resume(ep, scopes, old).await {
+                return Ok(Some(s));
+            }
+        }
+        match self.start_upload(ep, &desc.digest, None).await? {
+            Started::Session(s) => Ok(Some(s)),
+            Started::Mounted => Ok(None),
         }
     }
 

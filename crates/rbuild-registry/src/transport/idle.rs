@@ -98,16 +98,23 @@ pub(crate) async fn watch<F: Future>(activity: &Activity, fut: F) -> Option<F::O
     }
 }
 
-/// A request body that reports each chunk taken from it to an [`Activity`].
+/// A request body that reports each chunk taken from it to an [`Activity`], and when it is
+/// all taken: after `length` bytes (hyper stops polling a body once its `Content-Length` is
+/// sent, so the end of the stream may never be seen) or at its end.
 pub(crate) struct ActivityBody<B> {
     inner: B,
     activity: Activity,
+    remaining: Option<u64>,
 }
 
 impl<B> ActivityBody<B> {
-    /// Wraps `inner`.
-    pub fn new(inner: B, activity: Activity) -> Self {
-        ActivityBody { inner, activity }
+    /// Wraps `inner`, of `length` bytes when known.
+    pub fn new(inner: B, activity: Activity, length: Option<u64>) -> Self {
+        ActivityBody {
+            inner,
+            activity,
+            remaining: length,
+        }
     }
 }
 
@@ -122,7 +129,12 @@ impl<B: Body<Data = Bytes> + Unpin> Body for ActivityBody<B> {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.inner).poll_frame(cx);
         match &polled {
-            Poll::Ready(Some(Ok(_))) => this.activity.touch(this.inner.is_end_stream()),
+            Poll::Ready(Some(Ok(frame))) => {
+                let n = frame.data_ref().map_or(0, |d| d.len() as u64);
+                this.remaining = this.remaining.map(|r| r.saturating_sub(n));
+                let done = this.remaining == Some(0) || this.inner.is_end_stream();
+                this.activity.touch(done);
+            }
             Poll::Ready(None) => this.activity.touch(true),
             _ => {}
         }
@@ -174,5 +186,22 @@ mod tests {
         };
         assert_eq!(watch(&a, work).await, Some("answered"));
         assert_eq!(t0.elapsed(), Duration::from_millis(2200));
+    }
+
+    #[tokio::test]
+    async fn an_upload_is_done_once_its_length_is_taken_even_if_its_end_is_never_polled() {
+        let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
+            Ok(Bytes::from_static(b"abc")),
+            Ok(Bytes::from_static(b"de")),
+        ];
+        let inner = reqwest::Body::wrap_stream(futures_util::stream::iter(chunks));
+        let a = Activity::new(&short());
+        let mut body = ActivityBody::new(inner, a.clone(), Some(5));
+        let first = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await;
+        assert!(first.is_some());
+        assert!(!a.0.upload_done.load(Ordering::Relaxed));
+        let second = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await;
+        assert!(second.is_some());
+        assert!(a.0.upload_done.load(Ordering::Relaxed));
     }
 }
