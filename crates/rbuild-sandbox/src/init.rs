@@ -5,6 +5,7 @@ mod setup;
 #[cfg(test)]
 mod tests;
 
+use crate::error::{chain, SetupError};
 use crate::process::Prepared;
 use crate::spec::{InitRequest, Report};
 use crate::sys::proc_calls::{self, Forked};
@@ -22,26 +23,25 @@ pub fn main() -> i32 {
         return 125;
     };
     let mut sock = UnixStream::from(fd);
-    let mut buf = Vec::new();
-    let req = match sock
-        .read_to_end(&mut buf)
-        .map_err(|e| e.to_string())
-        .and_then(|_| {
-            serde_json::from_slice::<InitRequest>(&buf).map_err(|e| format!("bad request: {e}"))
-        }) {
-        Ok(r) => r,
-        Err(e) => {
-            send(&mut sock, &Report::Error(e));
-            return 125;
-        }
-    };
-    match outer(&req, &mut sock) {
+    match read_request(&mut sock).and_then(|req| outer(&req, &mut sock)) {
         Ok(()) => 0,
-        Err(msg) => {
-            send(&mut sock, &Report::Error(msg));
+        Err(e) => {
+            report_error(&mut sock, &e);
             125
         }
     }
+}
+
+fn read_request(sock: &mut UnixStream) -> Result<InitRequest, SetupError> {
+    let mut buf = Vec::new();
+    sock.read_to_end(&mut buf)
+        .map_err(SetupError::ReadRequest)?;
+    serde_json::from_slice(&buf).map_err(SetupError::BadRequest)
+}
+
+/// Sends the whole chain as text: the error does not survive the process boundary otherwise.
+fn report_error(sock: &mut UnixStream, e: &SetupError) {
+    send(sock, &Report::Error(chain(e)));
 }
 
 pub(crate) fn send(sock: &mut UnixStream, report: &Report) {
@@ -52,15 +52,16 @@ pub(crate) fn send(sock: &mut UnixStream, report: &Report) {
     }
 }
 
-fn outer(req: &InitRequest, sock: &mut UnixStream) -> Result<(), String> {
+fn outer(req: &InitRequest, sock: &mut UnixStream) -> Result<(), SetupError> {
     let mut sys = RealSys::default();
     setup::enter_namespaces(&mut sys, req)?;
-    match sys.fork().map_err(|e| format!("fork pid 1: {e}"))? {
+    match sys.fork().map_err(|e| SetupError::Call("fork pid 1", e))? {
         Forked::Child => proc_calls::exit_now(pid1(req, sock)),
         Forked::Parent(pid) => {
             proc_calls::forward_signals_to(pid);
             loop {
-                let (p, _) = proc_calls::wait_any().map_err(|e| format!("wait for pid 1: {e}"))?;
+                let (p, _) =
+                    proc_calls::wait_any().map_err(|e| SetupError::Call("wait for pid 1", e))?;
                 if p == pid {
                     return Ok(());
                 }
@@ -78,8 +79,8 @@ fn pid1(req: &InitRequest, sock: &mut UnixStream) -> i32 {
     send(sock, &Report::Stubs(stubs));
     match prepared {
         Ok(p) => supervise(&p, sock),
-        Err(msg) => {
-            send(sock, &Report::Error(msg));
+        Err(e) => {
+            report_error(sock, &e);
             1
         }
     }
@@ -89,7 +90,7 @@ fn supervise(prepared: &Prepared, sock: &mut UnixStream) -> i32 {
     let (mut r, w) = match nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
         Ok((r, w)) => (std::fs::File::from(r), w),
         Err(e) => {
-            send(sock, &Report::Error(format!("pipe: {e}")));
+            report_error(sock, &SetupError::Call("pipe", e.into()));
             return 1;
         }
     };
@@ -97,7 +98,7 @@ fn supervise(prepared: &Prepared, sock: &mut UnixStream) -> i32 {
         Ok(Forked::Child) => prepared.exec(w.as_raw_fd()),
         Ok(Forked::Parent(pid)) => pid,
         Err(e) => {
-            send(sock, &Report::Error(format!("fork: {e}")));
+            report_error(sock, &SetupError::Call("fork", e));
             return 1;
         }
     };
@@ -116,7 +117,7 @@ fn supervise(prepared: &Prepared, sock: &mut UnixStream) -> i32 {
             }
             Ok(_) => {}
             Err(e) => {
-                send(sock, &Report::Error(format!("wait: {e}")));
+                report_error(sock, &SetupError::Call("wait", e));
                 return 1;
             }
         }

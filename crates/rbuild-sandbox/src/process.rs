@@ -1,5 +1,6 @@
 //! The command process: everything prepared before fork, then credentials, limits and exec.
 
+use crate::error::SetupError;
 use crate::spec::Ulimit;
 use crate::sys::{proc_calls, ProcSys, RealSys};
 use std::ffi::CString;
@@ -67,10 +68,59 @@ pub struct Prepared {
     argv0: String,
 }
 
-fn cstrings(v: &[String], what: &str) -> Result<Vec<CString>, String> {
+fn cstrings(v: &[String], what: &'static str) -> Result<Vec<CString>, SetupError> {
     v.iter()
-        .map(|s| CString::new(s.as_str()).map_err(|_| format!("{what} contains a NUL byte: {s:?}")))
+        .map(|s| {
+            CString::new(s.as_str()).map_err(|_| SetupError::Nul {
+                what,
+                value: s.clone(),
+            })
+        })
         .collect()
+}
+
+/// Why the command did not start; the exit code tells the caller which (127 not found).
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// A step between fork and exec failed.
+    #[error("setting up process: {step}")]
+    Setup {
+        /// The step.
+        step: &'static str,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A bare command name found in no PATH entry.
+    #[error("exec: {0:?}: executable file not found in $PATH")]
+    NotInPath(String),
+    /// A path that does not exist.
+    #[error("exec: {0:?}: no such file or directory")]
+    NoSuchFile(String),
+    /// exec failed otherwise (permissions, format...).
+    #[error("exec: {name:?}")]
+    Exec {
+        /// argv[0].
+        name: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl ExecError {
+    /// The exit status a shell would give: 127 for a missing command, else 126.
+    pub fn code(&self) -> i32 {
+        match self {
+            ExecError::NotInPath(_) | ExecError::NoSuchFile(_) => 127,
+            _ => 126,
+        }
+    }
+}
+
+/// Names the failing step of the privilege drop.
+fn step(step: &'static str) -> impl FnOnce(std::io::Error) -> ExecError {
+    move |source| ExecError::Setup { step, source }
 }
 
 impl Prepared {
@@ -80,12 +130,12 @@ impl Prepared {
         env: &[String],
         ulimits: &[Ulimit],
         user: &crate::user::ResolvedUser,
-    ) -> Result<Self, String> {
-        let argv0 = argv.first().ok_or("empty argv")?.clone();
+    ) -> Result<Self, SetupError> {
+        let argv0 = argv.first().ok_or(SetupError::EmptyArgv)?.clone();
         let mut rlimits = Vec::new();
         for u in ulimits {
-            let r =
-                rlimit_resource(&u.name).ok_or_else(|| format!("unknown ulimit {:?}", u.name))?;
+            let r = rlimit_resource(&u.name)
+                .ok_or_else(|| SetupError::UnknownUlimit(u.name.clone()))?;
             rlimits.push((r, rlim(u.soft), rlim(u.hard)));
         }
         Ok(Prepared {
@@ -104,17 +154,17 @@ impl Prepared {
     /// In the forked child: drops privileges and execs; on failure writes the reason to
     /// stderr and to `err_fd`, and exits 127 (not found) or 126.
     pub fn exec(&self, err_fd: libc::c_int) -> ! {
-        let (msg, code) = self.start(&mut RealSys::default());
+        let e = self.start(&mut RealSys::default());
+        let msg = crate::error::chain(&e);
         proc_calls::write_fd(2, format!("rbuild-sandbox: {msg}\n").as_bytes());
         proc_calls::write_fd(err_fd, msg.as_bytes());
-        proc_calls::exit_now(code)
+        proc_calls::exit_now(e.code())
     }
 
-    /// Drops privileges and execs through `sys`; returns only on failure, with the message and
-    /// the exit code (127 not found, 126 otherwise).
-    pub fn start<P: ProcSys>(&self, sys: &mut P) -> (String, i32) {
+    /// Drops privileges and execs through `sys`; returns only on failure.
+    pub fn start<P: ProcSys>(&self, sys: &mut P) -> ExecError {
         if let Err(e) = self.setup(sys) {
-            return (format!("setting up process: {e}"), 126);
+            return e;
         }
         let argv = ptrs(&self.argv);
         let env = ptrs(&self.env);
@@ -130,29 +180,27 @@ impl Prepared {
             }
         }
         let e = best.unwrap_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound));
-        let (name, not_found) = (&self.argv0, e.kind() == std::io::ErrorKind::NotFound);
-        match (not_found, name.contains('/')) {
-            (true, false) => (
-                format!("exec: {name:?}: executable file not found in $PATH"),
-                127,
-            ),
-            (true, true) => (format!("exec: {name:?}: no such file or directory"), 127),
-            _ => (format!("exec: {name:?}: {e}"), 126),
+        let name = self.argv0.clone();
+        match (e.kind() == std::io::ErrorKind::NotFound, name.contains('/')) {
+            (true, false) => ExecError::NotInPath(name),
+            (true, true) => ExecError::NoSuchFile(name),
+            _ => ExecError::Exec { name, source: e },
         }
     }
 
     /// Session, signals, limits, then credentials: the bounding set shrinks while CAP_SETPCAP
     /// is still held, the ids change, the final sets follow, and no_new_privs comes last.
-    fn setup<P: ProcSys>(&self, sys: &mut P) -> std::io::Result<()> {
+    fn setup<P: ProcSys>(&self, sys: &mut P) -> Result<(), ExecError> {
         sys.setsid();
         sys.reset_signals();
         for (r, soft, hard) in &self.rlimits {
-            sys.setrlimit(*r, *soft, *hard)?;
+            sys.setrlimit(*r, *soft, *hard).map_err(step("setrlimit"))?;
         }
-        crate::caps::limit_bounding(sys, self.last_cap)?;
-        sys.set_ids(self.uid, self.gid, &self.groups)?;
-        crate::caps::apply_sets(sys, self.uid)?;
-        sys.set_no_new_privs()
+        crate::caps::limit_bounding(sys, self.last_cap).map_err(step("limit the bounding set"))?;
+        sys.set_ids(self.uid, self.gid, &self.groups)
+            .map_err(step("set user and group ids"))?;
+        crate::caps::apply_sets(sys, self.uid).map_err(step("set capabilities"))?;
+        sys.set_no_new_privs().map_err(step("set no_new_privs"))
     }
 }
 

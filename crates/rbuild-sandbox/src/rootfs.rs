@@ -1,16 +1,17 @@
 //! Builds the rootfs: overlay, pivot_root, then the mount plan, recording mountpoint stubs.
 
+use crate::error::SetupError;
 use crate::plan::{Kind, Step, Stub, StubKind, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY};
 use crate::spec::InitRequest;
 use crate::sys::{FileType, OverlayDirs, Sys};
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 
-/// A setup failure with the step that failed.
-pub type SetupResult<T> = Result<T, String>;
+/// A setup step's result.
+pub type SetupResult<T> = Result<T, SetupError>;
 
 fn ctx<T>(r: std::io::Result<T>, what: &str, path: &Path) -> SetupResult<T> {
-    r.map_err(|e| format!("{what} {}: {e}", path.display()))
+    r.map_err(|e| SetupError::path(what, path, e))
 }
 
 /// Mounts the overlay at `req.root_dir` and pivots into it; returns handles of the cloned bind sources.
@@ -127,7 +128,7 @@ fn apply_bind<S: Sys>(
     };
     let handle = *sources
         .get(source)
-        .ok_or_else(|| format!("bind source {} was not opened", source.display()))?;
+        .ok_or_else(|| SetupError::NotOpened(source.clone()))?;
     let is_etc_file = target.starts_with("/etc/") && *kind == Kind::File && !*readonly;
     let t = match ensure_mountpoint(sys, target, *kind, stubs) {
         Ok(t) => t,
@@ -195,9 +196,7 @@ pub fn ensure_mountpoint<S: Sys>(
 ) -> SetupResult<PathBuf> {
     let t = Path::new(target);
     if !t.is_absolute() || t.components().any(|c| c == Component::ParentDir) {
-        return Err(format!(
-            "mount target {target:?} must be absolute without '..'"
-        ));
+        return Err(SetupError::BadTarget(target.to_string()));
     }
     if ctx(sys.stat(t), "stat", t)?.is_some() {
         return ctx(sys.canonicalize(t), "resolve", t);
@@ -211,10 +210,10 @@ pub fn ensure_mountpoint<S: Sys>(
         i += 1;
     }
     if i < comps.len() && ctx(sys.lstat(&existing.join(comps[i])), "lstat", t)?.is_some() {
-        return Err(format!(
-            "mount target {target}: dangling symlink at {}",
-            existing.join(comps[i]).display()
-        ));
+        return Err(SetupError::DanglingSymlink {
+            target: target.to_string(),
+            at: existing.join(comps[i]),
+        });
     }
     let cur = ctx(sys.canonicalize(&existing), "resolve", &existing)?;
     record_copied_up(&cur, stubs);

@@ -75,7 +75,7 @@ pub fn validate(spec: &RunSpec) -> Result<(), SandboxError> {
 struct Reports {
     stubs: Vec<Stub>,
     exit: Option<ExitReason>,
-    error: Option<String>,
+    error: Option<SandboxError>,
 }
 
 fn parse_reports(bytes: &[u8]) -> Reports {
@@ -84,9 +84,9 @@ fn parse_reports(bytes: &[u8]) -> Reports {
         match serde_json::from_slice::<Report>(line) {
             Ok(Report::Stubs(s)) => r.stubs.extend(s),
             Ok(Report::Exit(e)) => r.exit = Some(e),
-            Ok(Report::Error(e)) => r.error = Some(e),
+            Ok(Report::Error(e)) => r.error = Some(SandboxError::Setup(e)),
             Ok(Report::ExecFailed(_)) => {}
-            Err(e) => r.error = Some(format!("unreadable report from init: {e}")),
+            Err(e) => r.error = Some(SandboxError::Report(e)),
         }
     }
     r
@@ -145,17 +145,19 @@ fn outcome(r: Reports, oom: bool) -> Result<RunOutcome, SandboxError> {
         (None, _) if oom => Ok(RunOutcome {
             reason: ExitReason::OomKilled,
         }),
-        (None, Some(e)) => Err(SandboxError::Setup(e)),
-        (None, None) => Err(SandboxError::Init(
-            "the sandbox init ended without reporting an exit status".into(),
-        )),
+        (None, Some(e)) => Err(e),
+        (None, None) => Err(SandboxError::InitEnded {
+            status: "successfully".into(),
+        }),
     }
 }
 
 /// Starts the init with the control socket as its stdin and piped stdout/stderr.
 fn spawn_init(exe: &Path) -> Result<(UnixStream, Child), SandboxError> {
-    let (ours, theirs) =
-        UnixStream::pair().map_err(|e| SandboxError::Init(format!("socketpair: {e}")))?;
+    let (ours, theirs) = UnixStream::pair().map_err(|source| SandboxError::Init {
+        what: "create the control socket",
+        source,
+    })?;
     let child = Command::new(exe)
         .arg(crate::INIT_ARG)
         .env_clear()
@@ -163,7 +165,10 @@ fn spawn_init(exe: &Path) -> Result<(UnixStream, Child), SandboxError> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| SandboxError::Init(format!("spawn {}: {e}", exe.display())))?;
+        .map_err(|source| SandboxError::Spawn {
+            exe: exe.to_path_buf(),
+            source,
+        })?;
     Ok((ours, child))
 }
 
@@ -173,27 +178,35 @@ fn spawn_and_wait(
     on_output: &mut dyn FnMut(OutputStream, &[u8]),
 ) -> Result<Reports, SandboxError> {
     let (mut ours, mut child) = spawn_init(exe)?;
-    let body =
-        serde_json::to_vec(req).map_err(|e| SandboxError::Init(format!("encode request: {e}")))?;
+    let body = serde_json::to_vec(req).map_err(SandboxError::Encode)?;
     let sent = ours
         .write_all(&body)
         .and_then(|()| ours.shutdown(std::net::Shutdown::Write));
     let (out, err) = (child.stdout.take(), child.stderr.take());
     let pumped = match (sent, out, err) {
         (Ok(()), Some(out), Some(err)) => pump::pump(out, err, &mut ours, on_output),
-        (Err(e), _, _) => Err(SandboxError::Init(format!("send request: {e}"))),
-        _ => Err(SandboxError::Init("missing output pipes".into())),
+        (Err(source), _, _) => Err(SandboxError::Init {
+            what: "send the request",
+            source,
+        }),
+        _ => Err(SandboxError::Init {
+            what: "take the output pipes",
+            source: std::io::ErrorKind::BrokenPipe.into(),
+        }),
     };
     if pumped.is_err() {
         let _ = child.kill();
     }
-    let status = child
-        .wait()
-        .map_err(|e| SandboxError::Init(format!("wait: {e}")))?;
+    let status = child.wait().map_err(|source| SandboxError::Init {
+        what: "wait for the init",
+        source,
+    })?;
     let reports = parse_reports(&pumped?);
     if reports.exit.is_none() && reports.error.is_none() && !status.success() {
         return Ok(Reports {
-            error: Some(format!("init exited with {status}")),
+            error: Some(SandboxError::InitEnded {
+                status: status.to_string(),
+            }),
             ..reports
         });
     }

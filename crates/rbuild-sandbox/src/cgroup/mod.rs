@@ -186,9 +186,10 @@ pub(crate) fn make_dir(mount: &Path, name: &str) -> Result<PathBuf, SandboxError
 /// Loads Docker's device allow-list as an eBPF filter and attaches it to a cgroup v2 directory.
 pub fn attach_device_filter(dir: &Path) -> Result<(), SandboxError> {
     let code = bpf::encode(&bpf::device_program(devices::DEFAULT_ALLOW));
-    crate::sys::bpf::attach_device_filter(dir, &code).map_err(|e| SandboxError::Cgroup {
+    crate::sys::bpf::attach_device_filter(dir, &code).map_err(|source| SandboxError::Cgroup {
         path: dir.to_path_buf(),
-        msg: format!("attach the device filter (BPF_CGROUP_DEVICE): {e}"),
+        op: "attach the device filter (BPF_CGROUP_DEVICE)".into(),
+        source,
     })
 }
 
@@ -200,9 +201,10 @@ pub(crate) fn remove_all(dirs: &[PathBuf]) -> Result<(), SandboxError> {
 /// Writes one control file, with the path in the error.
 pub(crate) fn write(dir: &Path, file: &str, value: &str) -> Result<(), SandboxError> {
     let p = dir.join(file);
-    std::fs::write(&p, value).map_err(|e| SandboxError::Cgroup {
+    std::fs::write(&p, value).map_err(|source| SandboxError::Cgroup {
         path: p,
-        msg: format!("write {value:?}: {e}"),
+        op: format!("write {value:?}"),
+        source,
     })
 }
 
@@ -225,9 +227,10 @@ fn remove(dir: &Path) -> Result<(), SandboxError> {
             Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
         }
     }
-    std::fs::remove_dir(dir).map_err(|e| SandboxError::Cgroup {
+    std::fs::remove_dir(dir).map_err(|source| SandboxError::Cgroup {
         path: dir.to_path_buf(),
-        msg: format!("remove: {e}"),
+        op: "remove".into(),
+        source,
     })
 }
 

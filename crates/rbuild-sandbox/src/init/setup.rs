@@ -3,6 +3,7 @@
 //! rootfs, the working directory (checked to be inside the root) and the user, which yield the
 //! prepared command.
 
+use crate::error::SetupError;
 use crate::plan::{self, Stub};
 use crate::process::Prepared;
 use crate::spec::{InitRequest, NetworkMode};
@@ -10,19 +11,19 @@ use crate::sys::{ProcSys, Sys};
 use crate::{rootfs, user};
 use std::path::Path;
 
-fn err(what: &str) -> impl Fn(std::io::Error) -> String + '_ {
-    move |e| format!("{what}: {e}")
+fn err(what: &'static str) -> impl Fn(std::io::Error) -> SetupError {
+    move |e| SetupError::Call(what, e)
 }
 
 /// Before pid 1 exists: stdin, death signal, umask, the run's cgroups, then the namespaces.
-pub fn enter_namespaces<S: ProcSys>(sys: &mut S, req: &InitRequest) -> Result<(), String> {
+pub fn enter_namespaces<S: ProcSys>(sys: &mut S, req: &InitRequest) -> Result<(), SetupError> {
     sys.null_stdin().map_err(err("open /dev/null"))?;
     sys.set_parent_death_signal()
         .map_err(err("prctl(PR_SET_PDEATHSIG)"))?;
     sys.umask(0o022);
     for procs in &req.cgroup_procs {
         sys.join_cgroup(procs)
-            .map_err(|e| format!("join cgroup {}: {e}", procs.display()))?;
+            .map_err(|e| SetupError::path("join cgroup", procs, e))?;
     }
     let mut flags = libc::CLONE_NEWNS
         | libc::CLONE_NEWPID
@@ -40,7 +41,7 @@ pub fn setup<S: Sys + ProcSys>(
     sys: &mut S,
     req: &InitRequest,
     stubs: &mut Vec<Stub>,
-) -> Result<Prepared, String> {
+) -> Result<Prepared, SetupError> {
     let spec = &req.spec;
     sys.set_parent_death_signal()
         .map_err(err("prctl(PR_SET_PDEATHSIG)"))?;
@@ -52,7 +53,7 @@ pub fn setup<S: Sys + ProcSys>(
         .map_err(err("mark descriptors close-on-exec"))?;
     if !spec.hostname.is_empty() {
         sys.sethostname(&spec.hostname)
-            .map_err(|e| format!("sethostname {:?}: {e}", spec.hostname))?;
+            .map_err(|e| SetupError::Hostname(spec.hostname.clone(), e))?;
     }
     if spec.network == NetworkMode::None {
         sys.loopback_up().map_err(err("bring lo up"))?;
@@ -63,25 +64,23 @@ pub fn setup<S: Sys + ProcSys>(
     enter_cwd(sys, &spec.cwd)?;
     let passwd = sys.read_text(Path::new("/etc/passwd"));
     let group = sys.read_text(Path::new("/etc/group"));
-    let who = user::resolve_user(&spec.user, &passwd, &group).map_err(|e| e.to_string())?;
+    let who = user::resolve_user(&spec.user, &passwd, &group)?;
     let env = user::env_with_home(&spec.env, &who.home);
     Prepared::new(&spec.argv, &env, &spec.limits.ulimits, &who)
 }
 
 /// Enters the working directory inside the new root and proves it is there: a directory
 /// reached through an inherited descriptor would be outside it (CVE-2024-21626).
-fn enter_cwd<S: ProcSys>(sys: &mut S, cwd: &str) -> Result<(), String> {
-    sys.enter_cwd(cwd).map_err(|e| {
-        let why = if e.raw_os_error() == Some(libc::ELOOP) {
-            "it resolves through a symlink loop or a /proc magic link such as /proc/self/fd/N"
-                .to_string()
+fn enter_cwd<S: ProcSys>(sys: &mut S, cwd: &str) -> Result<(), SetupError> {
+    let cwd_err = |source: std::io::Error| {
+        let cwd = cwd.to_string();
+        if source.raw_os_error() == Some(libc::ELOOP) {
+            SetupError::CwdLoop { cwd, source }
         } else {
-            e.to_string()
-        };
-        format!("working directory {cwd}: {why}")
-    })?;
-    let raw = sys
-        .current_dir()
-        .map_err(|e| format!("working directory {cwd}: cannot tell where it is: {e}"))?;
+            SetupError::Cwd { cwd, source }
+        }
+    };
+    sys.enter_cwd(cwd).map_err(cwd_err)?;
+    let raw = sys.current_dir().map_err(cwd_err)?;
     crate::sys::cwd::check_inside_root(&raw, cwd)
 }

@@ -1,6 +1,7 @@
 //! The setup sequence against a recording fake of both kernel seams.
 
 use super::setup::{enter_namespaces, setup};
+use crate::error::chain;
 use crate::spec::{InitRequest, NetworkMode, RunSpec};
 use crate::sys::proc_calls::Forked;
 use crate::sys::{FileType, OverlayDirs, ProcSys, Sys};
@@ -174,12 +175,22 @@ fn request() -> InitRequest {
     }
 }
 
+/// How a sequence against the fake ended: the setup failed, or the exec (the fake never execs).
+enum Ended {
+    Setup(String),
+    Exec(String, i32),
+}
+
 /// Runs the whole sequence (pid 1's setup, then the command's) against `rec`.
-fn run_sequence(rec: &mut Recorder) -> Result<(String, i32), String> {
+fn run_sequence(rec: &mut Recorder) -> Ended {
     let req = request();
-    enter_namespaces(rec, &req)?;
-    let prepared = setup(rec, &req, &mut Vec::new())?;
-    Ok(prepared.start(rec))
+    match enter_namespaces(rec, &req).and_then(|()| setup(rec, &req, &mut Vec::new())) {
+        Err(e) => Ended::Setup(chain(&e)),
+        Ok(prepared) => {
+            let e = prepared.start(rec);
+            Ended::Exec(chain(&e), e.code())
+        }
+    }
 }
 
 #[test]
@@ -200,7 +211,9 @@ fn namespaces_come_after_the_cgroup_is_joined() {
 #[test]
 fn setup_runs_in_order_up_to_exec() {
     let mut rec = Recorder::default();
-    let (msg, code) = run_sequence(&mut rec).unwrap();
+    let Ended::Exec(msg, code) = run_sequence(&mut rec) else {
+        panic!("setup failed: {:#?}", rec.calls)
+    };
     assert_eq!(
         (msg.as_str(), code),
         ("exec: \"/bin/sh\": no such file or directory", 127)
@@ -248,13 +261,14 @@ fn a_failing_step_stops_the_sequence_before_exec() {
             ..Default::default()
         };
         let msg = match run_sequence(&mut rec) {
-            Err(m) => m,
-            Ok((m, code)) => {
+            Ended::Setup(m) => m,
+            Ended::Exec(m, code) => {
                 assert_eq!(code, 126);
                 m
             }
         };
         assert!(msg.contains(named), "{failing}: {msg}");
+        assert_eq!(msg.matches("Operation not permitted").count(), 1, "{msg}");
         assert!(
             !rec.calls.iter().any(|c| c.starts_with("execve")),
             "{failing}: exec after failure"
@@ -268,7 +282,9 @@ fn f1_a_cwd_that_resolved_outside_the_root_fails_the_step() {
         cwd_name: Some(b"(unreachable)/tmp/rt"),
         ..Default::default()
     };
-    let msg = run_sequence(&mut rec).unwrap_err();
+    let Ended::Setup(msg) = run_sequence(&mut rec) else {
+        panic!("the step ran")
+    };
     assert!(msg.contains("working directory /app is outside"), "{msg}");
     assert!(!rec
         .calls

@@ -34,7 +34,12 @@ pub fn pump(
                     _ => control.extend_from_slice(&buf[..n]),
                 },
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(SandboxError::Init(format!("read from sandbox: {e}"))),
+                Err(source) => {
+                    return Err(SandboxError::Init {
+                        what: "read from the sandbox",
+                        source,
+                    })
+                }
             }
         }
     }
@@ -52,8 +57,10 @@ fn ready(fds: [libc::c_int; 3], open: [bool; 3]) -> Result<Vec<usize>, SandboxEr
             revents: 0,
         })
         .collect();
-    crate::sys::proc_calls::poll(&mut pfds)
-        .map_err(|e| SandboxError::Init(format!("poll: {e}")))?;
+    crate::sys::proc_calls::poll(&mut pfds).map_err(|source| SandboxError::Init {
+        what: "poll the sandbox's output",
+        source,
+    })?;
     Ok((0..3)
         .filter(|i| open[*i] && pfds[*i].revents != 0)
         .collect())

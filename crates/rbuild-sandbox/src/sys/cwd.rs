@@ -101,14 +101,14 @@ pub fn current_raw() -> io::Result<Vec<u8>> {
 }
 
 /// Err naming `cwd` unless `raw` (from [`current_raw`]) is a path inside the root.
-pub fn check_inside_root(raw: &[u8], cwd: &str) -> Result<(), String> {
+pub fn check_inside_root(raw: &[u8], cwd: &str) -> Result<(), crate::error::SetupError> {
     if raw.first() == Some(&b'/') {
         return Ok(());
     }
-    Err(format!(
-        "working directory {cwd} is outside the container's root filesystem (the kernel names it {:?})",
-        String::from_utf8_lossy(raw)
-    ))
+    Err(crate::error::SetupError::CwdOutside {
+        cwd: cwd.to_string(),
+        name: String::from_utf8_lossy(raw).into_owned(),
+    })
 }
 
 #[cfg(test)]
@@ -126,7 +126,9 @@ mod tests {
     #[test]
     fn f1_cwd_outside_the_root_is_refused() {
         assert!(check_inside_root(b"/app", "/app").is_ok());
-        let e = check_inside_root(b"(unreachable)/tmp/rt", "/proc/self/fd/7").unwrap_err();
+        let e = check_inside_root(b"(unreachable)/tmp/rt", "/proc/self/fd/7")
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("/proc/self/fd/7") && e.contains("outside"),
             "{e}"
