@@ -4,6 +4,8 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use rbuild_build::export::{parse_output, OutputSpec};
+use rbuild_oci::Platform;
 
 /// A daemonless Dockerfile image builder.
 ///
@@ -171,6 +173,33 @@ pub struct ExpandArgs {
     pub word: String,
 }
 
+/// `--network` of a build.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NetworkArg {
+    /// The builder's default (the host's network).
+    Default,
+    /// The host's network namespace.
+    Host,
+    /// Only a loopback interface.
+    None,
+}
+
+impl NetworkArg {
+    /// The sandbox mode it asks for (`None`: the default).
+    pub fn mode(self) -> Option<rbuild_sandbox::NetworkMode> {
+        match self {
+            NetworkArg::Default => None,
+            NetworkArg::Host => Some(rbuild_sandbox::NetworkMode::Host),
+            NetworkArg::None => Some(rbuild_sandbox::NetworkMode::None),
+        }
+    }
+}
+
+/// `os/arch[/variant]`, normalized.
+fn parse_platform(s: &str) -> Result<Platform, rbuild_oci::platform::PlatformError> {
+    rbuild_oci::platform::parse(s)
+}
+
 /// How progress is shown.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProgressMode {
@@ -206,7 +235,8 @@ pub struct BuildArgs {
     /// Progress output.
     #[arg(long, value_enum, default_value = "auto")]
     pub progress: ProgressMode,
-    /// Maximum steps run at once (default: number of CPUs).
+    /// Maximum steps run at once (default: the number of CPUs, at least 8: RUN steps mostly
+    /// wait on their process).
     #[arg(long)]
     pub jobs: Option<usize>,
     /// Memory limit of each RUN step (e.g. 64m, 1g).
@@ -233,23 +263,23 @@ pub struct BuildArgs {
     /// Size of /dev/shm in each RUN step (default 64m).
     #[arg(long = "shm-size", value_name = "SIZE")]
     pub shm_size: Option<String>,
-    /// Network of RUN steps: default, host or none (`RUN --network=` overrides it).
-    #[arg(long, value_name = "MODE", value_parser = ["default", "host", "none"])]
-    pub network: Option<String>,
+    /// Network of RUN steps (`RUN --network=` overrides it).
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub network: Option<NetworkArg>,
     /// Where the image goes, as buildx spells it: `type=image` (default), `type=oci,dest=FILE`,
     /// `type=docker,dest=FILE`, `type=local,dest=DIR`, with `compression=gzip|zstd|uncompressed`
     /// and `compression-level=N`; repeatable.
-    #[arg(short = 'o', long = "output", value_name = "type=TYPE,KEY=VALUE")]
-    pub outputs: Vec<String>,
+    #[arg(short = 'o', long = "output", value_name = "type=TYPE,KEY=VALUE", value_parser = parse_output)]
+    pub outputs: Vec<OutputSpec>,
     /// Push every `-t` tag to its registry after the build.
     #[arg(long)]
     pub push: bool,
     /// Fetch FROM images from their registry even when they are in the local store.
     #[arg(long)]
     pub pull: bool,
-    /// Platform of FROM images, `os/arch[/variant]` (default: this host's).
-    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
-    pub platform: Option<String>,
+    /// Platform to build for, `os/arch[/variant]` (default: this host's).
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]", value_delimiter = ',', value_parser = parse_platform)]
+    pub platform: Vec<Platform>,
     /// Registry connection options.
     #[command(flatten)]
     pub registry: RegistryFlags,
@@ -281,8 +311,8 @@ pub struct RegistryFlags {
 #[derive(Args, Debug)]
 pub struct PullArgs {
     /// Platform to select from a multi-platform image, `os/arch[/variant]` (default: this host's).
-    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
-    pub platform: Option<String>,
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]", value_parser = parse_platform)]
+    pub platform: Option<Platform>,
     /// Registry connection options.
     #[command(flatten)]
     pub registry: RegistryFlags,

@@ -66,56 +66,28 @@ pub fn options(flags: &RegistryFlags) -> RegistryOptions {
     }
 }
 
-/// Parses `os/arch[/variant]` (`linux/arm64`, `linux/arm/v7`); `None` is the host's platform.
-pub fn parse_platform(spec: Option<&str>) -> anyhow::Result<Platform> {
-    let Some(spec) = spec else {
-        return Ok(Platform::host());
-    };
-    let parts: Vec<&str> = spec.split('/').collect();
-    let ok = |s: &&str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    match parts.as_slice() {
-        [os, arch] if ok(os) && ok(arch) => Ok(platform::normalize(&Platform {
-            os: os.to_string(),
-            architecture: arch.to_string(),
-            variant: None,
-        })),
-        [os, arch, v] if ok(os) && ok(arch) && ok(v) => Ok(platform::normalize(&Platform {
-            os: os.to_string(),
-            architecture: arch.to_string(),
-            variant: Some(v.to_string()),
-        })),
-        _ => {
-            anyhow::bail!("invalid platform {spec:?}: expected os/arch[/variant], e.g. linux/amd64")
-        }
-    }
-}
-
 /// Finds FROM and `COPY --from` images in the store, pulling from their registry when missing
 /// (or always, for tags, with `--pull`). Pulled tags are tagged locally so later builds find them.
 pub struct RegistryResolver<'a> {
     remote: &'a Remote,
-    platform: Platform,
     /// `--platform` was given: a local image of another platform does not count.
     explicit_platform: bool,
     always_pull: bool,
-    /// What this build already resolved remotely, so `--pull` fetches each reference once.
-    pulled: Mutex<HashMap<String, BaseImage>>,
+    /// What this build already resolved remotely (reference and platform), so `--pull`
+    /// fetches each once.
+    pulled: Mutex<HashMap<(String, String), BaseImage>>,
 }
 
 impl<'a> RegistryResolver<'a> {
-    /// A resolver for `platform` (`None`: the host's); `always_pull` is `--pull`.
-    pub fn new(
-        remote: &'a Remote,
-        platform: Option<&str>,
-        always_pull: bool,
-    ) -> anyhow::Result<Self> {
-        Ok(RegistryResolver {
+    /// A resolver; `explicit_platform` is whether `--platform` was given, `always_pull` is
+    /// `--pull`.
+    pub fn new(remote: &'a Remote, explicit_platform: bool, always_pull: bool) -> Self {
+        RegistryResolver {
             remote,
-            platform: parse_platform(platform)?,
-            explicit_platform: platform.is_some(),
+            explicit_platform,
             always_pull,
             pulled: Mutex::default(),
-        })
+        }
     }
 
     fn local(
@@ -123,21 +95,16 @@ impl<'a> RegistryResolver<'a> {
         store: &Store,
         written: &str,
         r: &Reference,
+        want: &Platform,
     ) -> Result<Option<BaseImage>, BuildError> {
         if let Some(digest) = &r.digest {
-            return self.local_by_digest(store, &r.familiar(), digest);
+            return self.local_by_digest(store, &r.familiar(), digest, want);
         }
         let found = lookup_local(store, written)?;
-        Ok(found.filter(|img| !self.explicit_platform || self.runs_here(img)))
-    }
-
-    fn runs_here(&self, img: &BaseImage) -> bool {
-        let have = Platform {
-            os: img.config.os.clone(),
-            architecture: img.config.architecture.clone(),
-            variant: img.config.variant.clone(),
-        };
-        platform::normalize(&have) == self.platform
+        // Without --platform, a local image serves the host; a stage for another platform
+        // (FROM --platform=...) needs an image of that platform.
+        let strict = self.explicit_platform || *want != platform::normalize(&Platform::host());
+        Ok(found.filter(|img| !strict || is_for(img, want)))
     }
 
     /// A digest-pinned image is immutable: if its manifest (or index and the chosen manifest)
@@ -147,6 +114,7 @@ impl<'a> RegistryResolver<'a> {
         store: &Store,
         name: &str,
         digest: &Digest,
+        want: &Platform,
     ) -> Result<Option<BaseImage>, BuildError> {
         if !store.has_blob(digest) {
             return Ok(None);
@@ -167,7 +135,7 @@ impl<'a> RegistryResolver<'a> {
         let Ok(index) = serde_json::from_slice::<Index>(&bytes) else {
             return Ok(None);
         };
-        match platform::select(&index.manifests, &self.platform) {
+        match platform::select(&index.manifests, want) {
             Some(child) if store.has_blob(&child.digest) => {
                 BaseImage::load(store, name, child).map(Some)
             }
@@ -175,14 +143,20 @@ impl<'a> RegistryResolver<'a> {
         }
     }
 
-    fn fetch(&self, store: &Store, written: &str, r: &Reference) -> Result<BaseImage, BuildError> {
+    fn fetch(
+        &self,
+        store: &Store,
+        written: &str,
+        r: &Reference,
+        want: &Platform,
+    ) -> Result<BaseImage, BuildError> {
         let failed = |message: String| BuildError::Image {
             what: written.to_string(),
             message,
         };
         let pulled = self
             .remote
-            .block_on(|c| c.fetch(store, r, &self.platform))
+            .block_on(|c| c.fetch(store, r, want))
             .map_err(|e| failed(format!("{e:#}")))?
             .map_err(|e| failed(format!("pulling it failed: {e}")))?;
         let name = r.familiar();
@@ -193,18 +167,25 @@ impl<'a> RegistryResolver<'a> {
     }
 }
 
-impl BaseResolver for RegistryResolver<'_> {
-    fn platform(&self) -> Platform {
-        self.platform.clone()
-    }
+/// Whether `img`'s config says it is for `want`.
+fn is_for(img: &BaseImage, want: &Platform) -> bool {
+    let have = Platform {
+        os: img.config.os.clone(),
+        architecture: img.config.architecture.clone(),
+        variant: img.config.variant.clone(),
+    };
+    platform::normalize(&have) == platform::normalize(want)
+}
 
-    fn resolve(&self, store: &Store, reference: &str) -> Result<Option<BaseImage>, BuildError> {
-        if let Some(img) = self
-            .pulled
-            .lock()
-            .ok()
-            .and_then(|m| m.get(reference).cloned())
-        {
+impl BaseResolver for RegistryResolver<'_> {
+    fn resolve(
+        &self,
+        store: &Store,
+        reference: &str,
+        want: &Platform,
+    ) -> Result<Option<BaseImage>, BuildError> {
+        let memo = (reference.to_string(), want.to_spec());
+        if let Some(img) = self.pulled.lock().ok().and_then(|m| m.get(&memo).cloned()) {
             return Ok(Some(img));
         }
         // Not a valid reference (a typo'd stage name, say): only the store can have it.
@@ -212,42 +193,14 @@ impl BaseResolver for RegistryResolver<'_> {
             return lookup_local(store, reference);
         };
         if !self.always_pull || r.digest.is_some() {
-            if let Some(img) = self.local(store, reference, &r)? {
+            if let Some(img) = self.local(store, reference, &r, want)? {
                 return Ok(Some(img));
             }
         }
-        let img = self.fetch(store, reference, &r)?;
+        let img = self.fetch(store, reference, &r, want)?;
         if let Ok(mut m) = self.pulled.lock() {
-            m.insert(reference.to_string(), img.clone());
+            m.insert(memo, img.clone());
         }
         Ok(Some(img))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn platforms_parse_and_normalize() {
-        let p = parse_platform(Some("linux/arm64")).unwrap();
-        assert_eq!(
-            (p.os.as_str(), p.architecture.as_str(), p.variant),
-            ("linux", "arm64", None)
-        );
-        let p = parse_platform(Some("linux/arm")).unwrap();
-        assert_eq!(p.variant.as_deref(), Some("v7"));
-        let p = parse_platform(Some("linux/x86_64")).unwrap();
-        assert_eq!(p.architecture, "amd64");
-        assert_eq!(parse_platform(None).unwrap(), Platform::host());
-        for bad in [
-            "linux",
-            "linux/",
-            "/amd64",
-            "linux/amd64/v1/x",
-            "linux/am d64",
-        ] {
-            assert!(parse_platform(Some(bad)).is_err(), "{bad:?}");
-        }
     }
 }

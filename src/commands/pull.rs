@@ -7,13 +7,16 @@ use rbuild_oci::Reference;
 use rbuild_store::Store;
 
 use crate::cli::PullArgs;
-use crate::resolver::{parse_platform, Remote};
+use crate::resolver::Remote;
 
 /// Pulls the image (verifying every digest while streaming) and tags it in its familiar form.
 pub fn run(store: &Store, args: &PullArgs) -> anyhow::Result<ExitCode> {
     let reference = Reference::parse(&args.reference)
         .with_context(|| format!("invalid reference {:?}", args.reference))?;
-    let platform = parse_platform(args.platform.as_deref())?;
+    let platform = args
+        .platform
+        .clone()
+        .unwrap_or_else(rbuild_oci::Platform::host);
     let remote = Remote::new(&args.registry)?;
     eprintln!(
         "pulling {} for {}",

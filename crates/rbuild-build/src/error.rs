@@ -1,25 +1,42 @@
-//! Build errors, carrying the Dockerfile location where there is one.
+//! Build errors, carrying the Dockerfile location where there is one. A variant's message
+//! never repeats its source's: callers print the chain (`{:#}`), each cause once.
 
+use std::fmt;
 use std::path::PathBuf;
 
-/// A Dockerfile line range attached to an error.
+/// A Dockerfile instruction attached to an error.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StepLocation {
-    /// First line, 1-based.
-    pub line: usize,
+    /// First line, 1-based (`None` for steps no line stands for).
+    pub line: Option<usize>,
     /// The instruction as written.
     pub instruction: String,
+}
+
+impl fmt::Display for StepLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "Dockerfile:{line}: {}", self.instruction),
+            None => f.write_str(&self.instruction),
+        }
+    }
+}
+
+/// `Dockerfile:N` when the line is known.
+fn at_line(line: &Option<usize>) -> String {
+    line.map_or("Dockerfile".to_string(), |l| format!("Dockerfile:{l}"))
 }
 
 /// Why a build failed.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     /// The Dockerfile could not be read.
-    #[error("cannot read Dockerfile {path}: {source}")]
+    #[error("cannot read Dockerfile {path}")]
     ReadDockerfile {
         /// Its path.
         path: PathBuf,
         /// The I/O error.
+        #[source]
         source: std::io::Error,
     },
     /// The Dockerfile is larger than [`crate::MAX_DOCKERFILE_BYTES`].
@@ -29,18 +46,27 @@ pub enum BuildError {
         path: PathBuf,
     },
     /// The Dockerfile does not parse.
-    #[error("{0}")]
+    #[error(transparent)]
     Parse(#[from] rbuild_dockerfile::Error),
-    /// A semantic error at a Dockerfile line.
-    #[error("Dockerfile:{line}: {message}")]
+    /// A semantic error in the Dockerfile.
+    #[error("{}: {message}", at_line(line))]
     Dockerfile {
-        /// The line.
-        line: usize,
+        /// The line, when one is to blame.
+        line: Option<usize>,
         /// What is wrong.
         message: String,
     },
+    /// A variable expansion failed.
+    #[error("{}", at_line(line))]
+    Expand {
+        /// The line of the word.
+        line: Option<usize>,
+        /// What failed.
+        #[source]
+        source: rbuild_dockerfile::ExpandError,
+    },
     /// A RUN step exited non-zero or was killed.
-    #[error("Dockerfile:{}: {}: {reason}", .at.line, .at.instruction)]
+    #[error("{at}: {reason}")]
     StepFailed {
         /// Where.
         at: StepLocation,
@@ -48,12 +74,13 @@ pub enum BuildError {
         reason: String,
     },
     /// A step failed for another reason (I/O, sandbox, layer).
-    #[error("Dockerfile:{}: {}: {message}", .at.line, .at.instruction)]
+    #[error("{at}")]
     Step {
         /// Where.
         at: StepLocation,
         /// What happened.
-        message: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A base image is not in the local store.
     #[error("Dockerfile:{line}: base image {image:?} not found in the local store (import it with `rbuild import` or pull it)")]
@@ -64,7 +91,7 @@ pub enum BuildError {
         image: String,
     },
     /// The store failed.
-    #[error("store: {0}")]
+    #[error(transparent)]
     Store(#[from] rbuild_store::StoreError),
     /// An image in the store is malformed.
     #[error("image {what}: {message}")]
@@ -74,8 +101,17 @@ pub enum BuildError {
         /// What is wrong.
         message: String,
     },
+    /// A layer could not be unpacked or written.
+    #[error("layer {what}")]
+    Layer {
+        /// Which layer (digest or directory).
+        what: String,
+        /// Why.
+        #[source]
+        source: rbuild_layer::LayerError,
+    },
     /// A `--build-context NAME=oci-layout://...` cannot be used.
-    #[error("Dockerfile:{line}: build context {name:?} ({reference}): {error}")]
+    #[error("Dockerfile:{line}: build context {name:?} ({reference})")]
     OciLayout {
         /// The line that uses it.
         line: usize,
@@ -83,12 +119,25 @@ pub enum BuildError {
         name: String,
         /// The value as parsed.
         reference: String,
-        /// What is wrong (shown in the message, so not also a `source` that reporters repeat).
+        /// What is wrong.
+        #[source]
         error: Box<crate::OciLayoutError>,
     },
     /// The build context is unusable (e.g. a bad `.dockerignore` pattern).
-    #[error("build context: {0}")]
-    Context(String),
+    #[error("build context")]
+    Context(#[source] rbuild_context::local::ContextError),
+    /// An output failed.
+    #[error("exporting to {what}")]
+    Export {
+        /// The output, as progress shows it.
+        what: String,
+        /// Why.
+        #[source]
+        source: crate::export::ExportError,
+    },
+    /// The request asks for something this build cannot do.
+    #[error("{0}")]
+    Unsupported(String),
     /// The build was cancelled after another step failed.
     #[error("build cancelled")]
     Cancelled,
@@ -98,22 +147,36 @@ impl BuildError {
     /// A semantic error at a line.
     pub fn at(line: usize, message: impl Into<String>) -> Self {
         BuildError::Dockerfile {
-            line,
+            line: Some(line),
             message: message.into(),
         }
     }
 
+    /// A semantic error no single line is to blame for.
+    pub fn general(message: impl Into<String>) -> Self {
+        BuildError::Dockerfile {
+            line: None,
+            message: message.into(),
+        }
+    }
+
+    /// A failed expansion of a word on `line`.
+    pub fn expand(line: Option<usize>, source: rbuild_dockerfile::ExpandError) -> Self {
+        BuildError::Expand { line, source }
+    }
+
     /// The Dockerfile line the error points at, if any.
     pub fn line(&self) -> Option<usize> {
-        let line = match self {
-            BuildError::Parse(e) => e.location.as_ref()?.start_line,
-            BuildError::Dockerfile { line, .. }
-            | BuildError::BaseNotFound { line, .. }
-            | BuildError::OciLayout { line, .. } => *line,
+        match self {
+            BuildError::Parse(e) => e.location.as_ref().map(|l| l.start_line),
+            BuildError::Dockerfile { line, .. } | BuildError::Expand { line, .. } => *line,
+            BuildError::BaseNotFound { line, .. } | BuildError::OciLayout { line, .. } => {
+                Some(*line)
+            }
             BuildError::StepFailed { at, .. } | BuildError::Step { at, .. } => at.line,
-            _ => return None,
-        };
-        (line > 0).then_some(line)
+            _ => None,
+        }
+        .filter(|l| *l > 0)
     }
 }
 
@@ -146,5 +209,25 @@ mod tests {
         );
         assert!(!ex.contains("FROM a"), "{ex}");
         assert!(excerpt("FROM a", 1).contains(">>> FROM a"));
+    }
+
+    #[test]
+    fn messages_do_not_repeat_their_source() {
+        let io = std::io::Error::other("disk on fire");
+        let e = BuildError::ReadDockerfile {
+            path: "/x/Dockerfile".into(),
+            source: io,
+        };
+        assert!(!e.to_string().contains("disk on fire"));
+        let at = StepLocation {
+            line: Some(3),
+            instruction: "RUN x".into(),
+        };
+        let e = BuildError::Step {
+            at,
+            source: "boom".into(),
+        };
+        assert_eq!(e.to_string(), "Dockerfile:3: RUN x");
+        assert_eq!(std::error::Error::source(&e).unwrap().to_string(), "boom");
     }
 }

@@ -124,12 +124,21 @@ fn history_entry(
     }
 }
 
-/// Writes config and OCI manifest blobs; returns the manifest descriptor.
+/// An image written to the store.
+#[derive(Clone, Debug)]
+pub struct Written {
+    /// Its manifest.
+    pub manifest: Descriptor,
+    /// Its config's digest (the "image ID").
+    pub config: Digest,
+}
+
+/// Writes config and OCI manifest blobs; returns both digests (each computed once).
 pub fn write_image(
     store: &Store,
     config: &ImageConfig,
     fs: &FsState,
-) -> Result<Descriptor, BuildError> {
+) -> Result<Written, BuildError> {
     let config_bytes = to_canonical_json(config);
     let config_digest = store.put_blob(&config_bytes)?;
     let manifest = Manifest {
@@ -137,7 +146,7 @@ pub fn write_image(
         media_type: Some(media_type::OCI_MANIFEST.to_string()),
         config: Descriptor::new(
             media_type::OCI_CONFIG,
-            config_digest,
+            config_digest.clone(),
             config_bytes.len() as u64,
         ),
         layers: fs.layers.iter().map(|l| l.descriptor.clone()).collect(),
@@ -145,11 +154,10 @@ pub fn write_image(
     };
     let bytes = to_canonical_json(&manifest);
     let digest = store.put_blob(&bytes)?;
-    Ok(Descriptor::new(
-        media_type::OCI_MANIFEST,
-        digest,
-        bytes.len() as u64,
-    ))
+    Ok(Written {
+        manifest: Descriptor::new(media_type::OCI_MANIFEST, digest, bytes.len() as u64),
+        config: config_digest,
+    })
 }
 
 /// Reads an image (manifest + config) from the store.

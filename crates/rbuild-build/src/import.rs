@@ -55,19 +55,21 @@ pub fn import_rootfs(
             created,
         }],
     };
+    // write_layer hashed exactly this directory, so the snapshot is verified.
     if let Some(chain) = chain_id(&fs.diff_ids()) {
-        store.commit_snapshot(&chain, root)?;
+        store.commit_verified_snapshot(&chain, root, &d.diff_id)?;
     }
     let slots = [HistorySlot::Fs {
         created_by: created_by.to_string(),
         step: 0,
     }];
-    let mut config = finish_config(BaseImage::scratch().config, &slots, &fs, None);
+    let platform = rbuild_oci::Platform::host();
+    let mut config = finish_config(BaseImage::scratch(&platform).config, &slots, &fs, None);
     config.history[0] = History {
         comment: Some("Imported from tarball".into()),
         ..config.history[0].clone()
     };
-    let manifest = write_image(store, &config, &fs)?;
+    let manifest = write_image(store, &config, &fs)?.manifest;
     store.set_tag(&tag, &manifest)?;
     Ok(manifest)
 }

@@ -1,8 +1,9 @@
-//! The builder: Dockerfile lowering, ops, build context, exporters.
+//! The builder: Dockerfile lowering into a plan, solving it, image assembly, exporters.
 //!
-//! `build(request)` parses the Dockerfile, lowers the stages the target needs into a graph
-//! of ops (base image, RUN, COPY), solves it with the cache in the store, and writes the
-//! image (config + OCI manifest) into the store under the requested tags.
+//! `build(request)` parses the Dockerfile, lowers the stages the target needs into a
+//! [`plan::Plan`] of plain data, solves it with the cache in the store (each vertex a
+//! [`ops::Step`] with the effects of an [`ops::Runtime`]), writes the image (config + OCI
+//! manifest) into the store and runs the outputs.
 
 mod builder;
 mod cache;
@@ -13,12 +14,14 @@ pub mod import;
 pub mod lower;
 pub mod ocilayout;
 pub mod ops;
+pub mod plan;
 pub mod progress;
 mod request;
 pub mod resolve;
+mod solve;
 pub mod time;
 
-pub use builder::{build, BuildResult};
+pub use builder::{build, explain, make_plan, BuildResult};
 pub use error::{excerpt, BuildError, StepLocation};
 pub use ocilayout::{OciLayoutError, OciLayoutRef};
 pub use request::{

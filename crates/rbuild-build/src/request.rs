@@ -74,6 +74,8 @@ pub struct BuildRequest {
     pub compression: rbuild_layer::Compression,
     /// `--build-context name=value`: named contexts for `FROM name` and `COPY --from=name`.
     pub named_contexts: BTreeMap<String, NamedContext>,
+    /// `--platform`: the platforms to build for (empty: this host's).
+    pub platforms: Vec<rbuild_oci::Platform>,
 }
 
 /// What a `--build-context` name stands for.
@@ -127,6 +129,7 @@ impl BuildRequest {
             outputs: Vec::new(),
             compression: rbuild_layer::Compression::default(),
             named_contexts: BTreeMap::new(),
+            platforms: Vec::new(),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Finding base images: `scratch`, the local store, or (through a caller's resolver) a registry.
 
-use rbuild_oci::{Descriptor, ImageConfig, Reference};
+use rbuild_oci::{Descriptor, ImageConfig, Platform, Reference};
 use rbuild_store::Store;
 
 use crate::image::{read_image, FsState, LayerRef};
@@ -20,12 +20,12 @@ pub struct BaseImage {
 }
 
 impl BaseImage {
-    /// The empty image.
-    pub fn scratch() -> Self {
-        let p = rbuild_oci::Platform::host();
+    /// The empty image, labelled with the platform it is built for.
+    pub fn scratch(platform: &Platform) -> Self {
         let config = ImageConfig {
-            architecture: p.architecture,
-            os: p.os,
+            architecture: platform.architecture.clone(),
+            os: platform.os.clone(),
+            variant: platform.variant.clone(),
             ..ImageConfig::default()
         };
         BaseImage {
@@ -63,20 +63,26 @@ impl BaseImage {
 
 /// Resolves image references used by FROM and `COPY --from`.
 pub trait BaseResolver: Send + Sync {
-    /// Returns the image, or `None` if it cannot be found.
-    fn resolve(&self, store: &Store, reference: &str) -> Result<Option<BaseImage>, BuildError>;
-
-    /// The platform chosen from multi-platform images (oci-layout contexts use it too).
-    fn platform(&self) -> rbuild_oci::Platform {
-        rbuild_oci::Platform::host()
-    }
+    /// Returns the image for `platform` (chosen from a multi-platform index), or `None` if it
+    /// cannot be found.
+    fn resolve(
+        &self,
+        store: &Store,
+        reference: &str,
+        platform: &Platform,
+    ) -> Result<Option<BaseImage>, BuildError>;
 }
 
 /// Looks images up in the local store only.
 pub struct LocalResolver;
 
 impl BaseResolver for LocalResolver {
-    fn resolve(&self, store: &Store, reference: &str) -> Result<Option<BaseImage>, BuildError> {
+    fn resolve(
+        &self,
+        store: &Store,
+        reference: &str,
+        _platform: &Platform,
+    ) -> Result<Option<BaseImage>, BuildError> {
         lookup_local(store, reference)
     }
 }

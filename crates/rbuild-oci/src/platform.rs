@@ -2,6 +2,40 @@
 
 use crate::{media_type, Descriptor, Platform};
 
+/// A platform string that is not `os/arch[/variant]`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid platform {spec:?}: expected os/arch[/variant], e.g. linux/amd64")]
+pub struct PlatformError {
+    /// The text as given.
+    pub spec: String,
+}
+
+/// Parses `os/arch[/variant]` (`linux/arm64`, `linux/arm/v7`), normalized as containerd does
+/// (`linux/aarch64` is `linux/arm64`, `linux/arm64/v8` is `linux/arm64`, `linux/arm` is
+/// `linux/arm/v7`).
+pub fn parse(spec: &str) -> Result<Platform, PlatformError> {
+    let ok = |s: &&str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let parts: Vec<&str> = spec.trim().split('/').collect();
+    let p = match parts.as_slice() {
+        [os, arch] if ok(os) && ok(arch) => Platform {
+            os: os.to_string(),
+            architecture: arch.to_string(),
+            variant: None,
+        },
+        [os, arch, v] if ok(os) && ok(arch) && ok(v) => Platform {
+            os: os.to_string(),
+            architecture: arch.to_string(),
+            variant: Some(v.to_string()),
+        },
+        _ => {
+            return Err(PlatformError {
+                spec: spec.to_string(),
+            })
+        }
+    };
+    Ok(normalize(&p))
+}
+
 /// Normalizes architecture aliases and default variants so that equal platforms compare equal.
 pub fn normalize(p: &Platform) -> Platform {
     let (arch, implied_variant) = match p.architecture.as_str() {
@@ -105,6 +139,27 @@ mod tests {
             architecture: arch.into(),
             os: os.into(),
             variant: variant.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn parses_and_normalizes_as_containerd() {
+        assert_eq!(parse("linux/arm64").unwrap(), plat("linux", "arm64", None));
+        assert_eq!(
+            parse("linux/arm64/v8").unwrap(),
+            plat("linux", "arm64", None)
+        );
+        assert_eq!(
+            parse("linux/aarch64").unwrap(),
+            plat("linux", "arm64", None)
+        );
+        assert_eq!(
+            parse("linux/arm").unwrap(),
+            plat("linux", "arm", Some("v7"))
+        );
+        assert_eq!(parse("linux/x86_64").unwrap(), plat("linux", "amd64", None));
+        for bad in ["", "linux", "linux/", "a/b/c/d", "linux/am d64"] {
+            assert!(parse(bad).is_err(), "{bad:?}");
         }
     }
 

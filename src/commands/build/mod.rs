@@ -9,10 +9,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use rbuild_build::export::Output;
 use rbuild_build::{BuildRequest, DockerfileSource};
-use rbuild_sandbox::NetworkMode;
 use rbuild_store::Store;
 
-use crate::cli::BuildArgs;
+use crate::cli::{BuildArgs, NetworkArg};
 use crate::resolver::{RegistryResolver, Remote};
 
 /// Builds and tags the image.
@@ -21,7 +20,7 @@ pub fn run(args: BuildArgs, store: Arc<Store>) -> anyhow::Result<ExitCode> {
         anyhow::bail!("--push needs at least one -t NAME[:TAG] to push to");
     }
     let remote = Remote::new(&args.registry)?;
-    let resolver = RegistryResolver::new(&remote, args.platform.as_deref(), args.pull)?;
+    let resolver = RegistryResolver::new(&remote, !args.platform.is_empty(), args.pull);
     let push = args.push;
     let reporter = crate::render::reporter(args.progress);
     let req = request(args)?;
@@ -45,14 +44,11 @@ pub fn run(args: BuildArgs, store: Arc<Store>) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn request(args: BuildArgs) -> anyhow::Result<BuildRequest> {
+/// The build request: every flag typed once, here.
+pub(crate) fn request(args: BuildArgs) -> anyhow::Result<BuildRequest> {
     let mut req = BuildRequest::new(args.context.clone());
     req.limits = limits::from_args(&args)?;
-    req.network = match args.network.as_deref() {
-        None | Some("default") => None,
-        Some("none") => Some(NetworkMode::None),
-        Some(_) => Some(NetworkMode::Host),
-    };
+    req.network = args.network.and_then(NetworkArg::mode);
     req.dockerfile = match args.file {
         Some(p) if p.as_os_str() == "-" => {
             DockerfileSource::Text(rbuild_build::read_dockerfile(std::io::stdin().lock(), &p)?)
@@ -60,13 +56,8 @@ fn request(args: BuildArgs) -> anyhow::Result<BuildRequest> {
         Some(p) => DockerfileSource::Path(p),
         None => DockerfileSource::Path(args.context.join("Dockerfile")),
     };
-    let outputs = args
-        .outputs
-        .iter()
-        .map(|o| rbuild_build::export::parse_output(o))
-        .collect::<Result<Vec<_>, _>>()?;
-    req.compression = rbuild_build::export::layer_compression(&outputs)?;
-    req.outputs = outputs.into_iter().map(|o| o.output).collect();
+    req.compression = rbuild_build::export::layer_compression(&args.outputs)?;
+    req.outputs = args.outputs.into_iter().map(|o| o.output).collect();
     let named = req.outputs.iter().flat_map(|o| match o {
         Output::Image { names } | Output::Oci { names, .. } | Output::Docker { names, .. } => {
             names.as_slice()
@@ -82,23 +73,27 @@ fn request(args: BuildArgs) -> anyhow::Result<BuildRequest> {
     req.named_contexts = named_contexts(&args.build_contexts)?;
     req.no_cache = args.no_cache;
     req.no_cache_filter = args.no_cache_filter;
+    req.platforms = args.platform;
     if let Some(j) = args.jobs {
         req.jobs = j;
     }
-    let epoch = req
-        .build_args
+    req.source_date_epoch = source_date_epoch(&req.build_args)?;
+    req.sandbox_exe = std::env::current_exe().context("cannot find the rbuild executable")?;
+    Ok(req)
+}
+
+/// `SOURCE_DATE_EPOCH` from the build arg, else the environment.
+fn source_date_epoch(build_args: &BTreeMap<String, String>) -> anyhow::Result<Option<i64>> {
+    let epoch = build_args
         .get("SOURCE_DATE_EPOCH")
         .cloned()
         .or_else(|| std::env::var("SOURCE_DATE_EPOCH").ok());
-    req.source_date_epoch = match epoch {
-        Some(e) => Some(
+    epoch
+        .map(|e| {
             e.parse()
-                .with_context(|| format!("SOURCE_DATE_EPOCH {e:?} is not a number of seconds"))?,
-        ),
-        None => None,
-    };
-    req.sandbox_exe = std::env::current_exe().context("cannot find the rbuild executable")?;
-    Ok(req)
+                .with_context(|| format!("SOURCE_DATE_EPOCH {e:?} is not a number of seconds"))
+        })
+        .transpose()
 }
 
 /// `K=V` as given; `K` alone takes the environment's value and is dropped when unset, as docker does.

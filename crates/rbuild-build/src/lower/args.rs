@@ -22,11 +22,11 @@ pub const PROXY_ARGS: &[&str] = &[
     "all_proxy",
 ];
 
-/// The automatic platform args (`TARGETPLATFORM`, `BUILDARCH`, …) for a build on this host.
-pub fn builtin_args() -> BTreeMap<String, String> {
-    let p = Platform::host();
+/// The automatic platform args: `TARGETPLATFORM`, `TARGETOS`, `TARGETARCH`, `TARGETVARIANT`
+/// for `target`, and the `BUILD*` ones for the platform the build runs on (this host).
+pub fn builtin_args(target: &Platform) -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
-    for prefix in ["TARGET", "BUILD"] {
+    for (prefix, p) in [("TARGET", target.clone()), ("BUILD", Platform::host())] {
         m.insert(format!("{prefix}PLATFORM"), p.to_spec());
         m.insert(format!("{prefix}OS"), p.os.clone());
         m.insert(format!("{prefix}ARCH"), p.architecture.clone());
@@ -42,16 +42,17 @@ pub fn builtin_args() -> BTreeMap<String, String> {
 pub fn global_args(
     df: &Dockerfile,
     req: &BuildRequest,
+    target: &Platform,
     lexer: &Lexer,
 ) -> Result<BTreeMap<String, String>, BuildError> {
-    let mut scope = builtin_args();
+    let mut scope = builtin_args(target);
     for decl in &df.meta_args {
         let value = match (req.build_args.get(&decl.name), &decl.default) {
             (Some(v), _) => Some(v.clone()),
             (None, Some(d)) => Some(
                 lexer
                     .expand_word(d, &scope)
-                    .map_err(|e| BuildError::at(0, e.to_string()))?,
+                    .map_err(|e| BuildError::expand(None, e))?,
             ),
             (None, None) => None,
         };
@@ -89,7 +90,7 @@ pub fn warn_unused(shared: &mut Shared) {
 /// ARG inside a stage: `--build-arg` over the default over the global value of the same name.
 pub(crate) fn declare(
     shared: &mut Shared,
-    st: &mut super::stage::StageState,
+    st: &mut super::state::StageState,
     decls: &[rbuild_dockerfile::ArgDecl],
     ins: &rbuild_dockerfile::Instruction,
 ) -> Result<(), BuildError> {
@@ -104,7 +105,7 @@ pub(crate) fn declare(
                 shared
                     .lexer
                     .expand_word(d, &env)
-                    .map_err(|e| BuildError::at(line, e.to_string()))?,
+                    .map_err(|e| BuildError::expand(Some(line), e))?,
             )
         } else {
             shared.globals.get(&decl.name).cloned()

@@ -1,22 +1,19 @@
-//! Filesystem instructions: RUN, COPY and ADD become solver vertices.
+//! Filesystem instructions: RUN, COPY and ADD become vertices of the plan.
 
-use std::sync::Arc;
-
+use rbuild_context::chmod::Chmod;
+use rbuild_context::ignore::Matcher;
+use rbuild_context::{git, remote};
 use rbuild_dockerfile::{AddCmd, CopyCmd, Heredoc, Instruction, RunCmd, ShellOrExec};
 use rbuild_sandbox::NetworkMode;
-use rbuild_solver::VertexId;
 
 use super::args::PROXY_ARGS;
+use super::from::{from_source, FromSource};
 use super::meta::{join_workdir, shell_of};
-use super::stage::{resolve_image, StageState};
-use super::{select, Shared};
-use rbuild_context::ignore::Matcher;
-use rbuild_context::local::LocalContext;
-use rbuild_context::{git, remote};
+use super::state::StageState;
+use super::Shared;
 use crate::image::HistorySlot;
-use crate::ops::{parse_chmod, AddOptions, BaseOp, BuildOp, CopyOp, CopySource, RunOp};
+use crate::plan::{AddOptions, CopyFrom, CopyOp, CopySource, OpKind, RunOp, VertexId};
 use crate::BuildError;
-use crate::NamedContext;
 
 /// Records a filesystem step: its history slot, and the stage's new head vertex.
 pub(super) fn push_fs(st: &mut StageState, vertex: VertexId, created_by: String) {
@@ -42,27 +39,22 @@ pub(crate) fn run(
             "RUN --mount is not supported by this version of rbuild",
         ));
     }
-    let request = shared.input.request;
-    let network = run_network(run.network.as_deref(), request.network)
+    let network = run_network(run.network.as_deref(), shared.input.request.network)
         .map_err(|m| BuildError::at(line, m))?;
-    let limits = request.limits.clone();
     let step = shared.step(st, line, &ins.source);
     let c = &st.out.config.config;
     let argv = run_argv(&shell_of(c), run.cmd, &run.heredocs);
     let (env, key_env) = run_env(shared, st);
     let created_by = format!("RUN {} # rbuild", argv.join(" "));
     let op = RunOp {
-        step,
         argv,
         env,
         key_env,
         cwd: c.working_dir.clone().unwrap_or_else(|| "/".into()),
         user: c.user.clone().unwrap_or_default(),
         network,
-        limits,
-        rt: shared.input.runtime.clone(),
     };
-    let v = shared.add(BuildOp::Run(Box::new(op)), vec![st.out.vertex], &st.name);
+    let v = shared.add(OpKind::Run(op), vec![st.out.vertex], &st.name, step);
     push_fs(st, v, created_by);
     Ok(())
 }
@@ -136,6 +128,18 @@ fn run_env(shared: &Shared, st: &StageState) -> (Vec<String>, Vec<String>) {
     (env, key_env)
 }
 
+/// What COPY and ADD have in common, before their sources are classified.
+struct Spec {
+    sources: Vec<String>,
+    dest: String,
+    heredocs: Vec<Heredoc>,
+    chown: Option<String>,
+    chmod: Option<String>,
+    parents: bool,
+    excludes: Vec<String>,
+    add: Option<AddOptions>,
+}
+
 /// COPY from the context, a named context, a heredoc, a stage or an image.
 pub(crate) fn copy(
     shared: &mut Shared,
@@ -148,7 +152,7 @@ pub(crate) fn copy(
         Some(f) => Some(from_source(shared, st, f, line)?),
         None => None,
     };
-    let spec = CopySpec {
+    let spec = Spec {
         sources: cmd.sources,
         dest: cmd.dest,
         heredocs: cmd.heredocs,
@@ -175,7 +179,7 @@ pub(crate) fn add(
             "ADD --checksum can only be used with HTTP(S) sources",
         ));
     }
-    let spec = CopySpec {
+    let spec = Spec {
         sources: cmd.sources,
         dest: cmd.dest,
         heredocs: cmd.heredocs,
@@ -192,83 +196,69 @@ pub(crate) fn add(
     add_copy(shared, st, ins, spec, None)
 }
 
-struct CopySpec {
-    sources: Vec<String>,
-    dest: String,
-    heredocs: Vec<Heredoc>,
-    chown: Option<String>,
-    chmod: Option<String>,
-    parents: bool,
-    excludes: Vec<String>,
-    add: Option<AddOptions>,
-}
-
-/// Where `COPY --from` reads.
-enum FromSource {
-    /// A stage or image vertex.
-    Vertex(VertexId),
-    /// A named local context (`--build-context name=DIR`).
-    Local(Arc<LocalContext>),
-}
-
 fn add_copy(
     shared: &mut Shared,
     st: &mut StageState,
     ins: &Instruction,
-    spec: CopySpec,
+    spec: Spec,
     from: Option<FromSource>,
 ) -> Result<(), BuildError> {
     let line = ins.location.start_line;
     let chmod = match &spec.chmod {
         Some(m) => Some(
-            parse_chmod(m)
+            Chmod::parse(m)
                 .ok_or_else(|| BuildError::at(line, format!("invalid --chmod value {m:?}")))?,
         ),
         None => None,
     };
-    Matcher::new(&spec.excludes).map_err(|e| BuildError::at(line, e.to_string()))?;
-    let env = st.expansion_env();
-    let is_add = spec.add.is_some();
-    let sources = spec
-        .sources
-        .iter()
-        .map(|s| match (is_add, git::parse(s)) {
-            (true, Some(g)) => Ok(CopySource::Git(g)),
-            (true, None) if remote::is_url(s) => Ok(CopySource::Url(s.clone())),
-            _ => heredoc_source(shared, s, &spec.heredocs, &env),
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| BuildError::at(line, e))?;
+    let exclude_matcher =
+        Matcher::new(&spec.excludes).map_err(|e| BuildError::at(line, e.to_string()))?;
+    let sources = sources(shared, st, &spec, line)?;
     let step = shared.step(st, line, &ins.source);
     let workdir = st.out.config.config.working_dir.clone();
     let d = &spec.dest;
-    let (vertex, context) = match from {
-        Some(FromSource::Vertex(v)) => (Some(v), shared.input.exclude.clone()),
-        Some(FromSource::Local(c)) => (None, c),
-        None => (None, shared.input.exclude.clone()),
+    let (vertex, from) = match from {
+        Some(FromSource::Vertex(v)) => (Some(v), CopyFrom::Input),
+        Some(FromSource::Dir(dir)) => (None, CopyFrom::Dir(dir)),
+        None => (None, CopyFrom::Context),
     };
     let op = CopyOp {
-        step,
         sources,
         dest: join_workdir(workdir.as_deref(), d),
         dest_is_dir: d.ends_with('/') || d == "." || d.ends_with("/."),
         chown: spec.chown,
         chmod,
-        from_input: vertex.is_some(),
-        exclude: context,
+        from,
         parents: spec.parents,
         excludes: spec.excludes,
+        exclude_matcher,
         add: spec.add,
-        rt: shared.input.runtime.clone(),
-        fetched: Default::default(),
-        prefetched: Default::default(),
     };
     let mut inputs = vec![st.out.vertex];
     inputs.extend(vertex);
     let created_by = format!("{} # rbuild", ins.source);
-    let v = shared.add(BuildOp::Copy(Box::new(op)), inputs, &st.name);
+    let v = shared.add(OpKind::Copy(op), inputs, &st.name, step);
     push_fs(st, v, created_by);
     Ok(())
+}
+
+/// Each source classified: git and URLs (ADD only), heredocs, paths.
+fn sources(
+    shared: &Shared,
+    st: &StageState,
+    spec: &Spec,
+    line: usize,
+) -> Result<Vec<CopySource>, BuildError> {
+    let env = st.expansion_env();
+    let is_add = spec.add.is_some();
+    spec.sources
+        .iter()
+        .map(|s| match (is_add, git::parse(s)) {
+            (true, Some(g)) => Ok(CopySource::Git(g)),
+            (true, None) if remote::is_url(s) => Ok(CopySource::Url(s.clone())),
+            _ => heredoc_source(shared, s, &spec.heredocs, &env, line),
+        })
+        .collect()
 }
 
 fn heredoc_source(
@@ -276,7 +266,8 @@ fn heredoc_source(
     word: &str,
     heredocs: &[Heredoc],
     env: &dyn rbuild_dockerfile::Env,
-) -> Result<CopySource, String> {
+    line: usize,
+) -> Result<CopySource, BuildError> {
     let Some(name) = word.strip_prefix("<<") else {
         return Ok(CopySource::Path(word.to_string()));
     };
@@ -284,12 +275,12 @@ fn heredoc_source(
     let doc = heredocs
         .iter()
         .find(|h| h.name == name)
-        .ok_or_else(|| format!("heredoc {name:?} has no body"))?;
+        .ok_or_else(|| BuildError::at(line, format!("heredoc {name:?} has no body")))?;
     let content = if doc.expand {
         shared
             .lexer
             .expand_heredoc(&doc.content, env)
-            .map_err(|e| e.to_string())?
+            .map_err(|e| BuildError::expand(Some(line), e))?
     } else {
         doc.content.clone()
     };
@@ -297,82 +288,4 @@ fn heredoc_source(
         name: name.to_string(),
         content,
     })
-}
-
-/// `--from`: a named context (which overrides a stage of the same name, as in BuildKit), a
-/// stage (by name or index) or an image reference.
-fn from_source(
-    shared: &mut Shared,
-    st: &mut StageState,
-    from: &str,
-    line: usize,
-) -> Result<FromSource, BuildError> {
-    match shared.input.request.named_contexts.get(from).cloned() {
-        Some(NamedContext::Local(dir)) => {
-            let store = Some(shared.input.runtime.store.clone());
-            Ok(FromSource::Local(Arc::new(LocalContext::plain(dir, store))))
-        }
-        Some(named) => {
-            let shown = match &named {
-                NamedContext::Image(r) => r.clone(),
-                NamedContext::OciLayout(r) => r.to_string(),
-                NamedContext::Local(_) => "scratch".to_string(),
-            };
-            let image = super::named::named_image(shared, from, &named, line)?;
-            Ok(FromSource::Vertex(base_vertex(
-                shared, st, image, &shown, line,
-            )))
-        }
-        None => from_vertex(shared, st, from, line).map(FromSource::Vertex),
-    }
-}
-
-/// `--from`: a stage (by name or index) or an image reference.
-fn from_vertex(
-    shared: &mut Shared,
-    st: &mut StageState,
-    from: &str,
-    line: usize,
-) -> Result<VertexId, BuildError> {
-    if let Some(i) = select::stage_ref(&shared.names, from, st.index) {
-        return shared.outs[i]
-            .as_ref()
-            .map(|o| o.vertex)
-            .ok_or_else(|| BuildError::at(line, format!("stage {from:?} is not built")));
-    }
-    image_vertex(shared, st, from, line)
-}
-
-/// A base vertex for an image from the store.
-fn image_vertex(
-    shared: &mut Shared,
-    st: &mut StageState,
-    from: &str,
-    line: usize,
-) -> Result<VertexId, BuildError> {
-    let image = resolve_image(shared, from, line)?;
-    Ok(base_vertex(shared, st, image, from, line))
-}
-
-/// A base vertex for a resolved image, shown as `FROM {shown}`; its cache key is the manifest.
-fn base_vertex(
-    shared: &mut Shared,
-    st: &mut StageState,
-    image: crate::resolve::BaseImage,
-    shown: &str,
-    line: usize,
-) -> VertexId {
-    let source = image
-        .manifest
-        .as_ref()
-        .map_or("scratch".to_string(), |m| m.digest.to_string());
-    let mut step = shared.step(st, line, &format!("FROM {shown}"));
-    st.position -= 1;
-    step.identity = format!("image {shown}");
-    let op = BuildOp::Base(BaseOp {
-        step,
-        source,
-        fs: image.fs,
-    });
-    shared.add(op, Vec::new(), &st.name.clone())
 }

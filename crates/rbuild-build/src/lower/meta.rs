@@ -7,7 +7,7 @@ use rbuild_dockerfile::{Command, Healthcheck, Instruction, ShellOrExec};
 use rbuild_oci::ImageConfigBody;
 use serde_json::Value;
 
-use super::stage::StageState;
+use super::state::StageState;
 use crate::image::HistorySlot;
 use crate::BuildError;
 
@@ -74,7 +74,8 @@ pub(crate) fn apply(
             st.cmd_set = true;
         }
         Command::Entrypoint(ep) => {
-            c.entrypoint = Some(argv(c, ep));
+            // BuildKit leaves an empty exec form out of the config (null, not `[]`).
+            c.entrypoint = Some(argv(c, ep)).filter(|v| !v.is_empty());
             if !st.cmd_set {
                 c.cmd = None;
             }

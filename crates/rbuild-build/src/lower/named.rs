@@ -1,28 +1,30 @@
 //! Named contexts (`--build-context NAME=VALUE`) used as a stage base: an image from the store
 //! or a registry, an image from an OCI layout directory, or a local directory.
 
-use std::sync::Arc;
+use rbuild_context::ignore::Matcher;
+use rbuild_oci::Platform;
 
+use super::base::{from_image, resolve_image};
 use super::fs::push_fs;
-use super::stage::{resolve_image, StageState};
+use super::state::StageState;
 use super::Shared;
-use rbuild_context::local::LocalContext;
 use crate::ocilayout::{self, OciLayoutRef};
-use crate::ops::{BuildOp, CopyOp, CopySource};
+use crate::plan::{CopyFrom, CopyOp, CopySource, OpKind, StepMeta};
 use crate::resolve::BaseImage;
 use crate::{BuildError, NamedContext};
 
-/// The image a named context stands for (scratch for a local directory).
+/// The image a named context stands for (scratch for a local directory), for `platform`.
 pub(super) fn named_image(
     shared: &mut Shared,
     name: &str,
     named: &NamedContext,
+    platform: &Platform,
     line: usize,
 ) -> Result<BaseImage, BuildError> {
     match named {
-        NamedContext::Image(r) => resolve_image(shared, r, line),
-        NamedContext::Local(_) => Ok(BaseImage::scratch()),
-        NamedContext::OciLayout(r) => oci_image(shared, name, r, line),
+        NamedContext::Image(r) => resolve_image(shared, r, platform, line),
+        NamedContext::Local(_) => Ok(BaseImage::scratch(platform)),
+        NamedContext::OciLayout(r) => oci_image(shared, name, r, platform, line),
     }
 }
 
@@ -32,22 +34,21 @@ fn oci_image(
     shared: &mut Shared,
     name: &str,
     r: &OciLayoutRef,
+    platform: &Platform,
     line: usize,
 ) -> Result<BaseImage, BuildError> {
-    let key = r.to_string();
+    let key = format!("{r}|{}", platform.to_spec());
     if let Some(image) = shared.oci_images.get(&key) {
         return Ok(image.clone());
     }
-    let input = shared.input;
-    let store = &input.runtime.store;
-    let platform = input.resolver.platform();
-    let desc = ocilayout::import(store, r, &platform).map_err(|error| BuildError::OciLayout {
+    let store = shared.input.store;
+    let desc = ocilayout::import(store, r, platform).map_err(|error| BuildError::OciLayout {
         line,
         name: name.to_string(),
-        reference: key.clone(),
+        reference: r.to_string(),
         error: Box::new(error),
     })?;
-    let image = BaseImage::load(store, &key, &desc)?;
+    let image = BaseImage::load(store, &r.to_string(), &desc)?;
     shared.oci_images.insert(key, image.clone());
     Ok(image)
 }
@@ -59,35 +60,31 @@ pub(crate) fn named_base(
     shared: &mut Shared,
     mut st: StageState,
     (name, named): (&str, NamedContext),
-    step: crate::ops::StepMeta,
+    step: StepMeta,
     line: usize,
 ) -> Result<StageState, BuildError> {
-    let image = named_image(shared, name, &named, line)?;
-    st.out = super::stage::from_image(shared, &mut st, image, step);
+    let platform = st.out.platform.clone();
+    let image = named_image(shared, name, &named, &platform, line)?;
+    st.out = from_image(shared, &mut st, image, step);
     let NamedContext::Local(dir) = named else {
         return Ok(st);
     };
     let text = format!("COPY {} /", dir.display());
     let step = shared.step(&mut st, line, &text);
     st.position -= 1;
-    let store = Some(shared.input.runtime.store.clone());
     let op = CopyOp {
-        step,
         sources: vec![CopySource::Path(".".into())],
         dest: "/".into(),
         dest_is_dir: true,
         chown: None,
         chmod: None,
-        from_input: false,
-        exclude: Arc::new(LocalContext::plain(dir, store)),
+        from: CopyFrom::Dir(dir),
         parents: false,
         excludes: Vec::new(),
+        exclude_matcher: Matcher::default(),
         add: None,
-        rt: shared.input.runtime.clone(),
-        fetched: Default::default(),
-        prefetched: Default::default(),
     };
-    let v = shared.add(BuildOp::Copy(Box::new(op)), vec![st.out.vertex], &st.name);
+    let v = shared.add(OpKind::Copy(op), vec![st.out.vertex], &st.name, step);
     push_fs(&mut st, v, format!("{text} # rbuild"));
     Ok(st)
 }

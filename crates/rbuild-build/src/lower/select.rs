@@ -29,14 +29,16 @@ pub fn target_index(
     target: Option<&str>,
 ) -> Result<usize, BuildError> {
     if df.stages.is_empty() {
-        return Err(BuildError::at(0, "the Dockerfile has no FROM instruction"));
+        return Err(BuildError::general(
+            "the Dockerfile has no FROM instruction",
+        ));
     }
     match target {
         None => Ok(df.stages.len() - 1),
         Some(t) => names
             .get(&t.to_lowercase())
             .copied()
-            .ok_or_else(|| BuildError::at(0, format!("target stage {t:?} could not be found"))),
+            .ok_or_else(|| BuildError::general(format!("target stage {t:?} could not be found"))),
     }
 }
 

@@ -4,9 +4,9 @@ use rbuild_dockerfile::Instruction;
 
 use super::fs::push_fs;
 use super::meta::join_workdir;
-use super::stage::StageState;
+use super::state::StageState;
 use super::Shared;
-use crate::ops::{BuildOp, WorkdirOp};
+use crate::plan::{OpKind, WorkdirOp};
 use crate::BuildError;
 
 /// BuildKit makes the directory with a mkdir op owned by the USER in effect, so does this.
@@ -21,17 +21,8 @@ pub(crate) fn workdir(
     c.working_dir = Some(path.clone());
     let user = c.user.clone().unwrap_or_default();
     let step = shared.step(st, ins.location.start_line, &ins.source);
-    let op = WorkdirOp {
-        step,
-        path,
-        user,
-        rt: shared.input.runtime.clone(),
-    };
-    let v = shared.add(
-        BuildOp::Workdir(Box::new(op)),
-        vec![st.out.vertex],
-        &st.name,
-    );
+    let op = OpKind::Workdir(WorkdirOp { path, user });
+    let v = shared.add(op, vec![st.out.vertex], &st.name, step);
     // History says "WORKDIR /app" without a builder suffix, as BuildKit writes it.
     push_fs(st, v, ins.source.clone());
     Ok(())

@@ -1,7 +1,7 @@
 //! COPY and ADD: files from a local context, a heredoc, another stage, an URL or a git
 //! repository; ADD also unpacks local archives.
 //!
-//! The op's types and its `exec` live here; the cache key is in `key`, and the sources that
+//! The step's state and its `exec` live here; the cache key is in `key`, and the sources that
 //! are not plain paths (heredocs, URLs, git, archives) in `sources`.
 
 mod key;
@@ -9,112 +9,60 @@ mod sources;
 
 use std::sync::{Arc, Mutex};
 
-use rbuild_solver::KeyPart;
-use rbuild_store::ScratchDir;
-
 use rbuild_context::archive;
-use rbuild_context::chmod::Chmod;
 use rbuild_context::chown;
-use rbuild_context::git::GitSource;
-use rbuild_context::ignore::Matcher;
 use rbuild_context::local::LocalContext;
 use rbuild_context::remote::Download;
 use rbuild_context::select::{plan_with, CopyItem, KeepAll, PlanOptions};
 use rbuild_context::tree::Tree;
 use rbuild_context::write::{write_items, Attrs};
+use rbuild_solver::KeyPart;
+use rbuild_store::ScratchDir;
+
+use super::prefetch::Prefetch;
+use super::{commit_layer, ensure_snapshots, Runtime};
 use crate::image::FsState;
-use crate::ops::prefetch::Prefetch;
-use crate::ops::{commit_layer, ensure_snapshots, Runtime, StepMeta};
+use crate::plan::{CopyFrom, CopyOp, StepMeta};
 use crate::BuildError;
-
-/// One COPY/ADD source.
-#[derive(Clone, Debug)]
-pub enum CopySource {
-    /// A path or glob, relative to the context or the source stage's root.
-    Path(String),
-    /// A heredoc: a file `name` with `content`.
-    Inline {
-        /// File name.
-        name: String,
-        /// Its content.
-        content: String,
-    },
-    /// ADD of an http(s) URL.
-    Url(String),
-    /// ADD of a git repository.
-    Git(GitSource),
-}
-
-/// The local context a COPY reads (its directory, `.dockerignore` and digest cache).
-///
-/// The name is historical: it started as the exclusion function only.
-pub type ExcludeFn = Arc<LocalContext>;
-
-/// What only ADD does.
-#[derive(Clone, Debug, Default)]
-pub struct AddOptions {
-    /// `--checksum` of an URL source (`sha256:<hex>`).
-    pub checksum: Option<String>,
-    /// `--keep-git-dir`.
-    pub keep_git_dir: bool,
-    /// Whether local archives are unpacked (`--unpack`, default true).
-    pub unpack: bool,
-}
-
-/// A COPY or ADD step, fully expanded.
-pub struct CopyOp {
-    /// Display and location.
-    pub step: StepMeta,
-    /// Sources in order.
-    pub sources: Vec<CopySource>,
-    /// Absolute destination (WORKDIR applied).
-    pub dest: String,
-    /// Whether the destination was written with a trailing `/`.
-    pub dest_is_dir: bool,
-    /// `--chown`.
-    pub chown: Option<String>,
-    /// `--chmod`.
-    pub chmod: Option<Chmod>,
-    /// Whether `inputs[1]` is the source (a stage or image); otherwise the local context.
-    pub from_input: bool,
-    /// The local context read when not `from_input`.
-    pub exclude: ExcludeFn,
-    /// `--parents`.
-    pub parents: bool,
-    /// `--exclude` patterns.
-    pub excludes: Vec<String>,
-    /// ADD's options (`None` for COPY).
-    pub add: Option<AddOptions>,
-    /// Shared build runtime.
-    pub rt: Arc<Runtime>,
-    /// URL downloads made while computing the key, reused by `exec`.
-    pub fetched: Mutex<Vec<(String, Download, Arc<ScratchDir>)>>,
-    /// The local sources' key components, computed ahead of the key (see [`CopyOp::prefetch`]).
-    pub prefetched: Prefetch<Result<ContextContent, BuildError>>,
-}
 
 /// One `file:<path>` key component per selected context entry (its content digest), in
 /// selection order, in chunks encoded in parallel.
 pub type ContextContent = Vec<KeyPart>;
 
-impl CopyOp {
-    fn paths(&self) -> Vec<String> {
-        self.sources
-            .iter()
-            .filter_map(|s| match s {
-                CopySource::Path(p) => Some(p.clone()),
-                _ => None,
-            })
-            .collect()
+/// A COPY/ADD being solved: the plan's op and what its key computed that `exec` reuses.
+pub struct CopyStep<'a> {
+    op: &'a CopyOp,
+    meta: &'a StepMeta,
+    rt: &'a Runtime<'a>,
+    /// The local context read (`None` when the sources come from another vertex).
+    ctx: Option<Arc<LocalContext>>,
+    /// URL downloads made while computing the key, reused by `exec`.
+    fetched: Mutex<Vec<(String, Download, Arc<ScratchDir>)>>,
+    /// The local sources' key components, computed ahead of the key (see `prefetch`).
+    prefetched: Prefetch<Result<ContextContent, BuildError>>,
+    /// The context entries the key walked (selected as for a directory destination), so a
+    /// miss does not walk the context again.
+    walked: Mutex<Option<Vec<CopyItem>>>,
+}
+
+impl<'a> CopyStep<'a> {
+    /// The state for `op`.
+    pub fn new(op: &'a CopyOp, meta: &'a StepMeta, rt: &'a Runtime<'a>) -> Self {
+        CopyStep {
+            op,
+            meta,
+            rt,
+            ctx: rt.contexts.for_copy(&op.from),
+            fetched: Mutex::default(),
+            prefetched: Prefetch::default(),
+            walked: Mutex::default(),
+        }
     }
 
-    fn exclude_matcher(&self) -> Result<Matcher, BuildError> {
-        Matcher::new(&self.excludes).map_err(|e| self.step.error(e))
-    }
-
-    fn plan_options<'a>(&self, m: &'a Matcher) -> PlanOptions<'a> {
+    fn plan_options(&self) -> PlanOptions<'a> {
+        let m = &self.op.exclude_matcher;
         PlanOptions {
-            parents: self.parents,
+            parents: self.op.parents,
             excludes: (!m.is_empty()).then_some(m),
         }
     }
@@ -124,10 +72,10 @@ impl CopyOp {
         let parent = inputs.first().cloned().unwrap_or_default();
         let store = &self.rt.store;
         let lower = Tree::new(ensure_snapshots(store, &parent)?);
-        let dest_is_dir = self.dest_is_dir
-            || self.sources.len() > 1
+        let dest_is_dir = self.op.dest_is_dir
+            || self.op.sources.len() > 1
             || lower
-                .resolve(&self.dest, true)
+                .resolve(&self.op.dest, true)
                 .is_some_and(|f| f.meta.is_dir());
         let scratch = store.scratch()?;
         let mut items = self.select(inputs, dest_is_dir)?;
@@ -136,49 +84,57 @@ impl CopyOp {
         let archives = self.split_archives(&mut items)?;
         let attrs = Attrs {
             owner: self.owner(&lower)?,
-            mode: self.chmod.clone(),
+            mode: self.op.chmod.clone(),
         };
         let upper = scratch.path().join("upper");
-        std::fs::create_dir(&upper).map_err(|e| self.step.error(e))?;
+        std::fs::create_dir(&upper).map_err(|e| self.meta.error(e))?;
         write_items(&items, &upper, &lower, &attrs)
-            .map_err(|e| self.step.error(format!("copy failed: {e}")))?;
+            .map_err(|e| self.meta.error(format!("copy failed: {e}")))?;
         for (path, kind) in archives {
-            let target = rbuild_context::write::make_dirs(&upper, &self.dest, &lower, attrs.owner)
-                .and_then(|t| std::fs::create_dir_all(&t).map(|_| t))
-                .map_err(|e| self.step.error(format!("copy failed: {e}")))?;
-            let owner = self.chown.is_some().then_some(attrs.owner);
-            archive::extract(&path, kind, &target, owner).map_err(|e| self.step.error(e))?;
+            let target =
+                rbuild_context::write::make_dirs(&upper, &self.op.dest, &lower, attrs.owner)
+                    .and_then(|t| std::fs::create_dir_all(&t).map(|_| t))
+                    .map_err(|e| self.meta.error(format!("copy failed: {e}")))?;
+            let owner = self.op.chown.is_some().then_some(attrs.owner);
+            archive::extract(&path, kind, &target, owner).map_err(|e| self.meta.error(e))?;
         }
-        commit_layer(&self.rt, &parent, &upper)
+        commit_layer(self.rt, &parent, Some(&upper))
     }
 
     fn select(&self, inputs: &[FsState], dest_is_dir: bool) -> Result<Vec<CopyItem>, BuildError> {
-        let paths = self.paths();
+        let paths = self.op.paths();
         if paths.is_empty() {
             return Ok(Vec::new());
         }
-        let m = self.exclude_matcher()?;
-        let opts = self.plan_options(&m);
-        let result = if self.from_input {
-            let src = inputs.get(1).cloned().unwrap_or_default();
-            let tree = Tree::new(ensure_snapshots(&self.rt.store, &src)?);
-            plan_with(&tree, &paths, &self.dest, dest_is_dir, &KeepAll, opts)
-        } else {
-            let tree = Tree::new(vec![self.exclude.dir.clone()]);
-            plan_with(&tree, &paths, &self.dest, dest_is_dir, &*self.exclude, opts)
+        let opts = self.plan_options();
+        let result = match &self.ctx {
+            None => {
+                let src = inputs.get(1).cloned().unwrap_or_default();
+                let tree = Tree::new(ensure_snapshots(&self.rt.store, &src)?);
+                plan_with(&tree, &paths, &self.op.dest, dest_is_dir, &KeepAll, opts)
+            }
+            Some(ctx) => {
+                // The key's walk planned a directory destination; reuse it when that holds.
+                let walked = self.walked.lock().unwrap_or_else(|p| p.into_inner()).take();
+                if let Some(items) = walked.filter(|_| dest_is_dir) {
+                    return Ok(items);
+                }
+                let tree = Tree::new(vec![ctx.dir.clone()]);
+                plan_with(&tree, &paths, &self.op.dest, dest_is_dir, &**ctx, opts)
+            }
         };
-        result.map_err(|e| self.step.error(e))
+        result.map_err(|e| self.meta.error(e))
     }
 
     fn owner(&self, lower: &Tree) -> Result<(u32, u32), BuildError> {
-        let Some(spec) = &self.chown else {
+        let Some(spec) = &self.op.chown else {
             return Ok((0, 0));
         };
-        chown::resolve_in(spec, lower).map_err(|e| self.step.error(e))
+        chown::resolve_in(spec, lower).map_err(|e| self.meta.error(e))
     }
-}
 
-/// Parses `--chmod`: octal or symbolic (`u+x,g-w`).
-pub fn parse_chmod(value: &str) -> Option<Chmod> {
-    Chmod::parse(value)
+    /// Whether path sources are read from another vertex (a stage or an image).
+    fn from_input(&self) -> bool {
+        self.op.from == CopyFrom::Input
+    }
 }

@@ -64,19 +64,28 @@ fn unpack(
 
 /// Turns `dir` (a step's changes, in overlay format) into a layer on top of `parent`.
 ///
-/// An empty `dir` makes no layer; BuildKit likewise records such steps as empty layers.
-pub fn commit_layer(rt: &Runtime, parent: &FsState, dir: &Path) -> Result<FsState, BuildError> {
+/// No `dir`, or an empty one, makes no layer; BuildKit likewise records such steps as empty
+/// layers.
+pub fn commit_layer(
+    rt: &Runtime,
+    parent: &FsState,
+    dir: Option<&Path>,
+) -> Result<FsState, BuildError> {
     let mut next = parent.clone();
     let created = rt.step_time();
-    if is_empty_dir(dir).map_err(|e| layer_error(&dir.display().to_string(), e))? {
+    let empty = match dir {
+        None => true,
+        Some(d) => is_empty_dir(d).map_err(|e| layer_error(&d.display().to_string(), e))?,
+    };
+    let Some(dir) = dir.filter(|_| !empty) else {
         next.steps.push(StepRecord {
             layer: false,
             created,
         });
         return Ok(next);
-    }
+    };
     let mut ingest = rt.store.ingest()?;
-    let digests = rbuild_layer::write_layer(dir, &rt.layer_options, &mut ingest)
+    let digests = rbuild_layer::write_layer(dir, &rt.layer_options(), &mut ingest)
         .map_err(|e| layer_error(&dir.display().to_string(), e))?;
     let (digest, size) = ingest.commit(Some(&digests.digest), Some(digests.size))?;
     let diff_id = digests.diff_id.clone();

@@ -1,22 +1,26 @@
 //! The COPY/ADD cache key: the op's options, each source's identity, and the digest of
-//! every selected context entry (computed ahead when possible, see [`CopyOp::prefetch`]).
+//! every selected context entry (computed ahead when possible, see [`CopyStep::prefetch`]).
 
 use rayon::prelude::*;
-use rbuild_solver::{CacheKey, Components, KeyBuilder, KeyPart};
-
-use super::{ContextContent, CopyOp, CopySource};
 use rbuild_context::chmod::Chmod;
 use rbuild_context::git;
 use rbuild_context::hashcache::{Digest, Prepared};
 use rbuild_context::remote;
-use rbuild_context::select::plan_map;
+use rbuild_context::select::{plan_map, CopyItem};
 use rbuild_context::tree::Tree;
+use rbuild_solver::{CacheKey, Components, KeyBuilder, KeyPart};
+
+use super::{ContextContent, CopyStep};
+use crate::plan::CopySource;
 use crate::BuildError;
 
 /// Entries per chunk of [`ContextContent`].
 const KEY_CHUNK: usize = 2048;
 
-impl CopyOp {
+/// What a key component shows for a remote source when `debug plan` does not fetch it.
+const NOT_FETCHED: &str = "(fetched when the build runs)";
+
+impl CopyStep<'_> {
     /// The key: parent, the op, and a digest of each selected context entry, URL or commit.
     pub fn cache_key(&self, inputs: &[CacheKey]) -> Result<(CacheKey, Components), BuildError> {
         // 3: --chown owns the directories the step creates, and archive entries (ADD).
@@ -25,17 +29,15 @@ impl CopyOp {
             kb = kb.key("parent", parent);
         }
         kb = self.option_components(kb);
-        for s in &self.sources {
+        for s in &self.op.sources {
             kb = self.source_component(kb, s)?;
         }
-        if self.from_input {
+        if self.from_input() {
             if let Some(src) = inputs.get(1) {
                 kb = kb.key("from", src);
             }
-        } else if !self.paths().is_empty() {
-            let content = self
-                .prefetched
-                .take_or(|| self.context_content(&mut Vec::new()))?;
+        } else if !self.op.paths().is_empty() {
+            let content = self.prefetched.take_or(|| self.context_content())?;
             kb = kb.parts(content);
         }
         Ok(kb.finish())
@@ -43,15 +45,16 @@ impl CopyOp {
 
     /// The flags and destination, which change the result whatever the sources hold.
     fn option_components(&self, kb: KeyBuilder) -> KeyBuilder {
+        let op = self.op;
         let kb = kb
-            .list("sources", &self.paths())
-            .str("dest", &self.dest)
-            .str("dest_is_dir", if self.dest_is_dir { "1" } else { "0" })
-            .opt_str("chown", self.chown.as_deref())
-            .opt_str("chmod", self.chmod.as_ref().map(Chmod::key).as_deref())
-            .str("parents", if self.parents { "1" } else { "0" })
-            .list("exclude", &self.excludes);
-        match &self.add {
+            .list("sources", &op.paths())
+            .str("dest", &op.dest)
+            .str("dest_is_dir", if op.dest_is_dir { "1" } else { "0" })
+            .opt_str("chown", op.chown.as_deref())
+            .opt_str("chmod", op.chmod.as_ref().map(Chmod::key).as_deref())
+            .str("parents", if op.parents { "1" } else { "0" })
+            .list("exclude", &op.excludes);
+        match &op.add {
             Some(add) => kb
                 .str("add", if add.unpack { "unpack" } else { "no-unpack" })
                 .str("keep_git_dir", if add.keep_git_dir { "1" } else { "0" }),
@@ -66,8 +69,11 @@ impl CopyOp {
             CopySource::Inline { name, content } => kb.str(&format!("heredoc:{name}"), content),
             CopySource::Url(url) => kb.str(&format!("url:{url}"), &self.url_digest(url)?),
             CopySource::Git(g) => {
-                let commit = git::resolve_commit(g).map_err(|e| self.step.error(e))?;
                 let name = format!("git:{}#{:?}:{:?}", g.url, g.reference, g.subdir);
+                if self.rt.plan_only {
+                    return Ok(kb.str(&name, NOT_FETCHED));
+                }
+                let commit = git::resolve_commit(g).map_err(|e| self.meta.error(e))?;
                 kb.str(&name, &commit)
             }
             CopySource::Path(_) => kb,
@@ -77,43 +83,48 @@ impl CopyOp {
     /// Walks and digests the local sources now, so that [`cache_key`](Self::cache_key) finds
     /// them ready; does nothing for other sources or if the key was already computed.
     pub fn prefetch(&self) {
-        if !self.from_input && !self.paths().is_empty() {
-            let mut walked = Vec::new();
-            self.prefetched
-                .run_ahead(|| self.context_content(&mut walked));
-            // Thousands of entries are freed once the key can already use the result.
-            drop(walked);
+        if !self.from_input() && !self.op.paths().is_empty() {
+            self.prefetched.run_ahead(|| self.context_content());
         }
     }
 
-    /// The key components of the selected context entries; the entries are left in `walked`.
-    fn context_content(&self, walked: &mut Vec<Prepared>) -> Result<ContextContent, BuildError> {
-        let m = self.exclude_matcher()?;
-        let tree = Tree::new(vec![self.exclude.dir.clone()]);
-        let items = plan_map(
+    /// The key components of the selected context entries. The entries walked are kept for
+    /// `exec` (a miss copies exactly what was hashed, without a second walk).
+    fn context_content(&self) -> Result<ContextContent, BuildError> {
+        let Some(ctx) = &self.ctx else {
+            return Ok(Vec::new());
+        };
+        let tree = Tree::new(vec![ctx.dir.clone()]);
+        let walked: Vec<(CopyItem, Prepared)> = plan_map(
             &tree,
-            &self.paths(),
-            &self.dest,
+            &self.op.paths(),
+            &self.op.dest,
             true,
-            &*self.exclude,
-            self.plan_options(&m),
-            &Prepared::of,
+            &**ctx,
+            self.plan_options(),
+            &|item: CopyItem| {
+                let p = Prepared::of_ref(&item);
+                (item, p)
+            },
         )
-        .map_err(|e| self.step.error(e))?;
-        let digests = self
-            .exclude
+        .map_err(|e| self.meta.error(e))?;
+        let (items, prepared): (Vec<CopyItem>, Vec<Prepared>) = walked.into_iter().unzip();
+        let digests = ctx
             .hashes
-            .digests(&items)
-            .map_err(|(rel, e)| self.step.error(format!("{rel}: {e}")))?;
-        let content = file_components(&items, &digests);
-        *walked = items;
+            .digests(&prepared)
+            .map_err(|(rel, e)| self.meta.error(format!("{rel}: {e}")))?;
+        let content = file_components(&prepared, &digests);
+        *self.walked.lock().unwrap_or_else(|p| p.into_inner()) = Some(items);
         Ok(content)
     }
 
     /// With `--checksum` the key needs no download; otherwise the content decides.
     fn url_digest(&self, url: &str) -> Result<String, BuildError> {
-        if let Some(c) = self.add.as_ref().and_then(|a| a.checksum.as_deref()) {
-            return remote::parse_checksum(c).map_err(|e| self.step.error(e));
+        if let Some(c) = self.op.add.as_ref().and_then(|a| a.checksum.as_deref()) {
+            return remote::parse_checksum(c).map_err(|e| self.meta.error(e));
+        }
+        if self.rt.plan_only {
+            return Ok(NOT_FETCHED.to_string());
         }
         Ok(self.download(url)?.digest)
     }

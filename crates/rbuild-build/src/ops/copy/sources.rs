@@ -4,15 +4,16 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::{CopyOp, CopySource};
+use super::CopyStep;
+use crate::plan::CopySource;
+use crate::BuildError;
 use rbuild_context::archive;
 use rbuild_context::git;
 use rbuild_context::remote::{self, Download};
 use rbuild_context::select::{plan, CopyItem, KeepAll};
 use rbuild_context::tree::Tree;
-use crate::BuildError;
 
-impl CopyOp {
+impl CopyStep<'_> {
     /// Downloads `url` once per op: the key and `exec` share the file.
     pub(super) fn download(&self, url: &str) -> Result<Download, BuildError> {
         let mut fetched = self.fetched.lock().unwrap_or_else(|p| p.into_inner());
@@ -20,7 +21,7 @@ impl CopyOp {
             return Ok(d.clone());
         }
         let dir = Arc::new(self.rt.store.scratch()?);
-        let d = remote::download(url, dir.path()).map_err(|e| self.step.error(e))?;
+        let d = remote::download(url, dir.path()).map_err(|e| self.meta.error(e))?;
         fetched.push((url.to_string(), d.clone(), dir));
         Ok(d)
     }
@@ -30,15 +31,18 @@ impl CopyOp {
         &self,
         items: &mut Vec<CopyItem>,
     ) -> Result<Vec<(PathBuf, archive::Compression)>, BuildError> {
-        if !self.add.as_ref().is_some_and(|a| a.unpack) || self.from_input {
+        if !self.op.add.as_ref().is_some_and(|a| a.unpack) || self.from_input() {
             return Ok(Vec::new());
         }
         let mut archives = Vec::new();
         let mut keep = Vec::with_capacity(items.len());
         for item in items.drain(..) {
-            let local = item.source.real.starts_with(&self.exclude.dir);
+            let local = self
+                .ctx
+                .as_ref()
+                .is_some_and(|c| item.source.real.starts_with(&c.dir));
             let kind = if item.top && local && item.source.meta.is_file() {
-                archive::detect(&item.source.real).map_err(|e| self.step.error(e))?
+                archive::detect(&item.source.real).map_err(|e| self.meta.error(e))?
             } else {
                 None
             };
@@ -59,10 +63,10 @@ impl CopyOp {
     ) -> Result<Vec<CopyItem>, BuildError> {
         let dir = scratch.join("heredocs");
         let mut names = Vec::new();
-        for s in &self.sources {
+        for s in &self.op.sources {
             if let CopySource::Inline { name, content } = s {
-                std::fs::create_dir_all(&dir).map_err(|e| self.step.error(e))?;
-                std::fs::write(dir.join(name), content).map_err(|e| self.step.error(e))?;
+                std::fs::create_dir_all(&dir).map_err(|e| self.meta.error(e))?;
+                std::fs::write(dir.join(name), content).map_err(|e| self.meta.error(e))?;
                 names.push(name.clone());
             }
         }
@@ -70,7 +74,7 @@ impl CopyOp {
             return Ok(Vec::new());
         }
         let tree = Tree::new(vec![dir]);
-        plan(&tree, &names, &self.dest, dest_is_dir, &KeepAll).map_err(|e| self.step.error(e))
+        plan(&tree, &names, &self.op.dest, dest_is_dir, &KeepAll).map_err(|e| self.meta.error(e))
     }
 
     /// Downloads and checkouts, each planned like a COPY from its own directory.
@@ -80,7 +84,7 @@ impl CopyOp {
         dest_is_dir: bool,
     ) -> Result<Vec<CopyItem>, BuildError> {
         let mut items = Vec::new();
-        for (i, s) in self.sources.iter().enumerate() {
+        for (i, s) in self.op.sources.iter().enumerate() {
             let (root, sources) = match s {
                 CopySource::Url(url) => {
                     let d = self.download(url)?;
@@ -89,11 +93,11 @@ impl CopyOp {
                     (dir, vec![remote::file_name(url)])
                 }
                 CopySource::Git(g) => {
-                    let commit = git::resolve_commit(g).map_err(|e| self.step.error(e))?;
-                    let keep = self.add.as_ref().is_some_and(|a| a.keep_git_dir);
+                    let commit = git::resolve_commit(g).map_err(|e| self.meta.error(e))?;
+                    let keep = self.op.add.as_ref().is_some_and(|a| a.keep_git_dir);
                     let dir = scratch.join(format!("git-{i}"));
                     let root =
-                        git::checkout(g, &commit, &dir, keep).map_err(|e| self.step.error(e))?;
+                        git::checkout(g, &commit, &dir, keep).map_err(|e| self.meta.error(e))?;
                     (root, vec![".".to_string()])
                 }
                 _ => continue,
@@ -101,19 +105,20 @@ impl CopyOp {
             let tree = Tree::new(vec![root]);
             let dir = dest_is_dir || matches!(s, CopySource::Git(_));
             items.extend(
-                plan(&tree, &sources, &self.dest, dir, &KeepAll).map_err(|e| self.step.error(e))?,
+                plan(&tree, &sources, &self.op.dest, dir, &KeepAll)
+                    .map_err(|e| self.meta.error(e))?,
             );
         }
         Ok(items)
     }
 
     fn verify(&self, url: &str, d: &Download) -> Result<(), BuildError> {
-        let Some(c) = self.add.as_ref().and_then(|a| a.checksum.as_deref()) else {
+        let Some(c) = self.op.add.as_ref().and_then(|a| a.checksum.as_deref()) else {
             return Ok(());
         };
-        let want = remote::parse_checksum(c).map_err(|e| self.step.error(e))?;
+        let want = remote::parse_checksum(c).map_err(|e| self.meta.error(e))?;
         if want != d.digest {
-            return Err(self.step.error(format!(
+            return Err(self.meta.error(format!(
                 "checksum mismatch for {url}: expected {want}, got {}",
                 d.digest
             )));

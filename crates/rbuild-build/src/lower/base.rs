@@ -1,0 +1,138 @@
+//! A stage's base: FROM an image, scratch, an earlier stage or a named context, on the
+//! platform `FROM --platform` names (else the target's).
+
+use std::collections::{BTreeMap, HashMap};
+
+use rbuild_oci::Platform;
+
+use super::state::StageState;
+use super::{select, Shared, StageOut};
+use crate::image::HistorySlot;
+use crate::plan::{BaseOp, OpKind, StepMeta, VertexId};
+use crate::resolve::BaseImage;
+use crate::BuildError;
+
+/// Docker's default PATH, set when a base image has none.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Starts stage `index`: its state with the base's config, and the base's vertex.
+pub(crate) fn start(shared: &mut Shared, index: usize) -> Result<StageState, BuildError> {
+    let stage = &shared.input.dockerfile.stages[index];
+    let line = stage.location.start_line;
+    let base = shared
+        .lexer
+        .expand_word(&stage.base, &shared.globals)
+        .map_err(|e| BuildError::expand(Some(line), e))?;
+    if base.is_empty() {
+        // BuildKit's words for `FROM $UNSET`.
+        let msg = format!("base name ({}) should not be blank", stage.base);
+        return Err(BuildError::at(line, msg));
+    }
+    let platform = stage_platform(shared, stage.platform.as_deref(), line)?;
+    let mut st = StageState {
+        index,
+        name: stage.name.clone().unwrap_or_default(),
+        total: stage.instructions.len() + 1,
+        position: 0,
+        out: empty_out(platform.clone()),
+        args: BTreeMap::new(),
+        cmd_set: false,
+        env_index: HashMap::new(),
+    };
+    let text = format!("FROM {base}");
+    let step = shared.step(&mut st, line, &text);
+    if let Some(named) = shared.input.request.named_contexts.get(&base).cloned() {
+        return super::named::named_base(shared, st, (&base, named), step, line);
+    }
+    if let Some(parent) = select::stage_ref(&shared.names, &base, index) {
+        st.out = shared.outs[parent]
+            .clone()
+            .ok_or_else(|| BuildError::at(line, "stage used before it was built"))?;
+        return Ok(st);
+    }
+    let image = resolve_image(shared, &base, &platform, line)?;
+    st.out = from_image(shared, &mut st, image, step);
+    Ok(st)
+}
+
+fn empty_out(platform: Platform) -> StageOut {
+    StageOut {
+        vertex: VertexId(0),
+        config: Default::default(),
+        history: Vec::new(),
+        fs_steps: 0,
+        base_created: None,
+        platform,
+    }
+}
+
+/// `FROM --platform=...` (expanded with the global ARGs, so `$BUILDPLATFORM` works), else
+/// the platform the build targets.
+fn stage_platform(
+    shared: &Shared,
+    flag: Option<&str>,
+    line: usize,
+) -> Result<Platform, BuildError> {
+    let Some(flag) = flag else {
+        return Ok(shared.input.platform.clone());
+    };
+    let spec = shared
+        .lexer
+        .expand_word(flag, &shared.globals)
+        .map_err(|e| BuildError::expand(Some(line), e))?;
+    rbuild_oci::platform::parse(&spec).map_err(|e| BuildError::at(line, e.to_string()))
+}
+
+/// Resolves an image reference or `scratch` for `platform`.
+pub(crate) fn resolve_image(
+    shared: &Shared,
+    word: &str,
+    platform: &Platform,
+    line: usize,
+) -> Result<BaseImage, BuildError> {
+    if word.eq_ignore_ascii_case("scratch") {
+        return Ok(BaseImage::scratch(platform));
+    }
+    let input = shared.input;
+    input
+        .resolver
+        .resolve(input.store, word, platform)?
+        .ok_or_else(|| BuildError::BaseNotFound {
+            line,
+            image: word.to_string(),
+        })
+}
+
+/// The stage output for a base image: its config (with Docker's default PATH) and a base
+/// vertex whose value is the image's layers.
+pub(super) fn from_image(
+    shared: &mut Shared,
+    st: &mut StageState,
+    image: BaseImage,
+    step: StepMeta,
+) -> StageOut {
+    let mut config = image.config.clone();
+    let history = config.history.drain(..).map(HistorySlot::Base).collect();
+    config.rootfs.diff_ids.clear();
+    let env = config.config.env.get_or_insert_with(Vec::new);
+    if !env.iter().any(|e| e.starts_with("PATH=")) {
+        env.insert(0, format!("PATH={DEFAULT_PATH}"));
+    }
+    let source = image
+        .manifest
+        .as_ref()
+        .map_or("scratch".to_string(), |m| m.digest.to_string());
+    let op = OpKind::Base(BaseOp {
+        source,
+        fs: image.fs,
+    });
+    let vertex = shared.add(op, Vec::new(), &st.name.clone(), step);
+    StageOut {
+        vertex,
+        config,
+        history,
+        fs_steps: 0,
+        base_created: image.config.created.clone(),
+        platform: st.out.platform.clone(),
+    }
+}

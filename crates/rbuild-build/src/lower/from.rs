@@ -1,0 +1,84 @@
+//! `COPY --from`: a named context (which overrides a stage of the same name, as in BuildKit),
+//! an earlier stage (by name or index) or an image reference.
+
+use std::path::PathBuf;
+
+use super::base::resolve_image;
+use super::state::StageState;
+use super::{select, Shared};
+use crate::plan::{BaseOp, OpKind, VertexId};
+use crate::resolve::BaseImage;
+use crate::{BuildError, NamedContext};
+
+/// Where `COPY --from` reads.
+pub(super) enum FromSource {
+    /// A stage or image vertex.
+    Vertex(VertexId),
+    /// A named local context (`--build-context name=DIR`).
+    Dir(PathBuf),
+}
+
+/// Resolves the `--from` value `from` of a COPY in stage `st`.
+pub(super) fn from_source(
+    shared: &mut Shared,
+    st: &mut StageState,
+    from: &str,
+    line: usize,
+) -> Result<FromSource, BuildError> {
+    match shared.input.request.named_contexts.get(from).cloned() {
+        Some(NamedContext::Local(dir)) => Ok(FromSource::Dir(dir)),
+        Some(named) => {
+            let shown = match &named {
+                NamedContext::Image(r) => r.clone(),
+                NamedContext::OciLayout(r) => r.to_string(),
+                NamedContext::Local(_) => "scratch".to_string(),
+            };
+            let platform = st.out.platform.clone();
+            let image = super::named::named_image(shared, from, &named, &platform, line)?;
+            Ok(FromSource::Vertex(base_vertex(
+                shared, st, image, &shown, line,
+            )))
+        }
+        None => from_vertex(shared, st, from, line).map(FromSource::Vertex),
+    }
+}
+
+/// `--from`: a stage (by name or index) or an image reference.
+fn from_vertex(
+    shared: &mut Shared,
+    st: &mut StageState,
+    from: &str,
+    line: usize,
+) -> Result<VertexId, BuildError> {
+    if let Some(i) = select::stage_ref(&shared.names, from, st.index) {
+        return shared.outs[i]
+            .as_ref()
+            .map(|o| o.vertex)
+            .ok_or_else(|| BuildError::at(line, format!("stage {from:?} is not built")));
+    }
+    let platform = st.out.platform.clone();
+    let image = resolve_image(shared, from, &platform, line)?;
+    Ok(base_vertex(shared, st, image, from, line))
+}
+
+/// A base vertex for a resolved image, shown as `FROM {shown}`; its cache key is the manifest.
+fn base_vertex(
+    shared: &mut Shared,
+    st: &mut StageState,
+    image: BaseImage,
+    shown: &str,
+    line: usize,
+) -> VertexId {
+    let source = image
+        .manifest
+        .as_ref()
+        .map_or("scratch".to_string(), |m| m.digest.to_string());
+    let mut step = shared.step(st, line, &format!("FROM {shown}"));
+    st.position -= 1;
+    step.identity = format!("image {shown}");
+    let op = OpKind::Base(BaseOp {
+        source,
+        fs: image.fs,
+    });
+    shared.add(op, Vec::new(), &st.name.clone(), step)
+}

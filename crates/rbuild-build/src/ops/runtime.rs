@@ -1,0 +1,88 @@
+//! What steps may use while a plan runs: the request (read, never copied), the store, the
+//! progress reporter, and the local contexts COPY reads.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rbuild_context::local::LocalContext;
+use rbuild_layer::WriteOptions;
+use rbuild_store::Store;
+
+use crate::plan::CopyFrom;
+use crate::progress::Reporter;
+use crate::{BuildError, BuildRequest};
+
+/// The effects a running plan uses.
+pub struct Runtime<'a> {
+    /// The build's request: limits, compression, SOURCE_DATE_EPOCH, sandbox executable.
+    pub request: &'a BuildRequest,
+    /// The store.
+    pub store: Arc<Store>,
+    /// Where progress goes.
+    pub reporter: Arc<dyn Reporter>,
+    /// The local contexts COPY reads.
+    pub contexts: Contexts,
+    /// Computing keys for `debug plan`: remote sources (URLs, git) are not fetched.
+    pub plan_only: bool,
+}
+
+impl Runtime<'_> {
+    /// How new layers are written.
+    pub fn layer_options(&self) -> WriteOptions {
+        WriteOptions {
+            compression: self.request.compression,
+            source_date_epoch: self.request.source_date_epoch,
+        }
+    }
+
+    /// The time recorded for a step that runs now (SOURCE_DATE_EPOCH when it is earlier).
+    pub fn step_time(&self) -> i64 {
+        let now = crate::time::now_unix();
+        self.request.source_date_epoch.map_or(now, |e| e.min(now))
+    }
+}
+
+/// The build context and the named local contexts, each opened once per build.
+pub struct Contexts {
+    main: Arc<LocalContext>,
+    store: Option<Arc<Store>>,
+    dirs: Mutex<HashMap<PathBuf, Arc<LocalContext>>>,
+}
+
+impl Contexts {
+    /// The build context at `dir` with the ignore file that goes with `dockerfile`.
+    pub fn open(
+        dir: &Path,
+        dockerfile: Option<&Path>,
+        store: Option<Arc<Store>>,
+    ) -> Result<Contexts, BuildError> {
+        let main = LocalContext::open(dir.to_path_buf(), dockerfile, store.clone())
+            .map_err(BuildError::Context)?;
+        Ok(Contexts {
+            main: Arc::new(main),
+            store,
+            dirs: Mutex::default(),
+        })
+    }
+
+    /// The build context.
+    pub fn main(&self) -> &Arc<LocalContext> {
+        &self.main
+    }
+
+    /// The local context a COPY reads (`None` when it reads another vertex).
+    pub fn for_copy(&self, from: &CopyFrom) -> Option<Arc<LocalContext>> {
+        match from {
+            CopyFrom::Context => Some(self.main.clone()),
+            CopyFrom::Input => None,
+            CopyFrom::Dir(dir) => {
+                let mut dirs = self.dirs.lock().unwrap_or_else(|p| p.into_inner());
+                let ctx = dirs.entry(dir.clone()).or_insert_with(|| {
+                    Arc::new(LocalContext::plain(dir.clone(), self.store.clone()))
+                });
+                Some(ctx.clone())
+            }
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! Solving a plan: its vertices become [`Step`]s in a solver graph, keyed on the store's
+//! cache (per layer compression), with progress events and context walks started ahead.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use rbuild_layer::Compression;
+use rbuild_solver::{
+    solve, CacheKey, CacheStorage, Components, Event as SolverEvent, Graph, KeyBuilder, Observer,
+    Op, SolveError, SolveOptions,
+};
+
+use crate::cache::StoreCache;
+use crate::image::FsState;
+use crate::ops::{Runtime, Step};
+use crate::plan::{KeyView, Plan, VertexId};
+use crate::progress::{Event, Reporter, StepInfo};
+use crate::BuildError;
+
+/// At most this many threads walk context sources ahead of the solver.
+const PREFETCH_THREADS: usize = 4;
+
+/// Runs `plan` with `rt`; returns the target's filesystem.
+pub fn run_plan(plan: &Plan, rt: &Runtime) -> Result<FsState, BuildError> {
+    let graph = graph(plan, rt);
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        // The stat cache loads while the context is walked.
+        s.spawn(|| rt.contexts.main().hashes.preload());
+        prefetch(s, plan, &graph, &done);
+        let fs = solve_graph(plan, rt, &graph);
+        done.store(true, Ordering::Relaxed);
+        fs
+    })
+}
+
+/// The cache keys of the vertices the target needs, computed as a build would compute them
+/// but without running anything or fetching remote sources (`debug plan`).
+pub fn plan_keys(plan: &Plan, rt: &Runtime) -> Vec<KeyView> {
+    let graph = graph(plan, rt);
+    let mut keys: Vec<Option<CacheKey>> = vec![None; plan.vertices.len()];
+    let mut out = vec![KeyView::Unknown("not needed".into()); plan.vertices.len()];
+    for id in plan.needed() {
+        let (Some(step), Some(v)) = (graph.op(id), plan.vertex(id)) else {
+            continue;
+        };
+        let inputs: Option<Vec<CacheKey>> = v.inputs.iter().map(|i| keys[i.0]).collect();
+        let Some(inputs) = inputs else {
+            out[id.0] = KeyView::Unknown("an input's key is unknown".into());
+            continue;
+        };
+        out[id.0] = match step.cache_key(&inputs) {
+            Ok((key, comps)) => {
+                keys[id.0] = Some(key);
+                KeyView::Known(key, comps)
+            }
+            Err(e) => KeyView::Unknown(anyhow_like(&e)),
+        };
+    }
+    out
+}
+
+/// An error with its causes, `a: b: c`.
+fn anyhow_like(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+fn graph<'a>(plan: &'a Plan, rt: &'a Runtime<'a>) -> Graph<Step<'a>> {
+    let mut graph = Graph::new();
+    for v in &plan.vertices {
+        graph.add(Step::new(v, rt), v.inputs.clone());
+    }
+    graph
+}
+
+fn solve_graph(plan: &Plan, rt: &Runtime, graph: &Graph<Step>) -> Result<FsState, BuildError> {
+    let req = rt.request;
+    let cache = CompressionKeyed::new(StoreCache::new(rt.store.clone()), req.compression);
+    let no_cache_all = req.no_cache;
+    let filter: Vec<bool> = plan
+        .vertices
+        .iter()
+        .map(|v| {
+            no_cache_all
+                || (!v.stage.is_empty()
+                    && req
+                        .no_cache_filter
+                        .iter()
+                        .any(|f| f.eq_ignore_ascii_case(&v.stage)))
+        })
+        .collect();
+    let opts = SolveOptions::new(req.jobs.max(1))
+        .with_no_cache(move |v: VertexId| filter.get(v.0).copied().unwrap_or(no_cache_all));
+    let infos: Vec<StepInfo> = plan.vertices.iter().map(|v| v.step.info.clone()).collect();
+    let observer = Progress {
+        infos,
+        reporter: rt.reporter.clone(),
+    };
+    match solve(graph, &[plan.target], &cache, &opts, &observer) {
+        Ok(mut values) => values.pop().ok_or(BuildError::Cancelled),
+        Err(SolveError::Op { error, .. }) => Err(error),
+        Err(SolveError::Cancelled) => Err(BuildError::Cancelled),
+        Err(other) => Err(BuildError::general(format!(
+            "internal solver error: {other}"
+        ))),
+    }
+}
+
+/// Starts walking and digesting the local sources of every needed COPY/ADD on a few
+/// threads, in build order, so their keys are ready when the solver asks; stops taking new
+/// ones once `done` is set.
+fn prefetch<'s>(
+    scope: &'s std::thread::Scope<'s, '_>,
+    plan: &Plan,
+    graph: &'s Graph<Step<'s>>,
+    done: &'s AtomicBool,
+) {
+    let copies: Vec<&Step> = plan
+        .needed()
+        .into_iter()
+        .filter_map(|v| graph.op(v))
+        .filter(|s| s.copy.is_some())
+        .collect();
+    let next = Arc::new(AtomicUsize::new(0));
+    let copies = Arc::new(copies);
+    for _ in 0..copies.len().min(PREFETCH_THREADS) {
+        let (next, copies) = (next.clone(), copies.clone());
+        scope.spawn(move || {
+            while !done.load(Ordering::Relaxed) {
+                let Some(step) = copies.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                    return;
+                };
+                // A panic is the solver's to report (cache_key computes again under its
+                // catch_unwind); here it must not take the whole scope down.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    if let Some(c) = &step.copy {
+                        c.prefetch();
+                    }
+                }));
+            }
+        });
+    }
+}
+
+/// Cache records keyed on the layer compression: a layer compressed another way is another
+/// blob, so a record made with gzip must not hand zstd-built images gzip layers. The default
+/// (gzip 6) keeps the plain key, so existing caches stay valid.
+struct CompressionKeyed {
+    inner: StoreCache,
+    compression: Option<String>,
+}
+
+impl CompressionKeyed {
+    fn new(inner: StoreCache, c: Compression) -> Self {
+        let compression = match c {
+            c if c == Compression::default() => None,
+            Compression::None => Some("none".to_string()),
+            Compression::Gzip { level } => Some(format!("gzip:{level}")),
+            Compression::Zstd { level } => Some(format!("zstd:{level}")),
+        };
+        CompressionKeyed { inner, compression }
+    }
+
+    fn key(&self, key: &CacheKey) -> CacheKey {
+        match &self.compression {
+            None => *key,
+            Some(c) => {
+                KeyBuilder::new("compressed", 1)
+                    .key("step", key)
+                    .str("compression", c)
+                    .finish()
+                    .0
+            }
+        }
+    }
+}
+
+impl CacheStorage<FsState> for CompressionKeyed {
+    fn load(&self, key: &CacheKey) -> Option<FsState> {
+        self.inner.load(&self.key(key))
+    }
+
+    fn save(&self, key: &CacheKey, identity: &str, components: &Components, value: &FsState) {
+        self.inner.save(&self.key(key), identity, components, value);
+    }
+
+    fn last_components(&self, identity: &str) -> Option<Components> {
+        self.inner.last_components(identity)
+    }
+}
+
+/// Translates solver events into progress events.
+struct Progress {
+    infos: Vec<StepInfo>,
+    reporter: Arc<dyn Reporter>,
+}
+
+impl Observer for Progress {
+    fn event(&self, ev: SolverEvent) {
+        let info = |v: &VertexId| self.infos.get(v.0).cloned();
+        let out = match ev {
+            SolverEvent::Started(v) => info(&v).map(Event::Started),
+            SolverEvent::Cached(v) => info(&v).map(Event::Cached),
+            SolverEvent::Miss(v, reason) => info(&v).map(|i| Event::Miss(i, reason.to_string())),
+            SolverEvent::Done(v, d) => info(&v).map(|i| Event::Done(i.number, d)),
+            SolverEvent::Failed(v) => info(&v).map(|i| Event::Failed(i.number, "failed".into())),
+        };
+        if let Some(e) = out {
+            self.reporter.event(e);
+        }
+    }
+}
