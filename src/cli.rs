@@ -133,6 +133,35 @@ pub enum DebugCommand {
     Parse(ParseArgs),
     /// Print how WORD expands with BuildKit's shell lexer (as ENV, COPY, WORKDIR... expand).
     Expand(ExpandArgs),
+    /// Print the build plan: each step with its inputs, what it does and its cache-key
+    /// components, then the image config; nothing is run (base images come from the store).
+    Plan(Box<PlanArgs>),
+}
+
+/// Options of `rbuild debug plan`: the build flags that change the plan.
+#[derive(Args, Debug)]
+pub struct PlanArgs {
+    /// Dockerfile path (default: CONTEXT/Dockerfile); `-` reads it from stdin.
+    #[arg(short = 'f', long = "file", value_name = "PATH")]
+    pub file: Option<PathBuf>,
+    /// Build-time variable `KEY=VALUE`; `KEY` alone takes the value from the environment.
+    #[arg(long = "build-arg", value_name = "KEY[=VALUE]")]
+    pub build_args: Vec<String>,
+    /// Plan this stage and the stages it needs.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Platform to build for, `os/arch[/variant]` (default: this host's).
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]", value_delimiter = ',', value_parser = parse_platform)]
+    pub platform: Vec<Platform>,
+    /// The platform the build runs on (default: this host's); fixes `BUILD*` args and the
+    /// platform of `FROM --platform=$BUILDPLATFORM` stages, for reproducible plans.
+    #[arg(long = "build-platform", value_name = "OS/ARCH[/VARIANT]", value_parser = parse_platform)]
+    pub build_platform: Option<Platform>,
+    /// Named context, as for `rbuild build`; repeatable.
+    #[arg(long = "build-context", value_name = "NAME=VALUE")]
+    pub build_contexts: Vec<String>,
+    /// Build context directory.
+    pub context: PathBuf,
 }
 
 /// Options of `rbuild debug ignore`.

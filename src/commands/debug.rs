@@ -16,6 +16,8 @@ pub fn run(command: &DebugCommand) -> anyhow::Result<ExitCode> {
         DebugCommand::Ignore(args) => ignore(args),
         DebugCommand::Parse(args) => parse(args),
         DebugCommand::Expand(args) => expand(args),
+        // Needs the store: run by commands::run through debug_plan.
+        DebugCommand::Plan(_) => Ok(ExitCode::FAILURE),
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod build;
 mod debug;
+mod debug_plan;
 mod images;
 mod import;
 mod inspect;
@@ -23,7 +24,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use rbuild_store::Store;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, DebugCommand};
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -31,7 +32,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Login(args) => return login::run(args),
         Command::Logout { registry } => return logout::run(registry.as_deref()),
-        Command::Debug { command } => return debug::run(command),
+        Command::Debug { command } if !matches!(command, DebugCommand::Plan(_)) => {
+            return debug::run(command)
+        }
         _ => {}
     }
     let store = open_store(cli.root)?;
@@ -40,6 +43,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Images => images::run(&store),
         Command::Pull(args) => pull::run(&store, &args),
         Command::Push(args) => push::run(&store, &args),
+        Command::Debug {
+            command: DebugCommand::Plan(args),
+        } => debug_plan::run(*args, store),
         Command::Login(_) | Command::Logout { .. } | Command::Debug { .. } => Ok(ExitCode::SUCCESS),
         Command::Inspect { reference } => inspect::run(&store, &reference),
         Command::Import { tarball, reference } => import::run(&store, &tarball, &reference),

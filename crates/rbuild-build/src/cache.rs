@@ -21,7 +21,10 @@ impl StoreCache {
 
 impl CacheStorage<FsState> for StoreCache {
     fn load(&self, key: &CacheKey) -> Option<FsState> {
-        let bytes = self.store.kv_get("cache", &key.to_hex()).ok()??;
+        let bytes = self
+            .store
+            .kv_get(rbuild_store::NS_CACHE, &key.to_hex())
+            .ok()??;
         let fs: FsState = serde_json::from_slice(&bytes).ok()?;
         // A record whose blobs were pruned is a miss, never a broken image.
         fs.layers
@@ -38,17 +41,23 @@ impl CacheStorage<FsState> for StoreCache {
                 .iter()
                 .map(|l| l.descriptor.digest.clone())
                 .collect();
-            if let Err(e) = self.store.kv_put_refs("cache", &key.to_hex(), &v, &blobs) {
+            if let Err(e) =
+                self.store
+                    .kv_put_refs(rbuild_store::NS_CACHE, &key.to_hex(), &v, &blobs)
+            {
                 tracing::warn!("cannot record cache entry: {e}");
             }
         }
         if let Ok(c) = serde_json::to_vec(components) {
-            let _ = self.store.kv_put("explain", identity, &c);
+            let _ = self.store.kv_put(rbuild_store::NS_EXPLAIN, identity, &c);
         }
     }
 
     fn last_components(&self, identity: &str) -> Option<Components> {
-        let bytes = self.store.kv_get("explain", identity).ok()??;
+        let bytes = self
+            .store
+            .kv_get(rbuild_store::NS_EXPLAIN, identity)
+            .ok()??;
         serde_json::from_slice(&bytes).ok()
     }
 }

@@ -49,7 +49,7 @@ pub enum BuildError {
     #[error(transparent)]
     Parse(#[from] rbuild_dockerfile::Error),
     /// A semantic error in the Dockerfile.
-    #[error("{}: {message}", at_line(line))]
+    #[error("{}{message}", line.map_or(String::new(), |l| format!("Dockerfile:{l}: ")))]
     Dockerfile {
         /// The line, when one is to blame.
         line: Option<usize>,

@@ -76,6 +76,8 @@ pub struct BuildRequest {
     pub named_contexts: BTreeMap<String, NamedContext>,
     /// `--platform`: the platforms to build for (empty: this host's).
     pub platforms: Vec<rbuild_oci::Platform>,
+    /// The platform the build runs on (`BUILDPLATFORM`): this host's.
+    pub build_platform: rbuild_oci::Platform,
 }
 
 /// What a `--build-context` name stands for.
@@ -130,6 +132,7 @@ impl BuildRequest {
             compression: rbuild_layer::Compression::default(),
             named_contexts: BTreeMap::new(),
             platforms: Vec::new(),
+            build_platform: rbuild_oci::Platform::host(),
         }
     }
 }

@@ -23,7 +23,7 @@ use super::statkey::{key_hash, Known, ENTRY_LEN};
 pub use super::statkey::{Digest, StatKey};
 
 /// The kv namespace of the stat cache.
-pub const NAMESPACE: &str = "ctxhash";
+pub const NAMESPACE: &str = rbuild_store::NS_CTXHASH;
 
 /// How recent a change must be for its digest not to be remembered (50 ms).
 const RACY_NS: i128 = 50_000_000;

@@ -49,13 +49,7 @@ pub(crate) fn request(args: BuildArgs) -> anyhow::Result<BuildRequest> {
     let mut req = BuildRequest::new(args.context.clone());
     req.limits = limits::from_args(&args)?;
     req.network = args.network.and_then(NetworkArg::mode);
-    req.dockerfile = match args.file {
-        Some(p) if p.as_os_str() == "-" => {
-            DockerfileSource::Text(rbuild_build::read_dockerfile(std::io::stdin().lock(), &p)?)
-        }
-        Some(p) => DockerfileSource::Path(p),
-        None => DockerfileSource::Path(args.context.join("Dockerfile")),
-    };
+    req.dockerfile = dockerfile_source(args.file, &args.context)?;
     req.compression = rbuild_build::export::layer_compression(&args.outputs)?;
     req.outputs = args.outputs.into_iter().map(|o| o.output).collect();
     let named = req.outputs.iter().flat_map(|o| match o {
@@ -82,6 +76,20 @@ pub(crate) fn request(args: BuildArgs) -> anyhow::Result<BuildRequest> {
     Ok(req)
 }
 
+/// `-f`: a path, `-` (read now from stdin) or the context's `Dockerfile`.
+pub(crate) fn dockerfile_source(
+    file: Option<std::path::PathBuf>,
+    context: &std::path::Path,
+) -> anyhow::Result<DockerfileSource> {
+    Ok(match file {
+        Some(p) if p.as_os_str() == "-" => {
+            DockerfileSource::Text(rbuild_build::read_dockerfile(std::io::stdin().lock(), &p)?)
+        }
+        Some(p) => DockerfileSource::Path(p),
+        None => DockerfileSource::Path(context.join("Dockerfile")),
+    })
+}
+
 /// `SOURCE_DATE_EPOCH` from the build arg, else the environment.
 fn source_date_epoch(build_args: &BTreeMap<String, String>) -> anyhow::Result<Option<i64>> {
     let epoch = build_args
@@ -97,7 +105,7 @@ fn source_date_epoch(build_args: &BTreeMap<String, String>) -> anyhow::Result<Op
 }
 
 /// `K=V` as given; `K` alone takes the environment's value and is dropped when unset, as docker does.
-fn parse_build_args(
+pub(crate) fn parse_build_args(
     args: &[String],
     env: impl Fn(&str) -> Option<String>,
 ) -> BTreeMap<String, String> {
@@ -110,7 +118,7 @@ fn parse_build_args(
 }
 
 /// `--build-context NAME=VALUE`; local directories and OCI layout paths are made absolute.
-fn named_contexts(
+pub(crate) fn named_contexts(
     values: &[String],
 ) -> anyhow::Result<BTreeMap<String, rbuild_build::NamedContext>> {
     let mut out = BTreeMap::new();

@@ -23,10 +23,10 @@ pub const PROXY_ARGS: &[&str] = &[
 ];
 
 /// The automatic platform args: `TARGETPLATFORM`, `TARGETOS`, `TARGETARCH`, `TARGETVARIANT`
-/// for `target`, and the `BUILD*` ones for the platform the build runs on (this host).
-pub fn builtin_args(target: &Platform) -> BTreeMap<String, String> {
+/// for `target`, and the `BUILD*` ones for `build`, the platform the build runs on.
+pub fn builtin_args(target: &Platform, build: &Platform) -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
-    for (prefix, p) in [("TARGET", target.clone()), ("BUILD", Platform::host())] {
+    for (prefix, p) in [("TARGET", target), ("BUILD", build)] {
         m.insert(format!("{prefix}PLATFORM"), p.to_spec());
         m.insert(format!("{prefix}OS"), p.os.clone());
         m.insert(format!("{prefix}ARCH"), p.architecture.clone());
@@ -45,7 +45,7 @@ pub fn global_args(
     target: &Platform,
     lexer: &Lexer,
 ) -> Result<BTreeMap<String, String>, BuildError> {
-    let mut scope = builtin_args(target);
+    let mut scope = builtin_args(target, &req.build_platform);
     for decl in &df.meta_args {
         let value = match (req.build_args.get(&decl.name), &decl.default) {
             (Some(v), _) => Some(v.clone()),

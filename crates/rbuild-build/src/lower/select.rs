@@ -35,11 +35,42 @@ pub fn target_index(
     }
     match target {
         None => Ok(df.stages.len() - 1),
-        Some(t) => names
-            .get(&t.to_lowercase())
-            .copied()
-            .ok_or_else(|| BuildError::general(format!("target stage {t:?} could not be found"))),
+        Some(t) => names.get(&t.to_lowercase()).copied().ok_or_else(|| {
+            let mut msg = format!("target stage {t:?} could not be found");
+            if let Some(near) = closest(t, names.keys()) {
+                // BuildKit's suggestion, from its util/suggest.
+                msg.push_str(&format!(" (did you mean {near}?)"));
+            }
+            BuildError::general(msg)
+        }),
     }
+}
+
+/// The candidate nearest to `word` by edit distance, if it is near enough to be a typo.
+fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a String>) -> Option<&'a str> {
+    let word = word.to_lowercase();
+    let limit = (word.chars().count() / 2).max(1);
+    candidates
+        .map(|c| (edit_distance(&word, &c.to_lowercase()), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c.as_str())
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 /// Resolves a stage reference (name or index) seen from stage `current`.
@@ -82,4 +113,18 @@ pub fn needed_stages(
         }
     }
     needed.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mistyped_target_gets_buildkits_suggestion() {
+        let names = ["build".to_string(), "test".to_string()];
+        assert_eq!(closest("bulid", names.iter()), Some("build"));
+        assert_eq!(closest("tset", names.iter()), Some("test"));
+        assert_eq!(closest("zzzzzz", names.iter()), None);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
 }

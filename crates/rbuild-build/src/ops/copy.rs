@@ -134,7 +134,7 @@ impl<'a> CopyStep<'a> {
     }
 
     /// Whether path sources are read from another vertex (a stage or an image).
-    fn from_input(&self) -> bool {
+    fn reads_input(&self) -> bool {
         self.op.from == CopyFrom::Input
     }
 }

@@ -32,7 +32,7 @@ impl CopyStep<'_> {
         for s in &self.op.sources {
             kb = self.source_component(kb, s)?;
         }
-        if self.from_input() {
+        if self.reads_input() {
             if let Some(src) = inputs.get(1) {
                 kb = kb.key("from", src);
             }
@@ -83,7 +83,7 @@ impl CopyStep<'_> {
     /// Walks and digests the local sources now, so that [`cache_key`](Self::cache_key) finds
     /// them ready; does nothing for other sources or if the key was already computed.
     pub fn prefetch(&self) {
-        if !self.from_input() && !self.op.paths().is_empty() {
+        if !self.reads_input() && !self.op.paths().is_empty() {
             self.prefetched.run_ahead(|| self.context_content());
         }
     }

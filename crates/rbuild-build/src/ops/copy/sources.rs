@@ -31,7 +31,7 @@ impl CopyStep<'_> {
         &self,
         items: &mut Vec<CopyItem>,
     ) -> Result<Vec<(PathBuf, archive::Compression)>, BuildError> {
-        if !self.op.add.as_ref().is_some_and(|a| a.unpack) || self.from_input() {
+        if !self.op.add.as_ref().is_some_and(|a| a.unpack) || self.reads_input() {
             return Ok(Vec::new());
         }
         let mut archives = Vec::new();

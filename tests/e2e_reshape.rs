@@ -1,0 +1,83 @@
+//! Issue 13's user-facing fixes end to end: the target platform reaches TARGET* args and the
+//! config, BuildKit's config and error texts, tag names, and push as an output.
+
+mod common;
+
+use common::{text, Env};
+
+fn context(dockerfile: &str) -> tempfile::TempDir {
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(ctx.path().join("Dockerfile"), dockerfile).unwrap();
+    ctx
+}
+
+/// BuildKit: `--platform linux/arm64` sets TARGETARCH and labels a scratch image arm64.
+#[test]
+fn platform_reaches_target_args_and_the_scratch_config() {
+    let env = Env::empty();
+    let ctx = context("FROM scratch\nARG TARGETARCH\nLABEL arch=$TARGETARCH\n");
+    env.build_ok(ctx.path(), "arm:1", &["--platform", "linux/arm64"]);
+    let config = env.skopeo_config("arm:1");
+    assert_eq!(config["architecture"], "arm64", "{config}");
+    assert_eq!(config["os"], "linux", "{config}");
+    assert_eq!(config["config"]["Labels"]["arch"], "arm64", "{config}");
+    // Several platforms in one build are refused, not silently reduced to one.
+    let out = env.build_fails(
+        ctx.path(),
+        "two:1",
+        &["--platform", "linux/arm64,linux/amd64"],
+    );
+    assert!(out.contains("several platforms"), "{out}");
+}
+
+/// BuildKit writes no Entrypoint for `ENTRYPOINT []` (null, not an empty list).
+#[test]
+fn empty_entrypoint_is_left_out_of_the_config() {
+    let env = Env::empty();
+    let ctx = context("FROM scratch\nENTRYPOINT [\"/app\"]\nFROM 0\nENTRYPOINT []\n");
+    env.build_ok(ctx.path(), "ep:1", &[]);
+    let config = env.skopeo_config("ep:1");
+    assert!(config["config"].get("Entrypoint").is_none(), "{config}");
+}
+
+/// BuildKit: `base name ($X) should not be blank` for `FROM $X` with X unset.
+#[test]
+fn from_an_unset_variable_names_it() {
+    let env = Env::empty();
+    let ctx = context("ARG X\nFROM $X\nRUN true\n");
+    let out = env.build_fails(ctx.path(), "x:1", &[]);
+    assert!(out.contains("base name ($X) should not be blank"), "{out}");
+    assert!(out.contains("Dockerfile:2"), "{out}");
+}
+
+/// BuildKit: a mistyped `--target` gets a suggestion.
+#[test]
+fn a_mistyped_target_gets_a_suggestion() {
+    let env = Env::empty();
+    let ctx = context("FROM scratch AS build\nLABEL a=b\nFROM scratch\n");
+    let out = env.build_fails(ctx.path(), "t:1", &["--target", "bulid"]);
+    assert!(out.contains("did you mean build?"), "{out}");
+}
+
+#[test]
+fn import_refuses_a_digest_as_a_tag_name() {
+    let env = Env::empty();
+    let tar = env.root.path().join("rootfs.tar");
+    rbuild_testkit::busybox_tarball(&tar).unwrap();
+    let digest = format!("sha256:{}", "a".repeat(64));
+    let name = format!("x:1@{digest}");
+    let out = env.rbuild(&["import", tar.to_str().unwrap(), &name]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("digest"), "{}", text(&out));
+}
+
+#[test]
+fn jobs_help_says_what_the_default_is() {
+    let env = Env::empty();
+    let help = env.rbuild_ok(&["build", "--help"]);
+    let jobs = help
+        .split("--jobs")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{help}"));
+    assert!(jobs.contains("at least 8"), "{jobs}");
+}
