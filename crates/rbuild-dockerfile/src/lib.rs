@@ -15,8 +15,8 @@
 //!   input cannot overflow the stack; Go's growable stacks have no such limit.
 //! * JSON form is read with serde_json: a lone UTF-16 surrogate escape (`"\ud800"`) makes the
 //!   array invalid (shell-form fallback) where Go substitutes U+FFFD.
-//! * The typed layer is stricter in a few places BuildKit defers to build time: a
-//!   RUN without a command and EXPOSE/HEALTHCHECK values are rejected at parse time.
+//! * The typed layer is stricter in a few places BuildKit defers to build time: EXPOSE and
+//!   HEALTHCHECK values are rejected at parse time.
 
 mod dump;
 mod error;

@@ -4,7 +4,7 @@ use super::bflags::{Flags, Kind};
 use super::copy::heredocs_of;
 use super::mount_values::{csv_fields, go_bool, ram_in_bytes};
 use super::simple::shell_or_exec;
-use super::{Command, MountKind, RunCmd, RunMount, ShellOrExec};
+use super::{Command, MountKind, RunCmd, RunMount};
 use crate::error::{Error, ErrorKind, ExpandError, InstructionError, MountError};
 use crate::parser::Node;
 
@@ -16,10 +16,8 @@ const RUN_FLAGS: &[(&str, Kind)] = &[
 
 pub(crate) fn run(node: &Node) -> Result<Command, ErrorKind> {
     let f = Flags::parse(&node.flags, RUN_FLAGS)?;
+    // A bare `RUN` is BuildKit's `/bin/sh -c ""`: an empty shell form, not an error.
     let cmd = shell_or_exec(node);
-    if matches!(&cmd, ShellOrExec::Shell(s) if s.is_empty()) {
-        return Err(InstructionError::AtLeastOne { instruction: "RUN" }.into());
-    }
     let network = f.str("network");
     if let Some(n) = &network {
         if !matches!(n.as_str(), "default" | "none" | "host") {

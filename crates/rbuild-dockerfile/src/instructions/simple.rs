@@ -66,10 +66,12 @@ pub(crate) fn key_values(
 
 pub(crate) fn arg(node: &Node) -> Result<Command, ErrorKind> {
     at_least_one(node, "ARG")?;
-    let decls = node
-        .args
-        .iter()
-        .map(|a| match a.split_once('=') {
+    let mut decls = Vec::new();
+    for a in &node.args {
+        decls.push(match a.split_once('=') {
+            Some(("", _)) => {
+                return Err(InstructionError::BlankName { instruction: "ARG" }.into());
+            }
             Some((k, v)) => ArgDecl {
                 name: k.to_string(),
                 default: Some(v.to_string()),
@@ -78,8 +80,8 @@ pub(crate) fn arg(node: &Node) -> Result<Command, ErrorKind> {
                 name: a.clone(),
                 default: None,
             },
-        })
-        .collect();
+        });
+    }
     Ok(Command::Arg(decls))
 }
 
@@ -93,12 +95,9 @@ pub(crate) fn shell(node: &Node) -> Result<Command, ErrorKind> {
 
 pub(crate) fn cmd_like(node: &Node, entrypoint: bool) -> Result<Command, ErrorKind> {
     no_flags(node)?;
+    // A bare `CMD`/`ENTRYPOINT` is an empty shell form (`/bin/sh -c ""` in BuildKit);
+    // `CMD []` is an empty exec form.
     let c = shell_or_exec(node);
-    // A bare `CMD` has no command at all; represent it as an empty exec form.
-    let c = match c {
-        ShellOrExec::Shell(s) if s.is_empty() => ShellOrExec::Exec(Vec::new()),
-        c => c,
-    };
     Ok(if entrypoint {
         Command::Entrypoint(c)
     } else {

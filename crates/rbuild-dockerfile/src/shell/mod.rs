@@ -66,6 +66,8 @@ pub struct Lexer {
     pub(crate) raw_escapes: bool,
     /// Leave references to unset variables as written instead of expanding them to "".
     pub(crate) skip_unset: bool,
+    /// Treat `'` and `"` as ordinary characters (heredoc bodies are not shell-quoted text).
+    pub(crate) skip_quotes: bool,
 }
 
 /// The full result of one expansion.
@@ -83,6 +85,7 @@ impl Lexer {
             raw_quotes: false,
             raw_escapes: false,
             skip_unset: false,
+            skip_quotes: false,
         }
     }
 
@@ -106,15 +109,16 @@ impl Lexer {
         self.process(word, env).map(|p| p.words)
     }
 
-    /// Expands variables in a heredoc body, keeping quotes and escapes as written (BuildKit
-    /// expands unquoted-delimiter heredocs of COPY/ADD this way).
+    /// Expands the body of a COPY/ADD heredoc whose delimiter is unquoted, as BuildKit does
+    /// (`ExpandRaw`: a lexer on `\` that skips quote processing). Quotes are ordinary
+    /// characters, so `'${A}'` expands; escapes are processed, so `\$A` gives `$A` and `\\`
+    /// gives `\`. The escape is `\` whatever `# escape=` says. `self`'s settings are unused.
     pub fn expand_heredoc(&self, body: &str, env: &dyn Env) -> Result<String, ExpandError> {
-        let raw = Lexer {
-            raw_quotes: true,
-            raw_escapes: true,
-            ..*self
+        let heredoc = Lexer {
+            skip_quotes: true,
+            ..Lexer::new('\\')
         };
-        raw.process(body, env).map(|p| p.text)
+        heredoc.process(body, env).map(|p| p.text)
     }
 
     pub(crate) fn process(&self, word: &str, env: &dyn Env) -> Result<Processed, ExpandError> {

@@ -21,6 +21,7 @@ pub(crate) struct Scanner<'a> {
     raw_quotes: bool,
     raw_escapes: bool,
     pub(super) skip_unset: bool,
+    skip_quotes: bool,
     depth: usize,
     matches: BTreeSet<String>,
     /// Bytes produced by substitutions so far (bounded by [`MAX_EXPANSION`]).
@@ -39,6 +40,7 @@ impl<'a> Scanner<'a> {
             raw_quotes: lexer.raw_quotes,
             raw_escapes: lexer.raw_escapes,
             skip_unset: lexer.skip_unset,
+            skip_quotes: lexer.skip_quotes,
             depth: 0,
             matches: BTreeSet::new(),
             produced: 0,
@@ -94,7 +96,7 @@ impl<'a> Scanner<'a> {
                 return Ok((result, words.finish()));
             }
             match ch {
-                '\'' | '"' => {
+                '\'' | '"' if !self.skip_quotes => {
                     let s = if ch == '\'' {
                         self.single_quote()?
                     } else {
