@@ -168,3 +168,43 @@ fn expand_fails_on_an_unterminated_substitution() {
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("A: must be set"));
 }
+
+/// Docker's `.dockerignore` matcher compiles patterns into Go regexps, which refuse a class
+/// range running backwards: `[z-a]` is a bad pattern, named in the error.
+#[test]
+fn ignore_refuses_a_reversed_class_range_naming_it() {
+    let out = rbuild(
+        &["debug", "ignore", "--pattern", "[Local-Only]", "x"],
+        None,
+        None,
+    );
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "{}", text(&out.stdout));
+    assert!(err.contains("[Local-Only]"), "{err}");
+}
+
+/// A Dockerfile error reaches the user once: the reporter prints each `source()` of the
+/// chain, so no error may also repeat its source's text (it used to print
+/// `Dockerfile:3: unknown flag: bogus: Dockerfile:3: unknown flag: bogus`).
+#[test]
+fn build_prints_a_dockerfile_error_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let dockerfile = dir.path().join("Dockerfile");
+    std::fs::write(&dockerfile, "FROM a\nRUN x\nCOPY --bogus a b\n").unwrap();
+    let root = dir.path().join("root");
+    let out = rbuild(
+        &[
+            "--root",
+            root.to_str().unwrap(),
+            "build",
+            "-f",
+            dockerfile.to_str().unwrap(),
+            dir.path().to_str().unwrap(),
+        ],
+        None,
+        None,
+    );
+    let err = text(&out.stderr);
+    assert!(!out.status.success());
+    assert_eq!(err.matches("unknown flag: bogus").count(), 1, "{err}");
+}

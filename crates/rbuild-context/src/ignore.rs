@@ -135,6 +135,9 @@ impl Matcher {
                 None => (false, p.clone()),
             };
             pattern::matches(&body, ".").map_err(|BadPattern(_)| IgnoreError::Syntax(p.clone()))?;
+            if pattern::has_reversed_range(&body) {
+                return Err(IgnoreError::Syntax(p.clone()));
+            }
             let kind = compile(&body);
             rules.push(Rule {
                 text: body,

@@ -239,3 +239,21 @@ fn excluded_directories_with_exceptions_are_walked() {
     let m = Matcher::new(&["*"]).unwrap();
     assert!(!m.may_include_under("x"));
 }
+
+/// Docker's matcher turns each pattern into a Go regexp, and Go's regexp refuses a class
+/// range whose start is above its end: the build fails with ErrBadPattern instead of the
+/// pattern matching nothing.
+#[test]
+fn reversed_class_range_is_a_syntax_error_as_in_dockers_matcher() {
+    for p in ["[z-a]", "[Local-Only]", "src/[^9-0]*", "!a/[b-a]"] {
+        let err = Matcher::new(&parse_ignore_file(p)).unwrap_err();
+        assert!(matches!(err, IgnoreError::Syntax(_)), "{p}: {err}");
+        assert!(err.to_string().contains(p), "{err} does not name {p}");
+    }
+    for p in ["[a-z]", "[a-a]", "[\\]-a]x", "\\[z-a\\]"] {
+        assert!(Matcher::new(&[p]).is_ok(), "{p}");
+    }
+    assert!(excluded(&["[a-c]x"], "bx"));
+    assert!(excluded(&["[^a-c]x"], "dx"));
+    assert!(!excluded(&["[\\]-a]x"], "bx"));
+}

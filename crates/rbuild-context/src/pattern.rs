@@ -81,32 +81,59 @@ fn match_from(p: &[char], n: &[char]) -> bool {
     }
 }
 
-pub(crate) fn class_matches(class: &[char], c: char) -> bool {
-    let (negate, mut body) = match class.first() {
-        Some('^') => (true, &class[1..]),
-        _ => (false, class),
-    };
-    let mut hit = false;
-    while let Some(&lo) = body.first() {
-        let (lo, rest) = if lo == '\\' {
-            (body[1], &body[2..])
-        } else {
-            (lo, &body[1..])
-        };
+/// Whether a `[...]` class of `pattern` holds a range whose start is above its end
+/// (`[z-a]`, `[Local-Only]`). Go's `filepath.Match` lets such a range match nothing, but
+/// Docker's `.dockerignore` matcher compiles each pattern into a Go regexp, which refuses
+/// the range, and the match fails with `ErrBadPattern`. Call after [`matches`] accepted
+/// the pattern.
+pub(crate) fn has_reversed_range(pattern: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let mut i = 0;
+    while i < p.len() {
+        match p[i] {
+            '\\' => i += 2,
+            '[' => match class_end(&p, i + 1) {
+                Some(end) if class_ranges(&p[i + 1..end - 1]).any(|(lo, hi)| lo > hi) => {
+                    return true
+                }
+                Some(end) => i = end,
+                None => return false,
+            },
+            _ => i += 1,
+        }
+    }
+    false
+}
+
+/// The `(lo, hi)` ranges of a class body (single characters as `(c, c)`), escapes removed.
+fn class_ranges(class: &[char]) -> impl Iterator<Item = (char, char)> + '_ {
+    let mut body = class.strip_prefix(&['^']).unwrap_or(class);
+    std::iter::from_fn(move || {
+        let (lo, rest) = unescape_first(body)?;
         body = rest;
         let mut hi = lo;
-        if body.first() == Some(&'-') && body.len() > 1 {
-            let (h, rest) = if body[1] == '\\' {
-                (body[2], &body[3..])
-            } else {
-                (body[1], &body[2..])
-            };
-            hi = h;
-            body = rest;
+        if let Some(('-', rest)) = body.split_first().map(|(c, r)| (*c, r)) {
+            if let Some((h, rest)) = unescape_first(rest) {
+                (hi, body) = (h, rest);
+            }
         }
-        hit |= lo <= c && c <= hi;
+        Some((lo, hi))
+    })
+}
+
+/// The first class character of `body` (an escape removed) and what follows it.
+fn unescape_first(body: &[char]) -> Option<(char, &[char])> {
+    match body {
+        ['\\', c, rest @ ..] => Some((*c, rest)),
+        [c, rest @ ..] => Some((*c, rest)),
+        [] => None,
     }
-    hit != negate
+}
+
+/// Whether `c` is in the class whose body (between the brackets) is `class`.
+pub(crate) fn class_matches(class: &[char], c: char) -> bool {
+    let negate = class.first() == Some(&'^');
+    class_ranges(class).any(|(lo, hi)| lo <= c && c <= hi) != negate
 }
 
 #[cfg(test)]
