@@ -72,3 +72,18 @@ fn debug_and_errors_hide_mirror_passwords() {
     let text = format!("{err} {err:?}");
     assert!(!text.contains("hunter2"), "{text}");
 }
+
+/// Callers may run pulls on any runtime thread: the futures and the client must be Send.
+#[test]
+fn pull_futures_are_send() {
+    fn send<T: Send>(_: &T) {}
+    let c = Client::new(RegistryOptions::default())
+        .unwrap()
+        .with_progress(|_| {});
+    let dir = tempfile::tempdir().unwrap();
+    let store = rbuild_store::Store::open(&dir.path().join("s")).unwrap();
+    let r = rbuild_oci::Reference::parse("localhost:1/x:1").unwrap();
+    let p = rbuild_oci::Platform::host();
+    send(&c);
+    send(&c.pull(&store, &r, &p));
+}

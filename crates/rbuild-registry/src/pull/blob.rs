@@ -34,10 +34,12 @@ impl Client {
         let all: Vec<(&Descriptor, Place)> =
             std::iter::once((&m.config, None)).chain(layers).collect();
         let mut seen = std::collections::HashSet::new();
-        let missing = all
+        // Collected first: a lazy filter held across the await would make the future !Send.
+        let missing: Vec<_> = all
             .iter()
             .filter(|(d, _)| seen.insert(d.digest.clone()) && !store.has_blob(&d.digest))
-            .map(|(d, place)| self.fetch_blob(store, ep, scopes, d, *place));
+            .map(|(d, place)| self.fetch_blob(store, ep, scopes, d, *place))
+            .collect();
         futures_util::stream::iter(missing)
             .buffer_unordered(self.inner.parallel)
             .try_collect::<Vec<()>>()
