@@ -18,49 +18,7 @@ pub(crate) fn parse_go_duration(s: &str) -> Result<i128, DurationError> {
     }
     let mut total: i128 = 0;
     while !rest.is_empty() {
-        let int_len = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
-        let (int, after) = rest.split_at(int_len);
-        let (frac, after) = match after.strip_prefix('.') {
-            Some(a) => {
-                let n = a.len() - a.trim_start_matches(|c: char| c.is_ascii_digit()).len();
-                a.split_at(n)
-            }
-            None => ("", after),
-        };
-        if int.is_empty() && frac.is_empty() {
-            return Err(bad());
-        }
-        let unit_len = after.len()
-            - after
-                .trim_start_matches(|c: char| !c.is_ascii_digit() && c != '.')
-                .len();
-        let (unit, after) = after.split_at(unit_len);
-        let scale: i128 = match unit {
-            "ns" => 1,
-            "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
-            "ms" => 1_000_000,
-            "s" => 1_000_000_000,
-            "m" => 60_000_000_000,
-            "h" => 3_600_000_000_000,
-            "" => return Err(DurationError::MissingUnit { text: s.into() }),
-            _ => {
-                return Err(DurationError::UnknownUnit {
-                    unit: unit.into(),
-                    text: s.into(),
-                })
-            }
-        };
-        let whole: i128 = if int.is_empty() {
-            0
-        } else {
-            int.parse().map_err(|_| bad())?
-        };
-        let mut part = whole.checked_mul(scale).ok_or_else(bad)?;
-        let mut div = scale;
-        for d in frac.bytes().take(30) {
-            div /= 10;
-            part += i128::from(d - b'0') * div;
-        }
+        let (part, after) = component(rest, s)?;
         total = total.checked_add(part).ok_or_else(bad)?;
         if total > i128::from(i64::MAX) {
             return Err(bad());
@@ -68,6 +26,62 @@ pub(crate) fn parse_go_duration(s: &str) -> Result<i128, DurationError> {
         rest = after;
     }
     Ok(if neg { -total } else { total })
+}
+
+/// Splits off the leading run of ASCII digits.
+fn digits(s: &str) -> (&str, &str) {
+    s.split_at(s.len() - s.trim_start_matches(|c: char| c.is_ascii_digit()).len())
+}
+
+/// One `<number>[.<fraction>]<unit>` of `whole` at the start of `rest`: its nanoseconds and
+/// what follows it.
+fn component<'a>(rest: &'a str, whole: &str) -> Result<(i128, &'a str), DurationError> {
+    let bad = || DurationError::Invalid { text: whole.into() };
+    let (int, after) = digits(rest);
+    let (frac, after) = match after.strip_prefix('.') {
+        Some(a) => digits(a),
+        None => ("", after),
+    };
+    if int.is_empty() && frac.is_empty() {
+        return Err(bad());
+    }
+    let unit_len = after.len()
+        - after
+            .trim_start_matches(|c: char| !c.is_ascii_digit() && c != '.')
+            .len();
+    let (unit, after) = after.split_at(unit_len);
+    let scale = unit_scale(unit, whole)?;
+    let int: i128 = if int.is_empty() {
+        0
+    } else {
+        int.parse().map_err(|_| bad())?
+    };
+    let mut part = int.checked_mul(scale).ok_or_else(bad)?;
+    let mut div = scale;
+    for d in frac.bytes().take(30) {
+        div /= 10;
+        part += i128::from(d - b'0') * div;
+    }
+    Ok((part, after))
+}
+
+/// Nanoseconds in one `unit`.
+fn unit_scale(unit: &str, whole: &str) -> Result<i128, DurationError> {
+    Ok(match unit {
+        "ns" => 1,
+        "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
+        "ms" => 1_000_000,
+        "s" => 1_000_000_000,
+        "m" => 60_000_000_000,
+        "h" => 3_600_000_000_000,
+        "" => return Err(DurationError::MissingUnit { text: whole.into() }),
+        _ => {
+            return Err(DurationError::UnknownUnit {
+                unit: unit.into(),
+                text: whole.into(),
+            })
+        }
+    })
 }
 
 #[cfg(test)]
