@@ -109,8 +109,15 @@ pub enum Command {
 /// `rbuild store …`.
 #[derive(Subcommand, Debug)]
 pub enum StoreCommand {
-    /// Verify every blob's digest and that tagged images are complete; fails on corruption.
-    Check,
+    /// Verify every blob's digest, every snapshot, the tags and the cache database, and that
+    /// tagged images are complete; fails on damage.
+    Check {
+        /// Drop what cannot be verified (damaged blobs and snapshots, the manifests, tags and
+        /// cache entries that need them; rebuild a damaged cache database; keep the readable
+        /// tags of a damaged index.json), so the next build or pull fetches it again.
+        #[arg(long)]
+        repair: bool,
+    },
     /// Show disk usage.
     Df,
 }

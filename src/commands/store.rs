@@ -1,8 +1,8 @@
-//! `rbuild store check|df`.
+//! `rbuild store check [--repair]|df`.
 
 use std::process::ExitCode;
 
-use rbuild_store::Store;
+use rbuild_store::{CheckReport, Store};
 
 use super::images::human;
 use crate::cli::StoreCommand;
@@ -10,14 +10,42 @@ use crate::cli::StoreCommand;
 /// Runs a store maintenance command.
 pub fn run(store: &Store, command: StoreCommand) -> anyhow::Result<ExitCode> {
     match command {
-        StoreCommand::Check => check(store),
+        StoreCommand::Check { repair } => check(store, repair),
         StoreCommand::Df => df(store),
     }
 }
 
-/// Hashes every blob; exits non-zero when one is corrupt or a tagged image is incomplete.
-fn check(store: &Store) -> anyhow::Result<ExitCode> {
+/// With `repair`, first drops what cannot be verified, printing one line per thing done.
+/// Then checks everything; exits non-zero when anything is damaged or incomplete.
+fn check(store: &Store, repair: bool) -> anyhow::Result<ExitCode> {
+    if repair {
+        let done = store.repair()?;
+        for item in &done {
+            println!("REPAIRED {item}");
+        }
+        if done.is_empty() {
+            println!("nothing to repair");
+        }
+    }
     let report = store.check()?;
+    print_report(&report);
+    Ok(if report.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        if !repair {
+            println!("run `rbuild store check --repair` to drop what cannot be verified");
+        }
+        ExitCode::FAILURE
+    })
+}
+
+fn print_report(report: &CheckReport) {
+    if let Some(why) = &report.db_error {
+        println!("DAMAGED cache.db: {why}");
+    }
+    if let Some(why) = &report.index_error {
+        println!("DAMAGED index.json (tags not checked): {why}");
+    }
     for (name, actual) in &report.corrupt {
         println!("CORRUPT {name}: content hashes to {actual}");
     }
@@ -34,7 +62,8 @@ fn check(store: &Store) -> anyhow::Result<ExitCode> {
         println!("DAMAGED snapshot {id}: {why}");
     }
     println!(
-        "{} blobs checked: {} corrupt, {} missing, {} unreadable; {} snapshots checked: {} unverified, {} damaged",
+        "{} blobs checked: {} corrupt, {} missing, {} unreadable; \
+         {} snapshots checked: {} unverified, {} damaged",
         report.blobs_checked,
         report.corrupt.len(),
         report.missing.len(),
@@ -43,11 +72,6 @@ fn check(store: &Store) -> anyhow::Result<ExitCode> {
         report.unverified_snapshots.len(),
         report.damaged_snapshots.len(),
     );
-    Ok(if report.is_ok() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
 }
 
 fn df(store: &Store) -> anyhow::Result<ExitCode> {

@@ -21,13 +21,15 @@ impl Store {
         Ingest::new(&self.layout)
     }
 
-    /// Writes a small in-memory blob (JSON) and returns its digest.
+    /// Writes a small in-memory blob (JSON) and returns its digest. A stored copy that
+    /// differs (damaged) is replaced.
     pub fn put_blob(&self, data: &[u8]) -> Result<Digest> {
         let expected = Digest::of(data);
-        if self.has_blob(&expected) {
+        let path = self.blob_path(&expected);
+        if fs::read(&path).is_ok_and(|stored| stored == data) {
             // Refresh its ctime, as a fresh commit would (see `Ingest::commit`).
             let perms = std::os::unix::fs::PermissionsExt::from_mode(crate::ingest::BLOB_MODE);
-            if fs::set_permissions(self.blob_path(&expected), perms).is_ok() {
+            if fs::set_permissions(&path, perms).is_ok() {
                 return Ok(expected);
             }
         }
@@ -55,9 +57,9 @@ impl Store {
             .at(&path)?;
         let actual = Digest::of(&data);
         if &actual != digest {
-            return Err(StoreError::DigestMismatch {
-                expected: digest.clone(),
-                actual,
+            return Err(StoreError::CorruptBlob {
+                digest: digest.clone(),
+                why: format!("its content hashes to {actual}"),
             });
         }
         Ok(data)

@@ -6,7 +6,7 @@ use std::io;
 
 use rbuild_oci::{Digest, Sha256Writer};
 
-use crate::error::{IoContext, Result};
+use crate::error::{IoContext, Result, StoreError};
 use crate::verified::{describe_change, summarize};
 use crate::Store;
 
@@ -28,6 +28,10 @@ pub struct CheckReport {
     pub unverified_snapshots: Vec<Digest>,
     /// Verified snapshots whose tree changed since (truncated, deleted or altered files).
     pub damaged_snapshots: Vec<(Digest, String)>,
+    /// Why `index.json` (the tags) cannot be read, if it cannot; tags were not checked.
+    pub index_error: Option<String>,
+    /// Why `cache.db` cannot be trusted, if it cannot (then no snapshot can be vouched for).
+    pub db_error: Option<String>,
 }
 
 impl CheckReport {
@@ -38,6 +42,8 @@ impl CheckReport {
             && self.unreadable.is_empty()
             && self.unverified_snapshots.is_empty()
             && self.damaged_snapshots.is_empty()
+            && self.index_error.is_none()
+            && self.db_error.is_none()
     }
 }
 
@@ -56,19 +62,28 @@ pub(crate) fn hash_reader(mut reader: impl io::Read) -> io::Result<(Digest, u64)
 
 impl Store {
     /// Verifies every blob's digest, every snapshot's record and that every tagged image's
-    /// blobs exist.
+    /// blobs exist. A damaged `index.json` or `cache.db` is reported, not an error.
     pub fn check(&self) -> Result<CheckReport> {
-        let mut report = CheckReport::default();
+        let mut report = CheckReport {
+            db_error: self.db.problem(),
+            ..CheckReport::default()
+        };
         for digest in self.blobs()? {
-            let path = self.blob_path(&digest);
-            let (actual, _) = hash_file(self.open_blob(&digest)?).at(&path)?;
             report.blobs_checked += 1;
-            if actual != digest {
+            if let Some(actual) = self.blob_damage(&digest)? {
                 report.corrupt.push((digest, actual));
             }
         }
         self.check_snapshots(&mut report)?;
-        for (tag, desc) in self.tags()? {
+        let tags = match self.tags() {
+            Ok(tags) => tags,
+            Err(StoreError::IndexCorrupt { why, .. }) => {
+                report.index_error = Some(why);
+                Vec::new()
+            }
+            Err(e) => return Err(e),
+        };
+        for (tag, desc) in tags {
             let mut reach = crate::reach::Reach::default();
             self.walk(&desc, &mut reach);
             for d in reach.missing {
@@ -81,14 +96,25 @@ impl Store {
         Ok(report)
     }
 
+    /// The digest a stored blob actually hashes to, if it is not its name.
+    pub(crate) fn blob_damage(&self, digest: &Digest) -> Result<Option<Digest>> {
+        let path = self.blob_path(digest);
+        let (actual, _) = hash_file(self.open_blob(digest)?).at(&path)?;
+        Ok((&actual != digest).then_some(actual))
+    }
+
     fn check_snapshots(&self, report: &mut CheckReport) -> Result<()> {
         for id in self.snapshots()? {
             report.snapshots_checked += 1;
-            if let Some(why) = self.snapshot_problem(&id)? {
-                match why {
-                    SnapshotProblem::Unverified => report.unverified_snapshots.push(id),
-                    SnapshotProblem::Damaged(why) => report.damaged_snapshots.push((id, why)),
-                }
+            // Without the database there is no proof of any snapshot.
+            if report.db_error.is_some() {
+                report.unverified_snapshots.push(id);
+                continue;
+            }
+            match self.snapshot_problem(&id)? {
+                Some(SnapshotProblem::Unverified) => report.unverified_snapshots.push(id),
+                Some(SnapshotProblem::Damaged(why)) => report.damaged_snapshots.push((id, why)),
+                None => {}
             }
         }
         Ok(())

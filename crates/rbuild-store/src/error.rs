@@ -77,6 +77,28 @@ pub enum StoreError {
         /// The SQLite error.
         source: rusqlite::Error,
     },
+    /// The cache database is damaged.
+    #[error(
+        "cache database {path} is damaged ({why}); run `rbuild store check --repair` (it \
+         rebuilds the cache empty: only cached work is lost)"
+    )]
+    DbCorrupt {
+        /// Path of cache.db.
+        path: PathBuf,
+        /// What SQLite said.
+        why: String,
+    },
+    /// `index.json` (the tags) cannot be read.
+    #[error(
+        "{path} is damaged ({why}); run `rbuild store check --repair` (it keeps the tags it \
+         can read)"
+    )]
+    IndexCorrupt {
+        /// Path of index.json.
+        path: PathBuf,
+        /// Why it cannot be read.
+        why: String,
+    },
     /// The store was written by a newer rbuild.
     #[error(
         "store {root} has format version {found}, newer than this rbuild supports ({supported}); \

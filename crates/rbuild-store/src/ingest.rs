@@ -118,15 +118,29 @@ impl Verified {
         let target = self.layout.blob(&self.digest);
         match lock::rename_noreplace(path, &target) {
             Ok(()) => lock::fsync_dir(&self.layout.blobs_dir()),
-            // Already present (identical content): drop our temp file. Refresh the blob's
-            // ctime so a concurrent prune sees it as new work of a live process.
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                let _ = fs::set_permissions(&target, Permissions::from_mode(BLOB_MODE));
-                let _ = fs::remove_file(path);
-                Ok(())
+                self.keep_or_replace(path, &target)
             }
             Err(e) => Err(e).at(&target),
         }
+    }
+
+    /// The blob is already stored: keep it if it is intact (refreshing its ctime so a
+    /// concurrent prune sees it as new work of a live process), else replace it with ours,
+    /// which was just verified. A damaged blob is thus healed by rebuilding or re-pulling
+    /// what made it, instead of being kept forever.
+    fn keep_or_replace(&self, path: &std::path::Path, target: &std::path::Path) -> Result<()> {
+        let intact = fs::metadata(target).is_ok_and(|m| m.len() == self.size)
+            && File::open(target)
+                .and_then(crate::check::hash_file)
+                .is_ok_and(|(d, _)| d == self.digest);
+        if intact {
+            let _ = fs::set_permissions(target, Permissions::from_mode(BLOB_MODE));
+            let _ = fs::remove_file(path);
+            return Ok(());
+        }
+        fs::rename(path, target).at(target)?;
+        lock::fsync_dir(&self.layout.blobs_dir())
     }
 }
 

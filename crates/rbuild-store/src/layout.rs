@@ -120,7 +120,7 @@ impl Layout {
             }
         };
         tighten(&self.root, DIR_MODE)?;
-        for name in ["cache.db", "cache.db-wal", "cache.db-shm", "index.json"] {
+        for name in crate::db::DB_FILES.iter().chain(&["index.json"]) {
             tighten(&self.root.join(name), FILE_MODE)?;
         }
         Ok(())

@@ -5,12 +5,22 @@
 //! `cache.db` (SQLite, WAL, with the store format version).
 //!
 //! Concurrency and crashes: blobs and snapshots appear only by atomic rename
-//! (`RENAME_NOREPLACE`, so the first writer wins and content is never rewritten); `index.json`
+//! (`RENAME_NOREPLACE`, so the first writer wins and content is never rewritten, except that a
+//! damaged blob is replaced by a freshly verified copy); `index.json`
 //! is replaced by rename under the exclusive `locks/index.lock`; SQLite waits on busy locks.
 //! Partial work (ingest files, scratch dirs) is held under an exclusive `flock` by its owner,
 //! and `Store::open` sweeps exactly the entries whose lock it can take, i.e. whose owner died.
 //! So parallel processes share one store, and `kill -9` at any instant leaves a store the next
 //! open uses as-is.
+//!
+//! Trust: every blob is verified on the way in and again when read for use (`read_blob`,
+//! `blob_reader`); a snapshot is used by builds only if it was committed verified against
+//! its layer's diff_id (`commit_verified_snapshot`, `verified_snapshot`). The store is
+//! private to its owner (0700 root, 0600 files, 0400 blobs).
+//!
+//! Damage: a damaged `cache.db` or `index.json` does not stop `Store::open`; operations that
+//! need them fail naming `rbuild store check --repair`, `check` reports them, and `repair`
+//! drops whatever cannot be verified so the next build or pull fetches it again.
 //!
 //! Garbage collection: `prune` keeps what tags reach, everything created since the oldest
 //! live `Store` of another process was opened, and ids recorded with `Store::protect` (done
@@ -22,6 +32,7 @@ mod archive;
 mod blob_reader;
 mod blobs;
 mod check;
+mod db;
 mod error;
 mod ingest;
 mod kv;
@@ -31,6 +42,7 @@ mod lock;
 mod output;
 mod prune;
 mod reach;
+mod repair;
 mod snapshots;
 mod tags;
 mod usage;
@@ -41,18 +53,19 @@ use std::path::Path;
 pub use blob_reader::BlobReader;
 pub use blobs::MAX_JSON_BLOB;
 pub use check::CheckReport;
+pub use db::FORMAT_VERSION;
 pub use error::{Result, StoreError};
 pub use ingest::{Ingest, Verified};
-pub use kv::FORMAT_VERSION;
 pub use output::OutputFile;
 pub use prune::{PruneOptions, PruneReport};
 pub use reach::{Reach, MAX_INDEX_DEPTH};
+pub use repair::Repaired;
 pub use snapshots::ScratchDir;
 pub use tags::{ref_name, REF_NAME};
 pub use usage::{DiskUsage, ImageSummary};
 pub use verified::NS_SNAPSHOT;
 
-use kv::Db;
+use db::Db;
 use layout::Layout;
 use lease::Lease;
 use snapshots::KeptLocks;

@@ -42,13 +42,22 @@ struct Candidate {
 }
 
 /// Change time in nanoseconds: set by our renames and chmods, never by layer unpacking.
-fn ctime_nanos(path: &Path) -> Option<i128> {
+pub(crate) fn ctime_nanos(path: &Path) -> Option<i128> {
     let m = fs::symlink_metadata(path).ok()?;
     Some(m.ctime() as i128 * 1_000_000_000 + m.ctime_nsec() as i128)
 }
 
 /// Slack for filesystem timestamp granularity when comparing with lease start times.
 const CLOCK_SLACK_NANOS: i128 = 1_000_000_000;
+
+/// Whether a live process may be using `id` (changed at `ctime`): it is listed in a lease,
+/// or new since the oldest live lease started.
+pub(crate) fn in_use(protected: &Protected, id: &Digest, ctime: i128) -> bool {
+    protected.ids.contains(id)
+        || protected
+            .since
+            .is_some_and(|since| ctime >= since - CLOCK_SLACK_NANOS)
+}
 
 impl Store {
     /// Removes unreachable blobs and snapshots, then cache entries that point to missing blobs.
@@ -86,12 +95,7 @@ impl Store {
         reach: &crate::reach::Reach,
         protected: &Protected,
     ) -> Result<Vec<Candidate>> {
-        let keep = |id: &Digest, ctime: i128| {
-            protected.ids.contains(id)
-                || protected
-                    .since
-                    .is_some_and(|since| ctime >= since - CLOCK_SLACK_NANOS)
-        };
+        let keep = |id: &Digest, ctime: i128| in_use(protected, id, ctime);
         let mut out = Vec::new();
         for id in self.blobs()? {
             let path = self.blob_path(&id);
@@ -170,7 +174,7 @@ impl Store {
             .into_iter()
             .filter(|d| !self.has_blob(d))
             .collect();
-        removed += self.kv_drop_referring(&gone)?;
+        removed += self.kv_drop_referring(&gone)?.len();
         Ok(removed)
     }
 }

@@ -110,17 +110,8 @@ impl Store {
         if !dir.is_dir() {
             return Err(StoreError::NotADirectory(dir.to_path_buf()));
         }
-        let record = SnapshotRecord {
-            diff_id: diff_id.clone(),
-            tree: summarize(dir).at(dir)?,
-        };
-        let key = record_key(chain_id, dir).at(dir)?;
-        let json = serde_json::to_vec(&record).map_err(|source| StoreError::Json {
-            what: format!("snapshot record {key}"),
-            source,
-        })?;
         // Before the rename: a crash in between leaves a record of a directory that is gone.
-        self.kv_put(NS_SNAPSHOT, &key, &json)?;
+        let key = self.record_snapshot(chain_id, dir, diff_id)?;
         let target = self.layout.snapshot(chain_id);
         for _ in 0..REPLACE_ATTEMPTS {
             match lock::rename_noreplace(dir, &target) {
@@ -147,6 +138,21 @@ impl Store {
             path: target,
             source: io::Error::other("snapshot kept being replaced while committing"),
         })
+    }
+
+    /// Writes the record of `dir` (about to become the snapshot of `chain_id`); returns its key.
+    fn record_snapshot(&self, chain_id: &Digest, dir: &Path, diff_id: &Digest) -> Result<String> {
+        let record = SnapshotRecord {
+            diff_id: diff_id.clone(),
+            tree: summarize(dir).at(dir)?,
+        };
+        let key = record_key(chain_id, dir).at(dir)?;
+        let json = serde_json::to_vec(&record).map_err(|source| StoreError::Json {
+            what: format!("snapshot record {key}"),
+            source,
+        })?;
+        self.kv_put(NS_SNAPSHOT, &key, &json)?;
+        Ok(key)
     }
 
     /// Removes a committed snapshot and its records.

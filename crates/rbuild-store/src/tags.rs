@@ -29,9 +29,9 @@ impl Store {
     pub fn read_index(&self) -> Result<Index> {
         let path = self.layout.index();
         match fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| StoreError::Json {
-                what: path.display().to_string(),
-                source,
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| StoreError::IndexCorrupt {
+                path: path.clone(),
+                why: e.to_string(),
             }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Index::default()),
             Err(e) => Err(e).at(&path),

@@ -83,3 +83,66 @@ fn kill_9_at_any_instant_leaves_a_usable_store() {
     );
     assert_eq!(std::fs::read_dir(root.join("tmp")).unwrap().count(), 0);
 }
+
+const SCRATCH_ENV: &str = "RBUILD_STORE_SCRATCH_ROOT";
+
+/// Not a test on its own: makes run-directory-like scratch dirs, names them, then waits to
+/// be killed.
+#[test]
+#[ignore = "run as a child process by f10_a_scratch_dir_left_by_a_killed_process_is_swept_on_open"]
+fn scratch_worker() {
+    let Some(root) = std::env::var_os(SCRATCH_ENV) else {
+        return;
+    };
+    let store = Store::open(Path::new(&root)).unwrap();
+    let plain = store.scratch().unwrap();
+    let kept = store.scratch().unwrap();
+    for dir in [plain.path(), kept.path()] {
+        std::fs::create_dir_all(dir.join("rootfs/etc")).unwrap();
+        std::fs::write(dir.join("rootfs/etc/hosts"), b"127.0.0.1 localhost\n").unwrap();
+    }
+    let kept = kept.keep();
+    let names = format!("{}\n{}\n", plain.path().display(), kept.display());
+    std::fs::write(Path::new(&root).join("scratch-names"), names).unwrap();
+    std::thread::sleep(Duration::from_secs(600));
+}
+
+#[test]
+fn f10_a_scratch_dir_left_by_a_killed_process_is_swept_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    drop(Store::open(&root).unwrap());
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "scratch_worker", "--ignored", "--quiet"])
+        .env(SCRATCH_ENV, &root)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let names = root.join("scratch-names");
+    let start = std::time::Instant::now();
+    while !names.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the worker never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    let dirs: Vec<std::path::PathBuf> = std::fs::read_to_string(&names)
+        .unwrap()
+        .lines()
+        .map(Into::into)
+        .collect();
+    assert_eq!(dirs.len(), 2);
+    // While their owner lives, another process's open leaves them alone.
+    drop(Store::open(&root).unwrap());
+    assert!(dirs.iter().all(|d| d.join("rootfs/etc/hosts").is_file()));
+    child.kill().unwrap(); // SIGKILL: no destructor runs
+    child.wait().unwrap();
+    assert!(dirs.iter().all(|d| d.is_dir()), "nothing removed them yet");
+    drop(Store::open(&root).unwrap());
+    for d in &dirs {
+        assert!(!d.exists(), "{} survived the next open", d.display());
+    }
+    assert_eq!(std::fs::read_dir(root.join("tmp")).unwrap().count(), 0);
+}

@@ -84,6 +84,29 @@ impl Store {
         refs: &[(String, Descriptor)],
         out: &mut dyn Write,
     ) -> Result<()> {
+        let (entries, blobs) = self.docker_entries(refs)?;
+        if let Some(d) = blobs.iter().find(|d| !self.has_blob(d)) {
+            return Err(StoreError::BlobNotFound(d.clone()));
+        }
+        let json = serde_json::to_vec(&entries).map_err(|source| StoreError::Json {
+            what: "manifest.json".into(),
+            source,
+        })?;
+        let mut tar = TarOut::new(out);
+        tar.dir("blobs/")?;
+        tar.dir("blobs/sha256/")?;
+        for digest in &blobs {
+            tar.blob(self, digest, &blob_entry(digest))?;
+        }
+        tar.bytes("manifest.json", &json)?;
+        tar.finish()
+    }
+
+    /// The `manifest.json` entries of the refs (one per image) and every blob they name.
+    fn docker_entries(
+        &self,
+        refs: &[(String, Descriptor)],
+    ) -> Result<(Vec<DockerEntry>, BTreeSet<Digest>)> {
         let mut entries: Vec<(Digest, DockerEntry)> = Vec::new();
         let mut blobs = BTreeSet::new();
         for (tag, desc) in refs {
@@ -99,34 +122,14 @@ impl Store {
             }
             blobs.insert(manifest.config.digest.clone());
             blobs.extend(manifest.layers.iter().map(|l| l.digest.clone()));
-            entries.push((
-                digest,
-                DockerEntry {
-                    config: blob_entry(&manifest.config.digest),
-                    repo_tags: Some(tags),
-                    layers: manifest
-                        .layers
-                        .iter()
-                        .map(|l| blob_entry(&l.digest))
-                        .collect(),
-                },
-            ));
+            let layers = manifest.layers.iter().map(|l| blob_entry(&l.digest));
+            let entry = DockerEntry {
+                config: blob_entry(&manifest.config.digest),
+                repo_tags: Some(tags),
+                layers: layers.collect(),
+            };
+            entries.push((digest, entry));
         }
-        if let Some(d) = blobs.iter().find(|d| !self.has_blob(d)) {
-            return Err(StoreError::BlobNotFound(d.clone()));
-        }
-        let entries: Vec<DockerEntry> = entries.into_iter().map(|(_, e)| e).collect();
-        let json = serde_json::to_vec(&entries).map_err(|source| StoreError::Json {
-            what: "manifest.json".into(),
-            source,
-        })?;
-        let mut tar = TarOut::new(out);
-        tar.dir("blobs/")?;
-        tar.dir("blobs/sha256/")?;
-        for digest in &blobs {
-            tar.blob(self, digest, &blob_entry(digest))?;
-        }
-        tar.bytes("manifest.json", &json)?;
-        tar.finish()
+        Ok((entries.into_iter().map(|(_, e)| e).collect(), blobs))
     }
 }

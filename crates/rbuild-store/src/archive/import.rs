@@ -89,28 +89,7 @@ impl Store {
     }
 
     fn import_docker_image(&self, loaded: &Loaded, entry: &DockerEntry) -> Result<Descriptor> {
-        let (cd, csize) = self.materialize(loaded, &entry.config)?;
-        if csize > MAX_JSON_BLOB {
-            return Err(StoreError::BlobTooLarge {
-                digest: cd,
-                size: csize,
-                limit: MAX_JSON_BLOB,
-            });
-        }
-        let named = entry
-            .config
-            .rsplit('/')
-            .next()
-            .unwrap_or("")
-            .trim_end_matches(".json");
-        if let Ok(expected) = Digest::from_hex(named) {
-            if expected != cd {
-                return Err(StoreError::DigestMismatch {
-                    expected,
-                    actual: cd,
-                });
-            }
-        }
+        let (cd, csize) = self.docker_config(loaded, &entry.config)?;
         let config: ImageConfig = self.read_json(&cd)?;
         let diff_ids = &config.rootfs.diff_ids;
         if diff_ids.len() != entry.layers.len() {
@@ -140,6 +119,31 @@ impl Store {
             md,
             bytes.len() as u64,
         ))
+    }
+
+    /// Stores a docker-archive's config, checking it against the digest its name gives and
+    /// the JSON size cap.
+    fn docker_config(&self, loaded: &Loaded, path: &str) -> Result<(Digest, u64)> {
+        let (cd, csize) = self.materialize(loaded, path)?;
+        if csize > MAX_JSON_BLOB {
+            return Err(StoreError::BlobTooLarge {
+                digest: cd,
+                size: csize,
+                limit: MAX_JSON_BLOB,
+            });
+        }
+        let named = path
+            .rsplit('/')
+            .next()
+            .unwrap_or("")
+            .trim_end_matches(".json");
+        match Digest::from_hex(named) {
+            Ok(expected) if expected != cd => Err(StoreError::DigestMismatch {
+                expected,
+                actual: cd,
+            }),
+            _ => Ok((cd, csize)),
+        }
     }
 
     /// Checks that a layer blob uncompresses to its diff id; returns its media type.
