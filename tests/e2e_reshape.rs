@@ -81,3 +81,64 @@ fn jobs_help_says_what_the_default_is() {
         .unwrap_or_else(|| panic!("{help}"));
     assert!(jobs.contains("at least 8"), "{jobs}");
 }
+
+/// `--push` is an output: with `-o type=oci` it still pushes the `-t` tags (and writes the
+/// archive); `type=image,name=R,push=true` pushes R.
+#[test]
+fn push_is_an_output_whatever_else_is_exported() {
+    use common::registry::{run, skopeo_inspect};
+    let env = Env::new();
+    let reg = rbuild_testkit::Registry::start(rbuild_testkit::RegistryAuth::None).unwrap();
+    let cfg = tempfile::tempdir().unwrap();
+    let ctx = context("FROM busybox\nRUN echo pushed > /p\n");
+    let image = format!("{}/pushed:1", reg.addr);
+    let tar = env.root.path().join("x.tar");
+    let out = run(
+        &env.store(),
+        cfg.path(),
+        &[
+            "build",
+            "-t",
+            &image,
+            "--push",
+            "-o",
+            &format!("type=oci,dest={}", tar.display()),
+            ctx.path().to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(tar.is_file(), "the OCI archive was not written");
+    let inspected = skopeo_inspect(&image);
+    assert!(
+        inspected.status.success(),
+        "not pushed: {}",
+        text(&inspected)
+    );
+    assert!(
+        text(&out).contains(&format!("pushed {image}")),
+        "{}",
+        text(&out)
+    );
+
+    let other = format!("{}/other:2", reg.addr);
+    let spec = format!("type=image,name={other},push=true");
+    let out = run(
+        &env.store(),
+        cfg.path(),
+        &["build", "-o", &spec, ctx.path().to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        skopeo_inspect(&other).status.success(),
+        "type=image,push=true pushed nothing"
+    );
+
+    // Pushing with no name to push to is refused before anything is built.
+    let out = run(
+        &env.store(),
+        cfg.path(),
+        &["build", "--push", ctx.path().to_str().unwrap()],
+    );
+    assert!(!out.status.success());
+    assert!(text(&out).contains("name"), "{}", text(&out));
+}

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use rbuild_oci::{Descriptor, Platform};
 use rbuild_store::Store;
 
-use crate::export::{self, Dest, Output};
+use crate::export::{self, Dest, Exported, Output, Pusher};
 use crate::image::{finish_config, write_image};
 use crate::lower::{lower, LowerInput};
 use crate::ops::{Contexts, Runtime};
@@ -22,8 +22,10 @@ pub struct BuildResult {
     pub manifest: Descriptor,
     /// The image config digest (the "image ID").
     pub config: rbuild_oci::Digest,
-    /// Tags set.
+    /// Tags set in the store.
     pub tags: Vec<String>,
+    /// Names pushed, with the digest each registry stored.
+    pub pushed: Vec<(String, rbuild_oci::Digest)>,
 }
 
 /// The Dockerfile's text, read once (size-capped).
@@ -99,13 +101,24 @@ pub fn explain(
     Ok((plan, keys))
 }
 
+/// What a build may reach beyond the store: registries (for base images and pushes) and the
+/// user's screen.
+pub struct Services<'a> {
+    /// Finds FROM and `COPY --from` images.
+    pub resolver: &'a dyn BaseResolver,
+    /// Pushes images for outputs that ask for it.
+    pub pusher: &'a dyn Pusher,
+    /// Where progress goes.
+    pub reporter: Arc<dyn Reporter>,
+}
+
 /// Runs a build against `store`.
 pub fn build(
     req: &BuildRequest,
     store: Arc<Store>,
-    resolver: &dyn BaseResolver,
-    reporter: Arc<dyn Reporter>,
+    services: &Services,
 ) -> Result<BuildResult, BuildError> {
+    let (resolver, reporter) = (services.resolver, services.reporter.clone());
     let (plan, contexts) = make_plan(req, &store, resolver)?;
     for w in &plan.warnings {
         reporter.event(Event::Note(format!("WARNING: {w}")));
@@ -130,36 +143,43 @@ pub fn build(
         config.created = Some(crate::time::rfc3339(epoch));
     }
     let written = write_image(&store, &config, &fs)?;
-    let tags = run_exports(req, &store, &written.manifest, reporter.as_ref())?;
+    let exported = run_exports(req, &store, &written.manifest, services)?;
     Ok(BuildResult {
         manifest: written.manifest,
         config: written.config,
-        tags,
+        tags: exported.tagged,
+        pushed: exported.pushed,
     })
 }
 
-/// Runs every `--output` (the store's tags when none); returns the tags set in the store.
+/// Runs every `--output` (the store's tags when none).
 fn run_exports(
     req: &BuildRequest,
     store: &Store,
     manifest: &Descriptor,
-    reporter: &dyn Reporter,
-) -> Result<Vec<String>, BuildError> {
-    let default = [Output::Image { names: Vec::new() }];
+    services: &Services,
+) -> Result<Exported, BuildError> {
+    let default = [Output::Image {
+        names: Vec::new(),
+        push: false,
+    }];
     let outputs = if req.outputs.is_empty() {
         &default[..]
     } else {
         &req.outputs[..]
     };
-    let mut tags = Vec::new();
+    let mut all = Exported::default();
     for output in outputs {
         let what = describe(output);
-        reporter.event(Event::Note(format!("exporting to {what}")));
-        let set = export::export(store, manifest, output, &req.tags)
+        services
+            .reporter
+            .event(Event::Note(format!("exporting to {what}")));
+        let done = export::export(store, manifest, output, &req.tags, services.pusher)
             .map_err(|source| BuildError::Export { what, source })?;
-        tags.extend(set);
+        all.tagged.extend(done.tagged);
+        all.pushed.extend(done.pushed);
     }
-    Ok(tags)
+    Ok(all)
 }
 
 fn describe(output: &Output) -> String {
@@ -168,7 +188,8 @@ fn describe(output: &Output) -> String {
         Dest::Stdout => "stdout".to_string(),
     };
     match output {
-        Output::Image { .. } => "the store".to_string(),
+        Output::Image { push: false, .. } => "the store".to_string(),
+        Output::Image { push: true, .. } => "the store and the registry".to_string(),
         Output::Oci {
             dest: d, tar: true, ..
         } => format!("OCI archive {}", dest(d)),

@@ -21,7 +21,7 @@ pub mod resolve;
 mod solve;
 pub mod time;
 
-pub use builder::{build, explain, make_plan, BuildResult};
+pub use builder::{build, explain, make_plan, BuildResult, Services};
 pub use error::{excerpt, BuildError, StepLocation};
 pub use ocilayout::{OciLayoutError, OciLayoutRef};
 pub use request::{

@@ -16,32 +16,67 @@ use crate::resolver::{RegistryResolver, Remote};
 
 /// Builds and tags the image.
 pub fn run(args: BuildArgs, store: Arc<Store>) -> anyhow::Result<ExitCode> {
-    if args.push && args.tags.is_empty() {
-        anyhow::bail!("--push needs at least one -t NAME[:TAG] to push to");
-    }
     let remote = Remote::new(&args.registry)?;
     let resolver = RegistryResolver::new(&remote, !args.platform.is_empty(), args.pull);
-    let push = args.push;
+    let pusher = RegistryPusher(&remote);
     let reporter = crate::render::reporter(args.progress);
     let req = request(args)?;
+    let services = rbuild_build::Services {
+        resolver: &resolver,
+        pusher: &pusher,
+        reporter,
+    };
     let started = std::time::Instant::now();
-    let result = rbuild_build::build(&req, Arc::clone(&store), &resolver, reporter)
+    let result = rbuild_build::build(&req, Arc::clone(&store), &services)
         .inspect_err(|e| show_source(&req, e))?;
     eprintln!("writing image {} done", result.config);
     for tag in &result.tags {
         eprintln!("naming to {tag} done");
+    }
+    for (name, digest) in &result.pushed {
+        eprintln!("pushed {name}: {digest}");
     }
     eprintln!(
         "build finished in {:.1}s: manifest {}",
         started.elapsed().as_secs_f64(),
         result.manifest.digest
     );
-    if push {
-        for tag in &result.tags {
-            super::push::push_manifest(&remote, &store, &result.manifest, tag)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Pushes through the registry client the flags configured.
+struct RegistryPusher<'a>(&'a Remote);
+
+impl rbuild_build::export::Pusher for RegistryPusher<'_> {
+    fn push(
+        &self,
+        store: &Store,
+        manifest: &rbuild_oci::Descriptor,
+        name: &str,
+    ) -> Result<rbuild_oci::Digest, Box<dyn std::error::Error + Send + Sync>> {
+        super::push::push_manifest(self.0, store, manifest, name).map_err(Into::into)
+    }
+}
+
+/// `--push` is `type=image,push=true` (BuildKit's `type=registry`): it makes the image
+/// output push, adding one when `-o` named only other outputs.
+fn apply_push(outputs: &mut Vec<Output>, push: bool) {
+    if !push {
+        return;
+    }
+    let mut found = false;
+    for o in outputs.iter_mut() {
+        if let Output::Image { push, .. } = o {
+            *push = true;
+            found = true;
         }
     }
-    Ok(ExitCode::SUCCESS)
+    if !found {
+        outputs.push(Output::Image {
+            names: Vec::new(),
+            push: true,
+        });
+    }
 }
 
 /// The build request: every flag typed once, here.
@@ -52,14 +87,20 @@ pub(crate) fn request(args: BuildArgs) -> anyhow::Result<BuildRequest> {
     req.dockerfile = dockerfile_source(args.file, &args.context)?;
     req.compression = rbuild_build::export::layer_compression(&args.outputs)?;
     req.outputs = args.outputs.into_iter().map(|o| o.output).collect();
-    let named = req.outputs.iter().flat_map(|o| match o {
-        Output::Image { names } | Output::Oci { names, .. } | Output::Docker { names, .. } => {
-            names.as_slice()
-        }
-        Output::Local { .. } => &[],
-    });
-    for tag in args.tags.iter().chain(named) {
+    apply_push(&mut req.outputs, args.push);
+    for tag in args
+        .tags
+        .iter()
+        .chain(req.outputs.iter().flat_map(Output::names))
+    {
         rbuild_oci::Reference::parse_tag(tag).with_context(|| format!("invalid tag {tag:?}"))?;
+    }
+    let unnamed_push = req
+        .outputs
+        .iter()
+        .any(|o| matches!(o, Output::Image { push: true, names } if names.is_empty()));
+    if unnamed_push && args.tags.is_empty() {
+        anyhow::bail!("pushing needs a name: give -t NAME[:TAG] (or name= in the output)");
     }
     req.tags = args.tags;
     req.build_args = parse_build_args(&args.build_args, |k| std::env::var(k).ok());

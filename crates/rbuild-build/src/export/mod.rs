@@ -1,6 +1,7 @@
 //! Exporters: where a built image goes (`--output`), spelled as buildx spells them.
 //!
-//! * `type=image` (the default): tags in the store.
+//! * `type=image` (the default): tags in the store; with `push=true` (or `type=registry`,
+//!   or `--push`) also pushed to each name's registry through a [`Pusher`].
 //! * `type=oci,dest=FILE` / `type=docker,dest=FILE`: an OCI layout or docker-archive tar
 //!   (`dest=-` is stdout; `type=oci,tar=false,dest=DIR` writes the layout as a directory).
 //! * `type=local,dest=DIR`: the final root filesystem unpacked into `DIR`.
@@ -17,48 +18,85 @@ use rbuild_layer::{ApplyOptions, ApplyStats, Compression, LayerError, WhiteoutMo
 use rbuild_oci::{Descriptor, Digest};
 use rbuild_store::{OutputFile, Store, StoreError};
 
-pub use spec::{layer_compression, parse_output, Dest, Output, OutputSpec};
+pub use spec::{layer_compression, parse_output, Dest, Output, OutputSpec, SpecError};
+
+/// Pushes an image from the store to a registry: the registry client the caller owns.
+pub trait Pusher: Send + Sync {
+    /// Pushes `manifest` (and the blobs it needs) as `name`; returns the digest the
+    /// registry stored it under.
+    fn push(
+        &self,
+        store: &Store,
+        manifest: &Descriptor,
+        name: &str,
+    ) -> Result<Digest, Box<dyn std::error::Error + Send + Sync>>;
+}
+
+/// What one export did.
+#[derive(Debug, Default)]
+pub struct Exported {
+    /// Tags set in the store.
+    pub tagged: Vec<String>,
+    /// Names pushed, with the digest each registry stored.
+    pub pushed: Vec<(String, Digest)>,
+}
 
 /// Why an export failed or an `--output` value is wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
     /// The `--output` text is malformed or asks for something unsupported.
-    #[error("--output {spec:?}: {message}")]
+    #[error("--output {spec:?}")]
     Spec {
         /// The value as given.
         spec: String,
         /// What is wrong.
-        message: String,
+        #[source]
+        source: SpecError,
     },
     /// Two outputs ask for different layer compressions.
     #[error("outputs ask for different layer compressions ({0:?} and {1:?}); one build makes one set of layers")]
     Conflict(Compression, Compression),
+    /// A pushing output has no name to push to.
+    #[error("nothing to push to: give -t NAME or name=NAME")]
+    NoName,
     /// Writing the destination failed.
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}")]
     Io {
         /// The destination.
         path: PathBuf,
         /// The I/O error.
+        #[source]
         source: std::io::Error,
     },
     /// The store failed.
-    #[error("store: {0}")]
+    #[error(transparent)]
     Store(#[from] StoreError),
     /// The image in the store is malformed.
-    #[error("image {digest}: {message}")]
+    #[error("image {digest}")]
     Image {
         /// The manifest.
         digest: Digest,
         /// What is wrong.
-        message: String,
+        #[source]
+        source: Box<crate::BuildError>,
     },
     /// A layer could not be unpacked.
-    #[error("unpacking layer {digest}: {source}")]
+    #[error("unpacking layer {digest}")]
     Layer {
         /// The layer blob.
         digest: Digest,
         /// Why.
+        #[source]
         source: LayerError,
+    },
+    /// Pushing a name failed.
+    #[error("pushing {name}")]
+    Push {
+        /// The name.
+        name: String,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 }
 
@@ -69,65 +107,59 @@ fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> ExportError + '_ {
     }
 }
 
-/// Runs one export of the image `manifest`; `tags` are the build's `-t` values. Returns the
-/// tags set in the store (only `type=image` sets any).
+/// Runs one export of the image `manifest`; `tags` are the build's `-t` values, `pusher`
+/// pushes for outputs that ask for it.
 pub fn export(
     store: &Store,
     manifest: &Descriptor,
     output: &Output,
     tags: &[String],
-) -> Result<Vec<String>, ExportError> {
-    let names = |given: &Vec<String>| {
-        if given.is_empty() {
-            tags.to_vec()
-        } else {
-            given.clone()
-        }
-    };
-    let refs = |given: &Vec<String>| -> Vec<(String, Descriptor)> {
-        let n = names(given);
-        if n.is_empty() {
+    pusher: &dyn Pusher,
+) -> Result<Exported, ExportError> {
+    let given = output.names();
+    let names = if given.is_empty() { tags } else { given };
+    let refs = || -> Vec<(String, Descriptor)> {
+        if names.is_empty() {
             return vec![(String::new(), manifest.clone())];
         }
-        n.into_iter().map(|t| (t, manifest.clone())).collect()
+        names
+            .iter()
+            .map(|t| (t.clone(), manifest.clone()))
+            .collect()
     };
+    let mut done = Exported::default();
     match output {
-        Output::Image { names: given } => {
-            let set = names(given);
-            for tag in &set {
-                store.set_tag(tag, manifest)?;
+        Output::Image { push, .. } => {
+            if *push && names.is_empty() {
+                return Err(ExportError::NoName);
             }
-            Ok(set)
+            for tag in names {
+                store.set_tag(tag, manifest)?;
+                done.tagged.push(tag.clone());
+            }
+            for name in names.iter().filter(|_| *push) {
+                let digest =
+                    pusher
+                        .push(store, manifest, name)
+                        .map_err(|source| ExportError::Push {
+                            name: name.clone(),
+                            source,
+                        })?;
+                done.pushed.push((name.clone(), digest));
+            }
         }
         Output::Oci {
-            dest,
+            dest: Dest::File(dir),
             tar: false,
-            names: given,
-        } => {
-            let Dest::File(dir) = dest else {
-                return Err(ExportError::Spec {
-                    spec: "type=oci,tar=false,dest=-".into(),
-                    message: "tar=false needs a directory dest".into(),
-                });
-            };
-            store.export_oci_dir(&refs(given), dir)?;
-            Ok(Vec::new())
+            ..
+        } => store.export_oci_dir(&refs(), dir)?,
+        Output::Oci { dest, .. } => write_tar(dest, |w| store.export_oci_archive(&refs(), w))?,
+        Output::Docker { dest, .. } => {
+            write_tar(dest, |w| store.export_docker_archive(&refs(), w))?
         }
-        Output::Oci {
-            dest, names: given, ..
-        } => {
-            write_tar(dest, |w| store.export_oci_archive(&refs(given), w))?;
-            Ok(Vec::new())
-        }
-        Output::Docker { dest, names: given } => {
-            write_tar(dest, |w| store.export_docker_archive(&refs(given), w))?;
-            Ok(Vec::new())
-        }
-        Output::Local { dest } => {
-            unpack_rootfs(store, manifest, dest)?;
-            Ok(Vec::new())
-        }
+        Output::Local { dest } => drop(unpack_rootfs(store, manifest, dest)?),
     }
+    Ok(done)
 }
 
 /// Streams a tar to stdout, or through [`OutputFile`]: a regular file is replaced atomically
@@ -161,7 +193,7 @@ pub fn unpack_rootfs(
     let (m, config) =
         crate::image::read_image(store, manifest).map_err(|e| ExportError::Image {
             digest: manifest.digest.clone(),
-            message: e.to_string(),
+            source: Box::new(e),
         })?;
     std::fs::create_dir_all(dir).map_err(io_at(dir))?;
     let opts = ApplyOptions {

@@ -1,15 +1,19 @@
-//! `--output` values, parsed as buildx spells them.
+//! `--output` values, parsed as buildx spells them, into typed outputs.
 
+mod compression;
+
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use rbuild_layer::Compression;
 
 use super::ExportError;
+pub use compression::layer_compression;
 
 /// Where a tar output goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Dest {
-    /// A file, replaced atomically.
+    /// A file, replaced atomically (a device or FIFO is written into).
     File(PathBuf),
     /// Standard output (`dest=-`).
     Stdout,
@@ -18,10 +22,13 @@ pub enum Dest {
 /// One `--output`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Output {
-    /// Tag the image in the store; empty `names` means the build's `-t` tags.
+    /// Tag the image in the store and, with `push`, push it to each name's registry
+    /// (`type=registry` is `type=image,push=true`); empty `names` means the build's `-t` tags.
     Image {
-        /// Tags to set.
+        /// Tags to set (and push).
         names: Vec<String>,
+        /// Whether to push every name after tagging.
+        push: bool,
     },
     /// An OCI image layout, as a tar or (`tar=false`) a directory.
     Oci {
@@ -46,6 +53,18 @@ pub enum Output {
     },
 }
 
+impl Output {
+    /// The names given with `name=` (empty: the build's tags).
+    pub fn names(&self) -> &[String] {
+        match self {
+            Output::Image { names, .. }
+            | Output::Oci { names, .. }
+            | Output::Docker { names, .. } => names,
+            Output::Local { .. } => &[],
+        }
+    }
+}
+
 /// A parsed `--output` value: the output and the layer compression it asks for, if any.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OutputSpec {
@@ -53,6 +72,42 @@ pub struct OutputSpec {
     pub output: Output,
     /// `compression=` / `compression-level=`, when given.
     pub compression: Option<Compression>,
+}
+
+/// What is wrong with an `--output` value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    /// A field without `=`.
+    #[error("{0:?} is not key=value")]
+    NotKeyValue(String),
+    /// A key given twice.
+    #[error("{0} given twice")]
+    Twice(String),
+    /// No `type=`.
+    #[error("missing type=")]
+    MissingType,
+    /// A key this output does not take.
+    #[error("unknown or unsupported option {0:?}")]
+    Unknown(String),
+    /// A type this builder does not have.
+    #[error("unsupported type {0:?} (supported: image, registry, oci, docker, local)")]
+    Type(String),
+    /// A missing or misplaced `dest=`.
+    #[error("{0}")]
+    Dest(&'static str),
+    /// A value out of its range or of the wrong kind.
+    #[error("{key}={value:?}: {expected}")]
+    Value {
+        /// The key.
+        key: &'static str,
+        /// The value as given.
+        value: String,
+        /// What would be accepted.
+        expected: &'static str,
+    },
+    /// Something buildx accepts that this builder does not do, and what to do instead.
+    #[error("{0}")]
+    NotSupported(&'static str),
 }
 
 /// Splits `a=1,"b=x,y",c` on commas outside double quotes, dropping the quotes (buildx's CSV).
@@ -71,12 +126,15 @@ fn split_csv(spec: &str) -> Vec<String> {
 
 /// Parses one `--output` value: `type=…,key=value,…`, or a bare path (= `type=local,dest=PATH`).
 pub fn parse_output(spec: &str) -> Result<OutputSpec, ExportError> {
-    let err = |message: String| ExportError::Spec {
+    parse_fields(spec).map_err(|source| ExportError::Spec {
         spec: spec.to_string(),
-        message,
-    };
+        source,
+    })
+}
+
+fn parse_fields(spec: &str) -> Result<OutputSpec, SpecError> {
     if spec == "-" {
-        return Err(err("a root filesystem tar on stdout (type=tar) is not supported; use type=oci,dest=- or type=docker,dest=-".into()));
+        return Err(SpecError::NotSupported("a root filesystem tar on stdout (type=tar) is not supported; use type=oci,dest=- or type=docker,dest=-"));
     }
     if !spec.contains('=') {
         let output = Output::Local { dest: spec.into() };
@@ -85,23 +143,23 @@ pub fn parse_output(spec: &str) -> Result<OutputSpec, ExportError> {
             compression: None,
         });
     }
-    let mut kv = std::collections::BTreeMap::new();
+    let mut kv = BTreeMap::new();
     for field in split_csv(spec) {
         let (k, v) = field
             .split_once('=')
-            .ok_or_else(|| err(format!("{field:?} is not key=value")))?;
+            .ok_or_else(|| SpecError::NotKeyValue(field.clone()))?;
         if kv.insert(k.trim().to_string(), v.to_string()).is_some() {
-            return Err(err(format!("{k} given twice")));
+            return Err(SpecError::Twice(k.trim().to_string()));
         }
     }
-    let compression = take_compression(&mut kv).map_err(err)?;
-    let output = take_output(&mut kv).map_err(err)?;
+    let compression = compression::take(&mut kv)?;
+    let output = take_output(&mut kv)?;
     if let Some(k) = kv.keys().next() {
-        return Err(err(format!("unknown or unsupported option {k:?}")));
+        return Err(SpecError::Unknown(k.clone()));
     }
     if compression.is_some() && matches!(output, Output::Local { .. }) {
-        return Err(err(
-            "type=local writes files, not layers: compression does not apply".into(),
+        return Err(SpecError::NotSupported(
+            "type=local writes files, not layers: compression does not apply",
         ));
     }
     Ok(OutputSpec {
@@ -110,10 +168,24 @@ pub fn parse_output(spec: &str) -> Result<OutputSpec, ExportError> {
     })
 }
 
-type Kv = std::collections::BTreeMap<String, String>;
+type Kv = BTreeMap<String, String>;
 
-fn take_output(kv: &mut Kv) -> Result<Output, String> {
-    let ty = kv.remove("type").ok_or("missing type=")?;
+/// `true`/`false` (buildx also takes nothing else).
+fn flag(kv: &mut Kv, key: &'static str) -> Result<Option<bool>, SpecError> {
+    match kv.remove(key).as_deref() {
+        None => Ok(None),
+        Some("true") => Ok(Some(true)),
+        Some("false") => Ok(Some(false)),
+        Some(v) => Err(SpecError::Value {
+            key,
+            value: v.to_string(),
+            expected: "expected true or false",
+        }),
+    }
+}
+
+fn take_output(kv: &mut Kv) -> Result<Output, SpecError> {
+    let ty = kv.remove("type").ok_or(SpecError::MissingType)?;
     let names: Vec<String> = kv
         .remove("name")
         .map(|n| {
@@ -125,31 +197,27 @@ fn take_output(kv: &mut Kv) -> Result<Output, String> {
         .unwrap_or_default();
     let dest = kv.remove("dest");
     let tar_dest = |dest: Option<String>| match dest.as_deref() {
-        None | Some("") => Err(format!("type={ty} needs dest=FILE (or dest=- for stdout)")),
+        None | Some("") => Err(SpecError::Dest("needs dest=FILE (or dest=- for stdout)")),
         Some("-") => Ok(Dest::Stdout),
         Some(p) => Ok(Dest::File(p.into())),
     };
-    if let Some(p) = kv.remove("push") {
-        if p != "false" {
-            return Err("push is not supported here; use `rbuild push`".into());
-        }
+    let push = flag(kv, "push")?;
+    if push.is_some() && !matches!(ty.as_str(), "image" | "registry") {
+        return Err(SpecError::NotSupported("push= applies to type=image only"));
     }
     match ty.as_str() {
-        "image" => {
+        "image" | "registry" => {
             if dest.is_some() {
-                return Err("type=image takes no dest".into());
+                return Err(SpecError::Dest("type=image takes no dest"));
             }
-            Ok(Output::Image { names })
+            let push = push.unwrap_or(ty == "registry");
+            Ok(Output::Image { names, push })
         }
         "oci" => {
-            let tar = match kv.remove("tar").as_deref() {
-                None | Some("true") => true,
-                Some("false") => false,
-                Some(v) => return Err(format!("tar={v:?}: expected true or false")),
-            };
+            let tar = flag(kv, "tar")?.unwrap_or(true);
             let dest = tar_dest(dest)?;
             if !tar && dest == Dest::Stdout {
-                return Err("tar=false needs a directory dest".into());
+                return Err(SpecError::Dest("tar=false needs a directory dest"));
             }
             Ok(Output::Oci { dest, tar, names })
         }
@@ -159,206 +227,11 @@ fn take_output(kv: &mut Kv) -> Result<Output, String> {
         }),
         "local" => match dest {
             Some(d) if !d.is_empty() && d != "-" => Ok(Output::Local { dest: d.into() }),
-            _ => Err("type=local needs dest=DIR".into()),
+            _ => Err(SpecError::Dest("type=local needs dest=DIR")),
         },
-        other => Err(format!(
-            "unsupported type {other:?} (supported: image, oci, docker, local)"
-        )),
+        other => Err(SpecError::Type(other.to_string())),
     }
-}
-
-fn take_compression(kv: &mut Kv) -> Result<Option<Compression>, String> {
-    let kind = kv.remove("compression");
-    let level = kv.remove("compression-level");
-    if let Some(f) = kv.remove("force-compression") {
-        if f != "false" {
-            // New layers always get the asked compression; recompressing base layers is not done.
-            return Err(
-                "force-compression=true is not supported (base image layers are kept as they are)"
-                    .into(),
-            );
-        }
-    }
-    if let Some(m) = kv.remove("oci-mediatypes") {
-        if m != "true" {
-            return Err("only OCI media types are produced (oci-mediatypes=true)".into());
-        }
-    }
-    let level: Option<i64> = match level {
-        None => None,
-        Some(l) => Some(
-            l.parse()
-                .map_err(|_| format!("compression-level={l:?} is not a number"))?,
-        ),
-    };
-    let compression = match (kind.as_deref(), level) {
-        (None, None) => return Ok(None),
-        (None | Some("gzip"), l) => gzip(l.unwrap_or(6))?,
-        (Some("zstd"), l) => zstd(l.unwrap_or(3))?,
-        (Some("uncompressed"), None) => Compression::None,
-        (Some("uncompressed"), Some(_)) => {
-            return Err("uncompressed takes no compression-level".into())
-        }
-        (Some(other), _) => {
-            return Err(format!(
-                "compression={other:?} (expected gzip, zstd or uncompressed)"
-            ))
-        }
-    };
-    Ok(Some(compression))
-}
-
-fn gzip(level: i64) -> Result<Compression, String> {
-    match u32::try_from(level) {
-        Ok(level @ 0..=9) => Ok(Compression::Gzip { level }),
-        _ => Err(format!("gzip compression-level must be 0-9, not {level}")),
-    }
-}
-
-fn zstd(level: i64) -> Result<Compression, String> {
-    match i32::try_from(level) {
-        Ok(level @ 1..=22) => Ok(Compression::Zstd { level }),
-        _ => Err(format!("zstd compression-level must be 1-22, not {level}")),
-    }
-}
-
-/// The one layer compression the outputs agree on (gzip level 6 when none asks).
-pub fn layer_compression(specs: &[OutputSpec]) -> Result<Compression, ExportError> {
-    let mut chosen: Option<Compression> = None;
-    for c in specs.iter().filter_map(|s| s.compression) {
-        match chosen {
-            Some(prev) if prev != c => return Err(ExportError::Conflict(prev, c)),
-            _ => chosen = Some(c),
-        }
-    }
-    Ok(chosen.unwrap_or_default())
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn out(spec: &str) -> Output {
-        parse_output(spec).unwrap().output
-    }
-
-    #[test]
-    fn parses_buildx_spellings() {
-        assert_eq!(out("type=image"), Output::Image { names: vec![] });
-        assert_eq!(
-            out("type=image,\"name=a:1,b:2\""),
-            Output::Image {
-                names: vec!["a:1".into(), "b:2".into()]
-            }
-        );
-        assert_eq!(
-            out("type=oci,dest=/x/y.tar"),
-            Output::Oci {
-                dest: Dest::File("/x/y.tar".into()),
-                tar: true,
-                names: vec![]
-            }
-        );
-        assert_eq!(
-            out("type=oci,dest=d,tar=false"),
-            Output::Oci {
-                dest: Dest::File("d".into()),
-                tar: false,
-                names: vec![]
-            }
-        );
-        assert_eq!(
-            out("type=docker,dest=-,name=x:1"),
-            Output::Docker {
-                dest: Dest::Stdout,
-                names: vec!["x:1".into()]
-            }
-        );
-        assert_eq!(
-            out("type=local,dest=out"),
-            Output::Local { dest: "out".into() }
-        );
-        assert_eq!(
-            out("some/dir"),
-            Output::Local {
-                dest: "some/dir".into()
-            }
-        );
-    }
-
-    #[test]
-    fn parses_compression() {
-        let c = |s: &str| parse_output(s).unwrap().compression;
-        assert_eq!(c("type=image"), None);
-        assert_eq!(
-            c("type=image,compression=zstd"),
-            Some(Compression::Zstd { level: 3 })
-        );
-        assert_eq!(
-            c("type=oci,dest=f,compression=zstd,compression-level=19"),
-            Some(Compression::Zstd { level: 19 })
-        );
-        assert_eq!(
-            c("type=image,compression=gzip"),
-            Some(Compression::Gzip { level: 6 })
-        );
-        assert_eq!(
-            c("type=image,compression-level=1"),
-            Some(Compression::Gzip { level: 1 })
-        );
-        assert_eq!(
-            c("type=image,compression=uncompressed"),
-            Some(Compression::None)
-        );
-    }
-
-    #[test]
-    fn rejects_what_it_cannot_do() {
-        for bad in [
-            "type=oci",
-            "type=local",
-            "type=tar,dest=x",
-            "type=registry",
-            "type=image,push=true",
-            "type=image,compression=lz4",
-            "type=image,compression=gzip,compression-level=10",
-            "type=image,compression=zstd,compression-level=0",
-            "type=image,compression=uncompressed,compression-level=1",
-            "type=image,force-compression=true",
-            "type=local,dest=x,compression=zstd",
-            "type=image,bogus=1",
-            "type=image,type=oci",
-            "type=oci,dest=-,tar=false",
-            "-",
-        ] {
-            assert!(parse_output(bad).is_err(), "{bad} was accepted");
-        }
-    }
-
-    #[test]
-    fn outputs_must_agree_on_compression() {
-        let specs = |v: &[&str]| {
-            v.iter()
-                .map(|s| parse_output(s).unwrap())
-                .collect::<Vec<_>>()
-        };
-        let agree = specs(&[
-            "type=image,compression=zstd",
-            "type=oci,dest=f",
-            "type=docker,dest=g,compression=zstd",
-        ]);
-        assert_eq!(
-            layer_compression(&agree).unwrap(),
-            Compression::Zstd { level: 3 }
-        );
-        assert_eq!(
-            layer_compression(&specs(&["type=local,dest=x"])).unwrap(),
-            Compression::default()
-        );
-        let clash = specs(&[
-            "type=image,compression=zstd",
-            "type=oci,dest=f,compression=gzip",
-        ]);
-        assert!(layer_compression(&clash).is_err());
-    }
-}
+mod tests;
