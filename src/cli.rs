@@ -3,9 +3,14 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
+mod build;
+mod debug;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use rbuild_build::export::{parse_output, OutputSpec};
 use rbuild_oci::Platform;
+
+pub use build::{BuildArgs, NetworkArg, ProgressMode};
+pub use debug::{DebugCommand, ExpandArgs, IgnoreArgs, ParseArgs, PlanArgs};
 
 /// A daemonless Dockerfile image builder.
 ///
@@ -131,201 +136,9 @@ pub enum ArchiveFormat {
     Docker,
 }
 
-/// `rbuild debug …`.
-#[derive(Subcommand, Debug)]
-pub enum DebugCommand {
-    /// Print each PATH with `excluded` or `included`, as a build would decide it.
-    Ignore(IgnoreArgs),
-    /// Print the Dockerfile's syntax tree in the dump format of BuildKit's parser tests.
-    Parse(ParseArgs),
-    /// Print how WORD expands with BuildKit's shell lexer (as ENV, COPY, WORKDIR... expand).
-    Expand(ExpandArgs),
-    /// Print the build plan: each step with its inputs, what it does and its cache-key
-    /// components, then the image config; nothing is run (base images come from the store).
-    Plan(Box<PlanArgs>),
-}
-
-/// Options of `rbuild debug plan`: the build flags that change the plan.
-#[derive(Args, Debug)]
-pub struct PlanArgs {
-    /// Dockerfile path (default: CONTEXT/Dockerfile); `-` reads it from stdin.
-    #[arg(short = 'f', long = "file", value_name = "PATH")]
-    pub file: Option<PathBuf>,
-    /// Build-time variable `KEY=VALUE`; `KEY` alone takes the value from the environment.
-    #[arg(long = "build-arg", value_name = "KEY[=VALUE]")]
-    pub build_args: Vec<String>,
-    /// Plan this stage and the stages it needs.
-    #[arg(long)]
-    pub target: Option<String>,
-    /// Platform to build for, `os/arch[/variant]` (default: this host's).
-    #[arg(long, value_name = "OS/ARCH[/VARIANT]", value_delimiter = ',', value_parser = parse_platform)]
-    pub platform: Vec<Platform>,
-    /// The platform the build runs on (default: this host's); fixes `BUILD*` args and the
-    /// platform of `FROM --platform=$BUILDPLATFORM` stages, for reproducible plans.
-    #[arg(long = "build-platform", value_name = "OS/ARCH[/VARIANT]", value_parser = parse_platform)]
-    pub build_platform: Option<Platform>,
-    /// Named context, as for `rbuild build`; repeatable.
-    #[arg(long = "build-context", value_name = "NAME=VALUE")]
-    pub build_contexts: Vec<String>,
-    /// Build context directory.
-    pub context: PathBuf,
-}
-
-/// Options of `rbuild debug ignore`.
-#[derive(Args, Debug)]
-pub struct IgnoreArgs {
-    /// Ignore file to read (default: ./.dockerignore).
-    #[arg(long = "file", value_name = "IGNOREFILE", conflicts_with = "patterns")]
-    pub file: Option<PathBuf>,
-    /// A pattern, as one line of an ignore file; repeatable.
-    #[arg(long = "pattern", value_name = "P")]
-    pub patterns: Vec<String>,
-    /// Paths relative to the context root.
-    #[arg(required = true)]
-    pub paths: Vec<String>,
-}
-
-/// Options of `rbuild debug parse`.
-#[derive(Args, Debug)]
-pub struct ParseArgs {
-    /// Dockerfile to read (default: ./Dockerfile; `-` reads standard input).
-    #[arg(short = 'f', long = "file", value_name = "DOCKERFILE")]
-    pub file: Option<PathBuf>,
-}
-
-/// Options of `rbuild debug expand`.
-#[derive(Args, Debug)]
-pub struct ExpandArgs {
-    /// A variable visible to the expansion, `K=V` (`K` alone: set and empty); repeatable.
-    #[arg(long = "env", value_name = "K=V")]
-    pub env: Vec<String>,
-    /// The escape character, as `# escape=` sets it: `\` (default) or `` ` ``.
-    #[arg(long = "escape", value_name = "C", default_value_t = '\\')]
-    pub escape: char,
-    /// Split the result into words on unquoted whitespace, one a line (as EXPOSE splits ports).
-    #[arg(long = "words")]
-    pub words: bool,
-    /// The word to expand (put it after `--` when it starts with `-`).
-    pub word: String,
-}
-
-/// `--network` of a build.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NetworkArg {
-    /// The builder's default (the host's network).
-    Default,
-    /// The host's network namespace.
-    Host,
-    /// Only a loopback interface.
-    None,
-}
-
-impl NetworkArg {
-    /// The sandbox mode it asks for (`None`: the default).
-    pub fn mode(self) -> Option<rbuild_sandbox::NetworkMode> {
-        match self {
-            NetworkArg::Default => None,
-            NetworkArg::Host => Some(rbuild_sandbox::NetworkMode::Host),
-            NetworkArg::None => Some(rbuild_sandbox::NetworkMode::None),
-        }
-    }
-}
-
 /// `os/arch[/variant]`, normalized.
-fn parse_platform(s: &str) -> Result<Platform, rbuild_oci::platform::PlatformError> {
+pub(crate) fn parse_platform(s: &str) -> Result<Platform, rbuild_oci::platform::PlatformError> {
     rbuild_oci::platform::parse(s)
-}
-
-/// How progress is shown.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ProgressMode {
-    /// tty when stderr is a terminal, plain otherwise.
-    Auto,
-    /// Line-oriented output for logs and CI.
-    Plain,
-    /// Interactive terminal output.
-    Tty,
-}
-
-/// Options of `rbuild build`.
-#[derive(Args, Debug)]
-pub struct BuildArgs {
-    /// Name and optionally tag (`name:tag`); repeatable.
-    #[arg(short = 't', long = "tag", value_name = "NAME[:TAG]")]
-    pub tags: Vec<String>,
-    /// Dockerfile path (default: CONTEXT/Dockerfile); `-` reads it from stdin.
-    #[arg(short = 'f', long = "file", value_name = "PATH")]
-    pub file: Option<PathBuf>,
-    /// Build-time variable `KEY=VALUE`; `KEY` alone takes the value from the environment.
-    #[arg(long = "build-arg", value_name = "KEY[=VALUE]")]
-    pub build_args: Vec<String>,
-    /// Build this stage and the stages it needs.
-    #[arg(long)]
-    pub target: Option<String>,
-    /// Do not use the cache (results are still recorded).
-    #[arg(long)]
-    pub no_cache: bool,
-    /// Do not use the cache for these stages.
-    #[arg(long = "no-cache-filter", value_name = "STAGE", value_delimiter = ',')]
-    pub no_cache_filter: Vec<String>,
-    /// Progress output.
-    #[arg(long, value_enum, default_value = "auto")]
-    pub progress: ProgressMode,
-    /// Maximum steps run at once (default: the number of CPUs, at least 8: RUN steps mostly
-    /// wait on their process).
-    #[arg(long)]
-    pub jobs: Option<usize>,
-    /// Memory limit of each RUN step (e.g. 64m, 1g).
-    #[arg(short = 'm', long, value_name = "SIZE")]
-    pub memory: Option<String>,
-    /// Memory plus swap of each RUN step; -1 for unlimited swap (default: twice --memory).
-    #[arg(long = "memory-swap", value_name = "SIZE", allow_hyphen_values = true)]
-    pub memory_swap: Option<String>,
-    /// CPUs each RUN step may use (e.g. 1.5).
-    #[arg(long, value_name = "N.N")]
-    pub cpus: Option<String>,
-    /// CFS quota of each RUN step, in microseconds per period.
-    #[arg(long = "cpu-quota", value_name = "N", allow_hyphen_values = true)]
-    pub cpu_quota: Option<i64>,
-    /// CFS period of each RUN step, in microseconds.
-    #[arg(long = "cpu-period", value_name = "N")]
-    pub cpu_period: Option<u64>,
-    /// Maximum number of processes in each RUN step (-1 for unlimited).
-    #[arg(long = "pids-limit", value_name = "N", allow_hyphen_values = true)]
-    pub pids_limit: Option<i64>,
-    /// Resource limit of each RUN step, `name=soft[:hard]`; repeatable.
-    #[arg(long = "ulimit", value_name = "NAME=SOFT[:HARD]")]
-    pub ulimits: Vec<String>,
-    /// Size of /dev/shm in each RUN step (default 64m).
-    #[arg(long = "shm-size", value_name = "SIZE")]
-    pub shm_size: Option<String>,
-    /// Network of RUN steps (`RUN --network=` overrides it).
-    #[arg(long, value_enum, value_name = "MODE")]
-    pub network: Option<NetworkArg>,
-    /// Where the image goes, as buildx spells it: `type=image` (default), `type=oci,dest=FILE`,
-    /// `type=docker,dest=FILE`, `type=local,dest=DIR`, with `compression=gzip|zstd|uncompressed`
-    /// and `compression-level=N`; repeatable.
-    #[arg(short = 'o', long = "output", value_name = "type=TYPE,KEY=VALUE", value_parser = parse_output)]
-    pub outputs: Vec<OutputSpec>,
-    /// Push every `-t` tag to its registry after the build.
-    #[arg(long)]
-    pub push: bool,
-    /// Fetch FROM images from their registry even when they are in the local store.
-    #[arg(long)]
-    pub pull: bool,
-    /// Platform to build for, `os/arch[/variant]` (default: this host's).
-    #[arg(long, value_name = "OS/ARCH[/VARIANT]", value_delimiter = ',', value_parser = parse_platform)]
-    pub platform: Vec<Platform>,
-    /// Registry connection options.
-    #[command(flatten)]
-    pub registry: RegistryFlags,
-    /// Named context `NAME=DIR`, `NAME=docker-image://REF` or
-    /// `NAME=oci-layout://PATH[:TAG][@sha256:DIGEST]`; for `FROM NAME` and `COPY --from=NAME`;
-    /// repeatable.
-    #[arg(long = "build-context", value_name = "NAME=VALUE")]
-    pub build_contexts: Vec<String>,
-    /// Build context directory.
-    pub context: PathBuf,
 }
 
 /// How to reach registries (build, pull, push, login).

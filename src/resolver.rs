@@ -6,13 +6,13 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use anyhow::Context;
 use rbuild_build::resolve::{lookup_local, BaseImage, BaseResolver};
 use rbuild_build::BuildError;
 use rbuild_oci::{media_type, Descriptor, Digest, Index, Platform, Reference};
-use rbuild_registry::{platform, Client, RegistryOptions};
+use rbuild_registry::{platform, Client, PullEvent, RegistryOptions};
 use rbuild_store::Store;
 use tokio::runtime::Runtime;
 
@@ -70,6 +70,8 @@ pub fn options(flags: &RegistryFlags) -> RegistryOptions {
 /// (or always, for tags, with `--pull`). Pulled tags are tagged locally so later builds find them.
 pub struct RegistryResolver<'a> {
     remote: &'a Remote,
+    /// Where pull progress goes (the build's progress output).
+    progress: Option<Arc<dyn Fn(PullEvent) + Send + Sync>>,
     /// `--platform` was given: a local image of another platform does not count.
     explicit_platform: bool,
     always_pull: bool,
@@ -84,10 +86,17 @@ impl<'a> RegistryResolver<'a> {
     pub fn new(remote: &'a Remote, explicit_platform: bool, always_pull: bool) -> Self {
         RegistryResolver {
             remote,
+            progress: None,
             explicit_platform,
             always_pull,
             pulled: Mutex::default(),
         }
+    }
+
+    /// Shows pulls as they happen through `show`.
+    pub fn with_progress(mut self, show: impl Fn(PullEvent) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Arc::new(show));
+        self
     }
 
     fn local(
@@ -156,7 +165,16 @@ impl<'a> RegistryResolver<'a> {
         };
         let pulled = self
             .remote
-            .block_on(|c| c.fetch(store, r, want))
+            .block_on(|c| {
+                let client = match &self.progress {
+                    Some(p) => {
+                        let p = p.clone();
+                        c.with_progress(move |e| p(e))
+                    }
+                    None => c.clone(),
+                };
+                async move { client.fetch(store, r, want).await }
+            })
             .map_err(|e| failed(format!("{e:#}")))?
             .map_err(|e| failed(format!("pulling it failed: {e}")))?;
         let name = r.familiar();

@@ -142,3 +142,46 @@ fn push_is_an_output_whatever_else_is_exported() {
     assert!(!out.status.success());
     assert!(text(&out).contains("name"), "{}", text(&out));
 }
+
+/// A base image on a host that does not exist fails at once, naming the host; a pull that
+/// works shows its progress.
+#[test]
+fn unreachable_base_fails_fast_and_pulls_show_progress() {
+    use common::registry::{fresh_store, run};
+    let env = Env::new();
+    let cfg = tempfile::tempdir().unwrap();
+    let ctx = context("FROM nonexistent.invalid/x:1\nRUN true\n");
+    let started = std::time::Instant::now();
+    let out = run(
+        &env.store(),
+        cfg.path(),
+        &["build", "--progress", "plain", ctx.path().to_str().unwrap()],
+    );
+    assert!(!out.status.success());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(text(&out).contains("nonexistent.invalid"), "{}", text(&out));
+
+    let reg = rbuild_testkit::Registry::start(rbuild_testkit::RegistryAuth::None).unwrap();
+    let base = format!("{}/base:1", reg.addr);
+    env.rbuild_ok(&["tag", "busybox:latest", &base]);
+    let pushed = run(&env.store(), cfg.path(), &["push", &base]);
+    assert!(pushed.status.success(), "{}", text(&pushed));
+    let (_dir, store) = fresh_store();
+    let ctx = context(&format!("FROM {base}\nRUN true\n"));
+    let out = run(
+        &store,
+        cfg.path(),
+        &["build", "--progress", "plain", ctx.path().to_str().unwrap()],
+    );
+    let log = text(&out);
+    assert!(out.status.success(), "{log}");
+    assert!(
+        log.contains(&format!("resolving {base}")) || log.contains("resolving"),
+        "{log}"
+    );
+    assert!(log.contains("pulled layer 1/1"), "{log}");
+}

@@ -17,9 +17,15 @@ use crate::resolver::{RegistryResolver, Remote};
 /// Builds and tags the image.
 pub fn run(args: BuildArgs, store: Arc<Store>) -> anyhow::Result<ExitCode> {
     let remote = Remote::new(&args.registry)?;
-    let resolver = RegistryResolver::new(&remote, !args.platform.is_empty(), args.pull);
-    let pusher = RegistryPusher(&remote);
     let reporter = crate::render::reporter(args.progress);
+    let shown = reporter.clone();
+    let resolver = RegistryResolver::new(&remote, !args.platform.is_empty(), args.pull)
+        .with_progress(move |e| {
+            if let Some(line) = pull_line(&e) {
+                shown.event(rbuild_build::progress::Event::Note(line));
+            }
+        });
+    let pusher = RegistryPusher(&remote);
     let req = request(args)?;
     let services = rbuild_build::Services {
         resolver: &resolver,
@@ -42,6 +48,35 @@ pub fn run(args: BuildArgs, store: Arc<Store>) -> anyhow::Result<ExitCode> {
         result.manifest.digest
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// One progress line for a pull event: the start of each layer, its end, each retry (the
+/// per-MiB updates would flood a log).
+fn pull_line(e: &rbuild_registry::PullEvent) -> Option<String> {
+    use rbuild_registry::PullEvent;
+    match e {
+        PullEvent::Resolving { reference, host } => {
+            Some(format!("resolving {reference} on {host}"))
+        }
+        PullEvent::Layer {
+            index,
+            count,
+            digest,
+            received,
+            size,
+        } if *received == 0 || received == size => {
+            let what = if *received == 0 { "pulling" } else { "pulled" };
+            Some(format!(
+                "{what} layer {index}/{count} {digest} ({size} bytes)"
+            ))
+        }
+        PullEvent::Retrying {
+            what,
+            attempt,
+            reason,
+        } => Some(format!("retrying {what} (attempt {attempt}): {reason}")),
+        _ => None,
+    }
 }
 
 /// Pushes through the registry client the flags configured.

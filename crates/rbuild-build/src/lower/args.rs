@@ -8,6 +8,9 @@ use rbuild_oci::Platform;
 use super::Shared;
 use crate::{BuildError, BuildRequest};
 
+/// Build arguments in scope: name → value.
+pub type ArgScope = BTreeMap<String, String>;
+
 /// Proxy args: usable without ARG, never written to history or cache keys.
 pub const PROXY_ARGS: &[&str] = &[
     "HTTP_PROXY",
@@ -24,7 +27,7 @@ pub const PROXY_ARGS: &[&str] = &[
 
 /// The automatic platform args: `TARGETPLATFORM`, `TARGETOS`, `TARGETARCH`, `TARGETVARIANT`
 /// for `target`, and the `BUILD*` ones for `build`, the platform the build runs on.
-pub fn builtin_args(target: &Platform, build: &Platform) -> BTreeMap<String, String> {
+pub fn builtin_args(target: &Platform, build: &Platform) -> ArgScope {
     let mut m = BTreeMap::new();
     for (prefix, p) in [("TARGET", target), ("BUILD", build)] {
         m.insert(format!("{prefix}PLATFORM"), p.to_spec());
@@ -44,7 +47,7 @@ pub fn global_args(
     req: &BuildRequest,
     target: &Platform,
     lexer: &Lexer,
-) -> Result<BTreeMap<String, String>, BuildError> {
+) -> Result<ArgScope, BuildError> {
     let mut scope = builtin_args(target, &req.build_platform);
     for decl in &df.meta_args {
         let value = match (req.build_args.get(&decl.name), &decl.default) {

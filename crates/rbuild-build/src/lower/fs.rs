@@ -39,8 +39,7 @@ pub(crate) fn run(
             "RUN --mount is not supported by this version of rbuild",
         ));
     }
-    let network = run_network(run.network.as_deref(), shared.input.request.network)
-        .map_err(|m| BuildError::at(line, m))?;
+    let network = run_network(run.network.as_deref(), shared.input.request.network, line)?;
     let step = shared.step(st, line, &ins.source);
     let c = &st.out.config.config;
     let argv = run_argv(&shell_of(c), run.cmd, &run.heredocs);
@@ -60,13 +59,18 @@ pub(crate) fn run(
 }
 
 /// `RUN --network=` wins over the build's `--network`; `default` means the build's mode.
-fn run_network(flag: Option<&str>, build: Option<NetworkMode>) -> Result<NetworkMode, String> {
+fn run_network(
+    flag: Option<&str>,
+    build: Option<NetworkMode>,
+    line: usize,
+) -> Result<NetworkMode, BuildError> {
     match flag {
         None | Some("default") => Ok(build.unwrap_or_default()),
         Some("host") => Ok(NetworkMode::Host),
         Some("none") => Ok(NetworkMode::None),
-        Some(other) => Err(format!(
-            "unsupported network mode {other:?} (expected default, host or none)"
+        Some(other) => Err(BuildError::at(
+            line,
+            format!("unsupported network mode {other:?} (expected default, host or none)"),
         )),
     }
 }

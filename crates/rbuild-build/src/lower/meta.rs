@@ -60,7 +60,7 @@ pub(crate) fn apply(
         Command::Maintainer(m) => st.out.config.author = Some(m),
         Command::Workdir(dir) => c.working_dir = Some(join_workdir(c.working_dir.as_deref(), &dir)),
         Command::User(u) => c.user = Some(u),
-        Command::Expose(ports) => expose(c, &ports).map_err(|m| BuildError::at(line, m))?,
+        Command::Expose(ports) => expose(c, &ports, line)?,
         Command::Volume(vols) => {
             let map = c.volumes.get_or_insert_with(BTreeMap::new);
             vols.into_iter()
@@ -104,7 +104,7 @@ pub(crate) fn join_workdir(current: Option<&str>, dir: &str) -> String {
     )
 }
 
-fn expose(c: &mut ImageConfigBody, ports: &[String]) -> Result<(), String> {
+fn expose(c: &mut ImageConfigBody, ports: &[String], line: usize) -> Result<(), BuildError> {
     let map = c.exposed_ports.get_or_insert_with(BTreeMap::new);
     for p in ports {
         let (port, proto) = p.split_once('/').unwrap_or((p, "tcp"));
@@ -112,7 +112,7 @@ fn expose(c: &mut ImageConfigBody, ports: &[String]) -> Result<(), String> {
         let (lo, hi) = port.split_once('-').unwrap_or((port, port));
         let (lo, hi) = match (lo.parse::<u16>(), hi.parse::<u16>()) {
             (Ok(l), Ok(h)) if l <= h => (l, h),
-            _ => return Err(format!("invalid containerPort: {p}")),
+            _ => return Err(BuildError::at(line, format!("invalid containerPort: {p}"))),
         };
         for n in lo..=hi {
             map.insert(format!("{n}/{proto}"), Value::Object(Default::default()));
@@ -166,9 +166,14 @@ mod tests {
     #[test]
     fn expose_ranges_and_protocols() {
         let mut c = ImageConfigBody::default();
-        expose(&mut c, &["80".into(), "53/UDP".into(), "8000-8001".into()]).unwrap();
+        expose(
+            &mut c,
+            &["80".into(), "53/UDP".into(), "8000-8001".into()],
+            1,
+        )
+        .unwrap();
         let keys: Vec<_> = c.exposed_ports.unwrap().into_keys().collect();
         assert_eq!(keys, vec!["53/udp", "80/tcp", "8000/tcp", "8001/tcp"]);
-        assert!(expose(&mut ImageConfigBody::default(), &["x".into()]).is_err());
+        assert!(expose(&mut ImageConfigBody::default(), &["x".into()], 1).is_err());
     }
 }
