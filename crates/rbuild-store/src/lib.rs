@@ -31,6 +31,7 @@
 mod archive;
 mod blob_reader;
 mod blobs;
+mod cachemounts;
 mod check;
 mod db;
 mod error;
@@ -52,6 +53,7 @@ use std::path::Path;
 
 pub use blob_reader::BlobReader;
 pub use blobs::MAX_JSON_BLOB;
+pub use cachemounts::{CacheMount, CacheMountInfo, Sharing};
 pub use check::CheckReport;
 pub use db::FORMAT_VERSION;
 pub use error::{Result, StoreError};

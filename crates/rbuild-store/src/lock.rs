@@ -27,6 +27,11 @@ pub(crate) fn lock_shared(path: &Path) -> Result<File> {
     Ok(file)
 }
 
+/// Opens (creating if needed) a lock file without locking it.
+pub(crate) fn open_lock(path: &Path) -> Result<File> {
+    open_lock_file(path)
+}
+
 fn open_lock_file(path: &Path) -> Result<File> {
     OpenOptions::new()
         .read(true)

@@ -1,0 +1,248 @@
+//! Cache mounts (`RUN --mount=type=cache`): directories that live in the store across builds,
+//! never part of a layer or a cache key.
+//!
+//! Each id gets `cachemounts/<h>/` where `<h>` is a digest of the id, so an id can never name a
+//! path outside the area (buildah CVE-2024-9675 used `id=../../..`). Inside: `data/` (what the
+//! step sees), `id` (the id as given, for `rbuild cache ls`) and, next to the directory, the
+//! lock file `<h>.lock`. A user holds a shared lock (`shared`), the exclusive lock (`locked`:
+//! concurrent builds wait their turn), or the exclusive lock of its own instance (`private`: a
+//! concurrent user gets a fresh `<h>-<n>` copy). Pruning takes the exclusive lock without
+//! waiting, so a mount in use is never removed.
+
+use std::fs::{self, File};
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+use rbuild_oci::Digest;
+
+use crate::error::{IoContext, Result};
+use crate::lock::try_exclusive;
+use crate::Store;
+
+/// How concurrent builds share one cache id (BuildKit's `sharing=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sharing {
+    /// Everyone uses the same directory at once.
+    Shared,
+    /// One user at a time; the others wait.
+    Locked,
+    /// A user that finds the directory busy gets a fresh instance of its own.
+    Private,
+}
+
+/// A cache mount in use; its lock is held until it is dropped.
+#[derive(Debug)]
+pub struct CacheMount {
+    /// The directory the step sees.
+    pub data: PathBuf,
+    /// Whether this use created it (so the caller seeds it and sets its owner and mode).
+    pub created: bool,
+    _lock: File,
+}
+
+/// One cache mount as `rbuild cache ls` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheMountInfo {
+    /// The id as written in the Dockerfile.
+    pub id: String,
+    /// Its directory name under `cachemounts/`.
+    pub key: String,
+    /// Bytes of its files.
+    pub size: u64,
+    /// Last time a build used it (seconds since the epoch).
+    pub last_used: i64,
+}
+
+fn key_of(id: &str) -> String {
+    Digest::of(id.as_bytes()).to_string()[7..39].to_string()
+}
+
+impl Store {
+    /// The directory holding every cache mount.
+    pub fn cache_mounts_dir(&self) -> PathBuf {
+        self.root().join("cachemounts")
+    }
+
+    /// Takes the cache mount `id` for a step, creating it when it does not exist yet.
+    pub fn cache_mount(&self, id: &str, sharing: Sharing) -> Result<CacheMount> {
+        let dir = self.cache_mounts_dir();
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .at(&dir)?;
+        let key = key_of(id);
+        let lock_path = dir.join(format!("{key}.lock"));
+        let lock = crate::lock::open_lock(&lock_path)?;
+        let instance = match sharing {
+            Sharing::Shared => {
+                lock.lock_shared().at(&lock_path)?;
+                key
+            }
+            Sharing::Locked => {
+                lock.lock().at(&lock_path)?;
+                key
+            }
+            Sharing::Private => {
+                if try_exclusive(&lock).at(&lock_path)? {
+                    key
+                } else {
+                    return self.private_instance(id, &key);
+                }
+            }
+        };
+        self.open_instance(id, &instance, lock)
+    }
+
+    /// A fresh instance for a private user who found the main one busy.
+    fn private_instance(&self, id: &str, key: &str) -> Result<CacheMount> {
+        let dir = self.cache_mounts_dir();
+        let mut n = 1u64;
+        loop {
+            let instance = format!("{key}-{n}");
+            let lock_path = dir.join(format!("{instance}.lock"));
+            let lock = crate::lock::open_lock(&lock_path)?;
+            if try_exclusive(&lock).at(&lock_path)? {
+                return self.open_instance(id, &instance, lock);
+            }
+            n += 1;
+        }
+    }
+
+    fn open_instance(&self, id: &str, instance: &str, lock: File) -> Result<CacheMount> {
+        let root = self.cache_mounts_dir().join(instance);
+        let data = root.join("data");
+        let created = !data.is_dir();
+        if created {
+            let _ = fs::remove_dir_all(&root);
+            fs::DirBuilder::new().mode(0o700).create(&root).at(&root)?;
+            fs::write(root.join("id"), id).at(&root)?;
+            fs::DirBuilder::new().mode(0o755).create(&data).at(&data)?;
+        }
+        // The mtime of `id` says when the mount was last used.
+        touch(&root.join("id")).at(&root)?;
+        Ok(CacheMount {
+            data,
+            created,
+            _lock: lock,
+        })
+    }
+
+    /// Every cache mount, with its size and last use.
+    pub fn cache_mount_list(&self) -> Result<Vec<CacheMountInfo>> {
+        let dir = self.cache_mounts_dir();
+        let Ok(entries) = fs::read_dir(&dir) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for e in entries {
+            let e = e.at(&dir)?;
+            let path = e.path();
+            if !path.join("data").is_dir() {
+                continue;
+            }
+            let id = fs::read_to_string(path.join("id")).unwrap_or_default();
+            let last_used = fs::metadata(path.join("id")).map_or(0, |m| m.mtime());
+            out.push(CacheMountInfo {
+                id,
+                key: e.file_name().to_string_lossy().to_string(),
+                size: tree_size(&path.join("data")),
+                last_used,
+            });
+        }
+        out.sort_by(|a, b| (&a.id, &a.key).cmp(&(&b.id, &b.key)));
+        Ok(out)
+    }
+
+    /// Removes the cache mounts `keep` does not keep and that no build is using; returns them.
+    pub fn prune_cache_mounts(
+        &self,
+        keep: &dyn Fn(&CacheMountInfo) -> bool,
+    ) -> Result<Vec<CacheMountInfo>> {
+        let dir = self.cache_mounts_dir();
+        let mut removed = Vec::new();
+        for m in self.cache_mount_list()? {
+            if keep(&m) {
+                continue;
+            }
+            let lock_path = dir.join(format!("{}.lock", m.key));
+            let lock = crate::lock::open_lock(&lock_path)?;
+            if !try_exclusive(&lock).at(&lock_path)? {
+                continue;
+            }
+            let path = dir.join(&m.key);
+            fs::remove_dir_all(&path).at(&path)?;
+            let _ = fs::remove_file(&lock_path);
+            removed.push(m);
+        }
+        Ok(removed)
+    }
+}
+
+fn touch(path: &Path) -> io::Result<()> {
+    let f = fs::OpenOptions::new().append(true).open(path)?;
+    f.set_modified(std::time::SystemTime::now())
+}
+
+/// Bytes of regular files under `dir` (not following links; unreadable parts count 0).
+pub(crate) fn tree_size(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let Ok(entries) = fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            match e.file_type() {
+                Ok(t) if t.is_dir() => todo.push(e.path()),
+                Ok(t) if t.is_file() => total += e.metadata().map_or(0, |m| m.len()),
+                _ => {}
+            }
+        }
+    }
+    total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_never_name_paths_outside_the_area() {
+        for id in ["../../..", "/etc", "a/../../b", ""] {
+            let k = key_of(id);
+            assert_eq!(k.len(), 32);
+            assert!(k.chars().all(|c| c.is_ascii_hexdigit()), "{k}");
+        }
+        assert_ne!(key_of("a"), key_of("b"));
+    }
+
+    #[test]
+    fn shared_and_locked_reuse_private_gets_a_fresh_copy_when_busy() {
+        let t = tempfile::tempdir().unwrap();
+        let store = Store::open(&t.path().join("s")).unwrap();
+        let a = store.cache_mount("apt", Sharing::Locked).unwrap();
+        assert!(a.created);
+        fs::write(a.data.join("f"), "1").unwrap();
+        drop(a);
+        let b = store.cache_mount("apt", Sharing::Shared).unwrap();
+        assert!(!b.created && b.data.join("f").is_file());
+        let p = store.cache_mount("apt", Sharing::Private).unwrap();
+        assert!(p.created, "busy (shared lock held): private gets its own instance");
+        assert_ne!(p.data, b.data);
+        drop((b, p));
+        let q = store.cache_mount("apt", Sharing::Private).unwrap();
+        assert!(q.data.join("f").is_file(), "free again: private uses the main one");
+        drop(q);
+        let list = store.cache_mount_list().unwrap();
+        assert_eq!(list.len(), 2, "{list:?}");
+        assert!(list.iter().all(|m| m.id == "apt"));
+        let held = store.cache_mount("apt", Sharing::Shared).unwrap();
+        let gone = store.prune_cache_mounts(&|_| false).unwrap();
+        assert_eq!(gone.len(), 1, "the mount in use is kept");
+        drop(held);
+        assert_eq!(store.prune_cache_mounts(&|_| false).unwrap().len(), 1);
+        assert!(store.cache_mount_list().unwrap().is_empty());
+    }
+}
