@@ -16,6 +16,9 @@ pub enum SandboxError {
     /// The USER of the step could not be resolved inside the rootfs.
     #[error(transparent)]
     User(#[from] crate::user::UserError),
+    /// The seccomp profile could not be read or compiled.
+    #[error(transparent)]
+    Seccomp(#[from] crate::seccomp::SeccompError),
     /// An I/O operation on a host path failed.
     #[error("{op} {}", path.display())]
     Io {

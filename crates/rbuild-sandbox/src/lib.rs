@@ -15,11 +15,13 @@ pub mod plan;
 mod process;
 mod rootfs;
 mod run;
+pub mod seccomp;
 mod spec;
 mod sys;
 pub mod user;
 
 pub use error::SandboxError;
+pub use seccomp::{SeccompError, SeccompMode};
 pub use spec::{
     ExitReason, Limits, MountSpec, NetworkMode, OutputStream, RunOutcome, RunSpec, Ulimit,
 };

@@ -126,7 +126,8 @@ pub fn build(spec: &RunSpec, etc_dir: &Path) -> Vec<Step> {
         spec.limits.shm_size.unwrap_or(DEFAULT_SHM_SIZE),
     ));
     // sysfs shows the network devices of the mounting process's netns, so it is fresh either way.
-    steps.push(mount("sysfs", "/sys", base | MS_RDONLY, "", Kind::Dir));
+    let sys_ro = if spec.insecure { 0 } else { MS_RDONLY };
+    steps.push(mount("sysfs", "/sys", base | sys_ro, "", Kind::Dir));
     for name in ["hosts", "resolv.conf", "hostname"] {
         let target = format!("/etc/{name}");
         steps.push(Step::Bind {
@@ -137,6 +138,10 @@ pub fn build(spec: &RunSpec, etc_dir: &Path) -> Vec<Step> {
         });
     }
     steps.extend(spec.extra_mounts.iter().map(extra_mount_step));
+    if spec.insecure {
+        // security.insecure: /proc as the kernel shows it, as BuildKit's insecure spec does.
+        return steps;
+    }
     steps.extend(
         MASKED_PATHS
             .iter()

@@ -55,6 +55,33 @@ fn rlim(v: i64) -> u64 {
     }
 }
 
+/// What the command keeps of the init's privileges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Security {
+    /// The capabilities root keeps (bounding set and, for uid 0, the other sets).
+    pub caps: u64,
+    /// The seccomp filter, installed last (None: none).
+    pub seccomp: Option<Vec<crate::seccomp::Insn>>,
+}
+
+impl Security {
+    /// Docker's default capabilities and the given filter, or for an insecure run every
+    /// capability the init holds (`held`, its permitted set) and no filter.
+    pub fn new(insecure: bool, seccomp: Option<Vec<crate::seccomp::Insn>>, held: u64) -> Security {
+        if insecure {
+            Security {
+                caps: held,
+                seccomp: None,
+            }
+        } else {
+            Security {
+                caps: crate::caps::default_mask(),
+                seccomp,
+            }
+        }
+    }
+}
+
 /// The command, fully prepared so the forked child only makes system calls.
 pub struct Prepared {
     candidates: Vec<CString>,
@@ -65,6 +92,7 @@ pub struct Prepared {
     gid: u32,
     groups: Vec<u32>,
     last_cap: u32,
+    security: Security,
     argv0: String,
 }
 
@@ -130,6 +158,7 @@ impl Prepared {
         env: &[String],
         ulimits: &[Ulimit],
         user: &crate::user::ResolvedUser,
+        security: Security,
     ) -> Result<Self, SetupError> {
         let argv0 = argv.first().ok_or(SetupError::EmptyArgv)?.clone();
         let mut rlimits = Vec::new();
@@ -147,6 +176,7 @@ impl Prepared {
             gid: user.gid,
             groups: user.groups.clone(),
             last_cap: crate::caps::last_cap(),
+            security,
             argv0,
         })
     }
@@ -189,18 +219,27 @@ impl Prepared {
     }
 
     /// Session, signals, limits, then credentials: the bounding set shrinks while CAP_SETPCAP
-    /// is still held, the ids change, the final sets follow, and no_new_privs comes last.
+    /// is still held, the ids change, the final sets follow, then no_new_privs and, last of
+    /// all, the seccomp filter (which need not allow any of the calls before it).
     fn setup<P: ProcSys>(&self, sys: &mut P) -> Result<(), ExecError> {
         sys.setsid();
         sys.reset_signals();
         for (r, soft, hard) in &self.rlimits {
             sys.setrlimit(*r, *soft, *hard).map_err(step("setrlimit"))?;
         }
-        crate::caps::limit_bounding(sys, self.last_cap).map_err(step("limit the bounding set"))?;
+        let keep = self.security.caps;
+        crate::caps::limit_bounding(sys, self.last_cap, keep)
+            .map_err(step("limit the bounding set"))?;
         sys.set_ids(self.uid, self.gid, &self.groups)
             .map_err(step("set user and group ids"))?;
-        crate::caps::apply_sets(sys, self.uid).map_err(step("set capabilities"))?;
-        sys.set_no_new_privs().map_err(step("set no_new_privs"))
+        crate::caps::apply_sets(sys, self.uid, keep).map_err(step("set capabilities"))?;
+        sys.set_no_new_privs().map_err(step("set no_new_privs"))?;
+        match &self.security.seccomp {
+            Some(program) => sys
+                .install_seccomp(program)
+                .map_err(step("install the seccomp filter")),
+            None => Ok(()),
+        }
     }
 }
 

@@ -113,10 +113,13 @@ pub fn run(
         Some(root) => Layout::V2 { root: root.clone() },
         None => crate::cgroup::host_layout()?,
     };
+    let seccomp =
+        crate::seccomp::program_for(&spec.seccomp, spec.insecure, &crate::caps::default_names())?;
     let name = run_name();
     let dir = RunDir::create(&name, spec)?;
     // Every run gets a cgroup, if only for the device allow-list; it goes away on every path.
-    let mut cgroup = Cgroup::create(&layout, &name, &spec.limits)?;
+    let devices = (!spec.insecure).then_some(crate::cgroup::devices::DEFAULT_ALLOW);
+    let mut cgroup = Cgroup::create(&layout, &name, &spec.limits, devices)?;
     let req = InitRequest {
         spec: spec.clone(),
         root_dir: dir.join("root"),
@@ -125,6 +128,7 @@ pub fn run(
         links_dir: dir.join("l"),
         cgroup_procs: cgroup.procs_files(),
         legacy_overlay: opts.legacy_overlay,
+        seccomp,
     };
     let result = spawn_and_wait(&req, exe, on_output);
     let oom = cgroup.oom_killed();

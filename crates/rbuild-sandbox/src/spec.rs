@@ -1,5 +1,6 @@
 //! The description of one sandboxed process, shared by the builder and the init.
 
+use crate::seccomp::{Insn, SeccompMode};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -121,6 +122,14 @@ pub struct RunSpec {
     /// in the temp dir. The caller owns it: the sandbox empties it after the run, never removes it.
     #[serde(default)]
     pub run_dir: Option<PathBuf>,
+    /// The syscall filter (Docker's default profile unless unconfined or a profile file).
+    #[serde(default)]
+    pub seccomp: SeccompMode,
+    /// BuildKit's `security.insecure` (`RUN --security=insecure`): every capability, no
+    /// seccomp filter, no masked or read-only /proc paths, a writable /sys and no device
+    /// allow-list. Everything else (namespaces, rootfs, user) stays.
+    #[serde(default)]
+    pub insecure: bool,
 }
 
 /// Why the process ended.
@@ -167,6 +176,9 @@ pub(crate) struct InitRequest {
     /// Skip the new mount API (tests of the legacy fallback).
     #[serde(default)]
     pub legacy_overlay: bool,
+    /// The compiled seccomp filter the command installs last (None: no filter).
+    #[serde(default)]
+    pub seccomp: Option<Vec<Insn>>,
 }
 
 /// One line the init sends back to the builder over the control socket.

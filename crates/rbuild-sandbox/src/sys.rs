@@ -8,6 +8,7 @@ pub(crate) mod fds;
 mod keyring;
 pub(crate) mod proc_calls;
 mod process;
+pub(crate) mod seccomp;
 
 pub use process::ProcSys;
 

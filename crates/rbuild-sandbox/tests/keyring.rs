@@ -91,6 +91,9 @@ fn f4_run_gets_its_own_session_keyring() {
         "control: {control}"
     );
     let mut sp = spec(&s, "");
+    // The keyring itself must be private; the default seccomp filter (keyctl refused) would
+    // hide whether it is.
+    sp.seccomp = rbuild_sandbox::SeccompMode::Unconfined;
     sp.lowers.insert(0, layer);
     sp.argv = vec!["/bin/keyprobe".into(), desc.clone(), id.to_string()];
     let out = run_ok(&sp);

@@ -126,11 +126,17 @@ enum Kind {
 }
 
 impl Cgroup {
-    /// Creates `rbuild/<name>` with the device allow-list and the limits applied.
-    pub fn create(layout: &Layout, name: &str, limits: &Limits) -> Result<Cgroup, SandboxError> {
+    /// Creates `rbuild/<name>` with the limits applied and, when `devices` is given, that
+    /// device allow-list (None: every device, for insecure runs).
+    pub fn create(
+        layout: &Layout,
+        name: &str,
+        limits: &Limits,
+        devices: Option<&[devices::DeviceRule]>,
+    ) -> Result<Cgroup, SandboxError> {
         let kind = match layout {
-            Layout::V1(m) => Kind::V1(v1::V1::create(name, limits, m)?),
-            Layout::V2 { root } => Kind::V2(v2::V2::create(root, name, limits)?),
+            Layout::V1(m) => Kind::V1(v1::V1::create(name, limits, m, devices)?),
+            Layout::V2 { root } => Kind::V2(v2::V2::create(root, name, limits, devices)?),
         };
         Ok(Cgroup {
             kind,
@@ -183,9 +189,9 @@ pub(crate) fn make_dir(mount: &Path, name: &str) -> Result<PathBuf, SandboxError
     Ok(dir)
 }
 
-/// Loads Docker's device allow-list as an eBPF filter and attaches it to a cgroup v2 directory.
-pub fn attach_device_filter(dir: &Path) -> Result<(), SandboxError> {
-    let code = bpf::encode(&bpf::device_program(devices::DEFAULT_ALLOW));
+/// Loads a device allow-list as an eBPF filter and attaches it to a cgroup v2 directory.
+pub fn attach_device_filter(dir: &Path, rules: &[devices::DeviceRule]) -> Result<(), SandboxError> {
+    let code = bpf::encode(&bpf::device_program(rules));
     crate::sys::bpf::attach_device_filter(dir, &code).map_err(|source| SandboxError::Cgroup {
         path: dir.to_path_buf(),
         op: "attach the device filter (BPF_CGROUP_DEVICE)".into(),

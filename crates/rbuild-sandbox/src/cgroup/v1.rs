@@ -1,6 +1,6 @@
 //! cgroup v1: one directory per controller hierarchy; the devices controller holds the allow-list.
 
-use super::devices::{v1_writes, DEFAULT_ALLOW};
+use super::devices::{v1_writes, DeviceRule};
 use super::{counter, cpu_quota, make_dir, memory_swap_total, write, V1Mounts};
 use crate::error::SandboxError;
 use crate::spec::Limits;
@@ -43,9 +43,14 @@ pub fn writes(l: &Limits) -> Vec<(&'static str, &'static str, String)> {
 impl V1 {
     /// Creates `<mount>/rbuild/<name>` in the devices hierarchy (the allow-list) and in each
     /// hierarchy the limits need; on failure removes what it made.
-    pub fn create(name: &str, l: &Limits, m: &V1Mounts) -> Result<Self, SandboxError> {
+    pub fn create(
+        name: &str,
+        l: &Limits,
+        m: &V1Mounts,
+        devices: Option<&[DeviceRule]>,
+    ) -> Result<Self, SandboxError> {
         let mut cg = V1::default();
-        match cg.fill(name, l, m) {
+        match cg.fill(name, l, m, devices) {
             Ok(()) => Ok(cg),
             Err(e) => {
                 let _ = super::remove_all(&cg.dirs());
@@ -54,8 +59,14 @@ impl V1 {
         }
     }
 
-    fn fill(&mut self, name: &str, l: &Limits, m: &V1Mounts) -> Result<(), SandboxError> {
-        self.restrict_devices(name, m)?;
+    fn fill(
+        &mut self,
+        name: &str,
+        l: &Limits,
+        m: &V1Mounts,
+        devices: Option<&[DeviceRule]>,
+    ) -> Result<(), SandboxError> {
+        self.restrict_devices(name, m, devices)?;
         for (ctl, file, value) in writes(l) {
             let (slot, mount) = match ctl {
                 "memory" => (&mut self.memory, &m.memory),
@@ -80,12 +91,18 @@ impl V1 {
         Ok(())
     }
 
-    /// Deny all, then Docker's list, in the devices controller; on a hybrid host without it, the
-    /// eBPF filter on the unified hierarchy.
-    fn restrict_devices(&mut self, name: &str, m: &V1Mounts) -> Result<(), SandboxError> {
+    /// Deny all, then the list, in the devices controller; on a hybrid host without it, the
+    /// eBPF filter on the unified hierarchy. Without a list the cgroup is still made (it holds
+    /// the run's processes until they are killed) but inherits the parent's devices.
+    fn restrict_devices(
+        &mut self,
+        name: &str,
+        m: &V1Mounts,
+        rules: Option<&[DeviceRule]>,
+    ) -> Result<(), SandboxError> {
         if let Some(mount) = &m.devices {
             let dir = self.devices.insert(make_dir(mount, name)?).clone();
-            for (file, value) in v1_writes(DEFAULT_ALLOW) {
+            for (file, value) in rules.map(v1_writes).unwrap_or_default() {
                 write(&dir, file, &value)?;
             }
             return Ok(());
@@ -98,7 +115,10 @@ impl V1 {
             ));
         };
         let dir = self.unified.insert(make_dir(root, name)?).clone();
-        super::attach_device_filter(&dir)
+        match rules {
+            Some(rules) => super::attach_device_filter(&dir, rules),
+            None => Ok(()),
+        }
     }
 
     /// The directories of this cgroup.

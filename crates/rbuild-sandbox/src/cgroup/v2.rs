@@ -1,5 +1,6 @@
 //! cgroup v2: one directory in the unified hierarchy, with the eBPF device filter attached.
 
+use super::devices::DeviceRule;
 use super::{counter, cpu_quota, make_dir, memory_swap_total, write};
 use crate::error::SandboxError;
 use crate::spec::Limits;
@@ -50,7 +51,12 @@ pub fn controllers(w: &[(&str, String)]) -> String {
 impl V2 {
     /// Creates `<root>/rbuild/<name>`, enabling the limits' controllers on the way, applies the
     /// limits and attaches the device filter; on failure removes the directory.
-    pub fn create(root: &Path, name: &str, l: &Limits) -> Result<Self, SandboxError> {
+    pub fn create(
+        root: &Path,
+        name: &str,
+        l: &Limits,
+        devices: Option<&[DeviceRule]>,
+    ) -> Result<Self, SandboxError> {
         let w = writes(l);
         let ctl = controllers(&w);
         if !ctl.is_empty() {
@@ -62,21 +68,28 @@ impl V2 {
         let cg = V2 {
             dir: make_dir(root, name)?,
         };
-        if let Err(e) = cg.fill(w) {
+        if let Err(e) = cg.fill(w, devices) {
             let _ = super::remove(&cg.dir);
             return Err(e);
         }
         Ok(cg)
     }
 
-    fn fill(&self, w: Vec<(&'static str, String)>) -> Result<(), SandboxError> {
+    fn fill(
+        &self,
+        w: Vec<(&'static str, String)>,
+        devices: Option<&[DeviceRule]>,
+    ) -> Result<(), SandboxError> {
         for (file, value) in w {
             if file == "memory.swap.max" && !self.dir.join(file).exists() {
                 continue;
             }
             write(&self.dir, file, &value)?;
         }
-        super::attach_device_filter(&self.dir)
+        match devices {
+            Some(rules) => super::attach_device_filter(&self.dir, rules),
+            None => Ok(()),
+        }
     }
 
     /// The cgroup directory.

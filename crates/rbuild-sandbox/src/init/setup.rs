@@ -5,7 +5,7 @@
 
 use crate::error::SetupError;
 use crate::plan::{self, Stub};
-use crate::process::Prepared;
+use crate::process::{Prepared, Security};
 use crate::spec::{InitRequest, NetworkMode};
 use crate::sys::{ProcSys, Sys};
 use crate::{rootfs, user};
@@ -66,7 +66,12 @@ pub fn setup<S: Sys + ProcSys>(
     let group = sys.read_text(Path::new("/etc/group"));
     let who = user::resolve_user(&spec.user, &passwd, &group)?;
     let env = user::env_with_home(&spec.env, &who.home);
-    Prepared::new(&spec.argv, &env, &spec.limits.ulimits, &who)
+    let held = crate::caps::permitted(
+        &sys.read_text(Path::new("/proc/self/status")),
+        crate::caps::last_cap(),
+    );
+    let security = Security::new(spec.insecure, req.seccomp.clone(), held);
+    Prepared::new(&spec.argv, &env, &spec.limits.ulimits, &who, security)
 }
 
 /// Enters the working directory inside the new root and proves it is there: a directory

@@ -136,6 +136,7 @@ mod tests {
             ("sys/process.rs", include_str!("process.rs")),
             ("sys/bpf.rs", include_str!("bpf.rs")),
             ("sys/keyring.rs", include_str!("keyring.rs")),
+            ("sys/seccomp.rs", include_str!("seccomp.rs")),
             ("init.rs", include_str!("../init.rs")),
             ("init/setup.rs", include_str!("../init/setup.rs")),
             ("run.rs", include_str!("../run.rs")),

@@ -57,6 +57,8 @@ pub trait ProcSys {
     fn capset(&mut self, effective: u64, permitted: u64, inheritable: u64) -> io::Result<()>;
     /// Sets no_new_privs.
     fn set_no_new_privs(&mut self) -> io::Result<()>;
+    /// Installs a seccomp filter on this thread.
+    fn install_seccomp(&mut self, program: &[crate::seccomp::Insn]) -> io::Result<()>;
     /// execve(2); returns only on failure.
     fn execve(
         &mut self,
@@ -134,6 +136,9 @@ impl ProcSys for RealSys {
     }
     fn set_no_new_privs(&mut self) -> io::Result<()> {
         proc_calls::set_no_new_privs()
+    }
+    fn install_seccomp(&mut self, program: &[crate::seccomp::Insn]) -> io::Result<()> {
+        super::seccomp::install(program)
     }
     fn execve(
         &mut self,

@@ -1,8 +1,5 @@
-//! The setup sequence against a recording fake of both kernel seams.
+//! A recording fake of both kernel seams.
 
-use super::setup::{enter_namespaces, setup};
-use crate::error::chain;
-use crate::spec::{InitRequest, NetworkMode, RunSpec};
 use crate::sys::proc_calls::Forked;
 use crate::sys::{FileType, OverlayDirs, ProcSys, Sys};
 use std::ffi::CString;
@@ -11,10 +8,10 @@ use std::path::{Path, PathBuf};
 
 /// Records every call as one line; `fail` makes the call whose line starts with it fail.
 #[derive(Default)]
-struct Recorder {
-    calls: Vec<String>,
-    fail: Option<&'static str>,
-    cwd_name: Option<&'static [u8]>,
+pub struct Recorder {
+    pub calls: Vec<String>,
+    pub fail: Option<&'static str>,
+    pub cwd_name: Option<&'static [u8]>,
 }
 
 impl Recorder {
@@ -27,7 +24,7 @@ impl Recorder {
             Ok(())
         }
     }
-    fn position(&self, prefix: &str) -> usize {
+    pub fn position(&self, prefix: &str) -> usize {
         self.calls
             .iter()
             .position(|c| c.starts_with(prefix))
@@ -142,6 +139,9 @@ impl ProcSys for Recorder {
     fn set_no_new_privs(&mut self) -> io::Result<()> {
         self.call("no_new_privs".into())
     }
+    fn install_seccomp(&mut self, program: &[crate::seccomp::Insn]) -> io::Result<()> {
+        self.call(format!("seccomp {}", program.len()))
+    }
     fn execve(
         &mut self,
         path: &CString,
@@ -151,143 +151,4 @@ impl ProcSys for Recorder {
         let _ = self.call(format!("execve {}", path.to_string_lossy()));
         io::Error::from_raw_os_error(libc::ENOENT)
     }
-}
-
-fn request() -> InitRequest {
-    InitRequest {
-        spec: RunSpec {
-            lowers: vec!["/layers/0".into()],
-            upper: "/run/upper".into(),
-            work: "/run/work".into(),
-            argv: vec!["/bin/sh".into(), "-c".into(), "true".into()],
-            env: vec!["PATH=/bin".into()],
-            cwd: "/app".into(),
-            hostname: "box".into(),
-            network: NetworkMode::None,
-            ..Default::default()
-        },
-        root_dir: "/run/root".into(),
-        etc_dir: "/run/etc".into(),
-        empty_lower: "/run/empty".into(),
-        links_dir: "/run/l".into(),
-        cgroup_procs: vec!["/cg/rbuild/x/cgroup.procs".into()],
-        legacy_overlay: false,
-    }
-}
-
-/// How a sequence against the fake ended: the setup failed, or the exec (the fake never execs).
-enum Ended {
-    Setup(String),
-    Exec(String, i32),
-}
-
-/// Runs the whole sequence (pid 1's setup, then the command's) against `rec`.
-fn run_sequence(rec: &mut Recorder) -> Ended {
-    let req = request();
-    match enter_namespaces(rec, &req).and_then(|()| setup(rec, &req, &mut Vec::new())) {
-        Err(e) => Ended::Setup(chain(&e)),
-        Ok(prepared) => {
-            let e = prepared.start(rec);
-            Ended::Exec(chain(&e), e.code())
-        }
-    }
-}
-
-#[test]
-fn namespaces_come_after_the_cgroup_is_joined() {
-    let mut rec = Recorder::default();
-    enter_namespaces(&mut rec, &request()).unwrap();
-    assert_eq!(rec.position("null_stdin"), 0);
-    assert!(rec.position("join_cgroup /cg/rbuild/x") < rec.position("unshare"));
-    let flags = libc::CLONE_NEWNS
-        | libc::CLONE_NEWPID
-        | libc::CLONE_NEWUTS
-        | libc::CLONE_NEWIPC
-        | libc::CLONE_NEWCGROUP
-        | libc::CLONE_NEWNET;
-    assert!(rec.calls.contains(&format!("unshare {flags:#x}")));
-}
-
-#[test]
-fn setup_runs_in_order_up_to_exec() {
-    let mut rec = Recorder::default();
-    let Ended::Exec(msg, code) = run_sequence(&mut rec) else {
-        panic!("setup failed: {:#?}", rec.calls)
-    };
-    assert_eq!(
-        (msg.as_str(), code),
-        ("exec: \"/bin/sh\": no such file or directory", 127)
-    );
-    let order = [
-        "join_session_keyring",
-        "cloexec_fds_from 3",
-        "hostname box",
-        "loopback_up",
-        "overlay /run/root",
-        "pivot_root /run/root",
-        "mount proc /proc",
-        "enter_cwd /app",
-        "current_dir",
-        "read /etc/passwd",
-        "setsid",
-        "drop_bounding",
-        "clear_ambient",
-        "set_ids 0 0",
-        "capset a80425fb a80425fb 0",
-        "no_new_privs",
-        "execve /bin/sh",
-    ];
-    let at: Vec<usize> = order.iter().map(|c| rec.position(c)).collect();
-    assert!(
-        at.windows(2).all(|w| w[0] < w[1]),
-        "{order:?} at {at:?}: {:#?}",
-        rec.calls
-    );
-}
-
-#[test]
-fn a_failing_step_stops_the_sequence_before_exec() {
-    for (failing, named) in [
-        ("join_session_keyring", "join a new session keyring"),
-        ("cloexec_fds_from", "mark descriptors close-on-exec"),
-        ("hostname", "sethostname \"box\""),
-        ("pivot_root", "pivot_root into /run/root"),
-        ("enter_cwd", "working directory /app"),
-        ("set_ids", "setting up process"),
-        ("no_new_privs", "setting up process"),
-    ] {
-        let mut rec = Recorder {
-            fail: Some(failing),
-            ..Default::default()
-        };
-        let msg = match run_sequence(&mut rec) {
-            Ended::Setup(m) => m,
-            Ended::Exec(m, code) => {
-                assert_eq!(code, 126);
-                m
-            }
-        };
-        assert!(msg.contains(named), "{failing}: {msg}");
-        assert_eq!(msg.matches("Operation not permitted").count(), 1, "{msg}");
-        assert!(
-            !rec.calls.iter().any(|c| c.starts_with("execve")),
-            "{failing}: exec after failure"
-        );
-    }
-}
-
-#[test]
-fn f1_a_cwd_that_resolved_outside_the_root_fails_the_step() {
-    let mut rec = Recorder {
-        cwd_name: Some(b"(unreachable)/tmp/rt"),
-        ..Default::default()
-    };
-    let Ended::Setup(msg) = run_sequence(&mut rec) else {
-        panic!("the step ran")
-    };
-    assert!(msg.contains("working directory /app is outside"), "{msg}");
-    assert!(!rec
-        .calls
-        .iter()
-        .any(|c| c.starts_with("set_ids") || c.starts_with("execve")));
 }

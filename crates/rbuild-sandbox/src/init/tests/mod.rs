@@ -1,0 +1,174 @@
+//! The setup sequence against a recording fake of both kernel seams.
+
+use super::setup::{enter_namespaces, setup};
+use crate::error::chain;
+use crate::spec::{InitRequest, NetworkMode, RunSpec};
+mod fake;
+use fake::Recorder;
+
+fn request() -> InitRequest {
+    InitRequest {
+        spec: RunSpec {
+            lowers: vec!["/layers/0".into()],
+            upper: "/run/upper".into(),
+            work: "/run/work".into(),
+            argv: vec!["/bin/sh".into(), "-c".into(), "true".into()],
+            env: vec!["PATH=/bin".into()],
+            cwd: "/app".into(),
+            hostname: "box".into(),
+            network: NetworkMode::None,
+            ..Default::default()
+        },
+        root_dir: "/run/root".into(),
+        etc_dir: "/run/etc".into(),
+        empty_lower: "/run/empty".into(),
+        links_dir: "/run/l".into(),
+        cgroup_procs: vec!["/cg/rbuild/x/cgroup.procs".into()],
+        legacy_overlay: false,
+        seccomp: Some(vec![crate::seccomp::Insn {
+            code: crate::seccomp::bpf::RET_K,
+            jt: 0,
+            jf: 0,
+            k: crate::seccomp::compile::RET_ALLOW,
+        }]),
+    }
+}
+
+/// How a sequence against the fake ended: the setup failed, or the exec (the fake never execs).
+enum Ended {
+    Setup(String),
+    Exec(String, i32),
+}
+
+/// Runs the whole sequence (pid 1's setup, then the command's) against `rec`.
+fn run_sequence(rec: &mut Recorder) -> Ended {
+    let req = request();
+    match enter_namespaces(rec, &req).and_then(|()| setup(rec, &req, &mut Vec::new())) {
+        Err(e) => Ended::Setup(chain(&e)),
+        Ok(prepared) => {
+            let e = prepared.start(rec);
+            Ended::Exec(chain(&e), e.code())
+        }
+    }
+}
+
+#[test]
+fn namespaces_come_after_the_cgroup_is_joined() {
+    let mut rec = Recorder::default();
+    enter_namespaces(&mut rec, &request()).unwrap();
+    assert_eq!(rec.position("null_stdin"), 0);
+    assert!(rec.position("join_cgroup /cg/rbuild/x") < rec.position("unshare"));
+    let flags = libc::CLONE_NEWNS
+        | libc::CLONE_NEWPID
+        | libc::CLONE_NEWUTS
+        | libc::CLONE_NEWIPC
+        | libc::CLONE_NEWCGROUP
+        | libc::CLONE_NEWNET;
+    assert!(rec.calls.contains(&format!("unshare {flags:#x}")));
+}
+
+#[test]
+fn setup_runs_in_order_up_to_exec() {
+    let mut rec = Recorder::default();
+    let Ended::Exec(msg, code) = run_sequence(&mut rec) else {
+        panic!("setup failed: {:#?}", rec.calls)
+    };
+    assert_eq!(
+        (msg.as_str(), code),
+        ("exec: \"/bin/sh\": no such file or directory", 127)
+    );
+    let order = [
+        "join_session_keyring",
+        "cloexec_fds_from 3",
+        "hostname box",
+        "loopback_up",
+        "overlay /run/root",
+        "pivot_root /run/root",
+        "mount proc /proc",
+        "enter_cwd /app",
+        "current_dir",
+        "read /etc/passwd",
+        "setsid",
+        "drop_bounding",
+        "clear_ambient",
+        "set_ids 0 0",
+        "capset a80425fb a80425fb 0",
+        "no_new_privs",
+        "seccomp 1",
+        "execve /bin/sh",
+    ];
+    let at: Vec<usize> = order.iter().map(|c| rec.position(c)).collect();
+    assert!(
+        at.windows(2).all(|w| w[0] < w[1]),
+        "{order:?} at {at:?}: {:#?}",
+        rec.calls
+    );
+}
+
+#[test]
+fn a_failing_step_stops_the_sequence_before_exec() {
+    for (failing, named) in [
+        ("join_session_keyring", "join a new session keyring"),
+        ("cloexec_fds_from", "mark descriptors close-on-exec"),
+        ("hostname", "sethostname \"box\""),
+        ("pivot_root", "pivot_root into /run/root"),
+        ("enter_cwd", "working directory /app"),
+        ("set_ids", "setting up process"),
+        ("no_new_privs", "setting up process: set no_new_privs"),
+        ("seccomp", "setting up process: install the seccomp filter"),
+    ] {
+        let mut rec = Recorder {
+            fail: Some(failing),
+            ..Default::default()
+        };
+        let msg = match run_sequence(&mut rec) {
+            Ended::Setup(m) => m,
+            Ended::Exec(m, code) => {
+                assert_eq!(code, 126);
+                m
+            }
+        };
+        assert!(msg.contains(named), "{failing}: {msg}");
+        assert_eq!(msg.matches("Operation not permitted").count(), 1, "{msg}");
+        assert!(
+            !rec.calls.iter().any(|c| c.starts_with("execve")),
+            "{failing}: exec after failure"
+        );
+    }
+}
+
+#[test]
+fn f1_a_cwd_that_resolved_outside_the_root_fails_the_step() {
+    let mut rec = Recorder {
+        cwd_name: Some(b"(unreachable)/tmp/rt"),
+        ..Default::default()
+    };
+    let Ended::Setup(msg) = run_sequence(&mut rec) else {
+        panic!("the step ran")
+    };
+    assert!(msg.contains("working directory /app is outside"), "{msg}");
+    assert!(!rec
+        .calls
+        .iter()
+        .any(|c| c.starts_with("set_ids") || c.starts_with("execve")));
+}
+
+#[test]
+fn an_insecure_run_keeps_every_capability_and_installs_no_filter() {
+    let mut rec = Recorder::default();
+    let mut req = request();
+    req.spec.insecure = true;
+    let prepared = setup(&mut rec, &req, &mut Vec::new()).unwrap();
+    let _ = prepared.start(&mut rec);
+    let all = crate::caps::all_mask(crate::caps::last_cap());
+    assert!(rec.calls.contains(&format!("capset {all:x} {all:x} 0")));
+    assert!(!rec.calls.iter().any(|c| c.starts_with("drop_bounding")));
+    assert!(!rec.calls.iter().any(|c| c.starts_with("seccomp")));
+    assert!(
+        !rec.calls
+            .iter()
+            .any(|c| c.starts_with("mount tmpfs /proc/")),
+        "no masked paths: {:#?}",
+        rec.calls
+    );
+}
