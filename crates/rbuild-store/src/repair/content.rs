@@ -66,12 +66,11 @@ impl Store {
             return None;
         }
         let bytes = self.read_blob(digest).ok()?;
-        let doc: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-        let declared = doc.get("mediaType").and_then(|m| m.as_str());
-        if declared.is_some_and(|mt| !media_type::is_manifest(mt)) || doc.get("layers").is_none() {
+        let detected = media_type::detect(None, &bytes).ok()?;
+        if detected.kind != media_type::Kind::Manifest {
             return None;
         }
-        serde_json::from_value(doc).ok()
+        serde_json::from_slice(&bytes).ok()
     }
 
     /// Removes tags whose image is incomplete or unreadable.
