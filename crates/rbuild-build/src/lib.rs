@@ -18,6 +18,7 @@ pub mod plan;
 pub mod progress;
 mod request;
 pub mod resolve;
+pub mod secrets;
 mod solve;
 pub mod time;
 

@@ -78,6 +78,10 @@ pub struct BuildRequest {
     pub platforms: Vec<rbuild_oci::Platform>,
     /// The platform the build runs on (`BUILDPLATFORM`): this host's.
     pub build_platform: rbuild_oci::Platform,
+    /// `--secret`: where each secret id's value comes from (read only when a step mounts it).
+    pub secrets: BTreeMap<String, crate::secrets::SecretSource>,
+    /// `--ssh`: what each ssh id forwards.
+    pub ssh: BTreeMap<String, crate::secrets::SshSource>,
 }
 
 /// What a `--build-context` name stands for.
@@ -133,6 +137,8 @@ impl BuildRequest {
             named_contexts: BTreeMap::new(),
             platforms: Vec::new(),
             build_platform: rbuild_oci::Platform::host(),
+            secrets: BTreeMap::new(),
+            ssh: BTreeMap::new(),
         }
     }
 }

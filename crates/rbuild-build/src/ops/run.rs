@@ -60,6 +60,7 @@ pub fn exec(
         hosts: None,
         resolv_conf: None,
         run_dir: Some(run_dir),
+        ..RunSpec::default()
     };
     let number = meta.info.number;
     let reporter = &rt.reporter;
