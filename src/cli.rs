@@ -109,6 +109,26 @@ pub enum Command {
         #[command(subcommand)]
         command: StoreCommand,
     },
+    /// Cache mounts (`RUN --mount=type=cache`) kept in the store.
+    Cache {
+        /// What to do.
+        #[command(subcommand)]
+        command: CacheCommand,
+    },
+}
+
+/// `rbuild cache …`.
+#[derive(Subcommand, Debug)]
+pub enum CacheCommand {
+    /// List cache mounts: id, size, last use.
+    Ls,
+    /// Remove cache mounts no build is using (all, or those the filters select).
+    Prune {
+        /// `id=ID` (that id only) or `until=DURATION` (unused for longer, e.g. 24h, 7d);
+        /// repeatable, all must hold.
+        #[arg(long = "filter", value_name = "KEY=VALUE")]
+        filters: Vec<String>,
+    },
 }
 
 /// `rbuild store …`.
@@ -200,7 +220,7 @@ pub struct LoginArgs {
 
 const SUBCOMMANDS: &[&str] = &[
     "build", "images", "inspect", "import", "help", "pull", "push", "login", "logout", "prune",
-    "rm", "tag", "save", "load", "store", "debug",
+    "rm", "tag", "save", "load", "store", "debug", "cache",
 ];
 
 /// Inserts `build` when the first argument after global options is not a subcommand

@@ -113,6 +113,14 @@ pub struct BuildArgs {
     /// Registry connection options.
     #[command(flatten)]
     pub registry: RegistryFlags,
+    /// A secret RUN steps may mount: `id=ID[,src=PATH|,env=VAR]` (`id=ID` alone: the
+    /// environment variable ID); repeatable. Never stored, cached or printed.
+    #[arg(long = "secret", value_name = "id=ID[,src=PATH|,env=VAR]")]
+    pub secrets: Vec<String>,
+    /// SSH agent forwarding for `RUN --mount=type=ssh`: `default` (`$SSH_AUTH_SOCK`),
+    /// `ID=SOCKET` or `ID=KEYFILE[,KEYFILE]`; repeatable.
+    #[arg(long = "ssh", value_name = "ID[=SOCKET|KEY[,KEY]]")]
+    pub ssh: Vec<String>,
     /// Named context `NAME=DIR`, `NAME=docker-image://REF` or
     /// `NAME=oci-layout://PATH[:TAG][@sha256:DIGEST]`; for `FROM NAME` and `COPY --from=NAME`;
     /// repeatable.

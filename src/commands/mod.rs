@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 mod build;
+mod cache;
 mod debug;
 mod debug_plan;
 mod images;
@@ -59,6 +60,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => save::run(&store, format, &output, &references),
         Command::Load { input } => load::run(&store, &input),
         Command::Store { command } => store::run(&store, command),
+        Command::Cache { command } => cache::run(&store, command),
     }
 }
 

@@ -73,3 +73,42 @@ mod tests {
         }
     }
 }
+
+/// A duration in seconds from Docker's filter syntax: `90s`, `30m`, `24h`, `7d`, `1h30m`.
+pub(crate) fn parse_age(s: &str) -> Option<i64> {
+    let mut total: i64 = 0;
+    let mut digits = String::new();
+    for c in s.trim().chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let n: i64 = digits.parse().ok()?;
+        digits.clear();
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => return None,
+        };
+        total = total.checked_add(n.checked_mul(unit)?)?;
+    }
+    digits.is_empty().then_some(total).filter(|t| *t > 0)
+}
+
+#[cfg(test)]
+mod age_tests {
+    use super::parse_age;
+
+    #[test]
+    fn durations_parse_like_docker_filters() {
+        assert_eq!(parse_age("24h"), Some(86_400));
+        assert_eq!(parse_age("1h30m"), Some(5_400));
+        assert_eq!(parse_age("7d"), Some(604_800));
+        assert_eq!(parse_age("90s"), Some(90));
+        for bad in ["", "h", "24", "5x", "0s"] {
+            assert_eq!(parse_age(bad), None, "{bad}");
+        }
+    }
+}

@@ -144,6 +144,15 @@ pub(crate) fn request(args: BuildArgs) -> anyhow::Result<BuildRequest> {
     req.no_cache = args.no_cache;
     req.no_cache_filter = args.no_cache_filter;
     req.platforms = args.platform;
+    for spec in &args.secrets {
+        let (id, source) = rbuild_build::secrets::parse_secret(spec)?;
+        req.secrets.insert(id, source);
+    }
+    let auth_sock = std::env::var_os("SSH_AUTH_SOCK").map(std::path::PathBuf::from);
+    for spec in &args.ssh {
+        let (id, source) = rbuild_build::secrets::parse_ssh(spec, auth_sock.as_deref())?;
+        req.ssh.insert(id, source);
+    }
     if let Some(j) = args.jobs {
         req.jobs = j;
     }

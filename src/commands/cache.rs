@@ -1,0 +1,72 @@
+//! `rbuild cache ls|prune`: the cache mounts `RUN --mount=type=cache` keeps in the store.
+
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use rbuild_store::{CacheMountInfo, Store};
+
+use super::images::human;
+use crate::cli::CacheCommand;
+
+/// Runs a `cache` subcommand.
+pub fn run(store: &Store, command: CacheCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        CacheCommand::Ls => ls(store),
+        CacheCommand::Prune { filters } => prune(store, &filters),
+    }
+}
+
+fn ls(store: &Store) -> anyhow::Result<ExitCode> {
+    crate::outln!("{:<40} {:>10}  {}", "ID", "SIZE", "LAST USED");
+    for m in store.cache_mount_list()? {
+        crate::outln!(
+            "{:<40} {:>10}  {}",
+            m.id,
+            human(m.size),
+            rbuild_build::time::rfc3339(m.last_used)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `--filter` selects for removal.
+#[derive(Default)]
+struct Filter {
+    id: Option<String>,
+    unused_for: Option<i64>,
+}
+
+impl Filter {
+    fn parse(filters: &[String]) -> anyhow::Result<Filter> {
+        let mut f = Filter::default();
+        for spec in filters {
+            match spec.split_once('=') {
+                Some(("id", v)) => f.id = Some(v.to_string()),
+                Some(("until", v)) => {
+                    f.unused_for = Some(super::prune::parse_age(v).with_context(|| {
+                        format!("--filter {spec}: expected a duration like 24h or 7d")
+                    })?)
+                }
+                _ => bail!("--filter {spec:?}: expected id=ID or until=DURATION"),
+            }
+        }
+        Ok(f)
+    }
+
+    fn removes(&self, m: &CacheMountInfo, now: i64) -> bool {
+        self.id.as_ref().is_none_or(|id| *id == m.id)
+            && self.unused_for.is_none_or(|age| now - m.last_used >= age)
+    }
+}
+
+fn prune(store: &Store, filters: &[String]) -> anyhow::Result<ExitCode> {
+    let filter = Filter::parse(filters)?;
+    let now = rbuild_build::time::now_unix();
+    let removed = store.prune_cache_mounts(&|m| !filter.removes(m, now))?;
+    let bytes: u64 = removed.iter().map(|m| m.size).sum();
+    for m in &removed {
+        crate::outln!("deleted cache mount {} ({})", m.id, human(m.size));
+    }
+    crate::outln!("Total reclaimed space: {}", human(bytes));
+    Ok(ExitCode::SUCCESS)
+}
