@@ -1,4 +1,4 @@
-//! Layer compression (gzip, zstd, none) and decompression sniffed by magic bytes.
+//! Layer compression (gzip, zstd, none) and decompression sniffed by magic bytes (`sniff`).
 
 use std::io::{self, Cursor, Read, Write};
 
@@ -7,6 +7,7 @@ use rbuild_oci::media_type;
 
 use crate::error::LayerError;
 use crate::pgzip::ParGzWriter;
+use crate::sniff::{detect, Detected, SNIFF_LEN};
 
 /// How a layer blob is compressed.
 ///
@@ -118,34 +119,10 @@ impl<W: Write> Write for Compressor<W> {
     }
 }
 
-const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
-const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
-
-/// The compression detected from a blob's first bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Detected {
-    /// gzip magic `1f 8b`.
-    Gzip,
-    /// zstd frame magic `28 b5 2f fd`.
-    Zstd,
-    /// Anything else: taken as a plain tar.
-    Plain,
-}
-
-/// Classifies a blob by its first (up to 4) bytes.
-pub fn detect(head: &[u8]) -> Detected {
-    if head.starts_with(&GZIP_MAGIC) {
-        Detected::Gzip
-    } else if head.starts_with(&ZSTD_MAGIC) {
-        Detected::Zstd
-    } else {
-        Detected::Plain
-    }
-}
-
-/// Wraps a layer blob reader, sniffing gzip / zstd / plain tar by magic bytes.
+/// Wraps a layer blob reader, sniffing gzip / zstd / plain tar by magic bytes; bzip2 and xz,
+/// which no image layer may use, are refused.
 pub fn decompress(mut reader: Box<dyn Read + Send>) -> Result<Box<dyn Read + Send>, LayerError> {
-    let mut head = [0u8; 4];
+    let mut head = vec![0u8; SNIFF_LEN];
     let mut got = 0;
     while got < head.len() {
         match reader.read(&mut head[got..]) {
@@ -155,7 +132,7 @@ pub fn decompress(mut reader: Box<dyn Read + Send>) -> Result<Box<dyn Read + Sen
             Err(e) => return Err(LayerError::Read(e)),
         }
     }
-    let head = head[..got].to_vec();
+    head.truncate(got);
     let kind = detect(&head);
     let whole: Box<dyn Read + Send> = Box::new(Cursor::new(head).chain(reader));
     Ok(match kind {
@@ -164,7 +141,10 @@ pub fn decompress(mut reader: Box<dyn Read + Send>) -> Result<Box<dyn Read + Sen
         Detected::Zstd => {
             Box::new(zstd::stream::read::Decoder::new(whole).map_err(LayerError::Read)?)
         }
-        Detected::Plain => whole,
+        Detected::Tar | Detected::Unknown => whole,
+        Detected::Bzip2 | Detected::Xz => {
+            return Err(LayerError::UnsupportedCompression(kind.name()))
+        }
     })
 }
 
@@ -203,10 +183,27 @@ mod tests {
     }
 
     #[test]
-    fn detects_magic() {
-        assert_eq!(detect(&[0x1f, 0x8b, 8, 0]), Detected::Gzip);
-        assert_eq!(detect(&ZSTD_MAGIC), Detected::Zstd);
-        assert_eq!(detect(b"usr/"), Detected::Plain);
-        assert_eq!(detect(b""), Detected::Plain);
+    fn decompress_opens_tar_gzip_zstd_and_refuses_bzip2_and_xz() {
+        let open = |blob: Vec<u8>| {
+            let mut out = Vec::new();
+            decompress(Box::new(Cursor::new(blob)))?
+                .read_to_end(&mut out)
+                .map_err(LayerError::Read)?;
+            Ok::<_, LayerError>(out)
+        };
+        let data = b"not really a tar, but passed through as one".to_vec();
+        assert_eq!(open(data.clone()).unwrap(), data);
+        let gz = {
+            let mut w = Compressor::new(Vec::new(), Compression::Gzip { level: 1 }).unwrap();
+            w.write_all(&data).unwrap();
+            w.finish().unwrap()
+        };
+        assert_eq!(open(gz).unwrap(), data);
+        assert_eq!(open(zstd::encode_all(&data[..], 1).unwrap()).unwrap(), data);
+        let err = open(b"BZh91AY&SY".to_vec()).unwrap_err();
+        assert!(
+            matches!(err, LayerError::UnsupportedCompression("bzip2")),
+            "{err}"
+        );
     }
 }

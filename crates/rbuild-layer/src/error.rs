@@ -56,6 +56,9 @@ pub enum LayerError {
         /// The sha256 of the whole uncompressed stream.
         actual: rbuild_oci::Digest,
     },
+    /// A layer blob is compressed in a format images cannot use.
+    #[error("layer blob is compressed with {0}: image layers may only be tar, gzip or zstd")]
+    UnsupportedCompression(&'static str),
     /// A tar entry is malformed or unsafe (escaping hardlink, bad type, …).
     #[error("tar entry {path:?}: {reason}")]
     BadEntry {

@@ -2,7 +2,8 @@
 //!
 //! * [`write_layer`] turns an overlay-format directory (an upper dir, or a snapshot) into a
 //!   deterministic, compressed OCI layer in one streaming pass, returning diffID and digest.
-//! * [`decompress`] sniffs gzip / zstd / plain tar.
+//! * [`detect`] recognises tar, gzip, zstd, bzip2 and xz by content; [`decompress`] opens a
+//!   layer blob (tar, gzip or zstd).
 //! * [`apply_layer`] unpacks a layer tar into a directory without ever writing outside it;
 //!   [`apply_layer_verified`] also proves the stream hashes to the diff_id the image claims.
 
@@ -11,6 +12,7 @@ mod compression;
 mod error;
 mod pgzip;
 mod pool;
+mod sniff;
 mod tarwriter;
 mod verify;
 mod walk;
@@ -18,7 +20,8 @@ mod writer;
 mod xattrs;
 
 pub use apply::{apply_layer, ApplyOptions, ApplyStats, WhiteoutMode};
-pub use compression::{decompress, detect, Compression, Detected};
+pub use compression::{decompress, Compression};
 pub use error::LayerError;
+pub use sniff::{detect, is_tar_header, Detected, SNIFF_LEN};
 pub use verify::{apply_layer_verified, HashingReader};
 pub use writer::{write_layer, LayerDigests, WriteOptions, OPAQUE_MARKER};

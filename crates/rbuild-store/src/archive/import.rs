@@ -24,17 +24,6 @@ pub(super) fn io_bad(what: &str, e: io::Error) -> StoreError {
     bad(format!("reading {what}: {e}"))
 }
 
-/// The media type a layer blob's first bytes announce.
-fn sniff_layer(magic: &[u8]) -> &'static str {
-    if magic.starts_with(&[0x1f, 0x8b]) {
-        media_type::OCI_LAYER_GZIP
-    } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        media_type::OCI_LAYER_ZSTD
-    } else {
-        media_type::OCI_LAYER_TAR
-    }
-}
-
 impl Store {
     /// Loads a docker-archive or OCI layout tar stream, tags what it names and returns every
     /// image as (tag, descriptor); the tag is empty for unnamed images (which are not tagged).
@@ -149,20 +138,21 @@ impl Store {
     /// Checks that a layer blob uncompresses to its diff id; returns its media type.
     fn verify_layer(&self, digest: &Digest, diff_id: &Digest) -> Result<&'static str> {
         let path = self.blob_path(digest);
-        let mut magic = [0u8; 4];
-        let n = read_prefix(&mut self.open_blob(digest)?, &mut magic)
+        let mut head = [0u8; rbuild_layer::SNIFF_LEN];
+        let n = read_prefix(&mut self.open_blob(digest)?, &mut head)
             .map_err(|e| io_bad(&path.display().to_string(), e))?;
-        let mt = sniff_layer(&magic[..n]);
-        let file = io::BufReader::new(self.open_blob(digest)?);
-        let uncompressed = match mt {
-            media_type::OCI_LAYER_GZIP => hash_reader(flate2::read::MultiGzDecoder::new(file)),
-            media_type::OCI_LAYER_ZSTD => {
-                zstd::stream::read::Decoder::with_buffer(file).and_then(hash_reader)
-            }
-            _ => Ok((digest.clone(), 0)),
-        };
-        let (actual, _) =
-            uncompressed.map_err(|e| bad(format!("decompressing layer {digest}: {e}")))?;
+        let detected = rbuild_layer::detect(&head[..n]);
+        let mt = detected.layer_media_type().ok_or_else(|| {
+            bad(format!(
+                "layer {digest} is compressed with {}, which images cannot use",
+                detected.name()
+            ))
+        })?;
+        let file = Box::new(io::BufReader::new(self.open_blob(digest)?));
+        let (actual, _) = rbuild_layer::decompress(file)
+            .map_err(|e| e.to_string())
+            .and_then(|r| hash_reader(r).map_err(|e| e.to_string()))
+            .map_err(|e| bad(format!("decompressing layer {digest}: {e}")))?;
         if &actual != diff_id {
             return Err(bad(format!(
                 "layer {digest} uncompresses to {actual}, but the config's diff id is {diff_id}"
