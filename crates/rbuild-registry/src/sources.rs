@@ -5,7 +5,7 @@ use rbuild_oci::Digest;
 use rbuild_store::Store;
 
 /// The kv namespace.
-pub const NAMESPACE: &str = "blobsrc";
+pub const NAMESPACE: &str = rbuild_store::NS_BLOB_SOURCES;
 /// Repositories remembered per blob.
 const KEEP: usize = 8;
 

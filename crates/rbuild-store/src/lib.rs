@@ -78,6 +78,9 @@ pub const NS_CACHE: &str = "cache";
 pub const NS_EXPLAIN: &str = "explain";
 /// Build-context file hash cache namespace.
 pub const NS_CTXHASH: &str = "ctxhash";
+/// Where blobs came from or were pushed to (`registry/repository` lines), for cross-repository
+/// mounts on push.
+pub const NS_BLOB_SOURCES: &str = "blobsrc";
 
 /// A handle on one store root; `Send + Sync`, share it via `Arc`.
 pub struct Store {
