@@ -1,11 +1,21 @@
-//! ADD of an http(s) URL: a blocking download into a scratch directory, verified against
-//! `--checksum`, with the file's mtime taken from `Last-Modified`.
+//! ADD of an http(s) URL: the [`UrlFetcher`] the builder is given downloads into a scratch
+//! directory (through the proxies of the build args), the result is verified against
+//! `--checksum`, and the file's mtime is taken from `Last-Modified`.
 
-use std::io::{Read, Write};
-use std::os::unix::fs::PermissionsExt;
+mod date;
+mod file;
+mod legacy;
+mod proxy;
+
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest as _, Sha256};
+pub use date::parse_http_date;
+pub use file::DownloadFile;
+pub use legacy::download;
+pub use proxy::ProxyConfig;
+
+/// Any error a fetcher reports, as the source of [`RemoteError::Fetch`].
+pub type FetchSource = Box<dyn std::error::Error + Send + Sync>;
 
 /// A downloaded file.
 #[derive(Debug, Clone)]
@@ -14,6 +24,80 @@ pub struct Download {
     pub path: PathBuf,
     /// `sha256:<hex>` of its content.
     pub digest: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// The server's `Last-Modified`, in Unix seconds (also the file's mtime).
+    pub last_modified: Option<i64>,
+}
+
+/// Downloads URLs for ADD. The builder holds one (`Arc<dyn UrlFetcher>`); the registry client
+/// implements it so that downloads share its TLS roots, per-host certificates, timeouts and
+/// retries.
+pub trait UrlFetcher: Send + Sync {
+    /// Downloads `url` into `dest_dir/<file_name(url)>` (see [`DownloadFile`], which gives
+    /// the file mode 0600 and the `Last-Modified` mtime), going through the proxy `proxy`
+    /// names for it.
+    fn fetch(
+        &self,
+        url: &str,
+        dest_dir: &Path,
+        proxy: &ProxyConfig,
+    ) -> Result<Download, RemoteError>;
+}
+
+/// Why a URL source could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    /// `--checksum` names an algorithm other than sha256.
+    #[error("unsupported --checksum {value:?}: only sha256:<hex> is supported")]
+    UnsupportedChecksum {
+        /// The value given.
+        value: String,
+    },
+    /// `--checksum` is `sha256:` but not followed by 64 hex digits.
+    #[error("invalid --checksum {value:?}: expected sha256: and 64 hex digits")]
+    InvalidChecksum {
+        /// The value given.
+        value: String,
+    },
+    /// The download failed (the source says how).
+    #[error("failed to download {url}")]
+    Fetch {
+        /// The URL, without user info or query.
+        url: String,
+        /// What went wrong.
+        #[source]
+        source: FetchSource,
+    },
+    /// Writing the downloaded file failed.
+    #[error("cannot {op} {path}")]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl RemoteError {
+    /// A download failure of `url` (redacted here) caused by `source`.
+    pub fn fetch(url: &str, source: impl Into<FetchSource>) -> RemoteError {
+        RemoteError::Fetch {
+            url: redact(url),
+            source: source.into(),
+        }
+    }
+
+    fn io(path: &Path, op: &'static str, source: std::io::Error) -> RemoteError {
+        RemoteError::Io {
+            op,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
 }
 
 /// Whether a source word is an http(s) URL.
@@ -32,96 +116,34 @@ pub fn file_name(url: &str) -> String {
         .to_string()
 }
 
-/// Checks a `--checksum` value's form: `sha256:` and 64 hex digits.
-pub fn parse_checksum(s: &str) -> Result<String, String> {
-    let hex = s
-        .strip_prefix("sha256:")
-        .ok_or_else(|| format!("unsupported --checksum {s:?}: only sha256:<hex> is supported"))?;
+/// A URL fit for messages: no `user:password@`, no query or fragment (signed URLs carry
+/// credentials there).
+pub fn redact(url: &str) -> String {
+    let base = url.split(['?', '#']).next().unwrap_or(url);
+    let (scheme, rest) = match base.split_once("://") {
+        Some((s, r)) => (format!("{s}://"), r),
+        None => (String::new(), base),
+    };
+    let end = rest.find('/').unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{scheme}{}", &rest[at + 1..]),
+        None => base.to_string(),
+    }
+}
+
+/// Checks a `--checksum` value's form (`sha256:` and 64 hex digits); returns it lower-cased.
+pub fn parse_checksum(s: &str) -> Result<String, RemoteError> {
+    let Some(hex) = s.strip_prefix("sha256:") else {
+        return Err(RemoteError::UnsupportedChecksum {
+            value: s.to_string(),
+        });
+    };
     if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(format!("invalid --checksum {s:?}"));
+        return Err(RemoteError::InvalidChecksum {
+            value: s.to_string(),
+        });
     }
     Ok(format!("sha256:{}", hex.to_ascii_lowercase()))
-}
-
-/// Downloads `url` into `dir/<file name>` (mode 0600, as Docker does).
-pub fn download(url: &str, dir: &Path) -> Result<Download, String> {
-    let fail = |e: &dyn std::fmt::Display| format!("failed to download {url}: {e}");
-    let resp = reqwest::blocking::Client::builder()
-        .build()
-        .and_then(|c| c.get(url).send())
-        .map_err(|e| fail(&e))?;
-    if !resp.status().is_success() {
-        return Err(fail(&format!("HTTP {}", resp.status())));
-    }
-    let mtime = resp
-        .headers()
-        .get("last-modified")
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_http_date);
-    let path = dir.join(file_name(url));
-    let mut out = std::fs::File::create(&path).map_err(|e| fail(&e))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut resp = resp;
-    loop {
-        let n = resp.read(&mut buf).map_err(|e| fail(&e))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-        out.write_all(&buf[..n]).map_err(|e| fail(&e))?;
-    }
-    drop(out);
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| fail(&e))?;
-    if let Some(t) = mtime {
-        let ts = rustix::fs::Timespec {
-            tv_sec: t,
-            tv_nsec: 0,
-        };
-        let times = rustix::fs::Timestamps {
-            last_access: ts,
-            last_modification: ts,
-        };
-        rustix::fs::utimensat(rustix::fs::CWD, &path, &times, rustix::fs::AtFlags::empty())
-            .map_err(|e| fail(&e))?;
-    }
-    Ok(Download {
-        path,
-        digest: format!("sha256:{}", hex::encode(h.finalize())),
-    })
-}
-
-/// Parses an HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`) into Unix seconds.
-pub fn parse_http_date(s: &str) -> Option<i64> {
-    let f: Vec<&str> = s.split_whitespace().collect();
-    let [_, day, mon, year, time, "GMT"] = f.as_slice() else {
-        return None;
-    };
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let m = MONTHS.iter().position(|x| x == mon)? as i64 + 1;
-    let (d, y): (i64, i64) = (day.parse().ok()?, year.parse().ok()?);
-    let hms: Vec<i64> = time
-        .split(':')
-        .map(|x| x.parse().ok())
-        .collect::<Option<_>>()?;
-    let [hh, mm, ss] = hms.as_slice() else {
-        return None;
-    };
-    Some(days_from_civil(y, m, d) * 86400 + hh * 3600 + mm * 60 + ss)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146097 + doe - 719468
 }
 
 #[cfg(test)]
@@ -129,22 +151,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_dates_and_checksums() {
+    fn names_and_checksums() {
         assert_eq!(file_name("https://h/a/b/file.tar.gz?x=1"), "file.tar.gz");
         assert_eq!(file_name("http://h:8080/dir/"), "dir");
         assert_eq!(file_name("http://h"), "index.html");
-        assert_eq!(
-            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
-            Some(784111777)
-        );
-        assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
-        assert_eq!(parse_http_date("yesterday"), None);
         let hex = "ab".repeat(32);
-        assert_eq!(
-            parse_checksum(&format!("sha256:{hex}")),
-            Ok(format!("sha256:{hex}"))
+        let ok = parse_checksum(&format!("sha256:{}", hex.to_uppercase())).unwrap();
+        assert_eq!(ok, format!("sha256:{hex}"));
+        let md5 = parse_checksum("md5:00").unwrap_err();
+        assert!(
+            matches!(md5, RemoteError::UnsupportedChecksum { .. }),
+            "{md5}"
         );
-        assert!(parse_checksum("md5:00").is_err());
-        assert!(parse_checksum("sha256:zz").is_err());
+        let short = parse_checksum("sha256:zz").unwrap_err();
+        assert!(
+            matches!(short, RemoteError::InvalidChecksum { .. }),
+            "{short}"
+        );
+    }
+
+    #[test]
+    fn urls_in_messages_lose_credentials_and_queries() {
+        assert_eq!(
+            redact("https://bob:pw@h.example/f.tgz?X-Amz-Signature=s#x"),
+            "https://h.example/f.tgz"
+        );
+        assert_eq!(redact("http://h/a@b"), "http://h/a@b");
+        let e = RemoteError::fetch("https://u:p@h/x?t=1", "boom");
+        assert_eq!(e.to_string(), "failed to download https://h/x");
+        let source = std::error::Error::source(&e).map(|s| s.to_string());
+        assert_eq!(source.as_deref(), Some("boom"));
     }
 }

@@ -67,6 +67,8 @@ pub(crate) struct Inner {
     pub(crate) chunk_size: u64,
     /// Blobs transferred at once.
     pub(crate) parallel: usize,
+    /// URL downloads larger than this are refused.
+    pub(crate) download_limit: u64,
 }
 
 impl Client {
@@ -81,6 +83,7 @@ impl Client {
                 retry: RetryPolicy::default(),
                 chunk_size: 16 << 20,
                 parallel: 4,
+                download_limit: u64::MAX,
             }),
             progress: None,
         })
@@ -94,6 +97,11 @@ impl Client {
     /// A copy of this client uploading blobs above `bytes` in chunks of that size.
     pub fn with_chunk_size(&self, bytes: u64) -> Client {
         self.rebuild(|i| i.chunk_size = bytes.max(1))
+    }
+
+    /// A copy of this client refusing URL downloads ([`Client::fetch_url`]) above `bytes`.
+    pub fn with_download_limit(&self, bytes: u64) -> Client {
+        self.rebuild(|i| i.download_limit = bytes)
     }
 
     /// A copy of this client (sharing connections and tokens) that reports what its pulls do,
@@ -113,6 +121,7 @@ impl Client {
             retry: self.inner.retry.clone(),
             chunk_size: self.inner.chunk_size,
             parallel: self.inner.parallel,
+            download_limit: self.inner.download_limit,
         };
         f(&mut inner);
         Client {
@@ -132,13 +141,21 @@ impl Client {
 
     /// Whether `host` is spoken to over plain HTTP.
     pub fn is_plain_http(&self, host: &str) -> bool {
-        is_loopback(host)
-            || self
-                .inner
-                .opts
-                .insecure
-                .iter()
-                .any(|h| h.eq_ignore_ascii_case(host) || h.eq_ignore_ascii_case(strip_port(host)))
+        is_loopback(host) || self.is_insecure(host)
+    }
+
+    /// Whether `host` is listed as insecure (`--insecure-registry`), with or without port.
+    pub(crate) fn is_insecure(&self, host: &str) -> bool {
+        self.inner
+            .opts
+            .insecure
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(host) || h.eq_ignore_ascii_case(strip_port(host)))
+    }
+
+    /// The options this client was made with.
+    pub(crate) fn options(&self) -> &RegistryOptions {
+        &self.inner.opts
     }
 
     /// How this client sends requests: its retry policy, timeouts and progress observer.

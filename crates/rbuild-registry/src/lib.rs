@@ -15,6 +15,7 @@ mod push;
 mod sink;
 mod sources;
 mod transport;
+mod url;
 
 pub use auth::config::Credentials;
 pub use client::{is_loopback, Client, RegistryOptions};
@@ -27,3 +28,4 @@ pub use push::PushEvent;
 pub use rbuild_oci::platform;
 pub use sources::NAMESPACE as BLOB_SOURCES_NAMESPACE;
 pub use transport::{RetryPolicy, Timeouts};
+pub use url::UrlFetch;

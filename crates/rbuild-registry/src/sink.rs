@@ -1,5 +1,6 @@
-//! Streaming downloaded bytes into a store ingest on a blocking thread, so the async side never
-//! blocks on disk and memory stays bounded by a small channel of chunks.
+//! Streaming downloaded bytes to disk on a blocking thread, so the async side never blocks on
+//! disk and memory stays bounded by a small channel of chunks: into a store ingest (blobs) or
+//! into any other writer (URL downloads, which hash as they write).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -15,36 +16,34 @@ use crate::error::RegistryError;
 /// Chunks in flight between the network and the disk writer.
 const QUEUE: usize = 16;
 
-/// A blob being written into the store.
-pub(crate) struct BlobSink {
+/// A writer fed from the async side; `W` is written on a blocking thread.
+pub(crate) struct Sink<W> {
     tx: Option<mpsc::Sender<Bytes>>,
-    task: JoinHandle<Result<Ingest, std::io::Error>>,
+    task: JoinHandle<std::io::Result<W>>,
     written: u64,
 }
 
-fn join_error(e: tokio::task::JoinError) -> RegistryError {
-    RegistryError::Io {
-        path: PathBuf::from("<store ingest>"),
-        source: std::io::Error::other(format!("writer task failed: {e}")),
-    }
+/// The failure of the writer thread itself (it panicked or was cancelled).
+fn join_error(e: tokio::task::JoinError) -> std::io::Error {
+    std::io::Error::other(format!("writer task failed: {e}"))
 }
 
-impl BlobSink {
-    /// Opens a new ingest in `store`.
-    pub fn new(store: &Store) -> Result<BlobSink, RegistryError> {
-        let mut ingest = store.ingest()?;
+impl<W: Write + Send + 'static> Sink<W> {
+    /// Starts writing into `w`.
+    pub fn new(mut w: W) -> Sink<W> {
         let (tx, mut rx) = mpsc::channel::<Bytes>(QUEUE);
         let task = tokio::task::spawn_blocking(move || {
             while let Some(chunk) = rx.blocking_recv() {
-                ingest.write_all(&chunk)?;
+                w.write_all(&chunk)?;
             }
-            Ok(ingest)
+            w.flush()?;
+            Ok(w)
         });
-        Ok(BlobSink {
+        Sink {
             tx: Some(tx),
             task,
             written: 0,
-        })
+        }
     }
 
     /// Bytes accepted so far.
@@ -53,7 +52,7 @@ impl BlobSink {
     }
 
     /// Queues a chunk for writing.
-    pub async fn write(&mut self, chunk: Bytes) -> Result<(), RegistryError> {
+    pub async fn write(&mut self, chunk: Bytes) -> std::io::Result<()> {
         let n = chunk.len() as u64;
         let sent = match &self.tx {
             Some(tx) => tx.send(chunk).await.is_ok(),
@@ -63,28 +62,48 @@ impl BlobSink {
             // The writer stopped: its result carries the I/O error.
             self.tx = None;
             return match (&mut self.task).await.map_err(join_error)? {
-                Err(source) => Err(io_error(source)),
-                Ok(_) => Err(io_error(std::io::Error::other("writer stopped early"))),
+                Err(source) => Err(source),
+                Ok(_) => Err(std::io::Error::other("writer stopped early")),
             };
         }
         self.written += n;
         Ok(())
     }
 
-    /// Finishes the ingest, verifying digest and size; nothing enters the store on mismatch.
-    pub async fn commit(
-        mut self,
-        digest: &Digest,
-        size: u64,
-        what: &str,
-    ) -> Result<(), RegistryError> {
+    /// Waits for every queued chunk to be written; gives the writer back.
+    pub async fn close(mut self) -> std::io::Result<W> {
         self.tx = None;
-        let ingest = self.task.await.map_err(join_error)?.map_err(io_error)?;
+        self.task.await.map_err(join_error)?
+    }
+}
+
+/// A blob being written into the store.
+pub(crate) struct BlobSink(Sink<Ingest>);
+
+impl BlobSink {
+    /// Opens a new ingest in `store`.
+    pub fn new(store: &Store) -> Result<BlobSink, RegistryError> {
+        Ok(BlobSink(Sink::new(store.ingest()?)))
+    }
+
+    /// Bytes accepted so far.
+    pub fn written(&self) -> u64 {
+        self.0.written()
+    }
+
+    /// Queues a chunk for writing.
+    pub async fn write(&mut self, chunk: Bytes) -> Result<(), RegistryError> {
+        self.0.write(chunk).await.map_err(io_error)
+    }
+
+    /// Finishes the ingest, verifying digest and size; nothing enters the store on mismatch.
+    pub async fn commit(self, digest: &Digest, size: u64, what: &str) -> Result<(), RegistryError> {
+        let ingest = self.0.close().await.map_err(io_error)?;
         let (expected, what) = (digest.clone(), what.to_string());
         let committed =
             tokio::task::spawn_blocking(move || ingest.commit(Some(&expected), Some(size)))
                 .await
-                .map_err(join_error)?;
+                .map_err(|e| io_error(join_error(e)))?;
         match committed {
             Ok(_) => Ok(()),
             Err(StoreError::DigestMismatch { expected, actual }) => {

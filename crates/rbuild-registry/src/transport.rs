@@ -11,8 +11,8 @@ use reqwest::{Body, RequestBuilder, Response, Url};
 use crate::error::{redact_url, RegistryError};
 use crate::progress::{ProgressFn, PullEvent};
 
-pub(crate) use failure::describe;
 use failure::Failure;
+pub(crate) use failure::{describe, host_of};
 pub use idle::Timeouts;
 use idle::{watch, Activity, ActivityBody};
 pub use retry::{retry_after, retryable_status, RetryPolicy};
@@ -146,4 +146,40 @@ fn too_large(url: &Url, limit: u64) -> RegistryError {
         what: redact_url(url),
         limit,
     }
+}
+
+/// Why copying a response body stopped.
+pub(crate) enum CopyError {
+    /// The connection broke or stalled: resume.
+    Broken(RegistryError),
+    /// Anything else: give up.
+    Fatal(RegistryError),
+}
+
+impl From<RegistryError> for CopyError {
+    fn from(e: RegistryError) -> Self {
+        if e.is_transient() {
+            CopyError::Broken(e)
+        } else {
+            CopyError::Fatal(e)
+        }
+    }
+}
+
+/// The first byte of a 206 response's `Content-Range: bytes <start>-<end>/<total>`.
+pub(crate) fn range_start(resp: &Response) -> Option<u64> {
+    content_range(resp)?.0
+}
+
+/// The total of a 206 response's `Content-Range` (`None` when it is `*` or absent).
+pub(crate) fn range_total(resp: &Response) -> Option<u64> {
+    content_range(resp)?.1
+}
+
+fn content_range(resp: &Response) -> Option<(Option<u64>, Option<u64>)> {
+    let v = resp.headers().get("content-range")?.to_str().ok()?;
+    let rest = v.trim().strip_prefix("bytes ")?;
+    let (span, total) = rest.split_once('/').unwrap_or((rest, "*"));
+    let start = span.split('-').next()?.trim().parse().ok();
+    Some((start, total.trim().parse().ok()))
 }

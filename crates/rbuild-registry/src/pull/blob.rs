@@ -11,7 +11,7 @@ use crate::error::RegistryError;
 use crate::progress::{PullEvent, LAYER_STEP};
 use crate::sink::BlobSink;
 use crate::sources;
-use crate::transport::network_error;
+use crate::transport::{network_error, range_start, CopyError};
 
 /// A layer's place in the image (1-based index, count), for progress.
 type Place = Option<(usize, usize)>;
@@ -154,23 +154,6 @@ impl Client {
     }
 }
 
-enum CopyError {
-    /// The connection broke or stalled: resume.
-    Broken(RegistryError),
-    /// Anything else: give up.
-    Fatal(RegistryError),
-}
-
-impl From<RegistryError> for CopyError {
-    fn from(e: RegistryError) -> Self {
-        if e.is_transient() {
-            CopyError::Broken(e)
-        } else {
-            CopyError::Fatal(e)
-        }
-    }
-}
-
 /// Reports a layer's progress: at the start, every [`LAYER_STEP`] bytes, and when stored.
 struct Meter<'a> {
     client: &'a Client,
@@ -217,16 +200,4 @@ impl<'a> Meter<'a> {
             size: self.desc.size,
         });
     }
-}
-
-/// The first byte of a 206 response's `Content-Range: bytes <start>-<end>/<total>`.
-fn range_start(resp: &reqwest::Response) -> Option<u64> {
-    let v = resp.headers().get("content-range")?.to_str().ok()?;
-    v.trim()
-        .strip_prefix("bytes ")?
-        .split('-')
-        .next()?
-        .trim()
-        .parse()
-        .ok()
 }

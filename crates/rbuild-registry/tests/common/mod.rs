@@ -2,9 +2,11 @@
 //! / token-auth proxy, and test images. Everything listens on 127.0.0.1 only.
 #![allow(dead_code)]
 
+pub mod files;
 pub mod image;
 pub mod proxy;
 pub mod registry;
+pub mod tls;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -1,0 +1,42 @@
+//! The HTTP client for one URL download: the registry client's TLS setup for the URL's host
+//! (extra CAs and client certificate from the certs directory, no verification for hosts
+//! listed as insecure), its connect timeout, and the proxy the build args name for the URL
+//! (never the process environment's: a build is reproducible from its arguments).
+
+use rbuild_context::remote::ProxyConfig;
+use reqwest::Url;
+
+use crate::client::Client;
+use crate::endpoint::add_host_certs;
+use crate::error::RegistryError;
+use crate::transport::{self, host_of};
+
+impl Client {
+    /// A reqwest client for downloading `url` through `proxy`.
+    pub(super) fn url_http(
+        &self,
+        url: &Url,
+        proxy: &ProxyConfig,
+    ) -> Result<reqwest::Client, RegistryError> {
+        let host = host_of(url);
+        let opts = self.options();
+        let mut b = reqwest::Client::builder()
+            .user_agent(concat!("rbuild/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(opts.timeouts.connect)
+            .no_proxy();
+        if !proxy.is_empty() {
+            let cfg = proxy.clone();
+            b = b.proxy(reqwest::Proxy::custom(move |u| cfg.proxy_for(u.as_str())));
+        }
+        if let Some(dir) = &opts.certs_dir {
+            b = add_host_certs(b, &dir.join(&host))?;
+        }
+        if url.scheme() == "https" && self.is_insecure(&host) {
+            b = b.danger_accept_invalid_certs(true);
+        }
+        b.build().map_err(|e| RegistryError::ClientSetup {
+            host,
+            reason: transport::describe(&e),
+        })
+    }
+}
