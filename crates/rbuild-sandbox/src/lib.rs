@@ -23,7 +23,8 @@ pub mod user;
 pub use error::SandboxError;
 pub use seccomp::{SeccompError, SeccompMode};
 pub use spec::{
-    ExitReason, Limits, MountSpec, NetworkMode, OutputStream, RunOutcome, RunSpec, Ulimit,
+    ExitReason, Limits, MountSpec, NetworkMode, OutputStream, RunOutcome, RunSpec, SecretBytes,
+    Ulimit,
 };
 
 use std::path::Path;

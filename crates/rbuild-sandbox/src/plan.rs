@@ -109,8 +109,14 @@ pub(crate) fn mount(fstype: &str, target: &str, flags: u64, data: &str, kind: Ki
     }
 }
 
-/// Builds the post-pivot steps for `spec`; `etc_dir` holds the generated hosts/resolv.conf/hostname.
-pub fn build(spec: &RunSpec, etc_dir: &Path) -> Vec<Step> {
+/// Where secret `i` of a spec is written before pivot_root.
+pub fn secret_file(secrets_dir: &Path, i: usize) -> PathBuf {
+    secrets_dir.join(i.to_string())
+}
+
+/// Builds the post-pivot steps for `spec`; `etc_dir` holds the generated hosts/resolv.conf/hostname,
+/// `secrets_dir` the secret files.
+pub fn build(spec: &RunSpec, etc_dir: &Path, secrets_dir: &Path) -> Vec<Step> {
     let base = MS_NOSUID | MS_NODEV | MS_NOEXEC;
     let mut steps = vec![
         mount("proc", "/proc", base, "", Kind::Dir),
@@ -137,7 +143,10 @@ pub fn build(spec: &RunSpec, etc_dir: &Path) -> Vec<Step> {
             kind: Kind::File,
         });
     }
-    steps.extend(spec.extra_mounts.iter().map(extra_mount_step));
+    let mut secrets = 0;
+    for m in &spec.extra_mounts {
+        steps.push(extra_mount_step(m, secrets_dir, &mut secrets));
+    }
     if spec.insecure {
         // security.insecure: /proc as the kernel shows it, as BuildKit's insecure spec does.
         return steps;
@@ -155,8 +164,17 @@ pub fn build(spec: &RunSpec, etc_dir: &Path) -> Vec<Step> {
     steps
 }
 
-fn extra_mount_step(m: &MountSpec) -> Step {
+fn extra_mount_step(m: &MountSpec, secrets_dir: &Path, secrets: &mut usize) -> Step {
     match m {
+        MountSpec::Secret { target, .. } => {
+            *secrets += 1;
+            Step::Bind {
+                source: secret_file(secrets_dir, *secrets - 1),
+                target: target.clone(),
+                readonly: true,
+                kind: Kind::File,
+            }
+        }
         MountSpec::Bind {
             source,
             target,

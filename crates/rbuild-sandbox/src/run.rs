@@ -124,6 +124,7 @@ pub fn run(
         spec: spec.clone(),
         root_dir: dir.join("root"),
         etc_dir: dir.join("etc"),
+        secrets_dir: dir.join("secrets"),
         empty_lower: dir.join("empty"),
         links_dir: dir.join("l"),
         cgroup_procs: cgroup.procs_files(),

@@ -77,14 +77,41 @@ pub enum MountSpec {
         /// Size in bytes (None = kernel default).
         size: Option<u64>,
     },
+    /// A secret: a read-only file whose content lives only in memory (a tmpfs in the run's
+    /// mount namespace), never on disk, bound at `target`.
+    Secret {
+        /// Absolute path inside the rootfs.
+        target: String,
+        /// The content.
+        data: SecretBytes,
+        /// Permission bits.
+        mode: u32,
+        /// Owner.
+        uid: u32,
+        /// Group.
+        gid: u32,
+    },
 }
 
 impl MountSpec {
     /// The absolute target path inside the rootfs.
     pub fn target(&self) -> &str {
         match self {
-            MountSpec::Bind { target, .. } | MountSpec::Tmpfs { target, .. } => target,
+            MountSpec::Bind { target, .. }
+            | MountSpec::Tmpfs { target, .. }
+            | MountSpec::Secret { target, .. } => target,
         }
+    }
+}
+
+/// A secret's bytes: kept out of `Debug` output, so a logged spec never shows them.
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SecretBytes(pub Vec<u8>);
+
+impl std::fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<secret, {} bytes>", self.0.len())
     }
 }
 
@@ -167,6 +194,9 @@ pub(crate) struct InitRequest {
     pub root_dir: PathBuf,
     /// Dir holding hosts, resolv.conf and hostname to bind into the rootfs.
     pub etc_dir: PathBuf,
+    /// Empty dir the init mounts a tmpfs on to hold secret files (in its own namespace).
+    #[serde(default)]
+    pub secrets_dir: PathBuf,
     /// Empty dir used as the only lower when `spec.lowers` is empty.
     pub empty_lower: PathBuf,
     /// Dir for short symlinks to the lowers, for the legacy mount fallback.

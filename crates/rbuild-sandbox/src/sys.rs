@@ -75,6 +75,14 @@ pub trait Sys {
     fn mknod_char(&mut self, path: &Path, major: u32, minor: u32) -> io::Result<()>;
     /// symlink(target, link).
     fn symlink(&mut self, target: &str, link: &Path) -> io::Result<()>;
+    /// Creates `path` (which must not exist) holding `data`, with mode and owner.
+    fn write_file(
+        &mut self,
+        path: &Path,
+        data: &[u8],
+        mode: u32,
+        owner: (u32, u32),
+    ) -> io::Result<()>;
 }
 
 /// The real kernel.
@@ -286,6 +294,26 @@ impl Sys for RealSys {
         // The umask may have cleared bits of 0666; device nodes must be world-usable.
         // SAFETY: as above.
         check(unsafe { libc::chmod(p.as_ptr(), 0o666) })
+    }
+
+    fn write_file(
+        &mut self,
+        path: &Path,
+        data: &[u8],
+        mode: u32,
+        owner: (u32, u32),
+    ) -> io::Result<()> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(path)?;
+        f.write_all(data)?;
+        std::os::unix::fs::fchown(&f, Some(owner.0), Some(owner.1))?;
+        f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode & 0o7777))
     }
 
     fn symlink(&mut self, target: &str, link: &Path) -> io::Result<()> {

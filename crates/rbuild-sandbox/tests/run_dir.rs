@@ -57,7 +57,11 @@ fn f10_run_dir_lives_under_the_given_dir() {
     let (out, during) = run_watching(&sp, &run_dir);
     assert_eq!(out, "started\nsandbox\n");
     let (inside, in_temp) = during.unwrap();
-    assert_eq!(inside, ["empty", "etc", "root"], "not in the given dir");
+    assert_eq!(
+        inside,
+        ["empty", "etc", "root", "secrets"],
+        "not in the given dir"
+    );
     assert!(
         in_temp.is_empty(),
         "a temp dir was made anyway: {in_temp:?}"

@@ -58,7 +58,8 @@ pub fn setup<S: Sys + ProcSys>(
     if spec.network == NetworkMode::None {
         sys.loopback_up().map_err(err("bring lo up"))?;
     }
-    let steps = plan::build(spec, &req.etc_dir);
+    write_secrets(sys, req)?;
+    let steps = plan::build(spec, &req.etc_dir, &req.secrets_dir);
     let opened = rootfs::enter(sys, req, &plan::bind_sources(&steps))?;
     rootfs::apply(sys, &steps, &opened, stubs)?;
     enter_cwd(sys, &spec.cwd)?;
@@ -72,6 +73,35 @@ pub fn setup<S: Sys + ProcSys>(
     );
     let security = Security::new(spec.insecure, req.seccomp.clone(), held);
     Prepared::new(&spec.argv, &env, &spec.limits.ulimits, &who, security)
+}
+
+/// Writes the spec's secrets into a tmpfs mounted on the run's secrets dir: only this mount
+/// namespace sees it, and the content never touches a disk.
+fn write_secrets<S: Sys>(sys: &mut S, req: &InitRequest) -> Result<(), SetupError> {
+    let secrets = req.spec.extra_mounts.iter().filter_map(|m| match m {
+        crate::spec::MountSpec::Secret {
+            data,
+            mode,
+            uid,
+            gid,
+            ..
+        } => Some((data, *mode, (*uid, *gid))),
+        _ => None,
+    });
+    let mut secrets = secrets.peekable();
+    if secrets.peek().is_none() {
+        return Ok(());
+    }
+    let dir = &req.secrets_dir;
+    let flags = plan::MS_NOSUID | plan::MS_NODEV | plan::MS_NOEXEC;
+    sys.mount("tmpfs", dir, "tmpfs", flags, "mode=0700")
+        .map_err(|e| SetupError::path("mount the secrets tmpfs on", dir, e))?;
+    for (i, (data, mode, owner)) in secrets.enumerate() {
+        let path = plan::secret_file(dir, i);
+        sys.write_file(&path, &data.0, mode, owner)
+            .map_err(|e| SetupError::path("write a secret to", &path, e))?;
+    }
+    Ok(())
 }
 
 /// Enters the working directory inside the new root and proves it is there: a directory

@@ -20,7 +20,7 @@ fn targets(steps: &[Step]) -> Vec<String> {
 
 #[test]
 fn proc_comes_first_then_dev() {
-    let steps = build(&spec(), Path::new("/run/x"));
+    let steps = build(&spec(), Path::new("/run/x"), Path::new("/s"));
     let t = targets(&steps);
     assert_eq!(&t[..2], &["/proc".to_string(), "/dev".to_string()]);
     assert!(t.contains(&"/sys".to_string()));
@@ -28,7 +28,7 @@ fn proc_comes_first_then_dev() {
 
 #[test]
 fn etc_files_are_bound_from_etc_dir() {
-    let steps = build(&spec(), Path::new("/run/x"));
+    let steps = build(&spec(), Path::new("/run/x"), Path::new("/s"));
     let binds = bind_sources(&steps);
     assert_eq!(
         binds,
@@ -42,7 +42,7 @@ fn etc_files_are_bound_from_etc_dir() {
 
 #[test]
 fn sys_is_read_only_and_proc_has_no_exec() {
-    let steps = build(&spec(), Path::new("/e"));
+    let steps = build(&spec(), Path::new("/e"), Path::new("/s"));
     for s in &steps {
         if let Step::Mount { fstype, flags, .. } = s {
             if fstype == "sysfs" {
@@ -57,7 +57,7 @@ fn sys_is_read_only_and_proc_has_no_exec() {
 
 #[test]
 fn masks_and_read_only_paths_follow_mounts() {
-    let steps = build(&spec(), Path::new("/e"));
+    let steps = build(&spec(), Path::new("/e"), Path::new("/s"));
     let first_mask = steps
         .iter()
         .position(|s| matches!(s, Step::Mask { .. }))
@@ -82,7 +82,7 @@ fn masks_and_read_only_paths_follow_mounts() {
 
 #[test]
 fn devices_and_links() {
-    let steps = build(&spec(), Path::new("/e"));
+    let steps = build(&spec(), Path::new("/e"), Path::new("/s"));
     assert!(steps.contains(&Step::Mknod {
         path: "/dev/null".into(),
         major: 1,
@@ -107,7 +107,7 @@ fn shm_size_default_and_custom() {
         })
     };
     assert_eq!(
-        shm(&build(&spec(), Path::new("/e"))).unwrap(),
+        shm(&build(&spec(), Path::new("/e"), Path::new("/s"))).unwrap(),
         "mode=1777,size=67108864"
     );
     let mut s = spec();
@@ -116,7 +116,7 @@ fn shm_size_default_and_custom() {
         ..Default::default()
     };
     assert_eq!(
-        shm(&build(&s, Path::new("/e"))).unwrap(),
+        shm(&build(&s, Path::new("/e"), Path::new("/s"))).unwrap(),
         "mode=1777,size=1024"
     );
 }
@@ -135,7 +135,7 @@ fn extra_mounts_are_planned() {
             size: Some(4096),
         },
     ];
-    let steps = build(&s, Path::new("/e"));
+    let steps = build(&s, Path::new("/e"), Path::new("/s"));
     assert!(steps.contains(&Step::Bind {
         source: "/nonexistent-file".into(),
         target: "/src".into(),

@@ -100,6 +100,9 @@ impl Sys for FakeSys {
         self.links.insert(link.into(), target.into());
         Ok(())
     }
+    fn write_file(&mut self, path: &Path, _: &[u8], _: u32, _: (u32, u32)) -> io::Result<()> {
+        self.create_file(path)
+    }
 }
 
 fn stub(path: &str, kind: StubKind) -> Stub {
@@ -181,7 +184,7 @@ fn full_plan_runs_against_fake_and_masks_only_existing() {
         cwd: "/".into(),
         ..Default::default()
     };
-    let steps = crate::plan::build(&spec, Path::new("/tmp/e"));
+    let steps = crate::plan::build(&spec, Path::new("/tmp/e"), Path::new("/tmp/s"));
     let mut sources = HashMap::new();
     for s in crate::plan::bind_sources(&steps) {
         sources.insert(s.clone(), sys.clone_tree(&s).unwrap());

@@ -15,7 +15,7 @@ pub fn default_hosts(hostname: &str) -> String {
 }
 
 /// What a run keeps in its directory.
-const ENTRIES: &[&str] = &["root", "etc", "empty", "l"];
+const ENTRIES: &[&str] = &["root", "etc", "empty", "l", "secrets"];
 
 /// The directory of one run: the caller's (emptied on drop) or a temp dir (removed on drop).
 pub struct RunDir {
@@ -37,7 +37,7 @@ impl RunDir {
                 owned: true,
             },
         };
-        for sub in ["root", "etc", "empty"] {
+        for sub in ["root", "etc", "empty", "secrets"] {
             let p = dir.path.join(sub);
             std::fs::create_dir_all(&p).map_err(SandboxError::io("create", &p))?;
         }

@@ -70,6 +70,13 @@ impl Sys for Recorder {
     fn symlink(&mut self, _: &str, link: &Path) -> io::Result<()> {
         self.call(format!("symlink {}", link.display()))
     }
+    fn write_file(&mut self, p: &Path, data: &[u8], mode: u32, _: (u32, u32)) -> io::Result<()> {
+        self.call(format!(
+            "write {} ({} bytes, {mode:o})",
+            p.display(),
+            data.len()
+        ))
+    }
 }
 
 impl ProcSys for Recorder {

@@ -21,6 +21,7 @@ fn request() -> InitRequest {
         },
         root_dir: "/run/root".into(),
         etc_dir: "/run/etc".into(),
+        secrets_dir: "/run/secrets".into(),
         empty_lower: "/run/empty".into(),
         links_dir: "/run/l".into(),
         cgroup_procs: vec!["/cg/rbuild/x/cgroup.procs".into()],
