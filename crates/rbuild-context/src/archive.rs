@@ -3,9 +3,32 @@
 
 use std::fs::File;
 use std::io::{self, BufReader, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use rbuild_layer::{apply_layer, ApplyOptions, WhiteoutMode};
+use rbuild_layer::{apply_layer, ApplyOptions, LayerError, WhiteoutMode};
+
+/// Why an archive could not be unpacked.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    /// The archive could not be opened, or its decompressor started.
+    #[error("cannot read archive {path}")]
+    Open {
+        /// The archive.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
+    /// Decompressing or unpacking failed.
+    #[error("cannot unpack {path}")]
+    Unpack {
+        /// The archive.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: LayerError,
+    },
+}
 
 /// The compression of a recognised archive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,16 +121,24 @@ pub fn extract(
     c: Compression,
     target: &Path,
     owner: Option<(u32, u32)>,
-) -> Result<(), String> {
-    let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut r = decoder(file, c).map_err(|e| format!("{}: {e}", path.display()))?;
+) -> Result<(), ArchiveError> {
+    let open = |source| ArchiveError::Open {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut r = File::open(path)
+        .and_then(|file| decoder(file, c))
+        .map_err(open)?;
     let opts = ApplyOptions {
         whiteouts: WhiteoutMode::Apply,
         owner,
     };
     apply_layer(&mut r, target, &opts)
         .map(|_| ())
-        .map_err(|e| format!("unpacking {}: {e}", path.display()))
+        .map_err(|source| ArchiveError::Unpack {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 #[cfg(test)]
@@ -169,6 +200,20 @@ mod tests {
         // `dir` has no entry of its own in this archive: only the entries take the owner.
         let m = std::fs::symlink_metadata(out.join("dir/f.txt")).unwrap();
         assert_eq!((m.uid(), m.gid()), (4321, 8765));
+    }
+
+    #[test]
+    fn a_broken_archive_names_itself_and_keeps_the_cause_as_source() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("bad.tar.gz");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&tar_bytes()[..600]).unwrap();
+        std::fs::write(&p, gz.finish().unwrap()).unwrap();
+        let err = extract(&p, Compression::Gzip, t.path(), None).unwrap_err();
+        assert_eq!(err.to_string(), format!("cannot unpack {}", p.display()));
+        assert!(std::error::Error::source(&err).is_some());
+        let missing = extract(&t.path().join("nope"), Compression::None, t.path(), None);
+        assert!(matches!(missing, Err(ArchiveError::Open { .. })));
     }
 
     #[test]

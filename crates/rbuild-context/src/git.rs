@@ -4,6 +4,41 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::remote::redact;
+
+/// Why a git source could not be resolved or checked out.
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    /// The `git` program could not be started.
+    #[error("cannot run git (is it installed?)")]
+    Spawn(#[source] std::io::Error),
+    /// A git command failed; `stderr` is what it said.
+    #[error("git {args} failed: {stderr}")]
+    Failed {
+        /// The arguments, URLs without credentials.
+        args: String,
+        /// git's own message.
+        stderr: String,
+    },
+    /// The remote has no such branch or tag.
+    #[error("git reference {reference:?} not found in {url}")]
+    RefNotFound {
+        /// The branch or tag asked for.
+        reference: String,
+        /// The remote, without credentials.
+        url: String,
+    },
+    /// The checkout's `.git` directory could not be removed.
+    #[error("cannot remove {path}")]
+    Cleanup {
+        /// The directory.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// A parsed git source.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GitSource {
@@ -51,23 +86,30 @@ pub fn parse(word: &str) -> Option<GitSource> {
     })
 }
 
-fn git(args: &[&str], dir: Option<&Path>) -> Result<String, String> {
+fn git(args: &[&str], dir: Option<&Path>) -> Result<String, GitError> {
     let mut cmd = Command::new("git");
     cmd.args(args).env("GIT_TERMINAL_PROMPT", "0");
     if let Some(d) = dir {
         cmd.current_dir(d);
     }
-    let out = cmd
-        .output()
-        .map_err(|e| format!("cannot run git (is it installed?): {e}"))?;
+    let out = cmd.output().map_err(GitError::Spawn)?;
     if !out.status.success() {
-        return Err(format!(
-            "git {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
+        let shown: Vec<String> = args.iter().map(|a| shown_arg(a)).collect();
+        return Err(GitError::Failed {
+            args: shown.join(" "),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
     }
     Ok(String::from_utf8_lossy(&out.stdout).to_string())
+}
+
+/// An argument as it may appear in a message: URLs lose their credentials.
+fn shown_arg(arg: &str) -> String {
+    if arg.contains("://") {
+        redact(arg)
+    } else {
+        arg.to_string()
+    }
 }
 
 fn is_commit(r: &str) -> bool {
@@ -75,7 +117,7 @@ fn is_commit(r: &str) -> bool {
 }
 
 /// The commit the source's reference names now (for the cache key).
-pub fn resolve_commit(src: &GitSource) -> Result<String, String> {
+pub fn resolve_commit(src: &GitSource) -> Result<String, GitError> {
     let r = src.reference.as_deref().unwrap_or("HEAD");
     if is_commit(r) {
         return Ok(r.to_ascii_lowercase());
@@ -88,7 +130,10 @@ pub fn resolve_commit(src: &GitSource) -> Result<String, String> {
         .find(|(_, name)| name.ends_with("^{}"))
         .or_else(|| lines.first())
         .map(|(sha, _)| sha.to_string());
-    pick.ok_or_else(|| format!("git reference {r:?} not found in {}", src.url))
+    pick.ok_or_else(|| GitError::RefNotFound {
+        reference: r.to_string(),
+        url: shown_arg(&src.url),
+    })
 }
 
 /// Checks `commit` out into `dir` (which must not exist); returns the directory to copy.
@@ -97,7 +142,7 @@ pub fn checkout(
     commit: &str,
     dir: &Path,
     keep_git_dir: bool,
-) -> Result<PathBuf, String> {
+) -> Result<PathBuf, GitError> {
     let d = dir.to_string_lossy().to_string();
     git(&["init", "-q", &d], None)?;
     git(&["remote", "add", "origin", &src.url], Some(dir))?;
@@ -112,7 +157,11 @@ pub fn checkout(
     }
     git(&["checkout", "-q", commit], Some(dir))?;
     if !keep_git_dir {
-        std::fs::remove_dir_all(dir.join(".git")).map_err(|e| e.to_string())?;
+        let dot_git = dir.join(".git");
+        std::fs::remove_dir_all(&dot_git).map_err(|source| GitError::Cleanup {
+            path: dot_git,
+            source,
+        })?;
     }
     Ok(match &src.subdir {
         Some(s) => dir.join(s),
@@ -139,5 +188,19 @@ mod tests {
         assert!(parse("src/").is_none());
         let g = parse("http://h/r.git#:sub").unwrap();
         assert_eq!((g.reference, g.subdir.as_deref()), (None, Some("sub")));
+    }
+
+    #[test]
+    fn failures_are_typed_and_hide_url_credentials() {
+        let src = parse("https://user:secret@127.0.0.1:1/r.git#main").unwrap();
+        let err = resolve_commit(&src).unwrap_err();
+        let GitError::Failed { args, .. } = &err else {
+            panic!("{err:?}");
+        };
+        assert!(
+            args.starts_with("ls-remote https://127.0.0.1:1/r.git"),
+            "{args}"
+        );
+        assert!(!err.to_string().contains("secret"), "{err}");
     }
 }

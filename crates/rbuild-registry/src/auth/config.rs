@@ -266,15 +266,26 @@ impl DockerConfig {
     }
 }
 
+/// What is wrong with an `auth` field (never its content: it is a password).
+#[derive(Debug, thiserror::Error)]
+enum BadAuth {
+    #[error("not valid base64")]
+    Base64,
+    #[error("not UTF-8")]
+    Utf8,
+    #[error("expected user:password")]
+    NoColon,
+}
+
 /// Decodes an `auth` field: base64 of `user:password`.
-fn decode_auth(auth: &str) -> Result<(String, String), String> {
+fn decode_auth(auth: &str) -> Result<(String, String), BadAuth> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(auth.trim())
-        .map_err(|_| "not valid base64".to_string())?;
-    let text = String::from_utf8(bytes).map_err(|_| "not UTF-8".to_string())?;
+        .map_err(|_| BadAuth::Base64)?;
+    let text = String::from_utf8(bytes).map_err(|_| BadAuth::Utf8)?;
     match text.split_once(':') {
         Some((u, p)) => Ok((u.to_string(), p.to_string())),
-        None => Err("expected user:password".to_string()),
+        None => Err(BadAuth::NoColon),
     }
 }
 
