@@ -43,6 +43,12 @@ impl Remote {
         Ok(self.runtime()?.block_on(f(&self.client)))
     }
 
+    /// A fetcher for `ADD <url>` with this client's settings; its runtime starts only when a
+    /// URL is fetched (a cached build starts none).
+    pub fn url_fetcher(&self) -> rbuild_registry::UrlFetch {
+        rbuild_registry::UrlFetch::new(self.client.clone())
+    }
+
     fn runtime(&self) -> anyhow::Result<&Runtime> {
         if let Some(rt) = self.runtime.get() {
             return Ok(rt);

@@ -185,3 +185,41 @@ fn unreachable_base_fails_fast_and_pulls_show_progress() {
     );
     assert!(log.contains("pulled layer 1/1"), "{log}");
 }
+
+/// `ADD <url>` goes through the proxy the proxy build args name (as BuildKit's does), via the
+/// registry client's HTTP stack.
+#[test]
+fn add_url_honours_the_proxy_build_args() {
+    use std::io::{BufRead, BufReader, Write};
+    let env = Env::new();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut request = String::new();
+        reader.read_line(&mut request).unwrap();
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap() > 2 {
+            line.clear();
+        }
+        let body = "via-the-proxy\n";
+        let mut out = stream;
+        write!(
+            out,
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        request
+    });
+    let ctx = context("FROM busybox\nADD http://rbuild-proxy-test.invalid/file.txt /file.txt\nRUN cat /file.txt\n");
+    let proxy = format!("HTTP_PROXY=http://127.0.0.1:{port}");
+    let out = env.build_ok(ctx.path(), "proxied:1", &["--build-arg", &proxy]);
+    assert!(out.contains("via-the-proxy"), "{out}");
+    let request = seen.join().unwrap();
+    assert!(
+        request.starts_with("GET http://rbuild-proxy-test.invalid/file.txt"),
+        "{request}"
+    );
+}

@@ -95,6 +95,7 @@ pub fn explain(
         store: store.clone(),
         reporter: Arc::new(crate::progress::Silent),
         contexts,
+        fetcher: &NoFetch,
         plan_only: true,
     };
     let keys = crate::solve::plan_keys(&plan, &rt);
@@ -108,8 +109,25 @@ pub struct Services<'a> {
     pub resolver: &'a dyn BaseResolver,
     /// Pushes images for outputs that ask for it.
     pub pusher: &'a dyn Pusher,
+    /// Downloads `ADD <url>` sources.
+    pub fetcher: &'a dyn rbuild_context::remote::UrlFetcher,
     /// Where progress goes.
     pub reporter: Arc<dyn Reporter>,
+}
+
+/// A fetcher for plans that run nothing: `plan_only` keys never download.
+struct NoFetch;
+
+impl rbuild_context::remote::UrlFetcher for NoFetch {
+    fn fetch(
+        &self,
+        url: &str,
+        _dest_dir: &std::path::Path,
+        _proxy: &rbuild_context::remote::ProxyConfig,
+    ) -> Result<rbuild_context::remote::Download, rbuild_context::remote::RemoteError> {
+        let why = std::io::Error::other("a plan does not download its sources");
+        Err(rbuild_context::remote::RemoteError::fetch(url, why))
+    }
 }
 
 /// Runs a build against `store`.
@@ -128,6 +146,7 @@ pub fn build(
         store: store.clone(),
         reporter: reporter.clone(),
         contexts,
+        fetcher: services.fetcher,
         plan_only: false,
     };
     let fs = crate::solve::run_plan(&plan, &rt)?;

@@ -26,10 +26,12 @@ pub fn run(args: BuildArgs, store: Arc<Store>) -> anyhow::Result<ExitCode> {
             }
         });
     let pusher = RegistryPusher(&remote);
+    let fetcher = remote.url_fetcher();
     let req = request(args)?;
     let services = rbuild_build::Services {
         resolver: &resolver,
         pusher: &pusher,
+        fetcher: &fetcher,
         reporter,
     };
     let started = std::time::Instant::now();

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use rbuild_context::local::LocalContext;
+use rbuild_context::remote::{ProxyConfig, UrlFetcher};
 use rbuild_layer::WriteOptions;
 use rbuild_store::Store;
 
@@ -23,6 +24,8 @@ pub struct Runtime<'a> {
     pub reporter: Arc<dyn Reporter>,
     /// The local contexts COPY reads.
     pub contexts: Contexts,
+    /// Downloads `ADD <url>` sources (the caller's HTTP stack: certificates, proxies).
+    pub fetcher: &'a dyn UrlFetcher,
     /// Computing keys for `debug plan`: remote sources (URLs, git) are not fetched.
     pub plan_only: bool,
 }
@@ -34,6 +37,16 @@ impl Runtime<'_> {
             compression: self.request.compression,
             source_date_epoch: self.request.source_date_epoch,
         }
+    }
+
+    /// The proxy build args (`HTTP_PROXY`, `NO_PROXY`, ...), which BuildKit uses for ADD too.
+    pub fn proxy(&self) -> ProxyConfig {
+        ProxyConfig::from_vars(
+            self.request
+                .build_args
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        )
     }
 
     /// The time recorded for a step that runs now (SOURCE_DATE_EPOCH when it is earlier).

@@ -21,7 +21,11 @@ impl CopyStep<'_> {
             return Ok(d.clone());
         }
         let dir = Arc::new(self.rt.store.scratch()?);
-        let d = remote::download(url, dir.path()).map_err(|e| self.meta.error(e))?;
+        let d = self
+            .rt
+            .fetcher
+            .fetch(url, dir.path(), &self.rt.proxy())
+            .map_err(|e| self.meta.error(e))?;
         fetched.push((url.to_string(), d.clone(), dir));
         Ok(d)
     }
