@@ -36,6 +36,13 @@ pub enum Behavior {
     Panic,
     /// Runs until cancelled (at most 5 s), then fails.
     UntilCancelled,
+    /// Waits (at most 30 s) until `n` toys have been running at once, then succeeds: proof of
+    /// parallelism that no timing can fake.
+    Meet(usize),
+    /// Like `Meet`, then fails.
+    FailAfterMeet(usize),
+    /// Runs until cancelled (at most 30 s), then succeeds: an op that finishes after a failure.
+    OkWhenCancelled,
 }
 
 #[derive(Clone)]
@@ -123,6 +130,21 @@ impl Toy {
             Behavior::Ok => Ok(format!("{}({})", self.identity, inputs.join(","))),
             Behavior::Fail => Err(ToyError(format!("{} failed", self.identity))),
             Behavior::Panic => panic!("{} panicked", self.identity),
+            Behavior::Meet(n) => {
+                self.meet(n)?;
+                Ok(format!("{}({})", self.identity, inputs.join(",")))
+            }
+            Behavior::FailAfterMeet(n) => {
+                self.meet(n)?;
+                Err(ToyError(format!("{} failed", self.identity)))
+            }
+            Behavior::OkWhenCancelled => {
+                let start = Instant::now();
+                while !ctx.is_cancelled() && start.elapsed() < Duration::from_secs(30) {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Ok(format!("{}({})", self.identity, inputs.join(",")))
+            }
             Behavior::UntilCancelled => {
                 let start = Instant::now();
                 while !ctx.is_cancelled() && start.elapsed() < Duration::from_secs(5) {
@@ -138,6 +160,28 @@ impl Toy {
                 Err(ToyError(format!("{} stopped", self.identity)))
             }
         }
+    }
+}
+
+impl Toy {
+    /// Waits until `n` toys have been running at the same time (now or earlier).
+    fn meet(&self, n: usize) -> Result<(), ToyError> {
+        let start = Instant::now();
+        while self.counters.max_running.load(Ordering::SeqCst) < n {
+            if start.elapsed() > Duration::from_secs(30) {
+                return Err(ToyError(format!(
+                    "{} waited 30 s for {n} ops to run at once",
+                    self.identity
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        Ok(())
+    }
+
+    /// How many toys are running right now.
+    pub fn running(counters: &Counters) -> usize {
+        counters.running.load(Ordering::SeqCst)
     }
 }
 
