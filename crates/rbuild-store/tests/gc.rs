@@ -104,8 +104,9 @@ fn prune_spares_what_another_live_store_created_or_protects() {
     let old = put_image(&store, &["old"]);
     let protected = put_image(&store, &["protected"]);
     let root = store.root().to_path_buf();
+    // Past the 1 s slack prune allows for timestamps, on the filesystem's own clock.
+    wait_fs_clock_past(&store, &store.blob_path(&old.digest), 1_100_000_000);
     drop(store);
-    std::thread::sleep(std::time::Duration::from_millis(1100));
     let builder = Store::open(&root).unwrap();
     builder.protect(&protected.digest).unwrap();
     let fresh = put_image(&builder, &["fresh"]);
@@ -123,11 +124,39 @@ fn prune_spares_what_another_live_store_created_or_protects() {
     assert!(!pruner.has_blob(&protected.digest));
 }
 
+/// The change time of `path`, in nanoseconds.
+fn ctime(path: &std::path::Path) -> i128 {
+    use std::os::unix::fs::MetadataExt;
+    let m = fs::symlink_metadata(path).unwrap();
+    m.ctime() as i128 * 1_000_000_000 + m.ctime_nsec() as i128
+}
+
+/// Waits until a file changed now gets a change time more than `nanos` after `path`'s: the
+/// kernel's file timestamps are coarser than any clock a sleep measures.
+fn wait_fs_clock_past(store: &Store, path: &std::path::Path, nanos: i128) {
+    let target = ctime(path) + nanos;
+    let probe = store.root().join("clock-probe");
+    let start = std::time::Instant::now();
+    loop {
+        fs::write(&probe, b"tick").unwrap();
+        if ctime(&probe) > target {
+            fs::remove_file(&probe).unwrap();
+            return;
+        }
+        assert!(
+            start.elapsed().as_secs() < 60,
+            "the file clock stands still"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
 #[test]
 fn keep_storage_removes_oldest_first() {
     let (_d, store) = store();
     let first = put_image(&store, &["first"]);
-    std::thread::sleep(std::time::Duration::from_millis(20));
+    // "Oldest" is by change time: the second image's must be later, whatever the clock's grain.
+    wait_fs_clock_past(&store, &store.blob_path(&first.digest), 0);
     let second = put_image(&store, &["second"]);
     let total: u64 = store.disk_usage().unwrap().blob_bytes;
     let second_size = store.image_size(&second);
