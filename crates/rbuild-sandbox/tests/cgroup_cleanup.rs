@@ -8,12 +8,27 @@ use rbuild_sandbox::{ExitReason, Limits};
 #[test]
 fn f3_run_cgroup_is_removed_after_the_run() {
     require_prereqs();
-    let s = Scratch::new("cgclean");
     let limited = Limits {
         memory: Some(128 << 20),
         pids: Some(100),
         ..Default::default()
     };
+    // While a run runs, its cgroups exist and hold it: what is gone afterwards was there.
+    let during = Scratch::new("cgclean-during");
+    let mut sp = spec(&during, "");
+    sp.limits = limited.clone();
+    let (mut held, listed) =
+        while_running(during, sp, |pid| (run_cgroups_of(pid), leftover_cgroups()));
+    held.sort();
+    assert!(
+        held.len() >= 3,
+        "memory, pids and devices cgroups expected: {held:?}"
+    );
+    assert_eq!(
+        held, listed,
+        "the leftover check does not see the run's cgroups"
+    );
+    let s = Scratch::new("cgclean");
     let mut sp = spec(&s, "true");
     sp.limits = limited.clone();
     run_ok(&sp);

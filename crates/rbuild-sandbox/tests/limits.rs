@@ -64,17 +64,84 @@ fn fork_bomb_is_stopped_by_pids_limit() {
     );
 }
 
+/// The values of `files` in the run cgroups of a run with `limits`, read while it runs.
+fn held_while_running(name: &str, limits: Limits, files: &[&str]) -> Vec<Option<String>> {
+    let s = Scratch::new(name);
+    let mut sp = spec(&s, "");
+    sp.limits = limits;
+    while_running(s, sp, |pid| {
+        let dirs = run_cgroups_of(pid);
+        assert!(!dirs.is_empty(), "the running process is in no run cgroup");
+        files
+            .iter()
+            .map(|f| {
+                dirs.iter()
+                    .find_map(|d| std::fs::read_to_string(d.join(f)).ok())
+                    .map(|v| v.trim().to_string())
+            })
+            .collect()
+    })
+}
+
 #[test]
 fn cpu_limit_applies() {
     require_prereqs();
     require_cgroups();
-    let s = Scratch::new("cpu");
-    let mut sp = spec(&s, "echo ok");
-    sp.limits = Limits {
+    let cpus = Limits {
         cpus: Some(0.5),
         ..Default::default()
     };
-    assert_eq!(run_ok(&sp), "ok\n");
+    let got = held_while_running("cpu", cpus, &["cpu.cfs_quota_us", "cpu.cfs_period_us"]);
+    assert_eq!(got, [Some("50000".to_string()), Some("100000".to_string())]);
+    let explicit = Limits {
+        cpu_quota: Some(30000),
+        cpu_period: Some(60000),
+        cpus: Some(3.0),
+        ..Default::default()
+    };
+    let got = held_while_running("cpuq", explicit, &["cpu.cfs_quota_us", "cpu.cfs_period_us"]);
+    assert_eq!(
+        got,
+        [Some("30000".to_string()), Some("60000".to_string())],
+        "the explicit quota wins"
+    );
+}
+
+#[test]
+fn memory_and_swap_limits_are_in_the_run_cgroup() {
+    require_prereqs();
+    require_cgroups();
+    let files = [
+        "memory.limit_in_bytes",
+        "memory.memsw.limit_in_bytes",
+        "pids.max",
+    ];
+    let limits = Limits {
+        memory: Some(64 << 20),
+        memory_swap: Some(96 << 20),
+        pids: Some(50),
+        ..Default::default()
+    };
+    let got = held_while_running("mem", limits, &files);
+    let want = [
+        (64u64 << 20).to_string(),
+        (96u64 << 20).to_string(),
+        "50".into(),
+    ];
+    assert_eq!(got, want.map(Some));
+    // Docker's default swap: twice the memory.
+    let limits = Limits {
+        memory: Some(64 << 20),
+        ..Default::default()
+    };
+    let got = held_while_running("memdef", limits, &files[..2]);
+    assert_eq!(
+        got,
+        [
+            Some((64u64 << 20).to_string()),
+            Some((128u64 << 20).to_string())
+        ]
+    );
 }
 
 #[test]
