@@ -16,13 +16,22 @@
 //! * JSON form is read with serde_json: a lone UTF-16 surrogate escape (`"\ud800"`) makes the
 //!   array invalid (shell-form fallback) where Go substitutes U+FFFD.
 //! * The typed layer is stricter in a few places BuildKit defers to build time: EXPOSE and
-//!   HEALTHCHECK values are rejected at parse time.
+//!   HEALTHCHECK values are rejected at parse time, and so is a `RUN --mount` value that
+//!   expansion cannot change (BuildKit reads mounts when it builds the stage, so it never
+//!   refuses one in a stage the target does not need). The messages are BuildKit's.
+//! * "Did you mean" hints for mount types, sharing modes and flags pick the first of equally
+//!   close candidates in a fixed order; BuildKit walks a Go map, so its pick among ties varies.
+//! * `size=` of a tmpfs takes Rust's float syntax where go-units takes Go's: hexadecimal
+//!   floats (`0x1p4k`) are refused.
+//! * [`RunMount::target_in`] cleans an absolute target too, so `//` and `/.` are refused like
+//!   `/` (BuildKit compares the uncleaned text with `/`).
 
 mod dump;
 mod error;
 mod instructions;
 mod parser;
 mod shell;
+mod suggest;
 
 pub use dump::{dump, go_quote};
 pub use error::{

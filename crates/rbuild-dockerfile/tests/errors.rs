@@ -23,6 +23,7 @@ fn kinds_can_be_matched() {
     let e = err("FROM a\nCOPY --bogus=1 a b\n");
     let want = ErrorKind::Flag(FlagError::Unknown {
         name: "bogus".into(),
+        suggestion: None,
     });
     assert_eq!((&e.kind, e.line()), (&want, Some(2)));
     let e = parse("# comment\n").unwrap_err();
@@ -45,7 +46,7 @@ fn kinds_can_be_matched() {
 #[test]
 fn each_message_appears_once_in_the_chain() {
     let e = err("FROM a\nRUN x\nCOPY --bogus a b\n");
-    assert_eq!(chain(&e), vec!["Dockerfile:3: unknown flag: bogus"]);
+    assert_eq!(chain(&e), vec!["Dockerfile:3: unknown flag: --bogus"]);
     let e = err("FROM a\nHEALTHCHECK --interval=5x CMD true\n");
     assert_eq!(
         chain(&e),
@@ -93,7 +94,8 @@ fn mount_values_are_checked_after_expansion() {
     assert_eq!(
         e.kind,
         ExpandErrorKind::Mount(Box::new(MountError::UnsupportedType {
-            value: "nfs".into()
+            value: "nfs".into(),
+            suggestion: None,
         }))
     );
     let e = expand_command(cmd, &Lexer::default(), &EmptyEnv).unwrap_err();

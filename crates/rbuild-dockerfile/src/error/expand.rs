@@ -4,8 +4,11 @@ use super::{MountError, PortError};
 
 /// A shell-word expansion error (bad substitution, `${v:?msg}` on an unset variable, ...).
 /// `kind` is part of the text (it says what is wrong with `word`), so there is no `source()`.
+/// A `--mount` value that is malformed once expanded reads as BuildKit words it: the mount
+/// error alone, without the `failed to process` prefix (BuildKit adds that only when the
+/// expansion itself fails).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("failed to process \"{word}\": {kind}")]
+#[error("{}", display(.word, .kind))]
 pub struct ExpandError {
     /// The word that was being expanded.
     pub word: String,
@@ -74,4 +77,11 @@ pub enum ExpandErrorKind {
     /// An expanded `RUN --mount` value that is malformed.
     #[error(transparent)]
     Mount(Box<MountError>),
+}
+
+fn display(word: &str, kind: &ExpandErrorKind) -> String {
+    match kind {
+        ExpandErrorKind::Mount(e) => e.to_string(),
+        kind => format!("failed to process \"{word}\": {kind}"),
+    }
 }

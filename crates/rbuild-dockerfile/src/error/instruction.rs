@@ -10,25 +10,27 @@ pub enum FlagError {
         arg: String,
     },
     /// A flag the instruction does not take.
-    #[error("unknown flag: {name}")]
+    #[error("unknown flag: --{name}{}", crate::suggest::hint(.suggestion))]
     Unknown {
         /// Flag name without `--`.
         name: String,
+        /// The instruction's flag within two edits, if any.
+        suggestion: Option<String>,
     },
     /// A single-valued flag given twice.
-    #[error("duplicate flag specified: {name}")]
+    #[error("duplicate flag specified: --{name}")]
     Duplicate {
         /// Flag name without `--`.
         name: String,
     },
     /// `--name` without `=value` where a value is required (or `--bool=`).
-    #[error("missing a value on flag: {name}")]
+    #[error("missing a value on flag: --{name}")]
     MissingValue {
         /// Flag name without `--`.
         name: String,
     },
     /// A boolean flag with a value other than true or false.
-    #[error("expecting boolean value for flag {name}, not: {value}")]
+    #[error("expecting boolean value for flag --{name}, not: {value}")]
     NotBool {
         /// Flag name without `--`.
         name: String,

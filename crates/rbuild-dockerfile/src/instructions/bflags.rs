@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::error::FlagError;
+use crate::suggest::closest;
 
 /// How a flag takes its value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +37,11 @@ impl Flags {
                 None => (body, None),
             };
             let Some(&(_, kind)) = spec.iter().find(|(n, _)| *n == name) else {
-                return Err(FlagError::Unknown { name: name.into() });
+                let names: Vec<&str> = spec.iter().map(|(n, _)| *n).collect();
+                return Err(FlagError::Unknown {
+                    name: name.into(),
+                    suggestion: closest(name, &names).map(String::from),
+                });
             };
             if used.contains(&name) && kind != Kind::Strs {
                 return Err(FlagError::Duplicate { name: name.into() });
@@ -109,7 +114,11 @@ mod tests {
             Flags::parse(&s(&["--nope"]), &spec)
                 .unwrap_err()
                 .to_string(),
-            "unknown flag: nope"
+            "unknown flag: --nope"
+        );
+        assert_eq!(
+            Flags::parse(&s(&["--lnk"]), &spec).unwrap_err().to_string(),
+            "unknown flag: --lnk (did you mean link?)"
         );
         assert!(Flags::parse(&s(&["--from"]), &spec).is_err());
         assert!(Flags::parse(&s(&["--from=a", "--from=b"]), &spec).is_err());

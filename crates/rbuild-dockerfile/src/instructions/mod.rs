@@ -4,7 +4,7 @@ mod bflags;
 mod copy;
 mod duration;
 mod healthcheck;
-mod mount_values;
+mod mount;
 mod parse;
 mod run;
 mod simple;
@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use crate::error::{Location, Warning};
 pub use crate::parser::Directives;
+pub use mount::parse_mount;
+pub(crate) use mount::parse_mount_expanded;
 pub use parse::{parse_dockerfile, parse_trigger};
-pub use run::parse_mount;
-pub(crate) use run::parse_mount_with;
 pub(crate) use simple::validate_port;
 
 /// A whole Dockerfile, split into stages.
@@ -143,7 +143,9 @@ pub struct RunCmd {
     pub cmd: ShellOrExec,
     /// Heredoc bodies.
     pub heredocs: Vec<Heredoc>,
-    /// `--mount` specifications, parsed from the raw text.
+    /// One mount per `--mount`, in order. From `parse_dockerfile` a mount whose values hold
+    /// variables, quotes or escapes is provisional (see [`RunMount`]); `expand_command`
+    /// gives the final ones.
     pub mounts: Vec<RunMount>,
     /// `--network` (default|none|host).
     pub network: Option<String>,
@@ -168,35 +170,45 @@ pub enum MountKind {
     Ssh,
 }
 
-/// One `RUN --mount=...`. Numeric fields whose raw text holds a variable stay `None`
-/// until `expand_command` re-parses the mount.
+/// One `RUN --mount=...`, as BuildKit reads it. Keys are case-insensitive; an empty value
+/// (`target=`) is the same as none. Nothing is resolved here: the builder places the mount
+/// with [`RunMount::target_in`], [`RunMount::cache_id`], [`RunMount::secret_target`],
+/// [`RunMount::ssh_target`] and friends, which apply BuildKit's conversion-time defaults.
+///
+/// From `parse_dockerfile`, a mount whose values hold variables, quotes or escapes is
+/// provisional: string values are as written, the others keep their defaults until
+/// `expand_command` reads the expanded values (only `from=` must be known before).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunMount {
-    /// Mount type.
+    /// `type` (default `bind`).
     pub kind: MountKind,
-    /// `target`/`dst`/`destination`.
+    /// `target`/`dst`/`destination` as written: may be missing or relative, both meaning
+    /// "joined to the WORKDIR" for bind, cache and tmpfs mounts.
     pub target: Option<String>,
-    /// `source`/`src`.
+    /// `source`/`src`: the path inside `from` (or the context, or the cache) to mount; for
+    /// a secret, its id.
     pub source: Option<String>,
-    /// `from` (stage, image or context).
+    /// `from`: a stage, image or named context (default: the build context; for a cache,
+    /// an empty directory).
     pub from: Option<String>,
-    /// `id` (cache id, secret id, ssh id).
+    /// `id` (cache id, secret id, ssh agent id); accepted, and ignored, on any type.
     pub id: Option<String>,
-    /// `sharing` (shared|private|locked).
+    /// `sharing`, lower-cased: `shared` (default), `private` or `locked`; caches only.
     pub sharing: Option<String>,
-    /// Read-only (defaults: true for bind/secret/ssh, false for cache/tmpfs).
+    /// `ro`/`readonly`, `rw`/`readwrite`; without either, true except for cache and tmpfs.
     pub readonly: bool,
-    /// `required` (secret/ssh).
+    /// `required` (secret and ssh only; given before `type=`, BuildKit refuses it).
     pub required: bool,
-    /// `mode` (octal).
+    /// `mode` (octal); secret, ssh and cache only.
     pub mode: Option<u32>,
-    /// `uid`.
+    /// `uid`; secret, ssh and cache only.
     pub uid: Option<u32>,
-    /// `gid`.
+    /// `gid`; secret, ssh and cache only.
     pub gid: Option<u32>,
-    /// `size` of a tmpfs, in bytes.
+    /// `size` of a tmpfs, in bytes (tmpfs only, and only after `type=tmpfs`).
     pub size: Option<u64>,
-    /// `env` (secret exposed as an environment variable).
+    /// `env`: expose a secret as this environment variable (accepted on any type, used only
+    /// by secrets; `env=` with an empty name is kept as `Some("")`, as BuildKit keeps it).
     pub env: Option<String>,
 }
 

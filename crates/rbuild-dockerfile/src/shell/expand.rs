@@ -3,7 +3,7 @@
 use super::{Env, Lexer};
 use crate::error::{ExpandError, ExpandErrorKind, MountError};
 use crate::instructions::{
-    parse_mount_with, validate_port, AddCmd, ArgDecl, Command, CopyCmd, KeyValue, RunCmd,
+    parse_mount_expanded, validate_port, AddCmd, ArgDecl, Command, CopyCmd, KeyValue, RunCmd,
 };
 use crate::parser::parse_heredoc_word;
 
@@ -94,7 +94,7 @@ fn expand_run(r: &RunCmd, lexer: &Lexer, env: &dyn Env) -> Result<RunCmd, Expand
     let mut mounts = Vec::new();
     for spec in &r.mount_specs {
         let mut expand = |v: &str| lexer.expand_word(v, env);
-        let m = parse_mount_with(spec, &mut expand, false).map_err(|e| match e {
+        let m = parse_mount_expanded(spec, &mut expand).map_err(|e| match e {
             MountError::Expand(e) => e,
             e => ExpandError {
                 word: spec.clone(),
