@@ -33,13 +33,9 @@ pub(crate) fn run(
     run: RunCmd,
 ) -> Result<(), BuildError> {
     let line = ins.location.start_line;
-    if !run.mounts.is_empty() {
-        return Err(BuildError::at(
-            line,
-            "RUN --mount is not supported by this version of rbuild",
-        ));
-    }
     let network = run_network(run.network.as_deref(), shared.input.request.network, line)?;
+    let mut inputs = vec![st.out.vertex];
+    let mounts = super::mounts::lower_mounts(shared, st, &run.mounts, line, &mut inputs)?;
     let step = shared.step(st, line, &ins.source);
     let c = &st.out.config.config;
     let argv = run_argv(&shell_of(c), run.cmd, &run.heredocs);
@@ -52,8 +48,9 @@ pub(crate) fn run(
         cwd: c.working_dir.clone().unwrap_or_else(|| "/".into()),
         user: c.user.clone().unwrap_or_default(),
         network,
+        mounts,
     };
-    let v = shared.add(OpKind::Run(op), vec![st.out.vertex], &st.name, step);
+    let v = shared.add(OpKind::Run(op), inputs, &st.name, step);
     push_fs(st, v, created_by);
     Ok(())
 }

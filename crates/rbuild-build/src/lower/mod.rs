@@ -9,6 +9,7 @@ mod base;
 mod from;
 mod fs;
 mod meta;
+mod mounts;
 mod named;
 mod select;
 mod stage;

@@ -3,6 +3,7 @@
 //! runs it later with a [`Runtime`](crate::ops::Runtime) handed in, and `rbuild debug plan`
 //! prints it ([`show`]).
 
+mod mounts;
 mod show;
 
 use std::path::PathBuf;
@@ -18,6 +19,7 @@ use crate::error::StepLocation;
 use crate::image::{FsState, HistorySlot};
 use crate::progress::StepInfo;
 
+pub use mounts::{MountFrom, RunMount, Sharing};
 pub use show::{show, KeyView};
 
 /// A lowered build.
@@ -120,6 +122,9 @@ pub struct RunOp {
     pub user: String,
     /// Network mode (`RUN --network` over the build's `--network`).
     pub network: NetworkMode,
+    /// `RUN --mount`s, in order; a mount reading a stage or an image reads the vertex input
+    /// its [`MountFrom::Input`] names (input 0 is the parent filesystem).
+    pub mounts: Vec<RunMount>,
 }
 
 /// One COPY/ADD source.
