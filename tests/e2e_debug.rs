@@ -206,5 +206,5 @@ fn build_prints_a_dockerfile_error_once() {
     );
     let err = text(&out.stderr);
     assert!(!out.status.success());
-    assert_eq!(err.matches("unknown flag: bogus").count(), 1, "{err}");
+    assert_eq!(err.matches("unknown flag: --bogus").count(), 1, "{err}");
 }

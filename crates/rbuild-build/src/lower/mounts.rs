@@ -5,7 +5,6 @@
 use rbuild_dockerfile::{MountKind, RunMount as Parsed};
 
 use super::from::{from_source, FromSource};
-use super::meta::join_workdir;
 use super::state::StageState;
 use super::Shared;
 use crate::plan::{MountFrom, RunMount, Sharing, VertexId};
@@ -26,13 +25,13 @@ pub(super) fn lower_mounts(
             MountKind::Bind => bind(shared, st, m, line, inputs)?,
             MountKind::Cache => cache(shared, st, m, line, inputs)?,
             MountKind::Tmpfs => RunMount::Tmpfs {
-                target: target(st, m.target.as_deref()),
+                target: target(st, m, line)?,
                 size: m.size,
             },
-            MountKind::Secret => secret(st, m),
+            MountKind::Secret => secret(m),
             MountKind::Ssh => {
                 ssh += 1;
-                ssh_mount(st, m, ssh)
+                ssh_mount(m, ssh - 1, line)?
             }
         };
         out.push(mount);
@@ -40,10 +39,11 @@ pub(super) fn lower_mounts(
     Ok(out)
 }
 
-/// A target made absolute against the WORKDIR (a missing one is the WORKDIR itself).
-fn target(st: &StageState, t: Option<&str>) -> String {
-    let workdir = st.out.config.config.working_dir.as_deref();
-    join_workdir(workdir, t.unwrap_or(""))
+/// A bind, cache or tmpfs target made absolute against the WORKDIR, as BuildKit makes it.
+fn target(st: &StageState, m: &Parsed, line: usize) -> Result<String, BuildError> {
+    let workdir = st.out.config.config.working_dir.as_deref().unwrap_or("/");
+    m.target_in(workdir)
+        .map_err(|e| BuildError::at(line, e.to_string()))
 }
 
 /// `from=`: the build context when absent, else what `COPY --from` would read.
@@ -57,6 +57,19 @@ fn mount_from(
     let Some(from) = from else {
         return Ok(MountFrom::Context);
     };
+    // A named context overrides a stage of the same name.
+    let later = !shared.input.request.named_contexts.contains_key(from)
+        && shared
+            .names
+            .get(&from.to_lowercase())
+            .is_some_and(|i| *i >= st.index);
+    if later {
+        let to = st.name.clone();
+        return Err(BuildError::at(
+            line,
+            format!("cannot mount from stage {from:?} to {to:?}, stage needs to be defined before current command"),
+        ));
+    }
     Ok(match from_source(shared, st, from, line)? {
         FromSource::Dir(dir) => MountFrom::Dir(dir),
         FromSource::Vertex(v) => {
@@ -74,8 +87,8 @@ fn bind(
     inputs: &mut Vec<VertexId>,
 ) -> Result<RunMount, BuildError> {
     Ok(RunMount::Bind {
-        target: target(st, m.target.as_deref()),
-        source: m.source.clone().unwrap_or_else(|| "/".into()),
+        target: target(st, m, line)?,
+        source: m.source_path(),
         from: mount_from(shared, st, m.from.as_deref(), line, inputs)?,
         readonly: m.readonly,
     })
@@ -88,28 +101,21 @@ fn cache(
     line: usize,
     inputs: &mut Vec<VertexId>,
 ) -> Result<RunMount, BuildError> {
-    let target = target(st, m.target.as_deref());
-    let sharing = match m.sharing.as_deref() {
-        None | Some("shared") => Sharing::Shared,
-        Some("private") => Sharing::Private,
-        Some("locked") => Sharing::Locked,
-        Some(other) => {
-            return Err(BuildError::at(
-                line,
-                format!("unsupported sharing value {other:?}"),
-            ))
-        }
+    let sharing = match m.cache_sharing() {
+        "private" => Sharing::Private,
+        "locked" => Sharing::Locked,
+        _ => Sharing::Shared,
     };
     let seed = match &m.from {
         Some(f) => {
             let from = mount_from(shared, st, Some(f), line, inputs)?;
-            Some((from, m.source.clone().unwrap_or_else(|| "/".into())))
+            Some((from, m.source_path()))
         }
         None => None,
     };
     Ok(RunMount::Cache {
-        id: m.id.clone().unwrap_or_else(|| target.clone()),
-        target,
+        target: target(st, m, line)?,
+        id: m.cache_id(),
         sharing,
         seed,
         readonly: m.readonly,
@@ -119,22 +125,10 @@ fn cache(
     })
 }
 
-fn secret(st: &StageState, m: &Parsed) -> RunMount {
-    let base = |t: &str| t.rsplit('/').next().unwrap_or(t).to_string();
-    let id = m
-        .id
-        .clone()
-        .or_else(|| m.target.as_deref().map(base))
-        .unwrap_or_default();
-    // With only env= the secret is a variable, not a file.
-    let path = match (&m.target, &m.env) {
-        (None, Some(_)) => None,
-        (None, None) => Some(format!("/run/secrets/{id}")),
-        (Some(t), _) => Some(target(st, Some(t))),
-    };
+fn secret(m: &Parsed) -> RunMount {
     RunMount::Secret {
-        id,
-        target: path,
+        id: m.secret_id(),
+        target: m.secret_target(),
         env: m.env.clone(),
         required: m.required,
         mode: m.mode.unwrap_or(0o400),
@@ -143,17 +137,16 @@ fn secret(st: &StageState, m: &Parsed) -> RunMount {
     }
 }
 
-fn ssh_mount(st: &StageState, m: &Parsed, n: usize) -> RunMount {
-    let path = match &m.target {
-        Some(t) => target(st, Some(t)),
-        None => format!("/run/buildkit/ssh_agent.{}", n - 1),
-    };
-    RunMount::Ssh {
-        id: m.id.clone().unwrap_or_else(|| "default".into()),
-        target: path,
+fn ssh_mount(m: &Parsed, index: usize, line: usize) -> Result<RunMount, BuildError> {
+    let id = m
+        .ssh_id()
+        .map_err(|e| BuildError::at(line, e.to_string()))?;
+    Ok(RunMount::Ssh {
+        id: id.to_string(),
+        target: m.ssh_target(index),
         required: m.required,
         mode: m.mode.unwrap_or(0o600),
         uid: m.uid.unwrap_or(0),
         gid: m.gid.unwrap_or(0),
-    }
+    })
 }

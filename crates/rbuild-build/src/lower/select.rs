@@ -102,13 +102,23 @@ pub fn needed_stages(
             .unwrap_or_else(|_| stage.base.clone());
         todo.extend(stage_ref(names, &base, i));
         for ins in &stage.instructions {
-            if let Command::Copy(c) = &ins.command {
-                if let Some(from) = &c.from {
-                    let from = lexer
-                        .expand_word(from, globals)
-                        .unwrap_or_else(|_| from.clone());
-                    todo.extend(stage_ref(names, &from, i));
+            match &ins.command {
+                Command::Copy(c) => {
+                    if let Some(from) = &c.from {
+                        let from = lexer
+                            .expand_word(from, globals)
+                            .unwrap_or_else(|_| from.clone());
+                        todo.extend(stage_ref(names, &from, i));
+                    }
                 }
+                // `RUN --mount=from=` takes no variables: the parsed value is final.
+                Command::Run(r) => todo.extend(
+                    r.mounts
+                        .iter()
+                        .filter_map(|m| m.from.as_deref())
+                        .filter_map(|from| stage_ref(names, from, i)),
+                ),
+                _ => {}
             }
         }
     }

@@ -2,6 +2,7 @@
 //! and, on a miss, does the work (base images, RUN in a sandbox, COPY, WORKDIR's directory)
 //! with the effects a [`Runtime`] provides.
 
+mod agent;
 mod copy;
 mod prefetch;
 mod run;
@@ -67,7 +68,7 @@ impl Op for Step<'_> {
     fn cache_key(&self, inputs: &[CacheKey]) -> Result<(CacheKey, Components), BuildError> {
         match (&self.vertex.op, &self.copy) {
             (OpKind::Base(b), _) => Ok(KeyBuilder::new("base", 1).str("image", &b.source).finish()),
-            (OpKind::Run(r), _) => Ok(run::cache_key(r, inputs)),
+            (OpKind::Run(r), _) => run::cache_key(r, &self.vertex.step, self.rt, inputs),
             (OpKind::Copy(_), Some(c)) => c.cache_key(inputs),
             (OpKind::Workdir(w), _) => Ok(workdir::cache_key(w, inputs)),
             (OpKind::Copy(_), None) => Err(self.meta().error("COPY step without its state")),

@@ -74,6 +74,9 @@ fn vertex(out: &mut String, i: usize, v: &Vertex) {
                 "  cwd {:?} user {:?} network {:?}",
                 r.cwd, r.user, r.network
             );
+            for m in &r.mounts {
+                let _ = writeln!(out, "  mount {m:?}");
+            }
         }
         OpKind::Copy(c) => copy(out, c),
         OpKind::Workdir(w) => {

@@ -1,7 +1,12 @@
 //! RUN: execute a command in a sandbox over the parent's layers; its changes become a layer.
+//! `key` computes its cache key, `mounts` prepares its `--mount`s, `materialize` builds the
+//! trees bind mounts show.
 
-use rbuild_sandbox::{ExitReason, Limits, NetworkMode, RunSpec};
-use rbuild_solver::{CacheKey, Components, KeyBuilder};
+mod key;
+mod materialize;
+mod mounts;
+
+use rbuild_sandbox::{ExitReason, Limits, RunSpec};
 
 use super::{commit_layer, ensure_snapshots, Runtime};
 use crate::image::FsState;
@@ -9,24 +14,7 @@ use crate::plan::{RunOp, StepMeta};
 use crate::progress::Event;
 use crate::BuildError;
 
-/// RUN's key: parent, argv, env, workdir, user, network. Files are never hashed (BuildKit
-/// semantics); limits are left out, as BuildKit does.
-pub fn cache_key(op: &RunOp, inputs: &[CacheKey]) -> (CacheKey, Components) {
-    let mut kb = KeyBuilder::new("run", 1);
-    if let Some(parent) = inputs.first() {
-        kb = kb.key("parent", parent);
-    }
-    kb = kb.list("argv", &op.argv);
-    for e in &op.key_env {
-        let (k, v) = e.split_once('=').unwrap_or((e, ""));
-        // Values may be tokens passed as build args: the explain record keeps a digest.
-        kb = kb.hidden_str(&format!("env:{k}"), v);
-    }
-    kb.str("workdir", &op.cwd)
-        .str("user", &op.user)
-        .str("network", network_name(op.network))
-        .finish()
-}
+pub use key::cache_key;
 
 /// Runs the command and commits its changes.
 pub fn exec(
@@ -45,18 +33,22 @@ pub fn exec(
     for d in [&upper, &work, &run_dir] {
         std::fs::create_dir(d).map_err(|e| meta.error(e))?;
     }
+    // Held until the step ends: cache mount locks, an ssh agent.
+    let prepared = mounts::prepare(op, meta, rt, inputs, &scratch.path().join("mounts"))?;
+    let mut env = op.env.clone();
+    env.extend(prepared.env.iter().cloned());
     let spec = RunSpec {
         lowers,
         upper: upper.clone(),
         work,
         argv: op.argv.clone(),
-        env: op.env.clone(),
+        env,
         cwd: op.cwd.clone(),
         user: op.user.clone(),
         hostname: "rbuild".to_string(),
         network: op.network,
         limits: rt.request.limits.clone(),
-        extra_mounts: Vec::new(),
+        extra_mounts: prepared.specs.clone(),
         hosts: None,
         resolv_conf: None,
         run_dir: Some(run_dir),
@@ -67,6 +59,7 @@ pub fn exec(
     let mut on_output = |_s, bytes: &[u8]| reporter.event(Event::Output(number, bytes.to_vec()));
     let outcome = rbuild_sandbox::run(&spec, &rt.request.sandbox_exe, &mut on_output)
         .map_err(|e| meta.error(e))?;
+    drop(prepared);
     check(op, meta, &rt.request.limits, outcome.reason)?;
     commit_layer(rt, &parent, Some(&upper))
 }
@@ -101,11 +94,4 @@ fn memory_note(limits: &Limits) -> String {
     limits.memory.map_or(String::new(), |m| {
         format!(" with --memory {m} bytes ({} MiB)", m / (1024 * 1024))
     })
-}
-
-fn network_name(n: NetworkMode) -> &'static str {
-    match n {
-        NetworkMode::None => "none",
-        _ => "host",
-    }
 }

@@ -1,0 +1,134 @@
+//! RUN's cache key: parent, argv, env, workdir, user, network, and its mounts: a bind mount by
+//! what it shows (the digest of every selected file of the context, or the key of the stage
+//! it reads), the others by their options only. Files of the image are never hashed (BuildKit
+//! semantics); limits, secret values, cache-mount contents and agents never count.
+
+use rbuild_context::hashcache::Prepared;
+use rbuild_context::select::{plan_map, PlanOptions};
+use rbuild_context::tree::Tree;
+use rbuild_sandbox::NetworkMode;
+use rbuild_solver::{CacheKey, Components, KeyBuilder, KeyPart};
+
+use crate::ops::Runtime;
+use crate::plan::{CopyFrom, MountFrom, RunMount, RunOp, StepMeta};
+use crate::BuildError;
+
+/// The key of a RUN step whose inputs have keys `inputs` (the parent first).
+pub fn cache_key(
+    op: &RunOp,
+    meta: &StepMeta,
+    rt: &Runtime,
+    inputs: &[CacheKey],
+) -> Result<(CacheKey, Components), BuildError> {
+    let mut kb = KeyBuilder::new("run", 1);
+    if let Some(parent) = inputs.first() {
+        kb = kb.key("parent", parent);
+    }
+    kb = kb.list("argv", &op.argv);
+    for e in &op.key_env {
+        let (k, v) = e.split_once('=').unwrap_or((e, ""));
+        // Values may be tokens passed as build args: the explain record keeps a digest.
+        kb = kb.hidden_str(&format!("env:{k}"), v);
+    }
+    kb = kb
+        .str("workdir", &op.cwd)
+        .str("user", &op.user)
+        .str("network", network_name(op.network));
+    for m in &op.mounts {
+        kb = mount_component(kb, m, meta, rt, inputs)?;
+    }
+    Ok(kb.finish())
+}
+
+fn mount_component(
+    kb: KeyBuilder,
+    m: &RunMount,
+    meta: &StepMeta,
+    rt: &Runtime,
+    inputs: &[CacheKey],
+) -> Result<KeyBuilder, BuildError> {
+    let name = format!("mount:{}", m.target().unwrap_or("(env)"));
+    Ok(match m {
+        RunMount::Bind {
+            source,
+            from,
+            readonly,
+            ..
+        } => {
+            let kb = kb.str(&name, &format!("bind source={source} ro={readonly}"));
+            match from {
+                MountFrom::Input(n) => match inputs.get(*n) {
+                    Some(k) => kb.key(&format!("{name}:from"), k),
+                    None => return Err(meta.error("a mount's input has no key")),
+                },
+                MountFrom::Context => {
+                    kb.part(context_part(rt, &CopyFrom::Context, source, &name, meta)?)
+                }
+                MountFrom::Dir(d) => {
+                    let from = CopyFrom::Dir(d.clone());
+                    kb.part(context_part(rt, &from, source, &name, meta)?)
+                }
+            }
+        }
+        RunMount::Cache {
+            id,
+            sharing,
+            readonly,
+            ..
+        } => kb.str(
+            &name,
+            &format!("cache id={id} sharing={sharing:?} ro={readonly}"),
+        ),
+        RunMount::Tmpfs { size, .. } => kb.str(&name, &format!("tmpfs size={size:?}")),
+        RunMount::Secret {
+            id, env, required, ..
+        } => kb.str(
+            &name,
+            &format!("secret id={id} env={env:?} required={required}"),
+        ),
+        RunMount::Ssh { id, required, .. } => {
+            kb.str(&name, &format!("ssh id={id} required={required}"))
+        }
+    })
+}
+
+/// One `<name>:file:<path>` component per selected file of a bind mount of a local context.
+fn context_part(
+    rt: &Runtime,
+    from: &CopyFrom,
+    source: &str,
+    name: &str,
+    meta: &StepMeta,
+) -> Result<KeyPart, BuildError> {
+    let Some(ctx) = rt.contexts.for_copy(from) else {
+        return Ok(KeyPart::default());
+    };
+    let tree = Tree::new(vec![ctx.dir.clone()]);
+    let prepared = plan_map(
+        &tree,
+        &[source.to_string()],
+        "/",
+        true,
+        &*ctx,
+        PlanOptions::default(),
+        &Prepared::of,
+    )
+    .map_err(|e| meta.error(e))?;
+    let digests = ctx
+        .hashes
+        .digests(&prepared)
+        .map_err(|(rel, e)| meta.error(format!("{rel}: {e}")))?;
+    let mut part = KeyPart::with_capacity(prepared.len());
+    let prefix = format!("{name}:file:");
+    for (p, d) in prepared.iter().zip(&digests) {
+        part.str_prefixed(&prefix, p.rel(), &hex::encode(d));
+    }
+    Ok(part)
+}
+
+fn network_name(n: NetworkMode) -> &'static str {
+    match n {
+        NetworkMode::None => "none",
+        _ => "host",
+    }
+}
