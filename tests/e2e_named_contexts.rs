@@ -5,7 +5,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::{run_tool, text, umoci_unpack_layout, Env};
 
@@ -87,10 +86,9 @@ fn oci_layout_context_for_from_and_copy_from() {
     let again = env.build_ok(ctx.path(), "out:1", &["--build-context", &base]);
     assert_all_cached(&again);
     // A relative path is relative to the current directory: the same layout, still cached.
-    let out = Command::new(env!("CARGO_BIN_EXE_rbuild"))
+    let out = env
+        .command()
         .current_dir(layouts.path())
-        .arg("--root")
-        .arg(env.store())
         .args(["build", "--progress", "plain", "-t", "out:1"])
         .args(["--build-context", "base=oci-layout://layout:v1"])
         .arg(ctx.path())

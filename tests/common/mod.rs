@@ -1,14 +1,18 @@
-//! Shared helpers for end-to-end tests: run the real rbuild binary against a fresh store.
+//! Shared helpers for end-to-end tests: run the real rbuild binary against a fresh store,
+//! sealed from the machine it runs on (see [`rbuild_command`]).
 
 #![allow(dead_code)]
 
+pub mod context;
 pub mod fstree;
 pub mod hostile;
 pub mod images;
 pub mod registry;
+pub mod sandbox;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rbuild_testkit::{busybox_tarball, require_root, require_tool};
 
@@ -35,14 +39,21 @@ impl Env {
         self.root.path().join("store")
     }
 
+    /// This store's Docker config directory: empty, so no credential of the machine's is used.
+    pub fn docker_config(&self) -> PathBuf {
+        let dir = self.root.path().join("docker-config");
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// The sealed rbuild command on this store (see [`rbuild_command`]).
+    pub fn command(&self) -> Command {
+        rbuild_command(&self.store(), &self.docker_config())
+    }
+
     /// Runs rbuild with `--root` set to this store.
     pub fn rbuild(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_rbuild"))
-            .arg("--root")
-            .arg(self.store())
-            .args(args)
-            .output()
-            .unwrap()
+        self.command().args(args).output().unwrap()
     }
 
     /// `rbuild build --progress plain <extra> <context>`, whatever its outcome.
@@ -129,7 +140,7 @@ impl Env {
         spec["process"]["terminal"] = serde_json::Value::Bool(false);
         std::fs::write(&config, serde_json::to_vec(&spec).unwrap()).unwrap();
         let state = self.root.path().join("runc-state");
-        let id = format!("rbuild-test-{}", std::process::id());
+        let id = unique_name("rbuild-test");
         let out = Command::new(runc)
             .arg("--root")
             .arg(&state)
@@ -142,6 +153,40 @@ impl Env {
         assert!(out.status.success(), "runc run failed: {}", text(&out));
         String::from_utf8_lossy(&out.stdout).to_string()
     }
+}
+
+/// Where every HTTP(S) request of a sealed rbuild goes unless it is to this machine: a port
+/// nothing listens on (below 1024, so no test can bind it), so the connection is refused.
+pub const DEAD_PROXY: &str = "http://127.0.0.1:9";
+
+/// Hosts a sealed rbuild reaches directly: the test registries and servers on loopback.
+pub const LOCAL_HOSTS: &str = "127.0.0.1,localhost,::1";
+
+/// The rbuild binary on `store`, sealed: `DOCKER_CONFIG` is `docker_config` (never the
+/// caller's ~/.docker), and every request not to loopback goes to [`DEAD_PROXY`], so a test
+/// can pull from no registry but its own (one relying on an image it lacks fails instead of
+/// reaching Docker Hub). A test serving on another address of this machine adds it to
+/// `NO_PROXY` itself.
+pub fn rbuild_command(store: &Path, docker_config: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rbuild"));
+    cmd.arg("--root")
+        .arg(store)
+        .env("DOCKER_CONFIG", docker_config);
+    for var in ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"] {
+        cmd.env(var, DEAD_PROXY).env(var.to_lowercase(), DEAD_PROXY);
+    }
+    cmd.env("NO_PROXY", LOCAL_HOSTS)
+        .env("no_proxy", LOCAL_HOSTS);
+    cmd.env_remove("RBUILD_ROOT");
+    cmd
+}
+
+/// `prefix-<pid>-<n>`: unique among every test of every test process running at once (runc
+/// container ids name cgroups, which all processes share).
+pub fn unique_name(prefix: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::SeqCst);
+    format!("{prefix}-{}-{n}", std::process::id())
 }
 
 /// stdout and stderr of a command, for assertion messages.
@@ -169,9 +214,7 @@ impl Env {
 
     /// Runs rbuild with `--root` set to this store and extra environment variables.
     pub fn rbuild_env(&self, args: &[&str], envs: &[(&str, &str)]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_rbuild"))
-            .arg("--root")
-            .arg(self.store())
+        self.command()
             .args(args)
             .envs(envs.iter().copied())
             .output()
@@ -182,9 +225,7 @@ impl Env {
     pub fn spawn(&self, args: &[&str], log: &Path) -> std::process::Child {
         let out = std::fs::File::create(log).unwrap();
         let err = out.try_clone().unwrap();
-        Command::new(env!("CARGO_BIN_EXE_rbuild"))
-            .arg("--root")
-            .arg(self.store())
+        self.command()
             .args(args)
             .stdin(std::process::Stdio::null())
             .stdout(out)

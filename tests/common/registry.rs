@@ -17,11 +17,8 @@ pub fn run_with(
     stdin: Option<&str>,
     env: &[(&str, String)],
 ) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rbuild"));
-    cmd.arg("--root")
-        .arg(store)
-        .args(args)
-        .env("DOCKER_CONFIG", cfg);
+    let mut cmd = super::rbuild_command(store, cfg);
+    cmd.args(args);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -109,18 +106,15 @@ pub fn short(digest: &str) -> &str {
     &digest["sha256:".len().."sha256:".len() + 12]
 }
 
-/// The registry's access log from byte `from` on (after a pause so the last lines are written).
+/// The registry's access log from byte `from` on: every request answered so far (a sentinel
+/// request marks the end, so nothing is left to a pause).
 pub fn log_since(reg: &Registry, from: usize) -> String {
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    let all = std::fs::read_to_string(&reg.log).unwrap();
-    all[from.min(all.len())..].to_string()
+    reg.log_since(from)
 }
 
 /// The access log's length so far, for a later [`log_since`].
 pub fn log_len(reg: &Registry) -> usize {
-    std::fs::read_to_string(&reg.log)
-        .map(|s| s.len())
-        .unwrap_or(0)
+    reg.log_len()
 }
 
 /// Access-log lines that start, continue or finish a blob upload.
