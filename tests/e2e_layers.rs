@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use common::fstree::{tree, Entry};
+use common::fstree::{file_data, tree, Entry};
 use common::hostile::{assert_fine, attacks, evil_tar, oci_archive_with_layer, Target};
 use common::{text, write_file, Env};
 
@@ -78,7 +78,11 @@ fn e(kind: char, mode: u32, data: &str) -> Entry {
         mode,
         uid: 0,
         gid: 0,
-        data: data.to_string(),
+        data: if kind == 'f' {
+            file_data(data.as_bytes())
+        } else {
+            data.to_string()
+        },
         link_group: None,
     }
 }

@@ -3,8 +3,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-/// One filesystem entry as a test compares it: kind, permission bits, owner, content digest
-/// or link target, and (for regular files) the hardlink group (first path of the inode).
+/// One filesystem entry as a test compares it: kind, permission bits, owner, content (see
+/// [`file_data`]) or link target, and (for regular files) the hardlink group (first path of
+/// the inode).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     pub kind: char,
@@ -47,13 +48,7 @@ pub fn tree(root: &Path) -> BTreeMap<String, Entry> {
                         .to_string(),
                 )
             } else if ft.is_file() {
-                let bytes = std::fs::read(&path).unwrap();
-                let shown = if bytes.len() <= 64 {
-                    String::from_utf8_lossy(&bytes).to_string()
-                } else {
-                    format!("{} bytes", bytes.len())
-                };
-                ('f', shown)
+                ('f', file_data(&std::fs::read(&path).unwrap()))
             } else if ft.is_char_device() {
                 ('c', format!("{}", m.rdev()))
             } else if ft.is_block_device() {
@@ -79,4 +74,13 @@ pub fn tree(root: &Path) -> BTreeMap<String, Entry> {
         }
     }
     out
+}
+
+/// How a regular file's content is compared: short text as itself (readable in a failed
+/// assertion), anything else by its sha256 digest and size. Every byte of every file counts.
+pub fn file_data(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) if bytes.len() <= 64 => text.to_string(),
+        _ => format!("{} ({} bytes)", rbuild_oci::Digest::of(bytes), bytes.len()),
+    }
 }
