@@ -46,9 +46,133 @@ fn tag_rm_images_prune_and_check() {
     env.check_ok();
     // busybox is still tagged and complete; its blob survives.
     env.build_ok(ctx.path(), "small:again", &[]);
+    let records = cache_entries(&env);
+    assert!(records > 0, "the build recorded no cache entry");
+    // Far under the limit, nothing is removed; --all still drops the whole build cache.
     let out = env.rbuild_ok(&["prune", "--all", "--keep-storage", "1GB"]);
-    assert!(out.contains("Deleted"), "{out}");
+    let dropped: usize = out
+        .strip_prefix("Deleted 0 blobs, 0 snapshots, ")
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("data was removed under the limit:\n{out}"));
+    assert!(
+        dropped >= records,
+        "{dropped} of {records} cache entries dropped:\n{out}"
+    );
+    assert_eq!(cache_entries(&env), 0);
+    let again = env.build_ok(ctx.path(), "small:again", &[]);
+    assert!(
+        again.contains("cache miss"),
+        "the cache survived --all:\n{again}"
+    );
     env.check_ok();
+}
+
+/// The store as the rbuild_store crate sees it (no rbuild process runs meanwhile).
+fn usage(env: &Env) -> rbuild_store::DiskUsage {
+    rbuild_store::Store::open(&env.store())
+        .unwrap()
+        .disk_usage()
+        .unwrap()
+}
+
+fn cache_entries(env: &Env) -> usize {
+    usage(env).cache_entries
+}
+
+/// The layer digests of a tagged image, from `rbuild inspect`.
+fn layers(env: &Env, tag: &str) -> Vec<String> {
+    let v: serde_json::Value = serde_json::from_str(&env.rbuild_ok(&["inspect", tag])).unwrap();
+    v["Manifest"]["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["digest"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn has_blob(env: &Env, digest: &str) -> bool {
+    let hex = digest.strip_prefix("sha256:").unwrap();
+    env.store().join("blobs/sha256").join(hex).exists()
+}
+
+/// Builds `tag` with one RUN writing 3 MB of random bytes (a 3 MB snapshot and layer);
+/// returns that layer's digest.
+fn build_random(env: &Env, tag: &str) -> String {
+    let ctx = tempfile::tempdir().unwrap();
+    let dockerfile = format!(
+        "FROM busybox:latest\nRUN head -c 3000000 /dev/urandom > /{}\n",
+        tag.replace(':', "-")
+    );
+    write_file(&ctx.path().join("Dockerfile"), dockerfile.as_bytes(), 0o644);
+    env.build_ok(ctx.path(), tag, &[]);
+    layers(env, tag).pop().unwrap()
+}
+
+#[test]
+fn keep_storage_removes_the_oldest_unused_data_and_keeps_the_rest() {
+    let env = Env::new();
+    let old = build_random(&env, "old:1");
+    let new = build_random(&env, "new:1");
+    env.rbuild_ok(&["rm", "old:1", "new:1"]);
+    let before = usage(&env);
+    let used = before.blob_bytes + before.snapshot_bytes;
+    // Each image left ~6 MB (snapshot and layer): a limit 4.5 MB under the usage is met once
+    // the older image's data is gone, before any of the newer one's is touched.
+    let keep = used - 4_500_000;
+    let out = env.rbuild_ok(&["prune", "--keep-storage", &keep.to_string()]);
+    let after = usage(&env);
+    assert!(
+        after.blob_bytes + after.snapshot_bytes <= keep,
+        "{out}\nused {} of {keep}",
+        after.blob_bytes + after.snapshot_bytes
+    );
+    assert!(!has_blob(&env, &old), "the oldest layer was kept:\n{out}");
+    assert!(
+        has_blob(&env, &new),
+        "the newest layer went although the limit was met:\n{out}"
+    );
+    assert_eq!(after.snapshots + 1, before.snapshots, "{out}");
+    assert!(after.reclaimable_bytes > 3_000_000, "{after:?}");
+    env.check_ok();
+    // Without a limit, the rest goes too; busybox, still tagged, stays.
+    env.rbuild_ok(&["prune"]);
+    assert!(!has_blob(&env, &new));
+    assert_eq!(usage(&env).reclaimable_bytes, 0);
+    env.check_ok();
+}
+
+#[test]
+fn store_df_shows_counts_sizes_and_what_prune_would_free() {
+    let env = Env::new();
+    build_random(&env, "df:1");
+    env.rbuild_ok(&["rm", "df:1"]);
+    let du = usage(&env);
+    let df = env.rbuild_ok(&["store", "df"]);
+    let field = |name: &str, column: usize| -> String {
+        let line = df
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} line:\n{df}"));
+        line[name.len()..]
+            .split_whitespace()
+            .nth(column)
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(field("blobs:", 0), du.blobs.to_string(), "{df}");
+    assert_eq!(field("snapshots:", 0), du.snapshots.to_string(), "{df}");
+    assert_eq!(
+        field("cache entries:", 0),
+        du.cache_entries.to_string(),
+        "{df}"
+    );
+    assert!(du.reclaimable_bytes > 6_000_000, "{du:?}");
+    assert!(field("reclaimable:", 0).ends_with("MB"), "{df}");
+    env.rbuild_ok(&["prune"]);
+    let df = env.rbuild_ok(&["store", "df"]);
+    let reclaimable = df.lines().find(|l| l.starts_with("reclaimable:")).unwrap();
+    assert!(reclaimable.trim_end().ends_with(" 0B"), "{df}");
 }
 
 #[test]
