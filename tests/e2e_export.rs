@@ -195,20 +195,37 @@ fn build_outputs_oci_docker_local_with_compression() {
 fn bad_output_specs_fail_before_building() {
     let env = Env::new();
     let ctx = tempfile::tempdir().unwrap();
-    small_context(ctx.path());
+    let marker = "step-ran-marker";
+    let dockerfile = format!("FROM busybox:latest\nRUN echo {marker} > /m\n");
+    std::fs::write(ctx.path().join("Dockerfile"), dockerfile).unwrap();
+    let records = cache_entries(&env);
+    let assert_nothing_built = |out: &std::process::Output, what: &str| {
+        let said = text(out);
+        assert!(!out.status.success(), "{what} accepted:\n{said}");
+        assert!(!said.contains(marker), "{what}: a step ran:\n{said}");
+        assert_eq!(cache_entries(&env), records, "{what}: a step was recorded");
+    };
     for bad in ["type=oci", "type=nope,dest=x", "type=image,compression=lz4"] {
         let out = env.build_with(ctx.path(), &["-o", bad]);
-        assert!(!out.status.success(), "{bad} accepted");
+        assert_nothing_built(&out, bad);
         assert!(text(&out).contains("--output"), "{}", text(&out));
     }
+    // Two outputs asking for different compressions of the same layers.
+    let dest = env.root.path().join("never-written.tar");
+    let oci = format!("type=oci,dest={},compression=gzip", dest.display());
     let out = env.build_with(
         ctx.path(),
-        &[
-            "-o",
-            "type=image,compression=zstd",
-            "-o",
-            "type=oci,dest=/tmp/x.tar,compression=gzip",
-        ],
+        &["-o", "type=image,compression=zstd", "-o", &oci],
     );
-    assert!(!out.status.success());
+    assert_nothing_built(&out, "conflicting compressions");
+    assert!(!dest.exists(), "the archive was written");
+}
+
+/// Build cache entries in the store (no rbuild process runs meanwhile).
+fn cache_entries(env: &Env) -> usize {
+    rbuild_store::Store::open(&env.store())
+        .unwrap()
+        .disk_usage()
+        .unwrap()
+        .cache_entries
 }

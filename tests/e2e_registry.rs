@@ -164,14 +164,26 @@ fn build_pull_refetches_a_moved_tag() {
     let v2 = context("FROM busybox:latest\nRUN echo v2 > /version\n");
     build(&env.store(), cfg.path(), v2.path(), &[&base], &["--push"]);
     let (new, _) = inspect(&env.store(), &base);
-    let child = context(&format!("FROM {base}\nRUN grep -q v2 /version\n"));
-    let out = build_output(&store, cfg.path(), child.path(), &[], &[]);
+    let child = context(&format!(
+        "FROM {base}\nRUN echo \"version: $(cat /version)\"\n"
+    ));
+    // Without --pull the local v1 is used, and the registry is not asked.
+    let at = log_len(&reg);
+    let out = build(&store, cfg.path(), child.path(), &["child:1"], &[]);
     assert!(
-        !out.status.success(),
-        "without --pull the local v1 must be used:\n{}",
-        text(&out)
+        out.contains("version: v1"),
+        "the local base was not used:\n{out}"
     );
-    build(&store, cfg.path(), child.path(), &["child:1"], &["--pull"]);
+    let asked = log_since(&reg, at);
+    assert!(
+        !asked.contains("/v2/base/"),
+        "the registry was asked:\n{asked}"
+    );
+    let out = build(&store, cfg.path(), child.path(), &["child:2"], &["--pull"]);
+    assert!(
+        out.contains("version: v2"),
+        "--pull did not fetch v2:\n{out}"
+    );
     assert_eq!(
         inspect(&store, &base).0,
         new,

@@ -98,8 +98,7 @@ fn credentials_from_config_helper_and_login() {
 
     // No credentials: refused, with the way out named.
     let out = run(&env.store(), none.path(), &["push", &tag("auths")]);
-    assert!(!out.status.success());
-    assert!(text(&out).contains("rbuild login"), "{}", text(&out));
+    assert_unauthorized(&out, &host, "push without credentials");
 
     // A wrong password in config.json, and through `rbuild login`: a clear refusal, no secret shown.
     let bad = tempfile::tempdir().unwrap();
@@ -153,7 +152,19 @@ fn login_push_logout(env: &Env, cfg: &Path, host: &str, image: &str, digest: &st
     assert!(said.contains("Removing login credentials"), "{said}");
     let (_d, store) = fresh_store();
     let out = run(&store, cfg, &["pull", image]);
-    assert!(!out.status.success(), "pull after logout succeeded");
+    assert_unauthorized(&out, host, "pull after logout");
+}
+
+/// A refusal for want of credentials (not any failure: the registry answered 401), naming
+/// the registry and the way out, showing no secret.
+fn assert_unauthorized(out: &Output, host: &str, what: &str) {
+    let said = text(out);
+    assert!(!out.status.success(), "{what} succeeded:\n{said}");
+    assert!(
+        said.contains("rbuild login") && said.contains(host),
+        "{what} did not fail for want of credentials:\n{said}"
+    );
+    assert_no_secret(&said);
 }
 
 /// Pushes `image` with the credentials in `cfg`, then pulls it into an empty store.
