@@ -21,10 +21,10 @@ fn check(store: &Store, repair: bool) -> anyhow::Result<ExitCode> {
     if repair {
         let done = store.repair()?;
         for item in &done {
-            println!("REPAIRED {item}");
+            crate::outln!("REPAIRED {item}");
         }
         if done.is_empty() {
-            println!("nothing to repair");
+            crate::outln!("nothing to repair");
         }
     }
     let report = store.check()?;
@@ -33,7 +33,7 @@ fn check(store: &Store, repair: bool) -> anyhow::Result<ExitCode> {
         ExitCode::SUCCESS
     } else {
         if !repair {
-            println!("run `rbuild store check --repair` to drop what cannot be verified");
+            crate::outln!("run `rbuild store check --repair` to drop what cannot be verified");
         }
         ExitCode::FAILURE
     })
@@ -41,27 +41,27 @@ fn check(store: &Store, repair: bool) -> anyhow::Result<ExitCode> {
 
 fn print_report(report: &CheckReport) {
     if let Some(why) = &report.db_error {
-        println!("DAMAGED cache.db: {why}");
+        crate::outln!("DAMAGED cache.db: {why}");
     }
     if let Some(why) = &report.index_error {
-        println!("DAMAGED index.json (tags not checked): {why}");
+        crate::outln!("DAMAGED index.json (tags not checked): {why}");
     }
     for (name, actual) in &report.corrupt {
-        println!("CORRUPT {name}: content hashes to {actual}");
+        crate::outln!("CORRUPT {name}: content hashes to {actual}");
     }
     for (tag, digest) in &report.missing {
-        println!("MISSING {digest} (needed by {tag})");
+        crate::outln!("MISSING {digest} (needed by {tag})");
     }
     for (tag, digest, why) in &report.unreadable {
-        println!("UNREADABLE {digest} (needed by {tag}): {why}");
+        crate::outln!("UNREADABLE {digest} (needed by {tag}): {why}");
     }
     for id in &report.unverified_snapshots {
-        println!("UNVERIFIED snapshot {id}: no proof it holds the layer its chain id names");
+        crate::outln!("UNVERIFIED snapshot {id}: no proof it holds the layer its chain id names");
     }
     for (id, why) in &report.damaged_snapshots {
-        println!("DAMAGED snapshot {id}: {why}");
+        crate::outln!("DAMAGED snapshot {id}: {why}");
     }
-    println!(
+    crate::outln!(
         "{} blobs checked: {} corrupt, {} missing, {} unreadable; \
          {} snapshots checked: {} unverified, {} damaged",
         report.blobs_checked,
@@ -76,22 +76,27 @@ fn print_report(report: &CheckReport) {
 
 fn df(store: &Store) -> anyhow::Result<ExitCode> {
     let du = store.disk_usage()?;
-    println!(
+    crate::outln!(
         "blobs:         {:>6}  {:>10}",
         du.blobs,
         human(du.blob_bytes)
     );
-    println!(
+    crate::outln!(
         "snapshots:     {:>6}  {:>10}",
         du.snapshots,
         human(du.snapshot_bytes)
     );
-    println!(
+    crate::outln!(
         "cache entries: {:>6}  {:>10}",
         du.cache_entries,
         human(du.db_bytes)
     );
-    println!("total:                 {:>10}", human(du.total()));
-    println!("reclaimable:           {:>10}", human(du.reclaimable_bytes));
+    crate::outln!(
+        "cache mounts:  {:>6}  {:>10}",
+        du.cache_mounts,
+        human(du.cache_mount_bytes)
+    );
+    crate::outln!("total:                 {:>10}", human(du.total()));
+    crate::outln!("reclaimable:           {:>10}", human(du.reclaimable_bytes));
     Ok(ExitCode::SUCCESS)
 }

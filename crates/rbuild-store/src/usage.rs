@@ -26,6 +26,10 @@ pub struct DiskUsage {
     pub db_bytes: u64,
     /// Entries in the build cache namespace.
     pub cache_entries: usize,
+    /// Cache mounts (`RUN --mount=type=cache`).
+    pub cache_mounts: usize,
+    /// Bytes of cache mounts.
+    pub cache_mount_bytes: u64,
     /// Bytes of blobs and snapshots no tag reaches (what a full prune would free).
     pub reclaimable_bytes: u64,
 }
@@ -33,7 +37,7 @@ pub struct DiskUsage {
 impl DiskUsage {
     /// Everything together.
     pub fn total(&self) -> u64 {
-        self.blob_bytes + self.snapshot_bytes + self.db_bytes
+        self.blob_bytes + self.snapshot_bytes + self.db_bytes + self.cache_mount_bytes
     }
 }
 
@@ -99,6 +103,10 @@ impl Store {
             du.db_bytes += fs::metadata(self.root().join(name)).map_or(0, |m| m.len());
         }
         du.cache_entries = self.kv_keys(NS_CACHE)?.len();
+        for m in self.cache_mount_list()? {
+            du.cache_mounts += 1;
+            du.cache_mount_bytes += m.size;
+        }
         Ok(du)
     }
 

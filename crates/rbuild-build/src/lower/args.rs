@@ -47,9 +47,13 @@ pub fn global_args(
     req: &BuildRequest,
     target: &Platform,
     lexer: &Lexer,
+    warnings: &mut Vec<String>,
 ) -> Result<ArgScope, BuildError> {
     let mut scope = builtin_args(target, &req.build_platform);
     for decl in &df.meta_args {
+        if super::lint::looks_secret(&decl.name) {
+            warnings.push(super::lint::secret_warning("ARG", &decl.name, None));
+        }
         let value = match (req.build_args.get(&decl.name), &decl.default) {
             (Some(v), _) => Some(v.clone()),
             (None, Some(d)) => Some(
@@ -99,6 +103,10 @@ pub(crate) fn declare(
 ) -> Result<(), BuildError> {
     let line = ins.location.start_line;
     for decl in decls {
+        if super::lint::looks_secret(&decl.name) {
+            let w = super::lint::secret_warning("ARG", &decl.name, Some(line));
+            shared.warnings.push(w);
+        }
         let value = if let Some(v) = shared.input.request.build_args.get(&decl.name) {
             shared.used_args.insert(decl.name.clone());
             Some(v.clone())

@@ -43,10 +43,13 @@ pub(crate) fn apply(
     st: &mut StageState,
     ins: &Instruction,
     cmd: Command,
+    warnings: &mut Vec<String>,
 ) -> Result<(), BuildError> {
     let line = ins.location.start_line;
     if let Command::Env(kvs) = &cmd {
         kvs.iter().for_each(|kv| st.set_env(&kv.key, &kv.value));
+        let secret = kvs.iter().filter(|kv| super::lint::looks_secret(&kv.key));
+        warnings.extend(secret.map(|kv| super::lint::secret_warning("ENV", &kv.key, Some(line))));
         record(st, &ins.source);
         return Ok(());
     }

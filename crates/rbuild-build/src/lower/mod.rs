@@ -8,6 +8,7 @@ mod args;
 mod base;
 mod from;
 mod fs;
+mod lint;
 mod meta;
 mod mounts;
 mod named;
@@ -94,7 +95,8 @@ impl Shared<'_> {
 pub fn lower(input: &LowerInput) -> Result<Plan, BuildError> {
     let df = input.dockerfile;
     let lexer = Lexer::new(df.directives.escape);
-    let globals = args::global_args(df, input.request, &input.platform, &lexer)?;
+    let mut lint = Vec::new();
+    let globals = args::global_args(df, input.request, &input.platform, &lexer, &mut lint)?;
     let names = select::stage_names(df)?;
     let target = select::target_index(df, &names, input.request.target.as_deref())?;
     let needed = select::needed_stages(df, &names, &globals, &lexer, target);
@@ -111,6 +113,7 @@ pub fn lower(input: &LowerInput) -> Result<Plan, BuildError> {
             .warnings
             .iter()
             .map(|w| format!("line {}: {}", w.line, w.message))
+            .chain(lint)
             .collect(),
         oci_images: Default::default(),
     };

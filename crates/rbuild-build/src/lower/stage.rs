@@ -65,6 +65,6 @@ fn dispatch(shared: &mut Shared, st: &mut StageState, ins: &Instruction) -> Resu
         Command::Copy(copy) => fs::copy(shared, st, ins, copy),
         Command::Add(add) => fs::add(shared, st, ins, add),
         Command::Workdir(dir) => workdir::workdir(shared, st, ins, &dir),
-        other => meta::apply(st, ins, other),
+        other => meta::apply(st, ins, other, &mut shared.warnings),
     }
 }
