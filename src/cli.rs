@@ -109,12 +109,27 @@ pub enum Command {
         #[command(subcommand)]
         command: StoreCommand,
     },
+    /// Machine setup: `setup binfmt` registers QEMU emulators for other platforms.
+    Setup {
+        /// What to set up.
+        #[command(subcommand)]
+        command: SetupCommand,
+    },
     /// Cache mounts (`RUN --mount=type=cache`) kept in the store.
     Cache {
         /// What to do.
         #[command(subcommand)]
         command: CacheCommand,
     },
+}
+
+/// `rbuild setup …`.
+#[derive(Subcommand, Debug)]
+pub enum SetupCommand {
+    /// Register the QEMU user-mode emulators Debian's qemu-user-static installs
+    /// (/usr/lib/binfmt.d/qemu-*.conf) with binfmt_misc, so RUN steps of other platforms run
+    /// here (needs root); says what it registered.
+    Binfmt,
 }
 
 /// `rbuild cache …`.
@@ -220,7 +235,7 @@ pub struct LoginArgs {
 
 const SUBCOMMANDS: &[&str] = &[
     "build", "images", "inspect", "import", "help", "pull", "push", "login", "logout", "prune",
-    "rm", "tag", "save", "load", "store", "debug", "cache",
+    "rm", "tag", "save", "load", "store", "debug", "cache", "setup",
 ];
 
 /// Inserts `build` when the first argument after global options is not a subcommand

@@ -75,7 +75,11 @@ fn iteration_time(env: &Env, ctx: &Path) -> u64 {
 /// The build of iteration `n`: `--no-cache` every fourth time, so kills also land in the
 /// early, larger steps.
 fn iteration_args<'a>(n: &'a str, c: &'a str, i: u32) -> Vec<&'a str> {
-    let no_cache = if i.is_multiple_of(4) { "--no-cache" } else { "--jobs=2" };
+    let no_cache = if i.is_multiple_of(4) {
+        "--no-cache"
+    } else {
+        "--jobs=2"
+    };
     let mut args = vec!["build", "--progress", "plain", no_cache];
     args.extend(["--build-arg", n, "-t", "crash:x", c]);
     args

@@ -19,6 +19,9 @@ pub enum DebugCommand {
     /// Print the build plan: each step with its inputs, what it does and its cache-key
     /// components, then the image config; nothing is run (base images come from the store).
     Plan(Box<PlanArgs>),
+    /// List the platforms RUN steps can execute on here: native, and emulated through
+    /// binfmt_misc (handlers registered with the F flag).
+    Platforms,
 }
 
 /// Options of `rbuild debug plan`: the build flags that change the plan.

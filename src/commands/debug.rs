@@ -18,6 +18,7 @@ pub fn run(command: &DebugCommand) -> anyhow::Result<ExitCode> {
         DebugCommand::Expand(args) => expand(args),
         // Needs the store: run by commands::run through debug_plan.
         DebugCommand::Plan(_) => Ok(ExitCode::FAILURE),
+        DebugCommand::Platforms => platforms(),
     }
 }
 
@@ -93,6 +94,31 @@ fn expand(args: &ExpandArgs) -> anyhow::Result<ExitCode> {
         }
     } else {
         crate::outln!("{}", lexer.expand_word(&args.word, &env)?);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The platforms RUN can execute on: native first, then each emulated one with its handler.
+fn platforms() -> anyhow::Result<ExitCode> {
+    use rbuild_sandbox::emulation;
+    crate::outln!("{}\tnative", rbuild_oci::Platform::host().to_spec());
+    let handlers = emulation::handlers(std::path::Path::new(emulation::BINFMT_DIR));
+    for h in &handlers {
+        let Some(platform) = emulation::platform_of(&h.name) else {
+            continue;
+        };
+        let state = match (h.enabled, h.flags.contains('F')) {
+            (true, true) => "emulated".to_string(),
+            (false, _) => "disabled".to_string(),
+            (true, false) => "not usable: registered without the F flag".to_string(),
+        };
+        crate::outln!("{platform}\t{state} ({} {})", h.name, h.interpreter);
+    }
+    if emulation::emulated(&handlers).is_empty() {
+        eprintln!(
+            "no emulated platforms: install {} and run `rbuild setup binfmt`",
+            emulation::EMULATOR_PACKAGE
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -15,6 +15,7 @@ mod pull;
 mod push;
 mod rm;
 mod save;
+mod setup;
 mod store;
 mod tag;
 
@@ -36,6 +37,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Debug { command } if !matches!(command, DebugCommand::Plan(_)) => {
             return debug::run(command)
         }
+        Command::Setup { command } => return setup::run(command),
         _ => {}
     }
     let store = open_store(cli.root)?;
@@ -47,7 +49,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Debug {
             command: DebugCommand::Plan(args),
         } => debug_plan::run(*args, store),
-        Command::Login(_) | Command::Logout { .. } | Command::Debug { .. } => Ok(ExitCode::SUCCESS),
+        Command::Login(_)
+        | Command::Logout { .. }
+        | Command::Debug { .. }
+        | Command::Setup { .. } => Ok(ExitCode::SUCCESS),
         Command::Inspect { reference } => inspect::run(&store, &reference),
         Command::Import { tarball, reference } => import::run(&store, &tarball, &reference),
         Command::Prune { all, keep_storage } => prune::run(&store, all, keep_storage.as_deref()),

@@ -9,6 +9,7 @@ mod caps;
 mod cgroup;
 mod cleanup;
 mod devices;
+pub mod emulation;
 mod error;
 mod init;
 pub mod plan;

@@ -229,11 +229,17 @@ mod tests {
         let b = store.cache_mount("apt", Sharing::Shared).unwrap();
         assert!(!b.created && b.data.join("f").is_file());
         let p = store.cache_mount("apt", Sharing::Private).unwrap();
-        assert!(p.created, "busy (shared lock held): private gets its own instance");
+        assert!(
+            p.created,
+            "busy (shared lock held): private gets its own instance"
+        );
         assert_ne!(p.data, b.data);
         drop((b, p));
         let q = store.cache_mount("apt", Sharing::Private).unwrap();
-        assert!(q.data.join("f").is_file(), "free again: private uses the main one");
+        assert!(
+            q.data.join("f").is_file(),
+            "free again: private uses the main one"
+        );
         drop(q);
         let list = store.cache_mount_list().unwrap();
         assert_eq!(list.len(), 2, "{list:?}");
