@@ -1,4 +1,4 @@
-//! `rbuild load -i FILE`.
+//! `rbuild load -i FILE|DIR|-`.
 
 use std::io::BufReader;
 use std::path::Path;
@@ -7,13 +7,14 @@ use std::process::ExitCode;
 use anyhow::Context;
 use rbuild_store::Store;
 
-/// Loads every image of the archive, verifying digests; prints what it tagged.
+/// Loads every image of the archive (docker-archive or OCI layout tar, `-` for stdin) or OCI
+/// layout directory, verifying digests; prints what it tagged.
 pub fn run(store: &Store, input: &Path) -> anyhow::Result<ExitCode> {
     let images = if input.as_os_str() == "-" {
-        store.import_archive(&mut BufReader::with_capacity(
-            1 << 20,
-            std::io::stdin().lock(),
-        ))
+        let stdin = std::io::stdin().lock();
+        store.import_archive(&mut BufReader::with_capacity(1 << 20, stdin))
+    } else if input.is_dir() {
+        store.import_layout_dir(input)
     } else {
         let file = std::fs::File::open(input)
             .with_context(|| format!("cannot open {}", input.display()))?;
@@ -22,9 +23,9 @@ pub fn run(store: &Store, input: &Path) -> anyhow::Result<ExitCode> {
     .with_context(|| format!("cannot load {}", input.display()))?;
     for (tag, desc) in images {
         if tag.is_empty() {
-            println!("Loaded image ID: {}", desc.digest);
+            crate::outln!("Loaded image ID: {}", desc.digest);
         } else {
-            println!("Loaded image: {tag}");
+            crate::outln!("Loaded image: {tag}");
         }
     }
     Ok(ExitCode::SUCCESS)

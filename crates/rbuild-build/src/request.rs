@@ -102,7 +102,9 @@ impl NamedContext {
             return Ok(NamedContext::Image(r.to_string()));
         }
         if let Some(p) = value.strip_prefix("oci-layout://") {
-            return crate::OciLayoutRef::parse(p).map(NamedContext::OciLayout);
+            return crate::OciLayoutRef::parse(p)
+                .map(NamedContext::OciLayout)
+                .map_err(|e| e.to_string());
         }
         if let Some((scheme, _)) = value.split_once("://") {
             return Err(format!(

@@ -9,11 +9,12 @@ use rbuild_oci::Digest;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A filesystem operation failed.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The path involved.
         path: PathBuf,
         /// The underlying error.
+        #[source]
         source: io::Error,
     },
     /// Content did not hash to the digest it was expected to have.
@@ -62,19 +63,21 @@ pub enum StoreError {
         limit: u64,
     },
     /// A JSON document in the store or an archive is malformed.
-    #[error("{what}: invalid JSON: {source}")]
+    #[error("{what}: invalid JSON")]
     Json {
         /// Which document (a path or a digest).
         what: String,
         /// The parse error.
+        #[source]
         source: serde_json::Error,
     },
     /// The cache database failed.
-    #[error("cache database {path}: {source}")]
+    #[error("cache database {path}")]
     Db {
         /// Path of cache.db.
         path: PathBuf,
         /// The SQLite error.
+        #[source]
         source: rusqlite::Error,
     },
     /// The cache database is damaged.
@@ -150,9 +153,58 @@ pub enum StoreError {
         /// Why.
         why: String,
     },
-    /// An archive is malformed or inconsistent.
-    #[error("archive: {0}")]
-    Archive(String),
+    /// Writing an export's archive stream failed.
+    #[error("writing {what} of the archive")]
+    ArchiveWrite {
+        /// The member being written.
+        what: String,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// Copying a blob out of the store failed (a damaged blob, or the destination).
+    #[error("copying blob {digest} to {path}")]
+    CopyBlob {
+        /// The blob.
+        digest: Digest,
+        /// Where it was being copied.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// A blob an export needs cannot be read or parsed.
+    #[error("blob {digest} is unreadable: {why}")]
+    Unreadable {
+        /// The blob.
+        digest: Digest,
+        /// Why (the rendered error).
+        why: String,
+    },
+    /// A name cannot be a docker-archive `RepoTag`.
+    #[error("{tag:?} cannot be a docker-archive RepoTag: it needs a tag and no digest")]
+    RepoTag {
+        /// The name.
+        tag: String,
+        /// Why it does not parse, if it does not.
+        #[source]
+        source: Option<rbuild_oci::ReferenceError>,
+    },
+    /// An image index has no image manifest to export.
+    #[error("index {0} lists no image manifest")]
+    NoImageManifest(Digest),
+}
+
+/// An error and its sources, as `anyhow` prints `{:#}`: `a: b: c`.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut next = e.source();
+    while let Some(source) = next {
+        text.push_str(": ");
+        text.push_str(&source.to_string());
+        next = source.source();
+    }
+    text
 }
 
 /// Result alias for store operations.
@@ -170,5 +222,28 @@ impl<T> IoContext<T> for io::Result<T> {
             path: path.to_path_buf(),
             source,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_do_not_repeat_their_source() {
+        let e = StoreError::Io {
+            path: "/s/blobs".into(),
+            source: io::Error::other("disk on fire"),
+        };
+        assert_eq!(e.to_string(), "/s/blobs");
+        assert_eq!(error_chain(&e), "/s/blobs: disk on fire");
+        let layout = crate::LayoutError::Blob {
+            path: "blobs/sha256/x".into(),
+            source: e,
+        };
+        assert_eq!(
+            error_chain(&layout),
+            "blobs/sha256/x: /s/blobs: disk on fire"
+        );
     }
 }

@@ -94,6 +94,19 @@ pub struct Verified {
 }
 
 impl Verified {
+    /// A file the caller already hashed to `digest` and `size` while writing it into a
+    /// scratch directory it holds locked, to commit like a verified ingest.
+    pub(crate) fn adopt(layout: &Layout, path: PathBuf, digest: Digest, size: u64) -> Result<Self> {
+        let file = File::open(&path).at(&path)?;
+        Ok(Verified {
+            layout: layout.clone(),
+            path,
+            file,
+            digest,
+            size,
+        })
+    }
+
     /// The blob's digest.
     pub fn digest(&self) -> &Digest {
         &self.digest

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use rbuild_oci::{chain_id, media_type, Descriptor, Digest, ImageConfig, Index, Manifest};
 use serde::de::DeserializeOwned;
 
-use crate::error::Result;
+use crate::error::{error_chain, Result};
 use crate::Store;
 
 /// Deepest chain of image indexes followed (index → index → … → manifest); real images use
@@ -29,15 +29,23 @@ pub struct Reach {
     pub indexes: Vec<Digest>,
 }
 
-/// Where a walk finds blobs: the store, or an archive being loaded in front of it.
+/// Where a walk finds blobs: the store, or a layout being loaded in front of it.
 pub(crate) trait BlobSource {
+    /// Why a blob cannot be read.
+    type Error: std::error::Error;
     /// Whether the blob is available.
     fn has(&self, digest: &Digest) -> bool;
     /// A whole (JSON) blob, verified and size-capped.
-    fn read(&self, digest: &Digest) -> Result<Vec<u8>>;
+    fn read(&self, digest: &Digest) -> Result<Vec<u8>, Self::Error>;
+    /// Whether a document must not contradict the media type its descriptor declares
+    /// (untrusted input: read one way it would be one image, read the other another).
+    fn strict(&self) -> bool {
+        false
+    }
 }
 
 impl BlobSource for Store {
+    type Error = crate::StoreError;
     fn has(&self, digest: &Digest) -> bool {
         self.has_blob(digest)
     }
@@ -49,7 +57,7 @@ impl BlobSource for Store {
 /// Collects everything `desc` references in `src` into `reach`, recording problems instead
 /// of failing so `check` can report them all. Iterative, and indexes nested deeper than
 /// [`MAX_INDEX_DEPTH`] are recorded as unreadable: an archive can nest them 50,000 deep.
-pub(crate) fn walk_in(src: &dyn BlobSource, desc: &Descriptor, reach: &mut Reach) {
+pub(crate) fn walk_in<S: BlobSource + ?Sized>(src: &S, desc: &Descriptor, reach: &mut Reach) {
     let mut stack = vec![(desc.clone(), 0usize)];
     while let Some((desc, depth)) = stack.pop() {
         if !reach.blobs.insert(desc.digest.clone()) {
@@ -65,14 +73,14 @@ pub(crate) fn walk_in(src: &dyn BlobSource, desc: &Descriptor, reach: &mut Reach
                 reach.unreadable.push((desc.digest.clone(), why));
                 continue;
             }
-            if let Some(index) = parse_blob::<Index>(src, &desc.digest, reach) {
+            if let Some(index) = parse_blob::<Index, S>(src, &desc, reach) {
                 reach.indexes.push(desc.digest.clone());
                 // Reversed so that children are visited in index order.
                 let children = index.manifests.into_iter().rev();
                 stack.extend(children.map(|child| (child, depth + 1)));
             }
         } else if media_type::is_manifest(&desc.media_type) {
-            if let Some(manifest) = parse_blob::<Manifest>(src, &desc.digest, reach) {
+            if let Some(manifest) = parse_blob::<Manifest, S>(src, &desc, reach) {
                 walk_manifest(src, &manifest, reach);
                 reach.manifests.push((desc.digest.clone(), manifest));
             }
@@ -80,7 +88,7 @@ pub(crate) fn walk_in(src: &dyn BlobSource, desc: &Descriptor, reach: &mut Reach
     }
 }
 
-fn walk_manifest(src: &dyn BlobSource, manifest: &Manifest, reach: &mut Reach) {
+fn walk_manifest<S: BlobSource + ?Sized>(src: &S, manifest: &Manifest, reach: &mut Reach) {
     for blob in std::iter::once(&manifest.config).chain(&manifest.layers) {
         reach.blobs.insert(blob.digest.clone());
         if !src.has(&blob.digest) {
@@ -90,7 +98,7 @@ fn walk_manifest(src: &dyn BlobSource, manifest: &Manifest, reach: &mut Reach) {
     if !src.has(&manifest.config.digest) {
         return;
     }
-    if let Some(config) = parse_blob::<ImageConfig>(src, &manifest.config.digest, reach) {
+    if let Some(config) = parse_blob::<ImageConfig, S>(src, &manifest.config, reach) {
         let diff_ids = &config.rootfs.diff_ids;
         for n in 1..=diff_ids.len() {
             if let Some(id) = chain_id(&diff_ids[..n]) {
@@ -100,19 +108,26 @@ fn walk_manifest(src: &dyn BlobSource, manifest: &Manifest, reach: &mut Reach) {
     }
 }
 
-fn parse_blob<T: DeserializeOwned>(
-    src: &dyn BlobSource,
-    digest: &Digest,
+/// Reads and parses the blob `desc` names; from a strict source, a document whose content
+/// contradicts the media type its descriptor declares is unreadable too.
+fn parse_blob<T: DeserializeOwned, S: BlobSource + ?Sized>(
+    src: &S,
+    desc: &Descriptor,
     reach: &mut Reach,
 ) -> Option<T> {
     let parsed = src
-        .read(digest)
-        .map_err(|e| e.to_string())
-        .and_then(|bytes| serde_json::from_slice(&bytes).map_err(|e| e.to_string()));
+        .read(&desc.digest)
+        .map_err(|e| error_chain(&e))
+        .and_then(|bytes| {
+            if src.strict() {
+                media_type::detect(Some(&desc.media_type), &bytes).map_err(|e| error_chain(&e))?;
+            }
+            serde_json::from_slice(&bytes).map_err(|e| e.to_string())
+        });
     match parsed {
         Ok(v) => Some(v),
         Err(why) => {
-            reach.unreadable.push((digest.clone(), why));
+            reach.unreadable.push((desc.digest.clone(), why));
             None
         }
     }

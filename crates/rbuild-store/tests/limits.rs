@@ -6,7 +6,7 @@ use std::io::Write;
 
 use common::{layer_tar, store};
 use rbuild_oci::{media_type, Digest};
-use rbuild_store::{StoreError, MAX_INDEX_DEPTH, MAX_JSON_BLOB};
+use rbuild_store::{LayoutError, StoreError, MAX_INDEX_DEPTH, MAX_JSON_BLOB};
 
 fn append(b: &mut tar::Builder<Vec<u8>>, name: &str, data: &[u8]) {
     let mut h = tar::Header::new_ustar();
@@ -22,31 +22,32 @@ fn blob(b: &mut tar::Builder<Vec<u8>>, data: &[u8]) -> String {
     format!(r#""digest":"{d}","size":{}"#, data.len())
 }
 
+/// An OCI layout tar whose one image is `depth` image indexes nested in one another.
+fn nested_indexes(depth: usize) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    append(&mut b, "oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#);
+    let mut child = String::new();
+    for _ in 0..depth {
+        let idx = format!(r#"{{"schemaVersion":2,"manifests":[{child}]}}"#);
+        let desc = blob(&mut b, idx.as_bytes());
+        child = format!(r#"{{"mediaType":"{}",{desc}}}"#, media_type::OCI_INDEX);
+    }
+    let named = child.replacen(
+        '{',
+        r#"{"annotations":{"org.opencontainers.image.ref.name":"deep:1"},"#,
+        1,
+    );
+    let index = format!(r#"{{"schemaVersion":2,"manifests":[{named}]}}"#);
+    append(&mut b, "index.json", index.as_bytes());
+    b.into_inner().unwrap()
+}
+
 #[test]
 fn f9_an_index_nested_fifty_thousand_deep_is_refused() {
     // Run on a small stack: a recursive walk would overflow it long before 50,000.
     let tar = std::thread::Builder::new()
         .stack_size(256 << 10)
-        .spawn(|| {
-            let mut b = tar::Builder::new(Vec::new());
-            append(&mut b, "oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#);
-            let mut child = String::new();
-            for _ in 0..50_000 {
-                let idx = format!(r#"{{"schemaVersion":2,"manifests":[{child}]}}"#);
-                let desc = blob(&mut b, idx.as_bytes());
-                child = format!(r#"{{"mediaType":"{}",{desc}}}"#, media_type::OCI_INDEX);
-            }
-            let index = format!(
-                r#"{{"schemaVersion":2,"manifests":[{}]}}"#,
-                child.replacen(
-                    '{',
-                    r#"{"annotations":{"org.opencontainers.image.ref.name":"deep:1"},"#,
-                    1
-                )
-            );
-            append(&mut b, "index.json", index.as_bytes());
-            b.into_inner().unwrap()
-        })
+        .spawn(|| nested_indexes(50_000))
         .unwrap()
         .join()
         .unwrap();
@@ -55,7 +56,7 @@ fn f9_an_index_nested_fifty_thousand_deep_is_refused() {
         .stack_size(256 << 10)
         .spawn(move || {
             let err = store.import_archive(&mut tar.as_slice()).unwrap_err();
-            (err.to_string(), store.blobs().unwrap().len())
+            (common::chain(&err), store.blobs().unwrap().len())
         })
         .unwrap()
         .join()
@@ -94,7 +95,7 @@ fn f9_a_config_blob_over_the_cap_is_refused() {
     store.import_archive(&mut ok.as_slice()).unwrap();
     let big = docker_archive_with_config_of(9 << 20);
     let err = store.import_archive(&mut big.as_slice()).unwrap_err();
-    assert!(matches!(err, StoreError::BlobTooLarge { .. }), "{err}");
+    assert!(matches!(err, LayoutError::TooLarge { .. }), "{err}");
     assert!(
         store.resolve_tag("big:1").unwrap().is_some(),
         "the small one stays"

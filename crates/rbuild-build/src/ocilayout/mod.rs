@@ -1,26 +1,22 @@
 //! `--build-context NAME=oci-layout://PATH[:TAG][@sha256:DIGEST]`: an image from a local OCI
 //! image layout directory, copied into the store so the build uses it like any stored image.
 //!
-//! The layout is untrusted input: files are opened without following symlinks, blobs only by
-//! `blobs/sha256/<hex>` of a parsed digest, and every blob is verified against its digest and
-//! size. Config and layers are all verified before any of them enters the store, and the
-//! manifest goes in last (a stored manifest implies its blobs are there).
+//! This module only parses the reference; the layout is read by the store's one OCI layout
+//! reader (`Store::open_layout_dir`), which treats it as untrusted input: no symlinks or
+//! special files, blobs only by parsed digest, size limits, and every blob verified before
+//! any of it enters the store.
 
-mod dir;
-mod error;
-mod pick;
 #[cfg(test)]
 mod tests;
-mod walk;
 
 use std::fmt;
 use std::path::PathBuf;
 
-use rbuild_oci::{Descriptor, Digest, Manifest, Platform};
-use rbuild_store::{Store, Verified};
+use rbuild_oci::{Descriptor, Digest, DigestError, Platform};
+use rbuild_store::{Selector, Store};
 
-use dir::LayoutDir;
-pub use error::OciLayoutError;
+/// Why an OCI layout cannot be used (the store's layout reader's error).
+pub use rbuild_store::LayoutError as OciLayoutError;
 
 /// A parsed `oci-layout://` value.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,17 +29,43 @@ pub struct OciLayoutRef {
     pub digest: Option<Digest>,
 }
 
+/// Why an `oci-layout://` value does not parse.
+#[derive(Debug, thiserror::Error)]
+pub enum OciLayoutRefError {
+    /// The part after the last `@` looks like a digest but is not a valid one.
+    #[error("oci-layout://{value}: invalid digest {digest:?}")]
+    Digest {
+        /// The whole value.
+        value: String,
+        /// The digest part.
+        digest: String,
+        /// Why it is invalid.
+        #[source]
+        source: DigestError,
+    },
+    /// Nothing is left for the path.
+    #[error("oci-layout://{value}: the layout path is empty")]
+    EmptyPath {
+        /// The whole value.
+        value: String,
+    },
+}
+
 impl OciLayoutRef {
     /// Parses what follows `oci-layout://`, splitting as buildx does: `@digest` after the last
     /// `@`, then `:tag` after the last `:` if it is a valid tag (so `/a:b/c` stays a path).
-    pub fn parse(value: &str) -> Result<OciLayoutRef, String> {
+    pub fn parse(value: &str) -> Result<OciLayoutRef, OciLayoutRefError> {
         let mut rest = value;
         let mut digest = None;
         if let Some((p, d)) = rest.rsplit_once('@') {
             if d.contains(':') && !d.contains('/') {
                 let parsed = d
                     .parse::<Digest>()
-                    .map_err(|e| format!("oci-layout://{value}: {e}"))?;
+                    .map_err(|source| OciLayoutRefError::Digest {
+                        value: value.to_string(),
+                        digest: d.to_string(),
+                        source,
+                    })?;
                 digest = Some(parsed);
                 rest = p;
             }
@@ -56,13 +78,19 @@ impl OciLayoutRef {
             }
         }
         if rest.is_empty() {
-            return Err(format!("oci-layout://{value}: the layout path is empty"));
+            let value = value.to_string();
+            return Err(OciLayoutRefError::EmptyPath { value });
         }
-        Ok(OciLayoutRef {
-            path: PathBuf::from(rest),
-            tag,
-            digest,
-        })
+        let path = PathBuf::from(rest);
+        Ok(OciLayoutRef { path, tag, digest })
+    }
+
+    /// Which image of the layout the reference names.
+    pub fn selector(&self) -> Selector {
+        Selector {
+            tag: self.tag.clone(),
+            digest: self.digest.clone(),
+        }
     }
 }
 
@@ -92,52 +120,7 @@ pub fn import(
     r: &OciLayoutRef,
     platform: &Platform,
 ) -> Result<Descriptor, OciLayoutError> {
-    let dir = LayoutDir::open(&r.path)?;
-    let index = dir.index()?;
-    let start = pick::pick(&index, r)?;
-    let found = walk::resolve(&dir, start, platform)?;
-    walk::check_blob_types(&dir, &found.manifest)?;
-    copy_blobs(store, &dir, &found.manifest)?;
-    // The bytes were verified against `found.digest`, which is therefore what this stores.
-    store.put_blob(&found.bytes)?;
-    let size = found.bytes.len() as u64;
-    Ok(Descriptor::new(&found.media_type, found.digest, size))
-}
-
-/// Copies the config and layers the store lacks, committing only once all of them verified.
-/// A config over the store's JSON cap is refused before a byte of it is copied.
-fn copy_blobs(store: &Store, dir: &LayoutDir, m: &Manifest) -> Result<(), OciLayoutError> {
-    if m.config.size > rbuild_store::MAX_JSON_BLOB {
-        return Err(OciLayoutError::TooLarge {
-            path: dir.blob_path(&m.config.digest),
-            limit: rbuild_store::MAX_JSON_BLOB,
-        });
-    }
-    let mut seen = std::collections::HashSet::new();
-    let mut verified: Vec<Verified> = Vec::new();
-    for d in std::iter::once(&m.config).chain(&m.layers) {
-        if seen.insert(&d.digest) && !store.has_blob(&d.digest) {
-            verified.push(copy_blob(store, dir, d)?);
-        }
-    }
-    for v in verified {
-        v.commit()?;
-    }
-    Ok(())
-}
-
-/// Streams one blob into an ingest and verifies it; reads at most one byte past its size.
-fn copy_blob(store: &Store, dir: &LayoutDir, d: &Descriptor) -> Result<Verified, OciLayoutError> {
-    use std::io::Read;
-    let path = dir.blob_path(&d.digest);
-    let file = dir.open_blob(&d.digest)?;
-    let mut ingest = store.ingest()?;
-    let mut reader = std::io::BufReader::with_capacity(1 << 20, file).take(d.size + 1);
-    std::io::copy(&mut reader, &mut ingest).map_err(|source| OciLayoutError::Io {
-        path: path.clone(),
-        source,
-    })?;
-    ingest
-        .verify(Some(&d.digest), Some(d.size))
-        .map_err(|source| OciLayoutError::Blob { path, source })
+    store
+        .open_layout_dir(&r.path)?
+        .import_image(&r.selector(), platform)
 }

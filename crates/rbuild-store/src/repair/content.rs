@@ -7,7 +7,7 @@ use rbuild_oci::{media_type, Digest, Manifest};
 use super::Repaired;
 use crate::blobs::MAX_JSON_BLOB;
 use crate::check::SnapshotProblem;
-use crate::error::{Result, StoreError};
+use crate::error::{error_chain, Result, StoreError};
 use crate::prune::{ctime_nanos, in_use};
 use crate::reach::Reach;
 use crate::verified::{record_key, NS_SNAPSHOT};
@@ -20,7 +20,7 @@ impl Store {
             let why = match self.blob_damage(&digest) {
                 Ok(None) | Err(StoreError::BlobNotFound(_)) => continue,
                 Ok(Some(actual)) => format!("its content hashes to {actual}"),
-                Err(e) => format!("it cannot be read: {e}"),
+                Err(e) => format!("it cannot be read: {}", error_chain(&e)),
             };
             self.remove_blob(&digest)?;
             done.push(Repaired::BlobDropped { digest, why });

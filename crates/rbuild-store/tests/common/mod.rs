@@ -6,6 +6,19 @@ use std::io::Write;
 use rbuild_oci::{media_type, Descriptor, Digest, ImageConfig, Manifest, RootFs};
 use rbuild_store::Store;
 
+pub mod layout;
+
+/// An error with its sources, as the CLI prints it (`{:#}`).
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut next = e.source();
+    while let Some(source) = next {
+        text = format!("{text}: {source}");
+        next = source.source();
+    }
+    text
+}
+
 pub fn store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("root")).unwrap();

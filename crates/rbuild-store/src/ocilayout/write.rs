@@ -1,14 +1,16 @@
-//! Export as an OCI image layout in a tar stream (`oci-archive:`).
+//! Writing refs as an OCI image layout: a tar stream (`oci-archive`) or a directory. Both
+//! write the same `oci-layout`, `index.json` and blobs, every blob verified as it is copied.
 
 use std::io::Write;
 use std::path::Path;
 
 use rbuild_oci::{Descriptor, Index};
 
-use super::{blob_entry, TarOut};
+use super::tar_out::{blob_entry, TarOut};
 use crate::error::{IoContext, Result, StoreError};
 use crate::layout::OCI_LAYOUT;
 use crate::output::OutputFile;
+use crate::reach::Reach;
 use crate::tags::REF_NAME;
 use crate::Store;
 
@@ -31,6 +33,24 @@ pub(crate) fn export_index(refs: &[(String, Descriptor)]) -> Index {
 }
 
 impl Store {
+    /// Everything the refs reference; an error if any of it is missing or unreadable.
+    pub(crate) fn complete_closure(&self, refs: &[(String, Descriptor)]) -> Result<Reach> {
+        let mut reach = Reach::default();
+        for (_, desc) in refs {
+            self.walk(desc, &mut reach);
+        }
+        if let Some(d) = reach.missing.first() {
+            return Err(StoreError::BlobNotFound(d.clone()));
+        }
+        if let Some((digest, why)) = reach.unreadable.first() {
+            return Err(StoreError::Unreadable {
+                digest: digest.clone(),
+                why: why.clone(),
+            });
+        }
+        Ok(reach)
+    }
+
     /// Writes the refs (name, manifest or index descriptor) and everything they reference as
     /// an OCI image layout tar stream.
     pub fn export_oci_archive(
@@ -53,7 +73,8 @@ impl Store {
 
     /// Writes the refs as an OCI image layout directory (created if missing; blobs already
     /// there are kept). Blobs are copied verified, and every file is written through
-    /// [`OutputFile`]: a crash leaves no truncated blob under a digest's name.
+    /// [`OutputFile`]: a crash leaves no truncated blob under a digest's name, and
+    /// `index.json` is written last, so it never names a blob that is not there.
     pub fn export_oci_dir(&self, refs: &[(String, Descriptor)], dir: &Path) -> Result<()> {
         let reach = self.complete_closure(refs)?;
         let blobs = dir.join("blobs").join("sha256");
@@ -66,11 +87,10 @@ impl Store {
             // A copy, not a hard link: writes to the export must never reach the store.
             let mut out = OutputFile::create(&target)?;
             let mut blob = self.blob_reader(digest, None)?;
-            std::io::copy(&mut blob, &mut out).map_err(|e| {
-                StoreError::Archive(format!(
-                    "copying blob {digest} to {}: {e}",
-                    target.display()
-                ))
+            std::io::copy(&mut blob, &mut out).map_err(|source| StoreError::CopyBlob {
+                digest: digest.clone(),
+                path: target.clone(),
+                source,
             })?;
             out.finish()?;
         }

@@ -6,13 +6,15 @@
 //! tag that is not there is an error rather than silently another image. As an extension, a
 //! full name (`app:1.0`, as rbuild's own export writes) matches by its tag part.
 
+use std::path::Path;
+
 use rbuild_oci::{Descriptor, Digest, Index, Reference};
-use rbuild_store::REF_NAME;
 
-use super::{OciLayoutError, OciLayoutRef};
+use super::{LayoutError, Selector};
+use crate::REF_NAME;
 
-/// containerd's (and BuildKit's) full-name annotation in `index.json`.
-const CONTAINERD_NAME: &str = "io.containerd.image.name";
+/// containerd's (and BuildKit's, and Docker 25's) full-name annotation in `index.json`.
+pub(crate) const CONTAINERD_NAME: &str = "io.containerd.image.name";
 
 /// Where resolution starts.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,8 +25,8 @@ pub(super) enum Start {
     Blob(Digest),
 }
 
-/// The entry (or blob) `r` names in `index`.
-pub(super) fn pick(index: &Index, r: &OciLayoutRef) -> Result<Start, OciLayoutError> {
+/// The entry (or blob) `r` names in `index` of the layout at `path`.
+pub(super) fn pick(index: &Index, r: &Selector, path: &Path) -> Result<Start, LayoutError> {
     if let Some(d) = &r.digest {
         let listed = index.manifests.iter().find(|m| &m.digest == d);
         return Ok(listed.map_or_else(|| Start::Blob(d.clone()), |m| Start::Listed(m.clone())));
@@ -37,13 +39,13 @@ pub(super) fn pick(index: &Index, r: &OciLayoutRef) -> Result<Start, OciLayoutEr
     if let Some(m) = exact(CONTAINERD_NAME).or_else(|| exact(REF_NAME)) {
         return Ok(Start::Listed(m.clone()));
     }
-    if let Some(m) = by_tag_part(index, r, tag)? {
+    if let Some(m) = by_tag_part(index, path, tag)? {
         return Ok(Start::Listed(m.clone()));
     }
     match index.manifests.as_slice() {
         [only] if r.tag.is_none() => Ok(Start::Listed(only.clone())),
-        _ => Err(OciLayoutError::TagNotFound {
-            path: r.path.clone(),
+        _ => Err(LayoutError::TagNotFound {
+            path: path.to_path_buf(),
             tag: tag.to_string(),
             available: names(index),
         }),
@@ -53,9 +55,9 @@ pub(super) fn pick(index: &Index, r: &OciLayoutRef) -> Result<Start, OciLayoutEr
 /// Entries whose full name (`repo:tag`, with a `:` or `/`) has `tag` as its tag.
 fn by_tag_part<'a>(
     index: &'a Index,
-    r: &OciLayoutRef,
+    path: &Path,
     tag: &str,
-) -> Result<Option<&'a Descriptor>, OciLayoutError> {
+) -> Result<Option<&'a Descriptor>, LayoutError> {
     let full = |m: &Descriptor| -> Option<String> {
         let name = annotation(m, CONTAINERD_NAME).or_else(|| annotation(m, REF_NAME))?;
         // A bare ref.name is itself a tag: "1.0" must not read as repository "1.0":latest.
@@ -73,8 +75,8 @@ fn by_tag_part<'a>(
     match hits.as_slice() {
         [] => Ok(None),
         [(m, _), rest @ ..] if rest.iter().all(|(o, _)| o.digest == m.digest) => Ok(Some(m)),
-        _ => Err(OciLayoutError::AmbiguousTag {
-            path: r.path.clone(),
+        _ => Err(LayoutError::AmbiguousTag {
+            path: path.to_path_buf(),
             tag: tag.to_string(),
             names: hits
                 .into_iter()
@@ -128,8 +130,14 @@ mod tests {
         }
     }
 
-    fn pick_in(ix: &Index, value: &str) -> Result<Start, OciLayoutError> {
-        pick(ix, &OciLayoutRef::parse(value).unwrap())
+    /// `value` as `[:TAG][@DIGEST]`, in the layout `/l`.
+    fn pick_in(ix: &Index, value: &str) -> Result<Start, LayoutError> {
+        let (rest, digest) = match value.split_once('@') {
+            Some((r, d)) => (r, Some(d.parse().unwrap())),
+            None => (value, None),
+        };
+        let tag = rest.strip_prefix(':').map(str::to_string);
+        pick(ix, &Selector { tag, digest }, Path::new("/l"))
     }
 
     fn listed(d: &Descriptor) -> Start {
@@ -142,10 +150,10 @@ mod tests {
         let b = entry(2, &[(REF_NAME, "latest")]);
         let c = entry(3, &[(CONTAINERD_NAME, "v1")]);
         let ix = index(vec![a.clone(), b.clone(), c.clone()]);
-        assert_eq!(pick_in(&ix, "/l:v1").unwrap(), listed(&c));
-        assert_eq!(pick_in(&ix, "/l").unwrap(), listed(&b));
-        assert_eq!(pick_in(&ix, "/l:latest").unwrap(), listed(&b));
-        let err = pick_in(&ix, "/l:v2").unwrap_err().to_string();
+        assert_eq!(pick_in(&ix, ":v1").unwrap(), listed(&c));
+        assert_eq!(pick_in(&ix, "").unwrap(), listed(&b));
+        assert_eq!(pick_in(&ix, ":latest").unwrap(), listed(&b));
+        let err = pick_in(&ix, ":v2").unwrap_err().to_string();
         assert!(
             err.contains("\"v2\"") && err.contains("/l/index.json"),
             "{err}"
@@ -159,31 +167,31 @@ mod tests {
         let b = entry(2, &[(REF_NAME, "1.0")]);
         let c = entry(3, &[(CONTAINERD_NAME, "docker.io/library/web:2")]);
         let ix = index(vec![a.clone(), b.clone(), c.clone()]);
-        assert_eq!(pick_in(&ix, "/l:2").unwrap(), listed(&c));
+        assert_eq!(pick_in(&ix, ":2").unwrap(), listed(&c));
         // An exact ref.name wins over a full name's tag part.
-        assert_eq!(pick_in(&ix, "/l:1.0").unwrap(), listed(&b));
+        assert_eq!(pick_in(&ix, ":1.0").unwrap(), listed(&b));
         // A bare ref.name is a tag, not a repository with an implied :latest.
-        assert!(pick_in(&ix, "/l").is_err());
+        assert!(pick_in(&ix, "").is_err());
         let two = index(vec![a.clone(), entry(4, &[(REF_NAME, "other:1.0")])]);
-        let err = pick_in(&two, "/l:1.0").unwrap_err().to_string();
+        let err = pick_in(&two, ":1.0").unwrap_err().to_string();
         assert!(err.contains("app:1.0, other:1.0"), "{err}");
         let same = index(vec![a.clone(), entry(1, &[(REF_NAME, "b:1.0")])]);
-        assert_eq!(pick_in(&same, "/l:1.0").unwrap(), listed(&a));
+        assert_eq!(pick_in(&same, ":1.0").unwrap(), listed(&a));
     }
 
     #[test]
     fn lone_image_only_without_an_explicit_tag() {
         let a = entry(1, &[]);
         let ix = index(vec![a.clone()]);
-        assert_eq!(pick_in(&ix, "/l").unwrap(), listed(&a));
-        let err = pick_in(&ix, "/l:v1").unwrap_err().to_string();
+        assert_eq!(pick_in(&ix, "").unwrap(), listed(&a));
+        let err = pick_in(&ix, ":v1").unwrap_err().to_string();
         assert!(err.contains("untagged"), "{err}");
         let two = index(vec![a.clone(), entry(2, &[])]);
         assert!(matches!(
-            pick_in(&two, "/l"),
-            Err(OciLayoutError::TagNotFound { .. })
+            pick_in(&two, ""),
+            Err(LayoutError::TagNotFound { .. })
         ));
-        assert!(pick_in(&index(vec![]), "/l").is_err());
+        assert!(pick_in(&index(vec![]), "").is_err());
     }
 
     #[test]
@@ -191,11 +199,11 @@ mod tests {
         let a = entry(1, &[(REF_NAME, "v1")]);
         let b = entry(2, &[(REF_NAME, "v2")]);
         let ix = index(vec![a.clone(), b.clone()]);
-        let at = |d: &Digest| format!("/l:v1@{d}");
+        let at = |d: &Digest| format!(":v1@{d}");
         assert_eq!(pick_in(&ix, &at(&b.digest)).unwrap(), listed(&b));
         let other = Digest::of(b"x");
         assert_eq!(
-            pick_in(&ix, &format!("/l@{other}")).unwrap(),
+            pick_in(&ix, &format!("@{other}")).unwrap(),
             Start::Blob(other)
         );
     }

@@ -6,8 +6,8 @@ use std::io::Write;
 use rbuild_oci::{media_type, Descriptor, Digest, Index, Manifest, Platform, Reference};
 use serde::{Deserialize, Serialize};
 
-use super::{blob_entry, TarOut};
 use crate::error::{Result, StoreError};
+use crate::ocilayout::{blob_entry, TarOut};
 use crate::Store;
 
 /// One image of a docker-archive's `manifest.json`.
@@ -26,12 +26,16 @@ pub(crate) struct DockerEntry {
 
 /// The `name:tag` form `docker load` accepts for a stored tag.
 fn repo_tag(tag: &str) -> Result<String> {
-    let r = Reference::parse(tag).map_err(|e| StoreError::Archive(e.to_string()))?;
+    let r = Reference::parse(tag).map_err(|source| StoreError::RepoTag {
+        tag: tag.to_string(),
+        source: Some(source),
+    })?;
     match (&r.tag, &r.digest) {
         (Some(_), None) => Ok(r.familiar()),
-        _ => Err(StoreError::Archive(format!(
-            "{tag:?} cannot be a docker-archive RepoTag: it needs a tag and no digest"
-        ))),
+        _ => Err(StoreError::RepoTag {
+            tag: tag.to_string(),
+            source: None,
+        }),
     }
 }
 
@@ -61,10 +65,7 @@ impl Store {
             });
         match pick {
             Some(d) => Ok((d.digest.clone(), self.read_json(&d.digest)?)),
-            None => Err(StoreError::Archive(format!(
-                "index {} lists no image manifest",
-                desc.digest
-            ))),
+            None => Err(StoreError::NoImageManifest(desc.digest.clone())),
         }
     }
 
