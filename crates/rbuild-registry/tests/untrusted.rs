@@ -244,3 +244,52 @@ async fn f2_index_entry_not_matching_its_descriptor_is_refused() {
     assert_nothing_committed(&dst, &amd.digest, &target.familiar());
     assert!(!dst.has_blob(&index.digest));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn f9_manifest_over_the_cap_is_refused() {
+    // Valid JSON padded past the 4 MiB manifest cap, with no digest header to compare first.
+    let t = tampered("v/huge", 40, |_| {
+        let path = "GET /v2/v/huge/manifests/1";
+        let pad = |b: &[u8]| [b, " ".repeat(5 << 20).as_bytes()].concat();
+        vec![
+            Rewrite::body(path, pad),
+            Rewrite::remove_header(path, "docker-content-digest"),
+        ]
+    })
+    .await;
+    let (err, _dst, _d) = t.pull_fails("v/huge", ":1").await;
+    assert!(
+        matches!(err, RegistryError::TooLarge { limit, .. } if limit == 4 << 20),
+        "{err:?}"
+    );
+}
+
+/// Pushes image `seed` to `repo:1` through a proxy applying `rewrites`; returns the error.
+async fn push_through(repo: &str, seed: u64, rewrites: Vec<Rewrite>) -> (RegistryError, Proxy) {
+    let reg = Registry::start();
+    let (_cfg, client) = common::anonymous_client();
+    let (_d, src) = common::store();
+    let m = make_image(&src, seed, &[20_000], "amd64");
+    let opts = ProxyOptions {
+        rewrites,
+        ..Default::default()
+    };
+    let proxy = Proxy::start(&reg.addr, opts).await;
+    let target = reference(format!("{}/{repo}:1", proxy.addr));
+    let err = common::push(&client, &src, &m, &target).await.unwrap_err();
+    assert!(proxy.rewritten() > 0, "no rewrite applied");
+    (err, proxy)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn f2_push_refuses_a_registry_reporting_another_manifest_digest() {
+    let forged = rbuild_oci::Digest::of(b"not what was pushed");
+    let path = "PUT /v2/v/pushed/manifests/1";
+    let rewrite = Rewrite::set_header(path, "docker-content-digest", &forged.to_string());
+    let (err, _proxy) = push_through("v/pushed", 41, vec![rewrite]).await;
+    assert!(
+        matches!(&err, RegistryError::DigestMismatch { actual, .. } if *actual == forged),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("manifest pushed to"), "{err}");
+}
