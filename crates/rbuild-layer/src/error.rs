@@ -7,7 +7,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum LayerError {
     /// A filesystem operation on `path` failed.
-    #[error("{op} {path:?}: {source}")]
+    #[error("{op} {path:?}")]
     Io {
         /// What was being done (e.g. "reading", "creating").
         op: &'static str,
@@ -18,10 +18,10 @@ pub enum LayerError {
         source: io::Error,
     },
     /// Writing the layer stream (tar, compressor or output) failed.
-    #[error("writing layer stream: {0}")]
+    #[error("writing layer stream")]
     Write(#[source] io::Error),
     /// Reading the layer stream (decompressor or tar) failed.
-    #[error("reading layer stream: {0}")]
+    #[error("reading layer stream")]
     Read(#[source] io::Error),
     /// The upper dir uses an overlayfs feature whose changes cannot be expressed as a tar layer.
     #[error(
@@ -59,6 +59,17 @@ pub enum LayerError {
     /// A layer blob is compressed in a format images cannot use.
     #[error("layer blob is compressed with {0}: image layers may only be tar, gzip or zstd")]
     UnsupportedCompression(&'static str),
+    /// A hardlink entry's target cannot be reached or linked to.
+    #[error("tar entry {path:?}: hardlink to {target:?}")]
+    Hardlink {
+        /// The entry's name.
+        path: PathBuf,
+        /// The target it names.
+        target: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
     /// A tar entry is malformed or unsafe (escaping hardlink, bad type, …).
     #[error("tar entry {path:?}: {reason}")]
     BadEntry {
@@ -84,6 +95,31 @@ impl LayerError {
         LayerError::BadEntry {
             path: path.into(),
             reason: reason.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_do_not_repeat_their_source() {
+        let fire = || io::Error::other("disk on fire");
+        let errors = [
+            LayerError::io("creating", "/t/a", fire()),
+            LayerError::Read(fire()),
+            LayerError::Write(fire()),
+            LayerError::Hardlink {
+                path: "a".into(),
+                target: "b".into(),
+                source: fire(),
+            },
+        ];
+        for e in errors {
+            assert!(!e.to_string().contains("disk on fire"), "{e}");
+            let source = std::error::Error::source(&e).map(ToString::to_string);
+            assert_eq!(source.as_deref(), Some("disk on fire"));
         }
     }
 }
