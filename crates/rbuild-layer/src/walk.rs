@@ -190,22 +190,7 @@ fn to_node(rel: Vec<u8>, child: Child) -> Result<Node, LayerError> {
             xattrs: Vec::new(),
         });
     }
-    let names = xattrs::list(&abs).map_err(|e| LayerError::io("listxattr", &abs, e))?;
-    let mut opaque = false;
-    let mut kept = Vec::new();
-    for name in names {
-        if let Some(x) = xattrs::REFUSED.iter().find(|x| x.as_bytes() == name) {
-            let xattr = (*x).to_string();
-            return Err(LayerError::UnsupportedOverlay { path: abs, xattr });
-        }
-        let value = xattrs::get(&abs, &name).map_err(|e| LayerError::io("getxattr", &abs, e))?;
-        let Some(value) = value else { continue };
-        if xattrs::OPAQUE.iter().any(|o| o.as_bytes() == name) {
-            opaque |= value.first() == Some(&b'y');
-        } else if xattrs::is_layer_xattr(&name) {
-            kept.push((name, value));
-        }
-    }
+    let (opaque, kept) = layer_xattrs(&abs)?;
     let kind = classify(&abs, &meta, opaque)?;
     Ok(Node {
         rel,
@@ -214,6 +199,32 @@ fn to_node(rel: Vec<u8>, child: Child) -> Result<Node, LayerError> {
         kind,
         xattrs: kept,
     })
+}
+
+/// An extended attribute: name and value.
+type Xattr = (Vec<u8>, Vec<u8>);
+
+/// Whether `abs` is an opaque overlay dir, and the xattrs a layer keeps; an overlay
+/// redirect or metacopy xattr, which no tar can express, is an error.
+fn layer_xattrs(abs: &Path) -> Result<(bool, Vec<Xattr>), LayerError> {
+    let names = xattrs::list(abs).map_err(|e| LayerError::io("listxattr", abs, e))?;
+    let mut opaque = false;
+    let mut kept = Vec::new();
+    for name in names {
+        if let Some(x) = xattrs::REFUSED.iter().find(|x| x.as_bytes() == name) {
+            let xattr = (*x).to_string();
+            let path = abs.to_path_buf();
+            return Err(LayerError::UnsupportedOverlay { path, xattr });
+        }
+        let value = xattrs::get(abs, &name).map_err(|e| LayerError::io("getxattr", abs, e))?;
+        let Some(value) = value else { continue };
+        if xattrs::OPAQUE.iter().any(|o| o.as_bytes() == name) {
+            opaque |= value.first() == Some(&b'y');
+        } else if xattrs::is_layer_xattr(&name) {
+            kept.push((name, value));
+        }
+    }
+    Ok((opaque, kept))
 }
 
 fn classify(abs: &Path, meta: &Metadata, opaque: bool) -> Result<NodeKind, LayerError> {

@@ -99,10 +99,8 @@ fn refuses_real_files_named_like_whiteouts() {
     assert!(matches!(err, LayerError::ReservedName(_)), "{err}");
 }
 
-#[test]
-fn modes_symlinks_hardlinks_xattrs() {
-    let t = tempfile::tempdir().unwrap();
-    let d = t.path();
+/// Special modes, dangling and relative symlinks, a file with two more hard links, an xattr.
+fn modes_tree(d: &std::path::Path) {
     write(&d.join("bin/su"), b"su");
     chmod(&d.join("bin/su"), 0o4755);
     write(&d.join("bin/sg"), b"sg");
@@ -115,6 +113,13 @@ fn modes_symlinks_hardlinks_xattrs() {
     fs::hard_link(d.join("z/orig"), d.join("a-link")).unwrap();
     fs::hard_link(d.join("z/orig"), d.join("m-link")).unwrap();
     setx(&d.join("bin/sg"), "user.note", b"hi\0bin");
+}
+
+#[test]
+fn modes_symlinks_hardlinks_xattrs() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    modes_tree(d);
     let listed = list_tar(&layer_tar(d));
     let find = |p: &str| {
         listed
@@ -150,46 +155,37 @@ fn modes_symlinks_hardlinks_xattrs() {
     assert_eq!((su.uid, su.gid), (0, 0));
 }
 
+/// VFS_CAP_REVISION_2, cap_net_raw permitted+effective.
+const CAP_NET_RAW: [u8; 20] = [
+    0, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+];
+
+/// An owned file, a file with a capability, two device nodes and a FIFO (root only).
+fn special_tree(d: &std::path::Path) {
+    use rustix::fs::{makedev, mknodat, FileType, Mode, CWD};
+    write(&d.join("owned"), b"o");
+    std::os::unix::fs::lchown(d.join("owned"), Some(1234), Some(5678)).unwrap();
+    write(&d.join("ping"), b"elf");
+    setx(&d.join("ping"), "security.capability", &CAP_NET_RAW);
+    let mode = Mode::from_raw_mode(0o640);
+    let mk = |name: &str, ft, dev| mknodat(CWD, d.join(name), ft, mode, dev).unwrap();
+    mk("null", FileType::CharacterDevice, makedev(1, 3));
+    mk("sda", FileType::BlockDevice, makedev(8, 0));
+    mk("pipe", FileType::Fifo, 0);
+}
+
 #[test]
 fn owners_devices_fifos_capabilities() {
     require_root("chown, mknod and security.capability");
     let t = tempfile::tempdir().unwrap();
     let d = t.path();
-    write(&d.join("owned"), b"o");
-    std::os::unix::fs::lchown(d.join("owned"), Some(1234), Some(5678)).unwrap();
-    write(&d.join("ping"), b"elf");
-    // VFS_CAP_REVISION_2, cap_net_raw permitted+effective.
-    let cap: [u8; 20] = [
-        0, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    ];
-    setx(&d.join("ping"), "security.capability", &cap);
-    let mk = |name: &str, ft, dev| {
-        rustix::fs::mknodat(
-            rustix::fs::CWD,
-            d.join(name),
-            ft,
-            rustix::fs::Mode::from_raw_mode(0o640),
-            dev,
-        )
-        .unwrap()
-    };
-    mk(
-        "null",
-        rustix::fs::FileType::CharacterDevice,
-        rustix::fs::makedev(1, 3),
-    );
-    mk(
-        "sda",
-        rustix::fs::FileType::BlockDevice,
-        rustix::fs::makedev(8, 0),
-    );
-    mk("pipe", rustix::fs::FileType::Fifo, 0);
+    special_tree(d);
     let listed = list_tar(&layer_tar(d));
     let find = |p: &str| listed.iter().find(|l| l.path == p).unwrap().clone();
     assert_eq!((find("owned").uid, find("owned").gid), (1234, 5678));
     assert_eq!(
         find("ping").xattrs,
-        [("security.capability".to_string(), cap.to_vec())]
+        [("security.capability".to_string(), CAP_NET_RAW.to_vec())]
     );
     assert_eq!((find("null").kind, find("null").mode), ('3', 0o640));
     assert_eq!(find("sda").kind, '4');

@@ -12,6 +12,18 @@ use rbuild_layer::{
 };
 
 fn build_tree(d: &Path, privileged: bool) {
+    plain_files(d);
+    if privileged {
+        privileged_files(d);
+    }
+    // Set mtimes last: creating children moves directory mtimes.
+    for p in ["etc/passwd", "bin", "tmp", "empty/dir", "z"] {
+        set_times(&d.join(p), 1_000_000, 1_234_567);
+    }
+}
+
+/// Files, special modes, links, xattrs and long names anyone can create.
+fn plain_files(d: &Path) {
     write(&d.join("etc/passwd"), b"root:x:0:0");
     write(&d.join("bin/su"), b"su");
     chmod(&d.join("bin/su"), 0o4755);
@@ -29,52 +41,37 @@ fn build_tree(d: &Path, privileged: bool) {
     let long = format!("{}/{}", "l".repeat(110), "n".repeat(180));
     write(&d.join(long), b"long");
     write(&d.join("big"), &vec![7u8; 3 * 1024 * 1024 + 17]);
-    if privileged {
-        std::os::unix::fs::lchown(d.join("etc/passwd"), Some(1000), Some(2000)).unwrap();
-        std::os::unix::fs::lchown(d.join("dangling"), Some(3), Some(4)).unwrap();
-        let cap: [u8; 20] = [
-            0, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        ];
-        setx(&d.join("bin/su"), "security.capability", &cap);
-        let m = rustix::fs::Mode::from_raw_mode(0o620);
-        let mk =
-            |n: &str, ft, dev| rustix::fs::mknodat(rustix::fs::CWD, d.join(n), ft, m, dev).unwrap();
-        mk(
-            "dev-null",
-            rustix::fs::FileType::CharacterDevice,
-            rustix::fs::makedev(1, 3),
-        );
-        mk(
-            "dev-sda",
-            rustix::fs::FileType::BlockDevice,
-            rustix::fs::makedev(8, 1),
-        );
-        mk("fifo", rustix::fs::FileType::Fifo, 0);
-        whiteout(&d.join("etc/deleted"));
-        fs::create_dir(d.join("opq")).unwrap();
-        setx(&d.join("opq"), "trusted.overlay.opaque", b"y");
-        write(&d.join("opq/new"), b"n");
-    }
-    // Set mtimes last: creating children moves directory mtimes.
-    for p in ["etc/passwd", "bin", "tmp", "empty/dir", "z"] {
-        let t = rustix::fs::Timestamps {
-            last_access: rustix::fs::Timespec {
-                tv_sec: 1_000_000,
-                tv_nsec: 0,
-            },
-            last_modification: rustix::fs::Timespec {
-                tv_sec: 1_234_567,
-                tv_nsec: 0,
-            },
-        };
-        rustix::fs::utimensat(
-            rustix::fs::CWD,
-            d.join(p),
-            &t,
-            rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
-        )
-        .unwrap();
-    }
+}
+
+/// Owners, file capabilities, device nodes, a FIFO, a whiteout and an opaque dir (root only).
+fn privileged_files(d: &Path) {
+    use rustix::fs::{makedev, mknodat, FileType, Mode, CWD};
+    std::os::unix::fs::lchown(d.join("etc/passwd"), Some(1000), Some(2000)).unwrap();
+    std::os::unix::fs::lchown(d.join("dangling"), Some(3), Some(4)).unwrap();
+    let cap: [u8; 20] = [
+        0, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    ];
+    setx(&d.join("bin/su"), "security.capability", &cap);
+    let m = Mode::from_raw_mode(0o620);
+    let mk = |n: &str, ft, dev| mknodat(CWD, d.join(n), ft, m, dev).unwrap();
+    mk("dev-null", FileType::CharacterDevice, makedev(1, 3));
+    mk("dev-sda", FileType::BlockDevice, makedev(8, 1));
+    mk("fifo", FileType::Fifo, 0);
+    whiteout(&d.join("etc/deleted"));
+    fs::create_dir(d.join("opq")).unwrap();
+    setx(&d.join("opq"), "trusted.overlay.opaque", b"y");
+    write(&d.join("opq/new"), b"n");
+}
+
+/// Sets access and modification times (seconds) without following a symlink.
+fn set_times(path: &Path, atime: i64, mtime: i64) {
+    use rustix::fs::{utimensat, AtFlags, Timespec, Timestamps, CWD};
+    let at = |tv_sec| Timespec { tv_sec, tv_nsec: 0 };
+    let t = Timestamps {
+        last_access: at(atime),
+        last_modification: at(mtime),
+    };
+    utimensat(CWD, path, &t, AtFlags::SYMLINK_NOFOLLOW).unwrap();
 }
 
 fn roundtrip(compression: Compression, privileged: bool) {

@@ -68,9 +68,10 @@ fn truncate(path: &Path) {
     f.set_len(len / 2).unwrap();
 }
 
-#[test]
-fn f10_repair_heals_a_flipped_blob_a_truncated_snapshot_and_a_corrupt_database() {
-    let (_d, store) = store();
+/// Damages a built store: a layer blob, a snapshot file and the cache database; returns
+/// the store root and the damaged layer.
+fn damage() -> (tempfile::TempDir, PathBuf, Digest) {
+    let (d, store) = store();
     let (_, snaps) = build(&store);
     let top = layers()[1].1.clone();
     flip_byte(&store.blob_path(&top));
@@ -81,36 +82,27 @@ fn f10_repair_heals_a_flipped_blob_a_truncated_snapshot_and_a_corrupt_database()
         let _ = fs::remove_file(root.join(name));
     }
     fs::write(root.join("cache.db"), b"this is not a database").unwrap();
+    (d, root, top)
+}
 
-    // The store opens; check reports every problem instead of failing.
-    let store = Store::open(&root).unwrap();
-    let before = store.check().unwrap();
-    assert!(before.db_error.is_some(), "{before:?}");
-    assert_eq!(before.corrupt.len(), 1, "{before:?}");
-    assert_eq!(before.unverified_snapshots.len(), 2, "{before:?}");
-    assert!(!before.is_ok());
-    let err = store.kv_get("cache", "run-step").unwrap_err();
-    assert!(err.to_string().contains("store check --repair"), "{err}");
-
-    let done = store.repair().unwrap();
+/// What `repair` should have done to a store [`damage`]d at `top`.
+fn assert_repaired(done: &[Repaired], top: &Digest) {
     let shown: Vec<String> = done.iter().map(ToString::to_string).collect();
+    let any = |f: &dyn Fn(&Repaired) -> bool| done.iter().any(f);
     assert!(
         matches!(done[0], Repaired::DatabaseRebuilt { .. }),
         "{shown:#?}"
     );
     assert!(
-        done.iter()
-            .any(|r| matches!(r, Repaired::BlobDropped { digest, .. } if *digest == top)),
+        any(&|r| matches!(r, Repaired::BlobDropped { digest, .. } if digest == top)),
         "{shown:#?}"
     );
     assert!(
-        done.iter()
-            .any(|r| matches!(r, Repaired::ManifestDropped { missing, .. } if *missing == top)),
+        any(&|r| matches!(r, Repaired::ManifestDropped { missing, .. } if missing == top)),
         "{shown:#?}"
     );
     assert!(
-        done.iter()
-            .any(|r| matches!(r, Repaired::TagRemoved { tag, .. } if tag == "app:1")),
+        any(&|r| matches!(r, Repaired::TagRemoved { tag, .. } if tag == "app:1")),
         "{shown:#?}"
     );
     let dropped = done
@@ -121,20 +113,32 @@ fn f10_repair_heals_a_flipped_blob_a_truncated_snapshot_and_a_corrupt_database()
         shown.iter().all(|l| !l.contains('\n')),
         "one line per item: {shown:#?}"
     );
+}
+
+#[test]
+fn f10_repair_heals_a_flipped_blob_a_truncated_snapshot_and_a_corrupt_database() {
+    let (_d, root, top) = damage();
+    // The store opens; check reports every problem instead of failing.
+    let store = Store::open(&root).unwrap();
+    let before = store.check().unwrap();
+    assert!(before.db_error.is_some(), "{before:?}");
+    assert_eq!(before.corrupt.len(), 1, "{before:?}");
+    assert_eq!(before.unverified_snapshots.len(), 2, "{before:?}");
+    assert!(!before.is_ok());
+    let err = store.kv_get("cache", "run-step").unwrap_err();
+    assert!(err.to_string().contains("store check --repair"), "{err}");
+
+    assert_repaired(&store.repair().unwrap(), &top);
     let after = store.check().unwrap();
     assert!(after.is_ok(), "{after:?}");
     assert_eq!(store.format_version(), rbuild_store::FORMAT_VERSION);
 
     // A rebuild (or re-pull) brings everything back, verified.
     let (img, snaps) = build(&store);
-    assert_eq!(
-        store.resolve_tag("app:1").unwrap().unwrap().digest,
-        img.digest
-    );
-    assert_eq!(
-        fs::read(snaps[0].join("bin/busybox")).unwrap().len(),
-        50_000
-    );
+    let tagged = store.resolve_tag("app:1").unwrap().unwrap();
+    assert_eq!(tagged.digest, img.digest);
+    let busybox = fs::read(snaps[0].join("bin/busybox")).unwrap();
+    assert_eq!(busybox.len(), 50_000);
     assert!(store.check().unwrap().is_ok());
     drop(store);
     // The rebuilt database is a store of the current format.

@@ -42,7 +42,16 @@ fn parse_u32(v: &[u8]) -> Option<u32> {
 
 /// Attrs from the ustar `header` overridden by the entry's PAX records.
 pub(crate) fn attrs(header: &Header, pax: &[(Vec<u8>, Vec<u8>)]) -> Attrs {
-    let mut a = Attrs {
+    let mut a = header_attrs(header);
+    for (key, value) in pax {
+        apply_pax(&mut a, key, value);
+    }
+    a
+}
+
+/// Attrs from the ustar header alone.
+fn header_attrs(header: &Header) -> Attrs {
+    Attrs {
         mode: header.mode().unwrap_or(0o644) & 0o7777,
         uid: header
             .uid()
@@ -61,28 +70,29 @@ pub(crate) fn attrs(header: &Header, pax: &[(Vec<u8>, Vec<u8>)]) -> Attrs {
             .unwrap_or(0),
         mtime_nsec: 0,
         xattrs: Vec::new(),
-    };
-    for (key, value) in pax {
-        match key.as_slice() {
-            b"uid" => a.uid = parse_u32(value).unwrap_or(a.uid),
-            b"gid" => a.gid = parse_u32(value).unwrap_or(a.gid),
-            b"mtime" => {
-                if let Some((s, n)) = parse_pax_time(value) {
-                    (a.mtime, a.mtime_nsec) = (s, n);
-                }
+    }
+}
+
+/// Overrides `a` with one PAX record (owner, time, xattr); others are ignored.
+fn apply_pax(a: &mut Attrs, key: &[u8], value: &[u8]) {
+    match key {
+        b"uid" => a.uid = parse_u32(value).unwrap_or(a.uid),
+        b"gid" => a.gid = parse_u32(value).unwrap_or(a.gid),
+        b"mtime" => {
+            if let Some((s, n)) = parse_pax_time(value) {
+                (a.mtime, a.mtime_nsec) = (s, n);
             }
-            k => {
-                if let Some(name) = k.strip_prefix(b"SCHILY.xattr.") {
-                    // An image must not plant overlay redirects/metacopy in a snapshot, nor a
-                    // host SELinux label (the same filter the differ applies).
-                    if xattrs::is_layer_xattr(name) {
-                        a.xattrs.push((name.to_vec(), value.clone()));
-                    }
+        }
+        k => {
+            if let Some(name) = k.strip_prefix(b"SCHILY.xattr.") {
+                // An image must not plant overlay redirects/metacopy in a snapshot, nor a
+                // host SELinux label (the same filter the differ applies).
+                if xattrs::is_layer_xattr(name) {
+                    a.xattrs.push((name.to_vec(), value.to_vec()));
                 }
             }
         }
     }
-    a
 }
 
 /// Whether the applier knows how to create entries of this type.

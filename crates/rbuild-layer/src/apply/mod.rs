@@ -8,6 +8,7 @@
 mod create;
 mod meta;
 pub(crate) mod safe_path;
+mod whiteout;
 
 use std::collections::HashSet;
 use std::io::{self, Read};
@@ -18,7 +19,6 @@ use rustix::fs::{self as rfs, FileType, Mode, OFlags};
 use tar::EntryType;
 
 use crate::error::LayerError;
-use crate::writer::OPAQUE_MARKER;
 use create::Privilege;
 use meta::Attrs;
 use safe_path::{clean, clean_strict, ensure_dir, join, open_dir};
@@ -92,6 +92,18 @@ fn to_io(e: rustix::io::Errno) -> io::Error {
     io::Error::from_raw_os_error(e.raw_os_error())
 }
 
+/// The file type and (major, minor) of a device or FIFO entry.
+fn node_of(h: &tar::Header) -> (FileType, (u32, u32)) {
+    let ft = match h.entry_type() {
+        EntryType::Char => FileType::CharacterDevice,
+        EntryType::Block => FileType::BlockDevice,
+        _ => FileType::Fifo,
+    };
+    let major = h.device_major().ok().flatten().unwrap_or(0);
+    let minor = h.device_minor().ok().flatten().unwrap_or(0);
+    (ft, (major, minor))
+}
+
 fn shown(comps: &[Vec<u8>]) -> std::path::PathBuf {
     use std::os::unix::ffi::OsStrExt;
     Path::new(std::ffi::OsStr::from_bytes(&join(comps))).to_path_buf()
@@ -116,20 +128,8 @@ impl Applier {
         if kind == EntryType::XGlobalHeader {
             return Ok(());
         }
-        let raw = e.path_bytes().into_owned();
-        let comps = clean(&raw);
-        let pax: Vec<(Vec<u8>, Vec<u8>)> = match e.pax_extensions().map_err(LayerError::Read)? {
-            Some(exts) => exts
-                .filter_map(Result::ok)
-                .map(|x| (x.key_bytes().to_vec(), x.value_bytes().to_vec()))
-                .collect(),
-            None => Vec::new(),
-        };
-        let mut attrs = meta::attrs(e.header(), &pax);
-        if let Some((uid, gid)) = self.owner {
-            attrs.uid = uid;
-            attrs.gid = gid;
-        }
+        let comps = clean(&e.path_bytes());
+        let attrs = self.attrs(e)?;
         self.stats.entries += 1;
         let err = |source: io::Error| LayerError::io("unpacking", shown(&comps), source);
         let Some((name, parent)) = comps.split_last() else {
@@ -143,44 +143,66 @@ impl Applier {
             return self.whiteout(parent, wh).map_err(err);
         }
         if !meta::supported(kind) {
-            return Err(LayerError::bad(
-                shown(&comps),
-                format!("unsupported entry type {kind:?}"),
-            ));
+            let why = format!("unsupported entry type {kind:?}");
+            return Err(LayerError::bad(shown(&comps), why));
         }
         let pfd = ensure_dir(self.root.as_fd(), parent).map_err(err)?;
-        let dir = pfd.as_fd();
-        let p = &self.priv_;
+        self.create(e, &comps, pfd.as_fd(), attrs)?;
+        if self.mode == WhiteoutMode::Apply {
+            self.written.insert(join(&comps));
+        }
+        Ok(())
+    }
+
+    /// The entry's owner, mode, times and xattrs (PAX records included), with `--chown`'s
+    /// owner if one is forced.
+    fn attrs<R: Read>(&self, e: &mut tar::Entry<'_, R>) -> Result<Attrs, LayerError> {
+        let pax: Vec<(Vec<u8>, Vec<u8>)> = match e.pax_extensions().map_err(LayerError::Read)? {
+            Some(exts) => exts
+                .filter_map(Result::ok)
+                .map(|x| (x.key_bytes().to_vec(), x.value_bytes().to_vec()))
+                .collect(),
+            None => Vec::new(),
+        };
+        let mut attrs = meta::attrs(e.header(), &pax);
+        if let Some((uid, gid)) = self.owner {
+            attrs.uid = uid;
+            attrs.gid = gid;
+        }
+        Ok(attrs)
+    }
+
+    /// Creates the entry `comps` (its last component in `dir`) as its type says.
+    fn create<R: Read>(
+        &mut self,
+        e: &mut tar::Entry<'_, R>,
+        comps: &[Vec<u8>],
+        dir: std::os::fd::BorrowedFd<'_>,
+        attrs: Attrs,
+    ) -> Result<(), LayerError> {
+        let err = |source: io::Error| LayerError::io("unpacking", shown(comps), source);
+        let (kind, p) = (e.header().entry_type(), &self.priv_);
+        let Some(name) = comps.last() else {
+            return Ok(());
+        };
         match kind {
             EntryType::Directory => {
                 create::dir(p, dir, name, &attrs).map_err(err)?;
-                self.dir_times.push((comps.clone(), attrs));
+                self.dir_times.push((comps.to_vec(), attrs));
             }
             EntryType::Symlink => {
                 let target = e.link_name_bytes().unwrap_or_default().into_owned();
                 create::symlink(p, dir, name, &target, &attrs).map_err(err)?;
             }
-            EntryType::Link => self.hardlink(e, &comps, dir)?,
+            EntryType::Link => self.hardlink(e, comps, dir)?,
             EntryType::Char | EntryType::Block | EntryType::Fifo => {
-                let ft = match kind {
-                    EntryType::Char => FileType::CharacterDevice,
-                    EntryType::Block => FileType::BlockDevice,
-                    _ => FileType::Fifo,
-                };
-                let h = e.header();
-                let dev = (
-                    h.device_major().ok().flatten().unwrap_or(0),
-                    h.device_minor().ok().flatten().unwrap_or(0),
-                );
+                let (ft, dev) = node_of(e.header());
                 create::node(p, dir, name, ft, dev, &attrs).map_err(err)?;
             }
             _ => {
                 let n = create::file(p, dir, name, &attrs, e, &mut self.buf).map_err(err)?;
                 self.stats.bytes += n;
             }
-        }
-        if self.mode == WhiteoutMode::Apply {
-            self.written.insert(join(&comps));
         }
         Ok(())
     }
@@ -200,69 +222,13 @@ impl Applier {
         if target == comps {
             return Ok(());
         }
-        let tdir = open_dir(self.root.as_fd(), tparent).map_err(|err| {
-            LayerError::bad(
-                shown(comps),
-                format!("hardlink target {:?}: {err}", shown(&target)),
-            )
-        })?;
-        create::hardlink(tdir.as_fd(), tname, dir, name).map_err(|err| {
-            LayerError::bad(
-                shown(comps),
-                format!("hardlink to {:?}: {err}", shown(&target)),
-            )
-        })
-    }
-
-    fn whiteout(&mut self, parent: &[Vec<u8>], wh: &[u8]) -> io::Result<()> {
-        if wh == &OPAQUE_MARKER.as_bytes()[4..] {
-            return self.opaque(parent);
-        }
-        if wh.starts_with(b".wh.") || wh.is_empty() {
-            return Ok(()); // aufs bookkeeping (.wh..wh.plnk etc.): nothing to apply
-        }
-        match self.mode {
-            WhiteoutMode::Overlay => {
-                let pfd = ensure_dir(self.root.as_fd(), parent)?;
-                create::whiteout(pfd.as_fd(), wh).map_err(|e| whiteout_error(e, wh))
-            }
-            WhiteoutMode::Apply => {
-                let mut path = parent.to_vec();
-                path.push(wh.to_vec());
-                if self.written.contains(&join(&path)) {
-                    return Ok(());
-                }
-                match open_dir(self.root.as_fd(), parent) {
-                    Ok(pfd) => safe_path::remove_all_at(pfd.as_fd(), wh),
-                    Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) => {
-                        Ok(())
-                    }
-                    Err(e) => Err(e),
-                }
-            }
-        }
-    }
-
-    fn opaque(&mut self, dir: &[Vec<u8>]) -> io::Result<()> {
-        let fd = ensure_dir(self.root.as_fd(), dir)?;
-        match self.mode {
-            WhiteoutMode::Overlay => create::opaque(&self.priv_, fd.as_fd()),
-            WhiteoutMode::Apply => {
-                let prefix = join(dir);
-                let written = &self.written;
-                let keep = |name: &[u8]| {
-                    let mut p = prefix.clone();
-                    if !p.is_empty() {
-                        p.push(b'/');
-                    }
-                    p.extend_from_slice(name);
-                    written.contains(&p)
-                };
-                let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-                let rd = rfs::openat(&fd, c".", flags, Mode::empty()).map_err(to_io)?;
-                safe_path::clear_dir(rd.as_fd(), &keep)
-            }
-        }
+        let failed = |source| LayerError::Hardlink {
+            path: shown(comps),
+            target: shown(&target),
+            source,
+        };
+        let tdir = open_dir(self.root.as_fd(), tparent).map_err(failed)?;
+        create::hardlink(tdir.as_fd(), tname, dir, name).map_err(failed)
     }
 
     fn finish(&mut self) -> Result<(), LayerError> {
@@ -284,15 +250,4 @@ impl Applier {
         }
         Ok(())
     }
-}
-
-fn whiteout_error(e: io::Error, name: &[u8]) -> io::Error {
-    if e.raw_os_error() == Some(libc::EPERM) {
-        let name = String::from_utf8_lossy(name);
-        return io::Error::new(
-            e.kind(),
-            format!("creating whiteout device for {name:?} needs CAP_MKNOD (run as root): {e}"),
-        );
-    }
-    e
 }

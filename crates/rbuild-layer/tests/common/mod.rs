@@ -132,23 +132,10 @@ pub fn describe(root: &Path) -> BTreeMap<String, String> {
             let m = fs::symlink_metadata(&p).unwrap();
             let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
             let ft = m.file_type();
-            let what = if ft.is_dir() {
+            if ft.is_dir() {
                 stack.push(p.clone());
-                "dir".to_string()
-            } else if ft.is_symlink() {
-                format!("symlink->{}", fs::read_link(&p).unwrap().display())
-            } else if ft.is_char_device() || ft.is_block_device() {
-                format!(
-                    "dev {}:{}",
-                    rustix::fs::major(m.rdev()),
-                    rustix::fs::minor(m.rdev())
-                )
-            } else if ft.is_fifo() {
-                "fifo".into()
-            } else {
-                let data = fs::read(&p).unwrap();
-                format!("file {}", String::from_utf8_lossy(&data))
-            };
+            }
+            let what = what_is(&p, &m);
             let link = if !ft.is_dir() && m.nlink() > 1 {
                 let first = inodes.entry((m.dev(), m.ino())).or_insert(rel.clone());
                 format!(" link-group={first}")
@@ -171,6 +158,24 @@ pub fn describe(root: &Path) -> BTreeMap<String, String> {
         }
     }
     out
+}
+
+/// A file's type and content (or target, or device numbers), for [`describe`].
+fn what_is(p: &Path, m: &fs::Metadata) -> String {
+    let ft = m.file_type();
+    if ft.is_dir() {
+        "dir".to_string()
+    } else if ft.is_symlink() {
+        format!("symlink->{}", fs::read_link(p).unwrap().display())
+    } else if ft.is_char_device() || ft.is_block_device() {
+        let (major, minor) = (rustix::fs::major(m.rdev()), rustix::fs::minor(m.rdev()));
+        format!("dev {major}:{minor}")
+    } else if ft.is_fifo() {
+        "fifo".into()
+    } else {
+        let data = fs::read(p).unwrap();
+        format!("file {}", String::from_utf8_lossy(&data))
+    }
 }
 
 pub fn list_xattrs(p: &Path) -> Vec<(String, String)> {
