@@ -189,6 +189,11 @@ pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}-{}-{n}", std::process::id())
 }
 
+/// `s` quoted for a POSIX shell.
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
 /// stdout and stderr of a command, for assertion messages.
 pub fn text(out: &Output) -> String {
     format!(
@@ -217,6 +222,60 @@ impl Env {
         self.command()
             .args(args)
             .envs(envs.iter().copied())
+            .output()
+            .unwrap()
+    }
+
+    /// Runs rbuild with `input` on its standard input.
+    pub fn rbuild_stdin(&self, args: &[&str], input: &[u8]) -> Output {
+        use std::io::Write;
+        use std::process::Stdio;
+        let mut child = self
+            .command()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let input = input.to_vec();
+        // Written from a thread: rbuild may fill its output pipes before reading all of it.
+        let writer = std::thread::spawn(move || {
+            let _ = stdin.write_all(&input);
+        });
+        let out = child.wait_with_output().unwrap();
+        writer.join().unwrap();
+        out
+    }
+
+    /// Runs rbuild under a pseudo-terminal (`script` from bsdutils), so that its standard
+    /// streams are a terminal; stdout holds what the terminal showed.
+    pub fn rbuild_pty(&self, args: &[&str]) -> Output {
+        let script = rbuild_testkit::require_tool("script", "bsdutils");
+        let mut line = shell_quote(env!("CARGO_BIN_EXE_rbuild"));
+        for a in ["--root", self.store().to_str().unwrap()]
+            .iter()
+            .chain(args)
+        {
+            line.push(' ');
+            line.push_str(&shell_quote(a));
+        }
+        let mut cmd = self.command();
+        // The sealed environment, with `script` in front of the binary.
+        let envs: Vec<(std::ffi::OsString, Option<std::ffi::OsString>)> = cmd
+            .get_envs()
+            .map(|(k, v)| (k.to_owned(), v.map(|v| v.to_owned())))
+            .collect();
+        cmd = Command::new(script);
+        for (k, v) in envs {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        cmd.args(["-qec", &line, "/dev/null"])
+            .stdin(std::process::Stdio::null())
             .output()
             .unwrap()
     }
