@@ -115,7 +115,7 @@ impl<'a> RegistryResolver<'a> {
         if let Some(digest) = &r.digest {
             return self.local_by_digest(store, &r.familiar(), digest, want);
         }
-        let found = lookup_local(store, written)?;
+        let found = lookup_local(store, written, want)?;
         // Without --platform, a local image serves the host; a stage for another platform
         // (FROM --platform=...) needs an image of that platform.
         let strict = self.explicit_platform || *want != platform::normalize(&Platform::host());
@@ -214,7 +214,7 @@ impl BaseResolver for RegistryResolver<'_> {
         }
         // Not a valid reference (a typo'd stage name, say): only the store can have it.
         let Ok(r) = Reference::parse(reference) else {
-            return lookup_local(store, reference);
+            return lookup_local(store, reference, want);
         };
         if !self.always_pull || r.digest.is_some() {
             if let Some(img) = self.local(store, reference, &r, want)? {

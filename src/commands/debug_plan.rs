@@ -20,7 +20,12 @@ pub fn run(args: PlanArgs, store: Arc<Store>) -> anyhow::Result<ExitCode> {
         req.build_platform = p;
     }
     req.named_contexts = super::build::named_contexts(&args.build_contexts)?;
-    let (plan, keys) = rbuild_build::explain(&req, &store, &LocalResolver)?;
-    crate::outln!("{}", rbuild_build::plan::show(&plan, &keys).trim_end());
+    let plans = rbuild_build::explain(&req, &store, &LocalResolver)?;
+    for (i, (plan, keys)) in plans.iter().enumerate() {
+        if i > 0 {
+            crate::outln!();
+        }
+        crate::outln!("{}", rbuild_build::plan::show(plan, keys).trim_end());
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use rbuild_build::resolve::lookup_local;
+use rbuild_build::resolve::tagged;
 use rbuild_oci::{Descriptor, Reference};
 use rbuild_registry::PushEvent;
 use rbuild_store::Store;
@@ -13,11 +13,8 @@ use crate::resolver::Remote;
 
 /// Pushes the image a local tag names to that tag's registry; prints the manifest digest.
 pub fn run(store: &Store, args: &PushArgs) -> anyhow::Result<ExitCode> {
-    let image = lookup_local(store, &args.reference)?
+    let (_, manifest) = tagged(store, &args.reference)?
         .with_context(|| format!("no such image: {}", args.reference))?;
-    let manifest = image
-        .manifest
-        .with_context(|| format!("{} has no manifest to push", args.reference))?;
     let remote = Remote::new(&args.registry)?;
     let digest = push_manifest(&remote, store, &manifest, &args.reference)?;
     crate::outln!("{digest}");

@@ -3,14 +3,13 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use rbuild_build::resolve::lookup_local;
+use rbuild_build::resolve::tagged;
 use rbuild_oci::{Descriptor, Reference};
 use rbuild_store::Store;
 
 /// The tag as stored and its manifest, trying `reference` as written and normalized.
 pub fn stored_name(store: &Store, reference: &str) -> anyhow::Result<Option<(String, Descriptor)>> {
-    let found = lookup_local(store, reference)?;
-    Ok(found.and_then(|image| image.manifest.map(|m| (image.name, m))))
+    Ok(tagged(store, reference)?)
 }
 
 /// Points `target` at the image `source` names.

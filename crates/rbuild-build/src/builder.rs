@@ -18,7 +18,7 @@ use crate::{BuildError, BuildRequest};
 /// What a successful build produced.
 #[derive(Debug, Clone)]
 pub struct BuildResult {
-    /// The image manifest in the store.
+    /// The image manifest in the store (an index for several platforms).
     pub manifest: Descriptor,
     /// The image config digest (the "image ID").
     pub config: rbuild_oci::Digest,
@@ -26,6 +26,9 @@ pub struct BuildResult {
     pub tags: Vec<String>,
     /// Names pushed, with the digest each registry stored.
     pub pushed: Vec<(String, rbuild_oci::Digest)>,
+    /// Each platform's image (one, unless several platforms were built: then `manifest` is
+    /// an index of them).
+    pub platforms: Vec<(Platform, crate::image::Written)>,
 }
 
 /// The Dockerfile's text, read once (size-capped).
@@ -42,54 +45,83 @@ fn dockerfile_text(req: &BuildRequest) -> Result<String, BuildError> {
     }
 }
 
-/// The platform the request builds for; several at once are not supported yet.
-fn target_platform(req: &BuildRequest) -> Result<Platform, BuildError> {
-    match req.platforms.as_slice() {
-        [] => Ok(Platform::host()),
-        [one] => Ok(one.clone()),
-        many => Err(BuildError::Unsupported(format!(
-            "--platform {}: building several platforms in one build is not supported yet; \
-             run one build per platform",
-            many.iter()
-                .map(Platform::to_spec)
-                .collect::<Vec<_>>()
-                .join(",")
-        ))),
+/// The platforms the request builds for (this host's when none is given).
+fn target_platforms(req: &BuildRequest) -> Vec<Platform> {
+    if req.platforms.is_empty() {
+        vec![Platform::host()]
+    } else {
+        req.platforms.clone()
     }
 }
 
-/// Parses the Dockerfile and lowers it into a plan; also opens the contexts it reads.
-pub fn make_plan(
+/// Parses the Dockerfile and lowers it once per target platform; also opens the contexts
+/// the plans read. With several platforms each step's label names its platform and step
+/// numbers run on across the plans.
+pub fn make_plans(
     req: &BuildRequest,
     store: &Arc<Store>,
     resolver: &dyn BaseResolver,
-) -> Result<(Plan, Contexts), BuildError> {
+) -> Result<(Vec<Plan>, Contexts), BuildError> {
     let text = dockerfile_text(req)?;
     let dockerfile = rbuild_dockerfile::parse_dockerfile(&text)?;
-    let input = LowerInput {
-        dockerfile: &dockerfile,
-        request: req,
-        resolver,
-        store,
-        platform: target_platform(req)?,
-    };
-    let plan = lower(&input)?;
+    let platforms = target_platforms(req);
+    let mut plans = Vec::with_capacity(platforms.len());
+    let mut numbered = 0;
+    for platform in platforms {
+        let input = LowerInput {
+            dockerfile: &dockerfile,
+            request: req,
+            resolver,
+            store,
+            platform,
+        };
+        let mut plan = lower(&input)?;
+        if req.platforms.len() > 1 {
+            numbered = label_platform(&mut plan, numbered);
+        }
+        plans.push(plan);
+    }
     let dockerfile_path = match &req.dockerfile {
         DockerfileSource::Path(p) => Some(p.as_path()),
         DockerfileSource::Text(_) => None,
     };
     let contexts = Contexts::open(&req.context, dockerfile_path, Some(store.clone()))?;
+    Ok((plans, contexts))
+}
+
+/// Prefixes the plan's step labels with its platform and numbers its steps after `after`;
+/// returns the last number used.
+fn label_platform(plan: &mut Plan, after: usize) -> usize {
+    let spec = plan.platform.to_spec();
+    let mut last = after;
+    for v in &mut plan.vertices {
+        let info = &mut v.step.info;
+        info.number += after;
+        info.label = format!("[{spec} {}", info.label.trim_start_matches('['));
+        last = last.max(info.number);
+    }
+    last
+}
+
+/// Parses the Dockerfile and lowers it for the first target platform.
+pub fn make_plan(
+    req: &BuildRequest,
+    store: &Arc<Store>,
+    resolver: &dyn BaseResolver,
+) -> Result<(Plan, Contexts), BuildError> {
+    let (mut plans, contexts) = make_plans(req, store, resolver)?;
+    let plan = plans.remove(0);
     Ok((plan, contexts))
 }
 
-/// The plan of a build and each needed vertex's cache key, without running anything
-/// (`rbuild debug plan`).
+/// The plans of a build (one per platform) and each needed vertex's cache key, without
+/// running anything (`rbuild debug plan`).
 pub fn explain(
     req: &BuildRequest,
     store: &Arc<Store>,
     resolver: &dyn BaseResolver,
-) -> Result<(Plan, Vec<KeyView>), BuildError> {
-    let (plan, contexts) = make_plan(req, store, resolver)?;
+) -> Result<Vec<(Plan, Vec<KeyView>)>, BuildError> {
+    let (plans, contexts) = make_plans(req, store, resolver)?;
     let rt = Runtime {
         request: req,
         store: store.clone(),
@@ -98,8 +130,42 @@ pub fn explain(
         fetcher: &NoFetch,
         plan_only: true,
     };
-    let keys = crate::solve::plan_keys(&plan, &rt);
-    Ok((plan, keys))
+    Ok(plans
+        .into_iter()
+        .map(|plan| {
+            let keys = crate::solve::plan_keys(&plan, &rt);
+            (plan, keys)
+        })
+        .collect())
+}
+
+/// Fails before any step runs when a plan has RUN steps for a platform this machine can
+/// neither run natively nor emulate, naming it and the package that provides an emulator.
+fn check_platforms(plans: &[Plan]) -> Result<(), BuildError> {
+    use rbuild_sandbox::emulation;
+    let native = rbuild_oci::platform::normalize(&Platform::host());
+    let handlers = emulation::handlers(std::path::Path::new(emulation::BINFMT_DIR));
+    let emulated = emulation::emulated(&handlers);
+    for p in plans.iter().flat_map(|p| &p.run_platforms) {
+        let p = rbuild_oci::platform::normalize(p);
+        if p.os == native.os && p.architecture == native.architecture {
+            continue;
+        }
+        let spec = p.to_spec();
+        if !emulated
+            .iter()
+            .any(|e| *e == spec || e.starts_with(&format!("{spec}/")))
+        {
+            return Err(BuildError::Unsupported(format!(
+                "RUN steps for {spec} cannot run on this {} machine: no emulator is registered \
+                 for it (install {} and run `rbuild setup binfmt`; `rbuild debug platforms` \
+                 lists what runs here)",
+                native.to_spec(),
+                emulation::EMULATOR_PACKAGE
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// What a build may reach beyond the store: registries (for base images and pushes) and the
@@ -137,10 +203,11 @@ pub fn build(
     services: &Services,
 ) -> Result<BuildResult, BuildError> {
     let (resolver, reporter) = (services.resolver, services.reporter.clone());
-    let (plan, contexts) = make_plan(req, &store, resolver)?;
-    for w in &plan.warnings {
+    let (plans, contexts) = make_plans(req, &store, resolver)?;
+    for w in plans.iter().flat_map(|p| &p.warnings) {
         reporter.event(Event::Note(format!("WARNING: {w}")));
     }
+    check_platforms(&plans)?;
     let rt = Runtime {
         request: req,
         store: store.clone(),
@@ -149,25 +216,33 @@ pub fn build(
         fetcher: services.fetcher,
         plan_only: false,
     };
-    let fs = crate::solve::run_plan(&plan, &rt)?;
-    let image = &plan.image;
-    let mut config = finish_config(
-        image.config.clone(),
-        &image.history,
-        &fs,
-        image.base_created.as_deref(),
-    );
-    // BuildKit stamps the image itself with SOURCE_DATE_EPOCH, whatever the base's date.
-    if let Some(epoch) = req.source_date_epoch {
-        config.created = Some(crate::time::rfc3339(epoch));
+    let values = crate::solve::run_plans(&plans, &rt)?;
+    let mut images = Vec::with_capacity(plans.len());
+    for (plan, fs) in plans.iter().zip(&values) {
+        let image = &plan.image;
+        let mut config = finish_config(
+            image.config.clone(),
+            &image.history,
+            fs,
+            image.base_created.as_deref(),
+        );
+        // BuildKit stamps the image itself with SOURCE_DATE_EPOCH, whatever the base's date.
+        if let Some(epoch) = req.source_date_epoch {
+            config.created = Some(crate::time::rfc3339(epoch));
+        }
+        images.push((plan.platform.clone(), write_image(&store, &config, fs)?));
     }
-    let written = write_image(&store, &config, &fs)?;
-    let exported = run_exports(req, &store, &written.manifest, services)?;
+    let target = match images.as_slice() {
+        [(_, one)] => one.manifest.clone(),
+        many => crate::image::write_index(&store, many)?,
+    };
+    let exported = run_exports(req, &store, &target, services)?;
     Ok(BuildResult {
-        manifest: written.manifest,
-        config: written.config,
+        manifest: target,
+        config: images[0].1.config.clone(),
         tags: exported.tagged,
         pushed: exported.pushed,
+        platforms: images,
     })
 }
 

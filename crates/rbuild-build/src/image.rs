@@ -160,6 +160,34 @@ pub fn write_image(
     })
 }
 
+/// Writes an OCI index of per-platform images; returns its descriptor.
+pub fn write_index(
+    store: &Store,
+    images: &[(rbuild_oci::Platform, Written)],
+) -> Result<Descriptor, BuildError> {
+    let manifests = images
+        .iter()
+        .map(|(platform, w)| {
+            let mut d = w.manifest.clone();
+            d.platform = Some(platform.clone());
+            d
+        })
+        .collect();
+    let index = rbuild_oci::Index {
+        schema_version: 2,
+        media_type: Some(media_type::OCI_INDEX.to_string()),
+        manifests,
+        annotations: None,
+    };
+    let bytes = to_canonical_json(&index);
+    let digest = store.put_blob(&bytes)?;
+    Ok(Descriptor::new(
+        media_type::OCI_INDEX,
+        digest,
+        bytes.len() as u64,
+    ))
+}
+
 /// Reads an image (manifest + config) from the store.
 pub fn read_image(
     store: &Store,

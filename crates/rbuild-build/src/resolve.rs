@@ -81,14 +81,15 @@ impl BaseResolver for LocalResolver {
         &self,
         store: &Store,
         reference: &str,
-        _platform: &Platform,
+        platform: &Platform,
     ) -> Result<Option<BaseImage>, BuildError> {
-        lookup_local(store, reference)
+        lookup_local(store, reference, platform)
     }
 }
 
-/// Finds a tag in the store, trying the name as written and its normalized familiar form.
-pub fn lookup_local(store: &Store, reference: &str) -> Result<Option<BaseImage>, BuildError> {
+/// The tag `reference` names in the store (as written, else its normalized familiar form)
+/// and what it points at: a manifest, or an index of per-platform manifests.
+pub fn tagged(store: &Store, reference: &str) -> Result<Option<(String, Descriptor)>, BuildError> {
     let mut names = vec![reference.to_string()];
     if let Ok(r) = Reference::parse(reference) {
         names.push(r.familiar());
@@ -96,8 +97,32 @@ pub fn lookup_local(store: &Store, reference: &str) -> Result<Option<BaseImage>,
     }
     for name in names {
         if let Some(desc) = store.resolve_tag(&name)? {
-            return BaseImage::load(store, &name, &desc).map(Some);
+            return Ok(Some((name, desc)));
         }
     }
     Ok(None)
+}
+
+/// Finds a tag in the store; a multi-platform tag gives its image for `platform`, or
+/// nothing when it has none for that platform.
+pub fn lookup_local(
+    store: &Store,
+    reference: &str,
+    platform: &Platform,
+) -> Result<Option<BaseImage>, BuildError> {
+    let Some((name, desc)) = tagged(store, reference)? else {
+        return Ok(None);
+    };
+    if !rbuild_oci::media_type::is_index(&desc.media_type) {
+        return BaseImage::load(store, &name, &desc).map(Some);
+    }
+    let index: rbuild_oci::Index = serde_json::from_slice(&store.read_blob(&desc.digest)?)
+        .map_err(|e| BuildError::Image {
+            what: desc.digest.to_string(),
+            message: format!("index is not valid JSON: {e}"),
+        })?;
+    match rbuild_oci::platform::select(&index.manifests, platform) {
+        Some(child) => BaseImage::load(store, &name, child).map(Some),
+        None => Ok(None),
+    }
 }

@@ -20,18 +20,55 @@ use crate::BuildError;
 /// At most this many threads walk context sources ahead of the solver.
 const PREFETCH_THREADS: usize = 4;
 
-/// Runs `plan` with `rt`; returns the target's filesystem.
-pub fn run_plan(plan: &Plan, rt: &Runtime) -> Result<FsState, BuildError> {
-    let graph = graph(plan, rt);
+/// Runs `plans` (one per platform) as one graph with `rt`; returns each target's filesystem.
+/// Steps whose keys are equal across plans (a builder stage on `$BUILDPLATFORM`) run once.
+pub fn run_plans(plans: &[Plan], rt: &Runtime) -> Result<Vec<FsState>, BuildError> {
+    let merged = Merged::of(plans, rt);
     let done = AtomicBool::new(false);
     std::thread::scope(|s| {
         // The stat cache loads while the context is walked.
         s.spawn(|| rt.contexts.main().hashes.preload());
-        prefetch(s, plan, &graph, &done);
-        let fs = solve_graph(plan, rt, &graph);
+        prefetch(s, &merged, &done);
+        let values = solve_graph(&merged, rt);
         done.store(true, Ordering::Relaxed);
-        fs
+        values
     })
+}
+
+/// The vertices of several plans in one graph (each plan's ids offset by the ones before).
+struct Merged<'a> {
+    graph: Graph<Step<'a>>,
+    targets: Vec<VertexId>,
+    /// Per vertex: its stage name and how progress shows it.
+    stages: Vec<&'a str>,
+    infos: Vec<StepInfo>,
+    /// Vertices the targets need, inputs first.
+    needed: Vec<VertexId>,
+}
+
+impl<'a> Merged<'a> {
+    fn of(plans: &'a [Plan], rt: &'a Runtime<'a>) -> Self {
+        let mut m = Merged {
+            graph: Graph::new(),
+            targets: Vec::new(),
+            stages: Vec::new(),
+            infos: Vec::new(),
+            needed: Vec::new(),
+        };
+        for plan in plans {
+            let offset = m.stages.len();
+            let shift = |v: &VertexId| VertexId(v.0 + offset);
+            for v in &plan.vertices {
+                let inputs = v.inputs.iter().map(shift).collect();
+                m.graph.add(Step::new(v, rt), inputs);
+                m.stages.push(&v.stage);
+                m.infos.push(v.step.info.clone());
+            }
+            m.targets.push(shift(&plan.target));
+            m.needed.extend(plan.needed().iter().map(shift));
+        }
+        m
+    }
 }
 
 /// The cache keys of the vertices the target needs, computed as a build would compute them
@@ -80,31 +117,31 @@ fn graph<'a>(plan: &'a Plan, rt: &'a Runtime<'a>) -> Graph<Step<'a>> {
     graph
 }
 
-fn solve_graph(plan: &Plan, rt: &Runtime, graph: &Graph<Step>) -> Result<FsState, BuildError> {
+fn solve_graph(m: &Merged, rt: &Runtime) -> Result<Vec<FsState>, BuildError> {
     let req = rt.request;
     let cache = CompressionKeyed::new(StoreCache::new(rt.store.clone()), req.compression);
     let no_cache_all = req.no_cache;
-    let filter: Vec<bool> = plan
-        .vertices
+    let filter: Vec<bool> = m
+        .stages
         .iter()
-        .map(|v| {
+        .map(|stage| {
             no_cache_all
-                || (!v.stage.is_empty()
+                || (!stage.is_empty()
                     && req
                         .no_cache_filter
                         .iter()
-                        .any(|f| f.eq_ignore_ascii_case(&v.stage)))
+                        .any(|f| f.eq_ignore_ascii_case(stage)))
         })
         .collect();
     let opts = SolveOptions::new(req.jobs.max(1))
         .with_no_cache(move |v: VertexId| filter.get(v.0).copied().unwrap_or(no_cache_all));
-    let infos: Vec<StepInfo> = plan.vertices.iter().map(|v| v.step.info.clone()).collect();
     let observer = Progress {
-        infos,
+        infos: m.infos.clone(),
         reporter: rt.reporter.clone(),
     };
-    match solve(graph, &[plan.target], &cache, &opts, &observer) {
-        Ok(mut values) => values.pop().ok_or(BuildError::Cancelled),
+    match solve(&m.graph, &m.targets, &cache, &opts, &observer) {
+        Ok(values) if values.len() == m.targets.len() => Ok(values),
+        Ok(_) => Err(BuildError::Cancelled),
         Err(SolveError::Op { error, .. }) => Err(error),
         Err(SolveError::Cancelled) => Err(BuildError::Cancelled),
         Err(other) => Err(BuildError::general(format!(
@@ -116,16 +153,11 @@ fn solve_graph(plan: &Plan, rt: &Runtime, graph: &Graph<Step>) -> Result<FsState
 /// Starts walking and digesting the local sources of every needed COPY/ADD on a few
 /// threads, in build order, so their keys are ready when the solver asks; stops taking new
 /// ones once `done` is set.
-fn prefetch<'s>(
-    scope: &'s std::thread::Scope<'s, '_>,
-    plan: &Plan,
-    graph: &'s Graph<Step<'s>>,
-    done: &'s AtomicBool,
-) {
-    let copies: Vec<&Step> = plan
-        .needed()
-        .into_iter()
-        .filter_map(|v| graph.op(v))
+fn prefetch<'s>(scope: &'s std::thread::Scope<'s, '_>, m: &'s Merged<'s>, done: &'s AtomicBool) {
+    let copies: Vec<&Step> = m
+        .needed
+        .iter()
+        .filter_map(|v| m.graph.op(*v))
         .filter(|s| s.copy.is_some())
         .collect();
     let next = Arc::new(AtomicUsize::new(0));

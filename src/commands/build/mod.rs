@@ -37,7 +37,16 @@ pub fn run(args: BuildArgs, store: Arc<Store>) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
     let result = rbuild_build::build(&req, Arc::clone(&store), &services)
         .inspect_err(|e| show_source(&req, e))?;
-    eprintln!("writing image {} done", result.config);
+    for (platform, image) in &result.platforms {
+        eprintln!(
+            "writing image {} for {} done",
+            image.config,
+            platform.to_spec()
+        );
+    }
+    if result.platforms.len() > 1 {
+        eprintln!("writing index {} done", result.manifest.digest);
+    }
     for tag in &result.tags {
         eprintln!("naming to {tag} done");
     }

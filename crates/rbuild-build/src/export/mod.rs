@@ -15,7 +15,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use rbuild_layer::{ApplyOptions, ApplyStats, Compression, LayerError, WhiteoutMode};
-use rbuild_oci::{Descriptor, Digest};
+use rbuild_oci::{media_type, Descriptor, Digest};
 use rbuild_store::{OutputFile, Store, StoreError};
 
 pub use spec::{layer_compression, parse_output, Dest, Output, OutputSpec, SpecError};
@@ -56,6 +56,9 @@ pub enum ExportError {
     /// Two outputs ask for different layer compressions.
     #[error("outputs ask for different layer compressions ({0:?} and {1:?}); one build makes one set of layers")]
     Conflict(Compression, Compression),
+    /// A docker archive holds images of one platform each, not an index.
+    #[error("type=docker holds one platform's image; export a multi-platform build with type=oci")]
+    NotOneImage,
     /// A pushing output has no name to push to.
     #[error("nothing to push to: give -t NAME or name=NAME")]
     NoName,
@@ -154,10 +157,13 @@ pub fn export(
             ..
         } => store.export_oci_dir(&refs(), dir)?,
         Output::Oci { dest, .. } => write_tar(dest, |w| store.export_oci_archive(&refs(), w))?,
+        Output::Docker { .. } if media_type::is_index(&manifest.media_type) => {
+            return Err(ExportError::NotOneImage);
+        }
         Output::Docker { dest, .. } => {
             write_tar(dest, |w| store.export_docker_archive(&refs(), w))?
         }
-        Output::Local { dest } => drop(unpack_rootfs(store, manifest, dest)?),
+        Output::Local { dest } => unpack_each(store, manifest, dest)?,
     }
     Ok(done)
 }
@@ -180,6 +186,31 @@ fn write_tar(
     let mut out = OutputFile::create(path)?;
     write(&mut out)?;
     Ok(out.finish()?)
+}
+
+/// `type=local`: the root filesystem in `dest`, or for an index each platform's in
+/// `dest/<os>_<arch>[_<variant>]`, as BuildKit lays them out.
+fn unpack_each(store: &Store, desc: &Descriptor, dest: &Path) -> Result<(), ExportError> {
+    if !media_type::is_index(&desc.media_type) {
+        return unpack_rootfs(store, desc, dest).map(drop);
+    }
+    let bytes = store.read_blob(&desc.digest)?;
+    let index: rbuild_oci::Index =
+        serde_json::from_slice(&bytes).map_err(|e| ExportError::Image {
+            digest: desc.digest.clone(),
+            source: Box::new(crate::BuildError::Image {
+                what: desc.digest.to_string(),
+                message: format!("index is not valid JSON: {e}"),
+            }),
+        })?;
+    for m in &index.manifests {
+        let dir = match &m.platform {
+            Some(p) => p.to_spec().replace('/', "_"),
+            None => m.digest.to_string().replace(':', "_"),
+        };
+        unpack_rootfs(store, m, &dest.join(dir))?;
+    }
+    Ok(())
 }
 
 /// Unpacks the image's layers, bottom first, into `dir` with whiteouts applied: the final

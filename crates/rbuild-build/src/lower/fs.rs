@@ -34,6 +34,9 @@ pub(crate) fn run(
 ) -> Result<(), BuildError> {
     let line = ins.location.start_line;
     let network = run_network(run.network.as_deref(), shared.input.request.network, line)?;
+    if !shared.run_platforms.contains(&st.out.platform) {
+        shared.run_platforms.push(st.out.platform.clone());
+    }
     let mut inputs = vec![st.out.vertex];
     let mounts = super::mounts::lower_mounts(shared, st, &run.mounts, line, &mut inputs)?;
     let step = shared.step(st, line, &ins.source);

@@ -68,6 +68,8 @@ pub(crate) struct Shared<'a> {
     pub outs: Vec<Option<StageOut>>,
     pub step_number: usize,
     pub warnings: Vec<String>,
+    /// Platforms RUN steps execute on.
+    pub run_platforms: Vec<Platform>,
     /// Images imported from `oci-layout://` contexts, by reference: each is read once.
     pub oci_images: std::collections::HashMap<String, crate::resolve::BaseImage>,
 }
@@ -116,6 +118,7 @@ pub fn lower(input: &LowerInput) -> Result<Plan, BuildError> {
             .chain(lint)
             .collect(),
         oci_images: Default::default(),
+        run_platforms: Vec::new(),
     };
     for index in needed {
         let out = stage::lower_stage(&mut shared, index)?;
@@ -135,5 +138,6 @@ pub fn lower(input: &LowerInput) -> Result<Plan, BuildError> {
         },
         platform: input.platform.clone(),
         warnings: shared.warnings,
+        run_platforms: shared.run_platforms,
     })
 }

@@ -35,6 +35,9 @@ pub struct Plan {
     pub platform: Platform,
     /// Warnings for the user (unused build args, deprecated forms).
     pub warnings: Vec<String>,
+    /// The platforms the plan's RUN steps execute on (a stage's `FROM --platform`, else the
+    /// target's): each must be native or emulated here.
+    pub run_platforms: Vec<Platform>,
 }
 
 /// The final stage's image before its layers are known.
