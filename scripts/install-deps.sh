@@ -6,7 +6,10 @@ set -euo pipefail
 # docker-registry, apache2-utils: a real registry (and htpasswd) on 127.0.0.1.
 # gcc, libc6-dev: static test programs (the chroot-escape check).
 # iproute2, time: network checks inside RUN; peak-RSS measurements.
-packages=(busybox-static skopeo umoci runc docker-registry apache2-utils gcc libc6-dev iproute2 time)
+# qemu-user-static: RUN steps of other platforms (arm64) through binfmt_misc.
+# openssh-client: ssh-agent/ssh-add for RUN --mount=type=ssh and --ssh KEYFILE.
+packages=(busybox-static skopeo umoci runc docker-registry apache2-utils gcc libc6-dev iproute2 time
+  qemu-user-static openssh-client)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

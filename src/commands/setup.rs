@@ -30,8 +30,13 @@ fn binfmt() -> anyhow::Result<ExitCode> {
         );
     }
     for (name, line) in &pending {
-        emulation::register(&dir, line)
-            .with_context(|| format!("cannot register {name} with binfmt_misc (needs root)"))?;
+        match emulation::register(&dir, line) {
+            // Registered meanwhile (another `setup binfmt` ran at the same time).
+            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::EXIST.raw_os_error()) => continue,
+            r => {
+                r.with_context(|| format!("cannot register {name} with binfmt_misc (needs root)"))?
+            }
+        }
         let platform = emulation::platform_of(name).unwrap_or("?");
         crate::outln!("registered {name} for {platform} (from {BINFMT_D}, flags F: works in RUN)");
     }
