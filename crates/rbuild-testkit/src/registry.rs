@@ -82,10 +82,27 @@ impl Registry {
         Self::start_tls(auth, None)
     }
 
+    /// Starts a plain-HTTP registry listening on `host` (e.g. a non-loopback address of this
+    /// machine, which rbuild speaks HTTPS to unless told it is insecure).
+    pub fn start_at(host: &str, auth: RegistryAuth) -> std::io::Result<Registry> {
+        Self::start_with(auth, host, None)
+    }
+
     /// Starts a registry, over TLS when `tls` is given, and waits until it answers `/v2/`.
     pub fn start_tls(auth: RegistryAuth, tls: Option<RegistryTls>) -> std::io::Result<Registry> {
+        let host = tls
+            .as_ref()
+            .map_or("127.0.0.1".to_string(), |t| t.host.clone());
+        Self::start_with(auth, &host, tls.as_ref())
+    }
+
+    fn start_with(
+        auth: RegistryAuth,
+        host: &str,
+        tls: Option<&RegistryTls>,
+    ) -> std::io::Result<Registry> {
         for _ in 0..10 {
-            if let Start::Ready(reg) = Self::try_start(&auth, tls.as_ref())? {
+            if let Start::Ready(reg) = Self::try_start(&auth, host, tls)? {
                 return Ok(reg);
             }
         }
@@ -94,12 +111,15 @@ impl Registry {
         ))
     }
 
-    fn try_start(auth: &RegistryAuth, tls: Option<&RegistryTls>) -> std::io::Result<Start> {
+    fn try_start(
+        auth: &RegistryAuth,
+        host: &str,
+        tls: Option<&RegistryTls>,
+    ) -> std::io::Result<Start> {
         let bin = require_tool("docker-registry", "docker-registry");
         let dir = tempfile::tempdir()?;
         let storage = dir.path().join("storage");
         std::fs::create_dir(&storage)?;
-        let host = tls.map_or("127.0.0.1", |t| t.host.as_str());
         let addr = format!("{host}:{}", free_port(host)?);
         let id = unique_id();
         let config = config_text(dir.path(), &storage, &addr, &id, auth, tls)?;
@@ -193,6 +213,22 @@ impl Registry {
             "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
             self.addr
         )?;
+        let mut out = String::new();
+        s.read_to_string(&mut out)?;
+        Ok(out)
+    }
+
+    /// A raw HTTP PUT of `body` as `content_type`; returns the whole response text.
+    pub fn put(&self, path: &str, content_type: &str, body: &[u8]) -> std::io::Result<String> {
+        let mut s = TcpStream::connect(&self.addr)?;
+        s.set_read_timeout(Some(Duration::from_secs(5)))?;
+        write!(
+            s,
+            "PUT {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            self.addr,
+            body.len()
+        )?;
+        s.write_all(body)?;
         let mut out = String::new();
         s.read_to_string(&mut out)?;
         Ok(out)
