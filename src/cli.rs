@@ -194,9 +194,10 @@ pub struct RegistryFlags {
 /// Options of `rbuild pull`.
 #[derive(Args, Debug)]
 pub struct PullArgs {
-    /// Platform to select from a multi-platform image, `os/arch[/variant]` (default: this host's).
-    #[arg(long, value_name = "OS/ARCH[/VARIANT]", value_parser = parse_platform)]
-    pub platform: Option<Platform>,
+    /// Platforms to keep from a multi-platform image, `os/arch[/variant]`, comma-separated
+    /// (default: this host's); several are tagged locally as an index of them.
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]", value_delimiter = ',', value_parser = parse_platform)]
+    pub platform: Vec<Platform>,
     /// Registry connection options.
     #[command(flatten)]
     pub registry: RegistryFlags,

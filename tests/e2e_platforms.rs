@@ -141,6 +141,23 @@ fn two_platforms_make_an_index_whose_images_run_their_architecture() {
         let v: serde_json::Value = serde_json::from_slice(&inspected.stdout).unwrap();
         assert_eq!(v["Config"]["architecture"], arch, "{v}");
     }
+    // Both platforms at once are kept as an index of them.
+    let (_dir, store) = fresh_store();
+    let both_pulled = run(
+        &store,
+        cfg.path(),
+        &["pull", "--platform", "linux/arm64,linux/amd64", &image],
+    );
+    assert!(both_pulled.status.success(), "{}", text(&both_pulled));
+    let inspected = run(&store, cfg.path(), &["inspect", &image]);
+    let v: serde_json::Value = serde_json::from_slice(&inspected.stdout).unwrap();
+    let got: Vec<&str> = v["Platforms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["Platform"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, ["linux/arm64", "linux/amd64"], "{v}");
 }
 
 #[test]
