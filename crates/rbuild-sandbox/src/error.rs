@@ -19,6 +19,9 @@ pub enum SandboxError {
     /// The seccomp profile could not be read or compiled.
     #[error(transparent)]
     Seccomp(#[from] crate::seccomp::SeccompError),
+    /// The private network of the run could not be set up.
+    #[error(transparent)]
+    Network(#[from] crate::net::NetError),
     /// An I/O operation on a host path failed.
     #[error("{op} {}", path.display())]
     Io {
@@ -175,6 +178,9 @@ pub enum SetupError {
         /// The offending value.
         value: String,
     },
+    /// The private network could not be set up.
+    #[error(transparent)]
+    Network(#[from] crate::net::NetError),
     /// A ulimit name Docker does not know.
     #[error("unknown ulimit {0:?}")]
     UnknownUlimit(String),

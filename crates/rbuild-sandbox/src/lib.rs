@@ -12,6 +12,7 @@ mod devices;
 pub mod emulation;
 mod error;
 mod init;
+pub mod net;
 pub mod plan;
 mod process;
 mod rootfs;

@@ -125,6 +125,7 @@ pub fn run(
         root_dir: dir.join("root"),
         etc_dir: dir.join("etc"),
         secrets_dir: dir.join("secrets"),
+        net_helper: net_helper(spec, &dir)?,
         empty_lower: dir.join("empty"),
         links_dir: dir.join("l"),
         cgroup_procs: cgroup.procs_files(),
@@ -155,6 +156,18 @@ fn outcome(r: Reports, oom: bool) -> Result<RunOutcome, SandboxError> {
             status: "successfully".into(),
         }),
     }
+}
+
+/// The helper of a private network, found in the builder's PATH (the init has no environment).
+fn net_helper(spec: &RunSpec, dir: &RunDir) -> Result<Option<crate::net::Helper>, SandboxError> {
+    if spec.network != crate::spec::NetworkMode::Private {
+        return Ok(None);
+    }
+    let path = std::env::var("PATH").unwrap_or_else(|_| crate::process::DEFAULT_PATH.into());
+    Ok(Some(crate::net::Helper {
+        exe: crate::net::find_helper(&path)?,
+        log: dir.join("etc").join("net.log"),
+    }))
 }
 
 /// Starts the init with the control socket as its stdin and piped stdout/stderr.

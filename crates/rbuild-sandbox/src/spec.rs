@@ -7,8 +7,12 @@ use std::path::PathBuf;
 /// Network isolation of a RUN step.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum NetworkMode {
-    /// Share the host's network namespace (Docker's default for builds).
+    /// Its own network namespace with NAT egress through slirp4netns (BuildKit's `default`
+    /// with a private network): the internet and the host's resolver are reachable, the host's
+    /// loopback services are not.
     #[default]
+    Private,
+    /// Share the host's network namespace (`--network=host`, an entitlement in BuildKit).
     Host,
     /// A new network namespace with only `lo`, brought up.
     None,
@@ -209,6 +213,9 @@ pub(crate) struct InitRequest {
     /// The compiled seccomp filter the command installs last (None: no filter).
     #[serde(default)]
     pub seccomp: Option<Vec<Insn>>,
+    /// The network helper of a private network.
+    #[serde(default)]
+    pub net_helper: Option<crate::net::Helper>,
 }
 
 /// One line the init sends back to the builder over the control socket.

@@ -6,6 +6,7 @@ pub(crate) mod bpf;
 pub(crate) mod cwd;
 pub(crate) mod fds;
 mod keyring;
+pub(crate) mod net;
 pub(crate) mod proc_calls;
 mod process;
 pub(crate) mod seccomp;
@@ -92,6 +93,8 @@ pub struct RealSys {
     trees: Vec<OwnedFd>,
     /// Use only the legacy overlay mount (tests of the fallback).
     pub legacy_overlay: bool,
+    /// The network helper's lifeline, held as long as this process lives.
+    pub(crate) net_exit: Option<OwnedFd>,
 }
 
 pub(crate) fn cstr(p: &Path) -> io::Result<CString> {

@@ -141,10 +141,12 @@ fn network_none_has_only_loopback_up() {
 }
 
 #[test]
-fn host_network_by_default() {
+fn host_network_on_request() {
     require_prereqs();
     let s = Scratch::new("nethost");
-    let out = run_ok(&spec(&s, "readlink /proc/self/ns/net; ls /sys/class/net"));
+    let mut sp = spec(&s, "readlink /proc/self/ns/net; ls /sys/class/net");
+    sp.network = NetworkMode::Host;
+    let out = run_ok(&sp);
     let mut lines: Vec<&str> = out.lines().collect();
     let netns = lines.remove(0);
     let host_ns = std::fs::read_link("/proc/self/ns/net").unwrap();

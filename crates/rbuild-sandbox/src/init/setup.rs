@@ -15,24 +15,33 @@ fn err(what: &'static str) -> impl Fn(std::io::Error) -> SetupError {
     move |e| SetupError::Call(what, e)
 }
 
-/// Before pid 1 exists: stdin, death signal, umask, the run's cgroups, then the namespaces.
+/// Before pid 1 exists: stdin, death signal, umask, the private network (its helper is
+/// forked here, outside the run's cgroup and in the host's PID namespace), the run's cgroups,
+/// then the other namespaces.
 pub fn enter_namespaces<S: ProcSys>(sys: &mut S, req: &InitRequest) -> Result<(), SetupError> {
     sys.null_stdin().map_err(err("open /dev/null"))?;
     sys.set_parent_death_signal()
         .map_err(err("prctl(PR_SET_PDEATHSIG)"))?;
     sys.umask(0o022);
+    let helper = req.net_helper.as_ref();
+    match (req.spec.network, helper) {
+        (NetworkMode::Private, Some(h)) => sys.private_network(h)?,
+        (NetworkMode::Host, _) => {}
+        // Without its helper a private network is an isolated one.
+        (NetworkMode::Private | NetworkMode::None, _) => {
+            sys.unshare(libc::CLONE_NEWNET)
+                .map_err(err("unshare the network namespace"))?;
+        }
+    }
     for procs in &req.cgroup_procs {
         sys.join_cgroup(procs)
             .map_err(|e| SetupError::path("join cgroup", procs, e))?;
     }
-    let mut flags = libc::CLONE_NEWNS
+    let flags = libc::CLONE_NEWNS
         | libc::CLONE_NEWPID
         | libc::CLONE_NEWUTS
         | libc::CLONE_NEWIPC
         | libc::CLONE_NEWCGROUP;
-    if req.spec.network == NetworkMode::None {
-        flags |= libc::CLONE_NEWNET;
-    }
     sys.unshare(flags).map_err(err("unshare namespaces"))
 }
 
@@ -55,7 +64,7 @@ pub fn setup<S: Sys + ProcSys>(
         sys.sethostname(&spec.hostname)
             .map_err(|e| SetupError::Hostname(spec.hostname.clone(), e))?;
     }
-    if spec.network == NetworkMode::None {
+    if spec.network != NetworkMode::Host {
         sys.loopback_up().map_err(err("bring lo up"))?;
     }
     write_secrets(sys, req)?;

@@ -56,9 +56,11 @@ impl RunDir {
 
 /// The generated /etc files: (name, contents).
 fn etc_files(spec: &RunSpec) -> [(&'static str, String); 3] {
-    let resolv = match &spec.resolv_conf {
-        Some(s) => s.clone(),
-        None => std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+    let host = || std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let resolv = match (&spec.resolv_conf, spec.network) {
+        (Some(s), _) => s.clone(),
+        (None, crate::spec::NetworkMode::Private) => crate::net::private_resolv_conf(&host()),
+        (None, _) => host(),
     };
     let hosts = spec
         .hosts

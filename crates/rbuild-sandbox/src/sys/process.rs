@@ -30,6 +30,9 @@ pub trait ProcSys {
     fn sethostname(&mut self, name: &str) -> io::Result<()>;
     /// Brings `lo` up in the current network namespace.
     fn loopback_up(&mut self) -> io::Result<()>;
+    /// Moves into a new network namespace and starts the network helper on it, returning when
+    /// the helper is ready; the helper lives as long as this process (and its children).
+    fn private_network(&mut self, helper: &crate::net::Helper) -> Result<(), crate::net::NetError>;
     /// Changes into `cwd` inside the current root, creating missing directories (0755).
     fn enter_cwd(&mut self, cwd: &str) -> io::Result<()>;
     /// The kernel's name of the current directory ("(unreachable)/..." outside the root).
@@ -98,6 +101,10 @@ impl ProcSys for RealSys {
     }
     fn loopback_up(&mut self) -> io::Result<()> {
         proc_calls::loopback_up()
+    }
+    fn private_network(&mut self, helper: &crate::net::Helper) -> Result<(), crate::net::NetError> {
+        self.net_exit = Some(super::net::start(helper)?);
+        Ok(())
     }
     fn enter_cwd(&mut self, cwd: &str) -> io::Result<()> {
         super::cwd::enter(cwd)

@@ -21,6 +21,13 @@ pub fn require_prereqs() {
         Path::new(BUSYBOX).exists(),
         "{BUSYBOX} is missing: install Debian's busybox-static"
     );
+    // Every RUN has a private network unless it asks for another.
+    assert!(
+        ["/usr/bin/slirp4netns", "/usr/local/bin/slirp4netns"]
+            .iter()
+            .any(|p| Path::new(p).exists()),
+        "slirp4netns is missing: apt-get install slirp4netns"
+    );
 }
 
 /// A per-test scratch dir, removed on drop.
@@ -315,6 +322,8 @@ pub fn while_running<T>(s: Scratch, mut sp: RunSpec, during: impl FnOnce(u32) ->
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let needle = format!("127.0.0.1:{port}/while-running");
+    // The call goes to this process's loopback, which only the host's network reaches.
+    sp.network = rbuild_sandbox::NetworkMode::Host;
     sp.argv = vec![
         "/bin/sh".into(),
         "-c".into(),

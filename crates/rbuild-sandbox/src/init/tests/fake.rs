@@ -111,6 +111,13 @@ impl ProcSys for Recorder {
     fn loopback_up(&mut self) -> io::Result<()> {
         self.call("loopback_up".into())
     }
+    fn private_network(&mut self, h: &crate::net::Helper) -> Result<(), crate::net::NetError> {
+        self.call(format!("private_network {}", h.exe.display()))
+            .map_err(|source| crate::net::NetError::Start {
+                step: "fork",
+                source,
+            })
+    }
     fn enter_cwd(&mut self, cwd: &str) -> io::Result<()> {
         self.call(format!("enter_cwd {cwd}"))
     }

@@ -26,6 +26,7 @@ fn request() -> InitRequest {
         links_dir: "/run/l".into(),
         cgroup_procs: vec!["/cg/rbuild/x/cgroup.procs".into()],
         legacy_overlay: false,
+        net_helper: None,
         seccomp: Some(vec![crate::seccomp::Insn {
             code: crate::seccomp::bpf::RET_K,
             jt: 0,
@@ -58,14 +59,48 @@ fn namespaces_come_after_the_cgroup_is_joined() {
     let mut rec = Recorder::default();
     enter_namespaces(&mut rec, &request()).unwrap();
     assert_eq!(rec.position("null_stdin"), 0);
-    assert!(rec.position("join_cgroup /cg/rbuild/x") < rec.position("unshare"));
     let flags = libc::CLONE_NEWNS
         | libc::CLONE_NEWPID
         | libc::CLONE_NEWUTS
         | libc::CLONE_NEWIPC
-        | libc::CLONE_NEWCGROUP
-        | libc::CLONE_NEWNET;
-    assert!(rec.calls.contains(&format!("unshare {flags:#x}")));
+        | libc::CLONE_NEWCGROUP;
+    let others = rec.position(&format!("unshare {flags:#x}"));
+    assert!(rec.position("join_cgroup /cg/rbuild/x") < others);
+    // --network=none: the network namespace comes first, alone.
+    let net = rec.position(&format!("unshare {:#x}", libc::CLONE_NEWNET));
+    assert!(net < rec.position("join_cgroup"));
+}
+
+#[test]
+fn a_private_network_starts_its_helper_before_the_cgroup_and_the_pid_namespace() {
+    let mut rec = Recorder::default();
+    let mut req = request();
+    req.spec.network = NetworkMode::Private;
+    req.net_helper = Some(crate::net::Helper {
+        exe: "/usr/bin/slirp4netns".into(),
+        log: "/run/etc/net.log".into(),
+    });
+    enter_namespaces(&mut rec, &req).unwrap();
+    let helper = rec.position("private_network /usr/bin/slirp4netns");
+    assert!(helper < rec.position("join_cgroup"));
+    assert!(helper < rec.position("unshare"));
+    assert!(!rec
+        .calls
+        .contains(&format!("unshare {:#x}", libc::CLONE_NEWNET)));
+    setup(&mut rec, &req, &mut Vec::new()).unwrap();
+    assert!(rec.position("loopback_up") > helper);
+    // A failing helper stops the run before any other namespace exists.
+    let mut rec = Recorder {
+        fail: Some("private_network"),
+        ..Default::default()
+    };
+    let e = enter_namespaces(&mut rec, &req).unwrap_err();
+    assert!(
+        chain(&e).starts_with("start slirp4netns: fork: "),
+        "{}",
+        chain(&e)
+    );
+    assert!(!rec.calls.iter().any(|c| c.starts_with("unshare")));
 }
 
 #[test]
