@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 
 use base64::Engine as _;
 use common::image::make_image;
-use common::proxy::TokenAuth;
+use common::proxy::{Fault, Faults, Proxy, ProxyOptions, TokenAuth};
 use common::registry::Registry;
 use common::{amd64, reference};
 use rbuild_registry::{login, logout, PushEvent, RegistryError};
@@ -236,4 +236,48 @@ async fn secrets_auth_failures_never_show_tokens_or_passwords() {
     let err = common::push(&bad, &src, &m, &target).await.unwrap_err();
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{WRONG}"));
     assert_hidden(&err, &[WRONG, &basic]);
+}
+
+/// Every progress event a push and a pull report (what the CLI prints), through a token server
+/// whose registry fails every third request so retries are reported too: none holds a bearer
+/// token, the identity (refresh) token or a password. Errors are checked in
+/// `secrets_auth_failures_never_show_tokens_or_passwords`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_never_reach_progress_events() {
+    let reg = Registry::start();
+    let opts = ProxyOptions {
+        token_auth: Some(token_auth()),
+        faults: Some(Faults {
+            every: 3,
+            kinds: vec![Fault::Status500],
+            only: None,
+        }),
+        ..Default::default()
+    };
+    let proxy = Proxy::start(&reg.addr, opts).await;
+    let (_d, src) = common::store();
+    let m = make_image(&src, 16, &[6_000, 7_000], "amd64");
+    let target = reference(format!("{}/tok/events:1", proxy.addr));
+    let (_cfg, client) =
+        common::client_with_config(&identity_token_json(&proxy.addr, "refresh-0123"));
+    let (_, pushed) = common::push_events(&client, &src, &m, &target).await;
+    let (recording, pulled) = common::recording(&client);
+    let (_d2, dst) = common::store();
+    recording.pull(&dst, &target, &amd64()).await.unwrap();
+    assert!(proxy.faults() > 0 && proxy.token_requests() > 0);
+    let retries = pushed
+        .iter()
+        .filter(|e| matches!(e, PushEvent::Retrying { .. }))
+        .count();
+    let shown = format!("{pushed:?} {:?}", pulled.lock().unwrap());
+    assert!(
+        retries > 0 || shown.contains("Retry"),
+        "no retry was reported: {shown}"
+    );
+    for secret in ["tok-", "refresh-0123", "Bearer", PASSWORD] {
+        assert!(
+            !shown.contains(secret),
+            "{secret:?} in progress events: {shown}"
+        );
+    }
 }
