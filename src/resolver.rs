@@ -135,17 +135,14 @@ impl<'a> RegistryResolver<'a> {
             return Ok(None);
         }
         let bytes = store.read_blob(digest)?;
-        let mt = serde_json::from_slice::<serde_json::Value>(&bytes)
-            .ok()
-            .and_then(|v| {
-                v.get("mediaType")
-                    .and_then(|m| m.as_str())
-                    .map(str::to_string)
-            })
-            .unwrap_or_else(|| media_type::OCI_MANIFEST.to_string());
-        let desc = Descriptor::new(&mt, digest.clone(), bytes.len() as u64);
-        if media_type::is_manifest(&mt) {
-            return BaseImage::load(store, name, &desc).map(Some);
+        let Ok(detected) = media_type::detect(None, &bytes) else {
+            return Ok(None);
+        };
+        let desc = Descriptor::new(&detected.media_type, digest.clone(), bytes.len() as u64);
+        match detected.kind {
+            media_type::Kind::Manifest => return BaseImage::load(store, name, &desc).map(Some),
+            media_type::Kind::Index => {}
+            _ => return Ok(None),
         }
         let Ok(index) = serde_json::from_slice::<Index>(&bytes) else {
             return Ok(None);

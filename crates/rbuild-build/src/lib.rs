@@ -26,5 +26,6 @@ pub use builder::{build, explain, make_plan, BuildResult, Services};
 pub use error::{excerpt, BuildError, StepLocation};
 pub use ocilayout::{OciLayoutError, OciLayoutRef};
 pub use request::{
-    read_dockerfile, BuildRequest, DockerfileSource, NamedContext, MAX_DOCKERFILE_BYTES,
+    read_dockerfile, BuildRequest, DockerfileSource, NamedContext, NamedContextError,
+    MAX_DOCKERFILE_BYTES,
 };

@@ -95,21 +95,36 @@ pub enum NamedContext {
     OciLayout(crate::OciLayoutRef),
 }
 
+/// Why a `--build-context` value is not usable.
+#[derive(Debug, thiserror::Error)]
+pub enum NamedContextError {
+    /// `oci-layout://` with a malformed reference.
+    #[error(transparent)]
+    OciLayout(#[from] crate::ocilayout::OciLayoutRefError),
+    /// A scheme this builder does not read.
+    #[error("unsupported build context {value:?}: {scheme}:// is not supported")]
+    Scheme {
+        /// The value as given.
+        value: String,
+        /// Its scheme.
+        scheme: String,
+    },
+}
+
 impl NamedContext {
     /// Parses the value of `--build-context name=VALUE`.
-    pub fn parse(value: &str) -> Result<NamedContext, String> {
+    pub fn parse(value: &str) -> Result<NamedContext, NamedContextError> {
         if let Some(r) = value.strip_prefix("docker-image://") {
             return Ok(NamedContext::Image(r.to_string()));
         }
         if let Some(p) = value.strip_prefix("oci-layout://") {
-            return crate::OciLayoutRef::parse(p)
-                .map(NamedContext::OciLayout)
-                .map_err(|e| e.to_string());
+            return Ok(NamedContext::OciLayout(crate::OciLayoutRef::parse(p)?));
         }
         if let Some((scheme, _)) = value.split_once("://") {
-            return Err(format!(
-                "unsupported build context {value:?}: {scheme}:// is not supported"
-            ));
+            return Err(NamedContextError::Scheme {
+                value: value.to_string(),
+                scheme: scheme.to_string(),
+            });
         }
         Ok(NamedContext::Local(PathBuf::from(value)))
     }

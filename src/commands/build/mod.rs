@@ -223,7 +223,7 @@ pub(crate) fn named_contexts(
             .split_once('=')
             .with_context(|| format!("--build-context {v:?}: expected NAME=VALUE"))?;
         let mut nc = rbuild_build::NamedContext::parse(value)
-            .map_err(|e| anyhow::anyhow!("--build-context {name}: {e}"))?;
+            .with_context(|| format!("--build-context {name}"))?;
         match &mut nc {
             rbuild_build::NamedContext::Local(dir) => {
                 *dir = std::fs::canonicalize(&*dir)
