@@ -7,6 +7,7 @@ pub(crate) mod cwd;
 pub(crate) mod fds;
 mod keyring;
 pub(crate) mod net;
+mod overlay;
 pub(crate) mod proc_calls;
 mod process;
 pub(crate) mod seccomp;
@@ -15,7 +16,7 @@ pub use process::ProcSys;
 
 use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -134,56 +135,6 @@ fn missing_as_none(r: io::Result<std::fs::Metadata>) -> io::Result<Option<FileTy
     }
 }
 
-/// The overlay mount through the new mount API: one `lowerdir+` per layer, no length limit.
-fn overlay_new_api(target: &Path, dirs: &OverlayDirs) -> io::Result<()> {
-    use rustix::mount::*;
-    let fs = fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC)?;
-    for l in dirs.lowers {
-        fsconfig_set_string(fs.as_fd(), "lowerdir+", l.as_path())?;
-    }
-    fsconfig_set_string(fs.as_fd(), "upperdir", dirs.upper)?;
-    fsconfig_set_string(fs.as_fd(), "workdir", dirs.work)?;
-    for opt in crate::plan::OVERLAY_EXTRA {
-        if let Some((k, v)) = opt.split_once('=') {
-            fsconfig_set_string(fs.as_fd(), k, v)?;
-        }
-    }
-    fsconfig_create(fs.as_fd())?;
-    let mnt = fsmount(
-        fs.as_fd(),
-        FsMountFlags::FSMOUNT_CLOEXEC,
-        MountAttrFlags::empty(),
-    )?;
-    attach_at(mnt.as_fd(), target)
-}
-
-/// Attaches a detached mount (from fsmount or open_tree) at `target`.
-fn attach_at(mnt: BorrowedFd<'_>, target: &Path) -> io::Result<()> {
-    use rustix::mount::{move_mount, MoveMountFlags};
-    let flags = MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH;
-    move_mount(mnt, "", rustix::fs::CWD, target, flags)?;
-    Ok(())
-}
-
-impl RealSys {
-    /// The legacy overlay mount with short relative names: symlinks in `links` to every layer.
-    fn overlay_legacy(&mut self, target: &Path, dirs: &OverlayDirs) -> io::Result<()> {
-        let links = dirs.links;
-        std::fs::create_dir_all(links)?;
-        for (i, l) in dirs.lowers.iter().enumerate() {
-            std::os::unix::fs::symlink(l, links.join(crate::plan::short_name(i)))?;
-        }
-        std::os::unix::fs::symlink(dirs.upper, links.join("U"))?;
-        std::os::unix::fs::symlink(dirs.work, links.join("W"))?;
-        let old = std::env::current_dir()?;
-        std::env::set_current_dir(links)?;
-        let options = crate::plan::legacy_overlay_options(dirs.lowers.len());
-        let r = self.mount("overlay", target, "overlay", 0, &options);
-        std::env::set_current_dir(old)?;
-        r
-    }
-}
-
 impl Sys for RealSys {
     fn mount(
         &mut self,
@@ -219,11 +170,11 @@ impl Sys for RealSys {
         let attempt = if self.legacy_overlay {
             Err(io::Error::other("disabled"))
         } else {
-            overlay_new_api(target, dirs)
+            overlay::new_api(target, dirs)
         };
         match attempt {
             Ok(()) => Ok(()),
-            Err(new_err) => self.overlay_legacy(target, dirs).map_err(|old_err| {
+            Err(new_err) => overlay::legacy(self, target, dirs).map_err(|old_err| {
                 io::Error::other(format!("new mount API: {new_err}; legacy mount: {old_err}"))
             }),
         }
@@ -254,7 +205,7 @@ impl Sys for RealSys {
             .trees
             .get(handle)
             .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
-        attach_at(tree.as_fd(), target)
+        overlay::attach_at(tree.as_fd(), target)
     }
 
     fn lstat(&mut self, path: &Path) -> io::Result<Option<FileType>> {

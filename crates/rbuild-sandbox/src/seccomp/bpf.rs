@@ -191,10 +191,15 @@ fn conditional(c: &Check) -> Vec<Insn> {
         .collect()
 }
 
+/// The high and low 32 bits of a value.
+fn halves(v: u64) -> (u32, u32) {
+    ((v >> 32) as u32, v as u32)
+}
+
 /// One 64-bit comparison as two 32-bit halves; falls through when it holds.
 fn condition(a: &Arg) -> Vec<(Insn, To, To)> {
     let (lo, hi) = arg_words(a.index);
-    let (v_lo, v_hi) = (a.value as u32, (a.value >> 32) as u32);
+    let (v_hi, v_lo) = halves(a.value);
     let (ok, fail) = (To::Skip(0), To::Fail);
     let (ld_hi, ld_lo) = (plain(ld(hi)), plain(ld(lo)));
     match a.op {
@@ -211,35 +216,44 @@ fn condition(a: &Arg) -> Vec<(Insn, To, To)> {
             j(JEQ_K, v_lo, fail, ok),
         ],
         Op::MaskedEq => {
-            let (d_lo, d_hi) = (a.value_two as u32, (a.value_two >> 32) as u32);
+            let (d_hi, d_lo) = halves(a.value_two);
+            let and = |m: u32| plain(insn(AND_K, 0, 0, m));
             vec![
                 ld_hi,
-                plain(insn(AND_K, 0, 0, v_hi)),
+                and(v_hi),
                 j(JEQ_K, d_hi, ok, fail),
                 ld_lo,
-                plain(insn(AND_K, 0, 0, v_lo)),
+                and(v_lo),
                 j(JEQ_K, d_lo, ok, fail),
             ]
         }
-        Op::Gt | Op::Ge => {
-            let last = if a.op == Op::Gt { JGT_K } else { JGE_K };
-            vec![
-                ld_hi,
-                j(JGT_K, v_hi, To::Skip(3), ok),
-                j(JEQ_K, v_hi, ok, fail),
-                ld_lo,
-                j(last, v_lo, ok, fail),
-            ]
-        }
-        Op::Lt | Op::Le => {
-            let last = if a.op == Op::Lt { JGE_K } else { JGT_K };
-            vec![
-                ld_hi,
-                j(JGT_K, v_hi, fail, ok),
-                j(JEQ_K, v_hi, ok, To::Skip(2)),
-                ld_lo,
-                j(last, v_lo, fail, ok),
-            ]
-        }
+        Op::Gt | Op::Ge | Op::Lt | Op::Le => ordered(a.op, (ld_hi, ld_lo), v_hi, v_lo),
     }
+}
+
+/// An ordering: the high words decide unless equal, then the low words do.
+fn ordered(
+    op: Op,
+    (ld_hi, ld_lo): ((Insn, To, To), (Insn, To, To)),
+    hi: u32,
+    lo: u32,
+) -> Vec<(Insn, To, To)> {
+    let (ok, fail) = (To::Skip(0), To::Fail);
+    let (high, last) = match op {
+        Op::Gt | Op::Ge => {
+            let last = if op == Op::Gt { JGT_K } else { JGE_K };
+            (
+                [j(JGT_K, hi, To::Skip(3), ok), j(JEQ_K, hi, ok, fail)],
+                j(last, lo, ok, fail),
+            )
+        }
+        _ => {
+            let last = if op == Op::Lt { JGE_K } else { JGT_K };
+            (
+                [j(JGT_K, hi, fail, ok), j(JEQ_K, hi, ok, To::Skip(2))],
+                j(last, lo, fail, ok),
+            )
+        }
+    };
+    vec![ld_hi, high[0], high[1], ld_lo, last]
 }

@@ -138,6 +138,7 @@ mod tests {
             ("sys/keyring.rs", include_str!("keyring.rs")),
             ("sys/seccomp.rs", include_str!("seccomp.rs")),
             ("sys/net.rs", include_str!("net.rs")),
+            ("sys/overlay.rs", include_str!("overlay.rs")),
             ("init.rs", include_str!("../init.rs")),
             ("init/setup.rs", include_str!("../init/setup.rs")),
             ("run.rs", include_str!("../run.rs")),
