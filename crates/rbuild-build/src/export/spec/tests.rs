@@ -34,6 +34,10 @@ fn parses_buildx_spellings() {
             push: false
         }
     );
+}
+
+#[test]
+fn parses_buildx_spellings_of_archives_and_dirs() {
     assert_eq!(
         out("type=oci,dest=/x/y.tar"),
         Output::Oci {
