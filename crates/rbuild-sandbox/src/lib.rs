@@ -1,5 +1,7 @@
 //! Runs one process in an isolated rootfs: namespaces, overlayfs, pivot_root, cgroups (Docker's
-//! device allow-list on every run), a fresh session keyring, no inherited descriptors.
+//! device allow-list on every run), a fresh session keyring, no inherited descriptors, Docker's
+//! default seccomp profile ([`seccomp`]) and a private network with NAT egress ([`net`]) unless
+//! the spec asks otherwise; [`doctor::doctor`] says what this machine lacks.
 //!
 //! The builder calls [`run`], which re-executes the current binary with [`INIT_ARG`]; that
 //! process (see [`init_if_requested`]) is single-threaded and does all the forking and
