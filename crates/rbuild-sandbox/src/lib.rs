@@ -35,7 +35,7 @@ pub use spec::{
 
 use std::path::Path;
 
-/// argv[1] value that marks the re-executed sandbox init.
+/// The `argv[1]` value that marks the re-executed sandbox init.
 pub const INIT_ARG: &str = "__rbuild-sandbox-init";
 
 /// Call first thing in main(): marks every descriptor above stderr close-on-exec, so whatever
@@ -46,7 +46,7 @@ pub fn mark_inherited_fds_cloexec() {
     let _ = sys::fds::cloexec_from(3);
 }
 
-/// Call first thing in main(): if argv[1] == INIT_ARG this process is the sandbox init; it runs and never returns.
+/// Call first thing in main(): if `argv[1] == INIT_ARG` this process is the sandbox init; it runs and never returns.
 pub fn init_if_requested() {
     if std::env::args_os().nth(1).is_some_and(|a| a == INIT_ARG) {
         std::process::exit(init::main());

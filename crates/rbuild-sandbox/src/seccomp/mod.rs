@@ -1,5 +1,5 @@
 //! The seccomp filter of a RUN: Docker's default profile unless the run is unconfined or names
-//! a profile file, compiled by the builder into a classic BPF program (pure, see [`compile`])
+//! a profile file, compiled by the builder into a classic BPF program (pure, see [`compile()`])
 //! that the command installs last before exec, after no_new_privs.
 
 pub mod bpf;
