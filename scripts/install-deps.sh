@@ -1,17 +1,51 @@
 #!/usr/bin/env bash
 # Installs the Debian packages rbuild's demo and tests use. Idempotent; needs root.
+# crates/rbuild-testkit/tests/external_tools.rs checks that every program the tests (and the
+# code they test) run is in `tools` or `base` below.
 set -euo pipefail
-# busybox-static: the base image tests and the demo build on.
-# skopeo, umoci, runc: independent readers and runners of the images we produce.
-# docker-registry, apache2-utils: a real registry (and htpasswd) on 127.0.0.1.
-# gcc, libc6-dev: static test programs (the chroot-escape check).
-# iproute2, time: network checks inside RUN; peak-RSS measurements.
-# qemu-user-static: RUN steps of other platforms (arm64) through binfmt_misc.
-# openssh-client: ssh-agent/ssh-add for RUN --mount=type=ssh and --ssh KEYFILE.
-packages=(busybox-static skopeo umoci runc docker-registry apache2-utils gcc libc6-dev iproute2 time
-  qemu-user-static openssh-client)
+
+# Programs the tests run, each with the Debian package that installs it.
+tools=(
+  busybox:busybox-static      # the base image tests and the demo build on
+  skopeo:skopeo               # independent readers and runners of the images we produce
+  umoci:umoci
+  runc:runc
+  docker-registry:docker-registry  # a real registry on this machine
+  htpasswd:apache2-utils           # its basic-auth users
+  openssl:openssl             # throwaway CAs and certificates for the TLS tests
+  gcc:gcc                     # static test programs (chroot escape, setcap, probes)
+  python3:python3             # hostile archives written with tarfile
+  git:git                     # ADD of git repositories
+  bzip2:bzip2                 # ADD of compressed archives
+  xz:xz-utils
+  zstd:zstd                   # zstd import tarballs
+  ip:iproute2                 # network checks
+  time:time                   # peak-RSS measurements
+  ssh-agent:openssh-client    # RUN --mount=type=ssh forwards an agent
+  ssh-add:openssh-client
+  stress:stress               # load beside the suite when checking it is not flaky
+)
+
+# Libraries and headers no program names.
+libs=(
+  libc6-dev                   # static linking of the test programs
+)
+
+# Programs of every Debian system (Essential and Priority: required packages: coreutils, tar,
+# gzip, grep, sed, dpkg, apt, bash, dash, util-linux, mount, bsdutils) or of the Rust
+# toolchain the tests are built with: checked here, never installed.
+base=(
+  sh bash cat cp mv rm ln mkdir mktemp touch tee id dirname head tail wc sort sha256sum
+  mkfifo mknod stty chmod chown
+  tar gzip grep sed
+  dpkg dpkg-query dpkg-deb apt-get
+  losetup mount umount script
+  cargo
+)
+
+packages=(${tools[@]#*:} "${libs[@]}")
 missing=()
-for p in "${packages[@]}"; do
+for p in $(printf '%s\n' "${packages[@]}" | sort -u); do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -19,6 +53,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+absent=()
+for t in "${tools[@]%%:*}" "${base[@]}"; do
+  command -v "$t" >/dev/null 2>&1 || [ -x "/usr/sbin/$t" ] || [ -x "/sbin/$t" ] || absent+=("$t")
+done
+if [ "${#absent[@]}" -gt 0 ]; then
+  echo "missing programs: ${absent[*]}" >&2
+  exit 1
 fi
 # Installing crun makes other tools pick it, and it refuses hybrid cgroup hosts.
 if command -v crun >/dev/null 2>&1; then
