@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod output;
 mod render;
+mod render_json;
 mod render_tty;
 mod resolver;
 

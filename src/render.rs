@@ -16,6 +16,7 @@ pub fn reporter(mode: ProgressMode) -> std::sync::Arc<dyn Reporter> {
         ProgressMode::Auto => std::io::stderr().is_terminal(),
         ProgressMode::Tty => true,
         ProgressMode::Plain => false,
+        ProgressMode::Rawjson => return std::sync::Arc::new(crate::render_json::RawJson::new()),
     };
     if tty {
         std::sync::Arc::new(crate::render_tty::Tty::new())

@@ -39,6 +39,8 @@ pub enum ProgressMode {
     Plain,
     /// Interactive terminal output.
     Tty,
+    /// One JSON object per event and line (schema: docs/PROGRESS.md).
+    Rawjson,
 }
 
 /// Options of `rbuild build`.
@@ -65,6 +67,16 @@ pub struct BuildArgs {
     /// Progress output.
     #[arg(long, value_enum, default_value = "auto")]
     pub progress: ProgressMode,
+    /// Print only the image ID on stdout, no progress (errors still go to stderr).
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Write the build's result as JSON (buildx's keys: containerimage.digest,
+    /// containerimage.config.digest, containerimage.descriptor, image.name; rbuild.cache).
+    #[arg(long = "metadata-file", value_name = "FILE")]
+    pub metadata_file: Option<PathBuf>,
+    /// Write the image ID (its config digest; an index's digest for several platforms).
+    #[arg(long = "iidfile", value_name = "FILE")]
+    pub iidfile: Option<PathBuf>,
     /// Maximum steps run at once (default: the number of CPUs, at least 8: RUN steps mostly
     /// wait on their process).
     #[arg(long)]

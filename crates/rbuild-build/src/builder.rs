@@ -29,6 +29,8 @@ pub struct BuildResult {
     /// Each platform's image (one, unless several platforms were built: then `manifest` is
     /// an index of them).
     pub platforms: Vec<(Platform, crate::image::Written)>,
+    /// Steps taken from the cache and steps run.
+    pub cache: crate::progress::CacheStats,
 }
 
 /// The Dockerfile's text, read once (size-capped).
@@ -202,7 +204,8 @@ pub fn build(
     store: Arc<Store>,
     services: &Services,
 ) -> Result<BuildResult, BuildError> {
-    let (resolver, reporter) = (services.resolver, services.reporter.clone());
+    let counting = Arc::new(crate::progress::Counting::new(services.reporter.clone()));
+    let (resolver, reporter) = (services.resolver, counting.clone() as Arc<dyn Reporter>);
     let (plans, contexts) = make_plans(req, &store, resolver)?;
     for w in plans.iter().flat_map(|p| &p.warnings) {
         reporter.event(Event::Note(format!("WARNING: {w}")));
@@ -243,6 +246,7 @@ pub fn build(
         tags: exported.tagged,
         pushed: exported.pushed,
         platforms: images,
+        cache: counting.stats(),
     })
 }
 

@@ -44,3 +44,56 @@ pub struct Silent;
 impl Reporter for Silent {
     fn event(&self, _ev: Event) {}
 }
+
+/// How many steps a build took from the cache and how many it ran.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Steps taken from the cache (or from an identical step of the same build).
+    pub cached: usize,
+    /// Steps that ran.
+    pub executed: usize,
+}
+
+/// Passes events on and counts cached and executed steps.
+pub struct Counting {
+    inner: std::sync::Arc<dyn Reporter>,
+    cached: std::sync::atomic::AtomicUsize,
+    executed: std::sync::atomic::AtomicUsize,
+}
+
+impl Counting {
+    /// Counts what goes to `inner`.
+    pub fn new(inner: std::sync::Arc<dyn Reporter>) -> Self {
+        Counting {
+            inner,
+            cached: Default::default(),
+            executed: Default::default(),
+        }
+    }
+
+    /// The counts so far.
+    pub fn stats(&self) -> CacheStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        CacheStats {
+            cached: self.cached.load(Relaxed),
+            executed: self.executed.load(Relaxed),
+        }
+    }
+}
+
+impl Reporter for Counting {
+    fn event(&self, ev: Event) {
+        use std::sync::atomic::Ordering::Relaxed;
+        match &ev {
+            Event::Cached(_) => {
+                self.cached.fetch_add(1, Relaxed);
+            }
+            // Base images are never cached and do no work: they are not counted.
+            Event::Miss(_, why) if !why.contains("not cacheable") => {
+                self.executed.fetch_add(1, Relaxed);
+            }
+            _ => {}
+        }
+        self.inner.event(ev);
+    }
+}

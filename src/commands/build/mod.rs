@@ -1,6 +1,7 @@
 //! `rbuild build`.
 
 mod limits;
+mod result;
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -17,7 +18,17 @@ use crate::resolver::{RegistryResolver, Remote};
 /// Builds and tags the image.
 pub fn run(args: BuildArgs, store: Arc<Store>) -> anyhow::Result<ExitCode> {
     let remote = Remote::new(&args.registry)?;
-    let reporter = crate::render::reporter(args.progress);
+    let outputs = result::ResultOutputs {
+        quiet: args.quiet,
+        metadata_file: args.metadata_file.clone(),
+        iidfile: args.iidfile.clone(),
+        json: args.progress == crate::cli::ProgressMode::Rawjson,
+    };
+    let reporter: Arc<dyn rbuild_build::progress::Reporter> = if args.quiet {
+        Arc::new(crate::render_json::Quiet)
+    } else {
+        crate::render::reporter(args.progress)
+    };
     let shown = reporter.clone();
     let resolver = RegistryResolver::new(&remote, !args.platform.is_empty(), args.pull)
         .with_progress(move |e| {
@@ -37,27 +48,7 @@ pub fn run(args: BuildArgs, store: Arc<Store>) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
     let result = rbuild_build::build(&req, Arc::clone(&store), &services)
         .inspect_err(|e| show_source(&req, e))?;
-    for (platform, image) in &result.platforms {
-        eprintln!(
-            "writing image {} for {} done",
-            image.config,
-            platform.to_spec()
-        );
-    }
-    if result.platforms.len() > 1 {
-        eprintln!("writing index {} done", result.manifest.digest);
-    }
-    for tag in &result.tags {
-        eprintln!("naming to {tag} done");
-    }
-    for (name, digest) in &result.pushed {
-        eprintln!("pushed {name}: {digest}");
-    }
-    eprintln!(
-        "build finished in {:.1}s: manifest {}",
-        started.elapsed().as_secs_f64(),
-        result.manifest.digest
-    );
+    result::report(&result, &outputs, started.elapsed().as_secs_f64())?;
     Ok(ExitCode::SUCCESS)
 }
 
