@@ -20,6 +20,7 @@ tools=(
   xz:xz-utils
   zstd:zstd                   # zstd import tarballs
   ip:iproute2                 # network checks
+  jq:jq                       # an independent reader of --progress rawjson
   time:time                   # peak-RSS measurements
   ssh-agent:openssh-client    # RUN --mount=type=ssh forwards an agent
   ssh-add:openssh-client
