@@ -102,15 +102,22 @@ fn build_outputs_oci_docker_local_with_compression() {
     let env = Env::new();
     let ctx = tempfile::tempdir().unwrap();
     small_context(ctx.path());
-    let work = env.root.path();
+    oci_output_with_zstd(&env, ctx.path());
+    docker_output_with_gzip(&env, ctx.path());
+    local_output_matches_umoci(&env, ctx.path());
+    oci_output_uncompressed(&env, ctx.path());
+    env.check_ok();
+}
 
-    // type=oci with zstd: the archive's new layers are zstd, the store gets no tag.
+/// type=oci with zstd: the archive's new layers are zstd, the store gets no tag.
+fn oci_output_with_zstd(env: &Env, ctx: &Path) {
+    let work = env.root.path();
     let oci = work.join("out-oci.tar");
     let spec = format!(
         "type=oci,dest={},compression=zstd,compression-level=9",
         oci.display()
     );
-    let out = env.build_with(ctx.path(), &["-t", "small:zstd", "--output", &spec]);
+    let out = env.build_with(ctx, &["-t", "small:zstd", "--output", &spec]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(
         !env.rbuild(&["inspect", "small:zstd"]).status.success(),
@@ -145,25 +152,28 @@ fn build_outputs_oci_docker_local_with_compression() {
         "exported\n"
     );
     assert!(!rootfs.join("bin/vi").exists());
+}
 
-    // The same steps with gzip (the default) are other cache records and other blobs.
+/// The same steps with gzip (the default) are other cache records and other blobs.
+fn docker_output_with_gzip(env: &Env, ctx: &Path) {
+    let work = env.root.path();
     let docker = work.join("out-docker.tar");
     let spec = format!("type=docker,dest={}", docker.display());
-    let out = env.build_with(
-        ctx.path(),
-        &["-t", "small:gz", "-o", &spec, "-o", "type=image"],
-    );
+    let out = env.build_with(ctx, &["-t", "small:gz", "-o", &spec, "-o", "type=image"]);
     assert!(out.status.success(), "{}", text(&out));
     let m = skopeo_inspect(&format!("oci:{}:small:gz", env.store().display()));
     assert!(layer_media_types(&m)
         .iter()
         .all(|t| t == "application/vnd.oci.image.layer.v1.tar+gzip"));
-    assert_eq!(run_docker_archive(&env, &docker, "small"), "exported\n");
+    assert_eq!(run_docker_archive(env, &docker, "small"), "exported\n");
+}
 
-    // type=local: the root filesystem unpacked by rbuild equals umoci's unpacking.
+/// type=local: the root filesystem unpacked by rbuild equals umoci's unpacking.
+fn local_output_matches_umoci(env: &Env, ctx: &Path) {
+    let work = env.root.path();
     let local = work.join("local-out");
     let spec = format!("type=local,dest={}", local.display());
-    let out = env.build_with(ctx.path(), &["-o", &spec]);
+    let out = env.build_with(ctx, &["-o", &spec]);
     assert!(out.status.success(), "{}", text(&out));
     let all = text(&out);
     assert!(
@@ -175,20 +185,22 @@ fn build_outputs_oci_docker_local_with_compression() {
         common::fstree::tree(&local),
         common::fstree::tree(&umoci_root)
     );
+}
 
-    // Uncompressed layers are accepted by skopeo as plain tars.
+/// Uncompressed layers are accepted by skopeo as plain tars.
+fn oci_output_uncompressed(env: &Env, ctx: &Path) {
+    let work = env.root.path();
     let plain = work.join("plain.tar");
     let spec = format!(
         "type=oci,dest={},compression=uncompressed,name=p:1",
         plain.display()
     );
-    let out = env.build_with(ctx.path(), &["-o", &spec]);
+    let out = env.build_with(ctx, &["-o", &spec]);
     assert!(out.status.success(), "{}", text(&out));
     let m = skopeo_inspect(&format!("oci-archive:{}:p:1", plain.display()));
     assert!(layer_media_types(&m)[1..]
         .iter()
         .all(|t| t == "application/vnd.oci.image.layer.v1.tar"));
-    env.check_ok();
 }
 
 #[test]

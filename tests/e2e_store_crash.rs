@@ -206,17 +206,12 @@ fn rebuild_reuses_what_was_done(env: &Env, n: &str, c: &str, killed_log: &str, w
     }
 }
 
-#[test]
-fn four_builders_share_one_store_at_once() {
-    let env = Env::new();
+/// Four contexts: all share the first two steps, pairs share the third.
+fn shared_contexts() -> Vec<tempfile::TempDir> {
     let ctxs: Vec<tempfile::TempDir> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
     for (i, ctx) in ctxs.iter().enumerate() {
-        write_file(
-            &ctx.path().join("own.txt"),
-            format!("own {i}\n").as_bytes(),
-            0o644,
-        );
-        // All share the first two steps; pairs share the third.
+        let own = format!("own {i}\n");
+        write_file(&ctx.path().join("own.txt"), own.as_bytes(), 0o644);
         let dockerfile = format!(
             "FROM busybox:latest\nRUN echo common > /common && head -c 2000000 /dev/zero > /zeros\n\
              RUN mkdir /shared && echo shared > /shared/s\nRUN echo pair-{} > /pair && sleep 0.3\n\
@@ -225,7 +220,12 @@ fn four_builders_share_one_store_at_once() {
         );
         write_file(&ctx.path().join("Dockerfile"), dockerfile.as_bytes(), 0o644);
     }
-    let logs: Vec<_> = (0..4)
+    ctxs
+}
+
+/// Builds every context as `multi:<i>` at the same time; asserts each succeeded.
+fn build_all_at_once(env: &Env, ctxs: &[tempfile::TempDir]) {
+    let logs: Vec<_> = (0..ctxs.len())
         .map(|i| env.root.path().join(format!("b{i}.log")))
         .collect();
     let mut children: Vec<_> = ctxs
@@ -234,26 +234,35 @@ fn four_builders_share_one_store_at_once() {
         .map(|(i, ctx)| {
             let tag = format!("multi:{i}");
             // With SOURCE_DATE_EPOCH, a step two builders both ran gives the same layer.
-            let args = [
-                "build",
-                "--progress",
-                "plain",
-                "--build-arg",
-                "SOURCE_DATE_EPOCH=1700000000",
-            ];
-            let mut args = args.to_vec();
+            let epoch = "SOURCE_DATE_EPOCH=1700000000";
+            let mut args = vec!["build", "--progress", "plain", "--build-arg", epoch];
             args.extend(["-t", &tag, ctx.path().to_str().unwrap()]);
             env.spawn(&args, &logs[i])
         })
         .collect();
     for (i, child) in children.iter_mut().enumerate() {
         let status = wait_timeout(child, Duration::from_secs(300));
-        assert!(
-            status.success(),
-            "builder {i}: {}",
-            std::fs::read_to_string(&logs[i]).unwrap()
-        );
+        let log = std::fs::read_to_string(&logs[i]).unwrap();
+        assert!(status.success(), "builder {i}: {log}");
     }
+}
+
+/// The layer digests of `multi:<i>`, as skopeo reads them.
+fn layers(env: &Env, i: usize) -> Vec<String> {
+    let m = skopeo_inspect(&format!("oci:{}:multi:{i}", env.store().display()));
+    m["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["digest"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn four_builders_share_one_store_at_once() {
+    let env = Env::new();
+    let ctxs = shared_contexts();
+    build_all_at_once(&env, &ctxs);
     env.check_ok();
     for i in 0..4 {
         let bundle = env.umoci_unpack(&format!("multi:{i}"));
@@ -263,19 +272,11 @@ fn four_builders_share_one_store_at_once() {
     }
     // The shared steps give the same blobs, whether one builder reused another's record or
     // both ran the step at once (no cross-process dedup: there is no daemon).
-    let layers = |i: usize| {
-        let m = skopeo_inspect(&format!("oci:{}:multi:{i}", env.store().display()));
-        m["layers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|l| l["digest"].as_str().unwrap().to_string())
-            .collect::<Vec<_>>()
-    };
-    let l0 = layers(0);
+    let l0 = layers(&env, 0);
     for i in 1..4 {
+        let li = layers(&env, i);
         assert_eq!(
-            layers(i)[..3],
+            li[..3],
             l0[..3],
             "builder {i} does not share the common layers"
         );
