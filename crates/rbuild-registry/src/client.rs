@@ -56,6 +56,8 @@ pub struct Client {
     pub(crate) inner: Arc<Inner>,
     /// Who hears about this client's progress (per clone: see [`Client::with_progress`]).
     progress: Option<ProgressFn>,
+    /// Each request is sent once (per clone: see [`Client::single_attempt`]).
+    once: bool,
 }
 
 pub(crate) struct Inner {
@@ -86,6 +88,7 @@ impl Client {
                 download_limit: u64::MAX,
             }),
             progress: None,
+            once: false,
         })
     }
 
@@ -110,6 +113,16 @@ impl Client {
         Client {
             inner: self.inner.clone(),
             progress: Some(Arc::new(progress)),
+            once: self.once,
+        }
+    }
+
+    /// A copy of this client (sharing everything) sending each request only once: for the
+    /// requests of a loop that retries (resumes, restarts) on its own, so retries do not nest.
+    pub(crate) fn single_attempt(&self) -> Client {
+        Client {
+            once: true,
+            ..self.clone()
         }
     }
 
@@ -127,6 +140,7 @@ impl Client {
         Client {
             inner: Arc::new(inner),
             progress: self.progress.clone(),
+            once: self.once,
         }
     }
 
@@ -161,7 +175,11 @@ impl Client {
     /// How this client sends requests: its retry policy, timeouts and progress observer.
     pub(crate) fn transport(&self) -> Transport<'_> {
         Transport {
-            retry: &self.inner.retry,
+            retry: if self.once {
+                &transport::SINGLE_ATTEMPT
+            } else {
+                &self.inner.retry
+            },
             timeouts: &self.inner.opts.timeouts,
             progress: self.progress.as_ref(),
         }

@@ -15,6 +15,7 @@ use failure::Failure;
 pub(crate) use failure::{describe, host_of};
 pub use idle::Timeouts;
 use idle::{watch, Activity, ActivityBody};
+pub(crate) use retry::SINGLE_ATTEMPT;
 pub use retry::{retry_after, retryable_status, RetryPolicy};
 
 /// How requests are sent: retry policy, timeouts, and who hears about retries.

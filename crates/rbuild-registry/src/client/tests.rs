@@ -87,3 +87,18 @@ fn pull_futures_are_send() {
     send(&c);
     send(&c.pull(&store, &r, &p));
 }
+
+#[test]
+fn push_futures_are_send() {
+    fn send<T: Send>(_: &T) {}
+    let c = Client::new(RegistryOptions::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = rbuild_store::Store::open(&dir.path().join("s")).unwrap();
+    let r = rbuild_oci::Reference::parse("localhost:1/x:1").unwrap();
+    let d = rbuild_oci::Descriptor::new(
+        rbuild_oci::media_type::OCI_MANIFEST,
+        rbuild_oci::Digest::of(b"m"),
+        1,
+    );
+    send(&c.push(&store, &d, &r, &|_| {}));
+}

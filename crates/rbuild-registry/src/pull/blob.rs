@@ -51,7 +51,7 @@ impl Client {
     }
 
     /// Streams one blob into the store, resuming with `Range` after a broken connection.
-    async fn fetch_blob(
+    pub(crate) async fn fetch_blob(
         &self,
         store: &Store,
         ep: &Endpoint,

@@ -2,25 +2,32 @@
 //! the store's file on blocking threads.
 
 use std::os::unix::fs::FileExt;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use rbuild_oci::{Descriptor, Digest};
+use rbuild_oci::Digest;
 use reqwest::{Method, Response, Url};
 
-use super::upload::{location, range_end, Session};
+use super::upload::{count, location, range_end, Session, Upload};
 use super::PushEvent;
-use crate::client::{Client, Endpoint};
+use crate::client::Client;
 use crate::error::RegistryError;
 
 /// Bytes read from disk per body chunk.
 const READ_CHUNK: u64 = 256 << 10;
 
-/// A request body streaming `len` bytes of `file` from `start`, read on blocking threads.
-fn range_body(file: Arc<std::fs::File>, start: u64, len: u64) -> reqwest::Body {
+/// A request body streaming `len` bytes of `file` from `start`, read on blocking threads;
+/// each chunk read is added to `sent`.
+fn range_body(
+    file: Arc<std::fs::File>,
+    start: u64,
+    len: u64,
+    sent: Arc<AtomicU64>,
+) -> reqwest::Body {
     let stream = futures_util::stream::try_unfold(
-        (file, start, start + len),
-        |(file, pos, end)| async move {
+        (file, start, start + len, sent),
+        |(file, pos, end, sent)| async move {
             if pos >= end {
                 return Ok(None);
             }
@@ -33,7 +40,9 @@ fn range_body(file: Arc<std::fs::File>, start: u64, len: u64) -> reqwest::Body {
             })
             .await
             .map_err(std::io::Error::other)??;
-            Ok::<_, std::io::Error>(Some((Bytes::from(buf), (file, pos + n as u64, end))))
+            count(&sent, n as u64);
+            let next = (file, pos + n as u64, end, sent);
+            Ok::<_, std::io::Error>(Some((Bytes::from(buf), next)))
         },
     );
     reqwest::Body::wrap_stream(stream)
@@ -50,40 +59,34 @@ impl Client {
     /// One streaming PUT of the whole blob.
     pub(super) async fn put_whole(
         &self,
-        ep: &Endpoint,
-        scopes: &[String],
-        desc: &Descriptor,
+        up: &Upload<'_>,
         s: &Session,
-        file: &Arc<std::fs::File>,
     ) -> Result<(), RegistryError> {
-        let url = with_digest(&s.location, &desc.digest);
-        let size = desc.size;
+        let url = with_digest(&s.location, &up.desc.digest);
+        let size = up.desc.size;
         let resp = self
-            .request(ep, scopes, Method::PUT, &url, &|rb| {
+            .request(up.ep, &up.scopes(), Method::PUT, &url, &|rb| {
+                let body = range_body(up.file.clone(), 0, size, up.sent.clone());
                 Ok(rb
                     .header("content-type", "application/octet-stream")
                     .header("content-length", size.to_string())
-                    .body(range_body(file.clone(), 0, size)))
+                    .body(body))
             })
             .await?;
-        self.finish(resp, ep, desc).await
+        self.finish(resp, up).await
     }
 
     /// PATCHes the blob in chunks from the session's current offset, then PUTs the digest.
     pub(super) async fn put_chunked(
         &self,
-        ep: &Endpoint,
-        scopes: &[String],
-        desc: &Descriptor,
+        up: &Upload<'_>,
         s: &mut Session,
-        file: &Arc<std::fs::File>,
-        progress: &dyn Fn(PushEvent),
     ) -> Result<(), RegistryError> {
-        let chunk = self.inner.chunk_size.max(s.min_chunk);
+        let (desc, chunk) = (up.desc, self.inner.chunk_size.max(s.min_chunk));
         while s.offset < desc.size {
             let len = chunk.min(desc.size - s.offset);
-            self.patch_chunk(ep, scopes, desc, s, file, len).await?;
-            progress(PushEvent::Progress {
+            self.patch_chunk(up, s, len).await?;
+            (up.progress)(PushEvent::Progress {
                 digest: desc.digest.clone(),
                 sent: s.offset,
                 total: desc.size,
@@ -91,55 +94,49 @@ impl Client {
         }
         let url = with_digest(&s.location, &desc.digest);
         let resp = self
-            .request(ep, scopes, Method::PUT, &url, &|rb| {
+            .request(up.ep, &up.scopes(), Method::PUT, &url, &|rb| {
                 Ok(rb.header("content-length", "0"))
             })
             .await?;
-        self.finish(resp, ep, desc).await
+        self.finish(resp, up).await
     }
 
     /// PATCHes `len` bytes from the session's offset; moves the session to what the registry
     /// says it now holds.
     async fn patch_chunk(
         &self,
-        ep: &Endpoint,
-        scopes: &[String],
-        desc: &Descriptor,
+        up: &Upload<'_>,
         s: &mut Session,
-        file: &Arc<std::fs::File>,
         len: u64,
     ) -> Result<(), RegistryError> {
         let offset = s.offset;
         let range = format!("{offset}-{}", offset + len - 1);
         let loc = s.location.clone();
         let resp = self
-            .request(ep, scopes, Method::PATCH, &loc, &|rb| {
+            .request(up.ep, &up.scopes(), Method::PATCH, &loc, &|rb| {
+                let body = range_body(up.file.clone(), offset, len, up.sent.clone());
                 Ok(rb
                     .header("content-type", "application/octet-stream")
                     .header("content-range", range.as_str())
                     .header("content-length", len.to_string())
-                    .body(range_body(file.clone(), offset, len)))
+                    .body(body))
             })
             .await?;
         if resp.status().as_u16() != 202 {
-            let what = format!("blob {} chunk {range}", desc.digest);
-            return Err(self.status_error(resp, &Method::PATCH, ep, &what).await);
+            let what = format!("blob {} chunk {range}", up.desc.digest);
+            return Err(self.status_error(resp, &Method::PATCH, up.ep, &what).await);
         }
-        s.location = location(&resp, ep)?;
+        s.location = location(&resp, up.ep)?;
         s.offset = range_end(&resp).map_or(offset + len, |e| e + 1);
         Ok(())
     }
 
     /// Checks the final PUT: 201 and, when the registry says, the right digest.
-    async fn finish(
-        &self,
-        resp: Response,
-        ep: &Endpoint,
-        desc: &Descriptor,
-    ) -> Result<(), RegistryError> {
+    async fn finish(&self, resp: Response, up: &Upload<'_>) -> Result<(), RegistryError> {
+        let desc = up.desc;
         if resp.status().as_u16() != 201 {
             return Err(self
-                .status_error(resp, &Method::PUT, ep, &format!("blob {}", desc.digest))
+                .status_error(resp, &Method::PUT, up.ep, &format!("blob {}", desc.digest))
                 .await);
         }
         let seen = resp
@@ -149,7 +146,7 @@ impl Client {
             .and_then(|s| s.parse::<Digest>().ok());
         match seen {
             Some(actual) if actual != desc.digest => Err(RegistryError::DigestMismatch {
-                what: format!("blob uploaded to {}", ep.name()),
+                what: format!("blob uploaded to {}", up.ep.name()),
                 expected: desc.digest.clone(),
                 actual,
             }),

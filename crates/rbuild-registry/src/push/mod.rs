@@ -1,7 +1,11 @@
 //! Push: blobs first (HEAD, cross-repository mount, upload), in parallel; manifests last.
 
 mod body;
+mod event;
 mod upload;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use futures_util::{StreamExt, TryStreamExt};
 use rbuild_oci::{media_type, Descriptor, Digest, Index, Manifest, Reference};
@@ -13,63 +17,9 @@ use crate::error::RegistryError;
 use crate::manifest::parse_json;
 use crate::sources;
 
-/// What a push is doing, for progress display.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PushEvent {
-    /// The blob is already in the target repository.
-    Exists {
-        /// Blob digest.
-        digest: Digest,
-        /// Blob size.
-        size: u64,
-    },
-    /// The blob was mounted from another repository of the same registry.
-    Mounted {
-        /// Blob digest.
-        digest: Digest,
-        /// Source repository.
-        from: String,
-    },
-    /// Upload of the blob starts.
-    Uploading {
-        /// Blob digest.
-        digest: Digest,
-        /// Blob size.
-        size: u64,
-    },
-    /// Bytes of the blob the registry has acknowledged so far (per chunk).
-    Progress {
-        /// Blob digest.
-        digest: Digest,
-        /// Bytes acknowledged.
-        sent: u64,
-        /// Blob size.
-        total: u64,
-    },
-    /// The blob is uploaded.
-    Uploaded {
-        /// Blob digest.
-        digest: Digest,
-        /// Blob size.
-        size: u64,
-    },
-    /// An upload failed transiently and is being resumed or restarted.
-    Retrying {
-        /// Blob digest.
-        digest: Digest,
-        /// Attempt about to be made (2 = first retry).
-        attempt: u32,
-        /// What failed.
-        reason: String,
-    },
-    /// A manifest (or index) was stored under `reference`.
-    ManifestPushed {
-        /// Manifest digest.
-        digest: Digest,
-        /// Tag or digest it was pushed as.
-        reference: String,
-    },
-}
+pub(crate) use event::PushProgress as Progress;
+pub use event::{BlobPushed, PushEvent, PushProgress};
+pub(crate) use upload::Started;
 
 impl Client {
     /// Pushes the image whose manifest descriptor is given (all blobs from the store) to `target`;
@@ -79,7 +29,7 @@ impl Client {
         store: &Store,
         manifest: &Descriptor,
         target: &Reference,
-        progress: &dyn Fn(PushEvent),
+        progress: Progress<'_>,
     ) -> Result<Digest, RegistryError> {
         let ep = self.endpoint(&target.registry, target.endpoint_host(), &target.repository)?;
         if let Some(pin) = target.digest.as_ref().filter(|d| **d != manifest.digest) {
@@ -114,7 +64,7 @@ impl Client {
         ep: &Endpoint,
         index: &Descriptor,
         bytes: &[u8],
-        progress: &dyn Fn(PushEvent),
+        progress: Progress<'_>,
     ) -> Result<(), RegistryError> {
         let parsed: Index = parse_json(bytes, &format!("index {}", index.digest))?;
         for child in &parsed.manifests {
@@ -135,7 +85,7 @@ impl Client {
         ep: &Endpoint,
         desc: &Descriptor,
         bytes: &[u8],
-        progress: &dyn Fn(PushEvent),
+        progress: Progress<'_>,
     ) -> Result<(), RegistryError> {
         if !media_type::is_manifest(&desc.media_type) {
             return Err(RegistryError::InvalidContent {
@@ -144,58 +94,70 @@ impl Client {
             });
         }
         let m: Manifest = parse_json(bytes, &format!("manifest {}", desc.digest))?;
+        let blobs: Vec<Descriptor> = std::iter::once(m.config).chain(m.layers).collect();
+        self.push_blobs(store, ep, &blobs, progress).await
+    }
+
+    /// Makes each of `blobs` present in the target, several at a time.
+    pub(crate) async fn push_blobs(
+        &self,
+        store: &Store,
+        ep: &Endpoint,
+        blobs: &[Descriptor],
+        progress: Progress<'_>,
+    ) -> Result<(), RegistryError> {
         let mut seen = std::collections::HashSet::new();
-        let blobs: Vec<&Descriptor> = std::iter::once(&m.config)
-            .chain(&m.layers)
+        // Collected first: a lazy map held across the await would make the future !Send.
+        let pushes: Vec<_> = blobs
+            .iter()
             .filter(|d| seen.insert(d.digest.clone()))
+            .map(|d| self.push_blob(store, ep, d, progress, Arc::default()))
             .collect();
-        futures_util::stream::iter(
-            blobs
-                .into_iter()
-                .map(|d| self.push_blob(store, ep, d, progress)),
-        )
-        .buffer_unordered(self.inner.parallel)
-        .try_collect::<Vec<()>>()
-        .await?;
+        futures_util::stream::iter(pushes)
+            .buffer_unordered(self.inner.parallel)
+            .try_collect::<Vec<BlobPushed>>()
+            .await?;
         Ok(())
     }
 
-    /// Makes one blob present in the target: already there, mounted, or uploaded.
-    async fn push_blob(
+    /// Makes one blob present in the target: already there, mounted from a repository the
+    /// store knows holds it, or uploaded from the store (bytes counted in `sent`).
+    pub(crate) async fn push_blob(
         &self,
         store: &Store,
         ep: &Endpoint,
         desc: &Descriptor,
-        progress: &dyn Fn(PushEvent),
-    ) -> Result<(), RegistryError> {
+        progress: Progress<'_>,
+        sent: Arc<AtomicU64>,
+    ) -> Result<BlobPushed, RegistryError> {
         let scopes = [ep.scope("pull,push")];
-        if self.blob_exists(ep, &scopes, &desc.digest).await? {
-            progress(PushEvent::Exists {
-                digest: desc.digest.clone(),
-                size: desc.size,
-            });
+        let (digest, size) = (desc.digest.clone(), desc.size);
+        let pushed = if self.blob_exists(ep, &scopes, &desc.digest).await? {
+            progress(PushEvent::Exists { digest, size });
+            BlobPushed::Exists
         } else {
             let from = sources::mount_source(store, &desc.digest, &ep.registry, &ep.repository);
             match self.start_upload(ep, &desc.digest, from.as_deref()).await? {
-                upload::Started::Mounted => progress(PushEvent::Mounted {
-                    digest: desc.digest.clone(),
-                    from: from.unwrap_or_default(),
-                }),
-                upload::Started::Session(session) => {
-                    progress(PushEvent::Uploading {
-                        digest: desc.digest.clone(),
-                        size: desc.size,
+                Started::Mounted => {
+                    let from = from.unwrap_or_default();
+                    progress(PushEvent::Mounted {
+                        digest,
+                        from: from.clone(),
                     });
-                    self.upload(store, ep, desc, session, progress).await?;
-                    progress(PushEvent::Uploaded {
-                        digest: desc.digest.clone(),
-                        size: desc.size,
-                    });
+                    BlobPushed::Mounted { from }
+                }
+                Started::Session(session) => {
+                    progress(PushEvent::Uploading { digest, size });
+                    self.upload(store, ep, desc, session, progress, &sent)
+                        .await?;
+                    let (digest, sent) = (desc.digest.clone(), sent.load(Ordering::Relaxed));
+                    progress(PushEvent::Uploaded { digest, size });
+                    BlobPushed::Uploaded { sent }
                 }
             }
-        }
+        };
         sources::record(store, &desc.digest, &ep.name());
-        Ok(())
+        Ok(pushed)
     }
 
     /// HEADs a blob: true when the repository has it.
@@ -217,13 +179,13 @@ impl Client {
     }
 
     /// PUTs a manifest under `reference` (a tag or its digest) and checks the digest the registry saw.
-    async fn put_manifest(
+    pub(crate) async fn put_manifest(
         &self,
         ep: &Endpoint,
         desc: &Descriptor,
         bytes: &[u8],
         reference: &str,
-        progress: &dyn Fn(PushEvent),
+        progress: Progress<'_>,
     ) -> Result<(), RegistryError> {
         let url = ep.url(&format!("manifests/{reference}"))?;
         let scopes = [ep.scope("pull,push")];

@@ -1,13 +1,16 @@
 //! Blob upload sessions: mount or start, then send the bytes (see `body`), resuming from the
-//! registry's `Range` after a failure, restarting when the session is lost.
+//! registry's `Range` after a failure, restarting when the session is lost. Each request is
+//! retried at one level only: those carrying the bytes by this loop (sent once each by the
+//! transport), the session queries and POSTs by the transport (this loop does not repeat them).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use rbuild_oci::{Descriptor, Digest};
 use rbuild_store::Store;
 use reqwest::{Method, Response, Url};
 
-use super::PushEvent;
+use super::{Progress, PushEvent};
 use crate::client::{Client, Endpoint};
 use crate::error::RegistryError;
 
@@ -20,13 +23,31 @@ pub(crate) enum Started {
 }
 
 /// An open upload session.
+#[derive(Clone)]
 pub(crate) struct Session {
     /// Where to send the next request.
-    pub(super) location: Url,
+    pub(crate) location: Url,
     /// The registry's smallest accepted chunk (`OCI-Chunk-Min-Length`).
     pub(super) min_chunk: u64,
     /// Bytes the registry already holds.
     pub(super) offset: u64,
+}
+
+/// One blob being sent: where, what, from which file, and who hears about it.
+pub(super) struct Upload<'a> {
+    pub ep: &'a Endpoint,
+    pub desc: &'a Descriptor,
+    pub file: Arc<std::fs::File>,
+    /// Bytes read into request bodies so far (resent bytes count again).
+    pub sent: Arc<AtomicU64>,
+    pub progress: Progress<'a>,
+}
+
+impl Upload<'_> {
+    /// The scopes every request of the upload needs.
+    pub fn scopes(&self) -> [String; 1] {
+        [self.ep.scope("pull,push")]
+    }
 }
 
 /// The session URL from a response's `Location` (relative ones resolve against the request).
@@ -97,60 +118,106 @@ impl Client {
         }
     }
 
-    /// Sends the blob's bytes; on failure resumes or restarts the session, up to the retry limit.
+    /// Sends the blob's bytes (counted in `sent`); on failure resumes or restarts the session,
+    /// up to the retry limit.
     pub(crate) async fn upload(
         &self,
         store: &Store,
         ep: &Endpoint,
         desc: &Descriptor,
-        mut session: Session,
-        progress: &dyn Fn(PushEvent),
+        session: Session,
+        progress: Progress<'_>,
+        sent: &Arc<AtomicU64>,
     ) -> Result<(), RegistryError> {
-        let file = Arc::new(store.open_blob(&desc.digest)?);
-        let scopes = [ep.scope("pull,push")];
-        let mut attempt = 1;
+        let up = Upload {
+            ep,
+            desc,
+            file: Arc::new(store.open_blob(&desc.digest)?),
+            sent: sent.clone(),
+            progress,
+        };
+        self.upload_with_retries(&up, session).await
+    }
+
+    /// Gives up after as many attempts in a row as the retry policy allows that got no byte
+    /// further (so a large upload through a flaky link goes on while it progresses), or after
+    /// that many attempts per chunk in all.
+    async fn upload_with_retries(
+        &self,
+        up: &Upload<'_>,
+        mut session: Session,
+    ) -> Result<(), RegistryError> {
+        let once = self.single_attempt();
+        let attempts = self.inner.retry.attempts;
+        let budget = attempts.saturating_mul(self.chunks(up.desc.size));
+        let (mut stalled, mut total) = (0, 0);
         loop {
-            let sent = self.send_blob(ep, &scopes, desc, &mut session, &file, progress);
-            let err = match sent.await {
+            let start = session.offset;
+            let err = match once.send_blob(up, &mut session).await {
                 Ok(()) => return Ok(()),
                 Err(e) => e,
             };
-            // The bytes may have arrived even though the answer did not.
-            if matches!(self.blob_exists(ep, &scopes, &desc.digest).await, Ok(true)) {
+            if self.closing_failed(up, &session, &err) && once.committed(up).await {
                 return Ok(());
             }
-            if attempt >= self.inner.retry.attempts || !retryable(&err) {
+            stalled = if session.offset > start {
+                1
+            } else {
+                stalled + 1
+            };
+            total += 1;
+            if stalled >= attempts || total >= budget || !retryable(&err) {
                 return Err(err);
             }
-            attempt += 1;
-            progress(PushEvent::Retrying {
-                digest: desc.digest.clone(),
-                attempt,
-                reason: err.to_string(),
-            });
-            tokio::time::sleep(self.inner.retry.backoff(attempt - 1)).await;
-            match self.next_session(ep, &scopes, desc, &session).await? {
+            self.before_retry(up, stalled + 1, &err).await;
+            let failed_at = session.offset;
+            match self.next_session(up, &session, &err).await? {
+                // The registry holds more than it acknowledged: that was progress too.
+                Some(s) if s.offset > failed_at => (stalled, session) = (0, s),
                 Some(s) => session = s,
                 None => return Ok(()),
             }
         }
     }
 
+    /// Requests that carry the blob's bytes: one PUT, or one PATCH per chunk.
+    fn chunks(&self, size: u64) -> u32 {
+        let n = size.div_ceil(self.inner.chunk_size).max(1);
+        u32::try_from(n).unwrap_or(u32::MAX)
+    }
+
+    /// Whether the request that completes the blob (a whole PUT, or the closing PUT once every
+    /// chunk is acknowledged; before that the blob cannot exist) failed without an answer: it
+    /// may have worked though the answer was lost.
+    fn closing_failed(&self, up: &Upload<'_>, session: &Session, err: &RegistryError) -> bool {
+        let closing = up.desc.size <= self.inner.chunk_size || session.offset >= up.desc.size;
+        let unanswered = !matches!(err, RegistryError::Status { .. }) && err.is_transient();
+        closing && unanswered
+    }
+
+    /// Whether the registry has the blob.
+    async fn committed(&self, up: &Upload<'_>) -> bool {
+        let scopes = up.scopes();
+        let probe = self.blob_exists(up.ep, &scopes, &up.desc.digest).await;
+        matches!(probe, Ok(true))
+    }
+
+    /// Reports the retry about to be made, then waits the backoff.
+    async fn before_retry(&self, up: &Upload<'_>, attempt: u32, err: &RegistryError) {
+        (up.progress)(PushEvent::Retrying {
+            digest: up.desc.digest.clone(),
+            attempt,
+            reason: err.to_string(),
+        });
+        tokio::time::sleep(self.inner.retry.backoff(attempt - 1)).await;
+    }
+
     /// One whole PUT for a blob up to the chunk size, PATCH chunks for a larger one.
-    async fn send_blob(
-        &self,
-        ep: &Endpoint,
-        scopes: &[String],
-        desc: &Descriptor,
-        session: &mut Session,
-        file: &Arc<std::fs::File>,
-        progress: &dyn Fn(PushEvent),
-    ) -> Result<(), RegistryError> {
-        if desc.size <= self.inner.chunk_size {
-            self.put_whole(ep, scopes, desc, session, file).await
+    async fn send_blob(&self, up: &Upload<'_>, session: &mut Session) -> Result<(), RegistryError> {
+        if up.desc.size <= self.inner.chunk_size {
+            self.put_whole(up, session).await
         } else {
-            self.put_chunked(ep, scopes, desc, session, file, progress)
-                .await
+            self.put_chunked(up, session).await
         }
     }
 
@@ -158,32 +225,38 @@ impl Client {
     /// uploads), else a new one; `None` when the registry mounted the blob meanwhile.
     async fn next_session(
         &self,
-        ep: &Endpoint,
-        scopes: &[String],
-        desc: &Descriptor,
+        up: &Upload<'_>,
         old: &Session,
+        err: &RegistryError,
     ) -> Result<Option<Session>, RegistryError> {
-        if desc.size > self.inner.chunk_size {
-            if let Some(s) = self.resume(ep, scopes, old).await {
+        if up.desc.size > self.inner.chunk_size {
+            // A chunk the registry refused with a server error or 429 left the session as it
+            // was: send it again (a 416 then says when it was not).
+            if matches!(err, RegistryError::Status { status, .. } if *status >= 429 && *status != 501)
+            {
+                return Ok(Some(old.clone()));
+            }
+            if let Some(s) = self.resume(up, old).await {
                 return Ok(Some(s));
             }
         }
-        match self.start_upload(ep, &desc.digest, None).await? {
+        match self.start_upload(up.ep, &up.desc.digest, None).await? {
             Started::Session(s) => Ok(Some(s)),
             Started::Mounted => Ok(None),
         }
     }
 
     /// Asks the registry how much of the session it holds. `None` when the session is gone.
-    async fn resume(&self, ep: &Endpoint, scopes: &[String], s: &Session) -> Option<Session> {
+    async fn resume(&self, up: &Upload<'_>, s: &Session) -> Option<Session> {
+        let scopes = up.scopes();
         let resp = self
-            .request(ep, scopes, Method::GET, &s.location, &Ok)
+            .request(up.ep, &scopes, Method::GET, &s.location, &Ok)
             .await
             .ok()?;
         if resp.status().as_u16() != 204 {
             return None;
         }
-        let location = location(&resp, ep).unwrap_or_else(|_| s.location.clone());
+        let location = location(&resp, up.ep).unwrap_or_else(|_| s.location.clone());
         let offset = range_end(&resp).map_or(0, |e| e + 1);
         Some(Session {
             location,
@@ -191,6 +264,11 @@ impl Client {
             offset,
         })
     }
+}
+
+/// Adds `n` to a sent-bytes counter.
+pub(super) fn count(sent: &AtomicU64, n: u64) {
+    sent.fetch_add(n, Ordering::Relaxed);
 }
 
 /// Whether an upload failure is worth another session: network trouble, 5xx/429, or a lost

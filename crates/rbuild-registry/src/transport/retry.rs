@@ -9,6 +9,14 @@ use reqwest::StatusCode;
 /// never comes, and the user should hear so quickly rather than after the whole policy.
 pub(crate) const CONNECT_ATTEMPTS: u32 = 3;
 
+/// No retry: for requests whose caller has a retry loop of its own.
+pub(crate) const SINGLE_ATTEMPT: RetryPolicy = RetryPolicy {
+    attempts: 1,
+    base: Duration::ZERO,
+    max: Duration::ZERO,
+    max_retry_after: Duration::ZERO,
+};
+
 /// How often and how patiently to retry.
 #[derive(Clone, Debug)]
 pub struct RetryPolicy {

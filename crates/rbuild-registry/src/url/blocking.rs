@@ -6,7 +6,9 @@ use std::sync::OnceLock;
 use rbuild_context::remote::{Download, ProxyConfig, RemoteError, UrlFetcher};
 use tokio::runtime::{Handle, Runtime};
 
+use crate::blocking::block_on;
 use crate::client::Client;
+use crate::error::RegistryError;
 
 /// Downloads ADD URLs with a registry [`Client`] (its certificates, insecure hosts, timeouts
 /// and retries), blocking the calling thread; callable from any thread, inside a runtime
@@ -61,19 +63,10 @@ impl UrlFetcher for UrlFetch {
         proxy: &ProxyConfig,
     ) -> Result<Download, RemoteError> {
         let handle = self.handle().map_err(|e| RemoteError::fetch(url, e))?;
-        let run = || handle.block_on(self.client.fetch_url(url, dest_dir, proxy));
-        // Blocking inside a runtime's thread is forbidden: wait from a plain thread instead.
-        let result = match Handle::try_current() {
-            Ok(_) => std::thread::scope(|s| s.spawn(run).join()).unwrap_or_else(|_| {
-                Err(crate::error::RegistryError::Io {
-                    path: dest_dir.to_path_buf(),
-                    source: std::io::Error::other("download thread panicked"),
-                })
-            }),
-            Err(_) => run(),
-        };
-        result.map_err(|e| match e {
-            crate::error::RegistryError::Download(inner) => inner,
+        let fetched = block_on(&handle, || self.client.fetch_url(url, dest_dir, proxy))
+            .ok_or_else(|| RemoteError::fetch(url, "the download thread panicked"))?;
+        fetched.map_err(|e| match e {
+            RegistryError::Download(inner) => inner,
             other => RemoteError::fetch(url, other),
         })
     }
