@@ -181,10 +181,7 @@ fn local_output_matches_umoci(env: &Env, ctx: &Path) {
         "the gzip build's records should be reused:\n{all}"
     );
     let umoci_root = env.umoci_unpack("small:gz").join("rootfs");
-    assert_eq!(
-        common::fstree::tree(&local),
-        common::fstree::tree(&umoci_root)
-    );
+    common::fstree::assert_same_tree(&local, &umoci_root, "rbuild type=local vs umoci");
 }
 
 /// Uncompressed layers are accepted by skopeo as plain tars.

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use common::fstree::{file_data, tree, Entry};
+use common::fstree::{assert_same_tree, file_data, tree, Entry};
 use common::hostile::{assert_fine, attacks, evil_tar, oci_archive_with_layer, Target};
 use common::{text, write_file, Env};
 
@@ -185,11 +185,7 @@ fn filesystem_semantics_survive_layers_as_umoci_unpacks_them() {
     let rootfs = env.umoci_unpack("fs:1").join("rootfs");
     assert_tree(&rootfs, "umoci");
     assert_tree(&local, "rbuild type=local");
-    assert_eq!(
-        tree(&local),
-        tree(&rootfs),
-        "rbuild's unpacking differs from umoci's"
-    );
+    assert_same_tree(&local, &rootfs, "rbuild's unpacking differs from umoci's");
     // Deleted-then-recreated directory: nothing of the lower layer's content is left.
     assert!(!rootfs.join("t/opq/a").exists() && !rootfs.join("t/opq/sub").exists());
     // A rebuild from cache gives the same image.

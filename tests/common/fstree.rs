@@ -84,3 +84,26 @@ pub fn file_data(bytes: &[u8]) -> String {
         _ => format!("{} ({} bytes)", rbuild_oci::Digest::of(bytes), bytes.len()),
     }
 }
+
+/// Asserts two trees are equal, naming only the entries that differ (a whole tree in a
+/// failure message hides the one file that matters).
+pub fn assert_same_tree(left: &Path, right: &Path, what: &str) {
+    let (a, b) = (tree(left), tree(right));
+    let mut diffs = Vec::new();
+    for path in a.keys().chain(b.keys().filter(|k| !a.contains_key(*k))) {
+        let (x, y) = (a.get(path), b.get(path));
+        if x != y {
+            diffs.push(format!(
+                "{path}:\n  {}: {x:?}\n  {}: {y:?}",
+                left.display(),
+                right.display()
+            ));
+        }
+    }
+    assert!(
+        diffs.is_empty(),
+        "{what}: {} entries differ:\n{}",
+        diffs.len(),
+        diffs.join("\n")
+    );
+}
