@@ -8,6 +8,26 @@
 //! concurrent builds wait their turn), or the exclusive lock of its own instance (`private`: a
 //! concurrent user gets a fresh `<h>-<n>` copy). Pruning takes the exclusive lock without
 //! waiting, so a mount in use is never removed.
+//!
+//! Mounts travel as OCI artifacts (`rbuild cache export --mounts` / `import`): see
+//! `export`, `import` and docs/ARCHITECTURE.md, "Portable cache mounts".
+
+mod chunker;
+mod error;
+mod export;
+mod format;
+mod import;
+mod layout;
+mod pack;
+mod parts;
+mod plan;
+#[cfg(test)]
+mod plan_tests;
+mod restore;
+mod swap;
+#[cfg(test)]
+mod transfer_tests;
+mod walk;
 
 use std::fs::{self, File};
 use std::io;
@@ -19,6 +39,16 @@ use rbuild_oci::Digest;
 use crate::error::{IoContext, Result};
 use crate::lock::try_exclusive;
 use crate::Store;
+
+pub use error::CacheMountError;
+pub use export::{CacheExport, ExportedMount, ExportedPart};
+pub use format::{
+    ANNOTATION_ID, ANNOTATION_PART, CACHE_MOUNTS_ARTIFACT, CACHE_MOUNT_ARTIFACT, CACHE_MOUNT_CHUNK,
+    CACHE_MOUNT_CONFIG,
+};
+pub use import::{ArtifactSource, ImportedMount, SourceError};
+pub use layout::CopyReport;
+pub use pack::PackStats;
 
 /// How concurrent builds share one cache id (BuildKit's `sharing=`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
