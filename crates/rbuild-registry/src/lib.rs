@@ -6,6 +6,7 @@
 
 mod artifact;
 pub mod auth;
+mod blob_bytes;
 mod blocking;
 mod client;
 mod content;
