@@ -144,6 +144,34 @@ pub enum CacheCommand {
         #[arg(long = "filter", value_name = "KEY=VALUE")]
         filters: Vec<String>,
     },
+    /// Send cache mounts to DEST as an OCI artifact (content-addressed chunks: only what
+    /// DEST lacks is copied or uploaded). DEST is an OCI layout directory (`oci:DIR[:TAG]`,
+    /// or a path starting with / or . ; tag `latest`) or a registry reference.
+    Export {
+        /// Export the cache mounts (`RUN --mount=type=cache`); required.
+        #[arg(long, required = true)]
+        mounts: bool,
+        /// Only the mount with this id (repeatable; default: every mount).
+        #[arg(long = "id", value_name = "ID")]
+        ids: Vec<String>,
+        /// Registry connection options.
+        #[command(flatten)]
+        registry: RegistryFlags,
+        /// `oci:DIR[:TAG]`, a directory path, or `registry/repository[:tag]`.
+        dest: String,
+    },
+    /// Restore the cache mounts of an artifact `cache export` made, replacing mounts of the
+    /// same ids (a mount a build is using is not replaced).
+    Import {
+        /// Only the mount with this id (repeatable; default: every mount of SRC).
+        #[arg(long = "id", value_name = "ID")]
+        ids: Vec<String>,
+        /// Registry connection options.
+        #[command(flatten)]
+        registry: RegistryFlags,
+        /// `oci:DIR[:TAG]`, a directory path, or `registry/repository[:tag|@digest]`.
+        src: String,
+    },
 }
 
 /// `rbuild store …`.

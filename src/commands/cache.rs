@@ -1,4 +1,7 @@
-//! `rbuild cache ls|prune`: the cache mounts `RUN --mount=type=cache` keeps in the store.
+//! `rbuild cache ls|prune|export|import`: the cache mounts `RUN --mount=type=cache` keeps in
+//! the store, and moving them between stores as OCI artifacts.
+
+mod transfer;
 
 use std::process::ExitCode;
 
@@ -13,6 +16,15 @@ pub fn run(store: &Store, command: CacheCommand) -> anyhow::Result<ExitCode> {
     match command {
         CacheCommand::Ls => ls(store),
         CacheCommand::Prune { filters } => prune(store, &filters),
+        CacheCommand::Export {
+            mounts: _,
+            ids,
+            registry,
+            dest,
+        } => transfer::export(store, &ids, &registry, &dest).map(|()| ExitCode::SUCCESS),
+        CacheCommand::Import { ids, registry, src } => {
+            transfer::import(store, &ids, &registry, &src).map(|()| ExitCode::SUCCESS)
+        }
     }
 }
 
