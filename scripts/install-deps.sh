@@ -22,6 +22,7 @@ tools=(
   ip:iproute2                 # network checks
   jq:jq                       # an independent reader of --progress rawjson
   time:time                   # peak-RSS measurements
+  slirp4netns:slirp4netns     # the private network of a default RUN
   ssh-agent:openssh-client    # RUN --mount=type=ssh forwards an agent
   ssh-add:openssh-client
   stress:stress               # load beside the suite when checking it is not flaky

@@ -127,6 +127,13 @@ fn shell_programs(script: &str) -> Vec<String> {
     out
 }
 
+/// Whether a const's name says it holds a program's name.
+fn is_tool_const(name: &str) -> bool {
+    ["HELPER", "BINARY", "TOOL"]
+        .iter()
+        .any(|t| name == *t || name.ends_with(&format!("_{t}")))
+}
+
 /// `let NAME = "VALUE";` bindings of a file, so `{NAME}` in a format string can be resolved.
 fn bindings(src: &str) -> BTreeMap<String, String> {
     re(r#"let (\w+) = "([^"]*)";"#)
@@ -139,10 +146,17 @@ fn bindings(src: &str) -> BTreeMap<String, String> {
 fn rust_programs(path: &Path, found: &mut BTreeMap<String, String>) {
     let src = std::fs::read_to_string(path).unwrap();
     let rel = path.strip_prefix(project()).unwrap().display().to_string();
-    let consts: BTreeMap<String, String> = re(r#"const (\w+): &str = "(/[^"]+)";"#)
+    // Paths in consts, and program names in consts named like one (HELPER, *_BINARY, *_TOOL).
+    let consts: BTreeMap<String, String> = re(r#"const (\w+): &str = "(/[^"]+|[a-z][\w-]*)";"#)
         .captures_iter(&src)
         .map(|c| (c[1].to_string(), c[2].to_string()))
+        .filter(|(name, value)| value.starts_with('/') || is_tool_const(name))
         .collect();
+    for (name, value) in &consts {
+        if let Some(p) = program(value).filter(|_| is_tool_const(name)) {
+            found.entry(p).or_insert_with(|| rel.clone());
+        }
+    }
     let mut add = |p: Option<String>| {
         if let Some(p) = p {
             found.entry(p).or_insert_with(|| rel.clone());
