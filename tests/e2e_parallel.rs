@@ -45,10 +45,11 @@ fn four_independent_stages_build_in_parallel() {
     let env = Env::new();
     let ctx = tempfile::tempdir().unwrap();
     let (port, met) = rendezvous(4, Duration::from_secs(120));
+    // --network=host: the private default network cannot reach this test's loopback.
     let mut dockerfile = String::new();
     for i in 0..4 {
         dockerfile.push_str(&format!(
-            "FROM busybox:latest AS s{i}\nRUN wget -q -O /out{i} http://127.0.0.1:{port}/s{i}\n\n"
+            "FROM busybox:latest AS s{i}\nRUN --network=host wget -q -O /out{i} http://127.0.0.1:{port}/s{i}\n\n"
         ));
     }
     dockerfile.push_str("FROM busybox:latest\n");

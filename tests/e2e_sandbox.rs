@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::sandbox::{dockerfile, host_interfaces, line_after, words};
+use common::sandbox::{dockerfile, host_interfaces, line_after, words, PRIVATE_NET};
 use common::{run_output, text, Env};
 
 /// Files the test plants on the host; removed on drop.
@@ -165,8 +165,9 @@ RUN echo "pids: $(ls /proc | grep -cE '^[0-9]+$')"; \
     echo "hostname: $(hostname)"; \
     sed 's/^/mnt: /' /proc/self/mountinfo; \
     mkdir -p /mnt; if mount -t tmpfs none /mnt 2>/dev/null; then echo "tmpfs-mount: allowed"; else echo "tmpfs-mount: refused"; fi; \
-    echo "net: $(ls /sys/class/net | tr '\n' ' ')"
+    echo "net: $(ls /sys/class/net | tr '\n' ' ')"; echo "netns: $(readlink /proc/self/ns/net)"
 RUN --network=none echo "net-none: $(ls /sys/class/net | tr '\n' ' ')"
+RUN --network=host echo "net-host: $(ls /sys/class/net | tr '\n' ' ')"
 "#
         ),
     );
@@ -188,12 +189,20 @@ RUN --network=none echo "net-none: $(ls /sys/class/net | tr '\n' ' ')"
         "refused",
         "RUN could mount a tmpfs:\n{log}"
     );
-    assert_eq!(
-        words(line_after(&out, "net: ")),
-        host_interfaces(),
-        "default network is the host's"
+    // A private network by default (issue 17): its own namespace, lo and slirp4netns's tap0.
+    let host_ns = std::fs::read_link("/proc/self/ns/net").unwrap();
+    assert_ne!(
+        line_after(&out, "netns: "),
+        host_ns.to_str().unwrap(),
+        "{log}"
     );
+    assert_eq!(words(line_after(&out, "net: ")), PRIVATE_NET, "{log}");
     assert_eq!(words(line_after(&out, "net-none: ")), ["lo"], "{log}");
+    assert_eq!(
+        words(line_after(&out, "net-host: ")),
+        host_interfaces(),
+        "{log}"
+    );
 }
 
 #[test]
@@ -220,12 +229,14 @@ fn build_network_none_leaves_only_lo_and_run_flag_overrides_it() {
         "{log}"
     );
     assert_eq!(words(line_after(&out, "net-default: ")), ["lo"], "{log}");
-    // The network mode is part of the RUN cache key: the default build must run the step again.
+    // The network mode is part of the RUN cache key: the default build must run the step again,
+    // on the private default network.
     let log = env.build_ok(ctx.path(), "net:2", &[]);
     let out = run_output(&log);
+    assert_eq!(words(line_after(&out, "net-build: ")), PRIVATE_NET, "{log}");
     assert_eq!(
-        words(line_after(&out, "net-build: ")),
-        host_interfaces(),
+        words(line_after(&out, "net-default: ")),
+        PRIVATE_NET,
         "{log}"
     );
 }

@@ -216,8 +216,9 @@ fn cgroup_files_during_run(env: &Env, flags: &[&str], files: &[&str]) -> Vec<Opt
     listener.set_nonblocking(true).unwrap();
     let port = listener.local_addr().unwrap().port();
     let ctx = tempfile::tempdir().unwrap();
-    // The port makes the RUN new in every build (limits are not part of its cache key).
-    let run = format!("RUN wget -q -O- http://127.0.0.1:{port}/go");
+    // The port makes the RUN new in every build (limits are not part of its cache key); the
+    // host network lets it reach this test on loopback.
+    let run = format!("RUN --network=host wget -q -O- http://127.0.0.1:{port}/go");
     dockerfile(ctx.path(), &format!("FROM busybox:latest\n{run}\n"));
     let log = ctx.path().join("build.log");
     let mut args = vec!["build", "--progress", "plain"];
