@@ -2,6 +2,7 @@
 
 mod cli;
 mod commands;
+mod docker_engine;
 mod output;
 mod render;
 mod render_json;

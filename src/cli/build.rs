@@ -43,6 +43,19 @@ pub enum ProgressMode {
     Rawjson,
 }
 
+/// `--label KEY=VALUE` (an empty value is a label too, as docker has it).
+fn parse_label(spec: &str) -> Result<(String, String), String> {
+    match spec.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("{spec:?} is not KEY=VALUE")),
+    }
+}
+
+/// `--annotation`: one value may name several targets.
+fn parse_annotation(spec: &str) -> Result<Vec<rbuild_build::annotations::Annotation>, String> {
+    rbuild_build::annotations::Annotation::parse(spec).map_err(|e| e.to_string())
+}
+
 /// Options of `rbuild build`.
 #[derive(Args, Debug)]
 pub struct BuildArgs {
@@ -108,14 +121,27 @@ pub struct BuildArgs {
     /// Network of RUN steps (`RUN --network=` overrides it).
     #[arg(long, value_enum, value_name = "MODE")]
     pub network: Option<NetworkArg>,
-    /// Where the image goes, as buildx spells it: `type=image` (default), `type=oci,dest=FILE`,
-    /// `type=docker,dest=FILE`, `type=local,dest=DIR`, with `compression=gzip|zstd|uncompressed`
-    /// and `compression-level=N`; repeatable.
+    /// Where the image goes, as buildx spells it: `type=image` (default; `push=true`,
+    /// `push-by-digest=true`, `name-canonical=true`), `type=registry`, `type=oci,dest=FILE`
+    /// (`tar=false`: a directory), `type=docker,dest=FILE` (no dest: `--load`),
+    /// `type=local,dest=DIR`, `type=tar,dest=FILE` (`-o -`: the root filesystem tar on stdout),
+    /// with `compression=gzip|zstd|uncompressed` and `compression-level=N`; repeatable.
     #[arg(short = 'o', long = "output", value_name = "type=TYPE,KEY=VALUE", value_parser = parse_output)]
     pub outputs: Vec<OutputSpec>,
     /// Push every `-t` tag to its registry after the build.
     #[arg(long)]
     pub push: bool,
+    /// Load the image into the docker engine (`DOCKER_HOST=unix://PATH` or
+    /// /var/run/docker.sock); `-o type=docker` without dest does the same.
+    #[arg(long)]
+    pub load: bool,
+    /// Label `KEY=VALUE` added to the image's config; repeatable.
+    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
+    pub labels: Vec<(String, String)>,
+    /// Annotation `[manifest|index|manifest-descriptor|index-descriptor[\[OS/ARCH\]],...:]KEY=VALUE`
+    /// of the manifest (default), the index, or their descriptors; repeatable.
+    #[arg(long = "annotation", value_name = "[TYPE:]KEY=VALUE", value_parser = parse_annotation)]
+    pub annotations: Vec<Vec<rbuild_build::annotations::Annotation>>,
     /// Fetch FROM images from their registry even when they are in the local store.
     #[arg(long)]
     pub pull: bool,

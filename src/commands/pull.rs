@@ -39,7 +39,7 @@ pub fn run(store: &Store, args: &PullArgs) -> anyhow::Result<ExitCode> {
                 .iter()
                 .map(|(p, img)| Ok((p.clone(), written(store, img)?)))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            let index = rbuild_build::image::write_index(store, &written)?;
+            let index = rbuild_build::image::write_index(store, &written, None)?;
             if reference.digest.is_none() {
                 store.set_tag(&reference.familiar(), &index)?;
             }

@@ -5,8 +5,9 @@ use std::sync::Arc;
 use rbuild_oci::{Descriptor, Platform};
 use rbuild_store::Store;
 
+use crate::annotations::{AnnotationTarget as Target, Annotations};
 use crate::export::{self, Dest, Exported, Output, Pusher};
-use crate::image::{finish_config, write_image};
+use crate::image::{finish_config, write_image, write_index, FsState, Written};
 use crate::lower::{lower, LowerInput};
 use crate::ops::{Contexts, Runtime};
 use crate::plan::{KeyView, Plan};
@@ -26,6 +27,8 @@ pub struct BuildResult {
     pub tags: Vec<String>,
     /// Names pushed, with the digest each registry stored.
     pub pushed: Vec<(String, rbuild_oci::Digest)>,
+    /// `NAME@DIGEST` names of outputs with `name-canonical=true`.
+    pub canonical: Vec<String>,
     /// Each platform's image (one, unless several platforms were built: then `manifest` is
     /// an index of them).
     pub platforms: Vec<(Platform, crate::image::Written)>,
@@ -177,6 +180,8 @@ pub struct Services<'a> {
     pub resolver: &'a dyn BaseResolver,
     /// Pushes images for outputs that ask for it.
     pub pusher: &'a dyn Pusher,
+    /// Loads images into the docker engine (`--load`).
+    pub loader: &'a dyn export::Loader,
     /// Downloads `ADD <url>` sources.
     pub fetcher: &'a dyn rbuild_context::remote::UrlFetcher,
     /// Where progress goes.
@@ -211,6 +216,7 @@ pub fn build(
         reporter.event(Event::Note(format!("WARNING: {w}")));
     }
     check_platforms(&plans)?;
+    Annotations(&req.annotations).check(plans.len())?;
     let rt = Runtime {
         request: req,
         store: store.clone(),
@@ -220,24 +226,19 @@ pub fn build(
         plan_only: false,
     };
     let values = crate::solve::run_plans(&plans, &rt)?;
-    let mut images = Vec::with_capacity(plans.len());
-    for (plan, fs) in plans.iter().zip(&values) {
-        let image = &plan.image;
-        let mut config = finish_config(
-            image.config.clone(),
-            &image.history,
-            fs,
-            image.base_created.as_deref(),
-        );
-        // BuildKit stamps the image itself with SOURCE_DATE_EPOCH, whatever the base's date.
-        if let Some(epoch) = req.source_date_epoch {
-            config.created = Some(crate::time::rfc3339(epoch));
-        }
-        images.push((plan.platform.clone(), write_image(&store, &config, fs)?));
-    }
+    let images = plans
+        .iter()
+        .zip(&values)
+        .map(|(plan, fs)| final_image(req, &store, plan, fs))
+        .collect::<Result<Vec<_>, _>>()?;
     let target = match images.as_slice() {
         [(_, one)] => one.manifest.clone(),
-        many => crate::image::write_index(&store, many)?,
+        many => {
+            let notes = Annotations(&req.annotations);
+            let mut index = write_index(&store, many, notes.for_target(Target::Index, None))?;
+            index.annotations = notes.for_target(Target::IndexDescriptor, None);
+            index
+        }
     };
     let exported = run_exports(req, &store, &target, services)?;
     Ok(BuildResult {
@@ -245,9 +246,45 @@ pub fn build(
         config: images[0].1.config.clone(),
         tags: exported.tagged,
         pushed: exported.pushed,
+        canonical: exported.canonical,
         platforms: images,
         cache: counting.stats(),
     })
+}
+
+/// Writes one platform's image: its config finished (history, `--label`s, the epoch) and its
+/// manifest with the `--annotation`s for it, on a descriptor carrying the descriptor ones.
+fn final_image(
+    req: &BuildRequest,
+    store: &Store,
+    plan: &Plan,
+    fs: &FsState,
+) -> Result<(Platform, Written), BuildError> {
+    let image = &plan.image;
+    let mut config = finish_config(
+        image.config.clone(),
+        &image.history,
+        fs,
+        image.base_created.as_deref(),
+    );
+    // BuildKit stamps the image itself with SOURCE_DATE_EPOCH, whatever the base's date.
+    if let Some(epoch) = req.source_date_epoch {
+        config.created = Some(crate::time::rfc3339(epoch));
+    }
+    if !req.labels.is_empty() {
+        let labels = config.config.labels.get_or_insert_with(Default::default);
+        labels.extend(req.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    let notes = Annotations(&req.annotations);
+    let platform = Some(&plan.platform);
+    let mut written = write_image(
+        store,
+        &config,
+        fs,
+        notes.for_target(Target::Manifest, platform),
+    )?;
+    written.manifest.annotations = notes.for_target(Target::ManifestDescriptor, platform);
+    Ok((plan.platform.clone(), written))
 }
 
 /// Runs every `--output` (the store's tags when none).
@@ -260,6 +297,8 @@ fn run_exports(
     let default = [Output::Image {
         names: Vec::new(),
         push: false,
+        push_by_digest: false,
+        name_canonical: false,
     }];
     let outputs = if req.outputs.is_empty() {
         &default[..]
@@ -272,10 +311,18 @@ fn run_exports(
         services
             .reporter
             .event(Event::Note(format!("exporting to {what}")));
-        let done = export::export(store, manifest, output, &req.tags, services.pusher)
+        let sinks = export::Sinks {
+            pusher: services.pusher,
+            loader: services.loader,
+        };
+        let done = export::export(store, manifest, output, &req.tags, sinks)
             .map_err(|source| BuildError::Export { what, source })?;
+        if let Some(said) = done.loaded {
+            services.reporter.event(Event::Note(said));
+        }
         all.tagged.extend(done.tagged);
         all.pushed.extend(done.pushed);
+        all.canonical.extend(done.canonical);
     }
     Ok(all)
 }
@@ -294,5 +341,7 @@ fn describe(output: &Output) -> String {
         Output::Oci { dest: d, .. } => format!("OCI layout directory {}", dest(d)),
         Output::Docker { dest: d, .. } => format!("docker archive {}", dest(d)),
         Output::Local { dest } => format!("directory {}", dest.display()),
+        Output::Load { .. } => "the docker engine".to_string(),
+        Output::Tar { dest: d } => format!("root filesystem tar {}", dest(d)),
     }
 }

@@ -93,6 +93,9 @@ pub enum BuildError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] rbuild_store::StoreError),
+    /// An `--annotation` cannot apply to this build.
+    #[error(transparent)]
+    Annotation(#[from] crate::annotations::AnnotationError),
     /// An image in the store is malformed.
     #[error("image {what}: {message}")]
     Image {

@@ -3,6 +3,8 @@
 use rbuild_oci::{
     media_type, to_canonical_json, Descriptor, Digest, History, ImageConfig, Manifest,
 };
+use std::collections::BTreeMap;
+
 use rbuild_store::Store;
 use serde::{Deserialize, Serialize};
 
@@ -133,11 +135,13 @@ pub struct Written {
     pub config: Digest,
 }
 
-/// Writes config and OCI manifest blobs; returns both digests (each computed once).
+/// Writes config and OCI manifest blobs (with `annotations` in the manifest); returns both
+/// digests (each computed once).
 pub fn write_image(
     store: &Store,
     config: &ImageConfig,
     fs: &FsState,
+    annotations: Option<BTreeMap<String, String>>,
 ) -> Result<Written, BuildError> {
     let config_bytes = to_canonical_json(config);
     let config_digest = store.put_blob(&config_bytes)?;
@@ -150,7 +154,7 @@ pub fn write_image(
             config_bytes.len() as u64,
         ),
         layers: fs.layers.iter().map(|l| l.descriptor.clone()).collect(),
-        annotations: None,
+        annotations,
     };
     let bytes = to_canonical_json(&manifest);
     let digest = store.put_blob(&bytes)?;
@@ -160,10 +164,11 @@ pub fn write_image(
     })
 }
 
-/// Writes an OCI index of per-platform images; returns its descriptor.
+/// Writes an OCI index (with `annotations`) of per-platform images; returns its descriptor.
 pub fn write_index(
     store: &Store,
     images: &[(rbuild_oci::Platform, Written)],
+    annotations: Option<BTreeMap<String, String>>,
 ) -> Result<Descriptor, BuildError> {
     let manifests = images
         .iter()
@@ -177,7 +182,7 @@ pub fn write_index(
         schema_version: 2,
         media_type: Some(media_type::OCI_INDEX.to_string()),
         manifests,
-        annotations: None,
+        annotations,
     };
     let bytes = to_canonical_json(&index);
     let digest = store.put_blob(&bytes)?;

@@ -69,7 +69,7 @@ pub fn import_rootfs(
         comment: Some("Imported from tarball".into()),
         ..config.history[0].clone()
     };
-    let manifest = write_image(store, &config, &fs)?.manifest;
+    let manifest = write_image(store, &config, &fs, None)?.manifest;
     store.set_tag(&tag, &manifest)?;
     Ok(manifest)
 }

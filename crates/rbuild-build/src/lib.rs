@@ -5,6 +5,7 @@
 //! [`ops::Step`] with the effects of an [`ops::Runtime`]), writes the image (config + OCI
 //! manifest) into the store and runs the outputs.
 
+pub mod annotations;
 mod builder;
 mod cache;
 mod error;

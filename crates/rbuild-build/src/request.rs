@@ -82,6 +82,10 @@ pub struct BuildRequest {
     pub secrets: BTreeMap<String, crate::secrets::SecretSource>,
     /// `--ssh`: what each ssh id forwards.
     pub ssh: BTreeMap<String, crate::secrets::SshSource>,
+    /// `--label`: labels added to the final image's config.
+    pub labels: BTreeMap<String, String>,
+    /// `--annotation`: annotations of the manifest, the index or their descriptors.
+    pub annotations: Vec<crate::annotations::Annotation>,
 }
 
 /// What a `--build-context` name stands for.
@@ -156,6 +160,8 @@ impl BuildRequest {
             build_platform: rbuild_oci::Platform::host(),
             secrets: BTreeMap::new(),
             ssh: BTreeMap::new(),
+            labels: BTreeMap::new(),
+            annotations: Vec::new(),
         }
     }
 }

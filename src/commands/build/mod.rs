@@ -39,9 +39,14 @@ pub fn run(args: BuildArgs, store: Arc<Store>) -> anyhow::Result<ExitCode> {
     let pusher = RegistryPusher(&remote);
     let fetcher = remote.url_fetcher();
     let req = request(args)?;
+    let engine = crate::docker_engine::DockerEngine::from_env();
+    if req.outputs.iter().any(|o| matches!(o, Output::Load { .. })) {
+        engine.check()?;
+    }
     let services = rbuild_build::Services {
         resolver: &resolver,
         pusher: &pusher,
+        loader: &engine,
         fetcher: &fetcher,
         reporter,
     };
@@ -112,6 +117,8 @@ fn apply_push(outputs: &mut Vec<Output>, push: bool) {
         outputs.push(Output::Image {
             names: Vec::new(),
             push: true,
+            push_by_digest: false,
+            name_canonical: false,
         });
     }
 }
@@ -125,6 +132,11 @@ pub(crate) fn request(args: BuildArgs) -> anyhow::Result<BuildRequest> {
     req.compression = rbuild_build::export::layer_compression(&args.outputs)?;
     req.outputs = args.outputs.into_iter().map(|o| o.output).collect();
     apply_push(&mut req.outputs, args.push);
+    if args.load {
+        req.outputs.push(Output::Load { names: Vec::new() });
+    }
+    req.labels = args.labels.into_iter().collect();
+    req.annotations = args.annotations.into_iter().flatten().collect();
     for tag in args
         .tags
         .iter()
@@ -135,7 +147,7 @@ pub(crate) fn request(args: BuildArgs) -> anyhow::Result<BuildRequest> {
     let unnamed_push = req
         .outputs
         .iter()
-        .any(|o| matches!(o, Output::Image { push: true, names } if names.is_empty()));
+        .any(|o| matches!(o, Output::Image { push: true, names, .. } if names.is_empty()));
     if unnamed_push && args.tags.is_empty() {
         anyhow::bail!("pushing needs a name: give -t NAME[:TAG] (or name= in the output)");
     }

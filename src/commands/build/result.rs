@@ -85,7 +85,8 @@ fn summary(result: &BuildResult, seconds: f64) {
 /// buildx's metadata keys, plus rbuild's cache statistics and pushes.
 fn metadata(result: &BuildResult) -> serde_json::Value {
     let mut names: Vec<&str> = result.tags.iter().map(String::as_str).collect();
-    for (name, _) in &result.pushed {
+    let pushed = result.pushed.iter().map(|(n, _)| n);
+    for name in pushed.chain(&result.canonical) {
         if !names.contains(&name.as_str()) {
             names.push(name);
         }

@@ -4,20 +4,26 @@
 //!   or `--push`) also pushed to each name's registry through a [`Pusher`].
 //! * `type=oci,dest=FILE` / `type=docker,dest=FILE`: an OCI layout or docker-archive tar
 //!   (`dest=-` is stdout; `type=oci,tar=false,dest=DIR` writes the layout as a directory).
+//! * `type=docker` without `dest` (`--load`): the docker archive streamed into the docker
+//!   engine through a [`Loader`].
 //! * `type=local,dest=DIR`: the final root filesystem unpacked into `DIR`.
+//! * `type=tar,dest=FILE` (`-o -`): the final root filesystem as one tar.
 //!
 //! `compression=gzip|zstd|uncompressed` and `compression-level=N` choose how the build's new
 //! layers are compressed (see [`layer_compression`]).
 
+mod image;
+mod rootfs;
 mod spec;
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use rbuild_layer::{ApplyOptions, ApplyStats, Compression, LayerError, WhiteoutMode};
+use rbuild_layer::{Compression, LayerError};
 use rbuild_oci::{media_type, Descriptor, Digest};
 use rbuild_store::{OutputFile, Store, StoreError};
 
+pub use rootfs::unpack_rootfs;
 pub use spec::{layer_compression, parse_output, Dest, Output, OutputSpec, SpecError};
 
 /// Pushes an image from the store to a registry: the registry client the caller owns.
@@ -32,6 +38,25 @@ pub trait Pusher: Send + Sync {
     ) -> Result<Digest, Box<dyn std::error::Error + Send + Sync>>;
 }
 
+/// Writes a docker archive into the engine's `docker load`: the daemon client the caller owns.
+pub trait Loader: Send + Sync {
+    /// Streams the archive `write` produces to the engine; returns what the engine reported
+    /// (`Loaded image: NAME`).
+    fn load(
+        &self,
+        write: &mut dyn FnMut(&mut dyn Write) -> Result<(), StoreError>,
+    ) -> Result<String, Box<dyn std::error::Error + Send + Sync>>;
+}
+
+/// Where exports send what leaves the machine's files: registries and the docker engine.
+#[derive(Clone, Copy)]
+pub struct Sinks<'a> {
+    /// Pushes to registries.
+    pub pusher: &'a dyn Pusher,
+    /// Loads into the docker engine.
+    pub loader: &'a dyn Loader,
+}
+
 /// What one export did.
 #[derive(Debug, Default)]
 pub struct Exported {
@@ -39,6 +64,10 @@ pub struct Exported {
     pub tagged: Vec<String>,
     /// Names pushed, with the digest each registry stored.
     pub pushed: Vec<(String, Digest)>,
+    /// `NAME@DIGEST` names (`name-canonical=true`).
+    pub canonical: Vec<String>,
+    /// What the docker engine reported for a `--load`.
+    pub loaded: Option<String>,
 }
 
 /// Why an export failed or an `--output` value is wrong.
@@ -92,6 +121,9 @@ pub enum ExportError {
         #[source]
         source: LayerError,
     },
+    /// Loading into the docker engine failed.
+    #[error("loading the image into the docker engine")]
+    Load(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Pushing a name failed.
     #[error("pushing {name}")]
     Push {
@@ -103,21 +135,21 @@ pub enum ExportError {
     },
 }
 
-fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> ExportError + '_ {
+pub(crate) fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> ExportError + '_ {
     move |source| ExportError::Io {
         path: path.to_path_buf(),
         source,
     }
 }
 
-/// Runs one export of the image `manifest`; `tags` are the build's `-t` values, `pusher`
-/// pushes for outputs that ask for it.
+/// Runs one export of the image `manifest`; `tags` are the build's `-t` values, `sinks`
+/// push and load for outputs that ask for it.
 pub fn export(
     store: &Store,
     manifest: &Descriptor,
     output: &Output,
     tags: &[String],
-    pusher: &dyn Pusher,
+    sinks: Sinks<'_>,
 ) -> Result<Exported, ExportError> {
     let given = output.names();
     let names = if given.is_empty() { tags } else { given };
@@ -130,26 +162,19 @@ pub fn export(
             .map(|t| (t.clone(), manifest.clone()))
             .collect()
     };
-    let mut done = Exported::default();
     match output {
-        Output::Image { push, .. } => {
-            if *push && names.is_empty() {
-                return Err(ExportError::NoName);
-            }
-            for tag in names {
-                store.set_tag(tag, manifest)?;
-                done.tagged.push(tag.clone());
-            }
-            for name in names.iter().filter(|_| *push) {
-                let digest =
-                    pusher
-                        .push(store, manifest, name)
-                        .map_err(|source| ExportError::Push {
-                            name: name.clone(),
-                            source,
-                        })?;
-                done.pushed.push((name.clone(), digest));
-            }
+        Output::Image {
+            push,
+            push_by_digest,
+            name_canonical,
+            ..
+        } => {
+            let opts = image::ImageOpts {
+                push: *push,
+                by_digest: *push_by_digest,
+                canonical: *name_canonical,
+            };
+            return image::export_image(store, manifest, names, &opts, sinks.pusher);
         }
         Output::Oci {
             dest: Dest::File(dir),
@@ -157,21 +182,32 @@ pub fn export(
             ..
         } => store.export_oci_dir(&refs(), dir)?,
         Output::Oci { dest, .. } => write_tar(dest, |w| store.export_oci_archive(&refs(), w))?,
-        Output::Docker { .. } if media_type::is_index(&manifest.media_type) => {
+        Output::Docker { .. } | Output::Load { .. }
+            if media_type::is_index(&manifest.media_type) =>
+        {
             return Err(ExportError::NotOneImage);
+        }
+        Output::Load { .. } => {
+            let mut write = |w: &mut dyn Write| store.export_docker_archive(&refs(), w);
+            let said = sinks.loader.load(&mut write).map_err(ExportError::Load)?;
+            return Ok(Exported {
+                loaded: Some(said),
+                ..Exported::default()
+            });
         }
         Output::Docker { dest, .. } => {
             write_tar(dest, |w| store.export_docker_archive(&refs(), w))?
         }
-        Output::Local { dest } => unpack_each(store, manifest, dest)?,
+        Output::Local { dest } => rootfs::unpack_each(store, manifest, dest)?,
+        Output::Tar { dest } => rootfs::tar_each(store, manifest, dest)?,
     }
-    Ok(done)
+    Ok(Exported::default())
 }
 
 /// Streams a tar to stdout, or through [`OutputFile`]: a regular file is replaced atomically
 /// (a crash never leaves a truncated archive under the asked name), a device or FIFO is
 /// written into, a directory is refused.
-fn write_tar(
+pub(crate) fn write_tar(
     dest: &Dest,
     write: impl FnOnce(&mut dyn Write) -> Result<(), StoreError>,
 ) -> Result<(), ExportError> {
@@ -186,64 +222,4 @@ fn write_tar(
     let mut out = OutputFile::create(path)?;
     write(&mut out)?;
     Ok(out.finish()?)
-}
-
-/// `type=local`: the root filesystem in `dest`, or for an index each platform's in
-/// `dest/<os>_<arch>[_<variant>]`, as BuildKit lays them out.
-fn unpack_each(store: &Store, desc: &Descriptor, dest: &Path) -> Result<(), ExportError> {
-    if !media_type::is_index(&desc.media_type) {
-        return unpack_rootfs(store, desc, dest).map(drop);
-    }
-    let bytes = store.read_blob(&desc.digest)?;
-    let index: rbuild_oci::Index =
-        serde_json::from_slice(&bytes).map_err(|e| ExportError::Image {
-            digest: desc.digest.clone(),
-            source: Box::new(crate::BuildError::Image {
-                what: desc.digest.to_string(),
-                message: format!("index is not valid JSON: {e}"),
-            }),
-        })?;
-    for m in &index.manifests {
-        let dir = match &m.platform {
-            Some(p) => p.to_spec().replace('/', "_"),
-            None => m.digest.to_string().replace(':', "_"),
-        };
-        unpack_rootfs(store, m, &dest.join(dir))?;
-    }
-    Ok(())
-}
-
-/// Unpacks the image's layers, bottom first, into `dir` with whiteouts applied: the final
-/// root filesystem as a container would see it. Every layer is verified against its blob
-/// digest and the diff_id the config claims for it.
-pub fn unpack_rootfs(
-    store: &Store,
-    manifest: &Descriptor,
-    dir: &Path,
-) -> Result<ApplyStats, ExportError> {
-    let (m, config) =
-        crate::image::read_image(store, manifest).map_err(|e| ExportError::Image {
-            digest: manifest.digest.clone(),
-            source: Box::new(e),
-        })?;
-    std::fs::create_dir_all(dir).map_err(io_at(dir))?;
-    let opts = ApplyOptions {
-        whiteouts: WhiteoutMode::Apply,
-        ..Default::default()
-    };
-    let mut total = ApplyStats::default();
-    for (layer, diff_id) in m.layers.iter().zip(&config.rootfs.diff_ids) {
-        let layer_err = |source| ExportError::Layer {
-            digest: layer.digest.clone(),
-            source,
-        };
-        let blob = store.blob_reader(&layer.digest, Some(layer.size))?;
-        let reader = Box::new(std::io::BufReader::with_capacity(1 << 20, blob));
-        let mut tar = rbuild_layer::decompress(reader).map_err(layer_err)?;
-        let stats =
-            rbuild_layer::apply_layer_verified(&mut tar, dir, &opts, diff_id).map_err(layer_err)?;
-        total.entries += stats.entries;
-        total.bytes += stats.bytes;
-    }
-    Ok(total)
 }

@@ -29,6 +29,16 @@ pub enum Output {
         names: Vec<String>,
         /// Whether to push every name after tagging.
         push: bool,
+        /// `push-by-digest=true`: push to each name's repository by digest, no tag.
+        push_by_digest: bool,
+        /// `name-canonical=true`: also name the image `NAME@DIGEST` (in the result's names).
+        name_canonical: bool,
+    },
+    /// The final root filesystem as a tarball (`type=tar`); several platforms go into
+    /// `<os>_<arch>/` directories of it.
+    Tar {
+        /// Destination.
+        dest: Dest,
     },
     /// An OCI image layout, as a tar or (`tar=false`) a directory.
     Oci {
@@ -46,6 +56,12 @@ pub enum Output {
         /// `RepoTags`; empty means the build's tags.
         names: Vec<String>,
     },
+    /// A docker archive loaded into the docker engine (`--load`, or `type=docker` without
+    /// `dest`, as buildx does).
+    Load {
+        /// `RepoTags`; empty means the build's tags.
+        names: Vec<String>,
+    },
     /// The root filesystem unpacked into a directory.
     Local {
         /// The directory (created if missing).
@@ -59,8 +75,9 @@ impl Output {
         match self {
             Output::Image { names, .. }
             | Output::Oci { names, .. }
-            | Output::Docker { names, .. } => names,
-            Output::Local { .. } => &[],
+            | Output::Docker { names, .. }
+            | Output::Load { names } => names,
+            Output::Local { .. } | Output::Tar { .. } => &[],
         }
     }
 }
@@ -90,7 +107,7 @@ pub enum SpecError {
     #[error("unknown or unsupported option {0:?}")]
     Unknown(String),
     /// A type this builder does not have.
-    #[error("unsupported type {0:?} (supported: image, registry, oci, docker, local)")]
+    #[error("unsupported type {0:?} (supported: image, registry, oci, docker, local, tar)")]
     Type(String),
     /// A missing or misplaced `dest=`.
     #[error("{0}")]
@@ -134,7 +151,11 @@ pub fn parse_output(spec: &str) -> Result<OutputSpec, ExportError> {
 
 fn parse_fields(spec: &str) -> Result<OutputSpec, SpecError> {
     if spec == "-" {
-        return Err(SpecError::NotSupported("a root filesystem tar on stdout (type=tar) is not supported; use type=oci,dest=- or type=docker,dest=-"));
+        // buildx: `-o -` is the root filesystem as a tar on stdout.
+        return Ok(OutputSpec {
+            output: Output::Tar { dest: Dest::Stdout },
+            compression: None,
+        });
     }
     if !spec.contains('=') {
         let output = Output::Local { dest: spec.into() };
@@ -157,9 +178,9 @@ fn parse_fields(spec: &str) -> Result<OutputSpec, SpecError> {
     if let Some(k) = kv.keys().next() {
         return Err(SpecError::Unknown(k.clone()));
     }
-    if compression.is_some() && matches!(output, Output::Local { .. }) {
+    if compression.is_some() && matches!(output, Output::Local { .. } | Output::Tar { .. }) {
         return Err(SpecError::NotSupported(
-            "type=local writes files, not layers: compression does not apply",
+            "type=local and type=tar write files, not layers: compression does not apply",
         ));
     }
     Ok(OutputSpec {
@@ -202,16 +223,27 @@ fn take_output(kv: &mut Kv) -> Result<Output, SpecError> {
         Some(p) => Ok(Dest::File(p.into())),
     };
     let push = flag(kv, "push")?;
-    if push.is_some() && !matches!(ty.as_str(), "image" | "registry") {
-        return Err(SpecError::NotSupported("push= applies to type=image only"));
+    let by_digest = flag(kv, "push-by-digest")?;
+    let canonical = flag(kv, "name-canonical")?;
+    let image_only = push.is_some() || by_digest.is_some() || canonical.is_some();
+    if image_only && !matches!(ty.as_str(), "image" | "registry") {
+        return Err(SpecError::NotSupported(
+            "push=, push-by-digest= and name-canonical= apply to type=image only",
+        ));
     }
     match ty.as_str() {
         "image" | "registry" => {
             if dest.is_some() {
                 return Err(SpecError::Dest("type=image takes no dest"));
             }
-            let push = push.unwrap_or(ty == "registry");
-            Ok(Output::Image { names, push })
+            let push_by_digest = by_digest.unwrap_or(false);
+            let push = push.unwrap_or(ty == "registry") || push_by_digest;
+            Ok(Output::Image {
+                names,
+                push,
+                push_by_digest,
+                name_canonical: canonical.unwrap_or(false),
+            })
         }
         "oci" => {
             let tar = flag(kv, "tar")?.unwrap_or(true);
@@ -221,9 +253,13 @@ fn take_output(kv: &mut Kv) -> Result<Output, SpecError> {
             }
             Ok(Output::Oci { dest, tar, names })
         }
+        "docker" if dest.as_deref().is_none_or(str::is_empty) => Ok(Output::Load { names }),
         "docker" => Ok(Output::Docker {
             dest: tar_dest(dest)?,
             names,
+        }),
+        "tar" => Ok(Output::Tar {
+            dest: tar_dest(dest)?,
         }),
         "local" => match dest {
             Some(d) if !d.is_empty() && d != "-" => Ok(Output::Local { dest: d.into() }),

@@ -10,28 +10,36 @@ fn parses_buildx_spellings() {
         out("type=image"),
         Output::Image {
             names: vec![],
-            push: false
+            push: false,
+            push_by_digest: false,
+            name_canonical: false
         }
     );
     assert_eq!(
         out("type=registry,name=r:1"),
         Output::Image {
             names: vec!["r:1".into()],
-            push: true
+            push: true,
+            push_by_digest: false,
+            name_canonical: false
         }
     );
     assert_eq!(
         out("type=image,name=r:1,push=true"),
         Output::Image {
             names: vec!["r:1".into()],
-            push: true
+            push: true,
+            push_by_digest: false,
+            name_canonical: false
         }
     );
     assert_eq!(
         out("type=image,\"name=a:1,b:2\""),
         Output::Image {
             names: vec!["a:1".into(), "b:2".into()],
-            push: false
+            push: false,
+            push_by_digest: false,
+            name_canonical: false
         }
     );
 }
@@ -100,11 +108,43 @@ fn parses_compression() {
 }
 
 #[test]
+fn parses_registry_push_options_and_tar() {
+    assert_eq!(
+        out("type=image,name=r/a,push-by-digest=true,name-canonical=true"),
+        Output::Image {
+            names: vec!["r/a".into()],
+            push: true,
+            push_by_digest: true,
+            name_canonical: true
+        }
+    );
+    assert_eq!(
+        out("type=tar,dest=fs.tar"),
+        Output::Tar {
+            dest: Dest::File("fs.tar".into())
+        }
+    );
+    assert_eq!(out("-"), Output::Tar { dest: Dest::Stdout });
+}
+
+#[test]
+fn docker_without_dest_loads_into_the_engine_as_buildx_does() {
+    assert_eq!(
+        out("type=docker,name=a:1"),
+        Output::Load {
+            names: vec!["a:1".into()]
+        }
+    );
+    assert_eq!(out("type=docker,dest="), Output::Load { names: vec![] });
+}
+
+#[test]
 fn rejects_what_it_cannot_do() {
     for bad in [
         "type=oci",
         "type=local",
-        "type=tar,dest=x",
+        "type=tar",
+        "type=tar,dest=x,compression=gzip",
         "type=image,push=maybe",
         "type=oci,dest=f,push=true",
         "type=image,compression=lz4",
@@ -116,7 +156,7 @@ fn rejects_what_it_cannot_do() {
         "type=image,bogus=1",
         "type=image,type=oci",
         "type=oci,dest=-,tar=false",
-        "-",
+        "type=docker,dest=x,push-by-digest=true",
     ] {
         assert!(parse_output(bad).is_err(), "{bad} was accepted");
     }
