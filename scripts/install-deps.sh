@@ -26,6 +26,7 @@ tools=(
   ssh-agent:openssh-client    # RUN --mount=type=ssh forwards an agent
   ssh-add:openssh-client
   stress:stress               # load beside the suite when checking it is not flaky
+  qemu-aarch64-static:qemu-user-static  # RUN steps of arm64 images (tests/e2e_platforms.rs)
 )
 
 # Libraries and headers no program names.

@@ -4,14 +4,12 @@
 
 mod date;
 mod file;
-mod legacy;
 mod proxy;
 
 use std::path::{Path, PathBuf};
 
 pub use date::parse_http_date;
 pub use file::DownloadFile;
-pub use legacy::download;
 pub use proxy::ProxyConfig;
 
 /// Any error a fetcher reports, as the source of [`RemoteError::Fetch`].
