@@ -25,6 +25,8 @@ tools=(
   slirp4netns:slirp4netns     # the private network of a default RUN
   ssh-agent:openssh-client    # RUN --mount=type=ssh forwards an agent
   ssh-add:openssh-client
+  ssh-keygen:openssh-client   # keys for the --ssh tests
+  debootstrap:debootstrap     # the Debian base of the RUN --mount tests (kept in /var/cache/rbuild-test)
   stress:stress               # load beside the suite when checking it is not flaky
   qemu-aarch64-static:qemu-user-static  # RUN steps of arm64 images (tests/e2e_platforms.rs)
 )

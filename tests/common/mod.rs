@@ -5,8 +5,11 @@
 
 pub mod context;
 pub mod fstree;
+pub mod gate;
 pub mod hostile;
 pub mod images;
+pub mod leaks;
+pub mod mounts;
 pub mod registry;
 pub mod sandbox;
 
