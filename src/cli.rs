@@ -109,6 +109,11 @@ pub enum Command {
         #[command(subcommand)]
         command: StoreCommand,
     },
+    /// Check what this machine gives the sandbox (root or user namespaces, overlayfs,
+    /// cgroups, the network helper, seccomp, emulation, and for rootless runs subordinate ids
+    /// and newuidmap): each requirement, what was found and the command that fixes it; exits 1
+    /// when something needed is missing.
+    Doctor,
     /// Machine setup: `setup binfmt` registers QEMU emulators for other platforms.
     Setup {
         /// What to set up.
@@ -264,7 +269,7 @@ pub struct LoginArgs {
 
 const SUBCOMMANDS: &[&str] = &[
     "build", "images", "inspect", "import", "help", "pull", "push", "login", "logout", "prune",
-    "rm", "tag", "save", "load", "store", "debug", "cache", "setup",
+    "rm", "tag", "save", "load", "store", "debug", "cache", "setup", "doctor",
 ];
 
 /// Inserts `build` when the first argument after global options is not a subcommand

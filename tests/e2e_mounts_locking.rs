@@ -48,6 +48,8 @@ impl Build {
             "build",
             "--progress",
             "plain",
+            "--allow",
+            "network.host",
             "--build-arg",
             &arg,
             ctx.to_str().unwrap(),

@@ -22,9 +22,16 @@ fn platform_reaches_target_args_and_the_scratch_config() {
     assert_eq!(config["os"], "linux", "{config}");
     assert_eq!(config["config"]["Labels"]["arch"], "arm64", "{config}");
     // Several platforms make an index of one image each (tests/e2e_platforms.rs runs them).
-    env.build_ok(ctx.path(), "two:1", &["--platform", "linux/arm64,linux/amd64"]);
+    env.build_ok(
+        ctx.path(),
+        "two:1",
+        &["--platform", "linux/arm64,linux/amd64"],
+    );
     let out = env.rbuild_ok(&["inspect", "two:1"]);
-    assert!(out.contains("linux/arm64") && out.contains("linux/amd64"), "{out}");
+    assert!(
+        out.contains("linux/arm64") && out.contains("linux/amd64"),
+        "{out}"
+    );
 }
 
 /// BuildKit writes no Entrypoint for `ENTRYPOINT []` (null, not an empty list).

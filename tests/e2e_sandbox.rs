@@ -171,7 +171,7 @@ RUN --network=host echo "net-host: $(ls /sys/class/net | tr '\n' ' ')"
 "#
         ),
     );
-    let log = env.build_ok(ctx.path(), "iso:1", &[]);
+    let log = env.build_ok(ctx.path(), "iso:1", &["--allow", "network.host"]);
     let out = run_output(&log);
     let pids: usize = line_after(&out, "pids: ").parse().unwrap();
     assert!((1..10).contains(&pids), "RUN sees {pids} processes:\n{log}");
@@ -220,7 +220,8 @@ fn build_network_none_leaves_only_lo_and_run_flag_overrides_it() {
          RUN --network=host echo \"net-host: $(ls /sys/class/net | tr '\\n' ' ')\"\n\
          RUN --network=default echo \"net-default: $(ls /sys/class/net | tr '\\n' ' ')\"\n",
     );
-    let log = env.build_ok(ctx.path(), "net:1", &["--network", "none"]);
+    let net_none = ["--network", "none", "--allow", "network.host"];
+    let log = env.build_ok(ctx.path(), "net:1", &net_none);
     let out = run_output(&log);
     assert_eq!(words(line_after(&out, "net-build: ")), ["lo"], "{log}");
     assert_eq!(
@@ -231,7 +232,7 @@ fn build_network_none_leaves_only_lo_and_run_flag_overrides_it() {
     assert_eq!(words(line_after(&out, "net-default: ")), ["lo"], "{log}");
     // The network mode is part of the RUN cache key: the default build must run the step again,
     // on the private default network.
-    let log = env.build_ok(ctx.path(), "net:2", &[]);
+    let log = env.build_ok(ctx.path(), "net:2", &["--allow", "network.host"]);
     let out = run_output(&log);
     assert_eq!(words(line_after(&out, "net-build: ")), PRIVATE_NET, "{log}");
     assert_eq!(

@@ -11,7 +11,7 @@ use super::{parse_platform, RegistryFlags};
 /// `--network` of a build.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NetworkArg {
-    /// The builder's default (the host's network).
+    /// The builder's default: a private network with NAT egress (no host loopback).
     Default,
     /// The host's network namespace.
     Host,
@@ -41,6 +41,18 @@ pub enum ProgressMode {
     Tty,
     /// One JSON object per event and line (schema: docs/PROGRESS.md).
     Rawjson,
+}
+
+/// `--security-opt seccomp=VALUE` (the only option a build takes).
+fn parse_security_opt(spec: &str) -> Result<rbuild_sandbox::SeccompMode, String> {
+    match spec.split_once(['=', ':']) {
+        Some(("seccomp", v)) if !v.is_empty() => {
+            Ok(rbuild_sandbox::SeccompMode::from_security_opt(v))
+        }
+        _ => Err(format!(
+            "{spec:?}: a build takes seccomp=unconfined|builtin|PROFILE.json only"
+        )),
+    }
 }
 
 /// `--label KEY=VALUE` (an empty value is a label too, as docker has it).
@@ -135,6 +147,14 @@ pub struct BuildArgs {
     /// /var/run/docker.sock); `-o type=docker` without dest does the same.
     #[arg(long)]
     pub load: bool,
+    /// Grant an entitlement, as BuildKit names them: `network.host` (RUN on the host's
+    /// network) and `security.insecure` (`RUN --security=insecure`); repeatable or comma-separated.
+    #[arg(long = "allow", value_name = "ENTITLEMENT", value_delimiter = ',')]
+    pub allow: Vec<String>,
+    /// `seccomp=unconfined|builtin|PROFILE.json`: the seccomp filter of every RUN (default:
+    /// Docker's default profile); repeatable forms docker takes for other options are refused.
+    #[arg(long = "security-opt", value_name = "seccomp=VALUE", value_parser = parse_security_opt)]
+    pub security_opt: Option<rbuild_sandbox::SeccompMode>,
     /// Label `KEY=VALUE` added to the image's config; repeatable.
     #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
     pub labels: Vec<(String, String)>,

@@ -4,6 +4,7 @@ mod build;
 mod cache;
 mod debug;
 mod debug_plan;
+mod doctor;
 mod images;
 mod import;
 mod inspect;
@@ -38,6 +39,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             return debug::run(command)
         }
         Command::Setup { command } => return setup::run(command),
+        Command::Doctor => return doctor::run(),
         _ => {}
     }
     let store = open_store(cli.root)?;
@@ -52,7 +54,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Login(_)
         | Command::Logout { .. }
         | Command::Debug { .. }
-        | Command::Setup { .. } => Ok(ExitCode::SUCCESS),
+        | Command::Setup { .. }
+        | Command::Doctor => Ok(ExitCode::SUCCESS),
         Command::Inspect { reference } => inspect::run(&store, &reference),
         Command::Import { tarball, reference } => import::run(&store, &tarball, &reference),
         Command::Prune { all, keep_storage } => prune::run(&store, all, keep_storage.as_deref()),

@@ -27,6 +27,6 @@ pub use builder::{build, explain, make_plan, BuildResult, Services};
 pub use error::{excerpt, BuildError, StepLocation};
 pub use ocilayout::{OciLayoutError, OciLayoutRef};
 pub use request::{
-    read_dockerfile, BuildRequest, DockerfileSource, NamedContext, NamedContextError,
-    MAX_DOCKERFILE_BYTES,
+    read_dockerfile, BuildRequest, DockerfileSource, EntitlementError, Entitlements, NamedContext,
+    NamedContextError, MAX_DOCKERFILE_BYTES,
 };

@@ -68,6 +68,10 @@ pub struct BuildRequest {
     pub limits: rbuild_sandbox::Limits,
     /// `--network` for the whole build (None = default); `RUN --network=` overrides it per step.
     pub network: Option<rbuild_sandbox::NetworkMode>,
+    /// `--allow`: the entitlements granted (BuildKit's names).
+    pub allow: Entitlements,
+    /// `--security-opt seccomp=`: the filter of every sandboxed RUN.
+    pub seccomp: rbuild_sandbox::SeccompMode,
     /// Where the image goes (`--output`); empty means `type=image` (tags in the store).
     pub outputs: Vec<crate::export::Output>,
     /// How new layers are compressed (part of the cache key unless the default gzip 6).
@@ -86,6 +90,33 @@ pub struct BuildRequest {
     pub labels: BTreeMap<String, String>,
     /// `--annotation`: annotations of the manifest, the index or their descriptors.
     pub annotations: Vec<crate::annotations::Annotation>,
+}
+
+/// Entitlements a build must be granted with `--allow` (BuildKit's names), because they
+/// weaken the sandbox.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Entitlements {
+    /// `network.host`: RUN steps on the host's network.
+    pub network_host: bool,
+    /// `security.insecure`: `RUN --security=insecure`.
+    pub security_insecure: bool,
+}
+
+/// An `--allow` value that names no entitlement.
+#[derive(Debug, thiserror::Error)]
+#[error("--allow {0:?}: unknown entitlement (network.host, security.insecure)")]
+pub struct EntitlementError(pub String);
+
+impl Entitlements {
+    /// Grants one `--allow` value.
+    pub fn grant(&mut self, name: &str) -> Result<(), EntitlementError> {
+        match name {
+            "network.host" => self.network_host = true,
+            "security.insecure" => self.security_insecure = true,
+            other => return Err(EntitlementError(other.to_string())),
+        }
+        Ok(())
+    }
 }
 
 /// What a `--build-context` name stands for.
@@ -160,6 +191,8 @@ impl BuildRequest {
             build_platform: rbuild_oci::Platform::host(),
             secrets: BTreeMap::new(),
             ssh: BTreeMap::new(),
+            allow: Entitlements::default(),
+            seccomp: rbuild_sandbox::SeccompMode::Default,
             labels: BTreeMap::new(),
             annotations: Vec::new(),
         }

@@ -128,6 +128,17 @@ pub(crate) fn request(args: BuildArgs) -> anyhow::Result<BuildRequest> {
     let mut req = BuildRequest::new(args.context.clone());
     req.limits = limits::from_args(&args)?;
     req.network = args.network.and_then(NetworkArg::mode);
+    for name in &args.allow {
+        req.allow.grant(name)?;
+    }
+    if req.network == Some(rbuild_sandbox::NetworkMode::Host) && !req.allow.network_host {
+        anyhow::bail!(
+            "--network host needs the network.host entitlement: add --allow network.host"
+        );
+    }
+    if let Some(mode) = args.security_opt.clone() {
+        req.seccomp = mode;
+    }
     req.dockerfile = dockerfile_source(args.file, &args.context)?;
     req.compression = rbuild_build::export::layer_compression(&args.outputs)?;
     req.outputs = args.outputs.into_iter().map(|o| o.output).collect();

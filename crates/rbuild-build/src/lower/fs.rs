@@ -33,7 +33,15 @@ pub(crate) fn run(
     run: RunCmd,
 ) -> Result<(), BuildError> {
     let line = ins.location.start_line;
-    let network = run_network(run.network.as_deref(), shared.input.request.network, line)?;
+    let request = shared.input.request;
+    let network = run_network(run.network.as_deref(), request.network, line)?;
+    if network == NetworkMode::Host && !request.allow.network_host {
+        return Err(BuildError::at(line, "RUN on the host's network (--network=host) needs the network.host entitlement: build with --allow network.host".to_string()));
+    }
+    let insecure = run.security.as_deref() == Some("insecure");
+    if insecure && !request.allow.security_insecure {
+        return Err(BuildError::at(line, "RUN --security=insecure needs the security.insecure entitlement: build with --allow security.insecure".to_string()));
+    }
     if !shared.run_platforms.contains(&st.out.platform) {
         shared.run_platforms.push(st.out.platform.clone());
     }
@@ -51,6 +59,7 @@ pub(crate) fn run(
         cwd: c.working_dir.clone().unwrap_or_else(|| "/".into()),
         user: c.user.clone().unwrap_or_default(),
         network,
+        insecure,
         mounts,
     };
     let v = shared.add(OpKind::Run(op), inputs, &st.name, step);

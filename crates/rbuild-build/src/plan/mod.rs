@@ -125,6 +125,8 @@ pub struct RunOp {
     pub user: String,
     /// Network mode (`RUN --network` over the build's `--network`).
     pub network: NetworkMode,
+    /// `RUN --security=insecure` (granted by `--allow security.insecure`).
+    pub insecure: bool,
     /// `RUN --mount`s, in order; a mount reading a stage or an image reads the vertex input
     /// its [`MountFrom::Input`] names (input 0 is the parent filesystem).
     pub mounts: Vec<RunMount>,

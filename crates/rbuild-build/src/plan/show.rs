@@ -71,8 +71,11 @@ fn vertex(out: &mut String, i: usize, v: &Vertex) {
             let _ = writeln!(out, "  env {:?}", r.env);
             let _ = writeln!(
                 out,
-                "  cwd {:?} user {:?} network {:?}",
-                r.cwd, r.user, r.network
+                "  cwd {:?} user {:?} network {:?}{}",
+                r.cwd,
+                r.user,
+                r.network,
+                if r.insecure { " security insecure" } else { "" }
             );
             for m in &r.mounts {
                 let _ = writeln!(out, "  mount {m:?}");

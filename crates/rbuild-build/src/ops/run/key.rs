@@ -34,6 +34,10 @@ pub fn cache_key(
         .str("workdir", &op.cwd)
         .str("user", &op.user)
         .str("network", network_name(op.network));
+    if op.insecure {
+        // Only when set: the keys of sandboxed steps stay as they were.
+        kb = kb.str("security", "insecure");
+    }
     for m in &op.mounts {
         kb = mount_component(kb, m, meta, rt, inputs)?;
     }
@@ -126,9 +130,12 @@ fn context_part(
     Ok(part)
 }
 
+/// Each mode is its own key: a step that reached the host's services is not the step that
+/// could not.
 fn network_name(n: NetworkMode) -> &'static str {
     match n {
         NetworkMode::None => "none",
-        _ => "host",
+        NetworkMode::Host => "host",
+        NetworkMode::Private => "private",
     }
 }

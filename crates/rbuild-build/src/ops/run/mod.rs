@@ -47,12 +47,13 @@ pub fn exec(
         user: op.user.clone(),
         hostname: "rbuild".to_string(),
         network: op.network,
+        seccomp: rt.request.seccomp.clone(),
+        insecure: op.insecure,
         limits: rt.request.limits.clone(),
         extra_mounts: prepared.specs.clone(),
         hosts: None,
         resolv_conf: None,
         run_dir: Some(run_dir),
-        ..RunSpec::default()
     };
     let number = meta.info.number;
     let reporter = &rt.reporter;
