@@ -9,6 +9,11 @@
 //! concurrent user gets a fresh `<h>-<n>` copy). Pruning takes the exclusive lock without
 //! waiting, so a mount in use is never removed.
 //!
+//! Several users may find an id new at once (`shared` lets them all in): an instance is built
+//! in a scratch directory and renamed into place without replacing, so exactly one creates it
+//! and the others use it; nothing in place is ever removed on the way. Whoever locked a lock
+//! file a prune has just removed starts over on the current one.
+//!
 //! Mounts travel as OCI artifacts (`rbuild cache export --mounts` / `import`): see
 //! `export`, `import` and docs/ARCHITECTURE.md, "Portable cache mounts".
 
@@ -37,7 +42,7 @@ use std::path::{Path, PathBuf};
 use rbuild_oci::Digest;
 
 use crate::error::{IoContext, Result};
-use crate::lock::try_exclusive;
+use crate::lock::{rename_noreplace, try_exclusive, unique_name};
 use crate::Store;
 
 pub use error::CacheMountError;
@@ -104,25 +109,22 @@ impl Store {
             .at(&dir)?;
         let key = key_of(id);
         let lock_path = dir.join(format!("{key}.lock"));
-        let lock = crate::lock::open_lock(&lock_path)?;
-        let instance = match sharing {
-            Sharing::Shared => {
-                lock.lock_shared().at(&lock_path)?;
-                key
-            }
-            Sharing::Locked => {
-                lock.lock().at(&lock_path)?;
-                key
-            }
-            Sharing::Private => {
-                if try_exclusive(&lock).at(&lock_path)? {
-                    key
-                } else {
-                    return self.private_instance(id, &key);
+        loop {
+            let lock = crate::lock::open_lock(&lock_path)?;
+            match sharing {
+                Sharing::Shared => lock.lock_shared().at(&lock_path)?,
+                Sharing::Locked => lock.lock().at(&lock_path)?,
+                Sharing::Private => {
+                    if !try_exclusive(&lock).at(&lock_path)? {
+                        return self.private_instance(id, &key);
+                    }
                 }
             }
-        };
-        self.open_instance(id, &instance, lock)
+            if still_named(&lock, &lock_path) {
+                return self.open_instance(id, &key, lock);
+            }
+            // A prune removed the mount and its lock file while we waited: start over.
+        }
     }
 
     /// A fresh instance for a private user who found the main one busy.
@@ -133,23 +135,22 @@ impl Store {
             let instance = format!("{key}-{n}");
             let lock_path = dir.join(format!("{instance}.lock"));
             let lock = crate::lock::open_lock(&lock_path)?;
-            if try_exclusive(&lock).at(&lock_path)? {
+            if !try_exclusive(&lock).at(&lock_path)? {
+                n += 1;
+            } else if still_named(&lock, &lock_path) {
                 return self.open_instance(id, &instance, lock);
             }
-            n += 1;
+            // Otherwise a prune removed this instance: try the same number again.
         }
     }
 
     fn open_instance(&self, id: &str, instance: &str, lock: File) -> Result<CacheMount> {
         let root = self.cache_mounts_dir().join(instance);
         let data = root.join("data");
-        let created = !data.is_dir();
-        if created {
-            let _ = fs::remove_dir_all(&root);
-            fs::DirBuilder::new().mode(0o700).create(&root).at(&root)?;
-            fs::write(root.join("id"), id).at(&root)?;
-            fs::DirBuilder::new().mode(0o755).create(&data).at(&data)?;
-        }
+        // Users holding the shared lock (or private users of other instances) may get here
+        // at once: creation must be safe against them and must never remove what one of them
+        // may already be using, so exactly one creates and the others find its directory.
+        let created = !data.is_dir() && self.create_instance(id, &root)?;
         // The mtime of `id` says when the mount was last used.
         touch(&root.join("id")).at(&root)?;
         Ok(CacheMount {
@@ -159,6 +160,30 @@ impl Store {
         })
     }
 
+    /// Makes the instance `root` (its `id` and an empty `data/`) appear at once: it is built in
+    /// a scratch directory and renamed into place, never replacing one; whether this call
+    /// made it (`false`: a concurrent user did first).
+    fn create_instance(&self, id: &str, root: &Path) -> Result<bool> {
+        let scratch = self.scratch()?;
+        let fresh = scratch.path().join("m");
+        fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&fresh)
+            .at(&fresh)?;
+        let id_path = fresh.join("id");
+        fs::write(&id_path, id).at(&id_path)?;
+        let data = fresh.join("data");
+        fs::DirBuilder::new().mode(0o755).create(&data).at(&data)?;
+        match rename_noreplace(&fresh, root) {
+            Ok(()) => return Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e).at(root),
+        }
+        // `scratch` (our unused copy) goes on drop. The existing one is normally complete; a
+        // crash of an older rbuild may have left it without `data/` or `id`: complete it in
+        // place, `mkdir` deciding which of several concurrent users creates `data/`.
+        repair_instance(id, root)
+    }
     /// Every cache mount, with its size and last use.
     pub fn cache_mount_list(&self) -> Result<Vec<CacheMountInfo>> {
         let dir = self.cache_mounts_dir();
@@ -207,6 +232,34 @@ impl Store {
             removed.push(m);
         }
         Ok(removed)
+    }
+}
+
+/// Completes an instance directory left without `data/` (or `id`); whether this call created
+/// `data/`. Nothing is removed: another user may be completing it at the same time.
+fn repair_instance(id: &str, root: &Path) -> Result<bool> {
+    let id_path = root.join("id");
+    if !id_path.is_file() {
+        // Written aside and renamed, so `cache ls` never reads half of it.
+        let part = root.join(unique_name(".id-"));
+        fs::write(&part, id).at(&part)?;
+        fs::rename(&part, &id_path).at(&id_path)?;
+    }
+    let data = root.join("data");
+    match fs::DirBuilder::new().mode(0o755).create(&data) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && data.is_dir() => Ok(false),
+        Err(e) => Err(e).at(&data),
+    }
+}
+
+/// Whether `path` still names the lock file `lock` has open. A prune removes a mount's lock
+/// file while holding its lock; whoever locked the removed file after it must not use the
+/// mount, or two users could each hold "the" exclusive lock of one mount.
+fn still_named(lock: &File, path: &Path) -> bool {
+    match (lock.metadata(), fs::symlink_metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
     }
 }
 

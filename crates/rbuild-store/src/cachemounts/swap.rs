@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use rustix::fs::{renameat_with, RenameFlags, CWD};
 
 use super::error::{At, CacheMountError};
-use super::key_of;
+use super::{key_of, still_named};
 use crate::lock::{open_lock, rename_noreplace, try_exclusive};
 use crate::{ScratchDir, Store};
 
@@ -34,10 +34,16 @@ impl<'s> Claimed<'s> {
             .at(&dir)?;
         let key = key_of(id);
         let lock_path = dir.join(format!("{key}.lock"));
-        let lock = open_lock(&lock_path)?;
-        if !try_exclusive(&lock).at(&lock_path)? {
-            return Err(CacheMountError::Busy(id.to_string()));
-        }
+        let lock = loop {
+            let lock = open_lock(&lock_path)?;
+            if !try_exclusive(&lock).at(&lock_path)? {
+                return Err(CacheMountError::Busy(id.to_string()));
+            }
+            // A prune removed the lock file we opened: lock the current one.
+            if still_named(&lock, &lock_path) {
+                break lock;
+            }
+        };
         let scratch = store.scratch()?;
         let instance = scratch.path().join("m");
         fs::DirBuilder::new()
