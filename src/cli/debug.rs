@@ -46,6 +46,9 @@ pub struct PlanArgs {
     /// Named context, as for `rbuild build`; repeatable.
     #[arg(long = "build-context", value_name = "NAME=VALUE")]
     pub build_contexts: Vec<String>,
+    /// Entitlement granted, as for `rbuild build` (`network.host`, `security.insecure`).
+    #[arg(long = "allow", value_name = "ENTITLEMENT", value_delimiter = ',')]
+    pub allow: Vec<String>,
     /// Build context directory.
     pub context: PathBuf,
 }

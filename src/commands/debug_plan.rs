@@ -20,6 +20,9 @@ pub fn run(args: PlanArgs, store: Arc<Store>) -> anyhow::Result<ExitCode> {
         req.build_platform = p;
     }
     req.named_contexts = super::build::named_contexts(&args.build_contexts)?;
+    for name in &args.allow {
+        req.allow.grant(name)?;
+    }
     let plans = rbuild_build::explain(&req, &store, &LocalResolver)?;
     for (i, (plan, keys)) in plans.iter().enumerate() {
         if i > 0 {
