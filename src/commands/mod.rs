@@ -90,5 +90,7 @@ fn open_store(root: Option<PathBuf>) -> anyhow::Result<Arc<Store>> {
         .with_context(|| format!("invalid store path {}", root.display()))?;
     let store = Store::open(&root)
         .with_context(|| format!("cannot open the store at {}", root.display()))?;
+    // Run cgroups of builds killed before they could remove them, as the store's scratch.
+    rbuild_sandbox::sweep_stale();
     Ok(Arc::new(store))
 }

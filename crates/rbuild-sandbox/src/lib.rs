@@ -9,6 +9,7 @@
 
 mod caps;
 mod cgroup;
+pub use cgroup::sweep_stale;
 mod cleanup;
 mod devices;
 pub mod doctor;

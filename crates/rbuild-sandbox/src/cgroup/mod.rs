@@ -3,8 +3,11 @@
 
 mod bpf;
 pub mod devices;
+mod sweep;
 mod v1;
 mod v2;
+
+pub use sweep::sweep_stale;
 
 use crate::error::SandboxError;
 use crate::spec::Limits;

@@ -1,0 +1,71 @@
+//! Run cgroups that a killed rbuild (SIGKILL, OOM) could not remove: `rbuild/<pid>-…` whose
+//! pid is gone, removed by the next rbuild, as the store sweeps its scratch dirs on open.
+
+use std::path::{Path, PathBuf};
+
+use super::{host_layout, Layout};
+
+/// Removes the empty run cgroups of dead rbuild processes in every hierarchy; returns how
+/// many went. Best effort: a cgroup still holding tasks (a sandbox outliving its rbuild) stays.
+pub fn sweep_stale() -> usize {
+    let Ok(layout) = host_layout() else {
+        return 0;
+    };
+    let mounts: Vec<PathBuf> = match &layout {
+        Layout::V1(m) => [&m.memory, &m.pids, &m.cpu, &m.devices, &m.unified]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect(),
+        Layout::V2 { root } => vec![root.clone()],
+    };
+    let alive = |pid: u32| Path::new("/proc").join(pid.to_string()).exists();
+    mounts
+        .iter()
+        .map(|m| sweep_in(&m.join("rbuild"), &alive))
+        .sum()
+}
+
+/// Removes the directories of `parent` named `<pid>-…` whose pid `alive` denies.
+pub(crate) fn sweep_in(parent: &Path, alive: &dyn Fn(u32) -> bool) -> usize {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name();
+            let pid = name
+                .to_str()
+                .and_then(|n| n.split_once('-')?.0.parse().ok());
+            pid.is_some_and(|p| !alive(p))
+        })
+        .filter(|e| std::fs::remove_dir(e.path()).is_ok())
+        .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn removes_only_the_run_cgroups_of_dead_pids() {
+        let root = std::env::temp_dir().join(format!("rbuild-sweep-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir(&root).unwrap();
+        for name in ["101-0-ab", "202-3-cd", "other", "303-1-ef"] {
+            std::fs::create_dir(root.join(name)).unwrap();
+        }
+        // A non-empty one stands for a cgroup that still holds tasks: rmdir fails, it stays.
+        std::fs::write(root.join("303-1-ef/busy"), "").unwrap();
+        let removed = sweep_in(&root, &|pid| pid == 202);
+        assert_eq!(removed, 1);
+        let mut left: Vec<String> = std::fs::read_dir(&root)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        std::fs::remove_dir_all(&root).unwrap();
+        assert_eq!(left, ["202-3-cd", "303-1-ef", "other"]);
+    }
+}
