@@ -106,7 +106,12 @@ fn two_platforms_make_an_index_whose_images_run_their_architecture() {
     assert_eq!(read("linux_amd64"), "x86_64\n");
     assert_eq!(read("linux_arm64"), "aarch64\n");
 
-    // Pushed as an index; skopeo reads it raw; each platform pulls back as itself.
+    push_and_pull_back_per_platform(&env);
+}
+
+/// Pushed as an index; skopeo reads it raw; each platform pulls back as itself, and both at
+/// once are kept as an index.
+fn push_and_pull_back_per_platform(env: &Env) {
     let reg = rbuild_testkit::Registry::start(rbuild_testkit::RegistryAuth::None).unwrap();
     let cfg = tempfile::tempdir().unwrap();
     let image = format!("{}/arch:1", reg.addr);

@@ -201,9 +201,10 @@ const TRIES: usize = 6;
 /// symlink to `/` and absolute and relative symlinks to the canary's directory (the image holds
 /// a decoy at that same path, so every symlink resolves inside the container) until every
 /// victim is done or `cap` seconds pass (the cache exists before, as two first uses at once
-/// race: see e2e_mounts_locking.rs); victim stages that meanwhile mount that cache's `sub`
-/// (BuildKit's cache subpath) again and again, and with `targets` also place tmpfs and secret
-/// mount points under it.
+/// race: see e2e_mounts_locking.rs); victim stages that meanwhile mount that cache and read
+/// through its `sub` again and again, and with `targets` also place tmpfs and secret mount
+/// points under it. (BuildKit's cache subpath, `source=sub` without `from`, is refused by
+/// rbuild until bind sources resolve inside their root: e2e_mounts_cache.rs.)
 fn race_dockerfile(ctx: &Path, dir: &str, targets: bool, cap: u32) {
     let relative = format!("../../../../../../../..{dir}");
     let mut df = format!(
@@ -228,8 +229,8 @@ fn race_dockerfile(ctx: &Path, dir: &str, targets: bool, cap: u32) {
                 String::new()
             };
             df.push_str(&format!(
-                "RUN --mount=type=cache,id=race,target=/m,source=sub --mount=type=cache,id=race,target=/all {extra} \
-                 sh -c 'cat /m/secret /all/sub/secret 2>/dev/null; echo v{v} try {k}'\n"
+                "RUN --mount=type=cache,id=race,target=/m --mount=type=cache,id=race,target=/all {extra} \
+                 sh -c 'cat /m/sub/secret /all/sub/secret 2>/dev/null; echo v{v} try {k}'\n"
             ));
         }
         df.push_str(&format!(
@@ -257,7 +258,9 @@ fn race(targets: bool, cap: u32) -> (Env, Canary, String, bool, usize) {
     // A victim step's header is printed when it starts, before its mounts are set up.
     let started = log
         .lines()
-        .filter(|l| l.starts_with('#') && l.contains("] RUN --mount=type=cache,id=race,target=/m,"))
+        .filter(|l| {
+            l.starts_with('#') && l.contains("] RUN --mount=type=cache,id=race,target=/m --mount")
+        })
         .count();
     (env, c, log, out.status.success(), started)
 }

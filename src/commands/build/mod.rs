@@ -127,18 +127,7 @@ fn apply_push(outputs: &mut Vec<Output>, push: bool) {
 pub(crate) fn request(args: BuildArgs) -> anyhow::Result<BuildRequest> {
     let mut req = BuildRequest::new(args.context.clone());
     req.limits = limits::from_args(&args)?;
-    req.network = args.network.and_then(NetworkArg::mode);
-    for name in &args.allow {
-        req.allow.grant(name)?;
-    }
-    if req.network == Some(rbuild_sandbox::NetworkMode::Host) && !req.allow.network_host {
-        anyhow::bail!(
-            "--network host needs the network.host entitlement: add --allow network.host"
-        );
-    }
-    if let Some(mode) = args.security_opt.clone() {
-        req.seccomp = mode;
-    }
+    isolation(&args, &mut req)?;
     req.dockerfile = dockerfile_source(args.file, &args.context)?;
     req.compression = rbuild_build::export::layer_compression(&args.outputs)?;
     req.outputs = args.outputs.into_iter().map(|o| o.output).collect();
@@ -184,6 +173,23 @@ pub(crate) fn request(args: BuildArgs) -> anyhow::Result<BuildRequest> {
     req.source_date_epoch = source_date_epoch(&req.build_args)?;
     req.sandbox_exe = std::env::current_exe().context("cannot find the rbuild executable")?;
     Ok(req)
+}
+
+/// Network, entitlements and seccomp: what weakens the sandbox must be granted.
+fn isolation(args: &BuildArgs, req: &mut BuildRequest) -> anyhow::Result<()> {
+    req.network = args.network.and_then(NetworkArg::mode);
+    for name in &args.allow {
+        req.allow.grant(name)?;
+    }
+    if req.network == Some(rbuild_sandbox::NetworkMode::Host) && !req.allow.network_host {
+        anyhow::bail!(
+            "--network host needs the network.host entitlement: add --allow network.host"
+        );
+    }
+    if let Some(mode) = args.security_opt.clone() {
+        req.seccomp = mode;
+    }
+    Ok(())
 }
 
 /// `-f`: a path, `-` (read now from stdin) or the context's `Dockerfile`.

@@ -222,29 +222,10 @@ fn take_output(kv: &mut Kv) -> Result<Output, SpecError> {
         Some("-") => Ok(Dest::Stdout),
         Some(p) => Ok(Dest::File(p.into())),
     };
-    let push = flag(kv, "push")?;
-    let by_digest = flag(kv, "push-by-digest")?;
-    let canonical = flag(kv, "name-canonical")?;
-    let image_only = push.is_some() || by_digest.is_some() || canonical.is_some();
-    if image_only && !matches!(ty.as_str(), "image" | "registry") {
-        return Err(SpecError::NotSupported(
-            "push=, push-by-digest= and name-canonical= apply to type=image only",
-        ));
+    if let Some(image) = take_image(kv, &ty, names.clone(), dest.as_deref())? {
+        return Ok(image);
     }
     match ty.as_str() {
-        "image" | "registry" => {
-            if dest.is_some() {
-                return Err(SpecError::Dest("type=image takes no dest"));
-            }
-            let push_by_digest = by_digest.unwrap_or(false);
-            let push = push.unwrap_or(ty == "registry") || push_by_digest;
-            Ok(Output::Image {
-                names,
-                push,
-                push_by_digest,
-                name_canonical: canonical.unwrap_or(false),
-            })
-        }
         "oci" => {
             let tar = flag(kv, "tar")?.unwrap_or(true);
             let dest = tar_dest(dest)?;
@@ -267,6 +248,38 @@ fn take_output(kv: &mut Kv) -> Result<Output, SpecError> {
         },
         other => Err(SpecError::Type(other.to_string())),
     }
+}
+
+/// `type=image|registry` with its push options; `None` for other types, which must not
+/// carry those options.
+fn take_image(
+    kv: &mut Kv,
+    ty: &str,
+    names: Vec<String>,
+    dest: Option<&str>,
+) -> Result<Option<Output>, SpecError> {
+    let push = flag(kv, "push")?;
+    let by_digest = flag(kv, "push-by-digest")?;
+    let canonical = flag(kv, "name-canonical")?;
+    let is_image = matches!(ty, "image" | "registry");
+    if !is_image {
+        if push.is_some() || by_digest.is_some() || canonical.is_some() {
+            return Err(SpecError::NotSupported(
+                "push=, push-by-digest= and name-canonical= apply to type=image only",
+            ));
+        }
+        return Ok(None);
+    }
+    if dest.is_some() {
+        return Err(SpecError::Dest("type=image takes no dest"));
+    }
+    let push_by_digest = by_digest.unwrap_or(false);
+    Ok(Some(Output::Image {
+        names,
+        push: push.unwrap_or(ty == "registry") || push_by_digest,
+        push_by_digest,
+        name_canonical: canonical.unwrap_or(false),
+    }))
 }
 
 #[cfg(test)]
