@@ -1,8 +1,8 @@
 //! Portable cache mounts (issue 14): `rbuild cache export --mounts DEST` and `cache import
 //! SRC` through an OCI layout directory and a real registry. Mounts are filled by RUN steps
 //! (busybox), compared as trees (bytes, modes, owners, mtimes, links); a second export after
-//! one file changed uploads that file's chunk and the new config only (counted in the
-//! registry's access log); a hostile artifact writes nothing anywhere.
+//! one file changed uploads a pack of that file's new bytes and the new config only (counted
+//! in the registry's access log); a hostile artifact writes nothing anywhere.
 
 mod common;
 
@@ -102,7 +102,7 @@ fn cache_mounts_round_trip_through_a_layout_dir_and_a_registry_into_fresh_stores
 }
 
 #[test]
-fn a_second_export_uploads_only_the_changed_files_chunk_and_the_new_config() {
+fn a_second_export_uploads_only_the_changed_files_bytes_and_the_new_config() {
     let (env, ctx) = filled();
     let registry = Registry::start(RegistryAuth::None).unwrap();
     let target = format!("{}/caches/ci:main", registry.addr);
@@ -121,7 +121,7 @@ fn a_second_export_uploads_only_the_changed_files_chunk_and_the_new_config() {
     assert_eq!(
         (blob_puts, count("\"PATCH /v2/caches/ci/blobs/")),
         (2, 0),
-        "the changed file's pack and the tools config, nothing else:\n{log}"
+        "a pack of the changed file's bytes and the tools config, nothing else:\n{log}"
     );
     // Each part's manifest (a few hundred bytes; the client PUTs manifests without asking)
     // and the index.
@@ -184,8 +184,10 @@ fn a_hostile_artifact_is_refused_and_writes_nothing_anywhere() {
     let outside = t.path().join("outside");
     std::fs::create_dir(&outside).unwrap();
     let out = outside.display();
+    let piece = rbuild_oci::Digest::of(b"pwned");
     let file = |path: &str| {
-        format!(r#"{{"path":"{path}","type":"file","mode":420,"size":5,"chunks":[[0,0,5]]}}"#)
+        let chunks = format!(r#"[[0,0,5,"{piece}"]]"#);
+        format!(r#"{{"path":"{path}","type":"file","mode":420,"size":5,"chunks":{chunks}}}"#)
     };
     let cases = [
         ("dot-dot", format!("[{}]", file("../outside/pwned"))),

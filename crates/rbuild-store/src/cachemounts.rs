@@ -17,7 +17,9 @@
 //! Mounts travel as OCI artifacts (`rbuild cache export --mounts` / `import`): see
 //! `export`, `import` and docs/ARCHITECTURE.md, "Portable cache mounts".
 
+mod base;
 mod chunker;
+mod compact;
 mod error;
 mod export;
 mod format;
@@ -45,6 +47,7 @@ use crate::error::{IoContext, Result};
 use crate::lock::{rename_noreplace, try_exclusive, unique_name};
 use crate::Store;
 
+pub use base::Base;
 pub use error::CacheMountError;
 pub use export::{CacheExport, ExportedMount, ExportedPart};
 pub use format::{

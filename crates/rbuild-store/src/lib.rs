@@ -55,7 +55,7 @@ use std::path::Path;
 pub use blob_reader::BlobReader;
 pub use blobs::MAX_JSON_BLOB;
 pub use cachemounts::{
-    ArtifactSource, CacheExport, CacheMount, CacheMountError, CacheMountInfo, CopyReport,
+    ArtifactSource, Base, CacheExport, CacheMount, CacheMountError, CacheMountInfo, CopyReport,
     ExportedMount, ExportedPart, ImportedMount, PackStats, Sharing, SourceError, ANNOTATION_ID,
     ANNOTATION_PART, CACHE_MOUNTS_ARTIFACT, CACHE_MOUNT_ARTIFACT, CACHE_MOUNT_CHUNK,
     CACHE_MOUNT_CONFIG,

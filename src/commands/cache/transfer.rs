@@ -8,10 +8,10 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use rbuild_oci::{media_type, Descriptor, Reference};
-use rbuild_registry::{Artifact, PushEvent};
+use rbuild_registry::{Artifact, PushEvent, RegistryError};
 use rbuild_store::{
-    ArtifactSource, CacheExport, ImportedMount, SourceError, Store, CACHE_MOUNTS_ARTIFACT,
-    CACHE_MOUNT_ARTIFACT,
+    ArtifactSource, Base, CacheExport, ExportedMount, ImportedMount, SourceError, Store,
+    CACHE_MOUNTS_ARTIFACT, CACHE_MOUNT_ARTIFACT,
 };
 
 use super::super::images::human;
@@ -43,37 +43,35 @@ fn place(spec: &str) -> anyhow::Result<Place> {
     Ok(Place::Registry(r))
 }
 
-/// Exports the mounts `ids` names (all when empty) to `dest`.
+/// Exports the mounts `ids` names (all when empty) to `dest`, on top of what it holds.
 pub fn export(
     store: &Store,
     ids: &[String],
     flags: &RegistryFlags,
     dest: &str,
 ) -> anyhow::Result<()> {
-    let place = place(dest)?;
     let started = Instant::now();
-    let export = store
-        .export_cache_mounts(ids)
-        .context("cannot export the cache mounts")?;
-    for m in &export.mounts {
-        let s = &m.stats;
-        crate::outln!(
-            "cache mount {}: {} files, {} in {} chunks ({} new in the store)",
-            m.id,
-            s.files,
-            human(s.bytes),
-            s.chunks,
-            s.new_chunks
-        );
-    }
-    let (sent, bytes, present) = match place {
+    let (sent, bytes, present) = match place(dest)? {
         Place::Layout(dir, tag) => {
+            let base = Base::from_layout(&dir, &tag).unwrap_or_else(|e| {
+                eprintln!(
+                    "warning: cannot reuse what {} holds ({e:#}): sending everything",
+                    dir.display()
+                );
+                Base::empty()
+            });
+            let export = export_into(store, ids, &base)?;
             let r = store
                 .write_cache_layout(&export, &dir, &tag)
                 .with_context(|| format!("cannot write {}", dir.display()))?;
             (r.copied, r.copied_bytes, r.present)
         }
-        Place::Registry(r) => push(store, &export, flags, &r)?,
+        Place::Registry(r) => {
+            let remote = Remote::new(flags)?;
+            let base = registry_base(&remote, &r);
+            let export = export_into(store, ids, &base)?;
+            push(store, &export, &remote, &r)?
+        }
     };
     crate::outln!(
         "sent {sent} blobs ({bytes} bytes, {}), {present} already there, to {dest} in {:.1}s",
@@ -83,19 +81,65 @@ pub fn export(
     Ok(())
 }
 
+/// Exports into the store, saying per mount what is new and what is reused.
+fn export_into(store: &Store, ids: &[String], base: &Base) -> anyhow::Result<CacheExport> {
+    let export = store
+        .export_cache_mounts(ids, base)
+        .context("cannot export the cache mounts")?;
+    export.mounts.iter().for_each(report_export);
+    Ok(export)
+}
+
+fn report_export(m: &ExportedMount) {
+    let s = &m.stats;
+    crate::outln!(
+        "cache mount {}: {} files, {}: {} in {} new packs, {} already at the destination{}",
+        m.id,
+        s.files,
+        human(s.bytes),
+        human(s.new_bytes),
+        s.new_chunks,
+        human(s.reused_bytes),
+        match s.compacted {
+            0 => String::new(),
+            n => format!(" ({n} mostly unused packs left behind)"),
+        }
+    );
+}
+
+/// What the registry holds under the target's tag, to build on; nothing when the tag does
+/// not exist or cannot be read as a cache-mount export (then everything is sent).
+fn registry_base(remote: &Remote, target: &Reference) -> Base {
+    let index = match remote.block_on(|c| c.fetch_manifest(target)) {
+        Ok(Ok(doc)) => doc,
+        Ok(Err(RegistryError::NotFound { .. })) => return Base::empty(),
+        Ok(Err(e)) => return no_base(target, &e),
+        Err(e) => return no_base(target, &*e),
+    };
+    let src = RegistrySource {
+        remote,
+        repository: target.clone(),
+    };
+    Base::load(&index.bytes, &src).unwrap_or_else(|e| no_base(target, &e))
+}
+
+fn no_base(target: &Reference, e: &dyn std::fmt::Display) -> Base {
+    eprintln!("warning: cannot reuse what {target} holds ({e}): sending everything");
+    Base::empty()
+}
+
 /// Pushes every part, then the index under the reference's tag; (uploaded blobs, their
 /// bytes, blobs already there).
 fn push(
     store: &Store,
     export: &CacheExport,
-    flags: &RegistryFlags,
+    remote: &Remote,
     target: &Reference,
 ) -> anyhow::Result<(u64, u64, u64)> {
     if target.digest.is_some() {
         bail!("{target}: give a tag, not a digest, to export to");
     }
     let tag = target.tag.clone().unwrap_or_else(|| "latest".to_string());
-    let remote = Remote::new(flags)?;
     let (sent, bytes, present) = (AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0));
     let count = |event: PushEvent| match event {
         PushEvent::Uploaded { size, .. } => {
@@ -119,7 +163,7 @@ fn push(
         pushed.annotations = part.manifest.annotations.clone();
         entries.push(pushed);
     }
-    push_index(&remote, store, entries, target, &tag)?;
+    push_index(remote, store, entries, target, &tag)?;
     let total = |a: &AtomicU64| a.load(Ordering::Relaxed);
     Ok((total(&sent), total(&bytes), total(&present)))
 }
@@ -164,7 +208,7 @@ pub fn import(
                 );
             }
             let source = RegistrySource {
-                remote,
+                remote: &remote,
                 repository: r,
             };
             store.import_cache_mounts(&index.bytes, &source, ids)
@@ -198,13 +242,13 @@ fn report(m: &ImportedMount) {
     );
 }
 
-/// A registry repository as an import's source.
-struct RegistrySource {
-    remote: Remote,
+/// A registry repository as an import's (or a base's) source.
+struct RegistrySource<'a> {
+    remote: &'a Remote,
     repository: Reference,
 }
 
-impl ArtifactSource for RegistrySource {
+impl ArtifactSource for RegistrySource<'_> {
     fn name(&self) -> String {
         self.repository.name()
     }

@@ -58,6 +58,21 @@ pub enum CacheMountError {
         /// What differs.
         why: String,
     },
+    /// A piece of a file does not hash to the digest its entry gives.
+    #[error(
+        "cache mount {id:?}: the bytes for {path:?} at offset {at} do not hash to {digest} (the \
+         artifact is damaged, or was exported on top of a damaged one)"
+    )]
+    PieceMismatch {
+        /// The mount.
+        id: String,
+        /// The file.
+        path: String,
+        /// Where in the file.
+        at: u64,
+        /// The digest the entry gives.
+        digest: Digest,
+    },
     /// Fetching a document or blob failed.
     #[error("cannot fetch {what} from {source_name}")]
     Fetch {

@@ -1,9 +1,11 @@
 //! `rbuild cache export --mounts`: each selected mount, read under its shared lock, becomes
-//! chunk blobs, one config and one manifest per part in the store, and one index lists
-//! every part. Writing them to a layout directory or a registry is the caller's next step.
+//! packs (only of the pieces the destination lacks), one config and one manifest per part in
+//! the store, and one index lists every part. Writing them to a layout directory or a
+//! registry is the caller's next step.
 
 use rbuild_oci::{media_type, to_canonical_json, Descriptor};
 
+use super::base::Base;
 use super::error::CacheMountError;
 use super::format::{
     part_annotations, Doc, PartConfig, RootMeta, CACHE_MOUNTS_ARTIFACT, CACHE_MOUNT_ARTIFACT,
@@ -25,7 +27,8 @@ pub struct ExportedPart {
     pub manifest: Descriptor,
     /// Its config (in the store).
     pub config: Descriptor,
-    /// Its layers: the chunks its entries use (in the store).
+    /// Its layers: the packs its entries use (those this export made are in the store, the
+    /// others at the destination).
     pub chunks: Vec<Descriptor>,
 }
 
@@ -34,13 +37,14 @@ pub struct ExportedPart {
 pub struct ExportedMount {
     /// The mount's id.
     pub id: String,
-    /// Files, bytes and chunks (and which chunks the store lacked).
+    /// Files, bytes, packs, and what was new or reused.
     pub stats: PackStats,
     /// Sockets and devices left out.
     pub skipped: u64,
 }
 
-/// The result of [`Store::export_cache_mounts`]: everything it names is in the store.
+/// The result of [`Store::export_cache_mounts`]: the store has everything it names but the
+/// packs it reuses from the destination.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CacheExport {
     /// The index over every part of every mount.
@@ -53,12 +57,17 @@ pub struct CacheExport {
 
 impl Store {
     /// Exports the cache mounts `ids` names (all when empty) into the store as an OCI
-    /// artifact; see docs/ARCHITECTURE.md, "Portable cache mounts".
-    pub fn export_cache_mounts(&self, ids: &[String]) -> Result<CacheExport, CacheMountError> {
+    /// artifact, reusing the pieces `base` (what the destination holds) has; see
+    /// docs/ARCHITECTURE.md, "Portable cache mounts".
+    pub fn export_cache_mounts(
+        &self,
+        ids: &[String],
+        base: &Base,
+    ) -> Result<CacheExport, CacheMountError> {
         let mut parts = Vec::new();
         let mut mounts = Vec::new();
         for id in self.select_mounts(ids)? {
-            let (mount, mut mount_parts) = self.export_mount(&id)?;
+            let (mount, mut mount_parts) = self.export_mount(&id, base)?;
             mounts.push(mount);
             parts.append(&mut mount_parts);
         }
@@ -108,6 +117,7 @@ impl Store {
     fn export_mount(
         &self,
         id: &str,
+        base: &Base,
     ) -> Result<(ExportedMount, Vec<ExportedPart>), CacheMountError> {
         let key = key_of(id);
         let dir = self.cache_mounts_dir();
@@ -116,8 +126,9 @@ impl Store {
         if !data.is_dir() {
             return Err(CacheMountError::NoSuchMount(id.to_string()));
         }
-        let mut packer = Packer::new(self, &data);
+        let mut packer = Packer::new(self, &data, base);
         let (root, skipped) = walk(&data, &mut |node| packer.visit(node))?;
+        packer.compact()?;
         packer.finish()?;
         let stats = packer.stats.clone();
         let split = split(std::mem::take(&mut packer.entries), &packer.chunks);

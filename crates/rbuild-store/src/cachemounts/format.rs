@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use rbuild_oci::Descriptor;
+use rbuild_oci::{Descriptor, Digest};
 use serde::{Deserialize, Serialize};
 
 /// `artifactType` of the index over every exported mount.
@@ -13,7 +13,7 @@ pub const CACHE_MOUNTS_ARTIFACT: &str = "application/vnd.rbuild.cachemounts.v1";
 pub const CACHE_MOUNT_ARTIFACT: &str = "application/vnd.rbuild.cachemount.v1";
 /// Media type of a part's config: the entries of the mount it lists.
 pub const CACHE_MOUNT_CONFIG: &str = "application/vnd.rbuild.cachemount.v1+json";
-/// Media type of a chunk: raw bytes of one or more files.
+/// Media type of a chunk (a pack): raw bytes of pieces of one or more files.
 pub const CACHE_MOUNT_CHUNK: &str = "application/vnd.rbuild.cachemount.chunk.v1";
 /// Annotation on each index entry: the mount's id.
 pub const ANNOTATION_ID: &str = "dev.rbuild.cachemount.id";
@@ -76,11 +76,16 @@ pub struct Entry {
     /// A symlink's target, or a hardlink's first path.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
-    /// A file's bytes in order: `[layer, offset in that chunk, length]`, `layer` indexing
-    /// the part manifest's layers.
+    /// A file's bytes in order, piece by piece.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub chunks: Vec<[u64; 3]>,
+    pub chunks: Vec<Piece>,
 }
+
+/// One piece of a file: `[layer, offset in that chunk, length, digest of the piece]`, `layer`
+/// indexing the part manifest's layers. The digest lets a later export reuse the piece where
+/// it is and an import check every byte it writes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Piece(pub u64, pub u64, pub u64, pub Digest);
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
@@ -144,12 +149,15 @@ mod tests {
             mtime: [3, 4],
             size: 5,
             target: None,
-            chunks: vec![[0, 10, 5]],
+            chunks: vec![Piece(0, 10, 5, Digest::of(b"x"))],
         };
         let json = serde_json::to_string(&e).unwrap();
         assert_eq!(
             json,
-            r#"{"path":"a/b","type":"file","mode":420,"uid":1,"gid":2,"mtime":[3,4],"size":5,"chunks":[[0,10,5]]}"#
+            format!(
+                r#"{{"path":"a/b","type":"file","mode":420,"uid":1,"gid":2,"mtime":[3,4],"size":5,"chunks":[[0,10,5,"{}"]]}}"#,
+                Digest::of(b"x")
+            )
         );
         assert_eq!(serde_json::from_str::<Entry>(&json).unwrap(), e);
         let dir: Entry = serde_json::from_str(r#"{"path":"d","type":"dir"}"#).unwrap();

@@ -65,7 +65,7 @@ impl Store {
         let groups = select(index, src, ids)?;
         let mut plans = Vec::new();
         for (id, manifests) in &groups {
-            plans.push(self.plan_mount(id, manifests, src)?);
+            plans.push(plan(id, fetch_parts(id, manifests, src)?)?);
         }
         let mut claimed = Vec::new();
         for p in &plans {
@@ -82,39 +82,6 @@ impl Store {
             d.replaced = c.commit()?;
         }
         Ok(done)
-    }
-
-    /// Fetches and checks the parts of one mount.
-    fn plan_mount(
-        &self,
-        id: &str,
-        manifests: &[Descriptor],
-        src: &dyn ArtifactSource,
-    ) -> Result<Plan, CacheMountError> {
-        let mut parts = Vec::new();
-        for desc in manifests {
-            let what = format!("manifest {} of cache mount {id:?}", desc.digest);
-            if desc.media_type != media_type::OCI_MANIFEST {
-                return Err(invalid(what, format!("media type {:?}", desc.media_type)));
-            }
-            let bytes = check(src, desc, MAX_MANIFEST, src.manifest(desc, MAX_MANIFEST))?;
-            let m: Manifest = parse(&bytes, &what)?;
-            if m.config.media_type != CACHE_MOUNT_CONFIG || m.config.size > MAX_JSON_BLOB {
-                return Err(invalid(
-                    what,
-                    "its config is not a cache-mount config".into(),
-                ));
-            }
-            let config = check(
-                src,
-                &m.config,
-                MAX_JSON_BLOB,
-                src.blob(&m.config, MAX_JSON_BLOB),
-            )?;
-            let what = format!("config {} of cache mount {id:?}", m.config.digest);
-            parts.push((parse::<PartConfig>(&config, &what)?, m.layers));
-        }
-        plan(id, parts)
     }
 
     /// One chunk's bytes: from the store if it has them, else from the source (counted).
@@ -139,8 +106,36 @@ impl Store {
     }
 }
 
+/// Fetches and checks the manifests of one mount's parts and their configs.
+pub(crate) fn fetch_parts(
+    id: &str,
+    manifests: &[Descriptor],
+    src: &dyn ArtifactSource,
+) -> Result<Vec<(PartConfig, Vec<Descriptor>)>, CacheMountError> {
+    let mut parts = Vec::new();
+    for desc in manifests {
+        let what = format!("manifest {} of cache mount {id:?}", desc.digest);
+        if desc.media_type != media_type::OCI_MANIFEST {
+            return Err(invalid(what, format!("media type {:?}", desc.media_type)));
+        }
+        let bytes = check(src, desc, MAX_MANIFEST, src.manifest(desc, MAX_MANIFEST))?;
+        let m: Manifest = parse(&bytes, &what)?;
+        if m.config.media_type != CACHE_MOUNT_CONFIG || m.config.size > MAX_JSON_BLOB {
+            return Err(invalid(
+                what,
+                "its config is not a cache-mount config".into(),
+            ));
+        }
+        let got = src.blob(&m.config, MAX_JSON_BLOB);
+        let config = check(src, &m.config, MAX_JSON_BLOB, got)?;
+        let what = format!("config {} of cache mount {id:?}", m.config.digest);
+        parts.push((parse::<PartConfig>(&config, &what)?, m.layers));
+    }
+    Ok(parts)
+}
+
 /// The index's parts grouped by mount id (in index order), only the ids asked for.
-fn select(
+pub(crate) fn select(
     index: &[u8],
     src: &dyn ArtifactSource,
     ids: &[String],

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use rbuild_oci::{media_type, Descriptor, Index};
 use rustix::fs::{openat, Mode, OFlags, CWD};
 
+use super::base::Base;
 use super::error::{At, CacheMountError};
 use super::export::CacheExport;
 use super::import::{ArtifactSource, SourceError};
@@ -111,6 +112,21 @@ impl Store {
     }
 }
 
+impl Base {
+    /// The pieces of the cache-mount artifact tagged `tag` in the OCI layout directory `dir`;
+    /// none if there is no such directory, layout or tag.
+    pub fn from_layout(dir: &Path, tag: &str) -> Result<Base, CacheMountError> {
+        if !dir.join("index.json").is_file() {
+            return Ok(Base::empty());
+        }
+        let src = LayoutSource::open(dir)?;
+        match src.find(tag)? {
+            Some(index) => Base::load(&index, &src),
+            None => Ok(Base::empty()),
+        }
+    }
+}
+
 /// The directory's `index.json` without entries named `tag`, plus `index` named `tag`.
 fn merged_index(dir: &Path, index: &Descriptor, tag: &str) -> Index {
     let old = std::fs::read(dir.join("index.json")).ok();
@@ -156,6 +172,14 @@ impl LayoutSource {
 
     /// The bytes of the index `index.json` names `tag` (verified).
     pub fn tagged(&self, tag: &str) -> Result<Vec<u8>, CacheMountError> {
+        self.find(tag)?.ok_or_else(|| CacheMountError::Invalid {
+            what: format!("{}/index.json", self.path.display()),
+            why: format!("no entry is named {tag:?}"),
+        })
+    }
+
+    /// The bytes of the index `index.json` names `tag` (verified), if it names one.
+    fn find(&self, tag: &str) -> Result<Option<Vec<u8>>, CacheMountError> {
         let what = format!("{}/index.json", self.path.display());
         let bytes =
             read_regular(&self.dir, "index.json", crate::MAX_JSON_BLOB).map_err(|source| {
@@ -169,21 +193,18 @@ impl LayoutSource {
                 what: what.clone(),
                 why: e.to_string(),
             })?;
-        let found = index.manifests.into_iter().find(|d| {
+        let named = |d: &Descriptor| {
             d.annotations
                 .as_ref()
                 .and_then(|a| a.get(REF_NAME))
                 .map(String::as_str)
                 == Some(tag)
-        });
-        let Some(desc) = found else {
-            return Err(CacheMountError::Invalid {
-                what,
-                why: format!("no entry is named {tag:?}"),
-            });
+        };
+        let Some(desc) = index.manifests.into_iter().find(named) else {
+            return Ok(None);
         };
         let got = self.manifest(&desc, 4 << 20);
-        super::import::check(self, &desc, 4 << 20, got)
+        super::import::check(self, &desc, 4 << 20, got).map(Some)
     }
 
     fn read_blob(&self, desc: &Descriptor, limit: u64) -> io::Result<Vec<u8>> {

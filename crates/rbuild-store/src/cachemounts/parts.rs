@@ -17,7 +17,7 @@ pub(crate) type Part = (Vec<Entry>, Vec<Descriptor>);
 
 /// A generous guess of an entry's JSON size.
 fn json_size(e: &Entry) -> usize {
-    120 + e.path.len() * 2 + e.target.as_ref().map_or(0, |t| t.len() * 2) + 40 * e.chunks.len()
+    120 + e.path.len() * 2 + e.target.as_ref().map_or(0, |t| t.len() * 2) + 120 * e.chunks.len()
 }
 
 /// Splits `entries` (whose chunk indexes point into `chunks`) into parts; a chunk two parts
@@ -32,7 +32,7 @@ pub(crate) fn split(entries: Vec<Entry>, chunks: &[Descriptor]) -> Vec<Part> {
         let fresh = e
             .chunks
             .iter()
-            .filter(|p| !local.contains_key(&p[0]))
+            .filter(|p| !local.contains_key(&p.0))
             .count();
         let full = layers.len() + fresh > PART_CHUNKS || bytes + json_size(&e) > PART_BYTES;
         if full && !cur.is_empty() {
@@ -43,11 +43,11 @@ pub(crate) fn split(entries: Vec<Entry>, chunks: &[Descriptor]) -> Vec<Part> {
         bytes += json_size(&e);
         for piece in &mut e.chunks {
             let next = local.len() as u64;
-            let i = *local.entry(piece[0]).or_insert_with(|| {
-                layers.push(chunks[piece[0] as usize].clone());
+            let i = *local.entry(piece.0).or_insert_with(|| {
+                layers.push(chunks[piece.0 as usize].clone());
                 next
             });
-            piece[0] = i;
+            piece.0 = i;
         }
         cur.push(e);
     }
@@ -58,7 +58,7 @@ pub(crate) fn split(entries: Vec<Entry>, chunks: &[Descriptor]) -> Vec<Part> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cachemounts::format::Kind;
+    use crate::cachemounts::format::{Kind, Piece};
     use rbuild_oci::Digest;
 
     fn file(path: &str, chunks: &[u64]) -> Entry {
@@ -71,7 +71,10 @@ mod tests {
             mtime: [0, 0],
             size: chunks.len() as u64,
             target: None,
-            chunks: chunks.iter().map(|c| [*c, 0, 1]).collect(),
+            chunks: chunks
+                .iter()
+                .map(|c| Piece(*c, 0, 1, Digest::of(b"p")))
+                .collect(),
         }
     }
 
@@ -88,7 +91,7 @@ mod tests {
             assert!(layers.len() <= PART_CHUNKS);
             for e in entries {
                 for p in &e.chunks {
-                    assert!((p[0] as usize) < layers.len());
+                    assert!((p.0 as usize) < layers.len());
                 }
             }
         }
@@ -96,9 +99,9 @@ mod tests {
         assert!(parts.iter().all(|(_, l)| l.contains(&chunks[0])));
         let (first, second) = (&parts[0], &parts[1]);
         let last = &first.0[first.0.len() - 1];
-        assert_eq!(first.1[last.chunks[0][0] as usize], chunks[PART_CHUNKS - 1]);
+        assert_eq!(first.1[last.chunks[0].0 as usize], chunks[PART_CHUNKS - 1]);
         assert_eq!(
-            second.1[second.0[0].chunks[0][0] as usize],
+            second.1[second.0[0].chunks[0].0 as usize],
             chunks[PART_CHUNKS]
         );
         assert_eq!(

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use rbuild_oci::Descriptor;
+use rbuild_oci::{Descriptor, Digest};
 
 use super::chunker::CHUNK_LIMIT;
 use super::error::CacheMountError;
@@ -17,7 +17,7 @@ use super::format::{Entry, Kind, PartConfig, RootMeta, CACHE_MOUNT_CHUNK};
 const PATH_MAX: usize = 4096;
 
 /// One piece of a chunk to write: into which entry, where, from where in the chunk.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Use {
     /// Index into [`Plan::entries`].
     pub entry: usize,
@@ -27,6 +27,8 @@ pub(crate) struct Use {
     pub from: u64,
     /// Length.
     pub len: u64,
+    /// What the piece must hash to.
+    pub digest: Digest,
 }
 
 /// A checked mount, ready to restore.
@@ -72,7 +74,7 @@ pub(crate) fn plan(
         uses: Vec::new(),
     };
     let mut kinds: HashMap<String, Kind> = HashMap::new();
-    let mut global: HashMap<rbuild_oci::Digest, usize> = HashMap::new();
+    let mut global: HashMap<Digest, usize> = HashMap::new();
     for (config, layers) in parts {
         let map = plan.add_chunks(&layers, &mut global)?;
         for e in config.entries {
@@ -90,7 +92,7 @@ impl Plan {
     fn add_chunks(
         &mut self,
         layers: &[Descriptor],
-        global: &mut HashMap<rbuild_oci::Digest, usize>,
+        global: &mut HashMap<Digest, usize>,
     ) -> Result<Vec<usize>, CacheMountError> {
         let mut map = Vec::with_capacity(layers.len());
         for l in layers {
@@ -121,7 +123,7 @@ impl Plan {
     ) -> Result<(), CacheMountError> {
         let entry = self.entries.len();
         let mut at = 0u64;
-        for [layer, from, len] in e.chunks.iter().copied() {
+        for super::format::Piece(layer, from, len, digest) in e.chunks.iter().cloned() {
             let chunk = layers.get(layer as usize);
             let inside =
                 chunk.is_some_and(|c| from.checked_add(len).is_some_and(|end| end <= c.size));
@@ -133,6 +135,7 @@ impl Plan {
                 at,
                 from,
                 len,
+                digest,
             });
             at += len;
         }

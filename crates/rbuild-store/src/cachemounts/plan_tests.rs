@@ -4,7 +4,7 @@
 use rbuild_oci::{Descriptor, Digest};
 
 use super::error::CacheMountError;
-use super::format::{Entry, Kind, PartConfig, RootMeta, CACHE_MOUNT_CHUNK};
+use super::format::{Entry, Kind, PartConfig, Piece, RootMeta, CACHE_MOUNT_CHUNK};
 use super::plan::{plan, Use};
 
 fn entry(path: &str, kind: Kind) -> Entry {
@@ -24,7 +24,10 @@ fn entry(path: &str, kind: Kind) -> Entry {
 fn file(path: &str, pieces: &[[u64; 3]]) -> Entry {
     let mut e = entry(path, Kind::File);
     e.size = pieces.iter().map(|p| p[2]).sum();
-    e.chunks = pieces.to_vec();
+    e.chunks = pieces
+        .iter()
+        .map(|p| Piece(p[0], p[1], p[2], Digest::of(b"x")))
+        .collect();
     e
 }
 
@@ -103,7 +106,7 @@ fn pieces_must_lie_inside_their_chunks_and_add_up() {
     short.size = 11;
     refused(vec![short]);
     let mut dir_with_bytes = entry("d", Kind::Dir);
-    dir_with_bytes.chunks = vec![[0, 0, 1]];
+    dir_with_bytes.chunks = vec![Piece(0, 0, 1, Digest::of(b"x"))];
     refused(vec![dir_with_bytes]);
     let mut bad_mode = file("f", &[]);
     bad_mode.mode = 0o170000;
@@ -153,6 +156,7 @@ fn a_sound_mount_plans_every_piece() {
         at,
         from,
         len,
+        digest: Digest::of(b"x"),
     };
     assert_eq!(p.uses[0], vec![use_of(1, 0, 0, 60), use_of(2, 0, 60, 40)]);
     assert_eq!(p.uses[1], vec![use_of(1, 60, 0, 10)]);

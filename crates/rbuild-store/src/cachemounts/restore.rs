@@ -1,6 +1,6 @@
 //! Restoring a checked mount ([`Plan`]) into a fresh directory in one pass: directories
 //! first, then every chunk's bytes straight into the files they belong to (several chunks at
-//! a time, each verified before a byte of it is written), then empty files, hardlinks, FIFOs
+//! a time, each chunk and each piece verified before a byte of it is written), then empty files, hardlinks, FIFOs
 //! and symlinks, and last owners, modes and mtimes (directories deepest first, so writing
 //! into them never changes their mtime again). Nothing is synced, as with the builds that
 //! write a cache mount.
@@ -11,6 +11,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+use rbuild_oci::Digest;
 use rustix::fs::{chownat, mknodat, utimensat, AtFlags, FileType, Mode, Timestamps, CWD};
 use rustix::fs::{Gid, Timespec, Uid};
 
@@ -73,9 +74,18 @@ fn write_chunks(
 /// Writes the pieces of one chunk (already verified) where they belong.
 fn write_chunk(plan: &Plan, data: &Path, i: usize, bytes: &[u8]) -> Result<(), CacheMountError> {
     for u in &plan.uses[i] {
-        let path = data.join(&plan.entries[u.entry].path);
+        let entry = &plan.entries[u.entry];
+        let path = data.join(&entry.path);
         // The plan checked that pieces lie inside their chunk, and the chunk its size.
         let piece = &bytes[u.from as usize..(u.from + u.len) as usize];
+        if Digest::of(piece) != u.digest {
+            return Err(CacheMountError::PieceMismatch {
+                id: plan.id.clone(),
+                path: entry.path.clone(),
+                at: u.at,
+                digest: u.digest.clone(),
+            });
+        }
         let file = OpenOptions::new()
             .write(true)
             .create(true)

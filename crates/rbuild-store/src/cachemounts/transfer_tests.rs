@@ -9,6 +9,7 @@ use std::path::Path;
 
 use rbuild_oci::Digest;
 
+use super::base::{Base, Place};
 use super::error::CacheMountError;
 use crate::{Sharing, Store};
 
@@ -123,9 +124,10 @@ fn a_mount_round_trips_through_a_layout_directory_into_a_fresh_store() {
     let data = a.cache_mount("go", Sharing::Locked).unwrap().data;
     populate(&data);
     let before = describe(&data);
-    let export = a.export_cache_mounts(&[]).unwrap();
+    let export = a.export_cache_mounts(&[], &Base::empty()).unwrap();
     assert_eq!(export.mounts.len(), 1);
-    assert!(export.mounts[0].stats.chunks >= 4, "{:?}", export.mounts[0]);
+    let stats = &export.mounts[0].stats;
+    assert_eq!((stats.files, stats.chunks), (42, 1), "one pack: {stats:?}");
     let layout = t.path().join("layout");
     let copied = a.write_cache_layout(&export, &layout, "latest").unwrap();
     assert_eq!(copied.present, 0);
@@ -142,41 +144,97 @@ fn a_mount_round_trips_through_a_layout_directory_into_a_fresh_store() {
     assert_eq!(b.cache_mount_list().unwrap()[0].id, "go");
 }
 
+/// Exports the store's mounts on top of what `layout` holds as `base_tag`, writes the result
+/// as `tag`; what the export found and what was copied.
+fn export_over(
+    a: &Store,
+    layout: &Path,
+    base_tag: &str,
+    tag: &str,
+) -> (super::PackStats, crate::CopyReport) {
+    let base = Base::from_layout(layout, base_tag).unwrap();
+    let export = a.export_cache_mounts(&[], &base).unwrap();
+    let copied = a.write_cache_layout(&export, layout, tag).unwrap();
+    (export.mounts[0].stats.clone(), copied)
+}
+
 #[test]
-fn a_second_export_copies_only_the_changed_file_and_import_replaces_the_mount() {
+fn a_second_export_sends_only_the_changed_file_and_compacts_mostly_dead_packs() {
     require_root();
     let t = tempfile::tempdir().unwrap();
     let a = store(t.path(), "a");
     let data = a.cache_mount("npm", Sharing::Locked).unwrap().data;
     populate(&data);
     let layout = t.path().join("layout");
-    let first = a.export_cache_mounts(&["npm".into()]).unwrap();
-    a.write_cache_layout(&first, &layout, "v1").unwrap();
+    let (first, _) = export_over(&a, &layout, "none", "v1");
+    assert_eq!(
+        (first.new_chunks, first.reused_bytes, first.compacted),
+        (1, 0, 0),
+        "{first:?}"
+    );
     let b = store(t.path(), "b");
     b.import_cache_layout(&layout, "v1", &[]).unwrap();
     fs::write(data.join("pkg/f07"), b"changed").unwrap();
-    let second = a.export_cache_mounts(&[]).unwrap();
-    assert_eq!(
-        second.mounts[0].stats.new_chunks, 1,
-        "{:?}",
-        second.mounts[0]
-    );
-    let copied = a.write_cache_layout(&second, &layout, "v2").unwrap();
-    // The changed file's pack, the config, the manifest and the index.
+    let (second, copied) = export_over(&a, &layout, "v1", "v2");
+    assert_eq!((second.new_chunks, second.new_bytes), (1, 7), "{second:?}");
+    assert_eq!(second.reused_bytes, second.bytes - 7);
+    // The new pack, the config, the manifest and the index.
     assert_eq!(copied.copied, 4, "{copied:?}");
-    assert!(copied.copied_bytes < 64 << 10, "{copied:?}");
     let done = b.import_cache_layout(&layout, "v2", &[]).unwrap();
     assert!(done[0].replaced);
     assert_eq!(
-        done[0].fetched, done[0].chunks,
-        "imports keep no chunks: {done:?}"
+        describe(&b.cache_mount("npm", Sharing::Shared).unwrap().data),
+        describe(&data)
     );
-    let got = b.cache_mount("npm", Sharing::Shared).unwrap().data;
-    assert_eq!(describe(&got), describe(&data));
+    // Rewriting the big file leaves the first pack mostly unused: its live pieces move.
+    fs::write(data.join("pkg/sub/big"), noise(3 << 20, 100)).unwrap();
+    let (third, _) = export_over(&a, &layout, "v2", "v3");
+    assert_eq!(third.compacted, 1, "{third:?}");
+    assert_eq!(
+        third.reused_bytes, 7,
+        "only f07's piece stays where it was: {third:?}"
+    );
+    b.import_cache_layout(&layout, "v3", &[]).unwrap();
+    assert_eq!(
+        describe(&b.cache_mount("npm", Sharing::Shared).unwrap().data),
+        describe(&data)
+    );
     assert!(matches!(
-        b.import_cache_layout(&layout, "v2", &["nope".into()]),
+        b.import_cache_layout(&layout, "v3", &["nope".into()]),
         Err(CacheMountError::NotInArtifact { .. })
     ));
+}
+
+#[test]
+fn a_lying_destination_makes_an_artifact_that_imports_refuse() {
+    require_root();
+    let t = tempfile::tempdir().unwrap();
+    let a = store(t.path(), "a");
+    let data = a.cache_mount("go", Sharing::Locked).unwrap().data;
+    populate(&data);
+    let layout = t.path().join("layout");
+    let (first, _) = export_over(&a, &layout, "none", "v1");
+    assert_eq!(first.new_chunks, 1);
+    let pack = a.export_cache_mounts(&[], &Base::empty()).unwrap().parts[0].chunks[0].clone();
+    fs::write(data.join("pkg/f07"), b"changed").unwrap();
+    // The destination claims f07's new bytes are the first 7 bytes of the old pack.
+    let mut base = Base::from_layout(&layout, "v1").unwrap();
+    let place = Place {
+        pack,
+        offset: 0,
+        len: 7,
+    };
+    base.insert(Digest::of(b"changed"), place);
+    let export = a.export_cache_mounts(&[], &base).unwrap();
+    assert_eq!(export.mounts[0].stats.new_chunks, 0);
+    a.write_cache_layout(&export, &layout, "v2").unwrap();
+    let b = store(t.path(), "b");
+    let err = b.import_cache_layout(&layout, "v2", &[]).unwrap_err();
+    assert!(
+        matches!(err, CacheMountError::PieceMismatch { .. }),
+        "{err}"
+    );
+    assert!(b.cache_mount_list().unwrap().is_empty(), "nothing imported");
 }
 
 #[test]
@@ -186,7 +244,7 @@ fn a_mount_in_use_or_a_tampered_chunk_replaces_nothing() {
     let a = store(t.path(), "a");
     populate(&a.cache_mount("apt", Sharing::Locked).unwrap().data);
     let layout = t.path().join("layout");
-    let export = a.export_cache_mounts(&[]).unwrap();
+    let export = a.export_cache_mounts(&[], &Base::empty()).unwrap();
     a.write_cache_layout(&export, &layout, "latest").unwrap();
     let b = store(t.path(), "b");
     let held = b.cache_mount("apt", Sharing::Shared).unwrap();
