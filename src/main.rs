@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod docker_engine;
 mod output;
+mod remote_cache;
 mod render;
 mod render_json;
 mod render_tty;

@@ -49,6 +49,16 @@ impl Remote {
         rbuild_registry::UrlFetch::new(self.client.clone())
     }
 
+    /// A handle on the runtime (started now if it was not), for background tasks.
+    pub fn handle(&self) -> anyhow::Result<tokio::runtime::Handle> {
+        Ok(self.runtime()?.handle().clone())
+    }
+
+    /// The client the flags configured.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     fn runtime(&self) -> anyhow::Result<&Runtime> {
         if let Some(rt) = self.runtime.get() {
             return Ok(rt);

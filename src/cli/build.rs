@@ -63,6 +63,14 @@ fn parse_label(spec: &str) -> Result<(String, String), String> {
     }
 }
 
+fn parse_cache_to(spec: &str) -> Result<rbuild_build::remote_cache::CacheTo, String> {
+    rbuild_build::remote_cache::parse_cache_to(spec).map_err(|e| e.to_string())
+}
+
+fn parse_cache_from(spec: &str) -> Result<rbuild_build::remote_cache::CacheFrom, String> {
+    rbuild_build::remote_cache::parse_cache_from(spec).map_err(|e| e.to_string())
+}
+
 /// `--annotation`: one value may name several targets.
 fn parse_annotation(spec: &str) -> Result<Vec<rbuild_build::annotations::Annotation>, String> {
     rbuild_build::annotations::Annotation::parse(spec).map_err(|e| e.to_string())
@@ -162,6 +170,16 @@ pub struct BuildArgs {
     /// of the manifest (default), the index, or their descriptors; repeatable.
     #[arg(long = "annotation", value_name = "[TYPE:]KEY=VALUE", value_parser = parse_annotation)]
     pub annotations: Vec<Vec<rbuild_build::annotations::Annotation>>,
+    /// Write the build cache: `type=registry,ref=REF[,mode=min|max][,ignore-error=true]`,
+    /// `type=local,dest=DIR[,tag=TAG]` (an OCI layout) or `type=inline` (in the image config);
+    /// repeatable.
+    #[arg(long = "cache-to", value_name = "type=TYPE,KEY=VALUE", value_parser = parse_cache_to)]
+    pub cache_to: Vec<rbuild_build::remote_cache::CacheTo>,
+    /// Read a build cache: `type=registry,ref=REF`, `type=local,src=DIR[,tag=TAG]`, or a
+    /// registry reference (also an image built with `--cache-to type=inline`); repeatable,
+    /// tried in order.
+    #[arg(long = "cache-from", value_name = "type=TYPE,KEY=VALUE|REF", value_parser = parse_cache_from)]
+    pub cache_from: Vec<rbuild_build::remote_cache::CacheFrom>,
     /// Fetch FROM images from their registry even when they are in the local store.
     #[arg(long)]
     pub pull: bool,

@@ -1,17 +1,22 @@
 //! `build(request) -> result`: parse, lower to a plan, solve it, assemble the image, export.
 
+mod finish;
+
+use finish::{final_image, run_exports};
+
 use std::sync::Arc;
 
 use rbuild_oci::{Descriptor, Platform};
 use rbuild_store::Store;
 
 use crate::annotations::{AnnotationTarget as Target, Annotations};
-use crate::export::{self, Dest, Exported, Output, Pusher};
-use crate::image::{finish_config, write_image, write_index, FsState, Written};
+use crate::export::{self, Pusher};
+use crate::image::write_index;
 use crate::lower::{lower, LowerInput};
 use crate::ops::{Contexts, Runtime};
 use crate::plan::{KeyView, Plan};
 use crate::progress::{Event, Reporter};
+use crate::remote_cache::{export_caches, inline_doc, CacheBackends, CacheTo, Links};
 use crate::request::DockerfileSource;
 use crate::resolve::BaseResolver;
 use crate::{BuildError, BuildRequest};
@@ -184,6 +189,8 @@ pub struct Services<'a> {
     pub loader: &'a dyn export::Loader,
     /// Downloads `ADD <url>` sources.
     pub fetcher: &'a dyn rbuild_context::remote::UrlFetcher,
+    /// Reaches registries for `--cache-from`/`--cache-to`.
+    pub caches: &'a dyn CacheBackends,
     /// Where progress goes.
     pub reporter: Arc<dyn Reporter>,
 }
@@ -225,11 +232,16 @@ pub fn build(
         fetcher: services.fetcher,
         plan_only: false,
     };
-    let values = crate::solve::run_plans(&plans, &rt)?;
+    let links = Links::open(req, services.caches, reporter.clone());
+    let values = crate::solve::run_plans(&plans, &rt, &links)?;
+    let inline = req.cache_to.contains(&CacheTo::Inline);
     let images = plans
         .iter()
         .zip(&values)
-        .map(|(plan, fs)| final_image(req, &store, plan, fs))
+        .map(|(plan, fs)| {
+            let inline = inline.then(|| inline_doc(&links.recorder, fs));
+            final_image(req, &store, plan, fs, inline)
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let target = match images.as_slice() {
         [(_, one)] => one.manifest.clone(),
@@ -241,6 +253,9 @@ pub fn build(
         }
     };
     let exported = run_exports(req, &store, &target, services)?;
+    export_caches(&store, &links, &values, &*reporter)?;
+    let mut cache = counting.stats();
+    cache.remote = links.imported.hits();
     Ok(BuildResult {
         manifest: target,
         config: images[0].1.config.clone(),
@@ -248,100 +263,6 @@ pub fn build(
         pushed: exported.pushed,
         canonical: exported.canonical,
         platforms: images,
-        cache: counting.stats(),
+        cache,
     })
-}
-
-/// Writes one platform's image: its config finished (history, `--label`s, the epoch) and its
-/// manifest with the `--annotation`s for it, on a descriptor carrying the descriptor ones.
-fn final_image(
-    req: &BuildRequest,
-    store: &Store,
-    plan: &Plan,
-    fs: &FsState,
-) -> Result<(Platform, Written), BuildError> {
-    let image = &plan.image;
-    let mut config = finish_config(
-        image.config.clone(),
-        &image.history,
-        fs,
-        image.base_created.as_deref(),
-    );
-    // BuildKit stamps the image itself with SOURCE_DATE_EPOCH, whatever the base's date.
-    if let Some(epoch) = req.source_date_epoch {
-        config.created = Some(crate::time::rfc3339(epoch));
-    }
-    if !req.labels.is_empty() {
-        let labels = config.config.labels.get_or_insert_with(Default::default);
-        labels.extend(req.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
-    }
-    let notes = Annotations(&req.annotations);
-    let platform = Some(&plan.platform);
-    let mut written = write_image(
-        store,
-        &config,
-        fs,
-        notes.for_target(Target::Manifest, platform),
-    )?;
-    written.manifest.annotations = notes.for_target(Target::ManifestDescriptor, platform);
-    Ok((plan.platform.clone(), written))
-}
-
-/// Runs every `--output` (the store's tags when none).
-fn run_exports(
-    req: &BuildRequest,
-    store: &Store,
-    manifest: &Descriptor,
-    services: &Services,
-) -> Result<Exported, BuildError> {
-    let default = [Output::Image {
-        names: Vec::new(),
-        push: false,
-        push_by_digest: false,
-        name_canonical: false,
-    }];
-    let outputs = if req.outputs.is_empty() {
-        &default[..]
-    } else {
-        &req.outputs[..]
-    };
-    let mut all = Exported::default();
-    for output in outputs {
-        let what = describe(output);
-        services
-            .reporter
-            .event(Event::Note(format!("exporting to {what}")));
-        let sinks = export::Sinks {
-            pusher: services.pusher,
-            loader: services.loader,
-        };
-        let done = export::export(store, manifest, output, &req.tags, sinks)
-            .map_err(|source| BuildError::Export { what, source })?;
-        if let Some(said) = done.loaded {
-            services.reporter.event(Event::Note(said));
-        }
-        all.tagged.extend(done.tagged);
-        all.pushed.extend(done.pushed);
-        all.canonical.extend(done.canonical);
-    }
-    Ok(all)
-}
-
-fn describe(output: &Output) -> String {
-    let dest = |d: &Dest| match d {
-        Dest::File(p) => p.display().to_string(),
-        Dest::Stdout => "stdout".to_string(),
-    };
-    match output {
-        Output::Image { push: false, .. } => "the store".to_string(),
-        Output::Image { push: true, .. } => "the store and the registry".to_string(),
-        Output::Oci {
-            dest: d, tar: true, ..
-        } => format!("OCI archive {}", dest(d)),
-        Output::Oci { dest: d, .. } => format!("OCI layout directory {}", dest(d)),
-        Output::Docker { dest: d, .. } => format!("docker archive {}", dest(d)),
-        Output::Local { dest } => format!("directory {}", dest.display()),
-        Output::Load { .. } => "the docker engine".to_string(),
-        Output::Tar { dest: d } => format!("root filesystem tar {}", dest(d)),
-    }
 }

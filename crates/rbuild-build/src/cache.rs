@@ -6,21 +6,22 @@ use rbuild_solver::{CacheKey, CacheStorage, Components};
 use rbuild_store::Store;
 
 use crate::image::FsState;
+use crate::remote_cache::Links;
 
-/// Build-cache records in the store: key → filesystem state, identity → last key components.
-pub struct StoreCache {
+/// Build-cache records in the store: key → filesystem state, identity → last key components;
+/// a record the store lacks is looked for in the imported remote caches.
+pub struct StoreCache<'a> {
     store: Arc<Store>,
+    links: &'a Links<'a>,
 }
 
-impl StoreCache {
-    /// A cache over `store`.
-    pub fn new(store: Arc<Store>) -> Self {
-        StoreCache { store }
+impl<'a> StoreCache<'a> {
+    /// A cache over `store` and the remote caches of `links`.
+    pub fn new(store: Arc<Store>, links: &'a Links<'a>) -> Self {
+        StoreCache { store, links }
     }
-}
 
-impl CacheStorage<FsState> for StoreCache {
-    fn load(&self, key: &CacheKey) -> Option<FsState> {
+    fn load_local(&self, key: &CacheKey) -> Option<FsState> {
         let bytes = self
             .store
             .kv_get(rbuild_store::NS_CACHE, &key.to_hex())
@@ -33,7 +34,7 @@ impl CacheStorage<FsState> for StoreCache {
             .then_some(fs)
     }
 
-    fn save(&self, key: &CacheKey, identity: &str, components: &Components, value: &FsState) {
+    fn save_record(&self, key: &CacheKey, value: &FsState) {
         if let Ok(v) = serde_json::to_vec(value) {
             // Recording the blobs lets prune drop entries whose layers it removed.
             let blobs: Vec<_> = value
@@ -48,6 +49,27 @@ impl CacheStorage<FsState> for StoreCache {
                 tracing::warn!("cannot record cache entry: {e}");
             }
         }
+    }
+}
+
+impl CacheStorage<FsState> for StoreCache<'_> {
+    fn load(&self, key: &CacheKey) -> Option<FsState> {
+        let found = self.load_local(key).or_else(|| {
+            let fs = self.links.imported.fetch(&self.store, key)?;
+            // Kept locally, so the next build on this machine hits without the remote.
+            self.save_record(key, &fs);
+            Some(fs)
+        });
+        if let Some(fs) = &found {
+            self.links.recorder.record(key, fs);
+        }
+        found
+    }
+
+    fn save(&self, key: &CacheKey, identity: &str, components: &Components, value: &FsState) {
+        self.save_record(key, value);
+        self.links.recorder.record(key, value);
+        self.links.made(&self.store, value);
         if let Ok(c) = serde_json::to_vec(components) {
             let _ = self.store.kv_put(rbuild_store::NS_EXPLAIN, identity, &c);
         }

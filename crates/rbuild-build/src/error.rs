@@ -138,6 +138,15 @@ pub enum BuildError {
         #[source]
         source: crate::export::ExportError,
     },
+    /// A `--cache-to` failed (without `ignore-error=true`).
+    #[error("exporting cache to {what}")]
+    CacheExport {
+        /// The destination.
+        what: String,
+        /// Why.
+        #[source]
+        source: crate::remote_cache::BackendError,
+    },
     /// The request asks for something this build cannot do.
     #[error("{0}")]
     Unsupported(String),
@@ -195,6 +204,18 @@ pub fn excerpt(text: &str, line: usize) -> String {
     }
     out.push_str(" --------------------");
     out
+}
+
+/// `e` and its causes, `a: b: c`.
+pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
 }
 
 #[cfg(test)]

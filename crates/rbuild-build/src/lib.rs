@@ -17,6 +17,7 @@ pub mod ocilayout;
 pub mod ops;
 pub mod plan;
 pub mod progress;
+pub mod remote_cache;
 mod request;
 pub mod resolve;
 pub mod secrets;

@@ -52,6 +52,8 @@ pub struct CacheStats {
     pub cached: usize,
     /// Steps that ran.
     pub executed: usize,
+    /// Of the cached steps, those found in a `--cache-from` cache (not in the store).
+    pub remote: usize,
 }
 
 /// Passes events on and counts cached and executed steps.
@@ -77,6 +79,7 @@ impl Counting {
         CacheStats {
             cached: self.cached.load(Relaxed),
             executed: self.executed.load(Relaxed),
+            remote: 0,
         }
     }
 }

@@ -90,6 +90,10 @@ pub struct BuildRequest {
     pub labels: BTreeMap<String, String>,
     /// `--annotation`: annotations of the manifest, the index or their descriptors.
     pub annotations: Vec<crate::annotations::Annotation>,
+    /// `--cache-from`: remote caches read, in order, when the store misses.
+    pub cache_from: Vec<crate::remote_cache::CacheFrom>,
+    /// `--cache-to`: where the build's cache records are written.
+    pub cache_to: Vec<crate::remote_cache::CacheTo>,
 }
 
 /// Entitlements a build must be granted with `--allow` (BuildKit's names), because they
@@ -195,6 +199,8 @@ impl BuildRequest {
             seccomp: rbuild_sandbox::SeccompMode::Default,
             labels: BTreeMap::new(),
             annotations: Vec::new(),
+            cache_from: Vec::new(),
+            cache_to: Vec::new(),
         }
     }
 }

@@ -15,6 +15,7 @@ use crate::image::FsState;
 use crate::ops::{Runtime, Step};
 use crate::plan::{KeyView, Plan, VertexId};
 use crate::progress::{Event, Reporter, StepInfo};
+use crate::remote_cache::Links;
 use crate::BuildError;
 
 /// At most this many threads walk context sources ahead of the solver.
@@ -22,14 +23,20 @@ const PREFETCH_THREADS: usize = 4;
 
 /// Runs `plans` (one per platform) as one graph with `rt`; returns each target's filesystem.
 /// Steps whose keys are equal across plans (a builder stage on `$BUILDPLATFORM`) run once.
-pub fn run_plans(plans: &[Plan], rt: &Runtime) -> Result<Vec<FsState>, BuildError> {
+/// Lookups the store misses go to the caches `links` imported; `links` records what was
+/// found and made.
+pub fn run_plans(
+    plans: &[Plan],
+    rt: &Runtime,
+    links: &Links<'_>,
+) -> Result<Vec<FsState>, BuildError> {
     let merged = Merged::of(plans, rt);
     let done = AtomicBool::new(false);
     std::thread::scope(|s| {
         // The stat cache loads while the context is walked.
         s.spawn(|| rt.contexts.main().hashes.preload());
         prefetch(s, &merged, &done);
-        let values = solve_graph(&merged, rt);
+        let values = solve_graph(&merged, rt, links);
         done.store(true, Ordering::Relaxed);
         values
     })
@@ -91,22 +98,10 @@ pub fn plan_keys(plan: &Plan, rt: &Runtime) -> Vec<KeyView> {
                 keys[id.0] = Some(key);
                 KeyView::Known(key, comps)
             }
-            Err(e) => KeyView::Unknown(anyhow_like(&e)),
+            Err(e) => KeyView::Unknown(crate::error::chain(&e)),
         };
     }
     out
-}
-
-/// An error with its causes, `a: b: c`.
-fn anyhow_like(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 fn graph<'a>(plan: &'a Plan, rt: &'a Runtime<'a>) -> Graph<Step<'a>> {
@@ -117,9 +112,10 @@ fn graph<'a>(plan: &'a Plan, rt: &'a Runtime<'a>) -> Graph<Step<'a>> {
     graph
 }
 
-fn solve_graph(m: &Merged, rt: &Runtime) -> Result<Vec<FsState>, BuildError> {
+fn solve_graph(m: &Merged, rt: &Runtime, links: &Links<'_>) -> Result<Vec<FsState>, BuildError> {
     let req = rt.request;
-    let cache = CompressionKeyed::new(StoreCache::new(rt.store.clone()), req.compression);
+    let store_cache = StoreCache::new(rt.store.clone(), links);
+    let cache = CompressionKeyed::new(store_cache, req.compression);
     let no_cache_all = req.no_cache;
     let filter: Vec<bool> = m
         .stages
@@ -184,13 +180,13 @@ fn prefetch<'s>(scope: &'s std::thread::Scope<'s, '_>, m: &'s Merged<'s>, done: 
 /// Cache records keyed on the layer compression: a layer compressed another way is another
 /// blob, so a record made with gzip must not hand zstd-built images gzip layers. The default
 /// (gzip 6) keeps the plain key, so existing caches stay valid.
-struct CompressionKeyed {
-    inner: StoreCache,
+struct CompressionKeyed<'a> {
+    inner: StoreCache<'a>,
     compression: Option<String>,
 }
 
-impl CompressionKeyed {
-    fn new(inner: StoreCache, c: Compression) -> Self {
+impl<'a> CompressionKeyed<'a> {
+    fn new(inner: StoreCache<'a>, c: Compression) -> Self {
         let compression = match c {
             c if c == Compression::default() => None,
             Compression::None => Some("none".to_string()),
@@ -214,7 +210,7 @@ impl CompressionKeyed {
     }
 }
 
-impl CacheStorage<FsState> for CompressionKeyed {
+impl CacheStorage<FsState> for CompressionKeyed<'_> {
     fn load(&self, key: &CacheKey) -> Option<FsState> {
         self.inner.load(&self.key(key))
     }

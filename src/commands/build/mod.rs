@@ -48,6 +48,7 @@ pub fn run(args: BuildArgs, store: Arc<Store>) -> anyhow::Result<ExitCode> {
         pusher: &pusher,
         loader: &engine,
         fetcher: &fetcher,
+        caches: &crate::remote_cache::RegistryCaches(&remote),
         reporter,
     };
     let started = std::time::Instant::now();
@@ -136,6 +137,8 @@ pub(crate) fn request(args: BuildArgs) -> anyhow::Result<BuildRequest> {
         req.outputs.push(Output::Load { names: Vec::new() });
     }
     req.labels = args.labels.into_iter().collect();
+    req.cache_to = args.cache_to;
+    req.cache_from = args.cache_from;
     req.annotations = args.annotations.into_iter().flatten().collect();
     for tag in args
         .tags

@@ -98,6 +98,7 @@ fn metadata(result: &BuildResult) -> serde_json::Value {
         "rbuild.cache": {
             "cached": result.cache.cached,
             "executed": result.cache.executed,
+            "remote": result.cache.remote,
         },
         "rbuild.pushed": result.pushed.iter()
             .map(|(n, d)| serde_json::json!({"name": n, "digest": d.to_string()}))

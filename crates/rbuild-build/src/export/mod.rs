@@ -24,6 +24,7 @@ use rbuild_oci::{media_type, Descriptor, Digest};
 use rbuild_store::{OutputFile, Store, StoreError};
 
 pub use rootfs::unpack_rootfs;
+pub(crate) use spec::split_csv;
 pub use spec::{layer_compression, parse_output, Dest, Output, OutputSpec, SpecError};
 
 /// Pushes an image from the store to a registry: the registry client the caller owns.

@@ -128,7 +128,7 @@ pub enum SpecError {
 }
 
 /// Splits `a=1,"b=x,y",c` on commas outside double quotes, dropping the quotes (buildx's CSV).
-fn split_csv(spec: &str) -> Vec<String> {
+pub(crate) fn split_csv(spec: &str) -> Vec<String> {
     let mut fields = vec![String::new()];
     let mut quoted = false;
     for c in spec.chars() {

@@ -1,0 +1,110 @@
+//! Registry glue for the remote build cache (`--cache-to type=registry`, `--cache-from REF`):
+//! each reference becomes a `CacheBackend` over the client the flags configured.
+
+use rbuild_build::remote_cache::{BackendError, CacheBackend, CacheBackends, ARTIFACT_TYPE};
+use rbuild_oci::{Descriptor, Reference};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use rbuild_registry::{Artifact, RegistryError, Uploader};
+use rbuild_store::Store;
+
+use crate::resolver::Remote;
+
+/// Makes registry backends over `Remote`'s client.
+pub struct RegistryCaches<'a>(pub &'a Remote);
+
+impl CacheBackends for RegistryCaches<'_> {
+    fn registry(&self, reference: &str) -> Result<Box<dyn CacheBackend + '_>, BackendError> {
+        let reference = Reference::parse(reference)
+            .map_err(|e| format!("invalid cache reference {reference:?}: {e}"))?;
+        Ok(Box::new(RegistryCache {
+            remote: self.0,
+            reference,
+            uploader: Mutex::new(None),
+        }))
+    }
+}
+
+/// A cache under one tag (or digest, to read) of a repository.
+struct RegistryCache<'a> {
+    remote: &'a Remote,
+    reference: Reference,
+    /// Sends layers while the build runs; started by the first one.
+    uploader: Mutex<Option<Uploader>>,
+}
+
+impl CacheBackend for RegistryCache<'_> {
+    fn name(&self) -> String {
+        self.reference.to_string()
+    }
+
+    fn manifest(&self) -> Result<Option<Vec<u8>>, BackendError> {
+        match self
+            .remote
+            .block_on(|c| c.fetch_manifest(&self.reference))?
+        {
+            Ok(doc) => Ok(Some(doc.bytes)),
+            // A first build writes the cache its --cache-from names: nothing there yet.
+            Err(RegistryError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn blob_bytes(&self, desc: &Descriptor, limit: u64) -> Result<Vec<u8>, BackendError> {
+        let r = &self.reference;
+        Ok(self.remote.block_on(|c| c.blob_bytes(r, desc, limit))??)
+    }
+
+    fn fetch_blob(&self, store: &Store, desc: &Descriptor) -> Result<(), BackendError> {
+        let r = &self.reference;
+        self.remote.block_on(|c| c.pull_blob(store, r, desc))??;
+        Ok(())
+    }
+
+    fn send_early(&self, store: &Arc<Store>, desc: &Descriptor) {
+        let mut uploader = self.uploader.lock().unwrap_or_else(PoisonError::into_inner);
+        if uploader.is_none() {
+            let handle = self.remote.handle();
+            let client = self.remote.client();
+            let r = &self.reference;
+            *uploader = handle
+                .ok()
+                .and_then(|h| Uploader::new(client, store.clone(), r, h).ok());
+        }
+        // A blob that fails to go now is sent (or found there) by `write`.
+        if let Some(up) = uploader.as_ref() {
+            let _ = up.submit(&desc.digest);
+        }
+    }
+
+    fn write(
+        &self,
+        store: &Store,
+        config: &Descriptor,
+        layers: &[Descriptor],
+    ) -> Result<(), BackendError> {
+        let r = &self.reference;
+        let early = self
+            .uploader
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(up) = early {
+            // Failed early uploads are retried below, blob by blob.
+            let _ = self.remote.block_on(|_| up.finish())?;
+        }
+        if r.digest.is_some() {
+            return Err(format!("{r}: a cache is written under a tag, not a digest").into());
+        }
+        let tag = r.tag.clone().unwrap_or_else(|| "latest".to_string());
+        let artifact = Artifact {
+            artifact_type: Some(ARTIFACT_TYPE.to_string()),
+            ..Artifact::manifest(config.clone(), layers.to_vec())
+        };
+        // Blobs the registry has are not sent again; blobs of another repository of the
+        // same registry (the image just pushed) are mounted, not uploaded.
+        self.remote
+            .block_on(|c| c.push_artifact(store, &artifact, r, Some(&tag), &|_| {}))??;
+        Ok(())
+    }
+}
