@@ -26,6 +26,7 @@ tools=(
   ssh-agent:openssh-client    # RUN --mount=type=ssh forwards an agent
   ssh-add:openssh-client
   ssh-keygen:openssh-client   # keys for the --ssh tests
+  sshd:openssh-server         # a local ssh git server for ADD git@... (tests/e2e_git_ssh.rs)
   debootstrap:debootstrap     # the Debian base of the RUN --mount tests (kept in /var/cache/rbuild-test)
   stress:stress               # load beside the suite when checking it is not flaky
   qemu-aarch64-static:qemu-user-static  # RUN steps of arm64 images (tests/e2e_platforms.rs)
@@ -44,7 +45,7 @@ base=(
   mkfifo mknod stty chmod chown
   tar gzip grep sed
   dpkg dpkg-query dpkg-deb apt-get
-  losetup mount umount script
+  losetup mount umount script unshare
   cargo
 )
 

@@ -1,9 +1,9 @@
 //! ADD of a git repository (`https://host/repo.git#ref:subdir`, `git@host:repo`, `git://…`),
-//! through the system `git`.
+//! through the system `git`, in the clean environment of [`crate::git_command`].
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
+pub use crate::git_command::Transport;
 use crate::remote::redact;
 
 /// Why a git source could not be resolved or checked out.
@@ -12,6 +12,15 @@ pub enum GitError {
     /// The `git` program could not be started.
     #[error("cannot run git (is it installed?)")]
     Spawn(#[source] std::io::Error),
+    /// An ssh remote without a forwarded agent: the host's own keys are never used.
+    #[error(
+        "{url} is fetched over ssh, which needs --ssh default (git uses only the agent the \
+         build forwards, never the host's keys or ~/.ssh)"
+    )]
+    NeedsSsh {
+        /// The remote, without credentials.
+        url: String,
+    },
     /// A git command failed; `stderr` is what it said.
     #[error("git {args} failed: {stderr}")]
     Failed {
@@ -86,9 +95,30 @@ pub fn parse(word: &str) -> Option<GitSource> {
     })
 }
 
-fn git(args: &[&str], dir: Option<&Path>) -> Result<String, GitError> {
-    let mut cmd = Command::new("git");
-    cmd.args(args).env("GIT_TERMINAL_PROMPT", "0");
+impl GitSource {
+    /// Whether git reaches the remote over ssh (`ssh://`, `git+ssh://` or scp-like
+    /// `user@host:path`).
+    pub fn is_ssh(&self) -> bool {
+        let url = self.url.as_str();
+        url.starts_with("ssh://")
+            || url.starts_with("git+ssh://")
+            || (!url.contains("://") && url.contains(':'))
+    }
+
+    /// Refuses an ssh remote when the build forwards no agent.
+    fn check_transport(&self, transport: &Transport) -> Result<(), GitError> {
+        if self.is_ssh() && transport.agent.is_none() {
+            return Err(GitError::NeedsSsh {
+                url: shown_arg(&self.url),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn git(args: &[&str], dir: Option<&Path>, transport: &Transport) -> Result<String, GitError> {
+    let mut cmd = crate::git_command::command(transport);
+    cmd.args(args);
     if let Some(d) = dir {
         cmd.current_dir(d);
     }
@@ -117,12 +147,17 @@ fn is_commit(r: &str) -> bool {
 }
 
 /// The commit the source's reference names now (for the cache key).
-pub fn resolve_commit(src: &GitSource) -> Result<String, GitError> {
+pub fn resolve_commit(src: &GitSource, transport: &Transport) -> Result<String, GitError> {
+    src.check_transport(transport)?;
     let r = src.reference.as_deref().unwrap_or("HEAD");
     if is_commit(r) {
         return Ok(r.to_ascii_lowercase());
     }
-    let out = git(&["ls-remote", &src.url, r, &format!("{r}^{{}}")], None)?;
+    let out = git(
+        &["ls-remote", &src.url, r, &format!("{r}^{{}}")],
+        None,
+        transport,
+    )?;
     let lines: Vec<(&str, &str)> = out.lines().filter_map(|l| l.split_once('\t')).collect();
     // An annotated tag's `^{}` line names the commit; prefer it, then an exact ref.
     let pick = lines
@@ -142,8 +177,11 @@ pub fn checkout(
     commit: &str,
     dir: &Path,
     keep_git_dir: bool,
+    transport: &Transport,
 ) -> Result<PathBuf, GitError> {
+    src.check_transport(transport)?;
     let d = dir.to_string_lossy().to_string();
+    let git = |args: &[&str], dir| git(args, dir, transport);
     git(&["init", "-q", &d], None)?;
     git(&["remote", "add", "origin", &src.url], Some(dir))?;
     let wanted = src.reference.as_deref().unwrap_or("HEAD");
@@ -193,7 +231,7 @@ mod tests {
     #[test]
     fn failures_are_typed_and_hide_url_credentials() {
         let src = parse("https://user:secret@127.0.0.1:1/r.git#main").unwrap();
-        let err = resolve_commit(&src).unwrap_err();
+        let err = resolve_commit(&src, &Transport::default()).unwrap_err();
         let GitError::Failed { args, .. } = &err else {
             panic!("{err:?}");
         };
@@ -202,5 +240,23 @@ mod tests {
             "{args}"
         );
         assert!(!err.to_string().contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn an_ssh_remote_without_an_agent_needs_ssh() {
+        for url in ["git@127.0.0.1:r.git", "ssh://git@127.0.0.1:1/r.git"] {
+            let src = parse(url).unwrap();
+            assert!(src.is_ssh(), "{url}");
+            let err = resolve_commit(&src, &Transport::default()).unwrap_err();
+            assert!(matches!(err, GitError::NeedsSsh { .. }), "{err:?}");
+            assert!(err.to_string().contains("needs --ssh"), "{err}");
+            let dir = tempfile::tempdir().unwrap();
+            let at = dir.path().join("c");
+            let err = checkout(&src, "HEAD", &at, false, &Transport::default()).unwrap_err();
+            assert!(matches!(err, GitError::NeedsSsh { .. }), "{err:?}");
+            assert!(!at.exists(), "nothing is run before the check");
+        }
+        assert!(!parse("https://h/r.git").unwrap().is_ssh());
+        assert!(!parse("git://h/r.git").unwrap().is_ssh());
     }
 }

@@ -7,6 +7,7 @@ pub mod chown;
 pub mod dest;
 pub mod fcopy;
 pub mod git;
+mod git_command;
 pub mod hash;
 pub mod hashcache;
 pub mod ignore;

@@ -4,6 +4,7 @@
 //! The step's state and its `exec` live here; the cache key is in `key`, and the sources that
 //! are not plain paths (heredocs, URLs, git, archives) in `sources`.
 
+mod gitssh;
 mod key;
 mod sources;
 

@@ -73,7 +73,7 @@ impl CopyStep<'_> {
                 if self.rt.plan_only {
                     return Ok(kb.str(&name, NOT_FETCHED));
                 }
-                let commit = git::resolve_commit(g).map_err(|e| self.meta.error(e))?;
+                let commit = self.with_git_transport(g, |t| git::resolve_commit(g, t))?;
                 kb.str(&name, &commit)
             }
             CopySource::Path(_) => kb,

@@ -97,11 +97,12 @@ impl CopyStep<'_> {
                     (dir, vec![remote::file_name(url)])
                 }
                 CopySource::Git(g) => {
-                    let commit = git::resolve_commit(g).map_err(|e| self.meta.error(e))?;
                     let keep = self.op.add.as_ref().is_some_and(|a| a.keep_git_dir);
                     let dir = scratch.join(format!("git-{i}"));
-                    let root =
-                        git::checkout(g, &commit, &dir, keep).map_err(|e| self.meta.error(e))?;
+                    let root = self.with_git_transport(g, |t| {
+                        let commit = git::resolve_commit(g, t)?;
+                        git::checkout(g, &commit, &dir, keep, t)
+                    })?;
                     (root, vec![".".to_string()])
                 }
                 _ => continue,
