@@ -134,6 +134,12 @@ pub fn build(spec: &RunSpec, etc_dir: &Path, secrets_dir: &Path) -> Vec<Step> {
     // sysfs shows the network devices of the mounting process's netns, so it is fresh either way.
     let sys_ro = if spec.insecure { 0 } else { MS_RDONLY };
     steps.push(mount("sysfs", "/sys", base | sys_ro, "", Kind::Dir));
+    if !spec.insecure {
+        // Masks and read-only paths come before anything the step chose is mounted: a bind or
+        // cache mount on /dev could otherwise make the mask source /dev/null a symlink to a
+        // writable sysctl such as core_pattern (runc CVE-2025-31133's class).
+        steps.extend(protect_proc());
+    }
     for name in ["hosts", "resolv.conf", "hostname"] {
         let target = format!("/etc/{name}");
         steps.push(Step::Bind {
@@ -147,21 +153,19 @@ pub fn build(spec: &RunSpec, etc_dir: &Path, secrets_dir: &Path) -> Vec<Step> {
     for m in &spec.extra_mounts {
         steps.push(extra_mount_step(m, secrets_dir, &mut secrets));
     }
-    if spec.insecure {
-        // security.insecure: /proc as the kernel shows it, as BuildKit's insecure spec does.
-        return steps;
-    }
-    steps.extend(
-        MASKED_PATHS
-            .iter()
-            .map(|p| Step::Mask { path: (*p).into() }),
-    );
-    steps.extend(
-        READONLY_PATHS
-            .iter()
-            .map(|p| Step::ReadOnly { path: (*p).into() }),
-    );
     steps
+}
+
+/// Docker's masked and read-only paths; an insecure step (security.insecure) gets none of
+/// them, /proc as the kernel shows it, as BuildKit's insecure spec does.
+fn protect_proc() -> impl Iterator<Item = Step> {
+    let masks = MASKED_PATHS
+        .iter()
+        .map(|p| Step::Mask { path: (*p).into() });
+    let read_only = READONLY_PATHS
+        .iter()
+        .map(|p| Step::ReadOnly { path: (*p).into() });
+    masks.chain(read_only)
 }
 
 fn extra_mount_step(m: &MountSpec, secrets_dir: &Path, secrets: &mut usize) -> Step {

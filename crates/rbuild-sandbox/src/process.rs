@@ -62,21 +62,31 @@ pub struct Security {
     pub caps: u64,
     /// The seccomp filter, installed last (None: none).
     pub seccomp: Option<Vec<crate::seccomp::Insn>>,
+    /// The kernel's last capability number, read before the rootfs existed (every capability
+    /// up to it that `caps` lacks leaves the bounding set).
+    pub last_cap: u32,
 }
 
 impl Security {
     /// Docker's default capabilities and the given filter, or for an insecure run every
     /// capability the init holds (`held`, its permitted set) and no filter.
-    pub fn new(insecure: bool, seccomp: Option<Vec<crate::seccomp::Insn>>, held: u64) -> Security {
+    pub fn new(
+        insecure: bool,
+        seccomp: Option<Vec<crate::seccomp::Insn>>,
+        held: u64,
+        last_cap: u32,
+    ) -> Security {
         if insecure {
             Security {
                 caps: held,
                 seccomp: None,
+                last_cap,
             }
         } else {
             Security {
                 caps: crate::caps::default_mask(),
                 seccomp,
+                last_cap,
             }
         }
     }
@@ -91,7 +101,6 @@ pub struct Prepared {
     uid: u32,
     gid: u32,
     groups: Vec<u32>,
-    last_cap: u32,
     security: Security,
     argv0: String,
 }
@@ -175,7 +184,6 @@ impl Prepared {
             uid: user.uid,
             gid: user.gid,
             groups: user.groups.clone(),
-            last_cap: crate::caps::last_cap(),
             security,
             argv0,
         })
@@ -228,7 +236,7 @@ impl Prepared {
             sys.setrlimit(*r, *soft, *hard).map_err(step("setrlimit"))?;
         }
         let keep = self.security.caps;
-        crate::caps::limit_bounding(sys, self.last_cap, keep)
+        crate::caps::limit_bounding(sys, self.security.last_cap, keep)
             .map_err(step("limit the bounding set"))?;
         sys.set_ids(self.uid, self.gid, &self.groups)
             .map_err(step("set user and group ids"))?;

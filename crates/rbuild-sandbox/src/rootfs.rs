@@ -175,6 +175,16 @@ fn remount_ro<S: Sys>(sys: &mut S, target: &Path) -> SetupResult<()> {
 }
 
 fn mask<S: Sys>(sys: &mut S, p: &Path) -> SetupResult<()> {
+    // The plan masks before any mount of the step's, so /dev/null is the node made in the
+    // fresh /dev; were it ever a symlink, binding it would expose its target instead.
+    let null = Path::new("/dev/null");
+    if matches!(
+        ctx(sys.lstat(null), "stat", null)?,
+        None | Some(FileType::Symlink)
+    ) {
+        let e = std::io::Error::other("/dev/null is not the node the sandbox made");
+        return Err(SetupError::path("mask", p, e));
+    }
     match ctx(sys.lstat(p), "stat", p)? {
         None => Ok(()),
         Some(FileType::Dir) => ctx(

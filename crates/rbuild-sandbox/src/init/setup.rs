@@ -68,6 +68,11 @@ pub fn setup<S: Sys + ProcSys>(
         sys.loopback_up().map_err(err("bring lo up"))?;
     }
     write_secrets(sys, req)?;
+    // What the kernel says about capabilities is read from the host's /proc, before any mount
+    // of the step can cover the fresh one (a bind on /proc/sys with a fake cap_last_cap would
+    // otherwise leave the bounding set whole: runc CVE-2025-52881's class).
+    let last_cap = crate::caps::last_cap();
+    let held = crate::caps::permitted(&sys.read_text(Path::new("/proc/self/status")), last_cap);
     let steps = plan::build(spec, &req.etc_dir, &req.secrets_dir);
     let opened = rootfs::enter(sys, req, &plan::bind_sources(&steps))?;
     rootfs::apply(sys, &steps, &opened, stubs)?;
@@ -76,11 +81,7 @@ pub fn setup<S: Sys + ProcSys>(
     let group = sys.read_text(Path::new("/etc/group"));
     let who = user::resolve_user(&spec.user, &passwd, &group)?;
     let env = user::env_with_home(&spec.env, &who.home);
-    let held = crate::caps::permitted(
-        &sys.read_text(Path::new("/proc/self/status")),
-        crate::caps::last_cap(),
-    );
-    let security = Security::new(spec.insecure, req.seccomp.clone(), held);
+    let security = Security::new(spec.insecure, req.seccomp.clone(), held, last_cap);
     Prepared::new(&spec.argv, &env, &spec.limits.ulimits, &who, security)
 }
 

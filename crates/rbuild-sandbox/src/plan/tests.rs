@@ -56,17 +56,37 @@ fn sys_is_read_only_and_proc_has_no_exec() {
 }
 
 #[test]
-fn masks_and_read_only_paths_follow_mounts() {
-    let steps = build(&spec(), Path::new("/e"), Path::new("/s"));
+fn masks_and_read_only_paths_follow_the_kernel_filesystems_and_precede_the_steps_mounts() {
+    let mut s = spec();
+    s.extra_mounts = vec![MountSpec::Tmpfs {
+        target: "/dev".into(),
+        size: None,
+    }];
+    let steps = build(&s, Path::new("/e"), Path::new("/s"));
     let first_mask = steps
         .iter()
         .position(|s| matches!(s, Step::Mask { .. }))
         .unwrap();
-    let last_mount = steps
+    let last_protect = steps
         .iter()
-        .rposition(|s| matches!(s, Step::Mount { .. } | Step::Bind { .. }))
+        .rposition(|s| matches!(s, Step::Mask { .. } | Step::ReadOnly { .. }))
         .unwrap();
-    assert!(first_mask > last_mount);
+    let target = |s: &Step| match s {
+        Step::Mount { target, .. } | Step::Bind { target, .. } => Some(target.clone()),
+        _ => None,
+    };
+    // /proc, /dev (its null is the mask source) and /sys before; /etc binds and the step's
+    // own mounts (here a tmpfs over /dev) after, so they cannot redirect a mask.
+    let before: Vec<String> = steps[..first_mask].iter().filter_map(target).collect();
+    assert!(
+        before
+            .iter()
+            .all(|t| ["/proc", "/dev", "/sys"].contains(&t.as_str()) || t.starts_with("/dev/")),
+        "{before:?}"
+    );
+    let after: Vec<String> = steps[last_protect..].iter().filter_map(target).collect();
+    assert_eq!(after.last().map(String::as_str), Some("/dev"), "{after:?}");
+    assert!(after.iter().any(|t| t == "/etc/hosts"), "{after:?}");
     let masks: Vec<_> = steps
         .iter()
         .filter(|s| matches!(s, Step::Mask { .. }))
