@@ -1,6 +1,6 @@
-//! Issue 17, entitlements and the seccomp switch: `--network host`, `RUN --network=host` and
-//! `RUN --security=insecure` are refused without `--allow` (BuildKit's entitlement names),
-//! a default RUN is filtered (`Seccomp: 2`, `NoNewPrivs: 1`), `--security-opt
+//! Issue 17, entitlements and the seccomp switch: `RUN --security=insecure` is refused without
+//! `--allow` (the network.host refusals are tests/security/entitlements.rs), a default RUN is
+//! filtered (`Seccomp: 2`, `NoNewPrivs: 1`), `--security-opt
 //! seccomp=unconfined` lifts the filter, an insecure RUN has every capability and no filter,
 //! and `rbuild doctor` reports this machine ready.
 
@@ -16,29 +16,6 @@ fn context(dockerfile: &str) -> tempfile::TempDir {
 
 /// `Seccomp`, `NoNewPrivs` and `CapEff` of /proc/self/status as a RUN prints them.
 const STATUS: &str = "grep -E '^(Seccomp|NoNewPrivs|CapEff):' /proc/self/status | tr -s '\\t' ' '";
-
-#[test]
-fn host_network_needs_the_network_host_entitlement() {
-    let env = Env::new();
-    let ctx = context("FROM busybox\nRUN --network=host true\n");
-    let out = env.build_with(ctx.path(), &[]);
-    assert!(!out.status.success(), "{}", text(&out));
-    let err = text(&out);
-    assert!(
-        err.contains("Dockerfile:2") && err.contains("--allow network.host"),
-        "{err}"
-    );
-    let plain = context("FROM busybox\nRUN true\n");
-    let out = env.build_with(plain.path(), &["--network", "host"]);
-    assert!(
-        text(&out).contains("add --allow network.host"),
-        "{}",
-        text(&out)
-    );
-    env.build_ok(ctx.path(), "host:1", &["--allow", "network.host"]);
-    let bad = env.build_with(plain.path(), &["--allow", "network.everything"]);
-    assert!(text(&bad).contains("unknown entitlement"), "{}", text(&bad));
-}
 
 #[test]
 fn default_runs_are_filtered_and_insecure_ones_are_not() {

@@ -3,12 +3,10 @@
 //! in a fresh host directory watched by inotify from their creation), which must never be
 //! opened, read, changed or deleted, nor anything created next to it.
 
-mod common;
-
 use std::path::Path;
 
-use common::mounts::{dockerfile, step_output, TestAgent};
-use common::{text, Env};
+use crate::common::mounts::{dockerfile, step_output, TestAgent};
+use crate::common::{text, Env};
 use rbuild_testkit::Canary;
 
 fn canary(names: &[&str]) -> Canary {
