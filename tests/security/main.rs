@@ -11,6 +11,7 @@ mod common;
 mod cache;
 mod entitlements;
 mod fds;
+mod git;
 mod masking;
 mod mounts;
 mod tar;
