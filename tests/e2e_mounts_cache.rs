@@ -119,26 +119,133 @@ fn store_df_counts_cache_mounts() {
     );
 }
 
-const SUBPATH: &str = "RUN --mount=type=cache,id=sp,target=/d,source=sub";
+/// Steps that fill cache `sp` through its root, then mount parts of it with `source=`.
+const SUBPATH_STEPS: [&str; 6] = [
+    "RUN --mount=type=cache,id=sp,target=/c sh -c 'mkdir -p /c/sub && echo in-sub > /c/sub/f && echo at-root > /c/top && ln -sfn / /c/abs && ln -sfn ../../../../../.. /c/sub/up && ln -sfn /etc /c/etc-link'",
+    "RUN --mount=type=cache,id=sp,target=/d,source=sub sh -c 'cat /d/f; echo written > /d/g'",
+    "RUN --mount=type=cache,id=sp,target=/c cat /c/sub/g",
+    "RUN --mount=type=cache,id=sp,target=/e,source=abs sh -c 'cat /e/top; test -e /e/etc/passwd && echo host root || echo cache root'",
+    "RUN --mount=type=cache,id=sp,target=/u,source=sub/up cat /u/top",
+    "RUN --mount=type=cache,id=sp,target=/p,source=../../../sub cat /p/f",
+];
 
 #[test]
-fn cache_source_without_from_is_refused_naming_the_race() {
-    // BuildKit mounts the cache's `sub` directory for `source=sub` without `from`
-    // (dockerfile2llb's llb.SourcePath("/sub")). rbuild cannot yet bind a path inside a cache
-    // other steps write without the CVE-2024-23651 race, so it refuses it, at the line, before
-    // any step runs, instead of silently mounting the cache's root.
+fn cache_source_mounts_a_subdirectory_resolved_inside_the_cache() {
+    // BuildKit mounts `path.Join("/", source)` of the cache for `source=` without `from`
+    // (dockerfile2llb's llb.SourcePath) and resolves it with fs.RootPath: symlinks and `..`
+    // are followed as if the cache were `/`, so they never lead out of it.
     let env = Env::new();
     let ctx = tempfile::tempdir().unwrap();
-    dockerfile(
-        ctx.path(),
-        &format!("FROM busybox:latest\nRUN touch /ran\n{SUBPATH} ls /d\n"),
+    let body = SUBPATH_STEPS.join("\n");
+    dockerfile(ctx.path(), &format!("FROM busybox:latest\n{body}\n"));
+    let log = env.build_ok(ctx.path(), "sp:1", &[]);
+    let out = |i: usize| step_output(&log, &SUBPATH_STEPS[i][..50]);
+    assert_eq!(
+        out(1),
+        ["in-sub"],
+        "source=sub shows the cache's sub:\n{log}"
     );
-    let out = env.build_with(ctx.path(), &[]);
-    assert!(!out.status.success(), "{}", text(&out));
-    let err = text(&out);
+    assert_eq!(
+        out(2),
+        ["written"],
+        "writes land in the cache's sub:\n{log}"
+    );
+    assert_eq!(
+        out(3),
+        ["at-root", "cache root"],
+        "a symlink to / stays in the cache"
+    );
+    assert_eq!(
+        out(4),
+        ["at-root"],
+        "`..` in a symlink stops at the cache's root"
+    );
+    assert_eq!(
+        out(5),
+        ["in-sub"],
+        "`..` in source stops at the cache's root"
+    );
+}
+
+#[test]
+fn cache_source_that_is_missing_or_leads_out_fails_naming_it() {
+    // BuildKit's `sub` fails to open a selector that does not exist in the cache; a symlink
+    // to a host path (/etc) resolves to the cache's own (missing) etc, never the host's.
+    let env = Env::new();
+    let ctx = tempfile::tempdir().unwrap();
+    for (i, source) in ["missing", "etc-link"].iter().enumerate() {
+        dockerfile(
+            ctx.path(),
+            &format!("FROM busybox:latest\n{}\nRUN --mount=type=cache,id=sp,target=/x,source={source} ls /x\n", SUBPATH_STEPS[0]),
+        );
+        let log = env.build_fails(ctx.path(), &format!("spf:{i}"), &[]);
+        assert!(
+            log.contains(&format!("source={source}")) && log.contains("No such file"),
+            "{log}"
+        );
+    }
+}
+
+/// Victim steps of the `source=` race; each mounts the cache's `sub` and reads through it.
+const RACE_TRIES: usize = 12;
+
+#[test]
+fn cache_source_raced_by_a_step_swapping_it_for_symlinks_reads_no_host_file() {
+    // BuildKit CVE-2024-23651: a step that shares the cache keeps pointing `sub` (renamed over
+    // atomically, so it never goes missing) at a directory of the cache, at `/`, and at a host
+    // directory holding a canary, absolutely and relatively, while other steps mount
+    // `source=sub`. Each mount shows what `sub` names inside the cache (for the canary's path,
+    // a decoy placed there in the cache); the canary is never opened nor its text printed.
+    let env = Env::new();
+    let c = rbuild_testkit::Canary::new(std::path::Path::new("/tmp"), &["secret"]).unwrap();
+    let ctx = tempfile::tempdir().unwrap();
+    dockerfile(ctx.path(), &race_dockerfile(&c.dir().display().to_string()));
+    let out = env.build_with(ctx.path(), &["-t", "srace:1"]);
+    let log = text(&out);
+    c.assert_untouched("cache source= raced by symlink swaps (CVE-2024-23651)");
+    for body in c.bodies() {
+        assert!(!log.contains(body), "the canary was read:\n{log}");
+    }
+    assert!(out.status.success(), "{log}");
+    let tries = log
+        .lines()
+        .filter(|l| l.contains(" try ") && !l.contains("RUN"))
+        .count();
+    assert_eq!(tries, RACE_TRIES, "every victim step ran:\n{log}");
+    let decoys = log.lines().filter(|l| l.ends_with(" decoy")).count();
+    assert!(decoys > 0, "no victim mounted a swapped symlink:\n{log}");
+    let swaps = step_output(&log, "touch /c/started");
     assert!(
-        err.contains("Dockerfile:3") && err.contains("source=SUBDIR without from="),
-        "{err}"
+        swaps
+            .iter()
+            .any(|l| l.starts_with("swaps ") && l != "swaps 0"),
+        "{log}"
     );
-    assert!(!err.contains("[2/3] RUN touch"), "a step ran first: {err}");
+}
+
+/// The swapper and victim stages of the `source=` race aimed at the canary directory `dir`.
+fn race_dockerfile(dir: &str) -> String {
+    let up = format!("../../../../../../../..{dir}");
+    let mut df = format!(
+        "FROM busybox:latest AS base\n\
+         RUN --mount=type=cache,id=srace,target=/c mkdir -p /c/real /c{dir} && echo decoy > /c{dir}/secret && ln -s real /c/sub\n\n\
+         FROM base AS swapper\n\
+         RUN --mount=type=cache,id=srace,target=/c sh -c 'touch /c/started; \
+         end=$(( $(date +%s) + 60 )); n=0; \
+         while [ ! -e /c/done ] && [ $(date +%s) -lt $end ]; do \
+         for t in real / {dir} {up}; do ln -s $t /c/new && mv -Tf /c/new /c/sub; done; \
+         n=$((n+1)); done; echo swaps $n'\n\n\
+         FROM base AS victim\n\
+         RUN --mount=type=cache,id=srace,target=/all sh -c 'n=0; until [ -e /all/started ] || [ $n -gt 1200 ]; do sleep 0.05; n=$((n+1)); done'\n"
+    );
+    for k in 0..RACE_TRIES {
+        df.push_str(&format!(
+            "RUN --mount=type=cache,id=srace,target=/m,source=sub sh -c 'cat /m/secret 2>/dev/null; echo try {k}'\n"
+        ));
+    }
+    df.push_str(
+        "RUN --mount=type=cache,id=srace,target=/all touch /all/done\n\n\
+         FROM busybox:latest\nCOPY --from=swapper /etc/passwd /s\nCOPY --from=victim /etc/passwd /v\n",
+    );
+    df
 }

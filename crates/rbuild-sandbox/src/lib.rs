@@ -7,6 +7,8 @@
 //! process (see [`init_if_requested`]) is single-threaded and does all the forking and
 //! mounting, so an async runtime never forks.
 
+mod beneath;
+pub use beneath::{clean_subpath, BeneathDir, BeneathError};
 mod caps;
 mod cgroup;
 pub use cgroup::sweep_stale;

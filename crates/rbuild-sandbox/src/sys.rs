@@ -196,7 +196,12 @@ impl Sys for RealSys {
         let flags = OpenTreeFlags::OPEN_TREE_CLONE
             | OpenTreeFlags::OPEN_TREE_CLOEXEC
             | OpenTreeFlags::AT_RECURSIVE;
-        self.trees.push(open_tree(rustix::fs::CWD, path, flags)?);
+        let tree = match crate::beneath::held_dir(path)? {
+            // A directory the builder holds open: cloned from this namespace's own mount.
+            Some(dir) => open_tree(&dir, "", flags | OpenTreeFlags::AT_EMPTY_PATH)?,
+            None => open_tree(rustix::fs::CWD, path, flags)?,
+        };
+        self.trees.push(tree);
         Ok(self.trees.len() - 1)
     }
 

@@ -106,17 +106,12 @@ fn cache(
         "locked" => Sharing::Locked,
         _ => Sharing::Shared,
     };
-    let subpath = m.source.as_deref().map(|s| s.trim_matches('/'));
-    if m.from.is_none() && subpath.is_some_and(|s| !s.is_empty() && s != ".") {
-        // BuildKit mounts that subdirectory of the cache. Binding a path inside a cache that
-        // other steps write at the same time is the CVE-2024-23651 race (a step swaps the
-        // directory for a symlink out of the store before it is bound): refused until the
-        // sandbox resolves bind sources inside their root.
-        return Err(BuildError::at(
-            line,
-            "RUN --mount=type=cache,source=SUBDIR without from= (a subdirectory of the cache) is not supported: mount the cache and use its subdirectory".to_string(),
-        ));
-    }
+    // BuildKit mounts `path.Join("/", source)` of the cache (llb.SourcePath); with `from=`
+    // rbuild seeds a new cache with that path of the stage instead, which shows the same.
+    let subpath = match (&m.from, m.source.as_deref()) {
+        (None, Some(s)) => Some(rbuild_sandbox::clean_subpath(s)).filter(|s| !s.is_empty()),
+        _ => None,
+    };
     let seed = match &m.from {
         Some(f) => {
             let from = mount_from(shared, st, Some(f), line, inputs)?;
@@ -133,6 +128,7 @@ fn cache(
         mode: m.mode.unwrap_or(0o755),
         uid: m.uid.unwrap_or(0),
         gid: m.gid.unwrap_or(0),
+        subpath,
     })
 }
 

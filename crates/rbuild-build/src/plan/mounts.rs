@@ -48,6 +48,9 @@ pub enum RunMount {
         uid: u32,
         /// Group of its root when created.
         gid: u32,
+        /// `source=` without `from=`: the subdirectory of the cache to mount (BuildKit's
+        /// mount selector), cleaned and relative; `None` mounts the whole cache.
+        subpath: Option<String>,
     },
     /// `type=tmpfs`.
     Tmpfs {

@@ -78,11 +78,17 @@ fn mount_component(
             id,
             sharing,
             readonly,
+            subpath,
             ..
-        } => kb.str(
-            &name,
-            &format!("cache id={id} sharing={sharing:?} ro={readonly}"),
-        ),
+        } => {
+            // Keys of mounts without a subpath stay what they were before it existed.
+            let sub = subpath.as_ref().map(|s| format!(" source={s}"));
+            let sub = sub.unwrap_or_default();
+            kb.str(
+                &name,
+                &format!("cache id={id} sharing={sharing:?} ro={readonly}{sub}"),
+            )
+        }
         RunMount::Tmpfs { size, .. } => kb.str(&name, &format!("tmpfs size={size:?}")),
         RunMount::Secret {
             id, env, required, ..

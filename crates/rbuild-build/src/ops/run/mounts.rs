@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use rbuild_context::local::LocalContext;
 use rbuild_context::select::KeepAll;
 use rbuild_context::tree::Tree;
-use rbuild_sandbox::{MountSpec, SecretBytes};
+use rbuild_sandbox::{BeneathDir, MountSpec, SecretBytes};
 use rbuild_store::CacheMount;
 
 use super::materialize::materialize;
@@ -25,6 +25,8 @@ pub struct Prepared {
     /// `K=V` entries added to the step's environment.
     pub env: Vec<String>,
     caches: Vec<CacheMount>,
+    /// Cache subdirectories held open: their `/proc/<pid>/fd/<n>` links are bind sources.
+    subdirs: Vec<BeneathDir>,
     agents: Vec<super::super::agent::Agent>,
 }
 
@@ -120,6 +122,7 @@ fn cache(
         mode,
         uid,
         gid,
+        subpath,
     } = m
     else {
         return Ok(());
@@ -136,7 +139,21 @@ fn cache(
             .map_err(fail)?;
         std::os::unix::fs::lchown(&mount.data, Some(*uid), Some(*gid)).map_err(fail)?;
     }
-    p.specs.push(bind(mount.data.clone(), target, *readonly));
+    let source = match subpath {
+        None => mount.data.clone(),
+        Some(sub) => {
+            // Steps sharing the cache may have made `sub` a symlink: it is resolved inside
+            // the cache and bound through the open directory, never through its path.
+            let dir = BeneathDir::open(&mount.data, sub).map_err(|e| {
+                let why = &e.source;
+                meta.error(format!("cache mount {id}, source={sub}: {e}: {why}"))
+            })?;
+            let source = dir.path().to_path_buf();
+            p.subdirs.push(dir);
+            source
+        }
+    };
+    p.specs.push(bind(source, target, *readonly));
     p.caches.push(mount);
     Ok(())
 }
