@@ -14,4 +14,5 @@ mod fds;
 mod git;
 mod masking;
 mod mounts;
+mod options;
 mod tar;
