@@ -4,7 +4,7 @@ mod request;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -18,11 +18,12 @@ use crate::progress::{ProgressFn, PullEvent};
 use crate::transport::{self, RetryPolicy, Timeouts, Transport};
 
 pub use crate::endpoint::is_loopback;
+use crate::endpoint::strip_port;
 pub(crate) use crate::endpoint::Endpoint;
-use crate::endpoint::{add_host_certs, strip_port};
+pub(crate) use crate::hosts::HostOptions;
 
-/// Registry settings: insecure hosts, Docker Hub mirrors, CA directory, Docker config
-/// directory, timeouts. `Debug` hides any `user:password@` in a mirror URL.
+/// Registry settings: insecure hosts, Docker Hub mirrors, CA directory, per-host settings,
+/// Docker config directory, timeouts. `Debug` hides any `user:password@` in a mirror URL.
 #[derive(Clone, Default)]
 pub struct RegistryOptions {
     /// Hosts (`host` or `host:port`) allowed over plain HTTP besides loopback.
@@ -31,6 +32,8 @@ pub struct RegistryOptions {
     pub mirrors: Vec<String>,
     /// Per-host CA and client certificates, like `/etc/docker/certs.d/<host>/*.crt`.
     pub certs_dir: Option<PathBuf>,
+    /// Per-host settings (rbuild.toml's `[registry."host"]`), by host as written.
+    pub hosts: BTreeMap<String, HostOptions>,
     /// Docker config directory; default `$DOCKER_CONFIG` or `~/.docker`.
     pub docker_config: Option<PathBuf>,
     /// Connect and idle timeouts for every request (default 10 s and 30 s).
@@ -44,6 +47,7 @@ impl fmt::Debug for RegistryOptions {
             .field("insecure", &self.insecure)
             .field("mirrors", &mirrors)
             .field("certs_dir", &self.certs_dir)
+            .field("hosts", &self.hosts)
             .field("docker_config", &self.docker_config)
             .field("timeouts", &self.timeouts)
             .finish()
@@ -153,9 +157,16 @@ impl Client {
         self.inner.auth.set_credentials(registry, Some(creds));
     }
 
-    /// Whether `host` is spoken to over plain HTTP.
+    /// Whether `host` is spoken to over plain HTTP: an `--insecure-registry` host always is,
+    /// others as their settings say, else loopback only.
     pub fn is_plain_http(&self, host: &str) -> bool {
-        is_loopback(host) || self.is_insecure(host)
+        if self.is_insecure(host) {
+            return true;
+        }
+        match self.host_options(host).and_then(|h| h.http) {
+            Some(http) => http,
+            None => is_loopback(host),
+        }
     }
 
     /// Whether `host` is listed as insecure (`--insecure-registry`), with or without port.
@@ -217,16 +228,14 @@ impl Client {
         })
     }
 
-    /// The endpoints to pull `reference` from: mirrors first for docker.io, then the registry.
+    /// The endpoints to pull `reference` from: its registry's mirrors first, then the registry.
     pub(crate) fn pull_endpoints(
         &self,
         reference: &rbuild_oci::Reference,
     ) -> Result<Vec<Endpoint>, RegistryError> {
         let mut out = Vec::new();
-        if reference.registry == "docker.io" {
-            for m in &self.inner.opts.mirrors {
-                out.push(self.mirror_endpoint(m, &reference.repository)?);
-            }
+        for m in self.mirrors_of(&reference.registry) {
+            out.push(self.mirror_endpoint(m, &reference.repository)?);
         }
         out.push(self.endpoint(
             &reference.registry,
@@ -234,37 +243,6 @@ impl Client {
             &reference.repository,
         )?);
         Ok(out)
-    }
-
-    fn mirror_endpoint(&self, mirror: &str, repository: &str) -> Result<Endpoint, RegistryError> {
-        let with_scheme = if mirror.contains("://") {
-            mirror.to_string()
-        } else {
-            let scheme = if self.is_plain_http(mirror.trim_end_matches('/')) {
-                "http"
-            } else {
-                "https"
-            };
-            format!("{scheme}://{mirror}")
-        };
-        let bad = |reason: String| RegistryError::Protocol {
-            host: redact_userinfo(mirror),
-            reason,
-        };
-        let mut base =
-            Url::parse(&with_scheme).map_err(|e| bad(format!("invalid mirror URL: {e}")))?;
-        base.set_path("/");
-        let host = match (base.host_str(), base.port()) {
-            (Some(h), Some(p)) => format!("{h}:{p}"),
-            (Some(h), None) => h.to_string(),
-            (None, _) => return Err(bad("mirror URL has no host".to_string())),
-        };
-        Ok(Endpoint {
-            registry: host.clone(),
-            host,
-            base,
-            repository: repository.to_string(),
-        })
     }
 
     /// The HTTP client for `host`, with the CAs and client certificate of `certs_dir/<host>`.
@@ -280,16 +258,16 @@ impl Client {
         {
             return Ok(c);
         }
-        let mut b = reqwest::Client::builder()
+        let b = reqwest::Client::builder()
             .user_agent(concat!("rbuild/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(self.inner.opts.timeouts.connect);
-        if let Some(dir) = &self.inner.opts.certs_dir {
-            b = add_host_certs(b, &dir.join(host))?;
-        }
-        let c = b.build().map_err(|e| RegistryError::ClientSetup {
-            host: host.to_string(),
-            reason: transport::describe(&e),
-        })?;
+        let c = self
+            .tls_for(b, host)?
+            .build()
+            .map_err(|e| RegistryError::ClientSetup {
+                host: host.to_string(),
+                reason: transport::describe(&e),
+            })?;
         if let Ok(mut m) = self.inner.http.lock() {
             m.insert(host.to_string(), c.clone());
         }

@@ -76,32 +76,48 @@ pub(crate) fn add_host_certs(
     };
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
-    let read = |p: &Path| {
-        std::fs::read(p).map_err(|source| RegistryError::Io {
-            path: p.to_path_buf(),
-            source,
-        })
-    };
-    let bad = |p: &Path, e: reqwest::Error| RegistryError::Certificate {
-        path: p.to_path_buf(),
-        reason: transport::describe(&e),
-    };
     for p in &paths {
         match p.extension().and_then(|e| e.to_str()) {
-            Some("crt") => {
-                let certs =
-                    reqwest::Certificate::from_pem_bundle(&read(p)?).map_err(|e| bad(p, e))?;
-                b = b.tls_certs_merge(certs);
-            }
-            Some("cert") => {
-                let key = p.with_extension("key");
-                let mut pem = read(p)?;
-                pem.extend_from_slice(b"\n");
-                pem.extend(read(&key)?);
-                b = b.identity(reqwest::Identity::from_pem(&pem).map_err(|e| bad(p, e))?);
-            }
+            Some("crt") => b = add_ca(b, p)?,
+            Some("cert") => b = add_identity(b, p, &p.with_extension("key"))?,
             _ => {}
         }
     }
     Ok(b)
+}
+
+/// Trusts the CA certificates of the PEM file `path` besides the system's.
+pub(crate) fn add_ca(
+    b: reqwest::ClientBuilder,
+    path: &Path,
+) -> Result<reqwest::ClientBuilder, RegistryError> {
+    let certs = reqwest::Certificate::from_pem_bundle(&read(path)?).map_err(|e| bad(path, e))?;
+    Ok(b.tls_certs_merge(certs))
+}
+
+/// Presents the certificate `cert` with its private key `key` (PEM files) to the server.
+pub(crate) fn add_identity(
+    b: reqwest::ClientBuilder,
+    cert: &Path,
+    key: &Path,
+) -> Result<reqwest::ClientBuilder, RegistryError> {
+    let mut pem = read(cert)?;
+    pem.extend_from_slice(b"\n");
+    pem.extend(read(key)?);
+    let identity = reqwest::Identity::from_pem(&pem).map_err(|e| bad(cert, e))?;
+    Ok(b.identity(identity))
+}
+
+fn read(p: &Path) -> Result<Vec<u8>, RegistryError> {
+    std::fs::read(p).map_err(|source| RegistryError::Io {
+        path: p.to_path_buf(),
+        source,
+    })
+}
+
+fn bad(p: &Path, e: reqwest::Error) -> RegistryError {
+    RegistryError::Certificate {
+        path: p.to_path_buf(),
+        reason: transport::describe(&e),
+    }
 }

@@ -102,3 +102,53 @@ fn push_futures_are_send() {
     );
     send(&c.push(&store, &d, &r, &|_| {}));
 }
+
+#[test]
+fn any_registry_has_mirrors_and_per_host_http() {
+    let hosts = [
+        (
+            "reg.lan:5000".to_string(),
+            HostOptions {
+                mirrors: vec!["mirror.lan/proxy".into(), "127.0.0.1:5002".into()],
+                ..Default::default()
+            },
+        ),
+        (
+            "mirror.lan".to_string(),
+            HostOptions {
+                http: Some(true),
+                ..Default::default()
+            },
+        ),
+        (
+            "127.0.0.1:5002".to_string(),
+            HostOptions {
+                http: Some(false),
+                ..Default::default()
+            },
+        ),
+    ];
+    let c = Client::new(RegistryOptions {
+        mirrors: vec!["hub-mirror.lan".into()],
+        hosts: hosts.into(),
+        ..Default::default()
+    })
+    .unwrap();
+    let r = rbuild_oci::Reference::parse("reg.lan:5000/team/app:1").unwrap();
+    let eps = c.pull_endpoints(&r).unwrap();
+    let urls: Vec<String> = eps
+        .iter()
+        .map(|e| e.url("manifests/1").unwrap().to_string())
+        .collect();
+    assert_eq!(
+        urls,
+        [
+            "http://mirror.lan/v2/proxy/team/app/manifests/1",
+            "https://127.0.0.1:5002/v2/team/app/manifests/1",
+            "https://reg.lan:5000/v2/team/app/manifests/1",
+        ]
+    );
+    // --registry-mirror stays Docker Hub's only.
+    let hub = rbuild_oci::Reference::parse("busybox").unwrap();
+    assert_eq!(c.pull_endpoints(&hub).unwrap().len(), 2);
+}

@@ -7,7 +7,6 @@ use rbuild_context::remote::ProxyConfig;
 use reqwest::Url;
 
 use crate::client::Client;
-use crate::endpoint::add_host_certs;
 use crate::error::RegistryError;
 use crate::transport::{self, host_of};
 
@@ -28,9 +27,7 @@ impl Client {
             let cfg = proxy.clone();
             b = b.proxy(reqwest::Proxy::custom(move |u| cfg.proxy_for(u.as_str())));
         }
-        if let Some(dir) = &opts.certs_dir {
-            b = add_host_certs(b, &dir.join(&host))?;
-        }
+        b = self.tls_for(b, &host)?;
         if url.scheme() == "https" && self.is_insecure(&host) {
             b = b.danger_accept_invalid_certs(true);
         }
