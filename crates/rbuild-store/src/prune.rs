@@ -3,6 +3,7 @@
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rbuild_oci::Digest;
 
@@ -18,6 +19,8 @@ pub struct PruneOptions {
     pub all: bool,
     /// Stop once blobs + snapshots take at most this many bytes (oldest removed first).
     pub keep_storage: Option<u64>,
+    /// Only blobs and snapshots written longer ago than this (`--filter until=`).
+    pub older_than: Option<Duration>,
 }
 
 /// What `prune` removed.
@@ -31,6 +34,22 @@ pub struct PruneReport {
     pub bytes_freed: u64,
     /// Key-value entries removed (cache entries whose blobs are gone, or all with `all`).
     pub cache_entries_removed: usize,
+}
+
+impl PruneReport {
+    fn add(&mut self, other: &PruneReport) {
+        self.blobs_removed += other.blobs_removed;
+        self.snapshots_removed += other.snapshots_removed;
+        self.bytes_freed += other.bytes_freed;
+        self.cache_entries_removed += other.cache_entries_removed;
+    }
+}
+
+/// Now, in nanoseconds since the epoch (the scale of [`ctime_nanos`]).
+fn now_nanos() -> i128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128)
 }
 
 /// A removal candidate.
@@ -73,6 +92,10 @@ impl Store {
         }
         let protected = self.live_leases()?;
         let mut candidates = self.candidates(&reach, &protected)?;
+        if let Some(age) = opts.older_than {
+            let cutoff = now_nanos() - age.as_nanos() as i128;
+            candidates.retain(|c| c.ctime < cutoff);
+        }
         candidates.sort_by_key(|c| c.ctime);
         let mut report = PruneReport::default();
         let mut used = match opts.keep_storage {
@@ -88,6 +111,32 @@ impl Store {
         }
         report.cache_entries_removed = self.prune_kv(opts.all)?;
         Ok(report)
+    }
+
+    /// The garbage collection builds run: everything unreferenced older than `keep_duration`,
+    /// then the oldest until blobs and snapshots take at most `keep_storage` (each phase only
+    /// when given; the reports are added up).
+    pub fn collect_garbage(
+        &self,
+        keep_duration: Option<Duration>,
+        keep_storage: Option<u64>,
+    ) -> Result<PruneReport> {
+        let mut total = PruneReport::default();
+        if keep_duration.is_some() {
+            let r = self.prune(&PruneOptions {
+                older_than: keep_duration,
+                ..Default::default()
+            })?;
+            total.add(&r);
+        }
+        if keep_storage.is_some() {
+            let r = self.prune(&PruneOptions {
+                keep_storage,
+                ..Default::default()
+            })?;
+            total.add(&r);
+        }
+        Ok(total)
     }
 
     fn candidates(

@@ -91,7 +91,7 @@ fn prune_keeps_tagged_images_and_removes_the_rest() {
     let all = store
         .prune(&PruneOptions {
             all: true,
-            keep_storage: None,
+            ..Default::default()
         })
         .unwrap();
     assert_eq!(all.cache_entries_removed, 2);
@@ -162,11 +162,39 @@ fn keep_storage_removes_oldest_first() {
     let second_size = store.image_size(&second);
     let report = store
         .prune(&PruneOptions {
-            all: false,
             keep_storage: Some(second_size),
+            ..Default::default()
         })
         .unwrap();
     assert_eq!(report.bytes_freed, total - second_size, "{report:?}");
+    assert!(!store.has_blob(&first.digest));
+    assert!(store.has_blob(&second.digest));
+}
+
+#[test]
+fn older_than_spares_recent_work_and_collect_garbage_then_trims_to_size() {
+    let (_d, store) = store();
+    let old = put_image(&store, &["old"]);
+    // The old image must be more than 2 s old on the filesystem's clock.
+    wait_fs_clock_past(&store, &store.blob_path(&old.digest), 2_100_000_000);
+    let first = put_image(&store, &["first"]);
+    wait_fs_clock_past(&store, &store.blob_path(&first.digest), 0);
+    let second = put_image(&store, &["second"]);
+    let one_second = Some(std::time::Duration::from_secs(1));
+    let report = store
+        .prune(&PruneOptions {
+            older_than: one_second,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(report.blobs_removed, 3, "{report:?}");
+    assert!(!store.has_blob(&old.digest));
+    assert!(store.has_blob(&first.digest) && store.has_blob(&second.digest));
+    // Nothing is old any more: the size phase removes the oldest of the recent ones.
+    let keep = store.image_size(&second);
+    let minute = Some(std::time::Duration::from_secs(60));
+    let report = store.collect_garbage(minute, Some(keep)).unwrap();
+    assert_eq!(report.blobs_removed, 3, "{report:?}");
     assert!(!store.has_blob(&first.digest));
     assert!(store.has_blob(&second.digest));
 }
