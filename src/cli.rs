@@ -1,7 +1,9 @@
 //! Command-line arguments, shaped like `docker build`.
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 mod build;
 mod debug;
@@ -21,6 +23,10 @@ pub struct Cli {
     /// State directory (store, cache, snapshots).
     #[arg(long, global = true, env = "RBUILD_ROOT", value_name = "DIR")]
     pub root: Option<PathBuf>,
+    /// Configuration file to read instead of /etc/rbuild/rbuild.toml and
+    /// $XDG_CONFIG_HOME/rbuild/rbuild.toml (docs/CONFIG.md).
+    #[arg(long, global = true, env = "RBUILD_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -63,7 +69,8 @@ pub enum Command {
         /// Tag for the new image.
         reference: String,
     },
-    /// Remove what no tag needs: unreferenced blobs and snapshots, stale cache entries.
+    /// Remove what no tag needs: unreferenced blobs and snapshots, stale cache entries, and
+    /// cache mounts no build is using.
     Prune {
         /// Also drop the whole build cache.
         #[arg(long)]
@@ -71,6 +78,10 @@ pub enum Command {
         /// Keep at most this much data (e.g. 10GB, 512MiB), removing the oldest first.
         #[arg(long = "keep-storage", value_name = "SIZE")]
         keep_storage: Option<String>,
+        /// `until=DURATION` (only what is older, e.g. 24h), `type=regular|exec.cachemount`
+        /// (`cache` for short; `!=` excludes); comma-separated or repeated, all must hold.
+        #[arg(long = "filter", value_name = "KEY=VALUE")]
+        filters: Vec<String>,
     },
     /// Remove tags (their blobs go at the next prune).
     Rm {
@@ -222,6 +233,9 @@ pub struct RegistryFlags {
     /// /etc/docker/certs.d.
     #[arg(long = "registry-certs", value_name = "DIR")]
     pub certs: Option<PathBuf>,
+    /// The configuration file's `[registry."host"]` sections (not a flag: filled in at start).
+    #[arg(skip)]
+    pub configured: Arc<BTreeMap<String, rbuild_config::RegistryConfig>>,
 }
 
 /// Options of `rbuild pull`.
@@ -278,8 +292,8 @@ pub fn with_default_subcommand(mut args: Vec<OsString>) -> Vec<OsString> {
     let mut i = 1;
     while let Some(a) = args.get(i).and_then(|a| a.to_str()) {
         match a {
-            "--root" => i += 2,
-            _ if a.starts_with("--root=") => i += 1,
+            "--root" | "--config" => i += 2,
+            _ if a.starts_with("--root=") || a.starts_with("--config=") => i += 1,
             _ => break,
         }
     }
@@ -311,6 +325,10 @@ mod tests {
         assert!(matches!(Cli::parse_from(a).command, Command::Images));
         let a = with_default_subcommand(argv(&["rbuild", "--root", "/d", "."]));
         assert!(matches!(Cli::parse_from(a).command, Command::Build(_)));
+        let a = with_default_subcommand(argv(&["rbuild", "--config", "/c.toml", "."]));
+        let cli = Cli::parse_from(a);
+        assert!(matches!(cli.command, Command::Build(_)));
+        assert_eq!(cli.config, Some(PathBuf::from("/c.toml")));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 mod cli;
 mod commands;
+mod config;
 mod docker_engine;
 mod output;
 mod remote_cache;

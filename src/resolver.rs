@@ -71,12 +71,16 @@ impl Remote {
     }
 }
 
-/// The client options the flags ask for (Docker's config dir comes from `$DOCKER_CONFIG`).
+/// The client options the flags and the configuration file ask for (Docker's config dir
+/// comes from `$DOCKER_CONFIG`). Flags win: an `--insecure-registry` host is plain HTTP
+/// whatever its `http` says, `--registry-mirror`s come before the configured mirrors, and a
+/// `--registry-certs` client certificate replaces the file's.
 pub fn options(flags: &RegistryFlags) -> RegistryOptions {
     RegistryOptions {
         insecure: flags.insecure.clone(),
         mirrors: flags.mirrors.clone(),
         certs_dir: flags.certs.clone(),
+        hosts: crate::config::host_options(&flags.configured),
         docker_config: None,
         ..Default::default()
     }

@@ -8,15 +8,11 @@ mod common;
 use std::path::Path;
 use std::process::Output;
 
-use common::registry::{build, context, fresh_store, inspect, log_len, log_since, ok, run_with};
-use common::{text, Env, LOCAL_HOSTS};
-use rbuild_testkit::{host_address, make_certs, Registry, RegistryAuth, RegistryTls};
-
-/// NO_PROXY letting the sealed rbuild reach `host`, an address of this machine, directly.
-fn reach(host: &str) -> Vec<(&'static str, String)> {
-    let list = format!("{LOCAL_HOSTS},{host}");
-    vec![("NO_PROXY", list.clone()), ("no_proxy", list)]
-}
+use common::registry::{
+    build, context, fresh_store, inspect, log_len, log_since, ok, reach, run_with, tls_registry,
+};
+use common::{text, Env};
+use rbuild_testkit::{host_address, Registry, RegistryAuth};
 
 /// Builds `tag` (busybox plus one RUN) in `env`'s store; returns its manifest digest.
 fn local_image(env: &Env, tag: &str) -> String {
@@ -42,14 +38,8 @@ fn certs_dir(host_port: &str, ca: &Path) -> tempfile::TempDir {
 fn registry_certs_trust_a_tls_registry_and_nothing_else_does() {
     let env = Env::new();
     let host = host_address();
-    let pki = tempfile::tempdir().unwrap();
-    let certs = make_certs(pki.path(), "rbuild-test-ca", &host);
-    let tls = RegistryTls {
-        host: host.clone(),
-        cert: certs.cert.clone(),
-        key: certs.key.clone(),
-    };
-    let reg = Registry::start_tls(RegistryAuth::None, Some(tls)).unwrap();
+    let tls = tls_registry(&host, "rbuild-test-ca");
+    let (reg, certs) = (&tls.reg, &tls);
     let image = format!("{}/tls/app:1", reg.addr);
     let digest = local_image(&env, &image);
     let vars = reach(&host);

@@ -55,9 +55,10 @@ impl Filter {
             match spec.split_once('=') {
                 Some(("id", v)) => f.id = Some(v.to_string()),
                 Some(("until", v)) => {
-                    f.unused_for = Some(super::prune::parse_age(v).with_context(|| {
-                        format!("--filter {spec}: expected a duration like 24h or 7d")
-                    })?)
+                    let age = rbuild_config::units::parse_duration(v)
+                        .map_err(anyhow::Error::msg)
+                        .with_context(|| format!("--filter {spec}"))?;
+                    f.unused_for = Some(i64::try_from(age.as_secs()).unwrap_or(i64::MAX));
                 }
                 _ => bail!("--filter {spec:?}: expected id=ID or until=DURATION"),
             }

@@ -5,6 +5,7 @@ mod cache;
 mod debug;
 mod debug_plan;
 mod doctor;
+mod gc;
 mod images;
 mod import;
 mod inspect;
@@ -30,7 +31,9 @@ use rbuild_store::Store;
 use crate::cli::{Cli, Command, DebugCommand};
 
 /// Runs the parsed command line.
-pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+pub fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = crate::config::load(cli.config.as_deref())?;
+    crate::config::attach(&mut cli.command, &config);
     // Credentials live in Docker's config, not the store: no store is opened (or created) for them.
     match &cli.command {
         Command::Login(args) => return login::run(args),
@@ -44,7 +47,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     let store = open_store(cli.root)?;
     match cli.command {
-        Command::Build(args) => build::run(*args, store),
+        Command::Build(args) => {
+            let quiet = args.quiet;
+            let progress = args.progress;
+            let code = build::run(*args, store.clone())?;
+            if code == ExitCode::SUCCESS {
+                gc::after_build(&store, &config, quiet, progress)?;
+            }
+            Ok(code)
+        }
         Command::Images => images::run(&store),
         Command::Pull(args) => pull::run(&store, &args),
         Command::Push(args) => push::run(&store, &args),
@@ -58,7 +69,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         | Command::Doctor => Ok(ExitCode::SUCCESS),
         Command::Inspect { reference } => inspect::run(&store, &reference),
         Command::Import { tarball, reference } => import::run(&store, &tarball, &reference),
-        Command::Prune { all, keep_storage } => prune::run(&store, all, keep_storage.as_deref()),
+        Command::Prune {
+            all,
+            keep_storage,
+            filters,
+        } => prune::run(&store, all, keep_storage.as_deref(), &filters),
         Command::Rm { references } => rm::run(&store, &references),
         Command::Tag { source, target } => tag::run(&store, &source, &target),
         Command::Save {

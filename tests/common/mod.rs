@@ -169,7 +169,8 @@ pub const LOCAL_HOSTS: &str = "127.0.0.1,localhost,::1";
 /// caller's ~/.docker), and every request not to loopback goes to [`DEAD_PROXY`], so a test
 /// can pull from no registry but its own (one relying on an image it lacks fails instead of
 /// reaching Docker Hub). A test serving on another address of this machine adds it to
-/// `NO_PROXY` itself.
+/// `NO_PROXY` itself. The configuration is empty (`RBUILD_CONFIG=/dev/null`), so the machine's
+/// /etc/rbuild/rbuild.toml or ~/.config/rbuild/rbuild.toml changes nothing.
 pub fn rbuild_command(store: &Path, docker_config: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rbuild"));
     cmd.arg("--root")
@@ -181,6 +182,7 @@ pub fn rbuild_command(store: &Path, docker_config: &Path) -> Command {
     cmd.env("NO_PROXY", LOCAL_HOSTS)
         .env("no_proxy", LOCAL_HOSTS);
     cmd.env_remove("RBUILD_ROOT");
+    cmd.env("RBUILD_CONFIG", "/dev/null");
     cmd
 }
 

@@ -169,3 +169,35 @@ pub fn base64(data: &[u8]) -> String {
 pub fn write_config(dir: &Path, json: &str) {
     std::fs::write(dir.join("config.json"), json).unwrap();
 }
+
+/// NO_PROXY letting the sealed rbuild reach `host`, an address of this machine, directly.
+pub fn reach(host: &str) -> Vec<(&'static str, String)> {
+    let list = format!("{},{host}", super::LOCAL_HOSTS);
+    vec![("NO_PROXY", list.clone()), ("no_proxy", list)]
+}
+
+/// A registry serving TLS on `host` with a certificate of a throwaway CA, and that CA.
+pub struct TlsRegistry {
+    /// The registry.
+    pub reg: Registry,
+    /// The CA certificate (PEM) a client must trust.
+    pub ca: PathBuf,
+    _pki: tempfile::TempDir,
+}
+
+/// Starts a [`TlsRegistry`] on `host`, its CA named `ca_name`.
+pub fn tls_registry(host: &str, ca_name: &str) -> TlsRegistry {
+    let pki = tempfile::tempdir().unwrap();
+    let certs = rbuild_testkit::make_certs(pki.path(), ca_name, host);
+    let tls = rbuild_testkit::RegistryTls {
+        host: host.to_string(),
+        cert: certs.cert.clone(),
+        key: certs.key.clone(),
+    };
+    let reg = Registry::start_tls(rbuild_testkit::RegistryAuth::None, Some(tls)).unwrap();
+    TlsRegistry {
+        reg,
+        ca: certs.ca,
+        _pki: pki,
+    }
+}
