@@ -298,3 +298,65 @@ fn files_are_found_and_errors_name_file_line_and_key() {
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
 }
+
+#[test]
+fn build_cache_defaults_apply_when_no_flag_names_a_cache() {
+    let ctx = context("FROM busybox:latest\nRUN echo $((6*7))-ran > /answer && cat /answer\n");
+    let c = ctx.path().to_str().unwrap();
+    let args = ["build", "--progress", "plain", "-t", "app:1", c];
+    let first = Env::new();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let to = format!(
+        "[build]\ncache-to = [\"type=local,dest={},mode=max\"]\n",
+        cache.display()
+    );
+    let file = config(dir.path(), &to);
+    let log = ok(
+        rbuild_cfg(&first, &first.store(), &file, &args, &[]),
+        "build",
+    );
+    assert!(
+        log.contains("42-ran") && cache.join("index.json").exists(),
+        "{log}"
+    );
+    // With its own cache pruned (busybox, tagged, stays), the store reads the configured one
+    // and runs nothing.
+    first.rbuild_ok(&["rm", "app:1"]);
+    first.rbuild_ok(&["prune", "--all"]);
+    let from = format!(
+        "[build]\ncache-from = [\"type=local,src={}\"]\n",
+        cache.display()
+    );
+    let file = config(dir.path(), &from);
+    let log = ok(
+        rbuild_cfg(&first, &first.store(), &file, &args, &[]),
+        "build",
+    );
+    assert!(
+        !log.contains("42-ran"),
+        "the step ran despite the configured cache:\n{log}"
+    );
+    // A flag replaces the defaults.
+    let other = Env::new();
+    let missing = format!("type=local,src={}", dir.path().join("none").display());
+    let flagged = [&args[..5], &["--cache-from", &missing, c]].concat();
+    let log = ok(
+        rbuild_cfg(&other, &other.store(), &file, &flagged, &[]),
+        "build",
+    );
+    assert!(
+        log.contains("no cache at") && log.contains("42-ran"),
+        "{log}"
+    );
+    // A default that is not a valid --cache-to is an error naming file and key.
+    let bad = config(dir.path(), "[build]\ncache-to = [\"type=gha\"]\n");
+    let out = rbuild_cfg(&other, &other.store(), &bad, &args, &[]);
+    let said = text(&out);
+    assert!(!out.status.success(), "{said}");
+    let at = format!("{}: build.cache-to: \"type=gha\"", bad.display());
+    assert!(
+        said.contains(&at) && said.contains("unsupported cache type"),
+        "{said}"
+    );
+}

@@ -33,7 +33,7 @@ use crate::cli::{Cli, Command, DebugCommand};
 /// Runs the parsed command line.
 pub fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
     let config = crate::config::load(cli.config.as_deref())?;
-    crate::config::attach(&mut cli.command, &config);
+    crate::config::attach(&mut cli.command, &config)?;
     // Credentials live in Docker's config, not the store: no store is opened (or created) for them.
     match &cli.command {
         Command::Login(args) => return login::run(args),

@@ -15,7 +15,7 @@ pub mod units;
 mod tests;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
@@ -38,13 +38,29 @@ pub struct Config {
 }
 
 /// `[build]`: what a build uses when its flag is not given.
-#[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct BuildDefaults {
-    /// `--cache-from` values (same syntax), used when none is given.
-    pub cache_from: Option<Vec<String>>,
-    /// `--cache-to` values (same syntax), used when none is given.
-    pub cache_to: Option<Vec<String>>,
+    /// `cache-from`: `--cache-from` values (same syntax), used when none is given.
+    pub cache_from: Option<Sourced>,
+    /// `cache-to`: `--cache-to` values (same syntax), used when none is given.
+    pub cache_to: Option<Sourced>,
+}
+
+/// Values and the file that set them, so the command that parses them can name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sourced {
+    /// The values as written.
+    pub values: Vec<String>,
+    /// The file they come from.
+    pub file: PathBuf,
+}
+
+/// `[build]` as written in one file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct BuildSection {
+    cache_from: Option<Vec<String>>,
+    cache_to: Option<Vec<String>>,
 }
 
 /// One file as written (before merging).
@@ -53,7 +69,7 @@ pub struct BuildDefaults {
 struct File {
     #[serde(default)]
     registry: BTreeMap<String, RegistryConfig>,
-    build: Option<BuildDefaults>,
+    build: Option<BuildSection>,
     gc: Option<Gc>,
 }
 
@@ -63,14 +79,23 @@ impl Config {
         self.gc.as_ref().and_then(Gc::policy)
     }
 
-    /// `later`'s keys replace this one's (registries host by host, then key by key).
-    fn merge(&mut self, later: File) {
+    /// `later` (read from `path`) replaces this one's keys (registries host by host, then key
+    /// by key).
+    fn merge(&mut self, later: File, path: &Path) {
         for (host, reg) in later.registry {
             self.registry.entry(host).or_default().merge(reg);
         }
         if let Some(b) = later.build {
-            self.build.cache_from = b.cache_from.or(self.build.cache_from.take());
-            self.build.cache_to = b.cache_to.or(self.build.cache_to.take());
+            let sourced = |values| Sourced {
+                values,
+                file: path.to_path_buf(),
+            };
+            if let Some(v) = b.cache_from {
+                self.build.cache_from = Some(sourced(v));
+            }
+            if let Some(v) = b.cache_to {
+                self.build.cache_to = Some(sourced(v));
+            }
         }
         if let Some(gc) = later.gc {
             self.gc = Some(match self.gc.take() {

@@ -46,7 +46,7 @@ pub fn load_files(paths: &[PathBuf], must_exist: bool) -> Result<Config, ConfigE
         };
         let file = parse(path, &text)?;
         let hosts: Vec<String> = file.registry.keys().cloned().collect();
-        config.merge(file);
+        config.merge(file, path);
         config.files.push(path.clone());
         check(&config, path, &hosts)?;
     }

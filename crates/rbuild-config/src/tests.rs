@@ -76,8 +76,14 @@ fn the_documented_example_reads_whole() {
         ]
         .into(),
         build: BuildDefaults {
-            cache_from: Some(vec!["type=registry,ref=reg.lan/app:cache".into()]),
-            cache_to: Some(vec!["type=registry,ref=reg.lan/app:cache,mode=max".into()]),
+            cache_from: Some(Sourced {
+                values: vec!["type=registry,ref=reg.lan/app:cache".into()],
+                file: path.clone(),
+            }),
+            cache_to: Some(Sourced {
+                values: vec!["type=registry,ref=reg.lan/app:cache,mode=max".into()],
+                file: path.clone(),
+            }),
         },
         gc: Some(Gc::Policy(GcPolicy {
             keep_storage: Some(10 << 30),
@@ -101,7 +107,7 @@ fn later_files_replace_earlier_keys_and_missing_defaults_are_skipped() {
     let user = write(
         dir.path(),
         "user.toml",
-        "[registry.\"r.lan\"]\nmirrors = []\n[gc]\nkeep-duration = 3600\n",
+        "[registry.\"r.lan\"]\nmirrors = []\n[gc]\nkeep-duration = 3600\n[build]\ncache-to = []\n",
     );
     let absent = dir.path().join("absent.toml");
     let c = load_files(&[system.clone(), absent, user.clone()], false).unwrap();
@@ -110,6 +116,7 @@ fn later_files_replace_earlier_keys_and_missing_defaults_are_skipped() {
     let policy = c.gc_policy().unwrap();
     assert_eq!(policy.keep_storage, Some(1024));
     assert_eq!(policy.keep_duration, Some(Duration::from_secs(3600)));
+    assert_eq!(c.build.cache_to.as_ref().map(|s| &s.file), Some(&user));
     assert_eq!(c.files, [system.clone(), user]);
     let off = write(dir.path(), "off.toml", "gc = false\n");
     let c = load_files(&[system, off], false).unwrap();
