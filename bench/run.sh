@@ -11,6 +11,8 @@
 #   BENCH_CACHE=/var/cache/rbuild-bench   where the debootstrap'd Debian rootfs tarball is kept
 #   BENCH_WRITE_DOC=0               do not touch docs/PERFORMANCE.md (results stay in bench/results)
 #   BENCH_RBUILD=path/to/rbuild     use this binary instead of building one
+#   BENCH_RBUILD_FLAGS="--network host --allow network.host"   extra flags of rbuild builds
+#                                   (e.g. to compare with a version without the private network)
 #   BENCH_KEEP=1                    keep the work directory (logs, stores) for inspection
 #
 # What it does, on a fresh Debian machine with only apt reachable: installs the peers and tools,
@@ -232,7 +234,7 @@ build_cmd() { # BUILDER CASE → the command line hyperfine runs
     local b=$1 c=$2 ctx=$W/ctx/$2
     case_conf "$c"
     case $b in
-    rbuild) echo "$RBUILD --root $W/rbuild-root build --progress plain -t bench-$c:latest $FLAGS $ctx" ;;
+    rbuild) echo "$RBUILD --root $W/rbuild-root build --progress plain -t bench-$c:latest $FLAGS ${BENCH_RBUILD_FLAGS:-} $ctx" ;;
     docker) echo "$DOCKER build --progress plain -t bench-$c:latest $FLAGS $ctx" ;;
     buildah) echo "$BUILDAH build --runtime /usr/sbin/runc --tls-verify=false --layers -t bench-$c:latest $FLAGS $ctx" ;;
     esac

@@ -41,19 +41,6 @@ fn build_in(env: &Env, ctx: &Path, tag: &str, extra: &[&str]) -> String {
     build(&env.store(), &env.docker_config(), ctx, &[tag], extra)
 }
 
-/// A fresh store (an ephemeral runner) holding the very busybox image of `first` (real
-/// runners pull their base by digest; an import of the same tarball would make another one).
-fn runner_like(first: &Env) -> Env {
-    let runner = Env::empty();
-    let archive = runner.root.path().join("busybox-image.tar");
-    let archive = archive.to_str().unwrap();
-    let out = first.rbuild(&["save", "-o", archive, "busybox:latest"]);
-    assert!(out.status.success(), "save: {}", text(&out));
-    let out = runner.rbuild(&["load", "-i", archive]);
-    assert!(out.status.success(), "load: {}", text(&out));
-    runner
-}
-
 #[test]
 fn a_fresh_runner_takes_every_step_from_the_registry_cache() {
     let reg = rbuild_testkit::Registry::start(rbuild_testkit::RegistryAuth::None).unwrap();
@@ -82,7 +69,7 @@ fn a_fresh_runner_takes_every_step_from_the_registry_cache() {
         "application/vnd.rbuild.buildcache.v1"
     );
 
-    let runner = runner_like(&first);
+    let runner = Env::with_base_of(&first);
     let from = format!("type=registry,ref={cache}");
     let meta = runner.root.path().join("meta.json");
     let args = [
@@ -119,7 +106,7 @@ fn mode_min_holds_the_final_image_and_mode_max_every_stage() {
     );
 
     for (tag, builder_runs) in [("min", 1), ("max", 0)] {
-        let runner = runner_like(&first);
+        let runner = Env::with_base_of(&first);
         let from = format!("type=local,src={dir},tag={tag}");
         let args = ["--cache-from", &from[..], "--target", "builder"];
         let log = build_in(&runner, ctx.path(), "builder:1", &args);
@@ -141,7 +128,7 @@ fn a_corrupted_cache_blob_is_rejected_and_its_step_simply_runs() {
     let top = layers.last().unwrap().trim_start_matches("sha256:");
     std::fs::write(dir.join("blobs/sha256").join(top), b"not the layer").unwrap();
 
-    let runner = runner_like(&first);
+    let runner = Env::with_base_of(&first);
     let from = format!("type=local,src={}", dir.display());
     let log = build_in(&runner, ctx.path(), "app:1", &["--cache-from", &from]);
     assert!(
@@ -170,7 +157,7 @@ fn an_inline_cache_travels_in_the_pushed_image() {
         &image,
         &["--cache-to", "type=inline", "--push"],
     );
-    let runner = runner_like(&first);
+    let runner = Env::with_base_of(&first);
     let log = build_in(&runner, ctx.path(), "app:1", &["--cache-from", &image]);
     assert_eq!(counts(&log).1, 0, "{log}");
     assert_eq!(

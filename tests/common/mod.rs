@@ -214,6 +214,20 @@ pub fn project() -> PathBuf {
 }
 
 impl Env {
+    /// A fresh store (an ephemeral CI runner) holding the very busybox image of `first`
+    /// (real runners pull their base by digest; importing the tarball again would make
+    /// another image, its files' times differing).
+    pub fn with_base_of(first: &Env) -> Env {
+        let runner = Env::empty();
+        let archive = runner.root.path().join("busybox-image.tar");
+        let archive = archive.to_str().unwrap();
+        let out = first.rbuild(&["save", "-o", archive, "busybox:latest"]);
+        assert!(out.status.success(), "save: {}", text(&out));
+        let out = runner.rbuild(&["load", "-i", archive]);
+        assert!(out.status.success(), "load: {}", text(&out));
+        runner
+    }
+
     /// A fresh store with nothing in it (no busybox base).
     pub fn empty() -> Env {
         require_root("building images (RUN needs namespaces and overlayfs)");
