@@ -7,6 +7,7 @@ mod common;
 use std::path::Path;
 
 use common::registry::{build, build_output, inspect, run, skopeo};
+use common::remote_cache::{counts, runner_like};
 use common::{text, Env};
 
 /// A builder stage and a final stage; `$RANDOM` makes a re-run step produce other bytes, so
@@ -19,22 +20,6 @@ const DOCKERFILE: &str = "FROM busybox AS builder\n\
 
 fn context() -> tempfile::TempDir {
     common::registry::context(DOCKERFILE)
-}
-
-/// `(cached, run)` from the build's last line, `… (N steps cached, M run)`.
-fn counts(log: &str) -> (usize, usize) {
-    let line = log
-        .lines()
-        .rev()
-        .find(|l| l.contains("steps cached,"))
-        .unwrap_or_else(|| panic!("no summary line in:\n{log}"));
-    let tail = &line[line.rfind('(').unwrap() + 1..];
-    let nums: Vec<usize> = tail
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|s| !s.is_empty())
-        .map(|s| s.parse().unwrap())
-        .collect();
-    (nums[0], nums[1])
 }
 
 fn build_in(env: &Env, ctx: &Path, tag: &str, extra: &[&str]) -> String {

@@ -11,6 +11,7 @@ pub mod images;
 pub mod leaks;
 pub mod mounts;
 pub mod registry;
+pub mod remote_cache;
 pub mod sandbox;
 
 use std::path::{Path, PathBuf};

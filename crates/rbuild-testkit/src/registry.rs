@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use crate::require_tool;
 
+mod lifecycle;
+
 /// Authentication of the fixture registry.
 pub enum RegistryAuth {
     /// Anyone may push and pull.
@@ -116,7 +118,6 @@ impl Registry {
         host: &str,
         tls: Option<&RegistryTls>,
     ) -> std::io::Result<Start> {
-        let bin = require_tool("docker-registry", "docker-registry");
         let dir = tempfile::tempdir()?;
         let storage = dir.path().join("storage");
         std::fs::create_dir(&storage)?;
@@ -126,14 +127,7 @@ impl Registry {
         let config_path = dir.path().join("config.yml");
         std::fs::write(&config_path, config)?;
         let log = dir.path().join("registry.log");
-        let child = Command::new(bin)
-            .arg("serve")
-            .arg(&config_path)
-            .stdout(Stdio::from(std::fs::File::create(&log)?))
-            .stderr(Stdio::from(std::fs::File::create(
-                dir.path().join("registry.err"),
-            )?))
-            .spawn()?;
+        let child = serve(dir.path(), &log)?;
         let mut reg = Registry {
             child,
             addr,
@@ -266,6 +260,25 @@ impl Registry {
     pub fn log_len(&self) -> usize {
         std::fs::metadata(&self.log).map_or(0, |m| m.len() as usize)
     }
+}
+
+/// Starts `docker-registry serve` on `dir`'s config.yml, appending to the access log `log`
+/// (a restarted registry keeps its log, so offsets from [`Registry::log_len`] stay valid) and
+/// writing a fresh `registry.err` (readiness reads it).
+fn serve(dir: &Path, log: &Path) -> std::io::Result<Child> {
+    let bin = require_tool("docker-registry", "docker-registry");
+    let access = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)?;
+    Command::new(bin)
+        .arg("serve")
+        .arg(dir.join("config.yml"))
+        .stdout(Stdio::from(access))
+        .stderr(Stdio::from(std::fs::File::create(
+            dir.join("registry.err"),
+        )?))
+        .spawn()
 }
 
 /// The registry's config.yml.
