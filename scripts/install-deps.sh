@@ -35,6 +35,7 @@ tools=(
 # Libraries and headers no program names.
 libs=(
   libc6-dev                   # static linking of the test programs
+  python3-yaml                # tests/ci_recipes.rs parses the docs/ci recipes as YAML
 )
 
 # Programs of every Debian system (Essential and Priority: required packages: coreutils, tar,
