@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 
 use common::registry::{build, build_output, inspect, run, skopeo};
-use common::remote_cache::{counts, runner_like};
+use common::remote_cache::counts;
 use common::{text, Env};
 
 /// A builder stage and a final stage; `$RANDOM` makes a re-run step produce other bytes, so

@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 
 use common::registry::{build, inspect, skopeo};
-use common::remote_cache::{counts, runner_like};
+use common::remote_cache::counts;
 use common::{text, Env};
 use rbuild_testkit::{Registry, RegistryAuth};
 
@@ -110,7 +110,7 @@ fn a_registry_cache_survives_garbage_collection_while_its_tag_exists() {
         "the cache manifest changed across the collection"
     );
 
-    let runner = runner_like(&first);
+    let runner = Env::with_base_of(&first);
     let from = format!("type=registry,ref={cache}");
     let log = build_in(&runner, ctx.path(), "app:1", &["--cache-from", &from]);
     assert!(log.contains("importing cache from"), "{log}");

@@ -1,7 +1,5 @@
-//! Helpers of the remote-cache tests (issue 15): how many steps a build ran, and fresh
-//! stores standing for ephemeral CI runners.
-
-use super::{text, Env};
+//! Helpers of the remote-cache tests (issue 15): how many steps a build ran (fresh stores
+//! standing for ephemeral runners are `Env::with_base_of`).
 
 /// `(cached, run)` from the build's last line, `… (N steps cached, M run)`.
 pub fn counts(log: &str) -> (usize, usize) {
@@ -17,17 +15,4 @@ pub fn counts(log: &str) -> (usize, usize) {
         .map(|s| s.parse().unwrap())
         .collect();
     (nums[0], nums[1])
-}
-
-/// A fresh store (an ephemeral runner) holding the very busybox image of `first` (real
-/// runners pull their base by digest; an import of the same tarball would make another one).
-pub fn runner_like(first: &Env) -> Env {
-    let runner = Env::empty();
-    let archive = runner.root.path().join("busybox-image.tar");
-    let archive = archive.to_str().unwrap();
-    let out = first.rbuild(&["save", "-o", archive, "busybox:latest"]);
-    assert!(out.status.success(), "save: {}", text(&out));
-    let out = runner.rbuild(&["load", "-i", archive]);
-    assert!(out.status.success(), "load: {}", text(&out));
-    runner
 }
