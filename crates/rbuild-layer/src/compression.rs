@@ -76,12 +76,18 @@ pub(crate) enum Compressor<W: Write> {
 impl<W: Write> Compressor<W> {
     /// Starts compressing into `inner`.
     pub(crate) fn new(inner: W, compression: Compression) -> io::Result<Self> {
+        Self::with_workers(inner, compression, zstd_workers())
+    }
+
+    /// Like [`Compressor::new`] with `workers` zstd threads: the seam that lets a test run
+    /// the production configuration at worker counts this machine would not pick.
+    fn with_workers(inner: W, compression: Compression, workers: u32) -> io::Result<Self> {
         Ok(match compression {
             Compression::None => Compressor::None(inner),
             Compression::Gzip { level } => Compressor::Gzip(ParGzWriter::new(inner, level)?),
             Compression::Zstd { level } => {
                 let mut enc = zstd::stream::write::Encoder::new(inner, level)?;
-                enc.multithread(zstd_workers())?;
+                enc.multithread(workers)?;
                 // Jobs default to several windows each, and every worker holds input and
                 // output buffers for one: on incompressible data that passed 100 MiB. A fixed
                 // job size bounds memory and, being constant, keeps digests reproducible.
@@ -167,15 +173,17 @@ mod tests {
             .collect()
     }
 
+    /// The production compressor (job size and all) with `workers` threads.
     fn zstd_with(workers: u32, data: &[u8]) -> Vec<u8> {
-        let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
-        enc.multithread(workers).unwrap();
+        let zstd = Compression::Zstd { level: 3 };
+        let mut enc = Compressor::with_workers(Vec::new(), zstd, workers).unwrap();
         enc.write_all(data).unwrap();
         enc.finish().unwrap()
     }
 
     #[test]
     fn zstd_output_does_not_depend_on_worker_count() {
+        // 1, 2 and 4 workers through the same constructor `Compressor::new` uses.
         let data = sample();
         let one = zstd_with(1, &data);
         assert_eq!(one, zstd_with(2, &data));
