@@ -3,7 +3,8 @@
 //! why the others cannot). uv's Docker example: its `Dockerfile`, unmodified, on a stand-in
 //! for `ghcr.io/astral-sh/uv:python3.12-bookworm-slim` built here from the debootstrapped
 //! Debian base (Debian's python3, which is 3.11, and uv from PyPI), with a trimmed project
-//! (testdata/real-world/uv-docker-example/app: one dependency, its uv.lock).
+//! (testdata/real-world/uv-docker-example/app: one dependency, its uv.lock); then its
+//! `multistage.Dockerfile`, whose final base is the stand-in's python stage.
 
 mod common;
 
@@ -28,17 +29,21 @@ const STAND_INS: &str = "FROM debian:bookworm AS python\n\
 /// The host's CA bundle (Debian's ca-certificates, with whatever CA the machine adds).
 const HOST_CA: &str = "/etc/ssl/certs/ca-certificates.crt";
 const UV_IMAGE: &str = "ghcr.io/astral-sh/uv:python3.12-bookworm-slim";
+/// The final base of `multistage.Dockerfile`: the stand-ins' `python` stage (the same
+/// interpreter path as the builder, which the example says must match).
+const PYTHON_IMAGE: &str = "python:3.12-slim-bookworm";
 
 fn example() -> PathBuf {
     project().join("testdata/real-world/uv-docker-example")
 }
 
-/// Builds the stand-in base into `env`'s store under the upstream name.
+/// Builds the stand-in bases into `env`'s store under the upstream names.
 fn stand_ins(env: &Env) {
     let ctx = tempfile::tempdir().unwrap();
     dockerfile(ctx.path(), STAND_INS);
     let bundle = std::fs::read(HOST_CA).unwrap_or_else(|e| panic!("{HOST_CA}: {e}"));
     std::fs::write(ctx.path().join("host-ca.crt"), bundle).unwrap();
+    env.build_ok(ctx.path(), PYTHON_IMAGE, &["--target", "python"]);
     let log = env.build_ok(ctx.path(), UV_IMAGE, &["--target", "uv"]);
     assert!(
         step_output(&log, "pip install")
@@ -90,4 +95,23 @@ fn uv_docker_example_builds_offline_with_its_cache_mount() {
     // uv's cache lives on the cache mount the Dockerfile names.
     let caches = env.rbuild_ok(&["cache", "ls"]);
     assert!(caches.contains("/root/.cache/uv"), "{caches}");
+    multistage_example_builds_a_final_image_without_uv(&env);
+}
+
+/// uv's `multistage.Dockerfile`, unmodified: the builder stage syncs on the uv stand-in with
+/// its cache and bind mounts, the final image is the python stand-in with only the venv.
+fn multistage_example_builds_a_final_image_without_uv(env: &Env) {
+    let log = build_example(env, "multistage.Dockerfile", "uv-multistage:1");
+    let root = rootfs(env, "uv-multistage:1");
+    assert!(has_idna(&root), "{log}");
+    assert!(
+        !root.join("usr/local/bin/uv").exists(),
+        "uv reached the final image"
+    );
+    let config = env.skopeo_config("uv-multistage:1");
+    assert_eq!(config["config"]["User"], "nonroot", "{config}");
+    assert_eq!(
+        idna_in(env, "uv-multistage:1"),
+        ["xn--bcher-kva.example /app/.venv"]
+    );
 }
