@@ -102,8 +102,20 @@ impl Store {
         self.root().join("cachemounts")
     }
 
-    /// Takes the cache mount `id` for a step, creating it when it does not exist yet.
+    /// Takes the cache mount `id` for a step, creating it (empty) when it does not exist yet.
     pub fn cache_mount(&self, id: &str, sharing: Sharing) -> Result<CacheMount> {
+        self.cache_mount_init(id, sharing, &|_| Ok(()))
+    }
+
+    /// Like [`Store::cache_mount`], with `init` filling a new mount's data directory (seed,
+    /// mode, owner) before the mount appears, so a concurrent `sharing=shared` user never sees
+    /// it half made. Every user that may create it runs `init` on its own copy; one copy wins.
+    pub fn cache_mount_init(
+        &self,
+        id: &str,
+        sharing: Sharing,
+        init: &Init<'_>,
+    ) -> Result<CacheMount> {
         let dir = self.cache_mounts_dir();
         fs::DirBuilder::new()
             .recursive(true)
@@ -119,19 +131,19 @@ impl Store {
                 Sharing::Locked => lock.lock().at(&lock_path)?,
                 Sharing::Private => {
                     if !try_exclusive(&lock).at(&lock_path)? {
-                        return self.private_instance(id, &key);
+                        return self.private_instance(id, &key, init);
                     }
                 }
             }
             if still_named(&lock, &lock_path) {
-                return self.open_instance(id, &key, lock);
+                return self.open_instance(id, &key, lock, init);
             }
             // A prune removed the mount and its lock file while we waited: start over.
         }
     }
 
     /// A fresh instance for a private user who found the main one busy.
-    fn private_instance(&self, id: &str, key: &str) -> Result<CacheMount> {
+    fn private_instance(&self, id: &str, key: &str, init: &Init<'_>) -> Result<CacheMount> {
         let dir = self.cache_mounts_dir();
         let mut n = 1u64;
         loop {
@@ -141,19 +153,25 @@ impl Store {
             if !try_exclusive(&lock).at(&lock_path)? {
                 n += 1;
             } else if still_named(&lock, &lock_path) {
-                return self.open_instance(id, &instance, lock);
+                return self.open_instance(id, &instance, lock, init);
             }
             // Otherwise a prune removed this instance: try the same number again.
         }
     }
 
-    fn open_instance(&self, id: &str, instance: &str, lock: File) -> Result<CacheMount> {
+    fn open_instance(
+        &self,
+        id: &str,
+        instance: &str,
+        lock: File,
+        init: &Init<'_>,
+    ) -> Result<CacheMount> {
         let root = self.cache_mounts_dir().join(instance);
         let data = root.join("data");
         // Users holding the shared lock (or private users of other instances) may get here
         // at once: creation must be safe against them and must never remove what one of them
         // may already be using, so exactly one creates and the others find its directory.
-        let created = !data.is_dir() && self.create_instance(id, &root)?;
+        let created = !data.is_dir() && self.create_instance(id, &root, init)?;
         // The mtime of `id` says when the mount was last used.
         touch(&root.join("id")).at(&root)?;
         Ok(CacheMount {
@@ -166,7 +184,7 @@ impl Store {
     /// Makes the instance `root` (its `id` and an empty `data/`) appear at once: it is built in
     /// a scratch directory and renamed into place, never replacing one; whether this call
     /// made it (`false`: a concurrent user did first).
-    fn create_instance(&self, id: &str, root: &Path) -> Result<bool> {
+    fn create_instance(&self, id: &str, root: &Path, init: &Init<'_>) -> Result<bool> {
         let scratch = self.scratch()?;
         let fresh = scratch.path().join("m");
         fs::DirBuilder::new()
@@ -177,6 +195,7 @@ impl Store {
         fs::write(&id_path, id).at(&id_path)?;
         let data = fresh.join("data");
         fs::DirBuilder::new().mode(0o755).create(&data).at(&data)?;
+        init(&data).at(&data)?;
         match rename_noreplace(&fresh, root) {
             Ok(()) => return Ok(true),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
@@ -185,7 +204,7 @@ impl Store {
         // `scratch` (our unused copy) goes on drop. The existing one is normally complete; a
         // crash of an older rbuild may have left it without `data/` or `id`: complete it in
         // place, `mkdir` deciding which of several concurrent users creates `data/`.
-        repair_instance(id, root)
+        repair_instance(id, root, init)
     }
     /// Every cache mount, with its size and last use.
     pub fn cache_mount_list(&self) -> Result<Vec<CacheMountInfo>> {
@@ -239,8 +258,9 @@ impl Store {
 }
 
 /// Completes an instance directory left without `data/` (or `id`); whether this call created
-/// `data/`. Nothing is removed: another user may be completing it at the same time.
-fn repair_instance(id: &str, root: &Path) -> Result<bool> {
+/// `data/`. Nothing is removed: another user may be completing it at the same time. Only this
+/// repair of a crashed rbuild's leftover runs `init` in place.
+fn repair_instance(id: &str, root: &Path, init: &Init<'_>) -> Result<bool> {
     let id_path = root.join("id");
     if !id_path.is_file() {
         // Written aside and renamed, so `cache ls` never reads half of it.
@@ -250,11 +270,14 @@ fn repair_instance(id: &str, root: &Path) -> Result<bool> {
     }
     let data = root.join("data");
     match fs::DirBuilder::new().mode(0o755).create(&data) {
-        Ok(()) => Ok(true),
+        Ok(()) => init(&data).at(&data).map(|()| true),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists && data.is_dir() => Ok(false),
         Err(e) => Err(e).at(&data),
     }
 }
+
+/// Fills a new cache mount's data directory (seed, mode, owner) before anyone can use it.
+pub type Init<'a> = dyn Fn(&Path) -> io::Result<()> + 'a;
 
 /// Whether `path` still names the lock file `lock` has open. A prune removes a mount's lock
 /// file while holding its lock; whoever locked the removed file after it must not use the

@@ -56,9 +56,9 @@ pub use blob_reader::BlobReader;
 pub use blobs::MAX_JSON_BLOB;
 pub use cachemounts::{
     ArtifactSource, Base, CacheExport, CacheMount, CacheMountError, CacheMountInfo, CopyReport,
-    ExportedMount, ExportedPart, ImportedMount, PackStats, Sharing, SourceError, ANNOTATION_ID,
-    ANNOTATION_PART, CACHE_MOUNTS_ARTIFACT, CACHE_MOUNT_ARTIFACT, CACHE_MOUNT_CHUNK,
-    CACHE_MOUNT_CONFIG,
+    ExportedMount, ExportedPart, ImportedMount, Init as CacheMountInit, PackStats, Sharing,
+    SourceError, ANNOTATION_ID, ANNOTATION_PART, CACHE_MOUNTS_ARTIFACT, CACHE_MOUNT_ARTIFACT,
+    CACHE_MOUNT_CHUNK, CACHE_MOUNT_CONFIG,
 };
 pub use check::CheckReport;
 pub use db::FORMAT_VERSION;

@@ -139,3 +139,36 @@ fn a_use_racing_a_prune_never_loses_its_directory() {
         });
     }
 }
+
+/// A shared mount being seeded is not visible half made: a second user arriving while the
+/// first one's `init` still runs sees either nothing (and seeds its own copy) or the whole
+/// seed with its mode, never an empty directory with the default mode.
+#[test]
+fn a_shared_mount_appears_only_seeded_and_with_its_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = tempfile::tempdir().unwrap();
+    let store = Store::open(&t.path().join("s")).unwrap();
+    let init = |data: &std::path::Path| -> std::io::Result<()> {
+        std::fs::write(data.join("seed"), "from the stage")?;
+        // Slow, so the other user arrives in the middle of it.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        std::fs::set_permissions(data, std::fs::Permissions::from_mode(0o741))
+    };
+    let seen: Vec<(bool, u32)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..2u64)
+            .map(|i| {
+                let (store, init) = (&store, &init);
+                s.spawn(move || {
+                    std::thread::sleep(std::time::Duration::from_millis(100 * i));
+                    let m = store
+                        .cache_mount_init("seeded", Sharing::Shared, init)
+                        .unwrap();
+                    let mode = std::fs::metadata(&m.data).unwrap().permissions().mode();
+                    (m.data.join("seed").is_file(), mode & 0o7777)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(seen, [(true, 0o741), (true, 0o741)]);
+}

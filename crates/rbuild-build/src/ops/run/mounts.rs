@@ -127,18 +127,21 @@ fn cache(
     else {
         return Ok(());
     };
-    let mount = rt.store.cache_mount(id, *sharing)?;
-    if mount.created {
-        let fail = |e: std::io::Error| meta.error(format!("cache mount {id}: {e}"));
+    // Seed, mode and owner are set on the new mount before it appears (`cache_mount_init`),
+    // so a concurrent `sharing=shared` step never sees it empty or with the default mode.
+    let init = |data: &Path| -> std::io::Result<()> {
         if let Some((from, source)) = seed {
-            let seeded = view(rt, inputs, from, source, dir, true).map_err(fail)?;
-            copy_tree(&seeded, &mount.data).map_err(fail)?;
+            let seeded = view(rt, inputs, from, source, dir, true)?;
+            copy_tree(&seeded, data)?;
         }
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&mount.data, std::fs::Permissions::from_mode(*mode))
-            .map_err(fail)?;
-        std::os::unix::fs::lchown(&mount.data, Some(*uid), Some(*gid)).map_err(fail)?;
-    }
+        std::fs::set_permissions(data, std::fs::Permissions::from_mode(*mode))?;
+        std::os::unix::fs::lchown(data, Some(*uid), Some(*gid))
+    };
+    let mount = rt
+        .store
+        .cache_mount_init(id, *sharing, &init)
+        .map_err(|e| meta.error(format!("cache mount {id}: {e}")))?;
     let source = match subpath {
         None => mount.data.clone(),
         Some(sub) => {
