@@ -119,15 +119,29 @@ fn cache(
         }
         None => None,
     };
+    // BuildKit sets the cache root's owner and mode only when no `source` selects a path in
+    // it (convert_runmount.go: setCacheUIDGID in the `src == "/"` branch); say so, as they
+    // would otherwise be ignored silently.
+    let has_source = m.source.as_deref().map(rbuild_sandbox::clean_subpath);
+    let owner_given = m.mode.is_some() || m.uid.is_some() || m.gid.is_some();
+    let ignore_owner = has_source.is_some_and(|s| !s.is_empty());
+    if ignore_owner && owner_given {
+        shared.warnings.push(format!(
+            "Dockerfile:{line}: cache mount {}: mode, uid and gid do not apply with source= \
+             (as in BuildKit)",
+            m.cache_id()
+        ));
+    }
+    let pick = |v: Option<u32>, default: u32| v.filter(|_| !ignore_owner).unwrap_or(default);
     Ok(RunMount::Cache {
         target: target(st, m, line)?,
         id: m.cache_id(),
         sharing,
         seed,
         readonly: m.readonly,
-        mode: m.mode.unwrap_or(0o755),
-        uid: m.uid.unwrap_or(0),
-        gid: m.gid.unwrap_or(0),
+        mode: pick(m.mode, 0o755),
+        uid: pick(m.uid, 0),
+        gid: pick(m.gid, 0),
         subpath,
     })
 }
