@@ -91,17 +91,23 @@ impl TestAgent {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let start = Instant::now();
-        while !socket.exists() {
-            assert!(start.elapsed() < Duration::from_secs(10), "no agent socket");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        // ssh-agent binds its socket before it listens: on a loaded machine a client can
+        // find the file and still be refused, so the first ssh-add is retried until the
+        // agent answers (found flaky under `stress --cpu 2`: "Connection refused").
         let ssh_add = require_tool("ssh-add", "openssh-client");
-        let out = Command::new(ssh_add)
-            .arg(&key)
-            .env("SSH_AUTH_SOCK", &socket)
-            .output()
-            .unwrap();
+        let start = Instant::now();
+        let out = loop {
+            let out = Command::new(&ssh_add)
+                .arg(&key)
+                .env("SSH_AUTH_SOCK", &socket)
+                .output()
+                .unwrap();
+            let not_yet = !socket.exists() || text(&out).contains("Connection refused");
+            if out.status.success() || !not_yet || start.elapsed() > Duration::from_secs(10) {
+                break out;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
         assert!(out.status.success(), "ssh-add: {}", text(&out));
         let fingerprint = fingerprint(&key.with_extension("pub"));
         TestAgent {
