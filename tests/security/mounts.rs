@@ -201,8 +201,9 @@ const TRIES: usize = 6;
 /// victim is done or `cap` seconds pass (the cache exists before, as two first uses at once
 /// race: see e2e_mounts_locking.rs); victim stages that meanwhile mount that cache and read
 /// through its `sub` again and again, and with `targets` also place tmpfs and secret mount
-/// points under it. (BuildKit's cache subpath, `source=sub` without `from`, is refused by
-/// rbuild until bind sources resolve inside their root: e2e_mounts_cache.rs.)
+/// points under it. (BuildKit's cache subpath, `source=sub` without `from`, resolved inside
+/// the cache under the same race, is e2e_mounts_cache.rs's
+/// `cache_source_raced_by_a_step_swapping_it_for_symlinks_reads_no_host_file`.)
 fn race_dockerfile(ctx: &Path, dir: &str, targets: bool, cap: u32) {
     let relative = format!("../../../../../../../..{dir}");
     let mut df = format!(
