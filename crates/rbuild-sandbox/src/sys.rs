@@ -199,6 +199,7 @@ impl Sys for RealSys {
         let tree = match crate::beneath::held_dir(path)? {
             // A directory the builder holds open: cloned from this namespace's own mount.
             Some(dir) => open_tree(&dir, "", flags | OpenTreeFlags::AT_EMPTY_PATH)?,
+            // Both calls take `flags`, which hold OPEN_TREE_CLOEXEC (fds.rs scans for it).
             None => open_tree(rustix::fs::CWD, path, flags)?,
         };
         self.trees.push(tree);
