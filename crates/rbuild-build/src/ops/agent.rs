@@ -51,15 +51,25 @@ impl Agent {
         &self.socket
     }
 
+    /// Waits until the agent accepts a connection: it binds its socket before it listens,
+    /// so the file alone is not enough (under load `ssh-add` was refused in that gap).
     fn wait_for_socket(&self) -> io::Result<()> {
         let start = Instant::now();
-        while !self.socket.exists() {
+        loop {
+            match std::os::unix::net::UnixStream::connect(&self.socket) {
+                Ok(_) => return Ok(()),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
+                    ) => {}
+                Err(e) => return Err(e),
+            }
             if start.elapsed() > Duration::from_secs(5) {
-                return Err(io::Error::other("ssh-agent did not create its socket"));
+                return Err(io::Error::other("ssh-agent did not start listening"));
             }
             std::thread::sleep(Duration::from_millis(5));
         }
-        Ok(())
     }
 }
 
