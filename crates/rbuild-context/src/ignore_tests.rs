@@ -259,3 +259,20 @@ fn reversed_class_range_is_a_syntax_error_as_in_dockers_matcher() {
     assert!(excluded(&["[^a-c]x"], "dx"));
     assert!(!excluded(&["[\\]-a]x"], "bx"));
 }
+
+/// The fuzzer's stall (issue 17): many `*` against a long path that almost matches must not
+/// backtrack exponentially (it took 496 s before the matcher was memoised).
+#[test]
+fn many_stars_match_in_linear_time_not_exponential() {
+    // `**` pairs become directory stars, each free to stop at any `/` of the path.
+    let stars = format!("a{}b/x*y", "*".repeat(17));
+    let path = format!("a{}c/x", "/a".repeat(60));
+    let start = std::time::Instant::now();
+    assert!(!excluded(&[&stars], &path));
+    assert!(excluded(&[&stars], &format!("a{}b/xzy", "/a".repeat(60))));
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+}
