@@ -105,8 +105,49 @@ fn two_platforms_make_an_index_whose_images_run_their_architecture() {
     let read = |p: &str| std::fs::read_to_string(out.join(p).join("arch")).unwrap();
     assert_eq!(read("linux_amd64"), "x86_64\n");
     assert_eq!(read("linux_arm64"), "aarch64\n");
-
+    oci_holds_the_index_and_docker_the_host_image(&env, &ctx, &both);
     push_and_pull_back_per_platform(&env);
+}
+
+/// `type=oci` writes the index itself (both platforms); a docker archive cannot hold an
+/// index, so `type=docker` of two platforms is refused, naming the output that can.
+fn oci_holds_the_index_and_docker_the_host_image(
+    env: &Env,
+    ctx: &tempfile::TempDir,
+    both: &[&str],
+) {
+    let layout = env.root.path().join("layout");
+    let spec = format!("type=oci,tar=false,dest={}", layout.display());
+    env.build_ok(ctx.path(), "arch:1", &[both, &["-o", &spec]].concat());
+    let json = |p: &Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+    };
+    let top = &json(&layout.join("index.json"))["manifests"][0];
+    assert!(
+        top["mediaType"].as_str().unwrap().contains("index"),
+        "{top}"
+    );
+    let hex = top["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:");
+    let index = json(&layout.join("blobs/sha256").join(hex));
+    let archs: Vec<_> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["platform"]["architecture"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(archs, ["amd64", "arm64"], "{index}");
+    // BuildKit's docker exporter refuses manifest lists too; rbuild says what to use instead.
+    let archive = env.root.path().join("docker.tar");
+    let spec = format!("type=docker,dest={}", archive.display());
+    let err = env.build_fails(ctx.path(), "arch:1", &[both, &["-o", &spec]].concat());
+    assert!(
+        err.contains("export a multi-platform build with type=oci"),
+        "{err}"
+    );
+    assert!(!archive.exists(), "a refused export left a file");
 }
 
 /// Pushed as an index; skopeo reads it raw; each platform pulls back as itself, and both at
