@@ -105,6 +105,15 @@ fn two_platforms_make_an_index_whose_images_run_their_architecture() {
     let read = |p: &str| std::fs::read_to_string(out.join(p).join("arch")).unwrap();
     assert_eq!(read("linux_amd64"), "x86_64\n");
     assert_eq!(read("linux_arm64"), "aarch64\n");
+    let images = env.rbuild_ok(&["images"]);
+    let line = images
+        .lines()
+        .find(|l| l.contains("arch"))
+        .unwrap_or_default();
+    assert!(
+        line.contains("linux/amd64") && line.contains("linux/arm64"),
+        "{images}"
+    );
     oci_holds_the_index_and_docker_the_host_image(&env, &ctx, &both);
     push_and_pull_back_per_platform(&env);
 }
