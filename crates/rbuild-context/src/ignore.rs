@@ -286,7 +286,17 @@ fn match_toks(toks: &[Tok], n: &[char]) -> bool {
     // Memoised on (token, position): plain backtracking is exponential in the number of
     // stars (the fuzzer's 17 `*` in a row took 496 s on one path; a hostile context could
     // stall a build with it), this is O(tokens x length x length) at worst.
-    let mut memo = vec![None; (toks.len() + 1) * (n.len() + 1)];
+    // With at most one star nothing backtracks more than once: no table then (the no-op
+    // rebuild matches every path of the context).
+    let stars = toks
+        .iter()
+        .filter(|t| matches!(t, Tok::Star | Tok::DirStar))
+        .count();
+    let mut memo = if stars > 1 {
+        vec![None; (toks.len() + 1) * (n.len() + 1)]
+    } else {
+        Vec::new()
+    };
     TokMatch {
         toks,
         n,
@@ -304,11 +314,13 @@ struct TokMatch<'a> {
 impl TokMatch<'_> {
     fn at(&mut self, t: usize, i: usize) -> bool {
         let slot = t * (self.n.len() + 1) + i;
-        if let Some(known) = self.memo[slot] {
-            return known;
+        if let Some(Some(known)) = self.memo.get(slot) {
+            return *known;
         }
         let got = self.step(t, i);
-        self.memo[slot] = Some(got);
+        if let Some(cell) = self.memo.get_mut(slot) {
+            *cell = Some(got);
+        }
         got
     }
 
