@@ -99,7 +99,13 @@ pub(crate) fn create_locked_dir(dir: &Path, prefix: &str) -> Result<(PathBuf, Fi
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(e).at(&path),
         }
-        let file = File::open(&path).at(&path)?;
+        // A store opening at this moment sweeps unlocked entries of `dir`: it may remove
+        // ours between `mkdir` and `open`/`lock`. Both cases just retry under a new name.
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e).at(&path),
+        };
         file.lock().at(&path)?;
         if same_inode(&file, &path) {
             return Ok((path, file));
@@ -163,5 +169,38 @@ pub(crate) fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
             }
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store that opens sweeps `tmp/` while other processes create scratch dirs there
+    /// (the sweep of a starting build removed a private cache user's scratch dir).
+    #[test]
+    fn create_locked_dir_survives_a_concurrent_sweep() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let sweeper = {
+            let (dir, stop) = (dir.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut swept = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    swept += sweep_unlocked(&dir).unwrap();
+                }
+                swept
+            })
+        };
+        for _ in 0..10000 {
+            let (path, lock) = create_locked_dir(&dir, "s-").unwrap();
+            assert!(path.is_dir() && same_inode(&lock, &path), "{path:?}");
+        }
+        stop.store(true, Ordering::Relaxed);
+        assert!(
+            sweeper.join().unwrap() > 0,
+            "the sweep never ran beside the creation"
+        );
     }
 }

@@ -141,7 +141,7 @@ fn cache(
     let mount = rt
         .store
         .cache_mount_init(id, *sharing, &init)
-        .map_err(|e| meta.error(format!("cache mount {id}: {e}")))?;
+        .map_err(|e| meta.error(format!("cache mount {id}: {}", crate::error::chain(&e))))?;
     let source = match subpath {
         None => mount.data.clone(),
         Some(sub) => {
