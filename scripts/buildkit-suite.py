@@ -101,7 +101,7 @@ def validate(case: Case) -> list:
 
 # The keys of each table README.md describes: a misspelt one would silently check nothing.
 KNOWN = {
-    "build": {"dockerfile", "target", "args", "platform", "contexts", "secrets", "ssh", "no_cache"},
+    "build": {"dockerfile", "target", "args", "platform", "contexts", "secrets", "ssh", "no_cache", "opts"},
     "expect": {"success", "error", "reproducible", "file", "config", "history"},
     "file": {"path", "type", "content", "contains", "mode", "uid", "gid", "link"},
     "config": {"pointer", "equals", "absent"},
@@ -132,6 +132,8 @@ def rbuild_command(opts, case: Case, ctx: Path, work: Path, out: Path, no_cache:
         cmd += ["--platform", b["platform"]]
     for name, src in named_contexts(case, work).items():
         cmd += ["--build-context", f"{name}={src}"]
+    for k, v in b.get("opts", {}).items():
+        cmd += [f"--{k}", v]
     cmd += shared_flags(case, work, no_cache)
     return cmd + ["-o", f"type=oci,dest={out}", str(ctx)]
 
@@ -154,6 +156,8 @@ def buildctl_command(opts, case: Case, ctx: Path, work: Path, out: Path, no_cach
             cmd += ["--opt", f"context:{name}={src}"]
         else:
             cmd += ["--local", f"{name}={src}", "--opt", f"context:{name}=local:{name}"]
+    for k, v in b.get("opts", {}).items():
+        cmd += ["--opt", f"{k}={v}"]
     cmd += shared_flags(case, work, no_cache)
     return cmd + ["--output", f"type=oci,dest={out}"]
 
