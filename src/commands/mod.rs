@@ -1,7 +1,7 @@
 //! One module per subcommand.
 
 mod build;
-pub(crate) mod cache;
+mod cache;
 mod debug;
 mod debug_plan;
 mod doctor;
