@@ -1,12 +1,16 @@
 //! Registry glue for the remote build cache (`--cache-to type=registry`, `--cache-from REF`):
 //! each reference becomes a `CacheBackend` over the client the flags configured.
 
-use rbuild_build::remote_cache::{BackendError, CacheBackend, CacheBackends, ARTIFACT_TYPE};
+use rbuild_build::remote_cache::{
+    mounts_tag, BackendError, CacheBackend, CacheBackends, MountsWritten, ARTIFACT_TYPE,
+};
 use rbuild_oci::{Descriptor, Reference};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use rbuild_registry::{Artifact, RegistryError, Uploader};
-use rbuild_store::Store;
+use rbuild_store::{ImportedMount, Store};
+
+use crate::commands::cache::transfer;
 
 use crate::resolver::Remote;
 
@@ -106,5 +110,38 @@ impl CacheBackend for RegistryCache<'_> {
         self.remote
             .block_on(|c| c.push_artifact(store, &artifact, r, Some(&tag), &|_| {}))??;
         Ok(())
+    }
+
+    fn write_mounts(&self, store: &Store, ids: &[String]) -> Result<MountsWritten, BackendError> {
+        let r = self.mounts_reference()?;
+        let base = transfer::registry_base(self.remote, &r);
+        let export = store.export_cache_mounts(ids, &base)?;
+        let (sent, bytes, present) = transfer::push(store, &export, self.remote, &r)?;
+        Ok(MountsWritten {
+            mounts: export.mounts.len(),
+            sent,
+            bytes,
+            present,
+        })
+    }
+
+    fn read_mounts(&self, store: &Store) -> Result<Option<Vec<ImportedMount>>, BackendError> {
+        let r = self.mounts_reference()?;
+        Ok(transfer::import_registry(store, self.remote, &r, &[])?)
+    }
+}
+
+impl RegistryCache<'_> {
+    /// Where the cache mounts go beside this cache: the same repository, tag `<tag>-mounts`.
+    fn mounts_reference(&self) -> Result<Reference, BackendError> {
+        let r = &self.reference;
+        if r.digest.is_some() {
+            return Err(format!("{r}: cache mounts (mounts=true) need a tag, not a digest").into());
+        }
+        let tag = mounts_tag(r.tag.as_deref().unwrap_or("latest"));
+        Ok(Reference {
+            tag: Some(tag),
+            ..r.clone()
+        })
     }
 }

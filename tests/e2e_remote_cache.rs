@@ -163,8 +163,8 @@ fn a_missing_cache_is_a_note_and_unsupported_options_are_refused() {
         ("--cache-to", "type=gha", "unsupported cache type"),
         (
             "--cache-to",
-            "type=registry,ref=r/a,mounts=true",
-            "cache export --mounts",
+            "type=registry,ref=r/a,compression=zstd",
+            "--output compression=",
         ),
         ("--cache-from", "type=local,dest=/x", "needs src="),
     ] {

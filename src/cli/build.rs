@@ -172,12 +172,13 @@ pub struct BuildArgs {
     pub annotations: Vec<Vec<rbuild_build::annotations::Annotation>>,
     /// Write the build cache: `type=registry,ref=REF[,mode=min|max][,ignore-error=true]`,
     /// `type=local,dest=DIR[,tag=TAG]` (an OCI layout) or `type=inline` (in the image config);
+    /// `mounts=true` also writes the build's cache mounts beside it (tag `TAG-mounts`);
     /// repeatable.
     #[arg(long = "cache-to", value_name = "type=TYPE,KEY=VALUE", value_parser = parse_cache_to)]
     pub cache_to: Vec<rbuild_build::remote_cache::CacheTo>,
     /// Read a build cache: `type=registry,ref=REF`, `type=local,src=DIR[,tag=TAG]`, or a
     /// registry reference (also an image built with `--cache-to type=inline`); repeatable,
-    /// tried in order.
+    /// tried in order; `mounts=true` first restores the cache mounts stored beside it.
     #[arg(long = "cache-from", value_name = "type=TYPE,KEY=VALUE|REF", value_parser = parse_cache_from)]
     pub cache_from: Vec<rbuild_build::remote_cache::CacheFrom>,
     /// Fetch FROM images from their registry even when they are in the local store.

@@ -1,7 +1,7 @@
 //! `rbuild cache ls|prune|export|import`: the cache mounts `RUN --mount=type=cache` keeps in
 //! the store, and moving them between stores as OCI artifacts.
 
-mod transfer;
+pub(crate) mod transfer;
 
 use std::process::ExitCode;
 

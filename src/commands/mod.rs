@@ -1,7 +1,7 @@
 //! One module per subcommand.
 
 mod build;
-mod cache;
+pub(crate) mod cache;
 mod debug;
 mod debug_plan;
 mod doctor;

@@ -232,6 +232,7 @@ pub fn build(
         fetcher: services.fetcher,
         plan_only: false,
     };
+    crate::remote_cache::restore_mounts(&req.cache_from, services.caches, &store, &*reporter);
     let links = Links::open(req, services.caches, reporter.clone());
     let values = crate::solve::run_plans(&plans, &rt, &links)?;
     let inline = req.cache_to.contains(&CacheTo::Inline);
@@ -254,6 +255,8 @@ pub fn build(
     };
     let exported = run_exports(req, &store, &target, services)?;
     export_caches(&store, &links, &values, &*reporter)?;
+    let mount_ids = plans.iter().flat_map(Plan::cache_mount_ids).collect();
+    crate::remote_cache::export_mounts(&store, &links, &mount_ids, &*reporter)?;
     let mut cache = counting.stats();
     cache.remote = links.imported.hits();
     Ok(BuildResult {

@@ -109,7 +109,7 @@ fn report_export(m: &ExportedMount) {
 
 /// What the registry holds under the target's tag, to build on; nothing when the tag does
 /// not exist or cannot be read as a cache-mount export (then everything is sent).
-fn registry_base(remote: &Remote, target: &Reference) -> Base {
+pub(crate) fn registry_base(remote: &Remote, target: &Reference) -> Base {
     let index = match remote.block_on(|c| c.fetch_manifest(target)) {
         Ok(Ok(doc)) => doc,
         Ok(Err(RegistryError::NotFound { .. })) => return Base::empty(),
@@ -130,7 +130,7 @@ fn no_base(target: &Reference, e: &dyn std::fmt::Display) -> Base {
 
 /// Pushes every part, then the index under the reference's tag; (uploaded blobs, their
 /// bytes, blobs already there).
-fn push(
+pub(crate) fn push(
     store: &Store,
     export: &CacheExport,
     remote: &Remote,
@@ -198,20 +198,10 @@ pub fn import(
         Place::Layout(dir, tag) => store.import_cache_layout(&dir, &tag, ids),
         Place::Registry(r) => {
             let remote = Remote::new(flags)?;
-            let index = remote
-                .block_on(|c| c.fetch_manifest(&r))?
-                .with_context(|| format!("cannot fetch {r}"))?;
-            if !media_type::is_index(&index.descriptor.media_type) {
-                bail!(
-                    "{r} is not a cache-mount export (it is a {})",
-                    index.descriptor.media_type
-                );
+            match import_registry(store, &remote, &r, ids)? {
+                Some(done) => Ok(done),
+                None => bail!("cannot import cache mounts from {src}: {r} does not exist"),
             }
-            let source = RegistrySource {
-                remote: &remote,
-                repository: r,
-            };
-            store.import_cache_mounts(&index.bytes, &source, ids)
         }
     }
     .with_context(|| format!("cannot import cache mounts from {src}"))?;
@@ -224,6 +214,36 @@ pub fn import(
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Imports the mounts `ids` names (all when empty) of the export `r` names; `None` when the
+/// registry has nothing under that name.
+pub(crate) fn import_registry(
+    store: &Store,
+    remote: &Remote,
+    r: &Reference,
+    ids: &[String],
+) -> anyhow::Result<Option<Vec<ImportedMount>>> {
+    let index = match remote.block_on(|c| c.fetch_manifest(r))? {
+        Ok(index) => index,
+        Err(RegistryError::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot fetch {r}")),
+    };
+    if !media_type::is_index(&index.descriptor.media_type) {
+        bail!(
+            "{r} is not a cache-mount export (it is a {})",
+            index.descriptor.media_type
+        );
+    }
+    let source = RegistrySource {
+        remote,
+        repository: r.clone(),
+    };
+    Ok(Some(store.import_cache_mounts(
+        &index.bytes,
+        &source,
+        ids,
+    )?))
 }
 
 fn report(m: &ImportedMount) {

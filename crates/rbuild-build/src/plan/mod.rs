@@ -241,4 +241,21 @@ impl Plan {
             .map(VertexId)
             .collect()
     }
+
+    /// The ids of the cache mounts the steps the target needs use (`mounts=true` exports).
+    pub fn cache_mount_ids(&self) -> std::collections::BTreeSet<String> {
+        let runs = self
+            .needed()
+            .into_iter()
+            .filter_map(|v| match &self.vertex(v)?.op {
+                OpKind::Run(run) => Some(run),
+                _ => None,
+            });
+        runs.flat_map(|r| &r.mounts)
+            .filter_map(|m| match m {
+                RunMount::Cache { id, .. } => Some(id.clone()),
+                _ => None,
+            })
+            .collect()
+    }
 }

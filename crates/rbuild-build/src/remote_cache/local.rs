@@ -6,9 +6,9 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use rbuild_oci::{media_type, to_canonical_json, Descriptor, Digest, Index, Manifest};
-use rbuild_store::{OutputFile, Store};
+use rbuild_store::{Base, ImportedMount, OutputFile, Store};
 
-use super::{BackendError, CacheBackend, MAX_MANIFEST_BYTES};
+use super::{mounts_tag, BackendError, CacheBackend, MountsWritten, MAX_MANIFEST_BYTES};
 
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
 const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
@@ -135,6 +135,34 @@ impl CacheBackend for LocalDir {
         OutputFile::write_all_to(&self.dir.join("oci-layout"), OCI_LAYOUT)?;
         OutputFile::write_all_to(&self.dir.join("index.json"), &to_canonical_json(&index))?;
         Ok(())
+    }
+
+    fn write_mounts(&self, store: &Store, ids: &[String]) -> Result<MountsWritten, BackendError> {
+        let tag = mounts_tag(&self.tag);
+        // A previous export there that cannot be read is replaced whole, not built upon.
+        let base = Base::from_layout(&self.dir, &tag).unwrap_or_else(|_| Base::empty());
+        let export = store.export_cache_mounts(ids, &base)?;
+        let report = store.write_cache_layout(&export, &self.dir, &tag)?;
+        Ok(MountsWritten {
+            mounts: export.mounts.len(),
+            sent: report.copied,
+            bytes: report.copied_bytes,
+            present: report.present,
+        })
+    }
+
+    fn read_mounts(&self, store: &Store) -> Result<Option<Vec<ImportedMount>>, BackendError> {
+        let tag = mounts_tag(&self.tag);
+        let named = |d: &Descriptor| {
+            let name = d.annotations.as_ref().and_then(|a| a.get(REF_NAME));
+            name == Some(&tag)
+        };
+        match self.index()? {
+            Some(index) if index.manifests.iter().any(named) => {
+                Ok(Some(store.import_cache_layout(&self.dir, &tag, &[])?))
+            }
+            _ => Ok(None),
+        }
     }
 }
 

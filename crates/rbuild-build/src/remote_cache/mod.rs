@@ -10,6 +10,7 @@ mod doc;
 mod export;
 mod import;
 mod local;
+mod mounts;
 mod spec;
 
 pub(crate) use crate::error::chain;
@@ -17,6 +18,7 @@ pub use doc::{CacheDoc, DocError, ARTIFACT_TYPE, CONFIG_MEDIA_TYPE, INLINE_KEY, 
 pub use export::{export_caches, inline_doc};
 pub use import::{import_caches, Imported, Recorder};
 pub use local::LocalDir;
+pub use mounts::{export_mounts, mounts_tag, restore_mounts, MountsWritten};
 pub use spec::{parse_cache_from, parse_cache_to, CacheFrom, CacheSpecError, CacheTo, Mode, Place};
 
 use std::sync::Arc;
@@ -51,6 +53,14 @@ pub trait CacheBackend: Send + Sync {
         config: &Descriptor,
         layers: &[Descriptor],
     ) -> Result<(), BackendError>;
+    /// Writes the cache mounts `ids` beside this cache (`mounts=true`) under
+    /// [`mounts_tag`], sending only what the previous export there lacks.
+    fn write_mounts(&self, store: &Store, ids: &[String]) -> Result<MountsWritten, BackendError>;
+    /// Restores every cache mount written beside this cache; `None` when there is none.
+    fn read_mounts(
+        &self,
+        store: &Store,
+    ) -> Result<Option<Vec<rbuild_store::ImportedMount>>, BackendError>;
 }
 
 /// Makes backends for registry references: the registry client the caller owns.
@@ -79,6 +89,8 @@ pub struct Export<'r> {
     pub mode: Mode,
     /// Whether a failure is only a warning.
     pub ignore_error: bool,
+    /// Whether the build's cache mounts go beside it (`mounts=true`).
+    pub mounts: bool,
     /// Its backend, or why it could not be opened.
     pub backend: Result<Box<dyn CacheBackend + 'r>, String>,
 }
@@ -95,10 +107,12 @@ impl<'r> Links<'r> {
                 place,
                 mode,
                 ignore_error,
+                mounts,
             } => Some(Export {
                 place: place.clone(),
                 mode: *mode,
                 ignore_error: *ignore_error,
+                mounts: *mounts,
                 backend: backend(place, registries).map_err(|e| chain(&*e)),
             }),
             CacheTo::Inline => None,

@@ -47,6 +47,9 @@ pub enum CacheTo {
         mode: Mode,
         /// `ignore-error=true`: a failed export is a warning, not a failed build.
         ignore_error: bool,
+        /// `mounts=true`: the cache mounts the build uses go beside the cache (tag
+        /// `<tag>-mounts`), incrementally, as `rbuild cache export --mounts` writes them.
+        mounts: bool,
     },
     /// The records of the image's own steps in its config (`type=inline`).
     Inline,
@@ -57,6 +60,8 @@ pub enum CacheTo {
 pub struct CacheFrom {
     /// Where the cache is read from.
     pub place: Place,
+    /// `mounts=true`: restore the cache mounts stored beside the cache before the build.
+    pub mounts: bool,
 }
 
 /// What is wrong with a `--cache-to`/`--cache-from` value.
@@ -129,6 +134,7 @@ pub fn parse_cache_to(spec: &str) -> Result<CacheTo, CacheSpecError> {
         Some(v) => return Err(value("mode", v, "min or max")),
     };
     let ignore_error = flag(&mut kv, "ignore-error")?.unwrap_or(false);
+    let mounts = flag(&mut kv, "mounts")?.unwrap_or(false);
     // rbuild always writes an OCI image manifest with OCI media types; say so rather than
     // silently ignore a request for BuildKit's other layouts.
     if flag(&mut kv, "oci-mediatypes")? == Some(false) {
@@ -142,17 +148,13 @@ pub fn parse_cache_to(spec: &str) -> Result<CacheTo, CacheSpecError> {
     }
     finish(
         kv,
-        &[
-            "compression",
-            "compression-level",
-            "force-compression",
-            "mounts",
-        ],
+        &["compression", "compression-level", "force-compression"],
     )?;
     Ok(CacheTo::Remote {
         place,
         mode,
         ignore_error,
+        mounts,
     })
 }
 
@@ -161,13 +163,15 @@ pub fn parse_cache_from(spec: &str) -> Result<CacheFrom, CacheSpecError> {
     if !spec.contains('=') {
         return Ok(CacheFrom {
             place: Place::Registry(spec.to_string()),
+            mounts: false,
         });
     }
     let mut kv = fields(spec)?;
     let kind = kv.remove("type").unwrap_or_else(|| "registry".into());
     let place = take_place(&mut kv, &kind, "src")?;
+    let mounts = flag(&mut kv, "mounts")?.unwrap_or(false);
     finish(kv, &[])?;
-    Ok(CacheFrom { place })
+    Ok(CacheFrom { place, mounts })
 }
 
 fn take_place(kv: &mut Kv, kind: &str, dir_key: &'static str) -> Result<Place, CacheSpecError> {
@@ -208,7 +212,6 @@ fn finish(kv: Kv, refused: &[&str]) -> Result<(), CacheSpecError> {
     };
     let why = match key.as_str() {
         k if !refused.contains(&k) => "",
-        "mounts" => ": export cache mounts with `rbuild cache export --mounts`",
         _ => ": cache layers are the build's own blobs; choose their compression with --output compression=",
     };
     Err(unsupported(&key, why))
@@ -253,6 +256,7 @@ mod tests {
             place: reg("127.0.0.1:5000/app:cache"),
             mode: Mode::Max,
             ignore_error: false,
+            mounts: false,
         };
         assert_eq!(to, want);
         let local = parse_cache_to("type=local,dest=/tmp/c,ignore-error=true").unwrap();
@@ -263,11 +267,14 @@ mod tests {
             },
             mode: Mode::Min,
             ignore_error: true,
+            mounts: false,
         };
         assert_eq!(local, want);
         assert_eq!(parse_cache_to("type=inline").unwrap(), CacheTo::Inline);
         let ok = "type=registry,ref=r/a:c,image-manifest=true,oci-mediatypes=true";
         assert!(parse_cache_to(ok).is_ok());
+        let with_mounts = parse_cache_to("type=local,dest=/c,mounts=true").unwrap();
+        assert!(matches!(with_mounts, CacheTo::Remote { mounts: true, .. }));
     }
 
     #[test]
@@ -279,6 +286,12 @@ mod tests {
             tag: "v1".into(),
         };
         assert_eq!(from.place, want);
+        assert!(!from.mounts);
+        assert!(
+            parse_cache_from("type=registry,ref=x/y,mounts=true")
+                .unwrap()
+                .mounts
+        );
         assert_eq!(
             parse_cache_from("type=registry,ref=x/y").unwrap().place,
             reg("x/y")
@@ -293,7 +306,8 @@ mod tests {
             "type=registry",
             "type=local",
             "type=registry,ref=a/b,mode=all",
-            "type=registry,ref=a/b,mounts=true",
+            "type=registry,ref=a/b,mounts=yes",
+            "type=inline,mounts=true",
             "type=registry,ref=a/b,compression=zstd",
             "type=registry,ref=a/b,image-manifest=false",
             "type=registry,ref=a/b,oci-mediatypes=false",
@@ -305,11 +319,8 @@ mod tests {
         for spec in refused {
             assert!(parse_cache_to(spec).is_err(), "{spec}");
         }
-        let err = parse_cache_to("type=registry,ref=a/b,mounts=true").unwrap_err();
-        assert!(
-            err.to_string().contains("rbuild cache export --mounts"),
-            "{err}"
-        );
+        let err = parse_cache_to("type=registry,ref=a/b,compression=zstd").unwrap_err();
+        assert!(err.to_string().contains("--output compression="), "{err}");
         assert!(parse_cache_from("type=local,dest=d").is_err());
         assert!(parse_cache_from("type=registry,ref=a/b,mode=max").is_err());
     }
