@@ -95,16 +95,16 @@ def validate(case: Case) -> list:
         errors.append("rbuild_differs is for ported cases only")
     errors += unknown_keys(case)
     if case.status == "ported":
-        dockerfile = case.build.get("dockerfile", "Dockerfile")
-        if not (case.path / "context" / dockerfile).is_file():
-            errors.append(f"context/{dockerfile} is missing")
+        names = [case.build["dockerfile"]] if "dockerfile" in case.build else ["Dockerfile", "dockerfile"]
+        if not any((case.path / "context" / name).is_file() for name in names):
+            errors.append(f"context/{names[0]} is missing")
     return errors
 
 
 # The keys of each table README.md describes: a misspelt one would silently check nothing.
 KNOWN = {
-    "build": {"dockerfile", "target", "args", "platform", "contexts", "secrets", "ssh", "no_cache", "opts"},
-    "expect": {"success", "error", "reproducible", "file", "config", "history"},
+    "build": {"dockerfile", "target", "args", "platform", "contexts", "secrets", "ssh", "no_cache", "opts", "labels"},
+    "expect": {"success", "error", "output", "reproducible", "file", "config", "history"},
     "file": {"path", "type", "content", "contains", "mode", "uid", "gid", "link"},
     "config": {"pointer", "equals", "absent"},
     "history": {"index", "created_by", "empty_layer"},
@@ -125,7 +125,8 @@ def rbuild_command(opts, case: Case, ctx: Path, work: Path, out: Path, no_cache:
     """The rbuild command line building `ctx` into the OCI archive `out`."""
     b = case.build
     cmd = [opts.rbuild, "--root", opts.root, "build", "--progress", "plain"]
-    cmd += ["-f", str(ctx / b.get("dockerfile", "Dockerfile"))]
+    if "dockerfile" in b:
+        cmd += ["-f", str(ctx / b["dockerfile"])]
     for k, v in b.get("args", {}).items():
         cmd += ["--build-arg", f"{k}={v}"]
     if "target" in b:
@@ -136,6 +137,8 @@ def rbuild_command(opts, case: Case, ctx: Path, work: Path, out: Path, no_cache:
         cmd += ["--build-context", f"{name}={src}"]
     for k, v in b.get("opts", {}).items():
         cmd += [f"--{k}", v]
+    for k, v in b.get("labels", {}).items():
+        cmd += ["--label", f"{k}={v}"]
     cmd += shared_flags(case, work, no_cache)
     return cmd + ["-o", f"type=oci,dest={out}", str(ctx)]
 
@@ -144,9 +147,10 @@ def buildctl_command(opts, case: Case, ctx: Path, work: Path, out: Path, no_cach
     """The buildctl command line building `ctx` with the Dockerfile frontend into `out`."""
     b = case.build
     dockerfile = ctx / b.get("dockerfile", "Dockerfile")
-    cmd = [opts.buildctl, "--addr", opts.addr, "build", "--frontend", "dockerfile.v0"]
+    cmd = [opts.buildctl, "--addr", opts.addr, "build", "--progress", "plain", "--frontend", "dockerfile.v0"]
     cmd += ["--local", f"context={ctx}", "--local", f"dockerfile={dockerfile.parent}"]
-    cmd += ["--opt", f"filename={dockerfile.name}"]
+    if "dockerfile" in b:  # otherwise the frontend's default: Dockerfile, or else dockerfile
+        cmd += ["--opt", f"filename={dockerfile.name}"]
     for k, v in b.get("args", {}).items():
         cmd += ["--opt", f"build-arg:{k}={v}"]
     if "target" in b:
@@ -160,6 +164,8 @@ def buildctl_command(opts, case: Case, ctx: Path, work: Path, out: Path, no_cach
             cmd += ["--local", f"{name}={src}", "--opt", f"context:{name}=local:{name}"]
     for k, v in b.get("opts", {}).items():
         cmd += ["--opt", f"{k}={v}"]
+    for k, v in b.get("labels", {}).items():
+        cmd += ["--opt", f"label:{k}={v}"]
     cmd += shared_flags(case, work, no_cache)
     return cmd + ["--output", f"type=oci,dest={out}"]
 
@@ -475,6 +481,9 @@ def check_build(case: Case, proc, archive: Path) -> list:
         return []
     if proc.returncode != 0:
         return [f"the build failed (exit {proc.returncode}):\n{tail(output)}"]
+    lacking = [text for text in case.expect.get("output", []) if text not in output]
+    if lacking:
+        return [f"the build's output lacks {lacking!r}:\n{tail(output)}"]
     try:
         image = read_oci(archive, case.build.get("platform", ""))
     except (OSError, KeyError, ValueError, tarfile.TarError) as e:
