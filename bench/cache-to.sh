@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# What `--cache-to type=registry,mode=max` adds to a build (issue 15: ≤ 1 s + the upload time
+# of new bytes, 500-step graphs included).
+#
+#   bench/cache-to.sh [RBUILD_BINARY] [STEPS]   (default: target/release/rbuild, 500 steps)
+#
+# A build of STEPS `COPY` steps (deterministic layers, so a rebuild makes the same blobs) on a
+# busybox base, against docker-registry on 127.0.0.1, each timed as the median of 3 runs:
+#   plain      --no-cache, no --cache-to                       (the build alone)
+#   first      --no-cache, --cache-to a new tag                (every layer is new bytes)
+#   again      --no-cache, --cache-to the same tag             (no new bytes: pure overhead)
+#   push       `rbuild push` of the image to a new repository  (the upload time of the bytes)
+# and prints the overheads: again − plain must be ≤ 1 s; first − plain ≤ 1 s + push.
+# Needs root, docker-registry and a static busybox (busybox-static).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+RBUILD=${1:-}
+STEPS=${2:-500}
+if [ -z "$RBUILD" ]; then
+    if [ -x target/release/rbuild ]; then RBUILD=target/release/rbuild; else RBUILD=target/debug/rbuild; fi
+fi
+RBUILD=$(realpath "$RBUILD")
+[ "$(id -u)" = 0 ] || { echo "needs root (builds use namespaces and overlayfs)" >&2; exit 1; }
+command -v docker-registry >/dev/null || { echo "needs docker-registry (apt install docker-registry)" >&2; exit 1; }
+BUSYBOX=${BUSYBOX:-/usr/bin/busybox}
+[ -x "$BUSYBOX" ] || { echo "needs a static busybox at $BUSYBOX (busybox-static)" >&2; exit 1; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/rbuild-cacheto-bench-XXXXXX")
+reg_pid=
+cleanup() {
+    if [ -n "$reg_pid" ]; then kill "$reg_pid" 2>/dev/null || true; wait "$reg_pid" 2>/dev/null || true; fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+store=$work/store
+export DOCKER_CONFIG=$work/docker-config
+mkdir -p "$DOCKER_CONFIG"
+
+port=
+for _ in $(seq 50); do
+    p=$((20000 + RANDOM % 20000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then port=$p; break; fi
+done
+[ -n "$port" ] || { echo "no free port found" >&2; exit 1; }
+cat > "$work/registry.yml" <<YAML
+version: 0.1
+log:
+  level: error
+storage:
+  filesystem:
+    rootdirectory: $work/registry
+http:
+  addr: 127.0.0.1:$port
+YAML
+docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
+reg_pid=$!
+for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+    sleep 0.1
+done
+reg=127.0.0.1:$port
+
+base=$work/base
+mkdir -p "$base/bin" "$base/tmp" "$base/etc"
+cp "$BUSYBOX" "$base/bin/busybox"
+ln -s busybox "$base/bin/sh"
+chmod 1777 "$base/tmp"
+tar -C "$base" -cf "$work/base.tar" .
+"$RBUILD" --root "$store" import "$work/base.tar" bench-base:latest >/dev/null
+
+ctx=$work/ctx
+mkdir -p "$ctx"
+echo 'FROM bench-base:latest' > "$ctx/Dockerfile"
+for i in $(seq "$STEPS"); do
+    head -c 4096 /dev/urandom > "$ctx/f$i"
+    echo "COPY f$i /f$i" >> "$ctx/Dockerfile"
+done
+
+# median3 CMD...: runs CMD three times, prints the median wall time in seconds.
+median3() {
+    local t=()
+    for _ in 1 2 3; do
+        local s e
+        s=$(date +%s.%N)
+        "$@" >"$work/out.txt" 2>&1 || { cat "$work/out.txt" >&2; echo "FAILED: $*" >&2; exit 1; }
+        e=$(date +%s.%N)
+        t+=("$(echo "$e - $s" | bc -l)")
+    done
+    printf '%s\n' "${t[@]}" | sort -n | sed -n 2p
+}
+build() { "$RBUILD" --root "$store" build --no-cache --progress plain -t "$reg/app:1" "$@" "$ctx"; }
+n=0
+first_to() { n=$((n + 1)); build --cache-to "type=registry,ref=$reg/cache:new$n,mode=max"; }
+n_push=0
+push_new() { n_push=$((n_push + 1)); "$RBUILD" --root "$store" tag "$reg/app:1" "$reg/push$n_push:1" && "$RBUILD" --root "$store" push "$reg/push$n_push:1"; }
+
+build >/dev/null 2>&1  # warm the page cache and the store's base
+plain=$(median3 build)
+first=$(median3 first_to)
+build --cache-to "type=registry,ref=$reg/cache:same,mode=max" >/dev/null 2>&1
+again=$(median3 build --cache-to "type=registry,ref=$reg/cache:same,mode=max")
+push=$(median3 push_new)
+bytes=$(du -sb "$work/registry/docker/registry/v2/blobs" | cut -f1)
+echo "rbuild: $RBUILD; $STEPS COPY steps; registry holds $((bytes / 1024)) KiB"
+echo "| case | median wall time (s) |"
+echo "|---|---:|"
+printf '| build, no --cache-to | %.2f |\n' "$plain"
+printf '| build, --cache-to a new tag (all layers new) | %.2f |\n' "$first"
+printf '| build, --cache-to the same tag (no new bytes) | %.2f |\n' "$again"
+printf '| rbuild push of the same image to a new repository | %.2f |\n' "$push"
+o_again=$(echo "$again - $plain" | bc -l)
+o_first=$(echo "$first - $plain" | bc -l)
+printf 'overhead without new bytes: %.2f s (target ≤ 1 s)\n' "$o_again"
+printf 'overhead with every layer new: %.2f s (target ≤ 1 s + push %.2f s)\n' "$o_first" "$push"
+fail=0
+[ "$(echo "$o_again <= 1" | bc -l)" = 1 ] || { echo "FAILED: overhead without new bytes above 1 s" >&2; fail=1; }
+[ "$(echo "$o_first <= 1 + $push" | bc -l)" = 1 ] || { echo "FAILED: overhead above 1 s + upload" >&2; fail=1; }
+exit $fail

@@ -1,0 +1,97 @@
+//! Issue 15, "export during the build": with `--cache-to ...,mode=max` each step's layer goes
+//! to the registry while later steps still run, so the end of the build only writes the
+//! manifest. Proved without timing: a later step is held at a gate until the test has seen
+//! the earlier step's layer arrive in the registry.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::gate::Gate;
+use common::registry::skopeo;
+use common::{text, Env};
+
+/// Blob uploads the registry completed in `log`: the `digest=` of each finishing PUT.
+fn uploaded(log: &str) -> Vec<String> {
+    log.lines()
+        .filter(|l| l.contains("\"PUT /v2/") && l.contains("/blobs/uploads/"))
+        .filter_map(|l| {
+            let at = l.find("digest=sha256")? + "digest=".len();
+            let rest = l[at..].replace("%3A", ":");
+            Some(rest.chars().take(71).collect())
+        })
+        .collect()
+}
+
+#[test]
+fn a_steps_layer_reaches_the_registry_before_the_build_ends() {
+    let reg = rbuild_testkit::Registry::start(rbuild_testkit::RegistryAuth::None).unwrap();
+    let gate = Gate::start();
+    let cache = format!("{}/app:cache", reg.addr);
+    let dockerfile = format!(
+        "FROM busybox\n\
+         RUN head -c 300000 /dev/urandom > /early\n\
+         RUN --network=host wget -q -O /dev/null {} && echo late > /late\n",
+        gate.url("second")
+    );
+    let ctx = common::registry::context(&dockerfile);
+    let env = Env::new();
+    let log_path = env.root.path().join("build.log");
+    let to = format!("type=registry,ref={cache},mode=max");
+    let args = [
+        "build",
+        "--allow",
+        "network.host",
+        "--cache-to",
+        &to,
+        ctx.path().to_str().unwrap(),
+    ];
+    let mut child = env.spawn(&args, &log_path);
+    let start = reg.log_len();
+    let arrived = gate.wait_for(Duration::from_secs(300), |a| {
+        a.iter().any(|n| n == "second")
+    });
+    assert!(arrived, "the second step never started");
+
+    // The second step is held: the first one's layer must arrive now, not at the end.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let early = loop {
+        let up = uploaded(&reg.log_since(start));
+        if !up.is_empty() || Instant::now() > deadline {
+            break up;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let manifests_so_far = reg.log_since(start).contains("PUT /v2/app/manifests/");
+    gate.release("second");
+    let status = child.wait().unwrap();
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(status.success(), "{log}");
+    assert!(
+        !early.is_empty(),
+        "no layer was uploaded while a later step ran:\n{log}"
+    );
+    assert!(
+        !manifests_so_far,
+        "the cache manifest was written before the build ended"
+    );
+
+    let raw = skopeo(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{cache}"),
+    ]);
+    assert!(raw.status.success(), "{}", text(&raw));
+    let manifest: serde_json::Value = serde_json::from_slice(&raw.stdout).unwrap();
+    let layers: Vec<String> = manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["digest"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        early.iter().all(|d| layers.contains(d)),
+        "uploaded early {early:?}, the cache lists {layers:?}"
+    );
+}
