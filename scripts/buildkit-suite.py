@@ -15,6 +15,7 @@ the difference is fixed, drop the key).
 import argparse
 import concurrent.futures
 import gzip
+import hashlib
 import io
 import json
 import os
@@ -26,6 +27,8 @@ import sys
 import tarfile
 import tempfile
 import tomllib
+
+import buildkit_suite_http
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -103,9 +106,9 @@ def validate(case: Case) -> list:
 
 # The keys of each table README.md describes: a misspelt one would silently check nothing.
 KNOWN = {
-    "build": {"dockerfile", "target", "args", "platform", "contexts", "secrets", "ssh", "no_cache", "opts", "labels"},
+    "build": {"dockerfile", "target", "args", "platform", "contexts", "secrets", "ssh", "no_cache", "opts", "labels", "http"},
     "expect": {"success", "error", "output", "reproducible", "file", "config", "history"},
-    "file": {"path", "type", "content", "contains", "mode", "uid", "gid", "link"},
+    "file": {"path", "type", "content", "contains", "mode", "uid", "gid", "link", "mtime", "same_file", "sha256"},
     "config": {"pointer", "equals", "absent"},
     "history": {"index", "created_by", "empty_layer"},
 }
@@ -246,9 +249,9 @@ class Image:
 class Entry:
     """One filesystem entry: kind is "file", "dir", "symlink" or "other"."""
 
-    def __init__(self, kind, mode=0o755, uid=0, gid=0, data=b"", link=""):
+    def __init__(self, kind, mode=0o755, uid=0, gid=0, data=b"", link="", mtime=0):
         self.kind, self.mode, self.uid, self.gid = kind, mode, uid, gid
-        self.data, self.link = data, link
+        self.data, self.link, self.mtime = data, link, mtime
 
 
 def read_oci(archive: Path, platform: str = "") -> Image:
@@ -337,17 +340,17 @@ def add_member(fs: dict, tar: tarfile.TarFile, m: tarfile.TarInfo, path: str):
         remove_tree(fs, path, keep_root=False)
     mode = m.mode & 0o7777
     if m.isdir():
-        fs[path] = Entry("dir", mode, m.uid, m.gid)
+        fs[path] = Entry("dir", mode, m.uid, m.gid, mtime=m.mtime)
     elif m.issym():
-        fs[path] = Entry("symlink", mode, m.uid, m.gid, link=m.linkname)
+        fs[path] = Entry("symlink", mode, m.uid, m.gid, link=m.linkname, mtime=m.mtime)
     elif m.islnk():
         target = fs.get(clean(m.linkname))
         if target is not None:
-            fs[path] = Entry(target.kind, target.mode, target.uid, target.gid, target.data, target.link)
+            fs[path] = target  # one entry under two names, as one inode is
     elif m.isfile():
-        fs[path] = Entry("file", mode, m.uid, m.gid, tar.extractfile(m).read())
+        fs[path] = Entry("file", mode, m.uid, m.gid, tar.extractfile(m).read(), mtime=m.mtime)
     else:
-        fs[path] = Entry("other", mode, m.uid, m.gid)
+        fs[path] = Entry("other", mode, m.uid, m.gid, mtime=m.mtime)
 
 
 def make_parents(fs: dict, path: str):
@@ -412,15 +415,21 @@ def check_file(fs: dict, want: dict) -> list:
     problems = []
     if "content" in want and entry.data != want["content"].encode():
         problems.append(f"{path}: content {short(entry.data)}, expected {short(want['content'].encode())}")
+    if "sha256" in want and hashlib.sha256(entry.data).hexdigest() != want["sha256"]:
+        problems.append(f"{path}: sha256 {hashlib.sha256(entry.data).hexdigest()}, expected {want['sha256']}")
     if "contains" in want and want["contains"].encode() not in entry.data:
         problems.append(f"{path}: content {short(entry.data)} lacks {want['contains']!r}")
     if "mode" in want and entry.mode != int(want["mode"], 8):
         problems.append(f"{path}: mode {entry.mode:04o}, expected {want['mode']}")
-    for field in ("uid", "gid"):
+    for field in ("uid", "gid", "mtime"):
         if field in want and getattr(entry, field) != want[field]:
             problems.append(f"{path}: {field} {getattr(entry, field)}, expected {want[field]}")
     if "link" in want and entry.link != want["link"]:
         problems.append(f"{path}: links to {entry.link!r}, expected {want['link']!r}")
+    if "same_file" in want:
+        other = resolve(fs, want["same_file"], follow_last=True)
+        if fs.get(other) is not entry:
+            problems.append(f"{path}: is not the same file (hard link) as {want['same_file']}")
     return problems
 
 
@@ -503,8 +512,12 @@ def run_case(opts, case: Case) -> tuple:
     with tempfile.TemporaryDirectory(prefix="bksuite-") as tmp:
         work = Path(tmp)
         ctx = work / "context"
+        server = None
         try:
             shutil.copytree(case.path / "context", ctx, symlinks=True)
+            if case.build.get("http"):
+                server = buildkit_suite_http.Server(case.path / "http")
+                fill_in_url(ctx / case.build.get("dockerfile", "Dockerfile"), server.url)
             setup = case.path / "setup.sh"
             if setup.exists():
                 subprocess.run([str(setup)], cwd=ctx, check=True, capture_output=True, text=True)
@@ -519,7 +532,14 @@ def run_case(opts, case: Case) -> tuple:
             problems = [f"the build took more than {BUILD_TIMEOUT}s"]
         finally:
             stop_ssh_agent(work)
+            if server:
+                server.close()
     return verdict(opts, case, problems)
+
+
+def fill_in_url(dockerfile: Path, url: str):
+    """Replaces {{HTTP}} in the (copied) Dockerfile by the case's server URL."""
+    dockerfile.write_text(dockerfile.read_text().replace("{{HTTP}}", url))
 
 
 def build(opts, case: Case, ctx: Path, work: Path, archive: Path, no_cache: bool):
