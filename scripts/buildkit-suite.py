@@ -108,7 +108,7 @@ def validate(case: Case) -> list:
 KNOWN = {
     "build": {"dockerfile", "target", "args", "platform", "contexts", "secrets", "ssh", "no_cache", "opts", "labels", "http"},
     "expect": {"success", "error", "output", "reproducible", "file", "config", "history"},
-    "file": {"path", "type", "content", "contains", "mode", "uid", "gid", "link", "mtime", "same_file", "sha256"},
+    "file": {"path", "type", "content", "contains", "mode", "uid", "gid", "link", "mtime", "same_file", "sha256", "lacks"},
     "config": {"pointer", "equals", "absent"},
     "history": {"index", "created_by", "empty_layer"},
 }
@@ -419,6 +419,8 @@ def check_file(fs: dict, want: dict) -> list:
         problems.append(f"{path}: sha256 {hashlib.sha256(entry.data).hexdigest()}, expected {want['sha256']}")
     if "contains" in want and want["contains"].encode() not in entry.data:
         problems.append(f"{path}: content {short(entry.data)} lacks {want['contains']!r}")
+    if "lacks" in want and want["lacks"].encode() in entry.data:
+        problems.append(f"{path}: content {short(entry.data)} contains {want['lacks']!r}")
     if "mode" in want and entry.mode != int(want["mode"], 8):
         problems.append(f"{path}: mode {entry.mode:04o}, expected {want['mode']}")
     for field in ("uid", "gid", "mtime"):
