@@ -17,6 +17,7 @@
 # Environment:
 #   BUILDKIT_BIN   directory of buildkitd and buildctl (default /opt/buildkit/bin)
 #   BUILDKIT_GIT   git directory of a moby/buildkit snapshot, to build them when missing
+#                  (default: ../.mirror/moby+buildkit/repo beside the repository, when there)
 #   BUILD_BUILDKIT the build script (default ../shared/peers/build-buildkit.sh of the repository)
 #   RBUILD         an rbuild binary (default: cargo builds one into $CARGO_TARGET_DIR or target/)
 #   KEEP=1         keep the temporary directory (logs of buildkitd and the registry) on exit
@@ -25,6 +26,9 @@ set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 BUILDKIT_BIN=${BUILDKIT_BIN:-/opt/buildkit/bin}
 BUILD_BUILDKIT=${BUILD_BUILDKIT:-$REPO/../shared/peers/build-buildkit.sh}
+if [ -z "${BUILDKIT_GIT:-}" ] && [ -d "$REPO/../.mirror/moby+buildkit/repo" ]; then
+    BUILDKIT_GIT=$REPO/../.mirror/moby+buildkit/repo
+fi
 
 die() { echo "buildkit-reference: $*" >&2; exit 1; }
 log() { echo "buildkit-reference: $*" >&2; }
