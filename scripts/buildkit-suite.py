@@ -97,7 +97,7 @@ def validate(case: Case) -> list:
     if case.differs and case.status != "ported":
         errors.append("rbuild_differs is for ported cases only")
     errors += unknown_keys(case)
-    if case.status == "ported":
+    if case.status == "ported" and "context" not in case.build:
         names = [case.build["dockerfile"]] if "dockerfile" in case.build else ["Dockerfile", "dockerfile"]
         if not any((case.path / "context" / name).is_file() for name in names):
             errors.append(f"context/{names[0]} is missing")
@@ -106,7 +106,7 @@ def validate(case: Case) -> list:
 
 # The keys of each table README.md describes: a misspelt one would silently check nothing.
 KNOWN = {
-    "build": {"dockerfile", "target", "args", "platform", "contexts", "secrets", "ssh", "no_cache", "opts", "labels", "http"},
+    "build": {"dockerfile", "target", "args", "platform", "contexts", "secrets", "ssh", "no_cache", "opts", "labels", "http", "http_last_modified", "context"},
     "expect": {"success", "error", "output", "reproducible", "file", "config", "history"},
     "file": {"path", "type", "content", "contains", "mode", "uid", "gid", "link", "mtime", "same_file", "sha256", "lacks"},
     "config": {"pointer", "equals", "absent"},
@@ -128,7 +128,7 @@ def rbuild_command(opts, case: Case, ctx: Path, work: Path, out: Path, no_cache:
     """The rbuild command line building `ctx` into the OCI archive `out`."""
     b = case.build
     cmd = [opts.rbuild, "--root", opts.root, "build", "--progress", "plain"]
-    if "dockerfile" in b:
+    if "dockerfile" in b and "context" not in b:
         cmd += ["-f", str(ctx / b["dockerfile"])]
     for k, v in b.get("args", {}).items():
         cmd += ["--build-arg", f"{k}={v}"]
@@ -143,7 +143,7 @@ def rbuild_command(opts, case: Case, ctx: Path, work: Path, out: Path, no_cache:
     for k, v in b.get("labels", {}).items():
         cmd += ["--label", f"{k}={v}"]
     cmd += shared_flags(case, work, no_cache)
-    return cmd + ["-o", f"type=oci,dest={out}", str(ctx)]
+    return cmd + ["-o", f"type=oci,dest={out}", b.get("context", str(ctx))]
 
 
 def buildctl_command(opts, case: Case, ctx: Path, work: Path, out: Path, no_cache: bool) -> list:
@@ -151,7 +151,10 @@ def buildctl_command(opts, case: Case, ctx: Path, work: Path, out: Path, no_cach
     b = case.build
     dockerfile = ctx / b.get("dockerfile", "Dockerfile")
     cmd = [opts.buildctl, "--addr", opts.addr, "build", "--progress", "plain", "--frontend", "dockerfile.v0"]
-    cmd += ["--local", f"context={ctx}", "--local", f"dockerfile={dockerfile.parent}"]
+    if "context" in b:  # a remote context: the Dockerfile comes from it too
+        cmd += ["--opt", f"context={b['context']}"]
+    else:
+        cmd += ["--local", f"context={ctx}", "--local", f"dockerfile={dockerfile.parent}"]
     if "dockerfile" in b:  # otherwise the frontend's default: Dockerfile, or else dockerfile
         cmd += ["--opt", f"filename={dockerfile.name}"]
     for k, v in b.get("args", {}).items():
@@ -516,13 +519,16 @@ def run_case(opts, case: Case) -> tuple:
         ctx = work / "context"
         server = None
         try:
-            shutil.copytree(case.path / "context", ctx, symlinks=True)
+            if (case.path / "context").is_dir():
+                shutil.copytree(case.path / "context", ctx, symlinks=True)
+            else:  # a remote context ([build] context)
+                ctx.mkdir()
             if case.build.get("http"):
-                server = buildkit_suite_http.Server(case.path / "http")
-                fill_in_url(ctx / case.build.get("dockerfile", "Dockerfile"), server.url)
+                server = start_server(case, work, ctx)
             setup = case.path / "setup.sh"
             if setup.exists():
-                subprocess.run([str(setup)], cwd=ctx, check=True, capture_output=True, text=True)
+                env = {**os.environ, "HTTP_DIR": str(work / "http")}
+                subprocess.run([str(setup)], cwd=ctx, env=env, check=True, capture_output=True, text=True)
             archive = work / "image.tar"
             proc = build(opts, case, ctx, work, archive, case.build.get("no_cache", False))
             problems = check_build(case, proc, archive)
@@ -539,9 +545,36 @@ def run_case(opts, case: Case) -> tuple:
     return verdict(opts, case, problems)
 
 
+def start_server(case: Case, work: Path, ctx: Path):
+    """Serves a copy of the case's http/ (setup.sh may add to it: $HTTP_DIR) and puts its URL
+    for {{HTTP}} into the copied Dockerfile and into the case's [build] values."""
+    served = work / "http"
+    if (case.path / "http").is_dir():
+        shutil.copytree(case.path / "http", served, symlinks=True)
+    else:
+        served.mkdir()
+    server = buildkit_suite_http.Server(served, case.build.get("http_last_modified", True))
+    dockerfile = ctx / case.build.get("dockerfile", "Dockerfile")
+    if dockerfile.is_file():
+        fill_in_url(dockerfile, server.url)
+    case.build = fill_in_values(case.build, server.url)
+    return server
+
+
 def fill_in_url(dockerfile: Path, url: str):
     """Replaces {{HTTP}} in the (copied) Dockerfile by the case's server URL."""
     dockerfile.write_text(dockerfile.read_text().replace("{{HTTP}}", url))
+
+
+def fill_in_values(value, url: str):
+    """`value` (a [build] string, table or list) with {{HTTP}} replaced by the server URL."""
+    if isinstance(value, str):
+        return value.replace("{{HTTP}}", url)
+    if isinstance(value, dict):
+        return {k: fill_in_values(v, url) for k, v in value.items()}
+    if isinstance(value, list):
+        return [fill_in_values(v, url) for v in value]
+    return value
 
 
 def build(opts, case: Case, ctx: Path, work: Path, archive: Path, no_cache: bool):

@@ -18,8 +18,8 @@ LAST_MODIFIED_EPOCH = 1764676800
 class Server:
     """A running server of one directory; `url` is its base, without a trailing slash."""
 
-    def __init__(self, root: Path):
-        handler = type("Handler", (FileHandler,), {"root": root})
+    def __init__(self, root: Path, last_modified: bool = True):
+        handler = type("Handler", (FileHandler,), {"root": root, "last_modified": last_modified})
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -32,6 +32,9 @@ class Server:
 
 class FileHandler(http.server.BaseHTTPRequestHandler):
     root: Path
+    # False: no Last-Modified (BuildKit's test server sends one only when a test sets it, and it
+    # outranks a tarball's newest mtime as SOURCE_DATE_EPOCH=context).
+    last_modified: bool
 
     def do_GET(self):
         self.answer(body=True)
@@ -49,7 +52,8 @@ class FileHandler(http.server.BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Length", str(len(data)))
         self.send_header("ETag", '"' + hashlib.sha256(data).hexdigest() + '"')
-        self.send_header("Last-Modified", LAST_MODIFIED)
+        if self.last_modified:
+            self.send_header("Last-Modified", LAST_MODIFIED)
         self.end_headers()
         if body:
             self.wfile.write(data)
