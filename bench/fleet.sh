@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Fleet benchmark (issue 15): ephemeral CI runners sharing one registry cache.
+#
+#   bench/fleet.sh     (FLEET_COMMITS=10, FLEET_RUNNERS=4, FLEET_BUILDERS="rbuild docker",
+#                       BENCH_RBUILD=a binary instead of building one)
+#
+# The project (bench/fleet/: a Debian base, gcc from apt, a compiled program, a test stage, a
+# small final image) gets FLEET_COMMITS successive commits (each edits src/version.h). Commit i
+# is built by runner (i-1) % FLEET_RUNNERS + 1, which starts every job with an empty store (an
+# ephemeral runner), against one docker-registry on 127.0.0.1:
+#   rbuild: --cache-from/--cache-to type=registry,mode=max, -o type=registry (push)
+#   docker: dockerd's BuildKit, BUILDKIT_INLINE_CACHE=1 + --cache-from the last pushed image,
+#           then docker push (its state pruned before each job: an ephemeral runner)
+# Per job: wall time, steps taken from the registry cache, bytes down (GET bodies the registry
+# sent, from its access log) and up (growth of its storage). Then, for rbuild: the last commit
+# again on the last runner's store (local warm) and on a fresh store (warm from the registry),
+# whose ratio issue 15 bounds at 1.5. Markdown goes to stdout; needs root and the network to
+# the Debian mirror apt uses.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$(pwd)
+[ "$(id -u)" = 0 ] || { echo "run as root: dockerd and rbuild's RUN need it" >&2; exit 1; }
+COMMITS=${FLEET_COMMITS:-10}
+RUNNERS=${FLEET_RUNNERS:-4}
+BUILDERS=${FLEET_BUILDERS:-rbuild docker}
+CACHE=${BENCH_CACHE:-/var/cache/rbuild-bench}
+W=$(mktemp -d /var/tmp/rbuild-fleet.XXXXXX)
+mkdir -p "$W"/{logs,meta} "$CACHE"
+# shellcheck source=bench/lib.sh
+. "$REPO/bench/lib.sh"
+
+reg_bytes() { du -sb "$W/registry-fleet/storage" | cut -f1; }
+log_size() { stat -c %s "$W/registry-fleet/log"; }
+# GET bytes the registry sent since log offset $1 (combined log format: status, then size).
+bytes_down() {
+    tail -c +"$(($1 + 1))" "$W/registry-fleet/log" |
+        awk '/"GET \/v2\/[^ ]*(blobs|manifests)\// { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9][0-9][0-9]$/ && $(i+1) ~ /^[0-9]+$/) { s += $(i+1); break } } END { print s + 0 }'
+}
+
+set_commit() { echo "#define APP_VERSION \"commit-$1\"" >"$W/ctx/src/version.h"; }
+
+# job BUILDER COMMIT → one table row
+job() {
+    local builder=$1 i=$2 runner=$(( ($2 - 1) % RUNNERS + 1 )) start end off before hits steps
+    set_commit "$i"
+    off=$(log_size) before=$(reg_bytes)
+    start=$(date +%s.%N)
+    if [ "$builder" = rbuild ]; then
+        local store=$W/runner-$runner
+        rm -rf "$store"
+        "$RBUILD" --root "$store" build --progress plain \
+            --cache-from "type=registry,ref=$REG_fleet/cache:main" \
+            --cache-to "type=registry,ref=$REG_fleet/cache:main,mode=max" \
+            -o "type=registry,name=$REG_fleet/rapp:c$i" \
+            --metadata-file "$W/meta/rbuild-$i.json" "$W/ctx" >"$W/logs/rbuild-$i.log" 2>&1 ||
+            { tail -30 "$W/logs/rbuild-$i.log" >&2; exit 1; }
+        end=$(date +%s.%N)
+        read -r hits steps < <(python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))["rbuild.cache"]; print(c["remote"], c["cached"] + c["executed"])' "$W/meta/rbuild-$i.json")
+    else
+        $DOCKER system prune -af >/dev/null 2>&1
+        $DOCKER build --progress=plain --build-arg BUILDKIT_INLINE_CACHE=1 \
+            --cache-from "$REG_fleet/dapp:latest" -t "$REG_fleet/dapp:c$i" -t "$REG_fleet/dapp:latest" \
+            "$W/ctx" >"$W/logs/docker-$i.log" 2>&1 &&
+            $DOCKER push -q "$REG_fleet/dapp:c$i" >>"$W/logs/docker-$i.log" 2>&1 &&
+            $DOCKER push -q "$REG_fleet/dapp:latest" >>"$W/logs/docker-$i.log" 2>&1 ||
+            { tail -30 "$W/logs/docker-$i.log" >&2; exit 1; }
+        end=$(date +%s.%N)
+        # Steps: "#N [stage k/n] INSTR"; hits: "#N CACHED".
+        steps=$(grep -cE '^#[0-9]+ \[[^]]* [0-9]+/[0-9]+\] (RUN|COPY|WORKDIR)' "$W/logs/docker-$i.log" || true)
+        hits=$(grep -cE '^#[0-9]+ CACHED' "$W/logs/docker-$i.log" || true)
+    fi
+    printf '| %s | %d | %d | %.1f | %s/%s | %s | %s |\n' "$builder" "$i" "$runner" \
+        "$(echo "$end - $start" | bc -l)" "$hits" "$steps" \
+        "$(numfmt --to=iec "$(bytes_down "$off")")" "$(numfmt --to=iec $(( $(reg_bytes) - before )))"
+}
+
+# timed NAME STORE → seconds of one rbuild job of the last commit on STORE (kept as is)
+timed() {
+    local start end
+    start=$(date +%s.%N)
+    "$RBUILD" --root "$2" build --progress plain \
+        --cache-from "type=registry,ref=$REG_fleet/cache:main" \
+        -o "type=registry,name=$REG_fleet/rapp:$1" "$W/ctx" >"$W/logs/$1.log" 2>&1 ||
+        { tail -30 "$W/logs/$1.log" >&2; exit 1; }
+    end=$(date +%s.%N)
+    echo "$end - $start" | bc -l
+}
+
+main() {
+    install_packages
+    SUITE=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
+    DOCKER=/usr/bin/docker
+    if [ -n "${BENCH_RBUILD:-}" ]; then
+        RBUILD=$(realpath "$BENCH_RBUILD")
+    else
+        log "building rbuild (release)" >&2
+        cargo build --release --locked --bin rbuild
+        RBUILD=$REPO/target/release/rbuild
+    fi
+    start_registry fleet
+    local tar
+    tar=$(debian_tarball)
+    "$RBUILD" --root "$W/base-store" import "$tar" "$REG_fleet/debian:bookworm" >/dev/null
+    "$RBUILD" --root "$W/base-store" push "$REG_fleet/debian:bookworm" >/dev/null
+    rm -rf "$W/base-store"
+    start_dockerd "$REG_fleet"
+    mkdir -p "$W/ctx"
+    cp -a "$REPO/bench/fleet/src" "$W/ctx/"
+    sed "s|@REG@|$REG_fleet|g" "$REPO/bench/fleet/Dockerfile" >"$W/ctx/Dockerfile"
+
+    echo "rbuild: $RBUILD ($("$RBUILD" --version)); $($DOCKER version -f 'docker {{.Server.Version}}' 2>/dev/null)"
+    echo "$COMMITS commits, $RUNNERS ephemeral runners, one registry on 127.0.0.1; load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo
+    echo "| builder | commit | runner | wall (s) | steps from the registry | down | up |"
+    echo "|---|---:|---:|---:|---:|---:|---:|"
+    local b i
+    for b in $BUILDERS; do
+        for i in $(seq 1 "$COMMITS"); do job "$b" "$i"; done
+    done
+    local last=$W/runner-$(( (COMMITS - 1) % RUNNERS + 1 )) local_warm fresh_warm
+    local_warm=$(timed local-warm "$last")
+    fresh_warm=$(timed fresh-warm "$W/fresh-runner")
+    echo
+    printf 'rbuild, commit %d again: local warm %.2f s, fresh runner warm from the registry %.2f s, ratio %.2f (target ≤ 1.5)\n' \
+        "$COMMITS" "$local_warm" "$fresh_warm" "$(echo "$fresh_warm / $local_warm" | bc -l)"
+}
+main "$@"
