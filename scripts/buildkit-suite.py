@@ -51,6 +51,7 @@ class Case:
             self.spec = tomllib.load(f)
         self.build = self.spec.get("build", {})
         self.expect = self.spec.get("expect", {})
+        self.befores = []  # the images of the [[before]] builds, once built
 
     @property
     def status(self) -> str:
@@ -82,7 +83,7 @@ def validate(case: Case) -> list:
     """What is wrong with a case's expect.toml (empty when it is valid)."""
     errors = []
     spec = case.spec
-    known = {"buildkit", "status", "reason", "note", "rbuild_differs", "build", "expect"}
+    known = {"buildkit", "status", "reason", "note", "rbuild_differs", "build", "before", "expect"}
     errors += [f"unknown key {k!r}" for k in spec if k not in known]
     group = case.go_test.split("/")[0]
     # errors_test.go and exclude_patterns_test.go lack the dockerfile_ prefix in BuildKit.
@@ -97,6 +98,8 @@ def validate(case: Case) -> list:
     if case.differs and case.status != "ported":
         errors.append("rbuild_differs is for ported cases only")
     errors += unknown_keys(case)
+    errors += [f"before: no directory {step['dir']!r}" for step in case.spec.get("before", [])
+               if "dir" in step and not (case.path / step["dir"]).is_dir()]
     if case.status == "ported" and "context" not in case.build:
         names = [case.build["dockerfile"]] if "dockerfile" in case.build else ["Dockerfile", "dockerfile"]
         if not any((case.path / "context" / name).is_file() for name in names):
@@ -108,14 +111,20 @@ def validate(case: Case) -> list:
 KNOWN = {
     "build": {"dockerfile", "target", "args", "platform", "contexts", "secrets", "ssh", "no_cache", "opts", "labels", "http", "http_last_modified", "context"},
     "expect": {"success", "error", "output", "reproducible", "file", "config", "history"},
-    "file": {"path", "type", "content", "contains", "mode", "uid", "gid", "link", "mtime", "same_file", "sha256", "lacks"},
+    "file": {"path", "type", "content", "contains", "mode", "uid", "gid", "link", "mtime", "same_file", "sha256", "lacks",
+             "same_as", "not_same_as"},
     "config": {"pointer", "equals", "absent"},
+    # [[before]]: an earlier build: [build] keys it changes, `dir` (a case directory that
+    # replaces context/ for it) and `file` (expectations on its image).
+    "before": {"dir", "file", "target", "args", "platform", "no_cache", "opts"},
     "history": {"index", "created_by", "empty_layer"},
 }
 
 
 def unknown_keys(case: Case) -> list:
     tables = [("build", case.build), ("expect", case.expect)]
+    for step in case.spec.get("before", []):
+        tables += [("before", step)] + [("file", t) for t in step.get("file", [])]
     for kind in ("file", "config", "history"):
         tables += [(kind, t) for t in case.expect.get(kind, [])]
     return [f"unknown key {k!r} in [{kind}]" for kind, t in tables for k in t if k not in KNOWN[kind]]
@@ -397,6 +406,7 @@ def check_image(case: Case, image: Image) -> list:
     problems = []
     for want in case.expect.get("file", []):
         problems += check_file(image.fs, want)
+        problems += check_same(image.fs, want, case.befores)
     for want in case.expect.get("config", []):
         problems += check_config(image.config, want)
     for want in case.expect.get("history", []):
@@ -435,6 +445,26 @@ def check_file(fs: dict, want: dict) -> list:
         other = resolve(fs, want["same_file"], follow_last=True)
         if fs.get(other) is not entry:
             problems.append(f"{path}: is not the same file (hard link) as {want['same_file']}")
+    return problems
+
+
+def check_same(fs: dict, want: dict, befores: list) -> list:
+    """`same_as` / `not_same_as = N`: the file's content against the same path in before-build N."""
+    problems = []
+    for key, equal in (("same_as", True), ("not_same_as", False)):
+        if key not in want:
+            continue
+        n = want[key]
+        if not 0 <= n < len(befores):
+            problems.append(f"{want['path']}: {key} = {n}, but there are {len(befores)} before-builds")
+            continue
+        mine = fs.get(resolve(fs, want["path"], follow_last=True))
+        theirs = befores[n].fs.get(resolve(befores[n].fs, want["path"], follow_last=True))
+        if theirs is None:
+            problems.append(f"{want['path']}: missing in before-build {n}")
+        elif mine is not None and (mine.data == theirs.data) != equal:
+            verb = "differs from" if equal else "equals"
+            problems.append(f"{want['path']}: content {short(mine.data)} {verb} before-build {n}'s {short(theirs.data)}")
     return problems
 
 
@@ -529,9 +559,10 @@ def run_case(opts, case: Case) -> tuple:
             if setup.exists():
                 env = {**os.environ, "HTTP_DIR": str(work / "http")}
                 subprocess.run([str(setup)], cwd=ctx, env=env, check=True, capture_output=True, text=True)
+            problems = build_befores(opts, case, ctx, work)
             archive = work / "image.tar"
             proc = build(opts, case, ctx, work, archive, case.build.get("no_cache", False))
-            problems = check_build(case, proc, archive)
+            problems = problems or check_build(case, proc, archive)
             if not problems and case.expect.get("reproducible"):
                 problems = check_reproducible(opts, case, ctx, work, archive)
         except subprocess.CalledProcessError as e:
@@ -575,6 +606,43 @@ def fill_in_values(value, url: str):
     if isinstance(value, list):
         return [fill_in_values(v, url) for v in value]
     return value
+
+
+def build_befores(opts, case: Case, ctx: Path, work: Path) -> list:
+    """`[[before]]`: the earlier builds, in order, with the same context path, store and daemon
+    (a step's `dir` replaces the context from then on; context/ is back for the last). Their images
+    go to `case.befores`; returns the problems (a failed build, unmet `file` expectations)."""
+    main_build = case.build
+    try:
+        for i, step in enumerate(case.spec.get("before", [])):
+            if "dir" in step:
+                replace_dir(ctx, case.path / step["dir"])
+            # The step's own target/args/platform/no_cache/opts, not the checked build's.
+            shared = {k: v for k, v in main_build.items() if k not in KNOWN["before"]}
+            case.build = {**shared, **{k: v for k, v in step.items() if k not in ("dir", "file")}}
+            archive = work / f"before-{i}.tar"
+            proc = build(opts, case, ctx, work, archive, case.build.get("no_cache", False))
+            if proc.returncode != 0:
+                return [f"before-build {i} failed (exit {proc.returncode}):\n{tail(proc.stdout + proc.stderr)}"]
+            try:
+                image = read_oci(archive, case.build.get("platform", ""))
+            except (OSError, KeyError, ValueError, tarfile.TarError) as e:
+                return [f"before-build {i}: cannot read the exported image: {e}"]
+            problems = [f"before-build {i}: {p}" for want in step.get("file", []) for p in check_file(image.fs, want)]
+            if problems:
+                return problems
+            case.befores.append(image)
+    finally:
+        case.build = main_build
+    if any("dir" in step for step in case.spec.get("before", [])):
+        replace_dir(ctx, case.path / "context")  # as copied: setup.sh is not run again
+    return []
+
+
+def replace_dir(ctx: Path, source: Path):
+    """The build context directory `ctx` becomes a copy of `source`, at the same path."""
+    shutil.rmtree(ctx)
+    shutil.copytree(source, ctx, symlinks=True)
 
 
 def build(opts, case: Case, ctx: Path, work: Path, archive: Path, no_cache: bool):
