@@ -45,3 +45,4 @@ pub use instructions::{
 };
 pub use parser::{parse, parse_heredoc_word, Ast, Node, RawHeredoc};
 pub use shell::{expand_command, EmptyEnv, Env, Lexer};
+pub use suggest::closest;

@@ -4,7 +4,7 @@
 ///
 /// As in BuildKit (case-sensitive mode): an exact match means the mistake lies elsewhere
 /// (no hint), and among equally close options the first in `options` wins.
-pub(crate) fn closest<'a>(value: &str, options: &[&'a str]) -> Option<&'a str> {
+pub fn closest<'a>(value: &str, options: &[&'a str]) -> Option<&'a str> {
     let mut best = None;
     let mut best_distance = 3;
     for &option in options {

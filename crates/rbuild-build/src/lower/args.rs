@@ -102,6 +102,7 @@ pub(crate) fn declare(
     ins: &rbuild_dockerfile::Instruction,
 ) -> Result<(), BuildError> {
     let line = ins.location.start_line;
+    let mut text = String::from("ARG");
     for decl in decls {
         if super::lint::looks_secret(&decl.name) {
             let w = super::lint::secret_warning("ARG", &decl.name, Some(line));
@@ -121,8 +122,15 @@ pub(crate) fn declare(
         } else {
             shared.globals.get(&decl.name).cloned()
         };
-        st.args.insert(decl.name.clone(), value);
+        // BuildKit's history: `ARG k=v` with the value the ARG took, `ARG k` without one.
+        text.push(' ');
+        text.push_str(&decl.name);
+        if let Some(v) = &value {
+            text.push('=');
+            text.push_str(v);
+        }
+        st.out.args.declare(&decl.name, value);
     }
-    super::meta::record(st, &ins.source);
+    super::meta::record(st, &text);
     Ok(())
 }

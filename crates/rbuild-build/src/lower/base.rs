@@ -1,7 +1,7 @@
 //! A stage's base: FROM an image, scratch, an earlier stage or a named context, on the
 //! platform `FROM --platform` names (else the target's).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use rbuild_oci::Platform;
 
@@ -35,7 +35,6 @@ pub(crate) fn start(shared: &mut Shared, index: usize) -> Result<StageState, Bui
         total: stage.instructions.len() + 1,
         position: 0,
         out: empty_out(platform.clone()),
-        args: BTreeMap::new(),
         cmd_set: false,
         env_index: HashMap::new(),
     };
@@ -63,6 +62,7 @@ fn empty_out(platform: Platform) -> StageOut {
         fs_steps: 0,
         base_created: None,
         platform,
+        args: Default::default(),
     }
 }
 
@@ -83,6 +83,14 @@ fn stage_platform(
     rbuild_oci::platform::parse(&spec).map_err(|e| BuildError::at(line, e.to_string()))
 }
 
+/// `scratch` as a Dockerfile stage starts from it: BuildKit's emptyImage, whose config has
+/// `WorkingDir: "/"` (PATH is added by [`from_image`], as for any image without one).
+pub(crate) fn empty_image(platform: &Platform) -> BaseImage {
+    let mut image = BaseImage::scratch(platform);
+    image.config.config.working_dir = Some("/".to_string());
+    image
+}
+
 /// Resolves an image reference or `scratch` for `platform`.
 pub(crate) fn resolve_image(
     shared: &Shared,
@@ -91,7 +99,7 @@ pub(crate) fn resolve_image(
     line: usize,
 ) -> Result<BaseImage, BuildError> {
     if word.eq_ignore_ascii_case("scratch") {
-        return Ok(BaseImage::scratch(platform));
+        return Ok(empty_image(platform));
     }
     let input = shared.input;
     input
@@ -134,5 +142,6 @@ pub(super) fn from_image(
         fs_steps: 0,
         base_created: image.config.created.clone(),
         platform: st.out.platform.clone(),
+        args: Default::default(),
     }
 }

@@ -10,6 +10,33 @@ use crate::plan::{BaseOp, OpKind, VertexId};
 use crate::resolve::BaseImage;
 use crate::{BuildError, NamedContext};
 
+/// BuildKit's words (dockerfile2llb toCommand) for a `--from` that expansion would change.
+pub(super) const FROM_EXPANSION: &str = "variable expansion is not supported for --from, \
+define a new stage with FROM using ARG from global scope as a workaround";
+
+/// Refuses a `COPY --from` value that holds variables, quotes or escapes: BuildKit expands it
+/// with no variables at all and refuses it if that changes it, in every stage of the file
+/// (not only the ones the target needs), so `--from=$STAGE` never names an empty image.
+pub(super) fn check_copy_from(
+    ins: &rbuild_dockerfile::Instruction,
+    lexer: &rbuild_dockerfile::Lexer,
+) -> Result<(), BuildError> {
+    let rbuild_dockerfile::Command::Copy(copy) = &ins.command else {
+        return Ok(());
+    };
+    let Some(from) = copy.from.as_deref().filter(|f| !f.is_empty()) else {
+        return Ok(());
+    };
+    let line = ins.location.start_line;
+    let plain = lexer
+        .expand_word(from, &rbuild_dockerfile::EmptyEnv)
+        .map_err(|e| BuildError::expand(Some(line), e))?;
+    if plain != from {
+        return Err(BuildError::at(line, FROM_EXPANSION));
+    }
+    Ok(())
+}
+
 /// Where `COPY --from` reads.
 pub(super) enum FromSource {
     /// A stage or image vertex.

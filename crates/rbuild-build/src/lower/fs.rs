@@ -1,18 +1,16 @@
-//! Filesystem instructions: RUN, COPY and ADD become vertices of the plan.
+//! Filesystem instructions: COPY and ADD become vertices of the plan (RUN: `run`).
 
 use rbuild_context::chmod::Chmod;
 use rbuild_context::ignore::Matcher;
 use rbuild_context::{git, remote};
-use rbuild_dockerfile::{AddCmd, CopyCmd, Heredoc, Instruction, RunCmd, ShellOrExec};
-use rbuild_sandbox::NetworkMode;
+use rbuild_dockerfile::{AddCmd, CopyCmd, Heredoc, Instruction};
 
-use super::args::PROXY_ARGS;
 use super::from::{from_source, FromSource};
-use super::meta::{join_workdir, shell_of};
+use super::meta::join_workdir;
 use super::state::StageState;
 use super::Shared;
 use crate::image::HistorySlot;
-use crate::plan::{AddOptions, CopyFrom, CopyOp, CopySource, OpKind, RunOp, VertexId};
+use crate::plan::{AddOptions, CopyFrom, CopyOp, CopySource, OpKind, VertexId};
 use crate::BuildError;
 
 /// Records a filesystem step: its history slot, and the stage's new head vertex.
@@ -23,122 +21,6 @@ pub(super) fn push_fs(st: &mut StageState, vertex: VertexId, created_by: String)
     });
     st.out.fs_steps += 1;
     st.out.vertex = vertex;
-}
-
-/// RUN: argv after SHELL wrapping (heredocs as BuildKit runs them), env, user, workdir.
-pub(crate) fn run(
-    shared: &mut Shared,
-    st: &mut StageState,
-    ins: &Instruction,
-    run: RunCmd,
-) -> Result<(), BuildError> {
-    let line = ins.location.start_line;
-    let request = shared.input.request;
-    let network = run_network(run.network.as_deref(), request.network, line)?;
-    if network == NetworkMode::Host && !request.allow.network_host {
-        return Err(BuildError::at(line, "RUN on the host's network (--network=host) needs the network.host entitlement: build with --allow network.host".to_string()));
-    }
-    let insecure = run.security.as_deref() == Some("insecure");
-    if insecure && !request.allow.security_insecure {
-        return Err(BuildError::at(line, "RUN --security=insecure needs the security.insecure entitlement: build with --allow security.insecure".to_string()));
-    }
-    if !shared.run_platforms.contains(&st.out.platform) {
-        shared.run_platforms.push(st.out.platform.clone());
-    }
-    let mut inputs = vec![st.out.vertex];
-    let mounts = super::mounts::lower_mounts(shared, st, &run.mounts, line, &mut inputs)?;
-    let step = shared.step(st, line, &ins.source);
-    let c = &st.out.config.config;
-    let argv = run_argv(&shell_of(c), run.cmd, &run.heredocs);
-    let (env, key_env) = run_env(shared, st);
-    let created_by = format!("RUN {} # rbuild", argv.join(" "));
-    let op = RunOp {
-        argv,
-        env,
-        key_env,
-        cwd: c.working_dir.clone().unwrap_or_else(|| "/".into()),
-        user: c.user.clone().unwrap_or_default(),
-        network,
-        insecure,
-        mounts,
-    };
-    let v = shared.add(OpKind::Run(op), inputs, &st.name, step);
-    push_fs(st, v, created_by);
-    Ok(())
-}
-
-/// `RUN --network=` wins over the build's `--network`; `default` means the build's mode.
-fn run_network(
-    flag: Option<&str>,
-    build: Option<NetworkMode>,
-    line: usize,
-) -> Result<NetworkMode, BuildError> {
-    match flag {
-        None | Some("default") => Ok(build.unwrap_or_default()),
-        Some("host") => Ok(NetworkMode::Host),
-        Some("none") => Ok(NetworkMode::None),
-        Some(other) => Err(BuildError::at(
-            line,
-            format!("unsupported network mode {other:?} (expected default, host or none)"),
-        )),
-    }
-}
-
-/// BuildKit runs a lone heredoc as the script itself, and otherwise hands the shell the
-/// command line followed by the heredoc bodies.
-fn run_argv(shell: &[String], cmd: ShellOrExec, heredocs: &[Heredoc]) -> Vec<String> {
-    let script = match cmd {
-        ShellOrExec::Exec(v) => return v,
-        ShellOrExec::Shell(s) if heredocs.is_empty() => s,
-        ShellOrExec::Shell(s) => {
-            let lone = heredocs.len() == 1
-                && s.trim()
-                    .trim_start_matches("<<")
-                    .trim_start_matches('-')
-                    .trim_matches(['"', '\''])
-                    == heredocs[0].name;
-            if lone {
-                heredocs[0].content.clone()
-            } else {
-                let mut full = s;
-                for h in heredocs {
-                    full.push('\n');
-                    full.push_str(&h.content);
-                    full.push_str(&h.name);
-                }
-                full
-            }
-        }
-    };
-    let mut argv = shell.to_vec();
-    argv.push(script);
-    argv
-}
-
-/// The RUN environment: config env, then build args in scope that ENV does not shadow.
-fn run_env(shared: &Shared, st: &StageState) -> (Vec<String>, Vec<String>) {
-    let mut env: Vec<String> = st.out.config.config.env.clone().unwrap_or_default();
-    let mut key_env = env.clone();
-    let mut added = std::collections::BTreeSet::new();
-    for (k, v) in &st.args {
-        if let Some(v) = v {
-            if st.env_value(k).is_none() {
-                added.insert(k.as_str());
-                env.push(format!("{k}={v}"));
-                if !PROXY_ARGS.contains(&k.as_str()) {
-                    key_env.push(format!("{k}={v}"));
-                }
-            }
-        }
-    }
-    for p in PROXY_ARGS {
-        if let Some(v) = shared.input.request.build_args.get(*p) {
-            if st.env_value(p).is_none() && !added.contains(p) {
-                env.push(format!("{p}={v}"));
-            }
-        }
-    }
-    (env, key_env)
 }
 
 /// What COPY and ADD have in common, before their sources are classified.
@@ -217,6 +99,14 @@ fn add_copy(
     from: Option<FromSource>,
 ) -> Result<(), BuildError> {
     let line = ins.location.start_line;
+    let created_by = super::history::copy(&super::history::CopyText {
+        add: spec.add.is_some(),
+        parents: spec.parents,
+        chown: spec.chown.as_deref(),
+        chmod: spec.chmod.as_deref(),
+        sources: &spec.sources,
+        dest: &spec.dest,
+    });
     let chmod = match &spec.chmod {
         Some(m) => Some(
             Chmod::parse(m)
@@ -249,7 +139,6 @@ fn add_copy(
     };
     let mut inputs = vec![st.out.vertex];
     inputs.extend(vertex);
-    let created_by = format!("{} # rbuild", ins.source);
     let v = shared.add(OpKind::Copy(op), inputs, &st.name, step);
     push_fs(st, v, created_by);
     Ok(())

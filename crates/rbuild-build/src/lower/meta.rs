@@ -1,5 +1,6 @@
 //! Config-only instructions: ENV, LABEL, WORKDIR, USER, EXPOSE, CMD, ENTRYPOINT, VOLUME,
-//! STOPSIGNAL, HEALTHCHECK, SHELL, ONBUILD, MAINTAINER. They make no layer, only history.
+//! STOPSIGNAL, HEALTHCHECK, SHELL, ONBUILD, MAINTAINER. They make no layer, only history
+//! (worded as BuildKit words it: `history`); ONBUILD not even that, as in BuildKit.
 
 use std::collections::BTreeMap;
 
@@ -7,6 +8,7 @@ use rbuild_dockerfile::{Command, Healthcheck, Instruction, ShellOrExec};
 use rbuild_oci::ImageConfigBody;
 use serde_json::Value;
 
+use super::history;
 use super::state::StageState;
 use crate::image::HistorySlot;
 use crate::BuildError;
@@ -14,6 +16,11 @@ use crate::BuildError;
 /// Adds a history entry for a config-only instruction.
 pub(crate) fn record(st: &mut StageState, text: &str) {
     st.position += 1;
+    push_meta(st, text);
+}
+
+/// A history entry that makes no layer, after the filesystem steps so far.
+pub(crate) fn push_meta(st: &mut StageState, text: &str) {
     st.out.history.push(HistorySlot::Meta {
         created_by: text.to_string(),
         steps_before: st.out.fs_steps,
@@ -50,48 +57,97 @@ pub(crate) fn apply(
         kvs.iter().for_each(|kv| st.set_env(&kv.key, &kv.value));
         let secret = kvs.iter().filter(|kv| super::lint::looks_secret(&kv.key));
         warnings.extend(secret.map(|kv| super::lint::secret_warning("ENV", &kv.key, Some(line))));
-        record(st, &ins.source);
+        record(st, &format!("ENV{}", pairs_text(kvs)));
         return Ok(());
     }
     let c = &mut st.out.config.config;
-    match cmd {
+    let text = match cmd {
         Command::Label(kvs) => {
+            let text = format!("LABEL{}", pairs_text(&kvs));
             let labels = c.labels.get_or_insert_with(BTreeMap::new);
             kvs.into_iter()
                 .for_each(|kv| drop(labels.insert(kv.key, kv.value)));
+            text
         }
-        Command::Maintainer(m) => st.out.config.author = Some(m),
-        Command::Workdir(dir) => c.working_dir = Some(join_workdir(c.working_dir.as_deref(), &dir)),
-        Command::User(u) => c.user = Some(u),
-        Command::Expose(ports) => expose(c, &ports, line)?,
+        Command::Maintainer(m) => {
+            let text = format!("MAINTAINER {m}");
+            st.out.config.author = Some(m);
+            text
+        }
+        Command::Workdir(dir) => {
+            let path = join_workdir(c.working_dir.as_deref(), &dir);
+            c.working_dir = Some(path.clone());
+            format!("WORKDIR {path}")
+        }
+        Command::User(u) => {
+            let text = format!("USER {u}");
+            c.user = Some(u);
+            text
+        }
+        Command::Expose(ports) => {
+            format!("EXPOSE {}", history::plain_list(&expose(c, &ports, line)?))
+        }
         Command::Volume(vols) => {
+            let text = format!("VOLUME {}", history::plain_list(&vols));
             let map = c.volumes.get_or_insert_with(BTreeMap::new);
             vols.into_iter()
                 .filter(|v| !v.is_empty())
                 .for_each(|v| drop(map.insert(v, Value::Object(Default::default()))));
+            text
         }
-        Command::StopSignal(s) => c.stop_signal = Some(s),
-        Command::Shell(sh) => c.shell = Some(sh),
+        Command::StopSignal(s) => {
+            let text = format!("STOPSIGNAL {s}");
+            c.stop_signal = Some(s);
+            text
+        }
+        Command::Shell(sh) => {
+            let text = format!("SHELL {}", history::plain_list(&sh));
+            c.shell = Some(sh);
+            text
+        }
         Command::Cmd(cmd) => {
-            c.cmd = Some(argv(c, cmd));
+            let v = argv(c, cmd);
+            let text = format!("CMD {}", history::quoted_list(&v));
+            c.cmd = Some(v);
             st.cmd_set = true;
+            text
         }
         Command::Entrypoint(ep) => {
+            let v = argv(c, ep);
+            let text = format!("ENTRYPOINT {}", history::quoted_list(&v));
             // BuildKit leaves an empty exec form out of the config (null, not `[]`).
-            c.entrypoint = Some(argv(c, ep)).filter(|v| !v.is_empty());
+            c.entrypoint = Some(v).filter(|v| !v.is_empty());
             if !st.cmd_set {
                 c.cmd = None;
             }
+            text
         }
-        Command::Healthcheck(h) => c.healthcheck = Some(healthcheck(h)),
-        Command::OnBuild(t) => c.on_build.get_or_insert_with(Vec::new).push(t),
+        Command::Healthcheck(h) => {
+            let h = healthcheck(h);
+            let text = history::healthcheck(&h);
+            c.healthcheck = Some(h);
+            text
+        }
+        Command::OnBuild(t) => {
+            // BuildKit's dispatchOnbuild writes no history.
+            c.on_build.get_or_insert_with(Vec::new).push(t);
+            st.position += 1;
+            return Ok(());
+        }
         other => {
             let msg = format!("instruction {other:?} cannot be applied to the config");
             return Err(BuildError::at(line, msg));
         }
-    }
-    record(st, &ins.source);
+    };
+    record(st, &text);
     Ok(())
+}
+
+/// ` k=v k2=v2` of ENV and LABEL (BuildKit's KeyValuePair.String, values expanded).
+fn pairs_text(kvs: &[rbuild_dockerfile::KeyValue]) -> String {
+    kvs.iter()
+        .map(|kv| format!(" {}={}", kv.key, kv.value))
+        .collect()
 }
 
 /// WORKDIR: relative paths join the current one; the result is cleaned.
@@ -107,8 +163,15 @@ pub(crate) fn join_workdir(current: Option<&str>, dir: &str) -> String {
     )
 }
 
-fn expose(c: &mut ImageConfigBody, ports: &[String], line: usize) -> Result<(), BuildError> {
+/// Adds the ports to the config; returns them as BuildKit lists them in history, `80/tcp`, in
+/// the order of the (sorted) words, ranges spread out.
+fn expose(
+    c: &mut ImageConfigBody,
+    ports: &[String],
+    line: usize,
+) -> Result<Vec<String>, BuildError> {
     let map = c.exposed_ports.get_or_insert_with(BTreeMap::new);
+    let mut listed = Vec::new();
     for p in ports {
         let (port, proto) = p.split_once('/').unwrap_or((p, "tcp"));
         let proto = proto.to_lowercase();
@@ -118,10 +181,12 @@ fn expose(c: &mut ImageConfigBody, ports: &[String], line: usize) -> Result<(), 
             _ => return Err(BuildError::at(line, format!("invalid containerPort: {p}"))),
         };
         for n in lo..=hi {
-            map.insert(format!("{n}/{proto}"), Value::Object(Default::default()));
+            let port = format!("{n}/{proto}");
+            map.insert(port.clone(), Value::Object(Default::default()));
+            listed.push(port);
         }
     }
-    Ok(())
+    Ok(listed)
 }
 
 fn healthcheck(h: Healthcheck) -> rbuild_oci::Healthcheck {
@@ -175,8 +240,13 @@ mod tests {
             1,
         )
         .unwrap();
+        let listed = expose(&mut c, &["1234/udp".into(), "2375".into()], 1).unwrap();
+        assert_eq!(listed, ["1234/udp", "2375/tcp"]);
         let keys: Vec<_> = c.exposed_ports.unwrap().into_keys().collect();
-        assert_eq!(keys, vec!["53/udp", "80/tcp", "8000/tcp", "8001/tcp"]);
+        assert_eq!(
+            keys,
+            vec!["1234/udp", "2375/tcp", "53/udp", "80/tcp", "8000/tcp", "8001/tcp"]
+        );
         assert!(expose(&mut ImageConfigBody::default(), &["x".into()], 1).is_err());
     }
 }

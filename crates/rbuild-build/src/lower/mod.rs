@@ -8,10 +8,12 @@ mod args;
 mod base;
 mod from;
 mod fs;
+mod history;
 mod lint;
 mod meta;
 mod mounts;
 mod named;
+mod run;
 mod select;
 mod stage;
 mod state;
@@ -55,6 +57,8 @@ pub(crate) struct StageOut {
     pub base_created: Option<String>,
     /// The platform the stage runs on (`FROM --platform`, else the target's).
     pub platform: Platform,
+    /// ARGs declared so far (a stage built on this one inherits them, as in BuildKit).
+    pub args: state::StageArgs,
 }
 
 /// State shared by all stages while lowering.
@@ -99,6 +103,9 @@ pub fn lower(input: &LowerInput) -> Result<Plan, BuildError> {
     let lexer = Lexer::new(df.directives.escape);
     let mut lint = Vec::new();
     let globals = args::global_args(df, input.request, &input.platform, &lexer, &mut lint)?;
+    for ins in df.stages.iter().flat_map(|s| &s.instructions) {
+        from::check_copy_from(ins, &lexer)?;
+    }
     let names = select::stage_names(df)?;
     let target = select::target_index(df, &names, input.request.target.as_deref())?;
     let needed = select::needed_stages(df, &names, &globals, &lexer, target);

@@ -23,7 +23,7 @@ pub(super) fn named_image(
 ) -> Result<BaseImage, BuildError> {
     match named {
         NamedContext::Image(r) => resolve_image(shared, r, platform, line),
-        NamedContext::Local(_) => Ok(BaseImage::scratch(platform)),
+        NamedContext::Local(_) => Ok(super::base::empty_image(platform)),
         NamedContext::OciLayout(r) => oci_image(shared, name, r, platform, line),
     }
 }

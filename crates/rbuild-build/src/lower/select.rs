@@ -37,40 +37,17 @@ pub fn target_index(
         None => Ok(df.stages.len() - 1),
         Some(t) => names.get(&t.to_lowercase()).copied().ok_or_else(|| {
             let mut msg = format!("target stage {t:?} could not be found");
-            if let Some(near) = closest(t, names.keys()) {
-                // BuildKit's suggestion, from its util/suggest.
+            // BuildKit's util/suggest, case-sensitive, over the stage names in file order.
+            let mut ordered: Vec<(&usize, &str)> =
+                names.iter().map(|(n, i)| (i, n.as_str())).collect();
+            ordered.sort();
+            let options: Vec<&str> = ordered.into_iter().map(|(_, n)| n).collect();
+            if let Some(near) = rbuild_dockerfile::closest(t, &options) {
                 msg.push_str(&format!(" (did you mean {near}?)"));
             }
             BuildError::general(msg)
         }),
     }
-}
-
-/// The candidate nearest to `word` by edit distance, if it is near enough to be a typo.
-fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a String>) -> Option<&'a str> {
-    let word = word.to_lowercase();
-    let limit = (word.chars().count() / 2).max(1);
-    candidates
-        .map(|c| (edit_distance(&word, &c.to_lowercase()), c))
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c.as_str())
-}
-
-/// Levenshtein distance over characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }
 
 /// Resolves a stage reference (name or index) seen from stage `current`.
@@ -126,15 +103,37 @@ pub fn needed_stages(
 }
 
 #[cfg(test)]
+#[allow(non_snake_case)] // test names carry BuildKit's Go test names
 mod tests {
     use super::*;
 
     #[test]
-    fn a_mistyped_target_gets_buildkits_suggestion() {
-        let names = ["build".to_string(), "test".to_string()];
-        assert_eq!(closest("bulid", names.iter()), Some("build"));
-        assert_eq!(closest("tset", names.iter()), Some("test"));
-        assert_eq!(closest("zzzzzz", names.iter()), None);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    fn a_mistyped_target_gets_buildkits_suggestion__buildkit_testTargetMistype() {
+        let df = rbuild_dockerfile::parse_dockerfile(
+            "FROM scratch AS build\nFROM scratch AS test\nFROM scratch AS tests\nFROM scratch\n",
+        )
+        .unwrap();
+        let names = stage_names(&df).unwrap();
+        let err = |t: &str| target_index(&df, &names, Some(t)).unwrap_err().to_string();
+        assert!(
+            err("bulid")
+                .contains("target stage \"bulid\" could not be found (did you mean build?)"),
+            "{}",
+            err("bulid")
+        );
+        // Ties go to the first stage in the file; BuildKit compares case-sensitively and
+        // allows at most two edits, whatever the length.
+        assert!(
+            err("tes").ends_with("(did you mean test?)"),
+            "{}",
+            err("tes")
+        );
+        assert!(
+            err("BULID").ends_with("could not be found"),
+            "{}",
+            err("BULID")
+        );
+        assert!(err("xy").ends_with("could not be found"), "{}", err("xy"));
+        assert_eq!(target_index(&df, &names, Some("Build")).unwrap(), 0);
     }
 }

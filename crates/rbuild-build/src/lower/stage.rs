@@ -3,7 +3,7 @@
 use rbuild_dockerfile::{expand_command, parse_trigger, Command, Instruction};
 
 use super::state::StageState;
-use super::{base, fs, meta, workdir, Shared, StageOut};
+use super::{base, fs, meta, run, workdir, Shared, StageOut};
 use crate::error::StepLocation;
 use crate::plan::StepMeta;
 use crate::progress::StepInfo;
@@ -44,6 +44,7 @@ pub(crate) fn lower_stage(shared: &mut Shared, index: usize) -> Result<StageOut,
     for t in triggers {
         let mut ins = parse_trigger(&t, escape)?;
         ins.location = stage.location;
+        super::from::check_copy_from(&ins, &shared.lexer)?;
         dispatch(shared, &mut st, &ins)?;
     }
     for ins in &stage.instructions {
@@ -61,7 +62,7 @@ fn dispatch(shared: &mut Shared, st: &mut StageState, ins: &Instruction) -> Resu
     let cmd = expand_command(&ins.command, &shared.lexer, &env)
         .map_err(|e| BuildError::expand(Some(line), e))?;
     match cmd {
-        Command::Run(run) => fs::run(shared, st, ins, run),
+        Command::Run(run) => run::run(shared, st, ins, run),
         Command::Copy(copy) => fs::copy(shared, st, ins, copy),
         Command::Add(add) => fs::add(shared, st, ins, add),
         Command::Workdir(dir) => workdir::workdir(shared, st, ins, &dir),

@@ -1,6 +1,6 @@
 //! The state of a stage while it is lowered: its config, ARGs and ENV index.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use rbuild_dockerfile::Env;
 
@@ -13,12 +13,43 @@ pub(crate) struct StageState {
     pub total: usize,
     pub position: usize,
     pub out: StageOut,
-    /// ARGs declared in this stage: `None` = declared without a value.
-    pub args: BTreeMap<String, Option<String>>,
     /// Whether CMD was set in this stage (ENTRYPOINT resets an inherited CMD otherwise).
     pub cmd_set: bool,
     /// Position of each ENV key in the config's env list.
     pub env_index: HashMap<String, usize>,
+}
+
+/// The ARGs a stage declared (its parent stage's first, as BuildKit inherits them), in
+/// declaration order: BuildKit lists them in that order in RUN's history (`RUN |2 a=1 b=2`).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct StageArgs {
+    list: Vec<(String, Option<String>)>,
+}
+
+impl StageArgs {
+    /// Declares `name`; a redeclaration keeps its place, and without a value keeps the old
+    /// one (BuildKit only sets the variable when the ARG has a value).
+    pub fn declare(&mut self, name: &str, value: Option<String>) {
+        match self.list.iter_mut().find(|(k, _)| k == name) {
+            Some((_, old)) => {
+                if value.is_some() {
+                    *old = value;
+                }
+            }
+            None => self.list.push((name.to_string(), value)),
+        }
+    }
+
+    /// The value of `name`, if declared with one.
+    pub fn value(&self, name: &str) -> Option<&str> {
+        let (_, v) = self.list.iter().find(|(k, _)| k == name)?;
+        v.as_deref()
+    }
+
+    /// Declared ARGs in order, with their values.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, Option<&str>)> {
+        self.list.iter().map(|(k, v)| (k.as_str(), v.as_deref()))
+    }
 }
 
 /// The variables an instruction of a stage expands with (see [`StageState::expansion_env`]).
@@ -30,7 +61,7 @@ impl Env for Vars<'_> {
     fn get(&self, name: &str) -> Option<String> {
         match self.st.env_value(name) {
             Some(v) => Some(v.to_string()),
-            None => self.st.args.get(name).cloned().flatten(),
+            None => self.st.out.args.value(name).map(str::to_string),
         }
     }
 }
@@ -91,6 +122,7 @@ mod tests {
             fs_steps: 0,
             base_created: None,
             platform: rbuild_oci::Platform::host(),
+            args: StageArgs::default(),
         };
         out.config.config.env = Some(env.iter().map(|e| e.to_string()).collect());
         let mut st = StageState {
@@ -99,7 +131,6 @@ mod tests {
             total: 1,
             position: 0,
             out,
-            args: BTreeMap::new(),
             cmd_set: false,
             env_index: HashMap::new(),
         };
@@ -116,13 +147,24 @@ mod tests {
             st.out.config.config.env.as_deref().unwrap(),
             ["A=3", "B=2", "C=4"]
         );
-        st.args.insert("C".into(), Some("arg".into()));
-        st.args.insert("D".into(), Some("arg".into()));
-        st.args.insert("E".into(), None);
+        st.out.args.declare("C", Some("arg".into()));
+        st.out.args.declare("D", Some("arg".into()));
+        st.out.args.declare("E", None);
         let vars = st.expansion_env();
         assert_eq!(vars.get("C").as_deref(), Some("4"));
         assert_eq!(vars.get("D").as_deref(), Some("arg"));
         assert_eq!(vars.get("E"), None);
         assert_eq!(vars.get("B").as_deref(), Some("2"));
+    }
+
+    #[test]
+    fn redeclared_args_keep_their_place_and_value() {
+        let mut args = StageArgs::default();
+        args.declare("foo", Some("bar".into()));
+        args.declare("bar", Some("123".into()));
+        args.declare("foo", Some("bar2".into()));
+        args.declare("bar", None);
+        let got: Vec<_> = args.iter().collect();
+        assert_eq!(got, [("foo", Some("bar2")), ("bar", Some("123"))]);
     }
 }

@@ -19,11 +19,17 @@ pub(crate) fn workdir(
     let c = &mut st.out.config.config;
     let path = join_workdir(c.working_dir.as_deref(), dir);
     c.working_dir = Some(path.clone());
+    // BuildKit's history names the resulting path, without a builder suffix.
+    let text = format!("WORKDIR {path}");
+    if path == "/" {
+        // BuildKit (dispatchWorkdir) makes nothing for `/`: no op, no layer.
+        super::meta::record(st, &text);
+        return Ok(());
+    }
     let user = c.user.clone().unwrap_or_default();
     let step = shared.step(st, ins.location.start_line, &ins.source);
     let op = OpKind::Workdir(WorkdirOp { path, user });
     let v = shared.add(op, vec![st.out.vertex], &st.name, step);
-    // History says "WORKDIR /app" without a builder suffix, as BuildKit writes it.
-    push_fs(st, v, ins.source.clone());
+    push_fs(st, v, text);
     Ok(())
 }

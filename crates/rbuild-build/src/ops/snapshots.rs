@@ -64,8 +64,9 @@ fn unpack(
 
 /// Turns `dir` (a step's changes, in overlay format) into a layer on top of `parent`.
 ///
-/// No `dir`, or an empty one, makes no layer; BuildKit likewise records such steps as empty
-/// layers.
+/// No `dir` makes no layer. An empty `dir` makes an empty layer (a tar of nothing): BuildKit
+/// exports a layer for every RUN, COPY, ADD and WORKDIR op, whether it changed anything
+/// or not (testExportedHistory: `RUN ls` is a layer), and history tools count them.
 pub fn commit_layer(
     rt: &Runtime,
     parent: &FsState,
@@ -73,11 +74,7 @@ pub fn commit_layer(
 ) -> Result<FsState, BuildError> {
     let mut next = parent.clone();
     let created = rt.step_time();
-    let empty = match dir {
-        None => true,
-        Some(d) => is_empty_dir(d).map_err(|e| layer_error(&d.display().to_string(), e))?,
-    };
-    let Some(dir) = dir.filter(|_| !empty) else {
+    let Some(dir) = dir else {
         next.steps.push(StepRecord {
             layer: false,
             created,
@@ -104,8 +101,4 @@ pub fn commit_layer(
             .commit_verified_snapshot(&chain, dir.to_path_buf(), &diff_id)?;
     }
     Ok(next)
-}
-
-fn is_empty_dir(dir: &Path) -> std::io::Result<bool> {
-    Ok(std::fs::read_dir(dir)?.next().is_none())
 }

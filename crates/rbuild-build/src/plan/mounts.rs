@@ -76,6 +76,19 @@ pub enum RunMount {
         /// File group.
         gid: u32,
     },
+    /// A file the Dockerfile itself holds, shown read-only in directory `target`: a RUN
+    /// heredoc starting with `#!` becomes `/dev/pipes/<name>`, run by its interpreter (as
+    /// BuildKit's dispatchRun does it).
+    Inline {
+        /// Absolute path of the directory holding the file.
+        target: String,
+        /// The file's name in it.
+        name: String,
+        /// Its content.
+        content: String,
+        /// Its mode.
+        mode: u32,
+    },
     /// `type=ssh`: an agent socket forwarded from `--ssh`.
     Ssh {
         /// The `--ssh` id.
@@ -100,6 +113,7 @@ impl RunMount {
             RunMount::Bind { target, .. }
             | RunMount::Cache { target, .. }
             | RunMount::Tmpfs { target, .. }
+            | RunMount::Inline { target, .. }
             | RunMount::Ssh { target, .. } => Some(target),
             RunMount::Secret { target, .. } => target.as_deref(),
         }
@@ -111,6 +125,7 @@ impl RunMount {
             RunMount::Bind { .. } => "bind",
             RunMount::Cache { .. } => "cache",
             RunMount::Tmpfs { .. } => "tmpfs",
+            RunMount::Inline { .. } => "inline",
             RunMount::Secret { .. } => "secret",
             RunMount::Ssh { .. } => "ssh",
         }

@@ -135,7 +135,11 @@ pub(crate) fn expose(node: &Node) -> Result<Command, ErrorKind> {
             validate_port(p).map_err(InstructionError::Port)?;
         }
     }
-    Ok(Command::Expose(node.args.clone()))
+    // BuildKit's parseExpose sorts the words as written (bytewise), before expansion; its
+    // history lists the ports in that order (`EXPOSE [1234/udp 2375/tcp 5000/tcp]`).
+    let mut ports = node.args.clone();
+    ports.sort();
+    Ok(Command::Expose(ports))
 }
 
 /// Checks `port`, `port/proto`, `start-end` and `start-end/proto` (tcp, udp, sctp).

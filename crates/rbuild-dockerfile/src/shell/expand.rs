@@ -19,7 +19,7 @@ pub fn expand_command(cmd: &Command, lexer: &Lexer, env: &dyn Env) -> Result<Com
         Command::Copy(c) => Command::Copy(CopyCmd {
             sources: sources(&c.sources, lexer, env)?,
             dest: w(&c.dest)?,
-            from: opt(&c.from)?,
+            // `--from` is never expanded: BuildKit refuses a value expansion would change.
             chown: opt(&c.chown)?,
             chmod: opt(&c.chmod)?,
             exclude: all(&c.exclude)?,

@@ -20,7 +20,8 @@ pub fn cache_key(
     rt: &Runtime,
     inputs: &[CacheKey],
 ) -> Result<(CacheKey, Components), BuildError> {
-    let mut kb = KeyBuilder::new("run", 1);
+    // Version 2: a RUN that changes nothing is an empty layer (version 1 made none).
+    let mut kb = KeyBuilder::new("run", 2);
     if let Some(parent) = inputs.first() {
         kb = kb.key("parent", parent);
     }
@@ -90,6 +91,14 @@ fn mount_component(
             )
         }
         RunMount::Tmpfs { size, .. } => kb.str(&name, &format!("tmpfs size={size:?}")),
+        RunMount::Inline {
+            name: file,
+            content,
+            mode,
+            ..
+        } => kb
+            .str(&name, &format!("inline {file} mode={mode:o}"))
+            .str(&format!("{name}:content"), content),
         RunMount::Secret {
             id, env, required, ..
         } => kb.str(

@@ -58,10 +58,30 @@ pub fn prepare(
                 size: *size,
             }),
             RunMount::Secret { .. } => secret(&mut p, m, meta, rt)?,
+            RunMount::Inline {
+                target,
+                name,
+                content,
+                mode,
+            } => {
+                let shown = inline(&dir, name, content, *mode)
+                    .map_err(|e| meta.error(format!("mount {target}: {e}")))?;
+                p.specs.push(bind(shown, target, true));
+            }
             RunMount::Ssh { .. } => ssh(&mut p, &op.env, m, meta, rt, &dir)?,
         }
     }
     Ok(p)
+}
+
+/// `dir` holding one file `name`: what an inline mount shows.
+fn inline(dir: &Path, name: &str, content: &str, mode: u32) -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir)?;
+    let file = dir.join(name);
+    std::fs::write(&file, content)?;
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode))?;
+    Ok(dir.to_path_buf())
 }
 
 fn bind(source: PathBuf, target: &str, readonly: bool) -> MountSpec {
