@@ -180,7 +180,8 @@ fn parse_errors_name_the_line() {
 
 /// WORKDIR makes its directory as BuildKit's mkdir step does (checked against docker 20.10's
 /// BuildKit: `USER 1000:1000` + `WORKDIR /w/x` gave 1000:1000 on both): missing directories
-/// are owned by the USER in effect, an existing one is left alone and adds no layer, and a
+/// are owned by the USER in effect, an existing one is left alone (and, as BuildKit's mkdir
+/// op, still makes a layer, an empty one: this test said "no layer" before issue 19), and a
 /// WORKDIR no later step uses still exists in the image.
 #[test]
 fn workdir_is_made_as_the_user_in_effect() {
@@ -219,8 +220,8 @@ WORKDIR /unused/dir\n";
     };
     assert!(layer_of("WORKDIR /w/x"));
     assert!(
-        !layer_of("WORKDIR /exist"),
-        "an existing directory adds no layer"
+        layer_of("WORKDIR /exist"),
+        "BuildKit: every WORKDIR but / is a layer"
     );
     assert!(layer_of("WORKDIR /unused/dir"));
 }

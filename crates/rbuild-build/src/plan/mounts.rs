@@ -76,7 +76,8 @@ pub enum RunMount {
         /// File group.
         gid: u32,
     },
-    /// A file the Dockerfile itself holds, shown read-only in directory `target`: a RUN
+    /// A file the Dockerfile itself holds, shown in directory `target` (BuildKit's is
+    /// read-only; here writable, as read-only binds are noexec, its writes dropped): a RUN
     /// heredoc starting with `#!` becomes `/dev/pipes/<name>`, run by its interpreter (as
     /// BuildKit's dispatchRun does it).
     Inline {

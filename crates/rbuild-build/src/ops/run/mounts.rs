@@ -66,7 +66,9 @@ pub fn prepare(
             } => {
                 let shown = inline(&dir, name, content, *mode)
                     .map_err(|e| meta.error(format!("mount {target}: {e}")))?;
-                p.specs.push(bind(shown, target, true));
+                // Writable: the sandbox remounts read-only binds noexec, and the file must
+                // run. Writes land in this step's scratch dir and are dropped with it.
+                p.specs.push(bind(shown, target, false));
             }
             RunMount::Ssh { .. } => ssh(&mut p, &op.env, m, meta, rt, &dir)?,
         }
