@@ -151,6 +151,8 @@ def rbuild_command(opts, case: Case, ctx: Path, work: Path, out: Path, no_cache:
         cmd += [f"--{k}", v]
     for k, v in b.get("labels", {}).items():
         cmd += ["--label", f"{k}={v}"]
+    if isinstance(b.get("no_cache"), str):  # stages: BuildKit's no-cache=s1,s2
+        cmd += ["--no-cache-filter", b["no_cache"]]
     cmd += shared_flags(case, work, no_cache)
     return cmd + ["-o", f"type=oci,dest={out}", b.get("context", str(ctx))]
 
@@ -181,6 +183,8 @@ def buildctl_command(opts, case: Case, ctx: Path, work: Path, out: Path, no_cach
         cmd += ["--opt", f"{k}={v}"]
     for k, v in b.get("labels", {}).items():
         cmd += ["--opt", f"label:{k}={v}"]
+    if isinstance(b.get("no_cache"), str):
+        cmd += ["--opt", f"no-cache={b['no_cache']}"]
     cmd += shared_flags(case, work, no_cache)
     return cmd + ["--output", f"type=oci,dest={out}"]
 
@@ -192,7 +196,7 @@ def shared_flags(case: Case, work: Path, no_cache: bool) -> list:
         flags += ["--secret", f"id={sid},src={path}"]
     if case.build.get("ssh"):
         flags += ["--ssh", f"default={ssh_agent(work)}"]
-    return flags + (["--no-cache"] if no_cache else [])
+    return flags + (["--no-cache"] if no_cache is True else [])
 
 
 BUILDERS = {"rbuild": rbuild_command, "buildctl": buildctl_command}
@@ -628,7 +632,8 @@ def build_befores(opts, case: Case, ctx: Path, work: Path) -> list:
                 image = read_oci(archive, case.build.get("platform", ""))
             except (OSError, KeyError, ValueError, tarfile.TarError) as e:
                 return [f"before-build {i}: cannot read the exported image: {e}"]
-            problems = [f"before-build {i}: {p}" for want in step.get("file", []) for p in check_file(image.fs, want)]
+            problems = [f"before-build {i}: {p}" for want in step.get("file", [])
+                        for p in check_file(image.fs, want) + check_same(image.fs, want, case.befores)]
             if problems:
                 return problems
             case.befores.append(image)
