@@ -52,6 +52,7 @@ class Case:
         self.build = self.spec.get("build", {})
         self.expect = self.spec.get("expect", {})
         self.befores = []  # the images of the [[before]] builds, once built
+        self.layouts = {}  # [[before]] oci_layout name: (its directory, its manifest's digest)
 
     @property
     def status(self) -> str:
@@ -116,7 +117,7 @@ KNOWN = {
     "config": {"pointer", "equals", "absent"},
     # [[before]]: an earlier build: [build] keys it changes, `dir` (a case directory that
     # replaces context/ for it) and `file` (expectations on its image).
-    "before": {"dir", "file", "target", "args", "platform", "no_cache", "opts"},
+    "before": {"dir", "file", "oci_layout", "target", "args", "platform", "no_cache", "opts"},
     "history": {"index", "created_by", "empty_layer"},
 }
 
@@ -146,6 +147,9 @@ def rbuild_command(opts, case: Case, ctx: Path, work: Path, out: Path, no_cache:
     if "platform" in b:
         cmd += ["--platform", b["platform"]]
     for name, src in named_contexts(case, work).items():
+        layout = case.layouts.get(src.removeprefix("oci-layout://")) if src.startswith("oci-layout://") else None
+        if layout:
+            src = f"oci-layout://{layout[0]}@{layout[1]}"
         cmd += ["--build-context", f"{name}={src}"]
     for k, v in b.get("opts", {}).items():
         cmd += [f"--{k}", v]
@@ -175,7 +179,11 @@ def buildctl_command(opts, case: Case, ctx: Path, work: Path, out: Path, no_cach
     if "platform" in b:
         cmd += ["--opt", f"platform={b['platform']}"]
     for name, src in named_contexts(case, work).items():
-        if "://" in src:
+        layout_name = src.removeprefix("oci-layout://")
+        if src.startswith("oci-layout://") and layout_name in case.layouts:
+            path, digest = case.layouts[layout_name]
+            cmd += ["--oci-layout", f"{layout_name}={path}", "--opt", f"context:{name}={src}@{digest}"]
+        elif "://" in src:
             cmd += ["--opt", f"context:{name}={src}"]
         else:
             cmd += ["--local", f"{name}={src}", "--opt", f"context:{name}=local:{name}"]
@@ -637,11 +645,21 @@ def build_befores(opts, case: Case, ctx: Path, work: Path) -> list:
             if problems:
                 return problems
             case.befores.append(image)
+            if "oci_layout" in step:
+                case.layouts[step["oci_layout"]] = unpack_layout(archive, work / f"layout-{i}")
     finally:
         case.build = main_build
     if any("dir" in step for step in case.spec.get("before", [])):
         replace_dir(ctx, case.path / "context")  # as copied: setup.sh is not run again
     return []
+
+
+def unpack_layout(archive: Path, dest: Path) -> tuple:
+    """The OCI archive unpacked as a layout directory: (its path, the digest index.json names)."""
+    with tarfile.open(archive) as tar:
+        tar.extractall(dest, filter="data")
+    index = json.loads((dest / "index.json").read_text())
+    return str(dest), index["manifests"][0]["digest"]
 
 
 def replace_dir(ctx: Path, source: Path):
