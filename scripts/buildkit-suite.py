@@ -52,6 +52,7 @@ class Case:
         self.build = self.spec.get("build", {})
         self.expect = self.spec.get("expect", {})
         self.befores = []  # the images of the [[before]] builds, once built
+        self.http_url = ""  # the case's http server, while it runs
         self.layouts = {}  # [[before]] oci_layout name: (its directory, its manifest's digest)
 
     @property
@@ -597,6 +598,7 @@ def start_server(case: Case, work: Path, ctx: Path):
     else:
         served.mkdir()
     server = buildkit_suite_http.Server(served, case.build.get("http_last_modified", True))
+    case.http_url = server.url
     dockerfile = ctx / case.build.get("dockerfile", "Dockerfile")
     if dockerfile.is_file():
         fill_in_url(dockerfile, server.url)
@@ -628,7 +630,7 @@ def build_befores(opts, case: Case, ctx: Path, work: Path) -> list:
     try:
         for i, step in enumerate(case.spec.get("before", [])):
             if "dir" in step:
-                replace_dir(ctx, case.path / step["dir"])
+                replace_dir(case, ctx, case.path / step["dir"])
             # The step's own target/args/platform/no_cache/opts, not the checked build's.
             shared = {k: v for k, v in main_build.items() if k not in KNOWN["before"]}
             case.build = {**shared, **{k: v for k, v in step.items() if k not in ("dir", "file")}}
@@ -650,7 +652,7 @@ def build_befores(opts, case: Case, ctx: Path, work: Path) -> list:
     finally:
         case.build = main_build
     if any("dir" in step for step in case.spec.get("before", [])):
-        replace_dir(ctx, case.path / "context")  # as copied: setup.sh is not run again
+        replace_dir(case, ctx, case.path / "context")  # setup.sh is not run again
     return []
 
 
@@ -662,10 +664,14 @@ def unpack_layout(archive: Path, dest: Path) -> tuple:
     return str(dest), index["manifests"][0]["digest"]
 
 
-def replace_dir(ctx: Path, source: Path):
-    """The build context directory `ctx` becomes a copy of `source`, at the same path."""
+def replace_dir(case: Case, ctx: Path, source: Path):
+    """The build context directory `ctx` becomes a copy of `source`, at the same path (with the
+    case's server URL for {{HTTP}} in its Dockerfile)."""
     shutil.rmtree(ctx)
     shutil.copytree(source, ctx, symlinks=True)
+    dockerfile = ctx / case.build.get("dockerfile", "Dockerfile")
+    if case.http_url and dockerfile.is_file():
+        fill_in_url(dockerfile, case.http_url)
 
 
 def build(opts, case: Case, ctx: Path, work: Path, archive: Path, no_cache: bool):
