@@ -35,12 +35,13 @@ impl DestCache {
     /// The image path `dest` is written to: its parents resolved with `lookup`, the last
     /// component kept as is (a COPY replaces a symlink rather than writing through it).
     ///
-    /// `lookup` follows symlinks of an image path and returns where it leads when that is a
-    /// directory, `None` otherwise.
+    /// `lookup` follows the symlinks of an image path, dangling ones too (BuildKit writes
+    /// `COPY f /link/` to wherever `link` points, creating it), and returns where it leads and
+    /// whether that is a directory of the image; `None` if it cannot be resolved.
     pub fn resolve(
         &mut self,
         dest: &str,
-        lookup: &mut impl FnMut(&str) -> Option<String>,
+        lookup: &mut impl FnMut(&str) -> Option<(String, bool)>,
     ) -> String {
         let comps = clean_components(dest);
         let Some((last, parents)) = comps.split_last() else {
@@ -50,11 +51,21 @@ impl DestCache {
         join(&dir.rel, last)
     }
 
+    /// The image path of the directory `dest`, every component resolved with `lookup`: where
+    /// a directory source is copied to, which BuildKit resolves through a last symlink too.
+    pub fn resolve_dir(
+        &mut self,
+        dest: &str,
+        lookup: &mut impl FnMut(&str) -> Option<(String, bool)>,
+    ) -> String {
+        self.dir(&clean_components(dest), lookup).rel
+    }
+
     /// Resolves the directory `comps`, starting from its deepest prefix already known.
     fn dir(
         &mut self,
         comps: &[String],
-        lookup: &mut impl FnMut(&str) -> Option<String>,
+        lookup: &mut impl FnMut(&str) -> Option<(String, bool)>,
     ) -> Resolved {
         let mut known = Resolved {
             rel: String::new(),
@@ -77,10 +88,7 @@ impl DestCache {
                 None
             };
             known = match found {
-                Some(rel) => Resolved {
-                    rel,
-                    in_image: true,
-                },
+                Some((rel, in_image)) => Resolved { rel, in_image },
                 None => Resolved {
                     rel: candidate,
                     in_image: false,
@@ -104,11 +112,13 @@ fn join(base: &str, name: &str) -> String {
 mod tests {
     use super::*;
 
-    /// An image with `/app` a directory, `/lib` a link to `/usr/lib`, `/etc/passwd` a file.
-    fn image(path: &str) -> Option<String> {
+    /// An image with `/app` a directory, `/lib` a link to `/usr/lib`, `/etc/passwd` a file,
+    /// `/gone` a link to the missing `/tmp/target`.
+    fn image(path: &str) -> Option<(String, bool)> {
         match path {
-            "app" | "usr" | "usr/lib" | "etc" => Some(path.to_string()),
-            "lib" => Some("usr/lib".to_string()),
+            "app" | "usr" | "usr/lib" | "etc" => Some((path.to_string(), true)),
+            "lib" => Some(("usr/lib".to_string(), true)),
+            "gone" => Some(("tmp/target".to_string(), false)),
             _ => None,
         }
     }
@@ -142,6 +152,13 @@ mod tests {
         let (out, asked) = resolve_all(&["lib/x/y", "lib/z", "lib", "/./etc/../lib/a"]);
         assert_eq!(out, vec!["usr/lib/x/y", "usr/lib/z", "lib", "usr/lib/a"]);
         assert_eq!(asked, vec!["lib", "usr/lib/x"]);
+    }
+
+    #[test]
+    fn dangling_links_lead_where_they_point() {
+        let (out, asked) = resolve_all(&["gone/f", "gone/sub/g"]);
+        assert_eq!(out, vec!["tmp/target/f", "tmp/target/sub/g"]);
+        assert_eq!(asked, vec!["gone"]);
     }
 
     #[test]

@@ -7,10 +7,12 @@
 
 use std::fs::{File, Metadata, Permissions};
 use std::io;
-use std::os::unix::fs::{fchown, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{fchown, lchown, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
-use rustix::fs::{futimens, Timespec, Timestamps};
+use rustix::fs::{
+    futimens, mknodat, utimensat, AtFlags, FileType, Mode, Timespec, Timestamps, CWD,
+};
 use rustix::io::Errno;
 
 /// The most one `copy_file_range` call is asked to move (as std does).
@@ -43,6 +45,51 @@ pub fn copy_file(
     to.set_permissions(Permissions::from_mode(mode))?;
     futimens(&to, &times(meta))?;
     Ok(())
+}
+
+/// Creates `target` (which must not exist) as a copy of the special file described by `meta`:
+/// FIFOs and device nodes are made anew (a device with the source's numbers), a socket becomes
+/// an empty regular file, as BuildKit makes of one (its context transfer clears the socket
+/// bit and sends no data; its copier strips the socket type before `mknod`). Owner, mode
+/// and times as [`copy_file`].
+pub fn copy_special(
+    target: &Path,
+    meta: &Metadata,
+    mode: u32,
+    owner: (u32, u32),
+) -> io::Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    let ft = meta.file_type();
+    let node = if ft.is_fifo() {
+        Some((FileType::Fifo, 0))
+    } else if ft.is_char_device() {
+        Some((FileType::CharacterDevice, meta.rdev()))
+    } else if ft.is_block_device() {
+        Some((FileType::BlockDevice, meta.rdev()))
+    } else {
+        None
+    };
+    let Some((kind, dev)) = node else {
+        let f = File::options()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(target)?;
+        fchown(&f, Some(owner.0), Some(owner.1))?;
+        f.set_permissions(Permissions::from_mode(mode))?;
+        return Ok(futimens(&f, &times(meta))?);
+    };
+    mknodat(CWD, target, kind, Mode::from_raw_mode(0o600), dev)?;
+    lchown(target, Some(owner.0), Some(owner.1))?;
+    // Not through a descriptor: opening a FIFO blocks. chown clears setuid bits: mode last.
+    std::fs::set_permissions(target, Permissions::from_mode(mode))?;
+    Ok(utimensat(
+        CWD,
+        target,
+        &times(meta),
+        AtFlags::SYMLINK_NOFOLLOW,
+    )?)
 }
 
 /// Moves the data in the kernel, falling back to read/write where it cannot.

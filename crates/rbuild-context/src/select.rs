@@ -40,9 +40,9 @@ pub enum SelectError {
     /// A source escapes the context.
     #[error("forbidden path outside the build context: {0}")]
     Outside(String),
-    /// Several sources need a directory destination.
-    #[error("when using COPY with more than one source file, the destination must be a directory and end with a /")]
-    DestNotDir,
+    /// A directory source after a file source made the destination a file.
+    #[error("cannot copy to non-directory: /{0}")]
+    DestNotDir(String),
     /// A malformed glob.
     #[error(transparent)]
     Pattern(#[from] pattern::BadPattern),
@@ -104,48 +104,80 @@ pub fn plan_map<T: Send, F: Fn(CopyItem) -> T + Sync>(
     map: &F,
 ) -> Result<Vec<T>, SelectError> {
     let roots = roots(tree, sources, exclude, opts)?;
-    let many = sources.len() > 1 || roots.len() > 1 || opts.parents;
-    if many && !dest_is_dir {
-        return Err(SelectError::DestNotDir);
-    }
     let dest = clean_components(dest).join("/");
+    // `--parents` copies a directory (the pivot, or the root) filtered by the sources.
+    let mut state = if dest_is_dir || opts.parents {
+        DestState::Dir
+    } else {
+        DestState::Open
+    };
     let mut items = Vec::new();
     let mut made = BTreeSet::new();
     for Root { kept, name, found } in roots {
-        let target = match (opts.parents, dest_is_dir) {
+        let is_dir = found.meta.is_dir();
+        let target = match (opts.parents, state) {
             (true, _) => {
                 let mut parents = Vec::new();
                 parent_items(tree, &found.rel, &kept, &dest, &mut made, &mut parents);
                 items.extend(parents.into_iter().map(map));
                 join(&dest, &kept)
             }
-            (false, true) if !found.meta.is_dir() => join(&dest, &name),
+            (false, DestState::Dir) if !is_dir => join(&dest, &name),
+            (false, DestState::File) if is_dir => return Err(SelectError::DestNotDir(dest)),
             _ => dest.clone(),
         };
-        if found.meta.is_dir() {
-            if opts.parents && !kept.is_empty() && made.insert(target.clone()) {
+        state = match (state, is_dir) {
+            (DestState::Dir, _) | (_, true) => DestState::Dir,
+            _ => DestState::File,
+        };
+        if !is_dir {
+            items.push(map(CopyItem {
+                source: found,
+                dest: target,
+                top: true,
+            }));
+            continue;
+        }
+        if opts.parents && !kept.is_empty() {
+            if made.insert(target.clone()) {
                 items.push(map(CopyItem {
                     source: found.clone(),
                     dest: target.clone(),
                     top: false,
                 }));
             }
-            let w = Walk {
-                tree,
-                exclude,
-                opts,
-                map,
-            };
-            w.walk(&found.rel, &target, "", &mut items);
         } else {
+            // The destination exists after a directory is copied, even if nothing in the
+            // directory was (`ADD --exclude=* dir /d` makes an empty `/d` in BuildKit).
             items.push(map(CopyItem {
-                source: found,
-                dest: target,
+                source: found.clone(),
+                dest: target.clone(),
                 top: true,
             }));
         }
+        let w = Walk {
+            tree,
+            exclude,
+            opts,
+            map,
+        };
+        w.walk(&found.rel, &target, "", &mut items);
     }
     Ok(items)
+}
+
+/// What the sources copied so far made of the destination. BuildKit copies each source, and
+/// each match of a wildcard, on its own into the destination as it then is: into it if it is
+/// a directory (by a trailing `/`, in the image, or made so by a directory copied before),
+/// else onto it, so that several files copied to `/d` leave the last one as `/d`.
+#[derive(Clone, Copy, PartialEq)]
+enum DestState {
+    /// A directory: files go into it, directories' contents merge into it.
+    Dir,
+    /// Not known to be a directory: a file is written as it, a directory's contents make it.
+    Open,
+    /// A file this step wrote: a directory cannot be copied onto it.
+    File,
 }
 
 /// One expanded source: the path kept under the destination, its file name, and the entry.
@@ -155,7 +187,9 @@ struct Root {
     found: Found,
 }
 
-/// Expands every source, dropping matches `--exclude` names, and computes their kept paths.
+/// Expands every source and computes their kept paths. `--exclude` applies beneath each
+/// source, never to the source itself: BuildKit matches paths relative to it. With
+/// `--parents` BuildKit copies from the pivot, so there a source's kept path is matched.
 fn roots(
     tree: &Tree,
     sources: &[String],
@@ -167,16 +201,16 @@ fn roots(
         let pivot = pivot_prefix(s);
         for (rel, found) in expand_named(tree, s, exclude)? {
             let name = rel.rsplit('/').next().unwrap_or_default().to_string();
-            if opts
-                .excludes
-                .is_some_and(|m| !name.is_empty() && m.excluded(&name))
-            {
-                continue;
-            }
             let kept = rel
                 .strip_prefix(&pivot)
                 .map_or(rel.as_str(), |r| r.trim_start_matches('/'))
                 .to_string();
+            let excluded = opts
+                .excludes
+                .is_some_and(|m| !kept.is_empty() && m.excluded(&kept));
+            if opts.parents && excluded {
+                continue;
+            }
             roots.push(Root { kept, name, found });
         }
     }
@@ -237,7 +271,10 @@ mod tests {
         let t = ctx();
         let tree = Tree::new(vec![t.path().into()]);
         let items = plan(&tree, &["src".into()], "/app/", true, &KeepAll).unwrap();
-        assert_eq!(dests(&items), vec!["app/a.txt", "app/sub", "app/sub/b.txt"]);
+        assert_eq!(
+            dests(&items),
+            vec!["app", "app/a.txt", "app/sub", "app/sub/b.txt"]
+        );
     }
 
     #[test]
@@ -248,6 +285,8 @@ mod tests {
         assert_eq!(dests(&items), vec!["x/main.rs"]);
         let items = plan(&tree, &["src/*.txt".into()], "/d/", true, &KeepAll).unwrap();
         assert_eq!(dests(&items), vec!["d/a.txt"]);
+        // As in BuildKit, a directory cannot follow a file onto a destination that is no
+        // directory; the other way round the file goes into the directory the first made.
         let err = plan(
             &tree,
             &["top.rs".into(), "src".into()],
@@ -255,7 +294,44 @@ mod tests {
             false,
             &KeepAll,
         );
-        assert!(matches!(err, Err(SelectError::DestNotDir)));
+        assert!(matches!(err, Err(SelectError::DestNotDir(_))));
+        let items = plan(
+            &tree,
+            &["src".into(), "top.rs".into()],
+            "/d",
+            false,
+            &KeepAll,
+        );
+        assert_eq!(
+            dests(&items.unwrap()),
+            vec!["d", "d/a.txt", "d/sub", "d/sub/b.txt", "d/top.rs"]
+        );
+        // Several files onto one name: each replaces the one before (BuildKit).
+        let items = plan(
+            &tree,
+            &["src/*.txt".into(), "top.rs".into()],
+            "/f",
+            false,
+            &KeepAll,
+        );
+        assert_eq!(dests(&items.unwrap()), vec!["f", "f"]);
+        // A wildcard matching nothing is no error; a missing plain path or a wildcard in a
+        // missing directory is.
+        let items = plan(
+            &tree,
+            &["top.rs".into(), "*.none".into()],
+            "/t",
+            false,
+            &KeepAll,
+        );
+        assert_eq!(dests(&items.unwrap()), vec!["t"]);
+        assert!(plan(&tree, &["*.none".into()], "/t", false, &KeepAll)
+            .unwrap()
+            .is_empty());
+        assert!(matches!(
+            plan(&tree, &["nodir/*.txt".into()], "/t", false, &KeepAll),
+            Err(SelectError::NotFound(_))
+        ));
         assert!(matches!(
             plan(&tree, &["nope".into()], "/d", false, &KeepAll),
             Err(SelectError::NotFound(_))
@@ -274,7 +350,7 @@ mod tests {
             p.starts_with("src")
         })
         .unwrap();
-        assert_eq!(dests(&items), vec!["top.rs"]);
+        assert_eq!(dests(&items), vec!["", "top.rs"]);
     }
 
     #[test]

@@ -26,6 +26,18 @@ pub struct Tree {
     layers: Vec<PathBuf>,
 }
 
+/// How far a walk through a tree's symlinks got.
+enum Walked {
+    /// Every component exists; the resolved components.
+    Found(Vec<String>),
+    /// `done` (resolved) exists up to its last component, which does not; `rest` is what
+    /// followed it, in reverse order.
+    Missing {
+        done: Vec<String>,
+        rest: Vec<String>,
+    },
+}
+
 /// Splits a path into clean components: `.` dropped, `..` clamped at the root.
 pub fn clean_components(path: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
@@ -117,6 +129,39 @@ impl Tree {
         follow_last: bool,
         visible: &dyn Fn(&str, bool) -> bool,
     ) -> Option<Found> {
+        let done = match self.follow(path, follow_last, visible)? {
+            Walked::Found(done) => done,
+            Walked::Missing { .. } => return None,
+        };
+        let rel = done.join("/");
+        if !rel.is_empty() && !visible(&rel, true) {
+            return None;
+        }
+        let (real, meta) = self.lookup_exact(&done)?;
+        Some(Found { rel, real, meta })
+    }
+
+    /// Where `path` leads, every symlink followed (dangling ones too) and never above the
+    /// root, as BuildKit's `RootPath` resolves a COPY destination: from the first component
+    /// that does not exist on, the rest is kept as written. `None` after too many links.
+    pub fn root_path(&self, path: &str) -> Option<String> {
+        let all = |_: &str, _: bool| true;
+        Some(match self.follow(path, true, &all)? {
+            Walked::Found(done) => done.join("/"),
+            Walked::Missing { mut done, rest } => {
+                done.extend(rest.into_iter().rev());
+                done.join("/")
+            }
+        })
+    }
+
+    /// Walks `path` component by component, following symlinks as `resolve_visible` says.
+    fn follow(
+        &self,
+        path: &str,
+        follow_last: bool,
+        visible: &dyn Fn(&str, bool) -> bool,
+    ) -> Option<Walked> {
         let mut pending: Vec<String> = clean_components(path);
         pending.reverse();
         let mut done: Vec<String> = Vec::new();
@@ -127,7 +172,12 @@ impl Tree {
             if !visible(&done.join("/"), last) {
                 return None;
             }
-            let (real, meta) = self.lookup_exact(&done)?;
+            let Some((real, meta)) = self.lookup_exact(&done) else {
+                return Some(Walked::Missing {
+                    done,
+                    rest: pending,
+                });
+            };
             if meta.file_type().is_symlink() && (!last || follow_last) {
                 hops += 1;
                 if hops > MAX_LINKS {
@@ -145,12 +195,7 @@ impl Tree {
                 pending.extend(more);
             }
         }
-        let rel = done.join("/");
-        if !rel.is_empty() && !visible(&rel, true) {
-            return None;
-        }
-        let (real, meta) = self.lookup_exact(&done)?;
-        Some(Found { rel, real, meta })
+        Some(Walked::Found(done))
     }
 
     /// The entries of the directory `rel` (already resolved: no symlink in it), sorted by
@@ -261,6 +306,22 @@ mod tests {
         assert_eq!(tree.resolve("up/dir/f", true).unwrap().rel, "real/dir/f");
         assert_eq!(tree.resolve("abs", false).unwrap().rel, "abs");
         assert!(tree.resolve("../../etc/passwd", true).is_none());
+    }
+
+    #[test]
+    fn root_path_follows_dangling_links_inside_the_root() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(t.path().join("real")).unwrap();
+        symlink("../tmp/target", t.path().join("gone")).unwrap();
+        symlink("/../../real", t.path().join("abs")).unwrap();
+        symlink("loop", t.path().join("loop")).unwrap();
+        let tree = Tree::new(vec![t.path().to_path_buf()]);
+        let rp = |p: &str| tree.root_path(p);
+        assert_eq!(rp("gone").as_deref(), Some("tmp/target"));
+        assert_eq!(rp("/gone/a/b").as_deref(), Some("tmp/target/a/b"));
+        assert_eq!(rp("abs/x").as_deref(), Some("real/x"));
+        assert_eq!(rp("new/dir").as_deref(), Some("new/dir"));
+        assert_eq!(rp("loop/x"), None);
     }
 
     #[test]

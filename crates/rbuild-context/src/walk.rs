@@ -141,7 +141,9 @@ mod tests {
             excludes,
         };
         let items = plan_with(&tree, &[".".into()], "/", true, exclude, opts).unwrap();
-        items.into_iter().map(|i| i.dest).collect()
+        // The first item is the source directory itself (the destination to make).
+        assert!(items[0].top && items[0].dest.is_empty());
+        items.into_iter().skip(1).map(|i| i.dest).collect()
     }
 
     #[test]
@@ -215,7 +217,8 @@ mod tests {
             &|i: CopyItem| (i.dest, i.top),
         );
         assert_eq!(plain, mapped.unwrap());
-        assert_eq!(plain[0], ("x/b".to_string(), false));
+        assert_eq!(plain[0], ("x".to_string(), true));
+        assert_eq!(plain[1], ("x/b".to_string(), false));
         assert_eq!(plain.last().unwrap(), &("x/e".to_string(), true));
     }
 }

@@ -13,7 +13,7 @@ use rustix::fs::{utimensat, AtFlags, CWD};
 
 use super::chmod::Chmod;
 use super::dest::DestCache;
-use super::fcopy::{copy_file, times};
+use super::fcopy::{copy_file, copy_special, times};
 use super::select::CopyItem;
 use super::tree::{clean_components, Tree};
 use super::upper::{Entry, Known, UpperState};
@@ -27,6 +27,21 @@ pub struct Attrs {
     pub mode: Option<Chmod>,
 }
 
+/// The mode of a directory a COPY creates that the image does not have, without `--chmod`.
+const DEFAULT_DIR_MODE: u32 = 0o755;
+
+impl Attrs {
+    /// The mode of the directories the step creates that the image does not have: BuildKit
+    /// (fsutil's `MkdirAll`) gives them an octal `--chmod`'s permission bits (setuid, setgid
+    /// and sticky dropped), and 0755 without one or with a symbolic one.
+    pub fn new_dir_mode(&self) -> u32 {
+        match &self.mode {
+            Some(Chmod::Octal(m)) => m & 0o777,
+            _ => DEFAULT_DIR_MODE,
+        }
+    }
+}
+
 /// Copies `items` into `upper`; parents missing from `upper` take their metadata from `lower`.
 pub fn write_items(
     items: &[CopyItem],
@@ -36,9 +51,19 @@ pub fn write_items(
 ) -> std::io::Result<()> {
     // A step's upper dir starts empty: then nothing in it needs an lstat.
     let fresh = fs::read_dir(upper).is_ok_and(|mut d| d.next().is_none());
-    let mut w = Writer::new(upper, lower, fresh, attrs.owner);
+    let mut w = Writer::new(upper, lower, fresh, attrs.owner, attrs.new_dir_mode());
     let mut dirs = Vec::new();
     for item in items {
+        if item.top && item.source.meta.is_dir() {
+            // A directory source: its destination is made (contents follow as items) and,
+            // as BuildKit restores it, takes the source's mtime.
+            let rel = w.dest_dir(&item.dest);
+            w.make_parents(&rel)?;
+            if !rel.is_empty() {
+                dirs.push((upper.join(&rel), item.source.meta.clone()));
+            }
+            continue;
+        }
         let rel = w.dest(&item.dest);
         w.make_parents(parent_of(&rel))?;
         w.copy_one(item, &rel, attrs)?;
@@ -55,14 +80,15 @@ pub fn write_items(
 
 /// Creates `rel` and its parents in `upper` (image path resolved through `lower`'s symlinks);
 /// new directories take their metadata from `lower` where it has them, else mode 0755 and
-/// `owner` (the `--chown` owner, or root). Returns the path.
+/// `owner` (the `--chown` owner, or root): BuildKit's unpacking of an ADD archive makes its
+/// destination so, whatever `--chmod` says. Returns the path.
 pub fn make_dirs(
     upper: &Path,
     rel: &str,
     lower: &Tree,
     owner: (u32, u32),
 ) -> std::io::Result<PathBuf> {
-    let mut w = Writer::new(upper, lower, false, owner);
+    let mut w = Writer::new(upper, lower, false, owner, DEFAULT_DIR_MODE);
     let rel = w.dest(rel);
     w.make_parents(&rel)?;
     Ok(upper.join(rel))
@@ -81,29 +107,39 @@ struct Writer<'a> {
     /// Owner of directories the step creates that the image does not have: BuildKit gives
     /// them the `--chown` owner (root without it); existing ones keep theirs.
     new_dir_owner: (u32, u32),
+    /// Their mode (see [`Attrs::new_dir_mode`]).
+    new_dir_mode: u32,
 }
 
 impl<'a> Writer<'a> {
-    fn new(upper: &'a Path, lower: &'a Tree, fresh: bool, new_dir_owner: (u32, u32)) -> Self {
+    fn new(
+        upper: &'a Path,
+        lower: &'a Tree,
+        fresh: bool,
+        new_dir_owner: (u32, u32),
+        new_dir_mode: u32,
+    ) -> Self {
         Writer {
             upper,
             lower,
             dests: DestCache::new(),
             state: UpperState::new(fresh),
             new_dir_owner,
+            new_dir_mode,
         }
     }
 
     /// Follows symlinks of existing parents in the image, as BuildKit resolves the destination.
     fn dest(&mut self, dest: &str) -> String {
         let lower = self.lower;
-        let mut lookup = |rel: &str| {
-            lower
-                .resolve(rel, true)
-                .filter(|f| f.meta.is_dir())
-                .map(|f| f.rel)
-        };
-        self.dests.resolve(dest, &mut lookup)
+        self.dests.resolve(dest, &mut |rel| image_dir(lower, rel))
+    }
+
+    /// [`dest`](Self::dest) with the last component followed too.
+    fn dest_dir(&mut self, dest: &str) -> String {
+        let lower = self.lower;
+        self.dests
+            .resolve_dir(dest, &mut |rel| image_dir(lower, rel))
     }
 
     /// What is at `rel` in the upper dir, from memory when the step knows, else from disk.
@@ -148,7 +184,7 @@ impl<'a> Writer<'a> {
                     apply_meta(&path, meta.mode() & 0o7777, (meta.uid(), meta.gid()))?;
                     set_mtime(&path, meta)?;
                 }
-                None => apply_meta(&path, 0o755, self.new_dir_owner)?,
+                None => apply_meta(&path, self.new_dir_mode, self.new_dir_owner)?,
             }
         }
         Ok(())
@@ -182,12 +218,22 @@ impl<'a> Writer<'a> {
             symlink(fs::read_link(&item.source.real)?, &target)?;
             lchown(&target, Some(attrs.owner.0), Some(attrs.owner.1))?;
             set_mtime(&target, meta)?;
-        } else {
+        } else if ft.is_file() {
             copy_file(&item.source.real, &target, meta, mode, attrs.owner)?;
+        } else {
+            copy_special(&target, meta, mode, attrs.owner)?;
         }
         self.state.set(rel, Entry::Other);
         Ok(())
     }
+}
+
+/// Where the image path `rel` leads (symlinks followed, dangling ones too, never out of the
+/// image) and whether that is a directory of the image.
+fn image_dir(lower: &Tree, rel: &str) -> Option<(String, bool)> {
+    let to = lower.root_path(rel)?;
+    let is_dir = lower.resolve(&to, false).is_some_and(|f| f.meta.is_dir());
+    Some((to, is_dir))
 }
 
 fn remove(path: &Path, entry: Entry) -> std::io::Result<()> {

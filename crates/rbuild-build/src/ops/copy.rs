@@ -8,6 +8,7 @@ mod gitssh;
 mod key;
 mod sources;
 
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use rbuild_context::archive;
@@ -73,15 +74,17 @@ impl<'a> CopyStep<'a> {
         let parent = inputs.first().cloned().unwrap_or_default();
         let store = &self.rt.store;
         let lower = Tree::new(ensure_snapshots(store, &parent)?);
-        let dest_is_dir = self.op.dest_is_dir
-            || self.op.sources.len() > 1
-            || lower
-                .resolve(&self.op.dest, true)
-                .is_some_and(|f| f.meta.is_dir());
+        // BuildKit resolves the destination through every symlink of the image, a last or
+        // dangling one too (`COPY f /link/` writes where `link` points), never outside it.
+        let dest = lower
+            .root_path(&self.op.dest)
+            .unwrap_or_else(|| self.op.dest.clone());
+        let dest_is_dir =
+            self.op.dest_is_dir || lower.resolve(&dest, true).is_some_and(|f| f.meta.is_dir());
         let scratch = store.scratch()?;
-        let mut items = self.select(inputs, dest_is_dir)?;
-        items.extend(self.inline_items(scratch.path(), dest_is_dir)?);
-        items.extend(self.remote_items(scratch.path(), dest_is_dir)?);
+        let mut items = self.select(inputs, &dest, dest_is_dir, scratch.path())?;
+        items.extend(self.inline_items(scratch.path(), &dest, dest_is_dir)?);
+        items.extend(self.remote_items(scratch.path(), &dest, dest_is_dir)?);
         let archives = self.split_archives(&mut items)?;
         let attrs = Attrs {
             owner: self.owner(&lower)?,
@@ -92,17 +95,22 @@ impl<'a> CopyStep<'a> {
         write_items(&items, &upper, &lower, &attrs)
             .map_err(|e| self.meta.error(format!("copy failed: {e}")))?;
         for (path, kind) in archives {
-            let target =
-                rbuild_context::write::make_dirs(&upper, &self.op.dest, &lower, attrs.owner)
-                    .and_then(|t| std::fs::create_dir_all(&t).map(|_| t))
-                    .map_err(|e| self.meta.error(format!("copy failed: {e}")))?;
+            let target = rbuild_context::write::make_dirs(&upper, &dest, &lower, attrs.owner)
+                .and_then(|t| std::fs::create_dir_all(&t).map(|_| t))
+                .map_err(|e| self.meta.error(format!("copy failed: {e}")))?;
             let owner = self.op.chown.is_some().then_some(attrs.owner);
             archive::extract(&path, kind, &target, owner).map_err(|e| self.meta.error(e))?;
         }
         commit_layer(self.rt, &parent, Some(&upper))
     }
 
-    fn select(&self, inputs: &[FsState], dest_is_dir: bool) -> Result<Vec<CopyItem>, BuildError> {
+    fn select(
+        &self,
+        inputs: &[FsState],
+        dest: &str,
+        dest_is_dir: bool,
+        scratch: &Path,
+    ) -> Result<Vec<CopyItem>, BuildError> {
         let paths = self.op.paths();
         if paths.is_empty() {
             return Ok(Vec::new());
@@ -111,8 +119,16 @@ impl<'a> CopyStep<'a> {
         let result = match &self.ctx {
             None => {
                 let src = inputs.get(1).cloned().unwrap_or_default();
-                let tree = Tree::new(ensure_snapshots(&self.rt.store, &src)?);
-                plan_with(&tree, &paths, &self.op.dest, dest_is_dir, &KeepAll, opts)
+                let mut layers = ensure_snapshots(&self.rt.store, &src)?;
+                if layers.is_empty() {
+                    // A stage with no layer (FROM scratch, nothing added) is an empty
+                    // directory to BuildKit: `COPY --from=it / /x` makes an empty `/x`.
+                    let empty = scratch.join("empty-source");
+                    std::fs::create_dir(&empty).map_err(|e| self.meta.error(e))?;
+                    layers.push(empty);
+                }
+                let tree = Tree::new(layers);
+                plan_with(&tree, &paths, dest, dest_is_dir, &KeepAll, opts)
             }
             Some(ctx) => {
                 // The key's walk planned a directory destination; reuse it when that holds.
@@ -121,7 +137,7 @@ impl<'a> CopyStep<'a> {
                     return Ok(items);
                 }
                 let tree = Tree::new(vec![ctx.dir.clone()]);
-                plan_with(&tree, &paths, &self.op.dest, dest_is_dir, &**ctx, opts)
+                plan_with(&tree, &paths, dest, dest_is_dir, &**ctx, opts)
             }
         };
         result.map_err(|e| self.meta.error(e))

@@ -47,10 +47,24 @@ pub(super) fn expand_named(
         .filter(|rel| rel.is_empty() || !exclude.excluded(rel))
         .filter_map(|rel| tree.resolve_visible(&rel, true, &visible).map(|f| (rel, f)))
         .collect();
-    if found.is_empty() {
+    // BuildKit copies nothing for a wildcard that matches nothing, but cannot list the
+    // directory before its first wildcard if that is missing.
+    if found.is_empty() && !(has_meta(source) && wildcard_base_exists(tree, source, &visible)) {
         return Err(SelectError::NotFound(source.to_string()));
     }
     Ok(found)
+}
+
+/// Whether the path before the first component with a wildcard exists.
+fn wildcard_base_exists(tree: &Tree, source: &str, visible: &dyn Fn(&str, bool) -> bool) -> bool {
+    let base: Vec<String> = clean_components(source)
+        .into_iter()
+        .take_while(|c| !has_meta(c))
+        .collect();
+    base.is_empty()
+        || tree
+            .resolve_visible(&base.join("/"), true, visible)
+            .is_some()
 }
 
 /// With `--parents`, the part of a source before a `/./` pivot is dropped from the kept path.

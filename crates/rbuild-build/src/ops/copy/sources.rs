@@ -63,6 +63,7 @@ impl CopyStep<'_> {
     pub(super) fn inline_items(
         &self,
         scratch: &Path,
+        dest: &str,
         dest_is_dir: bool,
     ) -> Result<Vec<CopyItem>, BuildError> {
         let dir = scratch.join("heredocs");
@@ -78,13 +79,14 @@ impl CopyStep<'_> {
             return Ok(Vec::new());
         }
         let tree = Tree::new(vec![dir]);
-        plan(&tree, &names, &self.op.dest, dest_is_dir, &KeepAll).map_err(|e| self.meta.error(e))
+        plan(&tree, &names, dest, dest_is_dir, &KeepAll).map_err(|e| self.meta.error(e))
     }
 
     /// Downloads and checkouts, each planned like a COPY from its own directory.
     pub(super) fn remote_items(
         &self,
         scratch: &Path,
+        dest: &str,
         dest_is_dir: bool,
     ) -> Result<Vec<CopyItem>, BuildError> {
         let mut items = Vec::new();
@@ -110,8 +112,7 @@ impl CopyStep<'_> {
             let tree = Tree::new(vec![root]);
             let dir = dest_is_dir || matches!(s, CopySource::Git(_));
             items.extend(
-                plan(&tree, &sources, &self.op.dest, dir, &KeepAll)
-                    .map_err(|e| self.meta.error(e))?,
+                plan(&tree, &sources, dest, dir, &KeepAll).map_err(|e| self.meta.error(e))?,
             );
         }
         Ok(items)

@@ -1,0 +1,251 @@
+//! COPY and ADD as BuildKit does them, each test named after the BuildKit integration test
+//! (frontend/dockerfile/*_test.go) whose Dockerfile and assertions it follows: modes of the
+//! parents `--chmod` creates, wildcards, exclusions, destinations through symlinks of the
+//! image, and special files in the context.
+
+#![allow(non_snake_case)] // test names carry the BuildKit test's name
+
+mod common;
+
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::Path;
+
+use common::context::{rootfs, sh, write};
+use common::Env;
+
+fn mode(root: &Path, p: &str) -> u32 {
+    std::fs::symlink_metadata(root.join(p)).unwrap().mode() & 0o7777
+}
+
+fn owner(root: &Path, p: &str) -> (u32, u32) {
+    let m = std::fs::symlink_metadata(root.join(p)).unwrap();
+    (m.uid(), m.gid())
+}
+
+fn read(root: &Path, p: &str) -> String {
+    std::fs::read_to_string(root.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"))
+}
+
+fn link(root: &Path, p: &str) -> String {
+    let target = std::fs::read_link(root.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
+    target.to_string_lossy().into_owned()
+}
+
+/// testCopyChmod: the directories `COPY --chmod=<octal>` creates take that mode (fsutil's
+/// MkdirAll gets it, without setuid/setgid/sticky) and the `--chown` owner; without `--chmod`
+/// or with a symbolic one they are 0755; directories the image has keep theirs.
+#[test]
+fn copy_chmod_creates_parents_with_its_mode__buildkit_testCopyChmod() {
+    let env = Env::new();
+    let ctx = tempfile::tempdir().unwrap();
+    let c = ctx.path();
+    write(&c.join("foo"), "foo-contents");
+    write(&c.join("bar"), "bar-contents");
+    write(&c.join("d/x"), "x");
+    let df = "FROM busybox:latest\n\
+COPY --chmod=0644 foo /\n\
+COPY --chmod=777 bar /baz\n\
+COPY --chmod=0 foo /foobis\n\
+COPY --chmod=777 foo /parent/foo\n\
+COPY --chmod=770 foo /parent/sub/foo\n\
+COPY --chmod=755 foo /footer\n\
+COPY --chmod=4750 --chown=7:8 foo /setuid/a/f\n\
+COPY --chmod=u+x foo /symbolic/a/f\n\
+COPY --chmod=700 foo /etc/newdir/f\n\
+COPY --chmod=711 d /newdest\n";
+    write(&c.join("Dockerfile"), df);
+    env.build_ok(c, "chmod:1", &[]);
+    let root = rootfs(&env, "chmod:1");
+    assert_eq!(mode(&root, "foo"), 0o644);
+    assert_eq!(mode(&root, "baz"), 0o777);
+    assert_eq!(mode(&root, "foobis"), 0);
+    assert_eq!(mode(&root, "parent"), 0o777);
+    assert_eq!(mode(&root, "parent/sub"), 0o770);
+    assert_eq!(mode(&root, "footer"), 0o755);
+    for d in ["setuid", "setuid/a"] {
+        assert_eq!((mode(&root, d), owner(&root, d)), (0o750, (7, 8)), "{d}");
+    }
+    assert_eq!(mode(&root, "setuid/a/f"), 0o4750);
+    assert_eq!(mode(&root, "symbolic"), 0o755);
+    assert_eq!(mode(&root, "symbolic/a"), 0o755);
+    assert_eq!(
+        mode(&root, "etc"),
+        0o755,
+        "an existing directory keeps its mode"
+    );
+    assert_eq!(mode(&root, "etc/newdir"), 0o700);
+    // The destination of a directory's contents is created like a parent.
+    assert_eq!(mode(&root, "newdest"), 0o711);
+    assert_eq!(mode(&root, "newdest/x"), 0o711);
+}
+
+/// testEmptyWildcard, testCopyWildcards and testDockerfileAddArchiveWildcard: each match of
+/// a wildcard (and each source) is copied on its own into the destination as it then is, so
+/// a destination without a trailing slash is fine: directories merge into it, archives
+/// unpack into it, and files written onto one name leave the last (moby/buildkit#1853). A
+/// wildcard that matches nothing copies nothing, also when nothing at all matches; a
+/// wildcard in a missing directory is an error.
+#[test]
+fn wildcards_copy_each_match_into_the_destination__buildkit_testCopyWildcards() {
+    let env = Env::new();
+    let ctx = tempfile::tempdir().unwrap();
+    let c = ctx.path();
+    write(&c.join("foo"), "contents0");
+    write(&c.join("sub/dir1/dir2/foo"), "foo-contents");
+    write(&c.join("sub/dir3/bar"), "bar-contents");
+    write(&c.join("a.txt"), "a");
+    write(&c.join("b.txt"), "b");
+    write(&c.join("tars/foo"), "content0");
+    write(&c.join("tars/bar"), "content1");
+    sh("tar -cf t.tar -C tars foo && tar -cf b.tar -C tars bar", c);
+    let df = "FROM busybox:latest\n\
+COPY foo nomatch* /\n\
+COPY nomatch* /none/\n\
+COPY sub/* /subdest\n\
+COPY *.txt /one.txt\n\
+ADD *.tar /dest\n";
+    write(&c.join("Dockerfile"), df);
+    env.build_ok(c, "wild:1", &[]);
+    let root = rootfs(&env, "wild:1");
+    assert_eq!(read(&root, "foo"), "contents0");
+    assert!(
+        !root.join("none").exists(),
+        "a wildcard matching nothing copies nothing"
+    );
+    assert_eq!(read(&root, "subdest/dir2/foo"), "foo-contents");
+    assert_eq!(read(&root, "subdest/bar"), "bar-contents");
+    assert_eq!(read(&root, "one.txt"), "b");
+    assert_eq!(read(&root, "dest/foo"), "content0");
+    assert_eq!(read(&root, "dest/bar"), "content1");
+
+    write(
+        &c.join("Dockerfile"),
+        "FROM busybox:latest\nCOPY nodir/*.txt /x/\n",
+    );
+    let out = env.build_fails(c, "wild:2", &[]);
+    assert!(out.contains("nodir/*.txt"), "{out}");
+}
+
+/// testExcludedFilesOnCopy (builder5 and builder6): `--exclude` applies beneath each source,
+/// never to the source itself, and a directory source whose every entry is excluded still
+/// makes the (empty) destination; a stage with nothing in it is an empty directory to
+/// `COPY --from=<stage> / /x`.
+#[test]
+fn exclude_everything_still_creates_the_destination__buildkit_testExcludedFilesOnCopy() {
+    let env = Env::new();
+    let ctx = tempfile::tempdir().unwrap();
+    let c = ctx.path();
+    for (p, body) in [
+        ("dir1/file-101.png", "2"),
+        ("dir1/file-102.txt", "3"),
+        ("dir2/file-201.pdf", "6"),
+        ("dir3/file-301.mp3", "9"),
+        ("dir3/file-302.mpeg", "10"),
+        ("dir4/file-401.txt", "11"),
+    ] {
+        write(&c.join(p), body);
+    }
+    std::os::unix::fs::symlink("file-401.txt", c.join("dir4/file-402.txt")).unwrap();
+    std::os::unix::fs::symlink("file-404.txt", c.join("dir4/file-403.txt")).unwrap();
+    let df = "FROM scratch AS empty\n\
+FROM busybox:latest\n\
+ADD --exclude=*.mp* --exclude=*.jpeg --exclude=*.png --exclude=*.pdf dir* /5\n\
+ADD --exclude=* dir* /6\n\
+COPY --exclude=dir* dir1 /7/\n\
+COPY --from=empty / /x\n";
+    write(&c.join("Dockerfile"), df);
+    env.build_ok(c, "excl:1", &[]);
+    let root = rootfs(&env, "excl:1");
+    let names = |d: &str| {
+        let mut v: Vec<String> = std::fs::read_dir(root.join(d))
+            .unwrap_or_else(|e| panic!("{d}: {e}"))
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        names("5"),
+        [
+            "file-102.txt",
+            "file-401.txt",
+            "file-402.txt",
+            "file-403.txt"
+        ]
+    );
+    assert_eq!(read(&root, "5/file-102.txt"), "3");
+    assert_eq!(link(&root, "5/file-402.txt"), "file-401.txt");
+    assert_eq!(link(&root, "5/file-403.txt"), "file-404.txt");
+    assert!(names("6").is_empty());
+    assert_eq!(names("7"), ["file-101.png", "file-102.txt"]);
+    assert!(names("x").is_empty());
+}
+
+/// testSymlinkDestination: `COPY foo /symlink/` where the image's `/symlink` is a dangling
+/// link to `../tmp/symlink-target` writes `/tmp/symlink-target/foo` (the link resolved inside
+/// the image, its `..` clamped at `/`, the missing directories made) and keeps the link.
+#[test]
+fn copy_writes_through_a_symlink_destination__buildkit_testSymlinkDestination() {
+    let env = Env::new();
+    let ctx = tempfile::tempdir().unwrap();
+    let c = ctx.path();
+    write(&c.join("foo"), "content0");
+    write(&c.join("bar"), "bar0");
+    std::fs::create_dir_all(c.join("links")).unwrap();
+    std::os::unix::fs::symlink("../tmp/symlink-target", c.join("links/symlink")).unwrap();
+    std::os::unix::fs::symlink("/data", c.join("links/tofile")).unwrap();
+    std::os::unix::fs::symlink("/newfile", c.join("links/dangling")).unwrap();
+    sh("tar -cf t.tar -C links .", c);
+    let df = "FROM busybox:latest\n\
+RUN echo old > /data\n\
+ADD t.tar /\n\
+COPY foo /symlink/\n\
+COPY bar /tofile\n\
+COPY bar /dangling\n";
+    write(&c.join("Dockerfile"), df);
+    env.build_ok(c, "symdest:1", &[]);
+    let root = rootfs(&env, "symdest:1");
+    assert_eq!(read(&root, "tmp/symlink-target/foo"), "content0");
+    assert_eq!(link(&root, "symlink"), "../tmp/symlink-target");
+    // Without a trailing slash the last link is followed too: its target is written.
+    assert_eq!(link(&root, "tofile"), "/data");
+    assert_eq!(read(&root, "data"), "bar0");
+    assert_eq!(link(&root, "dangling"), "/newfile");
+    assert_eq!(read(&root, "newfile"), "bar0");
+}
+
+/// testCopySocket: a socket in the context becomes an empty regular file (BuildKit's context
+/// transfer clears the socket bit and sends no data); FIFOs and device nodes are copied as
+/// they are (fsutil's DiskWriter makes them with mknod).
+#[test]
+fn copy_of_special_files_in_the_context__buildkit_testCopySocket() {
+    let env = Env::new();
+    let ctx = tempfile::tempdir().unwrap();
+    let c = ctx.path();
+    write(&c.join("Dockerfile"), "FROM scratch\nCOPY . /\n");
+    let sock = std::os::unix::net::UnixListener::bind(c.join("socket.sock")).unwrap();
+    sh(
+        "chmod 0640 socket.sock && mkfifo -m 0604 fifo && mknod -m 0600 null c 1 3",
+        c,
+    );
+    env.build_ok(c, "socket:1", &[]);
+    drop(sock);
+    let root = rootfs(&env, "socket:1");
+    let m = std::fs::symlink_metadata(root.join("socket.sock")).unwrap();
+    assert!(m.file_type().is_file(), "{:?}", m.file_type());
+    assert_eq!((m.len(), m.mode() & 0o7777), (0, 0o640));
+    let m = std::fs::symlink_metadata(root.join("fifo")).unwrap();
+    assert!(m.file_type().is_fifo());
+    assert_eq!(m.mode() & 0o7777, 0o604);
+    let m = std::fs::symlink_metadata(root.join("null")).unwrap();
+    assert!(m.file_type().is_char_device());
+    assert_eq!(m.rdev(), libc_makedev(1, 3));
+}
+
+/// The `dev_t` of a device's major and minor numbers (glibc's encoding).
+fn libc_makedev(major: u64, minor: u64) -> u64 {
+    ((major & 0xfffff000) << 32)
+        | ((major & 0xfff) << 8)
+        | ((minor & 0xffffff00) << 12)
+        | (minor & 0xff)
+}
