@@ -177,7 +177,7 @@ main() {
     push_busybox
     start_buildkitd
     log "buildkitd at $ADDR ($("$BUILDKIT_BIN/buildkitd" --version))"
-    PATH=$BUILDKIT_BIN:$PATH python3 "$REPO/scripts/buildkit-suite.py" run --builder buildctl --addr "$ADDR" "$@"
+    python3 "$REPO/scripts/buildkit-suite.py" run --builder buildctl --buildctl "$BUILDKIT_BIN/buildctl" --addr "$ADDR" "$@"
 }
 
 main "$@"
