@@ -16,6 +16,7 @@ import argparse
 import concurrent.futures
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -140,7 +141,11 @@ def ssh_agent(work: Path) -> str:
         return str(sock)
     key = work / "id_ed25519"
     run_quiet(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)])
-    run_quiet(["ssh-agent", "-a", str(sock)])
+    out = subprocess.run(["ssh-agent", "-s", "-a", str(sock)], check=True, capture_output=True, text=True).stdout
+    # `ssh-agent -k` finds the agent by SSH_AGENT_PID, which only this output tells.
+    pid = re.search(r"SSH_AGENT_PID=(\d+)", out)
+    if pid:
+        (work / "agent.pid").write_text(pid.group(1))
     env = dict(os.environ, SSH_AUTH_SOCK=str(sock))
     subprocess.run(["ssh-add", "-q", str(key)], env=env, check=True, capture_output=True)
     return str(sock)
@@ -148,9 +153,9 @@ def ssh_agent(work: Path) -> str:
 
 def stop_ssh_agent(work: Path):
     """Stops the agent `ssh_agent` started for this case, if any."""
-    sock = work / "agent.sock"
-    if sock.exists():
-        env = dict(os.environ, SSH_AUTH_SOCK=str(sock))
+    pid = work / "agent.pid"
+    if pid.exists():
+        env = dict(os.environ, SSH_AUTH_SOCK=str(work / "agent.sock"), SSH_AGENT_PID=pid.read_text())
         subprocess.run(["ssh-agent", "-k"], env=env, capture_output=True)
 
 
