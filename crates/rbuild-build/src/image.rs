@@ -89,9 +89,41 @@ pub fn finish_config(
             h
         })
         .collect();
+    fill_created(&mut config.history);
     config.rootfs.diff_ids = fs.diff_ids();
     config.created = latest;
     config
+}
+
+/// Gives every history entry a time, as BuildKit's exporter does (containerimage
+/// normalizeLayersAndHistory): an entry without one takes the latest time seen before it once
+/// an entry without a time was met, and entries before any time take the first time that
+/// follows an untimed entry (or, if every entry has one, nothing changes).
+fn fill_created(history: &mut [History]) {
+    let mut created: Option<String> = None;
+    let mut untimed = false;
+    for h in history.iter() {
+        match &h.created {
+            Some(t) => {
+                created = Some(t.clone());
+                if untimed {
+                    break;
+                }
+            }
+            None => untimed = true,
+        }
+    }
+    untimed = false;
+    for h in history.iter_mut() {
+        match &h.created {
+            Some(t) if untimed => created = Some(t.clone()),
+            Some(_) => {}
+            None => {
+                untimed = true;
+                h.created.clone_from(&created);
+            }
+        }
+    }
 }
 
 fn history_entry(
@@ -214,4 +246,37 @@ pub fn read_image(
         )));
     }
     Ok((m, c))
+}
+
+#[cfg(test)]
+#[allow(non_snake_case)] // test names carry BuildKit's Go test names
+mod tests {
+    use super::*;
+
+    fn entries(times: &[Option<&str>]) -> Vec<History> {
+        times
+            .iter()
+            .map(|t| History {
+                created: t.map(str::to_string),
+                ..History::default()
+            })
+            .collect()
+    }
+
+    fn times(h: &[History]) -> Vec<Option<&str>> {
+        h.iter().map(|h| h.created.as_deref()).collect()
+    }
+
+    #[test]
+    fn untimed_entries_take_buildkits_times__buildkit_testSourceDateEpochWithoutExporter() {
+        let mut h = entries(&[None, Some("t1")]);
+        fill_created(&mut h);
+        assert_eq!(times(&h), [Some("t1"), Some("t1")]);
+        let mut h = entries(&[Some("t0"), None, Some("t2"), None]);
+        fill_created(&mut h);
+        assert_eq!(times(&h), [Some("t0"), Some("t2"), Some("t2"), Some("t2")]);
+        let mut h = entries(&[None, None]);
+        fill_created(&mut h);
+        assert_eq!(times(&h), [None, None]);
+    }
 }

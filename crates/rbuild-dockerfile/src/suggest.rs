@@ -36,6 +36,44 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
+/// Every instruction keyword, as BuildKit's allInstructionNames lists them (upper case).
+const INSTRUCTIONS: &[&str] = &[
+    "ADD",
+    "ARG",
+    "CMD",
+    "COPY",
+    "ENTRYPOINT",
+    "ENV",
+    "EXPOSE",
+    "FROM",
+    "HEALTHCHECK",
+    "LABEL",
+    "MAINTAINER",
+    "ONBUILD",
+    "RUN",
+    "SHELL",
+    "STOPSIGNAL",
+    "USER",
+    "VOLUME",
+    "WORKDIR",
+];
+
+/// The instruction an unknown keyword was probably meant to be, as BuildKit suggests it
+/// (util/suggest, case-insensitive): within two edits, in the keyword's case when that is all
+/// lower or all upper case, else lower case. BuildKit walks a Go map, so among equally close
+/// instructions its choice varies; this takes the first alphabetically.
+pub(crate) fn instruction(word: &str) -> Option<String> {
+    let lower = word.to_lowercase();
+    let options: Vec<String> = INSTRUCTIONS.iter().map(|i| i.to_lowercase()).collect();
+    let refs: Vec<&str> = options.iter().map(String::as_str).collect();
+    let near = closest(&lower, &refs)?;
+    Some(if word == word.to_uppercase() && word != lower {
+        near.to_uppercase()
+    } else {
+        near.to_string()
+    })
+}
+
 /// The ` (did you mean x?)` tail BuildKit appends to an error, or nothing.
 pub(crate) fn hint(suggestion: &Option<String>) -> String {
     match suggestion {
@@ -45,6 +83,7 @@ pub(crate) fn hint(suggestion: &Option<String>) -> String {
 }
 
 #[cfg(test)]
+#[allow(non_snake_case)] // test names carry BuildKit's Go test names
 mod tests {
     use super::*;
 
@@ -54,6 +93,14 @@ mod tests {
         assert_eq!(edit_distance("", "abc"), 3);
         assert_eq!(edit_distance("typ", "type"), 1);
         assert_eq!(edit_distance("héllo", "hello"), 1, "by character, not byte");
+    }
+
+    #[test]
+    fn unknown_instructions_get_buildkits_hint__buildkit_testDockerfileInvalidInstruction() {
+        assert_eq!(instruction("FNTRYPOINT").as_deref(), Some("ENTRYPOINT"));
+        assert_eq!(instruction("fntrypoint").as_deref(), Some("entrypoint"));
+        assert_eq!(instruction("Fntrypoint").as_deref(), Some("entrypoint"));
+        assert_eq!(instruction("BADCMD"), None);
     }
 
     #[test]

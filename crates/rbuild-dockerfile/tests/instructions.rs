@@ -51,7 +51,11 @@ fn stages_and_meta_args() {
 #[test]
 fn errors_carry_locations() {
     let e = err("FROM a\nRUN x\nFOO bar\n");
-    assert_eq!(e.to_string(), "Dockerfile:3: unknown instruction: FOO");
+    // BuildKit's hint too (instructions/parse.go: suggest.WrapError over the instructions).
+    assert_eq!(
+        e.to_string(),
+        "Dockerfile:3: unknown instruction: FOO (did you mean FROM?)"
+    );
     assert_eq!(e.location, Some(Location::new(3, 3)));
     let e = err("FROM a\nCOPY --bogus=1 a b\n");
     assert_eq!(

@@ -50,6 +50,19 @@ pub fn global_args(
     warnings: &mut Vec<String>,
 ) -> Result<ArgScope, BuildError> {
     let mut scope = builtin_args(target, &req.build_platform);
+    // BuildKit's TARGETSTAGE: the --target as given, else the last stage's name, else
+    // "default"; --build-arg overrides every built-in (dockerfile2llb defaultArgs).
+    let last = df.stages.last().and_then(|s| s.name.clone());
+    let stage = req.target.clone().or(last).filter(|s| !s.is_empty());
+    scope.insert(
+        "TARGETSTAGE".to_string(),
+        stage.unwrap_or_else(|| "default".to_string()),
+    );
+    for (k, v) in scope.iter_mut() {
+        if let Some(given) = req.build_args.get(k) {
+            v.clone_from(given);
+        }
+    }
     for decl in &df.meta_args {
         if super::lint::looks_secret(&decl.name) {
             warnings.push(super::lint::secret_warning("ARG", &decl.name, None));

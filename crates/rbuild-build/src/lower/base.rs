@@ -29,21 +29,29 @@ pub(crate) fn start(shared: &mut Shared, index: usize) -> Result<StageState, Bui
         return Err(BuildError::at(line, msg));
     }
     let platform = stage_platform(shared, stage.platform.as_deref(), line)?;
+    let named = shared.input.request.named_contexts.get(&base).cloned();
+    let parent = select::stage_ref(&shared.names, &base, index).filter(|_| named.is_none());
+    let scratch = base.eq_ignore_ascii_case("scratch") && named.is_none();
+    let image_base = parent.is_none() && !scratch;
     let mut st = StageState {
         index,
         name: stage.name.clone().unwrap_or_default(),
-        total: stage.instructions.len() + 1,
+        total: super::stage::counted_steps(&stage.instructions, image_base),
         position: 0,
         out: empty_out(platform.clone()),
         cmd_set: false,
         env_index: HashMap::new(),
     };
     let text = format!("FROM {base}");
-    let step = shared.step(&mut st, line, &text);
-    if let Some(named) = shared.input.request.named_contexts.get(&base).cloned() {
+    let step = if image_base {
+        shared.step(&mut st, line, &text)
+    } else {
+        shared.uncounted_step(&st, line, &text)
+    };
+    if let Some(named) = named {
         return super::named::named_base(shared, st, (&base, named), step, line);
     }
-    if let Some(parent) = select::stage_ref(&shared.names, &base, index) {
+    if let Some(parent) = parent {
         st.out = shared.outs[parent]
             .clone()
             .ok_or_else(|| BuildError::at(line, "stage used before it was built"))?;
@@ -104,11 +112,27 @@ pub(crate) fn resolve_image(
     let input = shared.input;
     input
         .resolver
-        .resolve(input.store, word, platform)?
+        .resolve(input.store, word, platform)
+        .map_err(|e| at_line(e, word, line))?
         .ok_or_else(|| BuildError::BaseNotFound {
             line,
             image: word.to_string(),
         })
+}
+
+/// A resolver error (a failed pull) pointed at the line that names the image, as BuildKit's
+/// source map points at it; errors that name a line already keep theirs.
+fn at_line(e: BuildError, word: &str, line: usize) -> BuildError {
+    if e.line().is_some() {
+        return e;
+    }
+    BuildError::Step {
+        at: crate::error::StepLocation {
+            line: Some(line),
+            instruction: format!("image {word:?}"),
+        },
+        source: Box::new(e),
+    }
 }
 
 /// The stage output for a base image: its config (with Docker's default PATH) and a base

@@ -83,9 +83,38 @@ fn from_vertex(
             .map(|o| o.vertex)
             .ok_or_else(|| BuildError::at(line, format!("stage {from:?} is not built")));
     }
+    later_stage(shared, st, from, line)?;
     let platform = st.out.platform.clone();
     let image = resolve_image(shared, from, &platform, line)?;
     Ok(base_vertex(shared, st, image, from, line))
+}
+
+/// BuildKit refuses `--from` naming a stage defined at or after the current one (or an index
+/// past the last stage) rather than reading it as an image name.
+fn later_stage(
+    shared: &Shared,
+    st: &StageState,
+    from: &str,
+    line: usize,
+) -> Result<(), BuildError> {
+    let stages = shared.input.dockerfile.stages.len();
+    let index = match from.parse::<usize>() {
+        Ok(i) if i >= stages => {
+            return Err(BuildError::at(line, format!("invalid stage index {i}")));
+        }
+        Ok(i) => Some(i),
+        Err(_) => shared.names.get(&from.to_lowercase()).copied(),
+    };
+    match index {
+        Some(i) if i >= st.index => Err(BuildError::at(
+            line,
+            format!(
+                "cannot copy from stage {from:?}, it needs to be defined before current stage {:?}",
+                select::stage_label(shared.input.dockerfile, st.index)
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// A base vertex for a resolved image, shown as `FROM {shown}`; its cache key is the manifest.
@@ -100,8 +129,7 @@ fn base_vertex(
         .manifest
         .as_ref()
         .map_or("scratch".to_string(), |m| m.digest.to_string());
-    let mut step = shared.step(st, line, &format!("FROM {shown}"));
-    st.position -= 1;
+    let mut step = shared.uncounted_step(st, line, &format!("FROM {shown}"));
     step.identity = format!("image {shown}");
     let op = OpKind::Base(BaseOp {
         source,

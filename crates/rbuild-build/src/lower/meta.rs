@@ -13,14 +13,8 @@ use super::state::StageState;
 use crate::image::HistorySlot;
 use crate::BuildError;
 
-/// Adds a history entry for a config-only instruction.
+/// Adds a history entry for a config-only instruction (BuildKit gives it no step number).
 pub(crate) fn record(st: &mut StageState, text: &str) {
-    st.position += 1;
-    push_meta(st, text);
-}
-
-/// A history entry that makes no layer, after the filesystem steps so far.
-pub(crate) fn push_meta(st: &mut StageState, text: &str) {
     st.out.history.push(HistorySlot::Meta {
         created_by: text.to_string(),
         steps_before: st.out.fs_steps,
@@ -131,7 +125,6 @@ pub(crate) fn apply(
         Command::OnBuild(t) => {
             // BuildKit's dispatchOnbuild writes no history.
             c.on_build.get_or_insert_with(Vec::new).push(t);
-            st.position += 1;
             return Ok(());
         }
         other => {

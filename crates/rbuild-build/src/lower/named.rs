@@ -70,8 +70,7 @@ pub(crate) fn named_base(
         return Ok(st);
     };
     let text = format!("COPY {} /", dir.display());
-    let step = shared.step(&mut st, line, &text);
-    st.position -= 1;
+    let step = shared.uncounted_step(&st, line, &text);
     let op = CopyOp {
         sources: vec![CopySource::Path(".".into())],
         dest: "/".into(),

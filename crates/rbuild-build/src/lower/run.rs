@@ -53,10 +53,20 @@ pub(crate) fn run(
         network,
         insecure,
         mounts,
+        hostname: hostname(shared),
     };
     let v = shared.add(OpKind::Run(op), inputs, &st.name, step);
     push_fs(st, v, created_by);
     Ok(())
+}
+
+/// The hostname BuildKit's dockerui config reads from the build arg
+/// `BUILDKIT_SANDBOX_HOSTNAME` (an empty value sets none); the arg counts as used.
+fn hostname(shared: &mut Shared) -> Option<String> {
+    const ARG: &str = "BUILDKIT_SANDBOX_HOSTNAME";
+    let name = shared.input.request.build_args.get(ARG)?;
+    shared.used_args.insert(ARG.to_string());
+    Some(name.clone()).filter(|n| !n.is_empty())
 }
 
 /// `RUN --network=` wins over the build's `--network`; `default` means the build's mode.

@@ -37,16 +37,29 @@ pub fn target_index(
         None => Ok(df.stages.len() - 1),
         Some(t) => names.get(&t.to_lowercase()).copied().ok_or_else(|| {
             let mut msg = format!("target stage {t:?} could not be found");
-            // BuildKit's util/suggest, case-sensitive, over the stage names in file order.
-            let mut ordered: Vec<(&usize, &str)> =
-                names.iter().map(|(n, i)| (i, n.as_str())).collect();
-            ordered.sort();
-            let options: Vec<&str> = ordered.into_iter().map(|(_, n)| n).collect();
+            // BuildKit's util/suggest, case-sensitive, over the stage names in file order
+            // (unnamed stages as `stage-N`, as BuildKit's dispatchStates.names lists them).
+            let labels: Vec<String> = (0..df.stages.len()).map(|i| stage_label(df, i)).collect();
+            let options: Vec<&str> = labels
+                .iter()
+                .map(String::as_str)
+                .filter(|l| !l.is_empty())
+                .collect();
             if let Some(near) = rbuild_dockerfile::closest(t, &options) {
                 msg.push_str(&format!(" (did you mean {near}?)"));
             }
             BuildError::general(msg)
         }),
+    }
+}
+
+/// A stage as BuildKit names it in messages: its name, else `stage-N`, else (the only stage)
+/// nothing.
+pub fn stage_label(df: &Dockerfile, index: usize) -> String {
+    match df.stages.get(index).and_then(|s| s.name.clone()) {
+        Some(name) => name,
+        None if df.stages.len() > 1 => format!("stage-{index}"),
+        None => String::new(),
     }
 }
 

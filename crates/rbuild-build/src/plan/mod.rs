@@ -130,6 +130,9 @@ pub struct RunOp {
     /// `RUN --mount`s, in order; a mount reading a stage or an image reads the vertex input
     /// its [`MountFrom::Input`] names (input 0 is the parent filesystem).
     pub mounts: Vec<RunMount>,
+    /// The sandbox's hostname when the build sets one (BuildKit's build arg
+    /// `BUILDKIT_SANDBOX_HOSTNAME`); `None` is rbuild's default.
+    pub hostname: Option<String>,
 }
 
 /// One COPY/ADD source.

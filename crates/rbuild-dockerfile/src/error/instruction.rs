@@ -182,16 +182,18 @@ pub enum InstructionError {
     #[error("no build stage in current context")]
     NoStage,
     /// No FROM at all.
-    #[error("Dockerfile contains no stages to build")]
+    #[error("dockerfile contains no stages to build")]
     NoStages,
     /// FROM where only other instructions may appear (an ONBUILD trigger).
     #[error("FROM is not allowed here")]
     FromNotAllowed,
     /// A keyword that is not an instruction.
-    #[error("unknown instruction: {word}")]
+    #[error("unknown instruction: {word}{}", crate::suggest::hint(.suggestion))]
     Unknown {
         /// The keyword as written.
         word: String,
+        /// The instruction within two edits, in the keyword's case (BuildKit's hint).
+        suggestion: Option<String>,
     },
     /// `HEALTHCHECK NONE` with arguments.
     #[error("HEALTHCHECK NONE takes no arguments")]

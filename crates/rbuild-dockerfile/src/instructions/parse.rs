@@ -153,7 +153,12 @@ fn command(node: &Node, escape: char, warnings: &mut Vec<Warning>) -> Result<Com
         "from" => Err(InstructionError::FromNotAllowed.into()),
         _ => {
             let word = node.original.split_whitespace().next().unwrap_or_default();
-            Err(InstructionError::Unknown { word: word.into() }.into())
+            let suggestion = crate::suggest::instruction(word);
+            Err(InstructionError::Unknown {
+                word: word.into(),
+                suggestion,
+            }
+            .into())
         }
     }
 }

@@ -35,6 +35,10 @@ pub fn cache_key(
         .str("workdir", &op.cwd)
         .str("user", &op.user)
         .str("network", network_name(op.network));
+    if let Some(h) = &op.hostname {
+        // Only when set: other steps' keys stay as they were. BuildKit's key has it too.
+        kb = kb.str("hostname", h);
+    }
     if op.insecure {
         // Only when set: the keys of sandboxed steps stay as they were.
         kb = kb.str("security", "insecure");

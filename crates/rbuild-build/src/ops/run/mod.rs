@@ -45,7 +45,7 @@ pub fn exec(
         env,
         cwd: op.cwd.clone(),
         user: op.user.clone(),
-        hostname: "rbuild".to_string(),
+        hostname: op.hostname.clone().unwrap_or_else(|| "rbuild".to_string()),
         network: op.network,
         seccomp: rt.request.seccomp.clone(),
         insecure: op.insecure,
