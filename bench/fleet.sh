@@ -37,11 +37,29 @@ bytes_down() {
         awk '/"GET \/v2\/[^ ]*(blobs|manifests)\// { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9][0-9][0-9]$/ && $(i+1) ~ /^[0-9]+$/) { s += $(i+1); break } } END { print s + 0 }'
 }
 
+# cached_steps LOG → "CACHED TOTAL" over the RUN/COPY/ADD/WORKDIR steps of a plain-progress log
+# (both builders print "#N [stage k/n] INSTR ..." and "#N CACHED"); on a fresh runner every
+# cached step came from the registry.
+cached_steps() {
+    python3 - "$1" <<'PY'
+import re, sys
+steps, cached = set(), set()
+for line in open(sys.argv[1], errors="replace"):
+    m = re.match(r"#(\d+) \[[^\]]*\] (RUN|COPY|ADD|WORKDIR)\b", line)
+    if m:
+        steps.add(m.group(1))
+    m = re.match(r"#(\d+) CACHED", line)
+    if m:
+        cached.add(m.group(1))
+print(len(steps & cached), len(steps))
+PY
+}
+
 set_commit() { echo "#define APP_VERSION \"commit-$1\"" >"$W/ctx/src/version.h"; }
 
 # job BUILDER COMMIT → one table row
 job() {
-    local builder=$1 i=$2 runner=$(( ($2 - 1) % RUNNERS + 1 )) start end off before hits steps
+    local builder=$1 i=$2 runner=$(( ($2 - 1) % RUNNERS + 1 )) start end off before hits steps retried=
     set_commit "$i"
     off=$(log_size) before=$(reg_bytes)
     start=$(date +%s.%N)
@@ -55,23 +73,30 @@ job() {
             --metadata-file "$W/meta/rbuild-$i.json" "$W/ctx" >"$W/logs/rbuild-$i.log" 2>&1 ||
             { tail -30 "$W/logs/rbuild-$i.log" >&2; exit 1; }
         end=$(date +%s.%N)
-        read -r hits steps < <(python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))["rbuild.cache"]; print(c["remote"], c["cached"] + c["executed"])' "$W/meta/rbuild-$i.json")
+        read -r hits steps < <(cached_steps "$W/logs/rbuild-$i.log")
     else
-        $DOCKER system prune -af >/dev/null 2>&1
-        $DOCKER build --progress=plain --build-arg BUILDKIT_INLINE_CACHE=1 \
-            --cache-from "$REG_fleet/dapp:latest" -t "$REG_fleet/dapp:c$i" -t "$REG_fleet/dapp:latest" \
-            "$W/ctx" >"$W/logs/docker-$i.log" 2>&1 &&
-            $DOCKER push -q "$REG_fleet/dapp:c$i" >>"$W/logs/docker-$i.log" 2>&1 &&
-            $DOCKER push -q "$REG_fleet/dapp:latest" >>"$W/logs/docker-$i.log" 2>&1 ||
-            { tail -30 "$W/logs/docker-$i.log" >&2; exit 1; }
+        # dockerd 20.10's BuildKit sometimes starts a RUN before the base it just pulled for
+        # another stage is extracted ("stat /bin/sh: no such file"): such a job is run again,
+        # timed from its first start, and marked.
+        if ! docker_job "$i" && ! { retried=" (run twice)"; docker_job "$i"; }; then
+            tail -30 "$W/logs/docker-$i.log" >&2; exit 1
+        fi
         end=$(date +%s.%N)
-        # Steps: "#N [stage k/n] INSTR"; hits: "#N CACHED".
-        steps=$(grep -cE '^#[0-9]+ \[[^]]* [0-9]+/[0-9]+\] (RUN|COPY|WORKDIR)' "$W/logs/docker-$i.log" || true)
-        hits=$(grep -cE '^#[0-9]+ CACHED' "$W/logs/docker-$i.log" || true)
+        read -r hits steps < <(cached_steps "$W/logs/docker-$i.log")
     fi
-    printf '| %s | %d | %d | %.1f | %s/%s | %s | %s |\n' "$builder" "$i" "$runner" \
+    printf '| %s%s | %d | %d | %.1f | %s/%s | %s | %s |\n' "$builder" "$retried" "$i" "$runner" \
         "$(echo "$end - $start" | bc -l)" "$hits" "$steps" \
         "$(numfmt --to=iec "$(bytes_down "$off")")" "$(numfmt --to=iec $(( $(reg_bytes) - before )))"
+}
+
+# docker_job COMMIT: an ephemeral docker runner's job (state pruned first), build and push.
+docker_job() {
+    $DOCKER system prune -af >/dev/null 2>&1
+    $DOCKER build --progress=plain --build-arg BUILDKIT_INLINE_CACHE=1 \
+        --cache-from "$REG_fleet/dapp:latest" -t "$REG_fleet/dapp:c$1" -t "$REG_fleet/dapp:latest" \
+        "$W/ctx" >"$W/logs/docker-$1.log" 2>&1 &&
+        $DOCKER push -q "$REG_fleet/dapp:c$1" >>"$W/logs/docker-$1.log" 2>&1 &&
+        $DOCKER push -q "$REG_fleet/dapp:latest" >>"$W/logs/docker-$1.log" 2>&1
 }
 
 # timed NAME STORE → seconds of one rbuild job of the last commit on STORE (kept as is)
@@ -111,7 +136,7 @@ main() {
     echo "rbuild: $RBUILD ($("$RBUILD" --version)); $($DOCKER version -f 'docker {{.Server.Version}}' 2>/dev/null)"
     echo "$COMMITS commits, $RUNNERS ephemeral runners, one registry on 127.0.0.1; load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo
-    echo "| builder | commit | runner | wall (s) | steps from the registry | down | up |"
+    echo "| builder | commit | runner | wall (s) | steps cached (from the registry) | down | up |"
     echo "|---|---:|---:|---:|---:|---:|---:|"
     local b i
     for b in $BUILDERS; do
