@@ -214,6 +214,84 @@ COPY bar /dangling\n";
     assert_eq!(read(&root, "newfile"), "bar0");
 }
 
+/// testDockerfileAddArchiveThroughAbsoluteSymlink: the image's `var/run -> /run` leads the
+/// archive's `var/run/act/...` entries (and its hardlink's target) into `/run`, as BuildKit
+/// unpacks in the merged filesystem; the link stays a link.
+#[test]
+fn add_archive_unpacks_through_an_image_symlink__buildkit_testDockerfileAddArchiveThroughAbsoluteSymlink(
+) {
+    let env = Env::new();
+    let ctx = tempfile::tempdir().unwrap();
+    let c = ctx.path();
+    std::fs::create_dir_all(c.join("rootfs/run")).unwrap();
+    std::fs::create_dir_all(c.join("rootfs/var")).unwrap();
+    std::os::unix::fs::symlink("/run", c.join("rootfs/var/run")).unwrap();
+    let git = "payload/var/run/act/actions/broad/.git";
+    write(&c.join(git).join("HEAD"), "ref: refs/heads/main\n");
+    std::fs::hard_link(c.join(git).join("HEAD"), c.join(git).join("HEAD.link")).unwrap();
+    // Only var/run/act and below: the archive has no entry of its own for var/run.
+    sh(
+        "tar -cf rootfs.tar -C rootfs run var && tar -cf payload.tar -C payload var/run/act",
+        c,
+    );
+    write(
+        &c.join("Dockerfile"),
+        "FROM scratch\nADD rootfs.tar /\nADD payload.tar /\n",
+    );
+    env.build_ok(c, "abslink:1", &[]);
+    let root = rootfs(&env, "abslink:1");
+    let head = "run/act/actions/broad/.git/HEAD";
+    assert_eq!(read(&root, head), "ref: refs/heads/main\n");
+    let (a, b) = (
+        std::fs::metadata(root.join(head)).unwrap(),
+        std::fs::metadata(root.join("run/act/actions/broad/.git/HEAD.link")).unwrap(),
+    );
+    assert_eq!(
+        (a.dev(), a.ino()),
+        (b.dev(), b.ino()),
+        "HEAD.link is a hardlink"
+    );
+    assert_eq!(link(&root, "var/run"), "/run");
+}
+
+/// The other side of testDockerfileAddArchiveThroughAbsoluteSymlink: links of the image that
+/// point above the destination or at an absolute host path resolve inside it (BuildKit
+/// unpacks chrooted at the destination), so an archive never writes outside the image.
+#[test]
+fn add_archive_through_image_links_stays_inside__buildkit_testDockerfileAddArchiveThroughAbsoluteSymlink(
+) {
+    let env = Env::new();
+    let host = tempfile::tempdir().unwrap();
+    let h = host
+        .path()
+        .to_str()
+        .unwrap()
+        .trim_start_matches('/')
+        .to_string();
+    let ctx = tempfile::tempdir().unwrap();
+    let c = ctx.path();
+    std::fs::create_dir_all(c.join("links/sub")).unwrap();
+    let up = format!("../../../../../../../../{h}");
+    std::os::unix::fs::symlink(&up, c.join("links/sub/esc")).unwrap();
+    std::os::unix::fs::symlink(format!("/{h}"), c.join("links/sub/abs")).unwrap();
+    write(&c.join("p/esc/pwned"), "1");
+    write(&c.join("p/abs/pwned2"), "2");
+    sh(
+        "tar -cf links.tar -C links sub && tar -cf p.tar -C p esc/pwned abs/pwned2",
+        c,
+    );
+    write(
+        &c.join("Dockerfile"),
+        "FROM scratch\nADD links.tar /\nADD p.tar /sub/\n",
+    );
+    env.build_ok(c, "abslink:2", &[]);
+    assert!(std::fs::read_dir(host.path()).unwrap().next().is_none());
+    let root = rootfs(&env, "abslink:2");
+    assert_eq!(read(&root, &format!("sub/{h}/pwned")), "1");
+    assert_eq!(read(&root, &format!("sub/{h}/pwned2")), "2");
+    assert_eq!(link(&root, "sub/esc"), up);
+}
+
 /// testCopySocket: a socket in the context becomes an empty regular file (BuildKit's context
 /// transfer clears the socket bit and sends no data); FIFOs and device nodes are copied as
 /// they are (fsutil's DiskWriter makes them with mknod).

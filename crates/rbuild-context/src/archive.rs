@@ -5,7 +5,13 @@ use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use rbuild_layer::{apply_layer, ApplyOptions, LayerError, WhiteoutMode};
+use std::os::unix::ffi::OsStringExt;
+use std::os::unix::fs::MetadataExt;
+
+use rbuild_layer::{apply_layer, WhiteoutMode};
+use rbuild_layer::{apply_layer_over, ApplyOptions, Beneath, DirMeta, LayerError, Underlay};
+
+use super::tree::{clean_components, Tree};
 
 /// Why an archive could not be unpacked.
 #[derive(Debug, thiserror::Error)]
@@ -114,13 +120,63 @@ pub fn detect(path: &Path) -> io::Result<Option<Compression>> {
     Ok(is_tar_header(&block[..got]).then_some(c))
 }
 
+/// The image beneath an ADD's destination, as the applier sees it: BuildKit unpacks into the
+/// merged filesystem (chrooted at the destination), so the image's symlinks and directories
+/// lead the archive's paths.
+pub struct ImageBelow<'a> {
+    tree: &'a Tree,
+    base: Vec<String>,
+}
+
+impl<'a> ImageBelow<'a> {
+    /// The image `tree` beneath its directory `dest` (already resolved through its symlinks).
+    pub fn new(tree: &'a Tree, dest: &str) -> Self {
+        ImageBelow {
+            tree,
+            base: clean_components(dest),
+        }
+    }
+}
+
+impl Underlay for ImageBelow<'_> {
+    fn entry(&self, rel: &[Vec<u8>]) -> Option<Beneath> {
+        let mut comps = self.base.clone();
+        for c in rel {
+            // The tree's paths are text: a name that is not is no entry of it.
+            comps.push(std::str::from_utf8(c).ok()?.to_string());
+        }
+        let found = self.tree.resolve(&comps.join("/"), false)?;
+        let m = &found.meta;
+        Some(if m.is_dir() {
+            Beneath::Dir(DirMeta {
+                mode: m.mode() & 0o7777,
+                uid: m.uid(),
+                gid: m.gid(),
+                mtime: m.mtime(),
+                mtime_nsec: u32::try_from(m.mtime_nsec()).unwrap_or(0),
+            })
+        } else if m.file_type().is_symlink() {
+            Beneath::Symlink(
+                std::fs::read_link(&found.real)
+                    .ok()?
+                    .into_os_string()
+                    .into_vec(),
+            )
+        } else {
+            Beneath::Other
+        })
+    }
+}
+
 /// Unpacks the archive at `path` into `target` (an existing directory); whiteouts in it delete.
-/// `owner` (from `--chown`) replaces every entry's owner, as BuildKit does since v0.23.
+/// `owner` (from `--chown`) replaces every entry's owner, as BuildKit does since v0.23. With
+/// `below`, `target` is an upper layer over that image.
 pub fn extract(
     path: &Path,
     c: Compression,
     target: &Path,
     owner: Option<(u32, u32)>,
+    below: Option<&dyn Underlay>,
 ) -> Result<(), ArchiveError> {
     let open = |source| ArchiveError::Open {
         path: path.to_path_buf(),
@@ -133,12 +189,14 @@ pub fn extract(
         whiteouts: WhiteoutMode::Apply,
         owner,
     };
-    apply_layer(&mut r, target, &opts)
-        .map(|_| ())
-        .map_err(|source| ArchiveError::Unpack {
-            path: path.to_path_buf(),
-            source,
-        })
+    let applied = match below {
+        Some(b) => apply_layer_over(&mut r, target, &opts, b),
+        None => apply_layer(&mut r, target, &opts),
+    };
+    applied.map(|_| ()).map_err(|source| ArchiveError::Unpack {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 #[cfg(test)]
@@ -164,7 +222,7 @@ mod tests {
         if let Some(c) = want {
             let out = t.path().join("out");
             std::fs::create_dir(&out).unwrap();
-            extract(&p, c, &out, None).unwrap();
+            extract(&p, c, &out, None, None).unwrap();
             assert_eq!(std::fs::read(out.join("dir/f.txt")).unwrap(), b"abc");
         }
     }
@@ -196,7 +254,7 @@ mod tests {
         std::fs::write(&p, tar_bytes()).unwrap();
         let out = t.path().join("out");
         std::fs::create_dir(&out).unwrap();
-        extract(&p, Compression::None, &out, Some((4321, 8765))).unwrap();
+        extract(&p, Compression::None, &out, Some((4321, 8765)), None).unwrap();
         // `dir` has no entry of its own in this archive: only the entries take the owner.
         let m = std::fs::symlink_metadata(out.join("dir/f.txt")).unwrap();
         assert_eq!((m.uid(), m.gid()), (4321, 8765));
@@ -209,10 +267,16 @@ mod tests {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(&tar_bytes()[..600]).unwrap();
         std::fs::write(&p, gz.finish().unwrap()).unwrap();
-        let err = extract(&p, Compression::Gzip, t.path(), None).unwrap_err();
+        let err = extract(&p, Compression::Gzip, t.path(), None, None).unwrap_err();
         assert_eq!(err.to_string(), format!("cannot unpack {}", p.display()));
         assert!(std::error::Error::source(&err).is_some());
-        let missing = extract(&t.path().join("nope"), Compression::None, t.path(), None);
+        let missing = extract(
+            &t.path().join("nope"),
+            Compression::None,
+            t.path(),
+            None,
+            None,
+        );
         assert!(matches!(missing, Err(ArchiveError::Open { .. })));
     }
 

@@ -19,7 +19,10 @@ mod walk;
 mod writer;
 mod xattrs;
 
-pub use apply::{apply_layer, ApplyOptions, ApplyStats, WhiteoutMode};
+pub use apply::{
+    apply_layer, apply_layer_over, ApplyOptions, ApplyStats, Beneath, DirMeta, Underlay,
+    WhiteoutMode,
+};
 pub use compression::{decompress, Compression};
 pub use error::LayerError;
 pub use sniff::{detect, is_tar_header, Detected, SNIFF_LEN};

@@ -99,7 +99,9 @@ impl<'a> CopyStep<'a> {
                 .and_then(|t| std::fs::create_dir_all(&t).map(|_| t))
                 .map_err(|e| self.meta.error(format!("copy failed: {e}")))?;
             let owner = self.op.chown.is_some().then_some(attrs.owner);
-            archive::extract(&path, kind, &target, owner).map_err(|e| self.meta.error(e))?;
+            let below = archive::ImageBelow::new(&lower, &dest);
+            archive::extract(&path, kind, &target, owner, Some(&below))
+                .map_err(|e| self.meta.error(e))?;
         }
         commit_layer(self.rt, &parent, Some(&upper))
     }

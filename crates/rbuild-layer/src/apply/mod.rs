@@ -8,6 +8,7 @@
 mod create;
 mod meta;
 pub(crate) mod safe_path;
+mod underlay;
 mod whiteout;
 
 use std::collections::HashSet;
@@ -21,7 +22,8 @@ use tar::EntryType;
 use crate::error::LayerError;
 use create::Privilege;
 use meta::Attrs;
-use safe_path::{clean, clean_strict, ensure_dir, join, open_dir};
+use safe_path::{clean, clean_strict, join};
+pub use underlay::{Beneath, DirMeta, Underlay};
 
 /// What to do with whiteout entries.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -64,11 +66,33 @@ pub fn apply_layer(
     target: &Path,
     opts: &ApplyOptions,
 ) -> Result<ApplyStats, LayerError> {
+    apply(tar, target, opts, None)
+}
+
+/// [`apply_layer`] into a directory that is an upper layer over an image (ADD of an archive):
+/// parents resolve through the image's symlinks and directories where the target has none,
+/// never outside the target (see [`Underlay`]).
+pub fn apply_layer_over(
+    tar: &mut dyn Read,
+    target: &Path,
+    opts: &ApplyOptions,
+    below: &dyn Underlay,
+) -> Result<ApplyStats, LayerError> {
+    apply(tar, target, opts, Some(below))
+}
+
+fn apply(
+    tar: &mut dyn Read,
+    target: &Path,
+    opts: &ApplyOptions,
+    below: Option<&dyn Underlay>,
+) -> Result<ApplyStats, LayerError> {
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
     let root = rfs::open(target, flags, Mode::empty())
         .map_err(|e| LayerError::io("opening target", target, to_io(e)))?;
     let mut ap = Applier {
         root,
+        below,
         mode: opts.whiteouts,
         owner: opts.owner,
         priv_: Privilege {
@@ -109,8 +133,10 @@ fn shown(comps: &[Vec<u8>]) -> std::path::PathBuf {
     Path::new(std::ffi::OsStr::from_bytes(&join(comps))).to_path_buf()
 }
 
-struct Applier {
+struct Applier<'a> {
     root: OwnedFd,
+    /// The image beneath the target, when the target is an upper layer over it.
+    below: Option<&'a dyn Underlay>,
     mode: WhiteoutMode,
     owner: Option<(u32, u32)>,
     priv_: Privilege,
@@ -122,7 +148,7 @@ struct Applier {
     stats: ApplyStats,
 }
 
-impl Applier {
+impl Applier<'_> {
     fn entry<R: Read>(&mut self, e: &mut tar::Entry<'_, R>) -> Result<(), LayerError> {
         let kind = e.header().entry_type();
         if kind == EntryType::XGlobalHeader {
@@ -146,7 +172,7 @@ impl Applier {
             let why = format!("unsupported entry type {kind:?}");
             return Err(LayerError::bad(shown(&comps), why));
         }
-        let pfd = ensure_dir(self.root.as_fd(), parent).map_err(err)?;
+        let pfd = self.dir_at(parent, true).map_err(err)?;
         self.create(e, &comps, pfd.as_fd(), attrs)?;
         if self.mode == WhiteoutMode::Apply {
             self.written.insert(join(&comps));
@@ -227,18 +253,19 @@ impl Applier {
             target: shown(&target),
             source,
         };
-        let tdir = open_dir(self.root.as_fd(), tparent).map_err(failed)?;
+        let tdir = self.dir_at(tparent, false).map_err(failed)?;
         create::hardlink(tdir.as_fd(), tname, dir, name).map_err(failed)
     }
 
     fn finish(&mut self) -> Result<(), LayerError> {
-        for (comps, attrs) in self.dir_times.iter().rev() {
+        let dir_times = std::mem::take(&mut self.dir_times);
+        for (comps, attrs) in dir_times.iter().rev() {
             let err = |source| LayerError::io("setting mtime", shown(comps), source);
             let Some((name, parent)) = comps.split_last() else {
                 create::set_mtime(self.root.as_fd(), b"", attrs).map_err(err)?;
                 continue;
             };
-            match open_dir(self.root.as_fd(), parent) {
+            match self.dir_at(parent, false) {
                 Ok(pfd) => match create::set_mtime(pfd.as_fd(), name, attrs) {
                     Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
                     other => other.map_err(err)?,

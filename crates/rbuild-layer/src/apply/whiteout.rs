@@ -6,11 +6,11 @@ use std::os::fd::AsFd;
 
 use rustix::fs::{self as rfs, Mode, OFlags};
 
-use super::safe_path::{self, ensure_dir, join, open_dir};
+use super::safe_path::{self, join};
 use super::{create, to_io, Applier, WhiteoutMode};
 use crate::writer::OPAQUE_MARKER;
 
-impl Applier {
+impl Applier<'_> {
     /// Handles the entry `.wh.<wh>` in `parent`: an opaque marker, aufs bookkeeping, or a
     /// whiteout of `wh`.
     pub(super) fn whiteout(&mut self, parent: &[Vec<u8>], wh: &[u8]) -> io::Result<()> {
@@ -22,7 +22,7 @@ impl Applier {
         }
         match self.mode {
             WhiteoutMode::Overlay => {
-                let pfd = ensure_dir(self.root.as_fd(), parent)?;
+                let pfd = self.dir_at(parent, true)?;
                 create::whiteout(pfd.as_fd(), wh).map_err(|e| whiteout_error(e, wh))
             }
             WhiteoutMode::Apply => {
@@ -31,7 +31,7 @@ impl Applier {
                 if self.written.contains(&join(&path)) {
                     return Ok(());
                 }
-                match open_dir(self.root.as_fd(), parent) {
+                match self.dir_at(parent, false) {
                     Ok(pfd) => safe_path::remove_all_at(pfd.as_fd(), wh),
                     Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) => {
                         Ok(())
@@ -44,7 +44,7 @@ impl Applier {
 
     /// Marks `dir` opaque (overlay) or empties it of what earlier layers put there (apply).
     fn opaque(&mut self, dir: &[Vec<u8>]) -> io::Result<()> {
-        let fd = ensure_dir(self.root.as_fd(), dir)?;
+        let fd = self.dir_at(dir, true)?;
         match self.mode {
             WhiteoutMode::Overlay => create::opaque(&self.priv_, fd.as_fd()),
             WhiteoutMode::Apply => {
