@@ -210,12 +210,37 @@ impl rbuild_context::remote::UrlFetcher for NoFetch {
     }
 }
 
+/// The Dockerfile's own SOURCE_DATE_EPOCH default, when neither a build arg nor the
+/// environment gave one (see [`crate::lower::dockerfile_epoch`]).
+fn epoch_of_dockerfile(req: &BuildRequest) -> Result<Option<i64>, BuildError> {
+    if req.source_date_epoch.is_some() || req.build_args.contains_key("SOURCE_DATE_EPOCH") {
+        return Ok(None);
+    }
+    let text = dockerfile_text(req)?;
+    let df = rbuild_dockerfile::parse_dockerfile(&text)?;
+    if !df.meta_args.iter().any(|a| a.name == "SOURCE_DATE_EPOCH") {
+        return Ok(None);
+    }
+    crate::lower::dockerfile_epoch(&df, req)
+}
+
 /// Runs a build against `store`.
 pub fn build(
     req: &BuildRequest,
     store: Arc<Store>,
     services: &Services,
 ) -> Result<BuildResult, BuildError> {
+    let with_epoch;
+    let req = match epoch_of_dockerfile(req)? {
+        Some(epoch) => {
+            with_epoch = BuildRequest {
+                source_date_epoch: Some(epoch),
+                ..req.clone()
+            };
+            &with_epoch
+        }
+        None => req,
+    };
     let counting = Arc::new(crate::progress::Counting::new(services.reporter.clone()));
     let (resolver, reporter) = (services.resolver, counting.clone() as Arc<dyn Reporter>);
     let (plans, contexts) = make_plans(req, &store, resolver)?;

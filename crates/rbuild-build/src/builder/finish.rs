@@ -30,7 +30,16 @@ pub(super) fn final_image(
     );
     // BuildKit stamps the image itself with SOURCE_DATE_EPOCH, whatever the base's date.
     if let Some(epoch) = req.source_date_epoch {
-        config.created = Some(crate::time::rfc3339(epoch));
+        let stamp = crate::time::rfc3339(epoch);
+        config.created = Some(stamp.clone());
+        // So are the build's own history entries (dockerfile2llb commitToHistory takes the
+        // epoch), whatever time a cached step recorded; the base image's entries stay.
+        let slots = image.history.iter();
+        for (h, slot) in config.history.iter_mut().zip(slots) {
+            if !matches!(slot, crate::image::HistorySlot::Base(_)) {
+                h.created = Some(stamp.clone());
+            }
+        }
     }
     if let Some(doc) = inline_cache {
         let doc = serde_json::to_value(doc)

@@ -83,6 +83,27 @@ pub fn global_args(
     Ok(scope)
 }
 
+/// SOURCE_DATE_EPOCH from the Dockerfile's global `ARG SOURCE_DATE_EPOCH=<seconds>` when no
+/// build arg sets it: BuildKit resolves the epoch from the global args as well
+/// (dockerfile2llb getBuildArgValue; a value that is not a number of seconds is refused with
+/// its words, an empty one sets nothing).
+pub fn dockerfile_epoch(df: &Dockerfile, req: &BuildRequest) -> Result<Option<i64>, BuildError> {
+    let lexer = Lexer::new(df.directives.escape);
+    let platform = req
+        .platforms
+        .first()
+        .cloned()
+        .unwrap_or_else(Platform::host);
+    let scope = global_args(df, req, &platform, &lexer, &mut Vec::new())?;
+    match scope.get("SOURCE_DATE_EPOCH").filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => v
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| BuildError::general(format!("invalid SOURCE_DATE_EPOCH: {v}"))),
+    }
+}
+
 /// Records the warning BuildKit gives for build args nothing declared.
 pub fn warn_unused(shared: &mut Shared) {
     let declared: Vec<&String> = shared.input.request.build_args.keys().collect();

@@ -52,9 +52,7 @@ pub(crate) fn start(shared: &mut Shared, index: usize) -> Result<StageState, Bui
         return super::named::named_base(shared, st, (&base, named), step, line);
     }
     if let Some(parent) = parent {
-        st.out = shared.outs[parent]
-            .clone()
-            .ok_or_else(|| BuildError::at(line, "stage used before it was built"))?;
+        st.out = super::stage::ensure_lowered(shared, parent)?;
         return Ok(st);
     }
     let image = resolve_image(shared, &base, &platform, line)?;

@@ -78,10 +78,7 @@ fn from_vertex(
     line: usize,
 ) -> Result<VertexId, BuildError> {
     if let Some(i) = select::stage_ref(&shared.names, from, st.index) {
-        return shared.outs[i]
-            .as_ref()
-            .map(|o| o.vertex)
-            .ok_or_else(|| BuildError::at(line, format!("stage {from:?} is not built")));
+        return super::stage::ensure_lowered(shared, i).map(|o| o.vertex);
     }
     later_stage(shared, st, from, line)?;
     let platform = st.out.platform.clone();

@@ -30,7 +30,7 @@ use crate::plan::{ImageSpec, OpKind, Plan, StepMeta, Vertex, VertexId};
 use crate::resolve::BaseResolver;
 use crate::{BuildError, BuildRequest};
 
-pub use args::{builtin_args, PROXY_ARGS};
+pub use args::{builtin_args, dockerfile_epoch, PROXY_ARGS};
 pub use base::DEFAULT_PATH;
 
 /// Everything lowering reads.
@@ -128,8 +128,7 @@ pub fn lower(input: &LowerInput) -> Result<Plan, BuildError> {
         run_platforms: Vec::new(),
     };
     for index in needed {
-        let out = stage::lower_stage(&mut shared, index)?;
-        shared.outs[index] = Some(out);
+        stage::ensure_lowered(&mut shared, index)?;
     }
     let out = shared.outs[target]
         .clone()

@@ -60,6 +60,18 @@ pub(crate) fn counted_steps(instructions: &[Instruction], from_image: bool) -> u
     fs.count() + usize::from(from_image)
 }
 
+/// Stage `index` lowered, lowering it now if nothing needed it before: a stage named only by
+/// an ONBUILD trigger (`ONBUILD COPY --from=src`) is found when the trigger runs, as BuildKit
+/// finds it when it dispatches the trigger. References only go to earlier stages, so this ends.
+pub(crate) fn ensure_lowered(shared: &mut Shared, index: usize) -> Result<StageOut, BuildError> {
+    if let Some(out) = &shared.outs[index] {
+        return Ok(out.clone());
+    }
+    let out = lower_stage(shared, index)?;
+    shared.outs[index] = Some(out.clone());
+    Ok(out)
+}
+
 /// Lowers stage `index`.
 pub(crate) fn lower_stage(shared: &mut Shared, index: usize) -> Result<StageOut, BuildError> {
     let stage = &shared.input.dockerfile.stages[index];
