@@ -3,6 +3,7 @@
 //! with the effects a [`Runtime`] provides.
 
 mod agent;
+mod agent_proxy;
 mod copy;
 mod prefetch;
 mod run;

@@ -12,6 +12,7 @@ use rbuild_store::CacheMount;
 
 use super::materialize::materialize;
 use crate::image::FsState;
+use crate::ops::agent_proxy::AgentProxy;
 use crate::ops::{ensure_snapshots, Runtime};
 use crate::plan::{CopyFrom, MountFrom, RunMount, RunOp, StepMeta};
 use crate::secrets::{read_secret, SshSource};
@@ -27,6 +28,8 @@ pub struct Prepared {
     caches: Vec<CacheMount>,
     /// Cache subdirectories held open: their `/proc/<pid>/fd/<n>` links are bind sources.
     subdirs: Vec<BeneathDir>,
+    /// The sockets steps see, in front of `agents` or the forwarded ones (dropped first).
+    proxies: Vec<AgentProxy>,
     agents: Vec<super::super::agent::Agent>,
 }
 
@@ -243,7 +246,9 @@ fn ssh(
         id,
         target,
         required,
-        ..
+        mode,
+        uid,
+        gid,
     } = m
     else {
         return Ok(());
@@ -266,10 +271,15 @@ fn ssh(
             sock
         }
     };
+    // The step gets a socket of its own with the mount's owner and mode, as in BuildKit.
+    let proxy = AgentProxy::start(&socket, *uid, *gid, *mode)
+        .map_err(|e| meta.error(format!("ssh {id}: cannot serve the agent to the step: {e}")))?;
     let set = |e: &String| e.starts_with("SSH_AUTH_SOCK=");
     if !p.env.iter().any(set) && !op_env.iter().any(set) {
         p.env.push(format!("SSH_AUTH_SOCK={target}"));
     }
-    p.specs.push(bind(socket, target, false));
+    p.specs
+        .push(bind(proxy.socket().to_path_buf(), target, false));
+    p.proxies.push(proxy);
     Ok(())
 }
