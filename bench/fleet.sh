@@ -75,9 +75,9 @@ job() {
         end=$(date +%s.%N)
         read -r hits steps < <(cached_steps "$W/logs/rbuild-$i.log")
     else
-        # dockerd 20.10's BuildKit sometimes starts a RUN before the base it just pulled for
-        # another stage is extracted ("stat /bin/sh: no such file"): such a job is run again,
-        # timed from its first start, and marked.
+        # dockerd 20.10's BuildKit can start a RUN before the base it pulled for another stage
+        # is extracted ("stat /bin/sh: no such file"): a failed job is run again, timed from
+        # its first start, and marked.
         if ! docker_job "$i" && ! { retried=" (run twice)"; docker_job "$i"; }; then
             tail -30 "$W/logs/docker-$i.log" >&2; exit 1
         fi
@@ -92,9 +92,12 @@ job() {
 # docker_job COMMIT: an ephemeral docker runner's job (state pruned first), build and push.
 docker_job() {
     $DOCKER system prune -af >/dev/null 2>&1
+    # The base first: with two stages on a base it must pull, dockerd 20.10's BuildKit starts
+    # the first RUN before the layer is extracted, every time (see `job`).
+    $DOCKER pull -q "$REG_fleet/debian:bookworm" >"$W/logs/docker-$1.log" 2>&1 &&
     $DOCKER build --progress=plain --build-arg BUILDKIT_INLINE_CACHE=1 \
         --cache-from "$REG_fleet/dapp:latest" -t "$REG_fleet/dapp:c$1" -t "$REG_fleet/dapp:latest" \
-        "$W/ctx" >"$W/logs/docker-$1.log" 2>&1 &&
+        "$W/ctx" >>"$W/logs/docker-$1.log" 2>&1 &&
         $DOCKER push -q "$REG_fleet/dapp:c$1" >>"$W/logs/docker-$1.log" 2>&1 &&
         $DOCKER push -q "$REG_fleet/dapp:latest" >>"$W/logs/docker-$1.log" 2>&1
 }
