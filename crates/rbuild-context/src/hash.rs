@@ -40,9 +40,17 @@ pub fn item_digest(item: &CopyItem) -> std::io::Result<Digest> {
         return file_digest(&item.source.real, meta.mode(), StatKey::of(meta)).map(|(d, _)| d);
     }
     let mut h = header(kind(meta), meta.mode());
-    if meta.file_type().is_symlink() {
+    let ft = meta.file_type();
+    if ft.is_symlink() {
         let target = std::fs::read_link(&item.source.real)?;
         h.update(target.as_os_str().as_encoded_bytes());
+    } else if ft.is_char_device() || ft.is_block_device() {
+        // A device node is copied with its numbers: other numbers are another node.
+        h.update(format!(
+            "{}\0{}",
+            if ft.is_char_device() { 'c' } else { 'b' },
+            meta.rdev()
+        ));
     }
     Ok(h.finalize().into())
 }

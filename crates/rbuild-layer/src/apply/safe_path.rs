@@ -69,38 +69,71 @@ pub(crate) fn open_dir(root: BorrowedFd<'_>, comps: &[Vec<u8>]) -> io::Result<Ow
     }
 }
 
+/// A walk of a path inside a root, one component at a time, as `RESOLVE_IN_ROOT` does it: the
+/// names left, the directories entered (`T` each), and the symlinks followed so far.
+pub(crate) struct InRoot<T> {
+    todo: Vec<Vec<u8>>,
+    /// The directories entered, the last one innermost.
+    pub stack: Vec<T>,
+    links: usize,
+}
+
+impl<T> InRoot<T> {
+    /// A walk of `comps` from the root.
+    pub fn new(comps: &[Vec<u8>]) -> Self {
+        InRoot {
+            todo: comps.iter().rev().cloned().collect(),
+            stack: Vec::new(),
+            links: 0,
+        }
+    }
+
+    /// The next name to look up: `.` skipped, `..` leaves the directory last entered (never
+    /// above the root).
+    pub fn next_name(&mut self) -> Option<Vec<u8>> {
+        while let Some(c) = self.todo.pop() {
+            match c.as_slice() {
+                b"" | b"." => {}
+                b".." => {
+                    self.stack.pop();
+                }
+                _ => return Some(c),
+            }
+        }
+        None
+    }
+
+    /// Goes on with a symlink's `target` instead of its name: an absolute one from the root.
+    pub fn follow(&mut self, target: &[u8]) -> Result<(), Errno> {
+        self.links += 1;
+        if self.links > MAX_SYMLINKS {
+            return Err(Errno::LOOP);
+        }
+        if target.starts_with(b"/") {
+            self.stack.clear();
+        }
+        self.todo
+            .extend(target.split(|b| *b == b'/').rev().map(<[u8]>::to_vec));
+        Ok(())
+    }
+}
+
 /// openat2-free equivalent of `RESOLVE_IN_ROOT` resolution of a directory.
 pub(crate) fn open_dir_manual(root: BorrowedFd<'_>, comps: &[Vec<u8>]) -> Result<OwnedFd, Errno> {
-    let mut todo: Vec<Vec<u8>> = comps.iter().rev().cloned().collect();
-    let mut stack: Vec<OwnedFd> = Vec::new();
-    let mut links = 0;
-    while let Some(c) = todo.pop() {
-        match c.as_slice() {
-            b"" | b"." => continue,
-            b".." => {
-                stack.pop();
-                continue;
-            }
-            _ => {}
-        }
-        let cur = stack.last().map_or(root, |fd| fd.as_fd());
+    let mut walk: InRoot<OwnedFd> = InRoot::new(comps);
+    while let Some(c) = walk.next_name() {
+        let cur = walk.stack.last().map_or(root, |fd| fd.as_fd());
         let st = rfs::statat(cur, c.as_slice(), AtFlags::SYMLINK_NOFOLLOW)?;
         if FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
-            links += 1;
-            if links > MAX_SYMLINKS {
-                return Err(Errno::LOOP);
-            }
             let target = rfs::readlinkat(cur, c.as_slice(), Vec::new())?.into_bytes();
-            if target.starts_with(b"/") {
-                stack.clear();
-            }
-            todo.extend(target.split(|b| *b == b'/').rev().map(<[u8]>::to_vec));
+            walk.follow(&target)?;
             continue;
         }
         let flags = DIR_PATH | OFlags::NOFOLLOW;
-        stack.push(rfs::openat(cur, c.as_slice(), flags, Mode::empty())?);
+        let fd = rfs::openat(cur, c.as_slice(), flags, Mode::empty())?;
+        walk.stack.push(fd);
     }
-    match stack.pop() {
+    match walk.stack.pop() {
         Some(fd) => Ok(fd),
         None => rfs::openat(root, c".", DIR_PATH, Mode::empty()),
     }

@@ -7,17 +7,14 @@
 //! absolute links start again at it and `..` stops at it.
 
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
 use super::meta::Attrs;
-use super::safe_path::{ensure_dir, open_dir};
+use super::safe_path::{ensure_dir, open_dir, InRoot};
 use super::{create, to_io, Applier};
-
-/// Symlinks followed in one resolution before giving up (the kernel's limit too).
-const MAX_SYMLINKS: usize = 40;
 
 const DIR_PATH: OFlags = OFlags::PATH
     .union(OFlags::DIRECTORY)
@@ -104,18 +101,9 @@ impl Applier<'_> {
         create: bool,
         copied: &mut Vec<(Vec<Vec<u8>>, Attrs)>,
     ) -> io::Result<OwnedFd> {
-        let mut todo: Vec<Vec<u8>> = comps.iter().rev().cloned().collect();
-        let mut stack: Vec<Step> = Vec::new();
-        let mut links = 0;
-        while let Some(c) = todo.pop() {
-            match c.as_slice() {
-                b"" | b"." => continue,
-                b".." => {
-                    stack.pop();
-                    continue;
-                }
-                _ => {}
-            }
+        let mut walk: InRoot<Step> = InRoot::new(comps);
+        while let Some(c) = walk.next_name() {
+            let stack = &walk.stack;
             let (cur, image_ok) = match stack.last() {
                 Some(s) => (s.fd.as_fd(), s.image_below),
                 None => (self.root.as_fd(), true),
@@ -123,29 +111,14 @@ impl Applier<'_> {
             let mut path: Vec<Vec<u8>> = stack.iter().map(|s| s.name.clone()).collect();
             path.push(c.clone());
             let image = if image_ok { below.entry(&path) } else { None };
-            let here = match rfs::statat(cur, c.as_slice(), AtFlags::SYMLINK_NOFOLLOW) {
-                Ok(st) => Some(FileType::from_raw_mode(st.st_mode)),
-                Err(Errno::NOENT) => None,
-                Err(e) => return Err(to_io(e)),
-            };
+            let here = file_type_at(cur, &c)?;
             let link = match (here, &image) {
-                (Some(FileType::Symlink), _) => Some(
-                    rfs::readlinkat(cur, c.as_slice(), Vec::new())
-                        .map_err(to_io)?
-                        .into_bytes(),
-                ),
+                (Some(FileType::Symlink), _) => Some(read_link_at(cur, &c)?),
                 (None, Some(Beneath::Symlink(t))) => Some(t.clone()),
                 _ => None,
             };
             if let Some(target) = link {
-                links += 1;
-                if links > MAX_SYMLINKS {
-                    return Err(to_io(Errno::LOOP));
-                }
-                if target.starts_with(b"/") {
-                    stack.clear();
-                }
-                todo.extend(target.split(|b| *b == b'/').rev().map(<[u8]>::to_vec));
+                walk.follow(&target).map_err(to_io)?;
                 continue;
             }
             match (here, &image) {
@@ -166,17 +139,31 @@ impl Applier<'_> {
             }
             let fd = rfs::openat(cur, c.as_slice(), DIR_PATH, Mode::empty()).map_err(to_io)?;
             let image_below = image_ok && matches!(image, Some(Beneath::Dir(_)));
-            stack.push(Step {
+            walk.stack.push(Step {
                 fd,
                 name: c,
                 image_below,
             });
         }
-        match stack.pop() {
+        match walk.stack.pop() {
             Some(s) => Ok(s.fd),
             None => open_dir(self.root.as_fd(), &[]),
         }
     }
+}
+
+/// The type of `name` in `dir`, `None` if it does not exist.
+fn file_type_at(dir: BorrowedFd<'_>, name: &[u8]) -> io::Result<Option<FileType>> {
+    match rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => Ok(Some(FileType::from_raw_mode(st.st_mode))),
+        Err(Errno::NOENT) => Ok(None),
+        Err(e) => Err(to_io(e)),
+    }
+}
+
+fn read_link_at(dir: BorrowedFd<'_>, name: &[u8]) -> io::Result<Vec<u8>> {
+    let target = rfs::readlinkat(dir, name, Vec::new()).map_err(to_io)?;
+    Ok(target.into_bytes())
 }
 
 #[cfg(test)]
