@@ -82,10 +82,14 @@ pub(crate) fn apply(
             format!("EXPOSE {}", history::plain_list(&expose(c, &ports, line)?))
         }
         Command::Volume(vols) => {
+            if vols.iter().any(String::is_empty) {
+                // BuildKit's dispatchVolume words it so (an empty value after expansion).
+                let msg = "VOLUME specified can not be an empty string";
+                return Err(BuildError::at(line, msg));
+            }
             let text = format!("VOLUME {}", history::plain_list(&vols));
             let map = c.volumes.get_or_insert_with(BTreeMap::new);
             vols.into_iter()
-                .filter(|v| !v.is_empty())
                 .for_each(|v| drop(map.insert(v, Value::Object(Default::default()))));
             text
         }
