@@ -29,14 +29,31 @@ pub enum GitError {
         /// git's own message.
         stderr: String,
     },
-    /// The remote has no such branch or tag.
-    #[error("git reference {reference:?} not found in {url}")]
+    /// The remote has no such branch or tag (BuildKit's text).
+    #[error("repository does not contain ref {reference}, output: {output:?}")]
     RefNotFound {
         /// The branch or tag asked for.
         reference: String,
-        /// The remote, without credentials.
-        url: String,
+        /// What `git ls-remote` listed.
+        output: String,
     },
+    /// The URL's options are invalid.
+    #[error(transparent)]
+    Url(#[from] GitUrlError),
+    /// A checksum that is not a hexadecimal commit id (BuildKit's text).
+    #[error("invalid checksum {0} for Git URL, expected hex commit hash")]
+    InvalidChecksum(String),
+    /// The reference names another commit than the checksum (BuildKit's text).
+    #[error("expected checksum to match {checksum}, got {got}")]
+    ChecksumMismatch {
+        /// The checksum asked for.
+        checksum: String,
+        /// The commit the reference names.
+        got: String,
+    },
+    /// `fetch-by-commit` without a full commit id to fetch.
+    #[error("fetch-by-commit requires a full commit SHA checksum, got {0:?}")]
+    FetchByCommit(String),
     /// The `#ref:subdir` names a place outside the checkout (through `..` or a symlink).
     #[error("git subdirectory {subdir:?} is not inside the repository")]
     SubdirOutside {
@@ -52,6 +69,15 @@ pub enum GitError {
         #[source]
         source: std::io::Error,
     },
+    /// The checked-out files could not be dated (`?mtime=commit`).
+    #[error("cannot set the modification times under {path}")]
+    Dates {
+        /// The checkout.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The checkout's `.git` directory could not be removed.
     #[error("cannot remove {path}")]
     Cleanup {
@@ -63,52 +89,7 @@ pub enum GitError {
     },
 }
 
-/// A parsed git source.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GitSource {
-    /// The remote as git takes it.
-    pub url: String,
-    /// Branch, tag or commit (`None`: the remote's HEAD).
-    pub reference: Option<String>,
-    /// Subdirectory to copy (`None`: the whole tree).
-    pub subdir: Option<String>,
-}
-
-/// Recognises a git source the way BuildKit does: `git@`, `git://`, `ssh://`, `github.com/`,
-/// or an http(s) URL whose path ends in `.git`.
-pub fn parse(word: &str) -> Option<GitSource> {
-    let (url, fragment) = match word.split_once('#') {
-        Some((u, f)) => (u, Some(f)),
-        None => (word, None),
-    };
-    let is_git = url.starts_with("git@")
-        || url.starts_with("git://")
-        || url.starts_with("ssh://")
-        || url.starts_with("github.com/")
-        || ((url.starts_with("http://") || url.starts_with("https://"))
-            && url.trim_end_matches('/').ends_with(".git"));
-    if !is_git {
-        return None;
-    }
-    let url = if url.starts_with("github.com/") {
-        format!("https://{url}")
-    } else {
-        url.to_string()
-    };
-    let (reference, subdir) = match fragment {
-        Some(f) => match f.split_once(':') {
-            Some((r, s)) => (r, Some(s)),
-            None => (f, None),
-        },
-        None => ("", None),
-    };
-    let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_string());
-    Some(GitSource {
-        url,
-        reference: nonempty(reference),
-        subdir: subdir.and_then(|s| nonempty(s.trim_matches('/'))),
-    })
-}
+pub use crate::git_url::{parse, GitSource, GitUrlError, MTime};
 
 impl GitSource {
     /// Whether git reaches the remote over ssh (`ssh://`, `git+ssh://` or scp-like
@@ -131,7 +112,11 @@ impl GitSource {
     }
 }
 
-fn git(args: &[&str], dir: Option<&Path>, transport: &Transport) -> Result<String, GitError> {
+pub(crate) fn git(
+    args: &[&str],
+    dir: Option<&Path>,
+    transport: &Transport,
+) -> Result<String, GitError> {
     let mut cmd = crate::git_command::command(transport);
     cmd.args(args);
     if let Some(d) = dir {
@@ -157,36 +142,127 @@ fn shown_arg(arg: &str) -> String {
     }
 }
 
-fn is_commit(r: &str) -> bool {
-    r.len() == 40 && r.chars().all(|c| c.is_ascii_hexdigit())
+/// A full commit id: 40 hex digits (sha1) or 64 (sha256 repositories).
+pub fn is_commit(r: &str) -> bool {
+    (r.len() == 40 || r.len() == 64) && r.chars().all(|c| c.is_ascii_hexdigit())
 }
 
-/// The commit the source's reference names now (for the cache key).
+/// The commit the source's reference names now (for the cache key), checked against its
+/// checksum as BuildKit's git source does (`source/git/source.go`, resolveMetadata).
 pub fn resolve_commit(src: &GitSource, transport: &Transport) -> Result<String, GitError> {
     src.check_transport(transport)?;
-    let r = src.reference.as_deref().unwrap_or("HEAD");
-    if is_commit(r) {
-        return Ok(r.to_ascii_lowercase());
+    if let Some(c) = &src.checksum {
+        if c.is_empty() || !c.chars().all(|ch| ch.is_ascii_hexdigit()) {
+            return Err(GitError::InvalidChecksum(c.clone()));
+        }
     }
+    let mismatch = |got: &str| GitError::ChecksumMismatch {
+        checksum: src.checksum.clone().unwrap_or_default(),
+        got: got.to_string(),
+    };
+    let matches = |sha: &str| src.checksum.as_deref().is_none_or(|c| sha.starts_with(c));
+    if let Some(r) = src.reference.as_deref().filter(|r| is_commit(r)) {
+        let r = r.to_ascii_lowercase();
+        return if matches(&r) {
+            Ok(r)
+        } else {
+            Err(mismatch(&r))
+        };
+    }
+    if src.fetch_by_commit {
+        return match src.checksum.as_deref() {
+            Some(c) if is_commit(c) => Ok(c.to_ascii_lowercase()),
+            other => Err(GitError::FetchByCommit(
+                other.unwrap_or_default().to_string(),
+            )),
+        };
+    }
+    let r = match &src.reference {
+        Some(r) => r.clone(),
+        None => default_branch(src, transport)?,
+    };
     let out = git(
-        &["ls-remote", &src.url, r, &format!("{r}^{{}}")],
+        &["ls-remote", "--", &src.url, &r, &format!("{r}^{{}}")],
         None,
         transport,
     )?;
-    let lines: Vec<(&str, &str)> = out.lines().filter_map(|l| l.split_once('\t')).collect();
-    // An annotated tag's `^{}` line names the commit; prefer it, then an exact ref.
-    let pick = lines
-        .iter()
-        .find(|(_, name)| name.ends_with("^{}"))
-        .or_else(|| lines.first())
-        .map(|(sha, _)| sha.to_string());
-    pick.ok_or_else(|| GitError::RefNotFound {
-        reference: r.to_string(),
-        url: shown_arg(&src.url),
+    let sha = pick_ref(&out, &r).ok_or_else(|| GitError::RefNotFound {
+        reference: r.clone(),
+        output: out.clone(),
+    })?;
+    if !is_commit(&sha.listed) {
+        return Err(GitError::Failed {
+            args: "ls-remote".into(),
+            stderr: format!("invalid commit sha {:?}", sha.listed),
+        });
+    }
+    if !matches(&sha.listed) && !sha.peeled.as_deref().is_some_and(matches) {
+        return Err(mismatch(&sha.listed));
+    }
+    Ok(sha.peeled.unwrap_or(sha.listed))
+}
+
+/// What `ls-remote` says a reference names: the listed object, and for an annotated tag the
+/// commit it points to.
+struct Listed {
+    listed: String,
+    peeled: Option<String>,
+}
+
+/// The line `ls-remote` printed for `r`: as `refs/<r>` exactly, else a branch, else a tag
+/// (git's checkout prefers branches), as BuildKit reads it.
+fn pick_ref(out: &str, r: &str) -> Option<Listed> {
+    let bare = r.strip_prefix("refs/").unwrap_or(r);
+    let partial = format!("refs/{bare}");
+    let head = format!("refs/heads/{}", r.strip_prefix("refs/heads/").unwrap_or(r));
+    let tag = format!("refs/tags/{}", r.strip_prefix("refs/tags/").unwrap_or(r));
+    let peeled_tag = format!("{tag}^{{}}");
+    let find = |name: &str| {
+        out.lines()
+            .filter_map(|l| l.split_once('\t'))
+            .find(|(_, n)| *n == name)
+            .map(|(sha, _)| sha.to_string())
+    };
+    if let Some(sha) = find(&partial)
+        .or_else(|| find(&head))
+        .or_else(|| (r == "HEAD").then(|| find("HEAD")).flatten())
+    {
+        return Some(Listed {
+            listed: sha,
+            peeled: None,
+        });
+    }
+    find(&tag).map(|listed| Listed {
+        listed,
+        peeled: find(&peeled_tag),
     })
 }
 
+/// The remote's default branch (`ls-remote --symref HEAD`); `HEAD` when it does not say.
+fn default_branch(src: &GitSource, transport: &Transport) -> Result<String, GitError> {
+    let out = git(
+        &["ls-remote", "--symref", "--", &src.url, "HEAD"],
+        None,
+        transport,
+    )?;
+    let branch = out.lines().find_map(|l| {
+        let (target, name) = l.strip_prefix("ref: ")?.split_once('\t')?;
+        (name == "HEAD").then(|| target.to_string())
+    });
+    Ok(branch.unwrap_or_else(|| "HEAD".to_string()))
+}
+
+/// A checked-out source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkout {
+    /// The directory to copy (the subdirectory, when the source names one).
+    pub root: PathBuf,
+    /// The commit's committer time, seconds since the epoch (`SOURCE_DATE_EPOCH=context`).
+    pub commit_time: i64,
+}
+
 /// Checks `commit` out into `dir` (which must not exist); returns the directory to copy.
+/// `keep_git_dir` is the ADD flag's; the URL's `keep-git-dir` wins when given.
 pub fn checkout(
     src: &GitSource,
     commit: &str,
@@ -194,32 +270,52 @@ pub fn checkout(
     keep_git_dir: bool,
     transport: &Transport,
 ) -> Result<PathBuf, GitError> {
+    checkout_tree(src, commit, dir, keep_git_dir, transport).map(|c| c.root)
+}
+
+/// [`checkout`], with the commit's time.
+pub fn checkout_tree(
+    src: &GitSource,
+    commit: &str,
+    dir: &Path,
+    keep_git_dir: bool,
+    transport: &Transport,
+) -> Result<Checkout, GitError> {
     src.check_transport(transport)?;
-    let d = dir.to_string_lossy().to_string();
-    let git = |args: &[&str], dir| git(args, dir, transport);
-    git(&["init", "-q", &d], None)?;
-    git(&["remote", "add", "origin", &src.url], Some(dir))?;
-    let wanted = src.reference.as_deref().unwrap_or("HEAD");
-    // Dumb HTTP remotes cannot fetch shallow; fall back to a full fetch.
-    let shallow = git(
-        &["fetch", "-q", "--depth", "1", "origin", wanted],
-        Some(dir),
-    );
-    if shallow.is_err() {
-        git(&["fetch", "-q", "--tags", "origin", wanted], Some(dir))?;
+    let run = |args: &[&str], dir: Option<&Path>| git(args, dir, transport);
+    crate::git_checkout::fetch_and_checkout(src, commit, dir, &run)?;
+    if src.submodules && dir.join(".gitmodules").exists() {
+        crate::git_checkout::submodules(dir, &run)?;
     }
-    git(&["checkout", "-q", commit], Some(dir))?;
-    if !keep_git_dir {
-        let dot_git = dir.join(".git");
-        std::fs::remove_dir_all(&dot_git).map_err(|source| GitError::Cleanup {
-            path: dot_git,
+    let out = run(&["log", "-1", "--format=%ct", commit], Some(dir))?;
+    let commit_time = out.trim().parse::<i64>().map_err(|_| GitError::Failed {
+        args: "log".into(),
+        stderr: format!("no commit time for {commit}: {out:?}"),
+    })?;
+    let cleanup = |source| GitError::Cleanup {
+        path: dir.to_path_buf(),
+        source,
+    };
+    if src.mtime == MTime::Commit {
+        crate::git_checkout::set_mtimes(dir, commit_time).map_err(|source| GitError::Dates {
+            path: dir.to_path_buf(),
             source,
         })?;
     }
-    match &src.subdir {
-        Some(s) => subdir_inside(dir, s),
-        None => Ok(dir.to_path_buf()),
+    if src.keep_git_dir.unwrap_or(keep_git_dir) {
+        // The kept `.git` must not carry the URL's credentials.
+        run(
+            &["remote", "set-url", "origin", &redact(&src.url)],
+            Some(dir),
+        )?;
+    } else {
+        std::fs::remove_dir_all(dir.join(".git")).map_err(cleanup)?;
     }
+    let root = match &src.subdir {
+        Some(s) => subdir_inside(dir, s)?,
+        None => dir.to_path_buf(),
+    };
+    Ok(Checkout { root, commit_time })
 }
 
 /// `subdir` of the checkout `dir`, resolved: the repository's author chooses its symlinks

@@ -1,21 +1,23 @@
-//! Tests of git.rs: source parsing, subdirectories confined to the checkout, typed errors.
+//! Tests of git.rs: subdirectories confined to the checkout, checksums, typed errors.
 
 use super::*;
 
+/// A word that must parse as a git source.
+fn p(word: &str) -> Option<GitSource> {
+    parse(word).unwrap()
+}
+
 #[test]
 fn git_sources_are_recognised() {
-    let g = parse("https://example.com/r.git#v1:docs/").unwrap();
+    let g = p("https://example.com/r.git#v1:docs/").unwrap();
     assert_eq!(g.url, "https://example.com/r.git");
     assert_eq!(g.reference.as_deref(), Some("v1"));
     assert_eq!(g.subdir.as_deref(), Some("docs"));
-    assert_eq!(parse("git@github.com:a/b.git").unwrap().reference, None);
-    assert_eq!(
-        parse("github.com/a/b").unwrap().url,
-        "https://github.com/a/b"
-    );
-    assert!(parse("https://example.com/file.tar.gz").is_none());
-    assert!(parse("src/").is_none());
-    let g = parse("http://h/r.git#:sub").unwrap();
+    assert_eq!(p("git@github.com:a/b.git").unwrap().reference, None);
+    assert_eq!(p("github.com/a/b").unwrap().url, "https://github.com/a/b");
+    assert!(p("https://example.com/file.tar.gz").is_none());
+    assert!(p("src/").is_none());
+    let g = p("http://h/r.git#:sub").unwrap();
     assert_eq!((g.reference, g.subdir.as_deref()), (None, Some("sub")));
 }
 
@@ -56,13 +58,13 @@ fn subdirs_stay_inside_the_checkout() {
 
 #[test]
 fn failures_are_typed_and_hide_url_credentials() {
-    let src = parse("https://user:secret@127.0.0.1:1/r.git#main").unwrap();
+    let src = p("https://user:secret@127.0.0.1:1/r.git#main").unwrap();
     let err = resolve_commit(&src, &Transport::default()).unwrap_err();
     let GitError::Failed { args, .. } = &err else {
         panic!("{err:?}");
     };
     assert!(
-        args.starts_with("ls-remote https://127.0.0.1:1/r.git"),
+        args.starts_with("ls-remote -- https://127.0.0.1:1/r.git"),
         "{args}"
     );
     assert!(!err.to_string().contains("secret"), "{err}");
@@ -71,7 +73,7 @@ fn failures_are_typed_and_hide_url_credentials() {
 #[test]
 fn an_ssh_remote_without_an_agent_needs_ssh() {
     for url in ["git@127.0.0.1:r.git", "ssh://git@127.0.0.1:1/r.git"] {
-        let src = parse(url).unwrap();
+        let src = p(url).unwrap();
         assert!(src.is_ssh(), "{url}");
         let err = resolve_commit(&src, &Transport::default()).unwrap_err();
         assert!(matches!(err, GitError::NeedsSsh { .. }), "{err:?}");
@@ -82,6 +84,54 @@ fn an_ssh_remote_without_an_agent_needs_ssh() {
         assert!(matches!(err, GitError::NeedsSsh { .. }), "{err:?}");
         assert!(!at.exists(), "nothing is run before the check");
     }
-    assert!(!parse("https://h/r.git").unwrap().is_ssh());
-    assert!(!parse("git://h/r.git").unwrap().is_ssh());
+    assert!(!p("https://h/r.git").unwrap().is_ssh());
+    assert!(!p("git://h/r.git").unwrap().is_ssh());
+}
+
+#[test]
+fn checksums_are_hex_and_must_prefix_a_commit_ref() {
+    let t = Transport::default();
+    let with = |url: &str| p(url).unwrap();
+    let mut g = with("http://127.0.0.1:1/r.git#v1");
+    g.checksum = Some("foobar".into());
+    let err = resolve_commit(&g, &t).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid checksum foobar for Git URL, expected hex commit hash"
+    );
+    // A commit as the reference is checked without asking the remote (port 1 is closed).
+    let c = "671d9852826c650e3d1cf24fb689c99865823edf";
+    let g = with(&format!("http://127.0.0.1:1/r.git?ref={c}&commit=671d98"));
+    assert_eq!(resolve_commit(&g, &t).unwrap(), c);
+    let g = with(&format!("http://127.0.0.1:1/r.git?ref={c}&commit=6de45a"));
+    let err = resolve_commit(&g, &t).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("expected checksum to match 6de45a, got 671d98"),
+        "{err}"
+    );
+    let sha256 = "fd26794924a800067d86d16fec99acd754169ec71b8ba8fcfb643d2b04d298f7";
+    assert!(is_commit(sha256) && is_commit(c) && !is_commit("671d9852"));
+    let g = with(&format!("http://127.0.0.1:1/r.git#{sha256}"));
+    assert_eq!(resolve_commit(&g, &t).unwrap(), sha256);
+}
+
+#[test]
+fn ls_remote_lines_prefer_exact_then_branch_then_peeled_tag() {
+    let out = "1111111111111111111111111111111111111111\trefs/heads/v1\n\
+               2222222222222222222222222222222222222222\trefs/tags/v1\n\
+               3333333333333333333333333333333333333333\trefs/tags/v2\n\
+               4444444444444444444444444444444444444444\trefs/tags/v2^{}\n";
+    assert!(pick_ref(out, "v1").unwrap().listed.starts_with('1'));
+    assert!(pick_ref(out, "refs/tags/v1")
+        .unwrap()
+        .listed
+        .starts_with('2'));
+    let v2 = pick_ref(out, "v2").unwrap();
+    assert_eq!(
+        (v2.listed.chars().next(), v2.peeled.unwrap().chars().next()),
+        (Some('3'), Some('4'))
+    );
+    assert!(pick_ref(out, "refs/heads/v2").is_none());
+    assert!(pick_ref(out, "v3").is_none());
 }

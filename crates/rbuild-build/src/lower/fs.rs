@@ -156,8 +156,9 @@ fn sources(
     spec.sources
         .iter()
         .map(|s| match (is_add, git::parse(s)) {
-            (true, Some(g)) => Ok(CopySource::Git(g)),
-            (true, None) if remote::is_url(s) => Ok(CopySource::Url(s.clone())),
+            (true, Ok(Some(g))) => Ok(CopySource::Git(g)),
+            (true, Err(e)) => Err(BuildError::at(line, e.to_string())),
+            (true, Ok(None)) if remote::is_url(s) => Ok(CopySource::Url(s.clone())),
             _ => heredoc_source(shared, s, &spec.heredocs, &env, line),
         })
         .collect()

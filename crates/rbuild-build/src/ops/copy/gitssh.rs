@@ -15,6 +15,28 @@ use crate::BuildError;
 const GIT_SSH_ID: &str = "default";
 
 impl CopyStep<'_> {
+    /// `g` with the ADD flags that apply to a git source folded in, as BuildKit's Dockerfile
+    /// frontend does: `--checksum` is the commit (it must agree with `?commit=`/`?checksum=`),
+    /// `--keep-git-dir` must agree with `?keep-git-dir=`.
+    pub(super) fn git_source(&self, g: &GitSource) -> Result<GitSource, BuildError> {
+        let mut g = g.clone();
+        let Some(add) = self.op.add.as_ref() else {
+            return Ok(g);
+        };
+        if add.keep_git_dir && g.keep_git_dir == Some(false) {
+            return Err(self.meta.error("inconsistent keep-git-dir configuration"));
+        }
+        if let Some(flag) = &add.checksum {
+            if let Some(q) = g.checksum.as_ref().filter(|q| *q != flag) {
+                return Err(self
+                    .meta
+                    .error(format!("checksum mismatch {flag:?} != {q:?}")));
+            }
+            g.checksum = Some(flag.clone());
+        }
+        Ok(g)
+    }
+
     /// Runs `f` with the transport git may use for `g`; an agent rbuild starts for `--ssh
     /// default=KEY` files lives until `f` returns.
     pub(super) fn with_git_transport<T>(

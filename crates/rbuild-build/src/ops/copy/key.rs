@@ -69,7 +69,8 @@ impl CopyStep<'_> {
             CopySource::Inline { name, content } => kb.str(&format!("heredoc:{name}"), content),
             CopySource::Url(url) => kb.str(&format!("url:{url}"), &self.url_digest(url)?),
             CopySource::Git(g) => {
-                let name = format!("git:{}#{:?}:{:?}", g.url, g.reference, g.subdir);
+                let g = &self.git_source(g)?;
+                let name = g.identity();
                 if self.rt.plan_only {
                     return Ok(kb.str(&name, NOT_FETCHED));
                 }

@@ -99,6 +99,7 @@ impl CopyStep<'_> {
                     (dir, vec![remote::file_name(url)])
                 }
                 CopySource::Git(g) => {
+                    let g = &self.git_source(g)?;
                     let keep = self.op.add.as_ref().is_some_and(|a| a.keep_git_dir);
                     let dir = scratch.join(format!("git-{i}"));
                     let root = self.with_git_transport(g, |t| {
