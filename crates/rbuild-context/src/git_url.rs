@@ -174,9 +174,11 @@ impl GitSource {
                     self.mtime = match value.as_str() {
                         "checkout" => MTime::Checkout,
                         "commit" => MTime::Commit,
-                        _ => return Err(err(format!(
+                        _ => {
+                            return Err(err(format!(
                             "invalid mtime value: {value:?} (must be \"checkout\" or \"commit\")"
-                        ))),
+                        )))
+                        }
                     }
                 }
                 _ => return Err(err(format!("unexpected query {k:?}"))),
@@ -203,17 +205,13 @@ impl GitSource {
         Ok(())
     }
 
-    /// A stable text naming everything that selects the files (for cache keys).
+    /// A stable text naming what selects the files besides the commit (for cache keys). Not
+    /// the checksum: it only checks the commit, so adding it keeps the cache (BuildKit's
+    /// testAddGitChecksumCache).
     pub fn identity(&self) -> String {
         format!(
-            "git:{}#{:?}:{:?} checksum={:?} submodules={} mtime={:?} by-commit={}",
-            self.url,
-            self.reference,
-            self.subdir,
-            self.checksum,
-            self.submodules,
-            self.mtime,
-            self.fetch_by_commit
+            "git:{}#{:?}:{:?} keep-git-dir={:?} submodules={} mtime={:?}",
+            self.url, self.reference, self.subdir, self.keep_git_dir, self.submodules, self.mtime
         )
     }
 }

@@ -117,7 +117,8 @@ fn invalid_options_fail_with_buildkits_texts() {
 fn identity_names_every_option_that_selects_files() {
     let a = ok("http://h/.git?ref=x").identity();
     assert_ne!(a, ok("http://h/.git?ref=x&submodules=false").identity());
-    assert_ne!(a, ok("http://h/.git?ref=x&commit=ab").identity());
+    assert_ne!(a, ok("http://h/.git?ref=x&keep-git-dir").identity());
+    assert_eq!(a, ok("http://h/.git?ref=x&commit=ab").identity());
     assert_ne!(a, ok("http://h/.git?ref=x&mtime=commit").identity());
     assert_ne!(a, ok("http://h/.git?ref=x&subdir=s").identity());
     assert_eq!(a, ok("http://h/.git#x").identity());
