@@ -94,6 +94,7 @@ pub(crate) fn apply(
             text
         }
         Command::StopSignal(s) => {
+            super::signal::check(&s).map_err(|e| BuildError::at(line, e))?;
             let text = format!("STOPSIGNAL {s}");
             c.stop_signal = Some(s);
             text

@@ -15,6 +15,7 @@ mod mounts;
 mod named;
 mod run;
 mod select;
+mod signal;
 mod stage;
 mod state;
 mod workdir;
