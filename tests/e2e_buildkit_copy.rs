@@ -292,6 +292,38 @@ fn add_archive_through_image_links_stays_inside__buildkit_testDockerfileAddArchi
     assert_eq!(link(&root, "sub/esc"), up);
 }
 
+/// fsutil's copyDirectoryOnly and MkdirAll, under every BuildKit COPY: a directory is never
+/// made where the image has a symlink or a file (the image's `/lib -> usr/lib` is not
+/// replaced by `COPY rootfs/ /`); the copy fails naming the path.
+#[test]
+fn copy_of_a_directory_onto_an_image_link_or_file_fails__buildkit_fsutil_copyDirectoryOnly() {
+    let env = Env::new();
+    let ctx = tempfile::tempdir().unwrap();
+    let c = ctx.path();
+    write(&c.join("rootfs/lib/x"), "x");
+    let base = "FROM busybox:latest\n\
+RUN rm -rf /lib && mkdir -p /usr/lib && ln -s usr/lib /lib && touch /file\n";
+    // Through the link as a destination is fine: it is resolved, not replaced.
+    write(
+        &c.join("Dockerfile"),
+        &format!("{base}COPY rootfs/lib /lib/\n"),
+    );
+    env.build_ok(c, "nondir:1", &[]);
+    let root = rootfs(&env, "nondir:1");
+    assert_eq!(link(&root, "lib"), "usr/lib");
+    assert_eq!(read(&root, "usr/lib/x"), "x");
+    for (copy, path) in [
+        ("COPY rootfs/ /", "/lib"),
+        ("COPY rootfs/lib /file", "/file"),
+        ("COPY rootfs/lib/x /file/y", "/file"),
+    ] {
+        write(&c.join("Dockerfile"), &format!("{base}{copy}\n"));
+        let out = env.build_fails(c, "nondir:2", &[]);
+        let want = format!("cannot copy to non-directory: {path}");
+        assert!(out.contains(&want), "{copy}: {out}");
+    }
+}
+
 /// testCopySocket: a socket in the context becomes an empty regular file (BuildKit's context
 /// transfer clears the socket bit and sends no data); FIFOs and device nodes are copied as
 /// they are (fsutil's DiskWriter makes them with mknod).

@@ -43,12 +43,22 @@ impl DestCache {
         dest: &str,
         lookup: &mut impl FnMut(&str) -> Option<(String, bool)>,
     ) -> String {
+        self.resolve_in(dest, lookup).0
+    }
+
+    /// [`resolve`](Self::resolve), and whether the parent is a directory of the image (only
+    /// then can the image have an entry at the path).
+    pub fn resolve_in(
+        &mut self,
+        dest: &str,
+        lookup: &mut impl FnMut(&str) -> Option<(String, bool)>,
+    ) -> (String, bool) {
         let comps = clean_components(dest);
         let Some((last, parents)) = comps.split_last() else {
-            return String::new();
+            return (String::new(), false);
         };
         let dir = self.dir(parents, lookup);
-        join(&dir.rel, last)
+        (join(&dir.rel, last), dir.in_image)
     }
 
     /// The image path of the directory `dest`, every component resolved with `lookup`: where

@@ -64,8 +64,11 @@ pub fn write_items(
             }
             continue;
         }
-        let rel = w.dest(&item.dest);
+        let (rel, parent_in_image) = w.dest_in(&item.dest);
         w.make_parents(parent_of(&rel))?;
+        if parent_in_image && item.source.meta.is_dir() {
+            w.refuse_non_dir(&rel)?;
+        }
         w.copy_one(item, &rel, attrs)?;
         if item.source.meta.is_dir() {
             dirs.push((upper.join(&rel), item.source.meta.clone()));
@@ -135,6 +138,26 @@ impl<'a> Writer<'a> {
         self.dests.resolve(dest, &mut |rel| image_dir(lower, rel))
     }
 
+    /// [`dest`](Self::dest), and whether its parent is a directory of the image.
+    fn dest_in(&mut self, dest: &str) -> (String, bool) {
+        let lower = self.lower;
+        self.dests
+            .resolve_in(dest, &mut |rel| image_dir(lower, rel))
+    }
+
+    /// BuildKit copies a directory into one only: a symlink or file of the image where a
+    /// directory goes (`/lib -> usr/lib` under `COPY rootfs/ /`) fails the copy rather than
+    /// be replaced, unless this step already replaced it.
+    fn refuse_non_dir(&mut self, rel: &str) -> std::io::Result<()> {
+        if self.entry(rel).is_some() {
+            return Ok(());
+        }
+        match self.lower.resolve(rel, false) {
+            Some(f) if !f.meta.is_dir() => Err(not_a_dir(rel)),
+            _ => Ok(()),
+        }
+    }
+
     /// [`dest`](Self::dest) with the last component followed too.
     fn dest_dir(&mut self, dest: &str) -> String {
         let lower = self.lower;
@@ -175,10 +198,16 @@ impl<'a> Writer<'a> {
             if self.entry(&rel).is_some() {
                 continue;
             }
+            // BuildKit's MkdirAll fails on a file (or a link it could not follow) where a
+            // directory is needed; it is not replaced.
+            let below = self.lower.resolve(&rel, false);
+            if below.as_ref().is_some_and(|f| !f.meta.is_dir()) {
+                return Err(not_a_dir(&rel));
+            }
             let path = self.upper.join(&rel);
             fs::create_dir(&path)?;
             self.state.set(&rel, Entry::NewDir);
-            match self.lower.resolve(&rel, false).filter(|f| f.meta.is_dir()) {
+            match below {
                 Some(found) => {
                     let meta = &found.meta;
                     apply_meta(&path, meta.mode() & 0o7777, (meta.uid(), meta.gid()))?;
@@ -234,6 +263,13 @@ fn image_dir(lower: &Tree, rel: &str) -> Option<(String, bool)> {
     let to = lower.root_path(rel)?;
     let is_dir = lower.resolve(&to, false).is_some_and(|f| f.meta.is_dir());
     Some((to, is_dir))
+}
+
+fn not_a_dir(rel: &str) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::NotADirectory,
+        format!("cannot copy to non-directory: /{rel}"),
+    )
 }
 
 fn remove(path: &Path, entry: Entry) -> std::io::Result<()> {

@@ -96,3 +96,39 @@ fn an_upper_dir_with_content_is_checked_on_disk() {
     let made = make_dirs(&up, "app/g/h", &lower, (0, 0)).unwrap();
     assert!(made.is_dir() && made.ends_with("app/g/h"));
 }
+
+/// BuildKit (fsutil's copyDirectoryOnly and MkdirAll) refuses a directory where the image has
+/// a symlink or a file rather than replacing it; a file it replaces.
+#[test]
+fn a_directory_onto_an_image_link_or_file_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let (low, src) = (t.path().join("low"), t.path().join("src"));
+    create_dir_all(low.join("usr/lib")).unwrap();
+    symlink("usr/lib", low.join("lib")).unwrap();
+    write(low.join("file"), b"f").unwrap();
+    create_dir_all(src.join("lib")).unwrap();
+    write(src.join("lib/x"), b"x").unwrap();
+    let lower = Tree::new(vec![low.clone()]);
+    let cases: [&[CopyItem]; 3] = [
+        &[
+            item(&src.join("lib"), "lib"),
+            item(&src.join("lib/x"), "lib/x"),
+        ],
+        &[item(&src.join("lib/x"), "file/x")],
+        &[item(&src.join("lib"), "file")],
+    ];
+    for (i, items) in cases.iter().enumerate() {
+        let up = t.path().join(format!("up{i}"));
+        create_dir_all(&up).unwrap();
+        let err = write_items(items, &up, &lower, &me(&src)).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("cannot copy to non-directory: /"),
+            "{err}"
+        );
+    }
+    let up = t.path().join("up-file");
+    create_dir_all(&up).unwrap();
+    write_items(&[item(&src.join("lib/x"), "lib")], &up, &lower, &me(&src)).unwrap();
+    assert_eq!(fs::read(up.join("lib")).unwrap(), b"x");
+}
