@@ -95,13 +95,27 @@ pub fn dockerfile_epoch(df: &Dockerfile, req: &BuildRequest) -> Result<Option<i6
         .cloned()
         .unwrap_or_else(Platform::host);
     let scope = global_args(df, req, &platform, &lexer, &mut Vec::new())?;
-    match scope.get("SOURCE_DATE_EPOCH").filter(|v| !v.is_empty()) {
-        None => Ok(None),
-        Some(v) => v
-            .parse::<i64>()
-            .map(Some)
-            .map_err(|_| BuildError::general(format!("invalid SOURCE_DATE_EPOCH: {v}"))),
+    let Some(v) = scope.get("SOURCE_DATE_EPOCH").filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    if let Ok(seconds) = v.parse::<i64>() {
+        return Ok(Some(seconds));
     }
+    // BuildKit also takes the epoch from `context` or from a stage's sources; rbuild does not,
+    // and says so rather than calling the value invalid.
+    let stage = df
+        .stages
+        .iter()
+        .any(|s| s.name.as_deref() == Some(&v.to_lowercase()));
+    if stage || v.eq_ignore_ascii_case("context") {
+        return Err(BuildError::Unsupported(format!(
+            "SOURCE_DATE_EPOCH={v}: taking the epoch from the context or a stage is not \
+             supported; give a number of seconds"
+        )));
+    }
+    Err(BuildError::general(format!(
+        "invalid SOURCE_DATE_EPOCH: {v}"
+    )))
 }
 
 /// Records the warning BuildKit gives for build args nothing declared.
