@@ -38,8 +38,8 @@ def rbuild_command(opts, case: Case, ctx: Path, work: Path, out: Path, no_cache:
     """The rbuild command line building `ctx` into the OCI archive `out`."""
     b = case.build
     cmd = [opts.rbuild, "--root", opts.root, "build", "--progress", "plain"]
-    if "dockerfile" in b and "context" not in b:
-        cmd += ["-f", str(ctx / b["dockerfile"])]
+    if "dockerfile" in b:  # with a remote context: a path inside it (BuildKit's filename=)
+        cmd += ["-f", b["dockerfile"] if "context" in b else str(ctx / b["dockerfile"])]
     for k, v in b.get("args", {}).items():
         cmd += ["--build-arg", f"{k}={v}"]
     if "target" in b:

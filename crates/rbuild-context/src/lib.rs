@@ -16,6 +16,7 @@ pub mod ignore;
 pub mod local;
 pub mod pattern;
 pub mod remote;
+pub mod remote_context;
 pub mod select;
 pub mod statkey;
 pub mod tree;

@@ -1,5 +1,6 @@
 //! `rbuild build`.
 
+mod context_url;
 mod limits;
 mod result;
 
@@ -38,7 +39,11 @@ pub fn run(args: BuildArgs, store: Arc<Store>) -> anyhow::Result<ExitCode> {
         });
     let pusher = RegistryPusher(&remote);
     let fetcher = remote.url_fetcher();
-    let req = request(args)?;
+    let urls = context_url::Fetcher {
+        store: &store,
+        urls: &fetcher,
+    };
+    let (req, _fetched) = request(args, &urls)?;
     let engine = crate::docker_engine::DockerEngine::from_env();
     if req.outputs.iter().any(|o| matches!(o, Output::Load { .. })) {
         engine.check()?;
@@ -124,12 +129,16 @@ fn apply_push(outputs: &mut Vec<Output>, push: bool) {
     }
 }
 
-/// The build request: every flag typed once, here.
-pub(crate) fn request(args: BuildArgs) -> anyhow::Result<BuildRequest> {
+/// The build request: every flag typed once, here. Contexts given as URLs are fetched now;
+/// their directories last as long as the returned [`context_url::Fetched`].
+pub(crate) fn request(
+    args: BuildArgs,
+    urls: &context_url::Fetcher<'_>,
+) -> anyhow::Result<(BuildRequest, context_url::Fetched)> {
     let mut req = BuildRequest::new(args.context.clone());
     req.limits = limits::from_args(&args)?;
     isolation(&args, &mut req)?;
-    req.dockerfile = dockerfile_source(args.file, &args.context)?;
+    req.dockerfile = dockerfile_source(args.file.clone(), &args.context)?;
     req.compression = rbuild_build::export::layer_compression(&args.outputs)?;
     req.outputs = args.outputs.into_iter().map(|o| o.output).collect();
     apply_push(&mut req.outputs, args.push);
@@ -157,7 +166,6 @@ pub(crate) fn request(args: BuildArgs) -> anyhow::Result<BuildRequest> {
     req.tags = args.tags;
     req.build_args = parse_build_args(&args.build_args, |k| std::env::var(k).ok());
     req.target = args.target;
-    req.named_contexts = named_contexts(&args.build_contexts)?;
     req.no_cache = args.no_cache;
     req.no_cache_filter = args.no_cache_filter;
     req.platforms = args.platform;
@@ -173,9 +181,20 @@ pub(crate) fn request(args: BuildArgs) -> anyhow::Result<BuildRequest> {
     if let Some(j) = args.jobs {
         req.jobs = j;
     }
+    let mut fetched = context_url::Fetched::new();
+    let epoch = context_url::main_context(
+        &mut req,
+        &args.context,
+        args.file.as_deref(),
+        urls,
+        &mut fetched,
+    )?;
+    context_url::resolve_epoch_arg(&mut req, epoch);
+    let local = context_url::named_urls(&mut req, &args.build_contexts, urls, &mut fetched)?;
+    req.named_contexts.extend(named_contexts(&local)?);
     req.source_date_epoch = source_date_epoch(&req.build_args)?;
     req.sandbox_exe = std::env::current_exe().context("cannot find the rbuild executable")?;
-    Ok(req)
+    Ok((req, fetched))
 }
 
 /// Network, entitlements and seccomp: what weakens the sandbox must be granted.
