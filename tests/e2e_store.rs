@@ -196,6 +196,47 @@ fn store_check_fails_on_a_corrupt_blob() {
     assert!(text(&out).contains("CORRUPT"), "{}", text(&out));
 }
 
+/// A store that built the Dockerfile without SOURCE_DATE_EPOCH first must not hand the
+/// epoch build its unclamped layers: the epoch is part of every step's cache key, so the
+/// image equals the one a fresh store makes (found by BuildKit's
+/// testWorkdirSourceDateEpochReproducible, ported for issue 19).
+#[test]
+fn a_source_date_epoch_build_never_reuses_layers_built_without_it() {
+    let first = Env::new();
+    let work = first.root.path();
+    let base = work.join("busybox.oci.tar");
+    first.rbuild_ok(&["save", "-o", base.to_str().unwrap(), "busybox:latest"]);
+    let fresh = Env::empty();
+    fresh.rbuild_ok(&["load", "-i", base.to_str().unwrap()]);
+    let ctx = tempfile::tempdir().unwrap();
+    small_context(ctx.path());
+    let dockerfile =
+        "FROM busybox:latest\nWORKDIR /work/dir\nCOPY msg.txt /msg.txt\nRUN echo hi > /f\n";
+    write_file(&ctx.path().join("Dockerfile"), dockerfile.as_bytes(), 0o644);
+    let c = ctx.path().to_str().unwrap();
+    let out = first.rbuild_env(&["build", "-t", "repro:plain", c], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    std::thread::sleep(Duration::from_millis(1100));
+    let epoch = [("SOURCE_DATE_EPOCH", "1700000000")];
+    for env in [&first, &fresh] {
+        let out = env.rbuild_env(
+            &["build", "--progress", "plain", "-t", "repro:1", c],
+            &epoch,
+        );
+        let log = text(&out);
+        assert!(out.status.success(), "{log}");
+        assert!(
+            !log.contains("CACHED"),
+            "a step was reused across epochs:\n{log}"
+        );
+    }
+    assert_eq!(
+        first.manifest_digest("repro:1"),
+        fresh.manifest_digest("repro:1"),
+        "the epoch build depends on what the store built before"
+    );
+}
+
 #[test]
 fn source_date_epoch_gives_identical_digests_in_two_fresh_stores() {
     let first = Env::new();

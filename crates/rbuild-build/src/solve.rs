@@ -115,7 +115,7 @@ fn graph<'a>(plan: &'a Plan, rt: &'a Runtime<'a>) -> Graph<Step<'a>> {
 fn solve_graph(m: &Merged, rt: &Runtime, links: &Links<'_>) -> Result<Vec<FsState>, BuildError> {
     let req = rt.request;
     let store_cache = StoreCache::new(rt.store.clone(), links);
-    let cache = CompressionKeyed::new(store_cache, req.compression);
+    let cache = OutputKeyed::new(store_cache, req.compression, req.source_date_epoch);
     let no_cache_all = req.no_cache;
     let filter: Vec<bool> = m
         .stages
@@ -177,40 +177,54 @@ fn prefetch<'s>(scope: &'s std::thread::Scope<'s, '_>, m: &'s Merged<'s>, done: 
     }
 }
 
-/// Cache records keyed on the layer compression: a layer compressed another way is another
-/// blob, so a record made with gzip must not hand zstd-built images gzip layers. The default
-/// (gzip 6) keeps the plain key, so existing caches stay valid.
-struct CompressionKeyed<'a> {
+/// Cache records keyed on what shapes a step's output besides its inputs: the layer
+/// compression (a layer compressed another way is another blob, so a record made with gzip
+/// must not hand zstd-built images gzip layers) and SOURCE_DATE_EPOCH (it clamps the layer's
+/// file times and the step's history time, so a record made without it would make a
+/// reproducible build's image depend on the store). The default (gzip 6, no epoch) keeps the
+/// plain key, so existing caches stay valid.
+struct OutputKeyed<'a> {
     inner: StoreCache<'a>,
     compression: Option<String>,
+    epoch: Option<i64>,
 }
 
-impl<'a> CompressionKeyed<'a> {
-    fn new(inner: StoreCache<'a>, c: Compression) -> Self {
+impl<'a> OutputKeyed<'a> {
+    fn new(inner: StoreCache<'a>, c: Compression, epoch: Option<i64>) -> Self {
         let compression = match c {
             c if c == Compression::default() => None,
             Compression::None => Some("none".to_string()),
             Compression::Gzip { level } => Some(format!("gzip:{level}")),
             Compression::Zstd { level } => Some(format!("zstd:{level}")),
         };
-        CompressionKeyed { inner, compression }
+        OutputKeyed {
+            inner,
+            compression,
+            epoch,
+        }
     }
 
     fn key(&self, key: &CacheKey) -> CacheKey {
-        match &self.compression {
-            None => *key,
-            Some(c) => {
-                KeyBuilder::new("compressed", 1)
-                    .key("step", key)
-                    .str("compression", c)
-                    .finish()
-                    .0
-            }
+        let mut k = *key;
+        if let Some(c) = &self.compression {
+            k = KeyBuilder::new("compressed", 1)
+                .key("step", &k)
+                .str("compression", c)
+                .finish()
+                .0;
         }
+        if let Some(e) = self.epoch {
+            k = KeyBuilder::new("epoch", 1)
+                .key("step", &k)
+                .str("source_date_epoch", &e.to_string())
+                .finish()
+                .0;
+        }
+        k
     }
 }
 
-impl CacheStorage<FsState> for CompressionKeyed<'_> {
+impl CacheStorage<FsState> for OutputKeyed<'_> {
     fn load(&self, key: &CacheKey) -> Option<FsState> {
         self.inner.load(&self.key(key))
     }
