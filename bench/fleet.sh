@@ -10,7 +10,7 @@
 # ephemeral runner), against one docker-registry on 127.0.0.1:
 #   rbuild: --cache-from/--cache-to type=registry,mode=max, -o type=registry (push)
 #   docker: dockerd's BuildKit, BUILDKIT_INLINE_CACHE=1 + --cache-from the last pushed image,
-#           then docker push (its state pruned before each job: an ephemeral runner)
+#           then docker push (a new dockerd on an empty data root for each job)
 # Per job: wall time, steps taken from the registry cache, bytes down (GET bodies the registry
 # sent, from its access log) and up (growth of its storage). Then, for rbuild: the last commit
 # again on the last runner's store (local warm) and on a fresh store (warm from the registry),
@@ -59,7 +59,7 @@ set_commit() { echo "#define APP_VERSION \"commit-$1\"" >"$W/ctx/src/version.h";
 
 # job BUILDER COMMIT → one table row
 job() {
-    local builder=$1 i=$2 runner=$(( ($2 - 1) % RUNNERS + 1 )) start end off before hits steps retried=
+    local builder=$1 i=$2 runner=$(( ($2 - 1) % RUNNERS + 1 )) start end off before hits steps
     set_commit "$i"
     off=$(log_size) before=$(reg_bytes)
     start=$(date +%s.%N)
@@ -75,26 +75,23 @@ job() {
         end=$(date +%s.%N)
         read -r hits steps < <(cached_steps "$W/logs/rbuild-$i.log")
     else
-        # dockerd 20.10's BuildKit can start a RUN before the base it pulled for another stage
-        # is extracted ("stat /bin/sh: no such file"): a failed job is run again, timed from
-        # its first start, and marked.
-        if ! docker_job "$i" && ! { retried=" (run twice)"; docker_job "$i"; }; then
-            tail -30 "$W/logs/docker-$i.log" >&2; exit 1
-        fi
+        # A fresh daemon and data root per job, outside the timing: dockerd 20.10 reused
+        # snapshots that `docker system prune -af` had emptied ("stat /bin/sh: no such file").
+        stop_dockerd
+        start_dockerd "$REG_fleet"
+        start=$(date +%s.%N)
+        docker_job "$i" || { tail -30 "$W/logs/docker-$i.log" >&2; exit 1; }
         end=$(date +%s.%N)
         read -r hits steps < <(cached_steps "$W/logs/docker-$i.log")
     fi
-    printf '| %s%s | %d | %d | %.1f | %s/%s | %s | %s |\n' "$builder" "$retried" "$i" "$runner" \
+    printf '| %s | %d | %d | %.1f | %s/%s | %s | %s |\n' "$builder" "$i" "$runner" \
         "$(echo "$end - $start" | bc -l)" "$hits" "$steps" \
         "$(numfmt --to=iec "$(bytes_down "$off")")" "$(numfmt --to=iec $(( $(reg_bytes) - before )))"
 }
 
-# docker_job COMMIT: an ephemeral docker runner's job (state pruned first), build and push.
+# docker_job COMMIT: an ephemeral docker runner's job: build and push.
 docker_job() {
-    $DOCKER system prune -af >/dev/null 2>&1
-    # The base first: with two stages on a base it must pull, dockerd 20.10's BuildKit starts
-    # the first RUN before the layer is extracted, every time (see `job`).
-    $DOCKER pull -q "$REG_fleet/debian:bookworm" >"$W/logs/docker-$1.log" 2>&1 &&
+    : >"$W/logs/docker-$1.log"
     $DOCKER build --progress=plain --build-arg BUILDKIT_INLINE_CACHE=1 \
         --cache-from "$REG_fleet/dapp:latest" -t "$REG_fleet/dapp:c$1" -t "$REG_fleet/dapp:latest" \
         "$W/ctx" >>"$W/logs/docker-$1.log" 2>&1 &&

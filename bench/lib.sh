@@ -93,6 +93,15 @@ start_dockerd() { # REGISTRY... → a private dockerd trusting these plain-HTTP 
     exit 1
 }
 
+stop_dockerd() { # the dockerd start_dockerd started, and its state (an ephemeral runner's end)
+    [ -n "$DOCKERD_PID" ] || return 0
+    kill "$DOCKERD_PID" 2>/dev/null
+    for _ in $(seq 1 30); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 1; done
+    DOCKERD_PID=
+    awk -v d="$W/docker" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r | xargs -r -n1 umount -l
+    rm -rf "$W/docker"
+}
+
 # ---------------------------------------------------------------- bases
 # A debootstrap'd Debian rootfs, from the mirror apt itself uses (the only one reachable here).
 debian_tarball() {
