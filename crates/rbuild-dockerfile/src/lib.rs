@@ -39,9 +39,9 @@ pub use error::{
     Location, MountError, PortError, SyntaxError, Warning,
 };
 pub use instructions::{
-    parse_dockerfile, parse_mount, parse_trigger, AddCmd, ArgDecl, Command, CopyCmd, Directives,
-    Dockerfile, Healthcheck, Heredoc, Instruction, KeyValue, MountKind, RunCmd, RunMount,
-    ShellOrExec, Stage,
+    expose_ports, parse_dockerfile, parse_mount, parse_trigger, AddCmd, ArgDecl, Command, CopyCmd,
+    Directives, Dockerfile, Healthcheck, Heredoc, Instruction, KeyValue, MountKind, RunCmd,
+    RunMount, ShellOrExec, Stage,
 };
 pub use parser::{parse, parse_heredoc_word, Ast, Node, RawHeredoc};
 pub use shell::{expand_command, EmptyEnv, Env, Lexer};

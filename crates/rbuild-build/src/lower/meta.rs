@@ -79,7 +79,10 @@ pub(crate) fn apply(
             text
         }
         Command::Expose(ports) => {
-            format!("EXPOSE {}", history::plain_list(&expose(c, &ports, line)?))
+            format!(
+                "EXPOSE {}",
+                history::plain_list(&expose(c, &ports, line, warnings)?)
+            )
         }
         Command::Volume(vols) => {
             if vols.iter().any(String::is_empty) {
@@ -162,24 +165,26 @@ pub(crate) fn join_workdir(current: Option<&str>, dir: &str) -> String {
 }
 
 /// Adds the ports to the config; returns them as BuildKit lists them in history, `80/tcp`, in
-/// the order of the (sorted) words, ranges spread out.
+/// the order of the (sorted) words, ranges spread out (`rbuild_dockerfile::expose_ports`,
+/// BuildKit's parsePort); an IP or host port is ignored with BuildKit's lint warning.
 fn expose(
     c: &mut ImageConfigBody,
     ports: &[String],
     line: usize,
+    warnings: &mut Vec<String>,
 ) -> Result<Vec<String>, BuildError> {
     let map = c.exposed_ports.get_or_insert_with(BTreeMap::new);
     let mut listed = Vec::new();
     for p in ports {
-        let (port, proto) = p.split_once('/').unwrap_or((p, "tcp"));
-        let proto = proto.to_lowercase();
-        let (lo, hi) = port.split_once('-').unwrap_or((port, port));
-        let (lo, hi) = match (lo.parse::<u16>(), hi.parse::<u16>()) {
-            (Ok(l), Ok(h)) if l <= h => (l, h),
-            _ => return Err(BuildError::at(line, format!("invalid containerPort: {p}"))),
-        };
-        for n in lo..=hi {
-            let port = format!("{n}/{proto}");
+        let spread =
+            rbuild_dockerfile::expose_ports(p).map_err(|e| BuildError::at(line, e.to_string()))?;
+        if p.contains(':') {
+            warnings.push(format!(
+                "line {line}: EXPOSE instruction should not define an IP address or host-port \
+                 mapping, found '{p}' (ExposeInvalidFormat)"
+            ));
+        }
+        for port in spread {
             map.insert(port.clone(), Value::Object(Default::default()));
             listed.push(port);
         }
@@ -232,19 +237,36 @@ mod tests {
     #[test]
     fn expose_ranges_and_protocols() {
         let mut c = ImageConfigBody::default();
+        let mut w = Vec::new();
         expose(
             &mut c,
             &["80".into(), "53/UDP".into(), "8000-8001".into()],
             1,
+            &mut w,
         )
         .unwrap();
-        let listed = expose(&mut c, &["1234/udp".into(), "2375".into()], 1).unwrap();
+        let listed = expose(&mut c, &["1234/udp".into(), "2375".into()], 1, &mut w).unwrap();
         assert_eq!(listed, ["1234/udp", "2375/tcp"]);
+        assert!(w.is_empty());
+        // BuildKit's parsePort: the IP and host port are checked, linted and dropped.
+        let listed = expose(&mut c, &["127.0.0.1:8080:80/udp".into()], 2, &mut w).unwrap();
+        assert_eq!(listed, ["80/udp"]);
+        assert_eq!(w.len(), 1, "{w:?}");
         let keys: Vec<_> = c.exposed_ports.unwrap().into_keys().collect();
         assert_eq!(
             keys,
-            vec!["1234/udp", "2375/tcp", "53/udp", "80/tcp", "8000/tcp", "8001/tcp"]
+            vec!["1234/udp", "2375/tcp", "53/udp", "80/tcp", "80/udp", "8000/tcp", "8001/tcp"]
         );
-        assert!(expose(&mut ImageConfigBody::default(), &["x".into()], 1).is_err());
+        for bad in [
+            "x",
+            "80-70",
+            "1.2.3:80:80",
+            "8000-8001:80-90",
+            "80/foo",
+            "70000",
+        ] {
+            let mut c = ImageConfigBody::default();
+            assert!(expose(&mut c, &[bad.into()], 1, &mut w).is_err(), "{bad}");
+        }
     }
 }

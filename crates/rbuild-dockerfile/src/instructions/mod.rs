@@ -16,6 +16,7 @@ pub use crate::parser::Directives;
 pub use mount::parse_mount;
 pub(crate) use mount::parse_mount_expanded;
 pub use parse::{parse_dockerfile, parse_trigger};
+pub use simple::expose_ports;
 pub(crate) use simple::validate_port;
 
 /// A whole Dockerfile, split into stages.

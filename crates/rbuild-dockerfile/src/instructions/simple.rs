@@ -142,31 +142,84 @@ pub(crate) fn expose(node: &Node) -> Result<Command, ErrorKind> {
     Ok(Command::Expose(ports))
 }
 
-/// Checks `port`, `port/proto`, `start-end` and `start-end/proto` (tcp, udp, sctp).
+/// Checks an EXPOSE word as BuildKit's parsePort does (see [`expose_ports`]).
 pub fn validate_port(spec: &str) -> Result<(), PortError> {
+    expose_ports(spec).map(|_| ())
+}
+
+/// The ports an EXPOSE word exposes, as BuildKit's parsePort (convert_expose.go) reads
+/// `[ip:][hostPort:]containerPort[/proto]`: `80/tcp`, ranges spread out, the protocol lower
+/// case; the IP and host port are checked and otherwise ignored (BuildKit lints them).
+pub fn expose_ports(spec: &str) -> Result<Vec<String>, PortError> {
     let bad = || PortError::Invalid { spec: spec.into() };
-    let (ports, proto) = match spec.split_once('/') {
-        Some((p, proto)) => (p, Some(proto)),
-        None => (spec, None),
+    let parts: Vec<&str> = spec.split(':').collect();
+    let n = parts.len();
+    let (ip, host, container) = match n {
+        1 => (String::new(), "", parts[0]),
+        _ => (
+            parts[..n.saturating_sub(2)].join(":"),
+            parts[n - 2],
+            parts[n - 1],
+        ),
     };
-    if let Some(proto) = proto {
-        if !matches!(proto.to_ascii_lowercase().as_str(), "tcp" | "udp" | "sctp") {
-            return Err(PortError::Proto {
-                proto: proto.into(),
-                spec: spec.into(),
-            });
+    let (port, proto) = container.split_once('/').unwrap_or((container, ""));
+    if port.is_empty() {
+        return Err(bad());
+    }
+    if !matches!(
+        proto.to_ascii_lowercase().as_str(),
+        "" | "tcp" | "udp" | "sctp"
+    ) {
+        return Err(PortError::Proto {
+            proto: proto.into(),
+            spec: spec.into(),
+        });
+    }
+    let ip = ip
+        .strip_prefix('[')
+        .and_then(|i| i.strip_suffix(']'))
+        .unwrap_or(&ip);
+    if !ip.is_empty() && ip.parse::<std::net::IpAddr>().is_err() {
+        return Err(bad());
+    }
+    let (lo, hi) = port_range(port, spec)?;
+    if !host.is_empty() {
+        let (hlo, hhi) = port_range(host, spec)?;
+        // A host range must match a container range; a single container port may take one.
+        if hi - lo != hhi - hlo && hi != lo {
+            return Err(bad());
         }
     }
-    let num = |s: &str| -> Result<u16, PortError> {
+    let proto = if proto.is_empty() {
+        "tcp".to_string()
+    } else {
+        proto.to_ascii_lowercase()
+    };
+    Ok((lo..=hi).map(|p| format!("{p}/{proto}")).collect())
+}
+
+/// `N` or `N-M` (0–65535, M not below N), as BuildKit's parsePortRange.
+fn port_range(s: &str, spec: &str) -> Result<(u32, u32), PortError> {
+    let bad = || PortError::Invalid { spec: spec.into() };
+    let num = |s: &str| -> Result<u32, PortError> {
         if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad());
         }
-        s.parse::<u16>().map_err(|_| bad())
+        s.parse::<u32>()
+            .ok()
+            .filter(|p| *p <= 65535)
+            .ok_or_else(bad)
     };
-    match ports.split_once('-') {
-        Some((a, b)) if num(a)? > num(b)? => Err(PortError::ReversedRange { spec: spec.into() }),
-        Some(_) => Ok(()),
-        None => num(ports).map(|_| ()),
+    match s.split_once('-') {
+        Some((a, b)) if a != b => {
+            let (a, b) = (num(a)?, num(b)?);
+            if b < a {
+                return Err(PortError::ReversedRange { spec: spec.into() });
+            }
+            Ok((a, b))
+        }
+        Some((a, _)) => num(a).map(|p| (p, p)),
+        None => num(s).map(|p| (p, p)),
     }
 }
 
@@ -207,7 +260,7 @@ fn strip_onbuild(original: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::validate_port;
+    use super::{expose_ports, validate_port};
 
     #[test]
     fn ports() {
@@ -219,6 +272,12 @@ mod tests {
             "8000-8010/sctp",
             "0",
             "65535",
+            // BuildKit's parsePort takes these (an IP and host port are linted, then
+            // dropped; an empty protocol is tcp).
+            "1.2.3.4:80:80",
+            "8080:80",
+            "[::1]:8080:80/udp",
+            "80/",
         ] {
             assert!(validate_port(ok).is_ok(), "{ok}");
         }
@@ -228,12 +287,18 @@ mod tests {
             "80/foo",
             "65536",
             "10-5",
-            "1.2.3.4:80:80",
-            "80/",
+            "1.2.3:80:80",
+            "8000-8001:80-90",
+            "x:80",
             "-5",
             "8000-",
         ] {
             assert!(validate_port(bad).is_err(), "{bad}");
         }
+        assert_eq!(
+            expose_ports("127.0.0.1:8000-8001:80-81/UDP").unwrap(),
+            ["80/udp", "81/udp"]
+        );
+        assert_eq!(expose_ports("8000-8001:80").unwrap(), ["80/tcp"]);
     }
 }
