@@ -243,3 +243,34 @@ fn add_git_over_ssh_never_uses_the_hosts_keys_agent_or_config() {
     let cmd = f.build("git:4", &["--ssh", "default"], Some(&other.socket));
     f.fails_in_fake_home(&cmd, "Permission denied");
 }
+
+#[test]
+fn a_git_build_context_over_ssh_follows_the_same_rules() {
+    let f = Fixture::new();
+    // The repository Fixture::new made.
+    let repo = f.dir.path().join("srv/repo.git");
+    let url = format!(
+        "ssh://root@127.0.0.1:{}{}#main",
+        f.sshd.port,
+        repo.display()
+    );
+    let dockerfile = f.dir.path().join("local.Dockerfile");
+    write(&dockerfile, "FROM busybox:latest\nCOPY hello.txt /\n");
+    let build = |tag: &str, extra: &[&str]| {
+        let mut cmd = f.env.command();
+        cmd.args(["build", "--progress", "plain", "-t", tag, "-f"])
+            .arg(&dockerfile)
+            .args(extra)
+            .arg(&url)
+            .env_remove("SSH_AUTH_SOCK");
+        cmd
+    };
+    // --ssh default=KEYFILE: rbuild serves the key with its own agent, as for ADD.
+    let key = format!("default={}", f.agent.key.display());
+    let out = build("gitctx:1", &["--ssh", &key]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let hello = rootfs(&f.env, "gitctx:1").join("hello.txt");
+    assert_eq!(std::fs::read_to_string(hello).unwrap(), "over ssh\n");
+    // No --ssh: the host's key in ~/.ssh is not used.
+    f.fails_in_fake_home(&build("gitctx:2", &[]), "needs --ssh");
+}

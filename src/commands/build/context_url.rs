@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use anyhow::Context;
+use rbuild_build::ops::agent::Agent;
 use rbuild_build::secrets::SshSource;
 use rbuild_build::{BuildRequest, DockerfileSource, NamedContext};
 use rbuild_context::git::Transport;
@@ -34,27 +35,41 @@ impl Fetcher<'_> {
         let dir = self.store.scratch()?;
         let proxy =
             ProxyConfig::from_vars(req.build_args.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let got = remote_context::fetch(url, dir.path(), &transport(req, url)?, self.urls, &proxy);
+        let agent_dir = self.store.scratch()?;
+        let (transport, _agent) = transport(req, url, agent_dir.path())?;
+        let got = remote_context::fetch(url, dir.path(), &transport, self.urls, &proxy);
         kept.push(dir);
         Ok(got?)
     }
 }
 
-/// The agent git may use: `--ssh default` (an agent socket), as for ADD of a git source.
-fn transport(req: &BuildRequest, url: &ContextUrl) -> anyhow::Result<Transport> {
-    let ContextUrl::Git(g) = url else {
-        return Ok(Transport::default());
+/// What git may use, as for ADD of a git source: over ssh only `--ssh default`, an agent
+/// socket, or key files served by an agent started in `dir` (it lives as long as the
+/// returned [`Agent`]).
+fn transport(
+    req: &BuildRequest,
+    url: &ContextUrl,
+    dir: &Path,
+) -> anyhow::Result<(Transport, Option<Agent>)> {
+    let agent = match (url, req.ssh.get("default")) {
+        (ContextUrl::Git(g), Some(source)) if g.is_ssh() => source,
+        _ => return Ok((Transport::default(), None)),
     };
-    match req.ssh.get("default") {
-        Some(SshSource::Agent(sock)) if g.is_ssh() => Ok(Transport {
-            agent: Some(sock.clone()),
-        }),
-        Some(SshSource::Keys(_)) if g.is_ssh() => anyhow::bail!(
-            "a Git build context over ssh needs --ssh default with an agent socket \
-             (key files are served to ADD only)"
+    Ok(match agent {
+        SshSource::Agent(sock) => (
+            Transport {
+                agent: Some(sock.clone()),
+            },
+            None,
         ),
-        _ => Ok(Transport::default()),
-    }
+        SshSource::Keys(keys) => {
+            let served = Agent::start(dir, keys).context("--ssh default: cannot start an agent")?;
+            let transport = Transport {
+                agent: Some(served.socket().to_path_buf()),
+            };
+            (transport, Some(served))
+        }
+    })
 }
 
 /// Makes `req` read a main context given as a URL (`context`), and the Dockerfile from it:

@@ -2,7 +2,7 @@
 //! and, on a miss, does the work (base images, RUN in a sandbox, COPY, WORKDIR's directory)
 //! with the effects a [`Runtime`] provides.
 
-mod agent;
+pub mod agent;
 mod agent_proxy;
 mod copy;
 mod prefetch;
