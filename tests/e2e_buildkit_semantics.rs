@@ -267,6 +267,8 @@ HEALTHCHECK --interval=90s --retries=3 CMD true\n",
     ];
     let want: Vec<(String, bool)> = want.iter().map(|(t, e)| (t.to_string(), *e)).collect();
     assert_eq!(got, want, "{config}");
+    // dispatchCmd sets ArgsEscaped with every CMD.
+    assert_eq!(config["config"]["ArgsEscaped"], true, "{config}");
 }
 
 /// BuildKit's testDockerfileCopyFromArgs: `COPY --from=$FOO` is refused with BuildKit's

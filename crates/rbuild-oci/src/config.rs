@@ -60,7 +60,7 @@ pub struct ImageConfigBody {
     /// Health check (Docker extension).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<Healthcheck>,
-    /// Whether Cmd/Entrypoint are already escaped (Windows legacy; BuildKit sets it for shell form).
+    /// Whether Cmd/Entrypoint are already escaped (Windows legacy; BuildKit sets it with every CMD).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub args_escaped: Option<bool>,
     /// Volumes, path → `{}`.

@@ -111,6 +111,8 @@ pub(crate) fn apply(
             let v = argv(c, cmd);
             let text = format!("CMD {}", history::quoted_list(&v));
             c.cmd = Some(v);
+            // BuildKit's dispatchCmd sets Docker's ArgsEscaped on every CMD.
+            c.args_escaped = Some(true);
             st.cmd_set = true;
             text
         }
