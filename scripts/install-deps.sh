@@ -39,10 +39,11 @@ libs=(
 )
 
 # Programs of every Debian system (Essential and Priority: required packages: coreutils, tar,
-# gzip, grep, sed, dpkg, apt, bash, dash, util-linux, mount, bsdutils) or of the Rust
+# gzip, grep, sed, mawk, dpkg, apt, bash, dash, util-linux, mount, bsdutils) or of the Rust
 # toolchain the tests are built with: checked here, never installed.
 base=(
-  sh bash cat cp mv rm ln mkdir mktemp touch tee id dirname head tail wc sort sha256sum
+  sh bash cat cp mv rm ln ls mkdir mktemp touch tee id dirname head tail wc sort sha256sum
+  seq sleep awk
   mkfifo mknod stty chmod chown
   tar gzip grep sed
   dpkg dpkg-query dpkg-deb apt-get

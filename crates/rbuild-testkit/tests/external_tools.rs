@@ -12,9 +12,10 @@ use regex::Regex;
 
 /// Words a shell command segment may start with that are no program.
 const SHELL_WORDS: &[&str] = &[
-    "!", "[", "[[", ":", "case", "cd", "command", "do", "done", "echo", "elif", "else", "esac",
-    "eval", "exec", "exit", "export", "false", "fi", "for", "if", "in", "local", "printf", "read",
-    "return", "set", "shift", "source", "test", "then", "trap", "true", "unset", "wait", "while",
+    "!", "[", "[[", ":", "break", "case", "cd", "command", "continue", "do", "done", "echo",
+    "elif", "else", "esac", "eval", "exec", "exit", "export", "false", "fi", "for", "if", "in",
+    "kill", "local", "mapfile", "printf", "pwd", "read", "return", "set", "shift", "source",
+    "test", "then", "trap", "true", "unset", "wait", "while",
 ];
 
 /// The workspace root (this crate is crates/rbuild-testkit).
@@ -52,6 +53,10 @@ fn program(word: &str) -> Option<String> {
         return None;
     }
     if let Some(abs) = w.strip_prefix('/') {
+        // A device or a proc file is no program (`sh -c /dev/pipes/EOF` runs a heredoc).
+        if abs.starts_with("dev/") || abs.starts_with("proc/") {
+            return None;
+        }
         let name = abs.rsplit('/').next()?;
         return (!name.contains('.') && !name.is_empty()).then(|| name.to_string());
     }
@@ -134,11 +139,16 @@ fn is_tool_const(name: &str) -> bool {
         .any(|t| name == *t || name.ends_with(&format!("_{t}")))
 }
 
-/// `let NAME = "VALUE";` bindings of a file, so `{NAME}` in a format string can be resolved.
+/// `let NAME = "VALUE";` and `const NAME: &str = "VALUE";` bindings of a file (string
+/// continuations joined), so `{NAME}` in a format string can be resolved.
 fn bindings(src: &str) -> BTreeMap<String, String> {
-    re(r#"let (\w+) = "([^"]*)";"#)
+    re(r#"(?s)(?:let (\w+)|const (\w+): &str) = "((?:[^"\\]|\\.)*)";"#)
         .captures_iter(src)
-        .map(|c| (c[1].to_string(), c[2].to_string()))
+        .map(|c| {
+            let name = c.get(1).or(c.get(2)).map_or("", |m| m.as_str());
+            let value = re(r"\\\n\s*").replace_all(&c[3], "");
+            (name.to_string(), value.to_string())
+        })
         .collect()
 }
 
@@ -187,12 +197,28 @@ fn rust_programs(path: &Path, found: &mut BTreeMap<String, String>) {
     }
 }
 
-/// The programs the commands of a shell script run (array definitions and comments skipped).
+/// The programs the commands of a shell script run (array definitions, comments, heredoc
+/// bodies and the script's own functions skipped).
 fn script_programs(path: &Path, found: &mut BTreeMap<String, String>) {
     let rel = path.strip_prefix(project()).unwrap().display().to_string();
     let text = std::fs::read_to_string(path).unwrap();
-    let mut in_array = false;
+    script_text_programs(&rel, &text, found);
+}
+
+fn script_text_programs(rel: &str, text: &str, found: &mut BTreeMap<String, String>) {
+    let functions: BTreeSet<String> = re(r"(?m)^\s*(\w+)\(\)\s*\{")
+        .captures_iter(text)
+        .map(|c| c[1].to_string())
+        .collect();
+    let heredoc = re(r#"<<-?\s*['"]?(\w+)['"]?"#);
+    let (mut in_array, mut until) = (false, None::<String>);
     for line in text.lines() {
+        if let Some(end) = &until {
+            if line.trim() == end {
+                until = None;
+            }
+            continue;
+        }
         let line = line.split(" #").next().unwrap_or("").trim();
         if line.starts_with('#') || line.is_empty() {
             continue;
@@ -201,8 +227,12 @@ fn script_programs(path: &Path, found: &mut BTreeMap<String, String>) {
             in_array = !line.ends_with(')');
             continue;
         }
-        for p in shell_programs(line) {
-            found.entry(p).or_insert_with(|| rel.clone());
+        until = heredoc.captures(line).map(|c| c[1].to_string());
+        for p in shell_programs(line)
+            .into_iter()
+            .filter(|p| !functions.contains(p))
+        {
+            found.entry(p).or_insert_with(|| rel.to_string());
         }
     }
 }
@@ -290,4 +320,11 @@ fn the_scan_reads_commands_the_way_a_shell_would() {
     assert_eq!(shell_programs(quoted), ["id"]);
     assert_eq!(program("scripts/install-deps.sh"), None);
     assert_eq!(program("$rbuild"), None);
+    assert_eq!(program("/dev/pipes/EOF"), None);
+    let text = "die() { echo \"$*\" >&2; exit 1; }\ncat > conf <<'EOF'\nhttp:\n  addr: x\nEOF\ndie oops\nskopeo copy a b\n";
+    let mut found = BTreeMap::new();
+    script_text_programs("s.sh", text, &mut found);
+    assert_eq!(found.keys().collect::<Vec<_>>(), ["cat", "skopeo"]);
+    let consts = "const GIT: &str = \"git -c a=b \\\n    -c c=d\";";
+    assert_eq!(bindings(consts)["GIT"], "git -c a=b -c c=d");
 }
