@@ -324,6 +324,44 @@ RUN rm -rf /lib && mkdir -p /usr/lib && ln -s usr/lib /lib && touch /file\n";
     }
 }
 
+/// testCopyParentsMissingDirectory (wildcard-nonexistent, wildcard-afterpivot) and
+/// testCopyRelativeParents (doublewildcard, doubleinputs): `COPY --parents` copies the pivot
+/// directory filtered by the source, so its destination is made even when nothing matches,
+/// and a `./` pivot after a wildcard keeps the path from the pivot on.
+#[test]
+fn copy_parents_pivots_after_wildcards__buildkit_testCopyRelativeParents() {
+    let env = Env::new();
+    let ctx = tempfile::tempdir().unwrap();
+    let c = ctx.path();
+    let df = "FROM busybox:latest AS base\n\
+RUN mkdir -p /test/a/b/c/d/e /test/a/b2/c/d/e /test/a/b/c2/d/e /test/a/b/c2/d/e2 && \
+touch /test/a/b/c/d/foo /test/a/b/c/d/e/bay /test/a/b2/c/d/e/bar /test/a/b/c2/d/e/baz \
+/test/a/b/c2/d/e2/baz\n\
+FROM busybox:latest\n\
+COPY --from=base --parents /test/a/b3*/c /o1/\n\
+COPY --from=base --parents /test/a/b/./c3* /o2/\n\
+COPY --from=base --parents /test/a/b*/./c/**/e /o3/\n\
+COPY --from=base --parents /test/a/b/c*/./d/**/baz /test/a/b*/./c/**/bar /o4/\n";
+    write(&c.join("Dockerfile"), df);
+    env.build_ok(c, "parents:1", &[]);
+    let root = rootfs(&env, "parents:1");
+    for d in ["o1", "o2"] {
+        assert!(root.join(d).is_dir(), "{d}");
+        assert_eq!(std::fs::read_dir(root.join(d)).unwrap().count(), 0, "{d}");
+    }
+    for f in [
+        "o3/c/d/e/bay",
+        "o3/c/d/e/bar",
+        "o4/d/e/baz",
+        "o4/d/e2/baz",
+        "o4/c/d/e/bar",
+    ] {
+        assert!(root.join(f).is_file(), "{f}");
+    }
+    assert!(!root.join("o4/d/e/bay").exists());
+    assert!(!root.join("o3/test").exists() && !root.join("o4/test").exists());
+}
+
 /// testCopySocket: a socket in the context becomes an empty regular file (BuildKit's context
 /// transfer clears the socket bit and sends no data); FIFOs and device nodes are copied as
 /// they are (fsutil's DiskWriter makes them with mknod).

@@ -113,6 +113,18 @@ pub fn plan_map<T: Send, F: Fn(CopyItem) -> T + Sync>(
     };
     let mut items = Vec::new();
     let mut made = BTreeSet::new();
+    if opts.parents {
+        // The pivot directory is what BuildKit copies, so the destination is made even when
+        // no source matches (testCopyParentsMissingDirectory, wildcard-nonexistent).
+        let pivot = sources.first().map(|s| pivot_prefix(s)).unwrap_or_default();
+        if let Some(found) = tree.resolve(&pivot, true).filter(|f| f.meta.is_dir()) {
+            items.push(map(CopyItem {
+                source: found,
+                dest: dest.clone(),
+                top: true,
+            }));
+        }
+    }
     for Root { kept, name, found } in roots {
         let is_dir = found.meta.is_dir();
         let target = match (opts.parents, state) {
@@ -198,13 +210,12 @@ fn roots(
 ) -> Result<Vec<Root>, SelectError> {
     let mut roots = Vec::new();
     for s in sources {
-        let pivot = pivot_prefix(s);
-        for (rel, found) in expand_named(tree, s, exclude)? {
+        // The pivot may follow a wildcard (`a/b*/./c`): as many components as it has are
+        // dropped from each match, which has them expanded.
+        let pivot = clean_components(&pivot_prefix(s)).len();
+        for (rel, found) in expand_named(tree, s, exclude, opts.parents)? {
             let name = rel.rsplit('/').next().unwrap_or_default().to_string();
-            let kept = rel
-                .strip_prefix(&pivot)
-                .map_or(rel.as_str(), |r| r.trim_start_matches('/'))
-                .to_string();
+            let kept = rel.split('/').skip(pivot).collect::<Vec<_>>().join("/");
             let excluded = opts
                 .excludes
                 .is_some_and(|m| !kept.is_empty() && m.excluded(&kept));
@@ -336,6 +347,25 @@ mod tests {
             plan(&tree, &["nope".into()], "/d", false, &KeepAll),
             Err(SelectError::NotFound(_))
         ));
+    }
+
+    #[test]
+    fn parents_pivot_after_a_wildcard_and_always_make_the_destination() {
+        let t = ctx();
+        let tree = Tree::new(vec![t.path().into()]);
+        let opts = PlanOptions {
+            parents: true,
+            excludes: None,
+        };
+        let plan_p = |s: &str| {
+            let items = plan_with(&tree, &[s.into()], "/p/", true, &KeepAll, opts).unwrap();
+            items.into_iter().map(|i| i.dest).collect::<Vec<_>>()
+        };
+        // A wildcard pivot has no single directory: the matches make the destination.
+        assert_eq!(plan_p("s*/./sub/b.txt"), vec!["p/sub", "p/sub/b.txt"]);
+        assert_eq!(plan_p("src/./none*"), vec!["p"]);
+        // `**` spans directories under --parents (an include pattern in BuildKit).
+        assert_eq!(plan_p("src/./**/b.txt"), vec!["p", "p/sub", "p/sub/b.txt"]);
     }
 
     #[test]

@@ -7,17 +7,20 @@ use super::{Exclude, SelectError};
 
 /// Expands one source (a path or glob, relative to the tree root) into matching entries.
 pub fn expand(tree: &Tree, source: &str, exclude: Exclude) -> Result<Vec<Found>, SelectError> {
-    Ok(expand_named(tree, source, exclude)?
+    Ok(expand_named(tree, source, exclude, false)?
         .into_iter()
         .map(|(_, f)| f)
         .collect())
 }
 
 /// Like [`expand`], keeping each match's path as written (globs expanded, links unresolved).
+/// With `any_depth` (`COPY --parents`, whose sources BuildKit matches as include patterns) a
+/// `**` component matches any number of directories, none included; otherwise it is `*`.
 pub(super) fn expand_named(
     tree: &Tree,
     source: &str,
     exclude: Exclude,
+    any_depth: bool,
 ) -> Result<Vec<(String, Found)>, SelectError> {
     if escapes_root(source) {
         return Err(SelectError::Outside(source.to_string()));
@@ -26,7 +29,10 @@ pub(super) fn expand_named(
     for comp in clean_components(source) {
         let mut next = Vec::new();
         for base in &current {
-            if has_meta(&comp) {
+            if any_depth && comp == "**" {
+                next.push(base.clone());
+                descendants(tree, base, &mut next);
+            } else if has_meta(&comp) {
                 for name in tree.read_dir(base) {
                     let name = name.to_string_lossy().to_string();
                     if pattern::matches(&comp, &name)? {
@@ -65,6 +71,17 @@ fn wildcard_base_exists(tree: &Tree, source: &str, visible: &dyn Fn(&str, bool) 
         || tree
             .resolve_visible(&base.join("/"), true, visible)
             .is_some()
+}
+
+/// Every path beneath the directory `base`, parents before children (links not followed).
+fn descendants(tree: &Tree, base: &str, out: &mut Vec<String>) {
+    for name in tree.read_dir(base) {
+        let rel = join(base, &name.to_string_lossy());
+        out.push(rel.clone());
+        if tree.resolve(&rel, false).is_some_and(|f| f.meta.is_dir()) {
+            descendants(tree, &rel, out);
+        }
+    }
 }
 
 /// With `--parents`, the part of a source before a `/./` pivot is dropped from the kept path.
