@@ -116,7 +116,9 @@ fn parse_id(s: &str, spec: &str) -> Result<Option<u32>, UserError> {
 
 /// Resolves a USER value ("" is root) as runc does: a name must be in /etc/passwd, a number
 /// need not be; without a group the user's primary group and every group listing it as a
-/// member apply, an explicit group replaces both.
+/// member apply, an explicit group replaces both. The primary group is always among the
+/// supplementary ones, as containerd sets them since CVE-2023-25173 and BuildKit's
+/// testUserAdditionalGids expects (`USER 1234` → `groups=0(root)`).
 pub fn resolve_user(spec: &str, passwd: &str, group: &str) -> Result<ResolvedUser, UserError> {
     let (user_part, group_part) = split_spec(spec);
     let user_part = if user_part.is_empty() { "0" } else { user_part };
@@ -137,10 +139,13 @@ pub fn resolve_user(spec: &str, passwd: &str, group: &str) -> Result<ResolvedUse
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "/".to_string());
     let (gid, groups) = match group_part.filter(|g| !g.is_empty()) {
-        Some(g) => (group_id(g, &groups, spec)?, Vec::new()),
+        Some(g) => {
+            let gid = group_id(g, &groups, spec)?;
+            (gid, vec![gid])
+        }
         None => {
             let gid = entry.map_or(0, |e| e.gid);
-            let supplementary = entry.map_or(Vec::new(), |e| member_groups(&groups, &e.name, gid));
+            let supplementary = entry.map_or(vec![gid], |e| member_groups(&groups, &e.name, gid));
             (gid, supplementary)
         }
     };

@@ -40,18 +40,24 @@ fn name_gets_primary_and_member_groups() {
 #[test]
 fn numeric_uid_known_and_unknown() {
     assert_eq!(resolve_user("1000", PASSWD, GROUP).unwrap().gid, 1001);
+    // BuildKit's testUserAdditionalGids (containerd's CVE-2023-25173 fix): the primary
+    // group is a supplementary group too, also for a uid /etc/passwd does not know.
     let u = resolve_user("4242", PASSWD, GROUP).unwrap();
     assert_eq!((u.uid, u.gid, u.home.as_str()), (4242, 0, "/"));
-    assert!(u.groups.is_empty());
+    assert_eq!(u.groups, vec![0]);
     let u = resolve_user("4242:77", "", "").unwrap();
-    assert_eq!((u.uid, u.gid), (4242, 77));
+    assert_eq!((u.uid, u.gid, u.groups), (4242, 77, vec![77]));
 }
 
 #[test]
 fn explicit_group_by_name_or_id() {
     let u = resolve_user("app:wheel", PASSWD, GROUP).unwrap();
     assert_eq!((u.uid, u.gid), (1000, 10));
-    assert!(u.groups.is_empty());
+    assert_eq!(
+        u.groups,
+        vec![10],
+        "an explicit group replaces the member groups"
+    );
     assert_eq!(resolve_user("app:5", PASSWD, GROUP).unwrap().gid, 5);
     assert_eq!(resolve_user("app:", PASSWD, GROUP).unwrap().gid, 1001);
 }
