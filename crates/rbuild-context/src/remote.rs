@@ -103,14 +103,15 @@ pub fn is_url(s: &str) -> bool {
     s.starts_with("http://") || s.starts_with("https://")
 }
 
-/// The file name an URL's content gets: the last path segment.
+/// The file name an URL's content gets: the last path segment, `__unnamed__` when the path
+/// has none (BuildKit's Dockerfile frontend names it so).
 pub fn file_name(url: &str) -> String {
     let path = url.split(['?', '#']).next().unwrap_or(url);
     let after_host = path.splitn(4, '/').nth(3).unwrap_or("");
     after_host
         .rsplit('/')
         .find(|s| !s.is_empty())
-        .unwrap_or("index.html")
+        .unwrap_or("__unnamed__")
         .to_string()
 }
 
@@ -152,7 +153,8 @@ mod tests {
     fn names_and_checksums() {
         assert_eq!(file_name("https://h/a/b/file.tar.gz?x=1"), "file.tar.gz");
         assert_eq!(file_name("http://h:8080/dir/"), "dir");
-        assert_eq!(file_name("http://h"), "index.html");
+        assert_eq!(file_name("http://h"), "__unnamed__");
+        assert_eq!(file_name("http://h/?q=a/b"), "__unnamed__");
         let hex = "ab".repeat(32);
         let ok = parse_checksum(&format!("sha256:{}", hex.to_uppercase())).unwrap();
         assert_eq!(ok, format!("sha256:{hex}"));
