@@ -141,12 +141,16 @@ fn lone_heredoc<'a>(line: &str, heredocs: &'a [Heredoc]) -> Option<&'a Heredoc> 
     (word == doc.name).then_some(doc)
 }
 
-/// The RUN environment: the config's env, the ARGs in scope that ENV does not shadow, then
-/// the proxy build args (see [`proxy_env`]); the cache key leaves the proxy values out.
+/// The RUN environment: the config's env, the ARGs with values (an ARG set after the ENV of
+/// its name replaces it, one set before is shadowed by it, as in BuildKit's state), then the
+/// proxy build args (see [`proxy_env`]); the cache key leaves the proxy values out.
 fn run_env(shared: &Shared, st: &StageState) -> (Vec<String>, Vec<String>) {
     let mut env: Vec<String> = st.out.config.config.env.clone().unwrap_or_default();
     for (k, v) in st.out.args.iter() {
-        if let (Some(v), None) = (v, st.env_value(k)) {
+        let Some(v) = v else { continue };
+        if st.out.args.over_env(k) {
+            set_env(&mut env, format!("{k}={v}"));
+        } else if st.env_value(k).is_none() {
             env.push(format!("{k}={v}"));
         }
     }

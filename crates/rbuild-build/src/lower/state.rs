@@ -24,12 +24,19 @@ pub(crate) struct StageState {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct StageArgs {
     list: Vec<(String, Option<String>)>,
+    /// ARGs given a value after the last ENV of the same name: BuildKit's dispatchArg sets
+    /// them in the build state's environment, so RUN and expansion see the ARG's value, while
+    /// the image config keeps the ENV.
+    over_env: std::collections::BTreeSet<String>,
 }
 
 impl StageArgs {
     /// Declares `name`; a redeclaration keeps its place, and without a value keeps the old
     /// one (BuildKit only sets the variable when the ARG has a value).
     pub fn declare(&mut self, name: &str, value: Option<String>) {
+        if value.is_some() {
+            self.over_env.insert(name.to_string());
+        }
         match self.list.iter_mut().find(|(k, _)| k == name) {
             Some((_, old)) => {
                 if value.is_some() {
@@ -46,6 +53,11 @@ impl StageArgs {
         v.as_deref()
     }
 
+    /// Whether the ARG `name` was given its value after the last ENV of that name.
+    pub fn over_env(&self, name: &str) -> bool {
+        self.over_env.contains(name)
+    }
+
     /// Declared ARGs in order, with their values.
     pub fn iter(&self) -> impl Iterator<Item = (&str, Option<&str>)> {
         self.list.iter().map(|(k, v)| (k.as_str(), v.as_deref()))
@@ -59,15 +71,17 @@ pub(crate) struct Vars<'a> {
 
 impl Env for Vars<'_> {
     fn get(&self, name: &str) -> Option<String> {
+        let args = &self.st.out.args;
         match self.st.env_value(name) {
-            Some(v) => Some(v.to_string()),
-            None => self.st.out.args.value(name).map(str::to_string),
+            Some(v) if !args.over_env(name) => Some(v.to_string()),
+            _ => args.value(name).map(str::to_string),
         }
     }
 }
 
 impl StageState {
-    /// Variables for expansion: stage ARGs overlaid by ENV (ENV wins, as in Docker). A view,
+    /// Variables for expansion: stage ARGs overlaid by ENV, the one set last winning (as in
+    /// BuildKit's state environment: `ENV A=1` then `ARG A=2` expands `$A` to 2). A view,
     /// not a copy: building a map per instruction made 10,000 ENV lines quadratic.
     pub fn expansion_env(&self) -> Vars<'_> {
         Vars { st: self }
@@ -82,6 +96,7 @@ impl StageState {
 
     /// Sets ENV `key=value`, replacing an existing entry in place (its position is kept).
     pub fn set_env(&mut self, key: &str, value: &str) {
+        self.out.args.over_env.remove(key);
         let env = self.out.config.config.env.get_or_insert_with(Vec::new);
         let entry = format!("{key}={value}");
         match self.env_index.get(key) {
@@ -150,11 +165,24 @@ mod tests {
         st.out.args.declare("C", Some("arg".into()));
         st.out.args.declare("D", Some("arg".into()));
         st.out.args.declare("E", None);
+        st.set_env("C", "4");
         let vars = st.expansion_env();
         assert_eq!(vars.get("C").as_deref(), Some("4"));
         assert_eq!(vars.get("D").as_deref(), Some("arg"));
         assert_eq!(vars.get("E"), None);
         assert_eq!(vars.get("B").as_deref(), Some("2"));
+    }
+
+    #[test]
+    fn the_later_of_env_and_arg_wins() {
+        let mut st = state(&["A=env"]);
+        st.out.args.declare("A", Some("arg".into()));
+        assert_eq!(st.expansion_env().get("A").as_deref(), Some("arg"));
+        st.out.args.declare("A", None);
+        assert_eq!(st.expansion_env().get("A").as_deref(), Some("arg"));
+        st.set_env("A", "env2");
+        assert_eq!(st.expansion_env().get("A").as_deref(), Some("env2"));
+        assert_eq!(st.out.config.config.env.as_deref().unwrap(), ["A=env2"]);
     }
 
     #[test]
