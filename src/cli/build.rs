@@ -198,11 +198,12 @@ pub struct BuildArgs {
     /// `ID=SOCKET` or `ID=KEYFILE[,KEYFILE]`; repeatable.
     #[arg(long = "ssh", value_name = "ID[=SOCKET|KEY[,KEY]]")]
     pub ssh: Vec<String>,
-    /// Named context `NAME=DIR`, `NAME=docker-image://REF` or
-    /// `NAME=oci-layout://PATH[:TAG][@sha256:DIGEST]`; for `FROM NAME` and `COPY --from=NAME`;
-    /// repeatable.
+    /// Named context `NAME=DIR`, `NAME=docker-image://REF`,
+    /// `NAME=oci-layout://PATH[:TAG][@sha256:DIGEST]`, `NAME=GIT-URL` or `NAME=HTTP-URL` (an
+    /// archive); for `FROM NAME` and `COPY --from=NAME`; repeatable.
     #[arg(long = "build-context", value_name = "NAME=VALUE")]
     pub build_contexts: Vec<String>,
-    /// Build context directory.
+    /// Build context: a directory, a Git URL (`https://host/repo.git#ref:subdir`, BuildKit's
+    /// `?ref=`/`?subdir=`/... options) or the http(s) URL of an archive or a Dockerfile.
     pub context: PathBuf,
 }
