@@ -86,6 +86,7 @@ pub(crate) fn add(
             checksum: cmd.checksum,
             keep_git_dir: cmd.keep_git_dir,
             unpack: cmd.unpack.unwrap_or(true),
+            unpack_urls: cmd.unpack == Some(true),
         }),
     };
     add_copy(shared, st, ins, spec, None)

@@ -173,6 +173,8 @@ pub struct AddOptions {
     pub keep_git_dir: bool,
     /// Whether local archives are unpacked (`--unpack`, default true).
     pub unpack: bool,
+    /// Whether downloaded archives are unpacked too: only with `--unpack=true`, as in BuildKit.
+    pub unpack_urls: bool,
 }
 
 /// A COPY or ADD step, fully expanded.

@@ -55,9 +55,17 @@ impl CopyStep<'_> {
             .str("parents", if op.parents { "1" } else { "0" })
             .list("exclude", &op.excludes);
         match &op.add {
-            Some(add) => kb
-                .str("add", if add.unpack { "unpack" } else { "no-unpack" })
-                .str("keep_git_dir", if add.keep_git_dir { "1" } else { "0" }),
+            Some(add) => {
+                let kb = kb
+                    .str("add", if add.unpack { "unpack" } else { "no-unpack" })
+                    .str("keep_git_dir", if add.keep_git_dir { "1" } else { "0" });
+                // Only when set, so that other ADDs keep their keys.
+                if add.unpack_urls {
+                    kb.str("unpack_urls", "1")
+                } else {
+                    kb
+                }
+            }
             None => kb,
         }
     }

@@ -38,6 +38,13 @@ impl CopyStep<'_> {
         if !self.op.add.as_ref().is_some_and(|a| a.unpack) || self.reads_input() {
             return Ok(Vec::new());
         }
+        // Downloads are unpacked only with `--unpack=true` (BuildKit's AttemptUnpack).
+        let downloads: Vec<PathBuf> = if self.op.add.as_ref().is_some_and(|a| a.unpack_urls) {
+            let fetched = self.fetched.lock().unwrap_or_else(|p| p.into_inner());
+            fetched.iter().map(|(_, d, _)| d.path.clone()).collect()
+        } else {
+            Vec::new()
+        };
         let mut archives = Vec::new();
         let mut keep = Vec::with_capacity(items.len());
         for item in items.drain(..) {
@@ -45,7 +52,8 @@ impl CopyStep<'_> {
                 .ctx
                 .as_ref()
                 .is_some_and(|c| item.source.real.starts_with(&c.dir));
-            let kind = if item.top && local && item.source.meta.is_file() {
+            let downloaded = downloads.contains(&item.source.real);
+            let kind = if item.top && (local || downloaded) && item.source.meta.is_file() {
                 archive::detect(&item.source.real).map_err(|e| self.meta.error(e))?
             } else {
                 None
