@@ -362,6 +362,45 @@ COPY --from=base --parents /test/a/b/c*/./d/**/baz /test/a/b*/./c/**/bar /o4/\n"
     assert!(!root.join("o3/test").exists() && !root.join("o4/test").exists());
 }
 
+/// testCopyChownExistingDir (copy_from, copy_from_chowned): COPY from a stage without
+/// `--chown` keeps the source's owners; the directory it creates for a directory's contents
+/// is root's; directories the image has keep theirs; `--chown` owns everything copied.
+#[test]
+fn copy_from_a_stage_keeps_its_owners__buildkit_testCopyChownExistingDir() {
+    let env = Env::new();
+    let ctx = tempfile::tempdir().unwrap();
+    let c = ctx.path();
+    let df = "FROM busybox:latest AS source\n\
+RUN touch /file && chown 100:200 /file && mkdir -p /dir/subdir && \
+touch /dir/subdir/nestedfile && chown 100:200 /dir && chown 101:201 /dir/subdir && \
+chown 102:202 /dir/subdir/nestedfile\n\
+FROM busybox:latest\n\
+RUN mkdir -p /existingdir/existingsubdir && touch /existingdir/existingfile && \
+chown 500:600 /existingdir && chown 501:601 /existingdir/existingsubdir /existingdir/existingfile\n\
+COPY --from=source /file .\n\
+COPY --from=source /dir /dir\n\
+COPY --from=source /dir/. /existingdir\n\
+COPY --from=source --chown=300:400 /dir /cdir\n";
+    write(&c.join("Dockerfile"), df);
+    env.build_ok(c, "owners:1", &[]);
+    let root = rootfs(&env, "owners:1");
+    for (p, want) in [
+        ("file", (100, 200)),
+        ("dir", (0, 0)),
+        ("dir/subdir", (101, 201)),
+        ("dir/subdir/nestedfile", (102, 202)),
+        ("existingdir", (500, 600)),
+        ("existingdir/existingsubdir", (501, 601)),
+        ("existingdir/existingfile", (501, 601)),
+        ("existingdir/subdir", (101, 201)),
+        ("existingdir/subdir/nestedfile", (102, 202)),
+        ("cdir", (300, 400)),
+        ("cdir/subdir/nestedfile", (300, 400)),
+    ] {
+        assert_eq!(owner(&root, p), want, "{p}");
+    }
+}
+
 /// testCopySocket: a socket in the context becomes an empty regular file (BuildKit's context
 /// transfer clears the socket bit and sends no data); FIFOs and device nodes are copied as
 /// they are (fsutil's DiskWriter makes them with mknod).

@@ -25,6 +25,9 @@ pub struct Attrs {
     pub owner: (u32, u32),
     /// `--chmod` for every copied entry.
     pub mode: Option<Chmod>,
+    /// Copied entries keep their source's owner instead of `owner`: BuildKit's COPY from a
+    /// stage or an image without `--chown` (the context's files arrive as root's).
+    pub keep_source_owner: bool,
 }
 
 /// The mode of a directory a COPY creates that the image does not have, without `--chmod`.
@@ -236,21 +239,26 @@ impl<'a> Writer<'a> {
             Some(c) => c.apply(meta.mode() & 0o7777, ft.is_dir()),
             None => meta.mode() & 0o7777,
         };
+        let owner = if attrs.keep_source_owner {
+            (meta.uid(), meta.gid())
+        } else {
+            attrs.owner
+        };
         if ft.is_dir() {
             if !exists {
                 fs::create_dir(&target)?;
                 self.state.set(rel, Entry::NewDir);
             }
-            return apply_meta(&target, mode, attrs.owner);
+            return apply_meta(&target, mode, owner);
         }
         if ft.is_symlink() {
             symlink(fs::read_link(&item.source.real)?, &target)?;
-            lchown(&target, Some(attrs.owner.0), Some(attrs.owner.1))?;
+            lchown(&target, Some(owner.0), Some(owner.1))?;
             set_mtime(&target, meta)?;
         } else if ft.is_file() {
-            copy_file(&item.source.real, &target, meta, mode, attrs.owner)?;
+            copy_file(&item.source.real, &target, meta, mode, owner)?;
         } else {
-            copy_special(&target, meta, mode, attrs.owner)?;
+            copy_special(&target, meta, mode, owner)?;
         }
         self.state.set(rel, Entry::Other);
         Ok(())

@@ -23,6 +23,7 @@ fn me(p: &Path) -> Attrs {
     Attrs {
         owner: (m.uid(), m.gid()),
         mode: None,
+        keep_source_owner: false,
     }
 }
 

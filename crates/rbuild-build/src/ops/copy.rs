@@ -89,6 +89,7 @@ impl<'a> CopyStep<'a> {
         let attrs = Attrs {
             owner: self.owner(&lower)?,
             mode: self.op.chmod.clone(),
+            keep_source_owner: self.reads_input() && self.op.chown.is_none(),
         };
         let upper = scratch.path().join("upper");
         std::fs::create_dir(&upper).map_err(|e| self.meta.error(e))?;

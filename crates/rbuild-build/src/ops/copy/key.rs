@@ -24,7 +24,9 @@ impl CopyStep<'_> {
     /// The key: parent, the op, and a digest of each selected context entry, URL or commit.
     pub fn cache_key(&self, inputs: &[CacheKey]) -> Result<(CacheKey, Components), BuildError> {
         // 3: --chown owns the directories the step creates, and archive entries (ADD).
-        let mut kb = KeyBuilder::new("copy", 3);
+        // 4: BuildKit's semantics of issue 19 (parents take --chmod, stages' owners kept,
+        // destinations and archives through the image's links): older results differ.
+        let mut kb = KeyBuilder::new("copy", 4);
         if let Some(parent) = inputs.first() {
             kb = kb.key("parent", parent);
         }
