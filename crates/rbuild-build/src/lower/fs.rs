@@ -92,6 +92,16 @@ pub(crate) fn add(
     add_copy(shared, st, ins, spec, None)
 }
 
+/// BuildKit's message for a `--chmod` that looks numeric but is no octal mode up to 07777
+/// (testCopyInvalidChmod); other values name the flag.
+fn chmod_error(m: &str) -> String {
+    if m.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("invalid chmod parameter: '{m}'. it should be octal string and between 0 and 07777")
+    } else {
+        format!("invalid --chmod value {m:?}")
+    }
+}
+
 fn add_copy(
     shared: &mut Shared,
     st: &mut StageState,
@@ -109,10 +119,7 @@ fn add_copy(
         dest: &spec.dest,
     });
     let chmod = match &spec.chmod {
-        Some(m) => Some(
-            Chmod::parse(m)
-                .ok_or_else(|| BuildError::at(line, format!("invalid --chmod value {m:?}")))?,
-        ),
+        Some(m) => Some(Chmod::parse(m).ok_or_else(|| BuildError::at(line, chmod_error(m)))?),
         None => None,
     };
     let exclude_matcher =
