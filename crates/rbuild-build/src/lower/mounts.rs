@@ -143,6 +143,7 @@ fn cache(
         uid: pick(m.uid, 0),
         gid: pick(m.gid, 0),
         subpath,
+        own_base: (owner_given && !ignore_owner) || m.from.is_some(),
     })
 }
 

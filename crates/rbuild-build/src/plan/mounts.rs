@@ -51,6 +51,9 @@ pub enum RunMount {
         /// `source=` without `from=`: the subdirectory of the cache to mount (BuildKit's
         /// mount selector), cleaned and relative; `None` mounts the whole cache.
         subpath: Option<String>,
+        /// The cache has a base of its own (mode/uid/gid given, or `from=`): BuildKit makes
+        /// it with an op, and a `--no-cache` build re-runs that op and so gets a new cache.
+        own_base: bool,
     },
     /// `type=tmpfs`.
     Tmpfs {

@@ -148,10 +148,12 @@ fn cache(
         uid,
         gid,
         subpath,
+        own_base,
     } = m
     else {
         return Ok(());
     };
+    let store_id = cache_id(id, *own_base && rt.request.no_cache);
     // Seed, mode and owner are set on the new mount before it appears (`cache_mount_init`),
     // so a concurrent `sharing=shared` step never sees it empty or with the default mode.
     let init = |data: &Path| -> std::io::Result<()> {
@@ -165,7 +167,7 @@ fn cache(
     };
     let mount = rt
         .store
-        .cache_mount_init(id, *sharing, &init)
+        .cache_mount_init(&store_id, *sharing, &init)
         .map_err(|e| meta.error(format!("cache mount {id}: {}", crate::error::chain(&e))))?;
     let source = match subpath {
         None => mount.data.clone(),
@@ -184,6 +186,24 @@ fn cache(
     p.specs.push(bind(source, target, *readonly));
     p.caches.push(mount);
     Ok(())
+}
+
+/// The store id of cache `id`. A `--no-cache` build gives a cache with a base of its own a
+/// cache of its own, as BuildKit does (testCacheMountModeNoCache): the base op runs again and
+/// a cache is keyed by id and base. Later cached builds use the old one again; the new one is
+/// left for `rbuild prune` like any unused cache.
+fn cache_id(id: &str, fresh: bool) -> String {
+    static BUILD: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    if !fresh {
+        return id.to_string();
+    }
+    let build = BUILD.get_or_init(|| {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        format!("{}-{t}", std::process::id())
+    });
+    format!("{id}\0no-cache build {build}")
 }
 
 /// Copies the contents of `from` into `to` (a cache mount's seed).
