@@ -144,11 +144,18 @@ fn a_git_url_is_a_named_context() {
     let work = tempfile::tempdir().unwrap();
     let (base, _) = served_repo(work.path());
     let ctx = tempfile::tempdir().unwrap();
+    // `ARG SOURCE_DATE_EPOCH=src`: the named context's commit time (BuildKit's
+    // testSourceDateEpochNamedContext*).
     write(
         &ctx.path().join("Dockerfile"),
-        "FROM scratch\nCOPY --from=src f /f\n",
+        "ARG SOURCE_DATE_EPOCH=src\nFROM scratch\nCOPY --from=src f /f\n",
     );
     let named = format!("src={base}/repo.git#old");
     env.build_ok(ctx.path(), "gitnamed:1", &["--build-context", &named]);
     assert_eq!(read(&rootfs(&env, "gitnamed:1"), "f"), "one\n");
+    let config = env.skopeo_config("gitnamed:1");
+    assert_eq!(
+        config["created"], "2023-11-14T22:13:20Z",
+        "the commit's time"
+    );
 }

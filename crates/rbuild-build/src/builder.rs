@@ -233,8 +233,13 @@ pub fn build(
     let with_epoch;
     let req = match epoch_of_dockerfile(req)? {
         Some(epoch) => {
+            // The ARG then holds the resolved seconds, as BuildKit sets it (a named context's
+            // date rather than its name).
+            let mut build_args = req.build_args.clone();
+            build_args.insert("SOURCE_DATE_EPOCH".to_string(), epoch.to_string());
             with_epoch = BuildRequest {
                 source_date_epoch: Some(epoch),
+                build_args,
                 ..req.clone()
             };
             &with_epoch

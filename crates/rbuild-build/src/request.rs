@@ -78,6 +78,9 @@ pub struct BuildRequest {
     pub compression: rbuild_layer::Compression,
     /// `--build-context name=value`: named contexts for `FROM name` and `COPY --from=name`.
     pub named_contexts: BTreeMap<String, NamedContext>,
+    /// When the contexts fetched from URLs were made (commit time, `Last-Modified`, newest
+    /// archive file), by name (`context`: the main one): `SOURCE_DATE_EPOCH=<name>` takes it.
+    pub context_epochs: BTreeMap<String, i64>,
     /// `--platform`: the platforms to build for (empty: this host's).
     pub platforms: Vec<rbuild_oci::Platform>,
     /// The platform the build runs on (`BUILDPLATFORM`): this host's.
@@ -191,6 +194,7 @@ impl BuildRequest {
             outputs: Vec::new(),
             compression: rbuild_layer::Compression::default(),
             named_contexts: BTreeMap::new(),
+            context_epochs: BTreeMap::new(),
             platforms: Vec::new(),
             build_platform: rbuild_oci::Platform::host(),
             secrets: BTreeMap::new(),

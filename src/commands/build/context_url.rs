@@ -95,6 +95,9 @@ pub(crate) fn main_context(
         (None, None) => DockerfileSource::Path(got.root.join("Dockerfile")),
     };
     req.context = got.root;
+    if let Some(t) = got.epoch {
+        req.context_epochs.insert("context".to_string(), t);
+    }
     Ok(got.epoch)
 }
 
@@ -119,6 +122,9 @@ pub(crate) fn named_urls(
                     .with_context(|| format!("--build-context {name}"))?;
                 req.named_contexts
                     .insert(name.to_string(), NamedContext::Local(got.root));
+                if let Some(t) = got.epoch {
+                    req.context_epochs.insert(name.to_string(), t);
+                }
             }
             _ => rest.push(v.clone()),
         }

@@ -101,6 +101,10 @@ pub fn dockerfile_epoch(df: &Dockerfile, req: &BuildRequest) -> Result<Option<i6
     if let Ok(seconds) = v.parse::<i64>() {
         return Ok(Some(seconds));
     }
+    // A context fetched from a URL dates itself, as in BuildKit.
+    if let Some(t) = req.context_epochs.get(v.as_str()) {
+        return Ok(Some(*t));
+    }
     // BuildKit also takes the epoch from `context` or from a stage's sources; rbuild does not,
     // and says so rather than calling the value invalid.
     let stage = df
