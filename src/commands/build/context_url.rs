@@ -132,7 +132,12 @@ pub(crate) fn named_urls(
     Ok(rest)
 }
 
+/// `value` as a URL to fetch; an existing local path is never one (`github.com/a/b` may be a
+/// directory), as buildx checks the local directory first.
 fn classify(value: &str) -> anyhow::Result<Option<ContextUrl>> {
+    if Path::new(value).exists() {
+        return Ok(None);
+    }
     Ok(remote_context::classify(value)?)
 }
 
@@ -150,5 +155,25 @@ pub(crate) fn resolve_epoch_arg(req: &mut BuildRequest, epoch: Option<i64>) {
         None => {
             req.build_args.remove("SOURCE_DATE_EPOCH");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_existing_directory_is_never_fetched() {
+        let d = tempfile::tempdir().unwrap();
+        let local = d.path().join("github.com/a/b");
+        std::fs::create_dir_all(&local).unwrap();
+        assert!(classify(local.to_str().unwrap()).unwrap().is_none());
+        let missing = d.path().join("github.com/a/c");
+        let as_url = format!("github.com/{}", missing.display());
+        assert!(matches!(
+            classify(&as_url).unwrap(),
+            Some(ContextUrl::Git(_))
+        ));
+        assert!(classify("http://h/r.git?bogus").is_err());
     }
 }
