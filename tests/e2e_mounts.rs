@@ -168,3 +168,35 @@ fn tmpfs_mount_has_its_size_and_leaves_nothing_in_the_layer() {
         assert!(!fs.join(gone).exists(), "/{gone} left in the image");
     }
 }
+
+/// A read-only bind is executable, as BuildKit's `rbind,ro` is: a step runs the script it
+/// binds, which a `noexec` remount refused ("Permission denied", exit 126). It stays
+/// read-only and nosuid.
+#[test]
+fn a_script_a_step_binds_read_only_runs() {
+    let env = Env::new();
+    let ctx = tempfile::tempdir().unwrap();
+    write(
+        &ctx.path().join("run.sh"),
+        "#!/bin/sh\necho ran-from-bind\n",
+    );
+    std::fs::set_permissions(
+        ctx.path().join("run.sh"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let step = "RUN --mount=type=bind,source=run.sh,target=/run.sh";
+    dockerfile(
+        ctx.path(),
+        &format!(
+            "FROM busybox:latest\n{step} /run.sh && (touch /run.sh 2>/dev/null && echo writable || echo read-only) \
+             && grep ' /run.sh ' /proc/self/mountinfo | grep -o 'nosuid'\n"
+        ),
+    );
+    let log = env.build_ok(ctx.path(), "bindexec:1", &[]);
+    assert_eq!(
+        step_output(&log, step),
+        ["ran-from-bind", "read-only", "nosuid"],
+        "{log}"
+    );
+}

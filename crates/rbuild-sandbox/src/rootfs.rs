@@ -1,7 +1,7 @@
 //! Builds the rootfs: overlay, pivot_root, then the mount plan, recording mountpoint stubs.
 
 use crate::error::SetupError;
-use crate::plan::{Kind, Step, Stub, StubKind, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY};
+use crate::plan::{Kind, Step, Stub, StubKind, MS_NODEV, MS_NOSUID, MS_RDONLY};
 use crate::spec::InitRequest;
 use crate::sys::{FileType, OverlayDirs, Sys};
 use std::collections::HashMap;
@@ -165,8 +165,11 @@ fn bind<S: Sys>(sys: &mut S, source: &str, target: &Path, readonly: bool) -> Set
     Ok(())
 }
 
+/// Read-only, without setuid or device files, but executable: a step may run a script it
+/// bind-mounts (`RUN --mount=type=bind,source=run.sh,target=/run.sh /run.sh`), as in
+/// BuildKit, whose read-only binds are `rbind,ro`.
 fn remount_ro<S: Sys>(sys: &mut S, target: &Path) -> SetupResult<()> {
-    let ro = libc::MS_BIND | libc::MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+    let ro = libc::MS_BIND | libc::MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV;
     ctx(
         sys.mount("", target, "", ro, ""),
         "remount read-only",
