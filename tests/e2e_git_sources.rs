@@ -158,4 +158,22 @@ fn a_git_url_is_a_named_context() {
         config["created"], "2023-11-14T22:13:20Z",
         "the commit's time"
     );
+    // `ARG SOURCE_DATE_EPOCH=<stage>`: the stage's one remote ADD dates the build, and the
+    // ARG holds the seconds (BuildKit's testSourceDateEpochStage*).
+    let df = format!(
+        "ARG SOURCE_DATE_EPOCH=src\nFROM scratch AS src\nADD {base}/repo.git#old /\n\
+         FROM busybox:latest\nARG SOURCE_DATE_EPOCH\nRUN echo -n $SOURCE_DATE_EPOCH >/epoch\n"
+    );
+    write(&ctx.path().join("Dockerfile"), &df);
+    env.build_ok(ctx.path(), "gitnamed:2", &[]);
+    assert_eq!(read(&rootfs(&env, "gitnamed:2"), "epoch"), "1700000000");
+    write(
+        &ctx.path().join("Dockerfile"),
+        "ARG SOURCE_DATE_EPOCH=src\nFROM scratch AS src\nCOPY Dockerfile /\nFROM scratch\n",
+    );
+    let log = env.build_fails(ctx.path(), "gitnamed:3", &[]);
+    assert!(
+        log.contains("SOURCE_DATE_EPOCH stage does not meet source-only requirements"),
+        "{log}"
+    );
 }

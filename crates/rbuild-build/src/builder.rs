@@ -212,7 +212,11 @@ impl rbuild_context::remote::UrlFetcher for NoFetch {
 
 /// The Dockerfile's own SOURCE_DATE_EPOCH default, when neither a build arg nor the
 /// environment gave one (see [`crate::lower::dockerfile_epoch`]).
-fn epoch_of_dockerfile(req: &BuildRequest) -> Result<Option<i64>, BuildError> {
+fn epoch_of_dockerfile(
+    req: &BuildRequest,
+    store: &Store,
+    fetcher: &dyn rbuild_context::remote::UrlFetcher,
+) -> Result<Option<i64>, BuildError> {
     if req.source_date_epoch.is_some() || req.build_args.contains_key("SOURCE_DATE_EPOCH") {
         return Ok(None);
     }
@@ -220,6 +224,9 @@ fn epoch_of_dockerfile(req: &BuildRequest) -> Result<Option<i64>, BuildError> {
     let df = rbuild_dockerfile::parse_dockerfile(&text)?;
     if !df.meta_args.iter().any(|a| a.name == "SOURCE_DATE_EPOCH") {
         return Ok(None);
+    }
+    if let Some(epoch) = crate::epoch_stage::resolve(&df, req, store, fetcher)? {
+        return Ok(epoch);
     }
     crate::lower::dockerfile_epoch(&df, req)
 }
@@ -231,7 +238,7 @@ pub fn build(
     services: &Services,
 ) -> Result<BuildResult, BuildError> {
     let with_epoch;
-    let req = match epoch_of_dockerfile(req)? {
+    let req = match epoch_of_dockerfile(req, &store, services.fetcher)? {
         Some(epoch) => {
             // The ARG then holds the resolved seconds, as BuildKit sets it (a named context's
             // date rather than its name).

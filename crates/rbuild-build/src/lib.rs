@@ -8,6 +8,7 @@
 pub mod annotations;
 mod builder;
 mod cache;
+mod epoch_stage;
 mod error;
 pub mod export;
 pub mod image;

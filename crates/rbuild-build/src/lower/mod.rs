@@ -31,7 +31,7 @@ use crate::plan::{ImageSpec, OpKind, Plan, StepMeta, Vertex, VertexId};
 use crate::resolve::BaseResolver;
 use crate::{BuildError, BuildRequest};
 
-pub use args::{builtin_args, dockerfile_epoch, PROXY_ARGS};
+pub use args::{builtin_args, dockerfile_epoch, global_args, ArgScope, PROXY_ARGS};
 pub use base::DEFAULT_PATH;
 
 /// Everything lowering reads.
