@@ -292,9 +292,10 @@ fn add_archive_through_image_links_stays_inside__buildkit_testDockerfileAddArchi
     assert_eq!(link(&root, "sub/esc"), up);
 }
 
-/// fsutil's copyDirectoryOnly and MkdirAll, under every BuildKit COPY: a directory is never
-/// made where the image has a symlink or a file (the image's `/lib -> usr/lib` is not
-/// replaced by `COPY rootfs/ /`); the copy fails naming the path.
+/// fsutil's copyDirectoryOnly, MkdirAll and ensureEmptyFileTarget, under every BuildKit
+/// COPY: a directory is never made where the image has a symlink or a file (the image's
+/// `/lib -> usr/lib` is not replaced by `COPY rootfs/ /`), nor a file where it has a
+/// directory; the copy fails naming the path.
 #[test]
 fn copy_of_a_directory_onto_an_image_link_or_file_fails__buildkit_fsutil_copyDirectoryOnly() {
     let env = Env::new();
@@ -312,15 +313,26 @@ RUN rm -rf /lib && mkdir -p /usr/lib && ln -s usr/lib /lib && touch /file\n";
     let root = rootfs(&env, "nondir:1");
     assert_eq!(link(&root, "lib"), "usr/lib");
     assert_eq!(read(&root, "usr/lib/x"), "x");
-    for (copy, path) in [
-        ("COPY rootfs/ /", "/lib"),
-        ("COPY rootfs/lib /file", "/file"),
-        ("COPY rootfs/lib/x /file/y", "/file"),
+    write(&c.join("files/usr"), "u");
+    for (copy, want) in [
+        ("COPY rootfs/ /", "cannot copy to non-directory: /lib"),
+        (
+            "COPY rootfs/lib /file",
+            "cannot copy to non-directory: /file",
+        ),
+        (
+            "COPY rootfs/lib/x /file/y",
+            "cannot copy to non-directory: /file",
+        ),
+        // fsutil's ensureEmptyFileTarget: a file never replaces a directory.
+        (
+            "COPY files/ /",
+            "cannot replace to directory /usr with file",
+        ),
     ] {
         write(&c.join("Dockerfile"), &format!("{base}{copy}\n"));
         let out = env.build_fails(c, "nondir:2", &[]);
-        let want = format!("cannot copy to non-directory: {path}");
-        assert!(out.contains(&want), "{copy}: {out}");
+        assert!(out.contains(want), "{copy}: {out}");
     }
 }
 

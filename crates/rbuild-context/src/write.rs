@@ -69,8 +69,8 @@ pub fn write_items(
         }
         let (rel, parent_in_image) = w.dest_in(&item.dest);
         w.make_parents(parent_of(&rel))?;
-        if parent_in_image && item.source.meta.is_dir() {
-            w.refuse_non_dir(&rel)?;
+        if parent_in_image {
+            w.refuse_type_change(&rel, item.source.meta.is_dir())?;
         }
         w.copy_one(item, &rel, attrs)?;
         if item.source.meta.is_dir() {
@@ -148,15 +148,21 @@ impl<'a> Writer<'a> {
             .resolve_in(dest, &mut |rel| image_dir(lower, rel))
     }
 
-    /// BuildKit copies a directory into one only: a symlink or file of the image where a
-    /// directory goes (`/lib -> usr/lib` under `COPY rootfs/ /`) fails the copy rather than
-    /// be replaced, unless this step already replaced it.
-    fn refuse_non_dir(&mut self, rel: &str) -> std::io::Result<()> {
+    /// BuildKit copies a directory into one only, and a file never replaces a directory:
+    /// a symlink or file of the image where a directory goes (`/lib -> usr/lib` under
+    /// `COPY rootfs/ /`) fails the copy rather than be replaced ("cannot copy to
+    /// non-directory"), and so does a directory of the image where anything else goes
+    /// ("cannot replace to directory ... with file"), unless this step already replaced it.
+    fn refuse_type_change(&mut self, rel: &str, is_dir: bool) -> std::io::Result<()> {
         if self.entry(rel).is_some() {
             return Ok(());
         }
         match self.lower.resolve(rel, false) {
-            Some(f) if !f.meta.is_dir() => Err(not_a_dir(rel)),
+            Some(f) if is_dir && !f.meta.is_dir() => Err(not_a_dir(rel)),
+            Some(f) if !is_dir && f.meta.is_dir() => Err(std::io::Error::new(
+                std::io::ErrorKind::IsADirectory,
+                format!("cannot replace to directory /{rel} with file"),
+            )),
             _ => Ok(()),
         }
     }

@@ -132,4 +132,12 @@ fn a_directory_onto_an_image_link_or_file_is_refused() {
     create_dir_all(&up).unwrap();
     write_items(&[item(&src.join("lib/x"), "lib")], &up, &lower, &me(&src)).unwrap();
     assert_eq!(fs::read(up.join("lib")).unwrap(), b"x");
+    // A file onto a directory of the image is refused too (fsutil's ensureEmptyFileTarget).
+    let up = t.path().join("up-dir");
+    create_dir_all(&up).unwrap();
+    let err = write_items(&[item(&src.join("lib/x"), "usr")], &up, &lower, &me(&src));
+    assert_eq!(
+        err.unwrap_err().to_string(),
+        "cannot replace to directory /usr with file"
+    );
 }
