@@ -92,7 +92,7 @@ pub(crate) fn main_context(
         (Some(d), _) => DockerfileSource::Path(d.clone()),
         (None, Some(p)) if p.as_os_str() == "-" || p.is_file() => req.dockerfile.clone(),
         (None, Some(p)) => DockerfileSource::Path(got.root.join(p)),
-        (None, None) => DockerfileSource::Path(got.root.join("Dockerfile")),
+        (None, None) => DockerfileSource::Path(super::default_dockerfile(&got.root)),
     };
     req.context = got.root;
     if let Some(t) = got.epoch {

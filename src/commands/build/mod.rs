@@ -214,7 +214,7 @@ fn isolation(args: &BuildArgs, req: &mut BuildRequest) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `-f`: a path, `-` (read now from stdin) or the context's `Dockerfile`.
+/// `-f`: a path, `-` (read now from stdin) or the context's `Dockerfile` (else `dockerfile`).
 pub(crate) fn dockerfile_source(
     file: Option<std::path::PathBuf>,
     context: &std::path::Path,
@@ -224,8 +224,19 @@ pub(crate) fn dockerfile_source(
             DockerfileSource::Text(rbuild_build::read_dockerfile(std::io::stdin().lock(), &p)?)
         }
         Some(p) => DockerfileSource::Path(p),
-        None => DockerfileSource::Path(context.join("Dockerfile")),
+        None => DockerfileSource::Path(default_dockerfile(context)),
     })
+}
+
+/// `DIR/Dockerfile`, else `DIR/dockerfile` when only that exists (BuildKit's fallback).
+pub(crate) fn default_dockerfile(dir: &std::path::Path) -> std::path::PathBuf {
+    let upper = dir.join("Dockerfile");
+    let lower = dir.join("dockerfile");
+    if !upper.exists() && lower.is_file() {
+        lower
+    } else {
+        upper
+    }
 }
 
 /// `SOURCE_DATE_EPOCH` from the build arg, else the environment.
@@ -300,6 +311,16 @@ fn show_source(req: &BuildRequest, e: &rbuild_build::BuildError) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_dockerfile_falls_back_to_lowercase() {
+        let d = tempfile::tempdir().unwrap();
+        assert_eq!(default_dockerfile(d.path()), d.path().join("Dockerfile"));
+        std::fs::write(d.path().join("dockerfile"), "FROM scratch\n").unwrap();
+        assert_eq!(default_dockerfile(d.path()), d.path().join("dockerfile"));
+        std::fs::write(d.path().join("Dockerfile"), "FROM scratch\n").unwrap();
+        assert_eq!(default_dockerfile(d.path()), d.path().join("Dockerfile"));
+    }
 
     #[test]
     fn build_args_from_flags_and_environment() {
