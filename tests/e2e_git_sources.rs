@@ -64,7 +64,8 @@ fn add_reads_query_options_and_checks_the_commit() {
     let df = format!(
         "FROM scratch\nADD {base}/repo.git?branch=old /old/\nADD {base}/repo.git /main/\n\
          ADD {base}/repo.git?submodules=false&subdir=/ /nosub/\n\
-         ADD --checksum={v1} {base}/repo.git#v1:sub /pinned/\n"
+         ADD --checksum={v1} {base}/repo.git#v1:sub /pinned/\n\
+         ADD {base}/repo.git?mtime=commit /dated/\n"
     );
     write(&ctx.path().join("Dockerfile"), &df);
     env.build_ok(ctx.path(), "gitq:1", &[]);
@@ -78,6 +79,12 @@ fn add_reads_query_options_and_checks_the_commit() {
     );
     assert!(!root.join("nosub/mod/x").exists(), "?submodules=false");
     assert_eq!(read(&root, "pinned/f"), "in-sub\n");
+    let mtime = |p: &str| {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::symlink_metadata(root.join(p)).unwrap().mtime()
+    };
+    assert_eq!(mtime("dated/f"), 1_700_000_000, "?mtime=commit");
+    assert_ne!(mtime("main/f"), 1_700_000_000, "checkout time by default");
     let cases = [
         (
             format!("ADD --checksum={v1} {base}/repo.git /x/"),

@@ -135,3 +135,17 @@ fn ls_remote_lines_prefer_exact_then_branch_then_peeled_tag() {
     assert!(pick_ref(out, "refs/heads/v2").is_none());
     assert!(pick_ref(out, "v3").is_none());
 }
+
+#[test]
+fn fetch_by_commit_needs_a_full_commit_and_asks_no_remote() {
+    let t = Transport::default();
+    let c = "671d9852826c650e3d1cf24fb689c99865823edf";
+    let g = p(&format!(
+        "http://127.0.0.1:1/r.git?ref=main&fetch-by-commit&commit={c}"
+    ))
+    .unwrap();
+    assert_eq!(resolve_commit(&g, &t).unwrap(), c);
+    let g = p("http://127.0.0.1:1/r.git?ref=main&fetch-by-commit&commit=671d98").unwrap();
+    let err = resolve_commit(&g, &t).unwrap_err();
+    assert!(matches!(err, GitError::FetchByCommit(_)), "{err:?}");
+}
