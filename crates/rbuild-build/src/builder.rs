@@ -19,6 +19,7 @@ use crate::progress::{Event, Reporter};
 use crate::remote_cache::{export_caches, inline_doc, CacheBackends, CacheTo, Links};
 use crate::request::DockerfileSource;
 use crate::resolve::BaseResolver;
+use crate::NamedContext;
 use crate::{BuildError, BuildRequest};
 
 /// What a successful build produced.
@@ -96,6 +97,10 @@ pub fn make_plans(
         DockerfileSource::Text(_) => None,
     };
     let contexts = Contexts::open(&req.context, dockerfile_path, Some(store.clone()))?;
+    contexts.open_named(req.named_contexts.values().filter_map(|n| match n {
+        NamedContext::Local(dir) => Some(dir.clone()),
+        _ => None,
+    }))?;
     Ok((plans, contexts))
 }
 

@@ -84,6 +84,18 @@ impl Contexts {
         &self.main
     }
 
+    /// Opens the named local contexts now, each with its own `.dockerignore` (as BuildKit
+    /// reads it for every local context), so that a bad ignore file fails the build at once.
+    pub fn open_named(&self, dirs: impl IntoIterator<Item = PathBuf>) -> Result<(), BuildError> {
+        let mut opened = self.dirs.lock().unwrap_or_else(|p| p.into_inner());
+        for dir in dirs {
+            let ctx = LocalContext::open(dir.clone(), None, self.store.clone())
+                .map_err(BuildError::Context)?;
+            opened.insert(dir, Arc::new(ctx));
+        }
+        Ok(())
+    }
+
     /// The local context a COPY reads (`None` when it reads another vertex).
     pub fn for_copy(&self, from: &CopyFrom) -> Option<Arc<LocalContext>> {
         match from {
