@@ -84,7 +84,7 @@ impl LocalContext {
         })
     }
 
-    /// A context that hides nothing (named contexts, tests).
+    /// A context that hides nothing (tests, a directory no ignore file applies to).
     pub fn plain(dir: PathBuf, store: Option<Arc<Store>>) -> LocalContext {
         LocalContext {
             hashes: HashCache::new(store, &dir),

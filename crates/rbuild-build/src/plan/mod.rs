@@ -158,7 +158,7 @@ pub enum CopySource {
 pub enum CopyFrom {
     /// The build context (with its `.dockerignore`).
     Context,
-    /// A named local context (`--build-context name=DIR`): no ignore file.
+    /// A named local context (`--build-context name=DIR`), with its own `.dockerignore`.
     Dir(PathBuf),
     /// The vertex `inputs[1]`: a stage or an image.
     Input,
