@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod context;
+pub mod fsread;
 pub mod fstree;
 pub mod gate;
 pub mod hostile;
