@@ -189,7 +189,7 @@ RUN --network=host echo "net-host: $(ls /sys/class/net | tr '\n' ' ')"
         "refused",
         "RUN could mount a tmpfs:\n{log}"
     );
-    // A private network by default (issue 17): its own namespace, lo and slirp4netns's tap0.
+    // A private network by default (issue 17): its own namespace, lo and slirp4netns's eth0.
     let host_ns = std::fs::read_link("/proc/self/ns/net").unwrap();
     assert_ne!(
         line_after(&out, "netns: "),

@@ -14,8 +14,9 @@ pub fn line_after<'a>(lines: &[&'a str], prefix: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no output line starting with {prefix:?} in {lines:#?}"))
 }
 
-/// The interfaces a RUN on the default, private network sees (slirp4netns's tap0), sorted.
-pub const PRIVATE_NET: [&str; 2] = ["lo", "tap0"];
+/// The interfaces a RUN on the default, private network sees (slirp4netns's, named eth0),
+/// sorted.
+pub const PRIVATE_NET: [&str; 2] = ["eth0", "lo"];
 
 /// The host's network interfaces, sorted.
 pub fn host_interfaces() -> Vec<String> {

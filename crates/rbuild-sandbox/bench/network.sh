@@ -50,7 +50,7 @@ bench_slirp() {
     rm -f "$T/ready"; mkfifo "$T/ready"; exec 8<>"$T/ready"
     local s=$(now)
     slirp4netns --configure --mtu=65520 --disable-host-loopback --enable-sandbox \
-      --enable-seccomp --ready-fd=8 "$p" tap0 </dev/null >/dev/null 2>&1 &
+      --enable-seccomp --ready-fd=8 "$p" eth0 </dev/null >/dev/null 2>&1 &
     sp=$!
     read -r -n1 -u 8 _
     local e=$(now); exec 8<&-

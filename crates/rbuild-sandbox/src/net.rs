@@ -21,8 +21,9 @@ pub const HELPER: &str = "slirp4netns";
 pub const DNS_FORWARDER: &str = "10.0.2.3";
 /// The largest MTU the helper accepts: bulk downloads run at the host's speed with it.
 pub const MTU: u32 = 65520;
-/// The interface name inside the namespace.
-pub const INTERFACE: &str = "tap0";
+/// The interface name inside the namespace: `eth0`, as BuildKit's bridge network names it
+/// (tools and scripts in RUN steps look for it; BuildKit's testRunDefaultNetwork).
+pub const INTERFACE: &str = "eth0";
 
 /// Why the private network could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -175,7 +176,7 @@ mod tests {
         assert_eq!(a[0], "slirp4netns");
         assert!(a.contains(&"--disable-host-loopback".to_string()));
         assert!(a.contains(&"--ready-fd=3".to_string()) && a.contains(&"--exit-fd=4".to_string()));
-        assert_eq!(&a[a.len() - 2..], ["42", "tap0"]);
+        assert_eq!(&a[a.len() - 2..], ["42", "eth0"]);
     }
 
     #[test]

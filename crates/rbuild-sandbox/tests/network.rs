@@ -22,8 +22,8 @@ fn f17_default_run_has_its_own_network() {
     let host_ns = std::fs::read_link("/proc/self/ns/net").unwrap();
     let mut lines = out.lines();
     assert_ne!(lines.next(), host_ns.to_str(), "{out}");
-    assert_eq!(lines.next(), Some("lo tap0 "), "{out}");
-    assert!(out.contains("default via 10.0.2.2 dev tap0"), "{out}");
+    assert_eq!(lines.next(), Some("eth0 lo "), "{out}");
+    assert!(out.contains("default via 10.0.2.2 dev eth0"), "{out}");
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap();
     let want = rbuild_sandbox::net::private_resolv_conf(&host_resolv);
     assert!(out.ends_with(&want), "{out}");

@@ -56,7 +56,7 @@ pub(super) fn expand_named(
     // BuildKit copies nothing for a wildcard that matches nothing, but cannot list the
     // directory before its first wildcard if that is missing.
     if found.is_empty() && !(has_meta(source) && wildcard_base_exists(tree, source, &visible)) {
-        return Err(SelectError::NotFound(source.to_string()));
+        return Err(SelectError::NotFound(rooted(source)));
     }
     Ok(found)
 }
@@ -115,4 +115,10 @@ pub(crate) fn join(base: &str, name: &str) -> String {
     } else {
         format!("{base}/{name}")
     }
+}
+
+/// A source as BuildKit names it in errors: the path from the context's root (`"/notexist"`).
+fn rooted(source: &str) -> String {
+    let rel = source.trim_start_matches("./").trim_start_matches('/');
+    format!("/{rel}")
 }
