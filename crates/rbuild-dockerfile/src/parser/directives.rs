@@ -7,6 +7,8 @@ use crate::error::{Error, Location, SyntaxError, Warning};
 pub struct Directives {
     /// `# syntax=` value, as written.
     pub syntax: Option<String>,
+    /// The line of the `# syntax=` directive.
+    pub syntax_line: Option<usize>,
     /// The escape character: `\` (default) or `` ` ``.
     pub escape: char,
     /// `# check=` value, as written (e.g. `skip=JSONArgsRecommended;error=true`).
@@ -17,6 +19,7 @@ impl Default for Directives {
     fn default() -> Self {
         Directives {
             syntax: None,
+            syntax_line: None,
             escape: '\\',
             check: None,
         }
@@ -81,6 +84,7 @@ impl DirectiveScanner {
                     });
                 }
                 self.directives.syntax = Some(value.to_string());
+                self.directives.syntax_line = Some(line_no);
             }
             _ => self.directives.check = Some(value.to_string()),
         }
@@ -125,6 +129,15 @@ fn match_directive(line: &str) -> Option<(&str, &str)> {
     Some((name, value))
 }
 
+impl Directives {
+    /// The `# syntax=` value and its line when it names a frontend other than Docker's own
+    /// Dockerfile frontend (which rbuild implements).
+    pub fn external_frontend(&self) -> Option<(&str, usize)> {
+        let value = self.syntax.as_deref().filter(|v| !is_builtin_syntax(v))?;
+        Some((value, self.syntax_line.unwrap_or(1)))
+    }
+}
+
 /// Whether a `# syntax=` value names Docker's own Dockerfile frontend, which we implement.
 fn is_builtin_syntax(value: &str) -> bool {
     let repo = value.split('@').next().unwrap_or(value);
@@ -139,6 +152,25 @@ fn is_builtin_syntax(value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_docker_dockerfile_frontends_are_builtin() {
+        let at = |syntax: &str, line| Directives {
+            syntax: Some(syntax.into()),
+            syntax_line: Some(line),
+            ..Directives::default()
+        };
+        for builtin in [
+            "docker/dockerfile:1",
+            "docker.io/docker/dockerfile:1.7-labs",
+            "docker/dockerfile-upstream:master",
+            "docker/dockerfile@sha256:abc",
+        ] {
+            assert_eq!(at(builtin, 1).external_frontend(), None, "{builtin}");
+        }
+        assert_eq!(at("foobar", 2).external_frontend(), Some(("foobar", 2)));
+        assert_eq!(Directives::default().external_frontend(), None);
+    }
 
     #[test]
     fn directive_regex() {
