@@ -174,12 +174,17 @@ pub(crate) fn declare(
         } else {
             shared.globals.get(&decl.name).cloned()
         };
-        // BuildKit's history: `ARG k=v` with the value the ARG took, `ARG k` without one.
+        // BuildKit's history: `ARG k=v` with the value the ARG took, `ARG k` without one;
+        // except that a credential-like name (`NPM_TOKEN`) shows no value (issue 14: its
+        // value never reaches the image config or the store), as in `history::run`.
         text.push(' ');
         text.push_str(&decl.name);
         if let Some(v) = &value {
             text.push('=');
-            text.push_str(v);
+            match super::lint::looks_secret(&decl.name) {
+                true => text.push_str(super::history::REDACTED),
+                false => text.push_str(v),
+            }
         }
         st.out.args.declare(&decl.name, value);
     }

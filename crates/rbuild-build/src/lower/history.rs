@@ -10,14 +10,24 @@ use super::state::StageArgs;
 /// What BuildKit appends to the history of the steps that produce a layer with an op.
 const OP_MARKER: &str = " # buildkit";
 
+/// What a credential-like ARG's value shows as in history.
+pub(crate) const REDACTED: &str = "<redacted>";
+
 /// `RUN |2 foo=bar2 bar=123 /bin/sh -c ls`: the stage's ARGs (each once, at its first
 /// declaration, with its value now: an ENV of the same name wins) then the argv.
+///
+/// One departure from BuildKit, which writes every value: an ARG whose name looks like a
+/// credential (the names its SecretsUsedInArgOrEnv check warns about, `NPM_TOKEN`) shows
+/// `<redacted>`, so the value never reaches the image config or the store (issue 14).
 pub(crate) fn run(argv: &[String], args: &StageArgs, env: &dyn Env) -> String {
     let pairs: Vec<String> = args
         .iter()
         .map(|(k, v)| {
             let value = env.get(k).or_else(|| v.map(str::to_string));
-            format!("{k}={}", value.unwrap_or_default())
+            match value.unwrap_or_default() {
+                v if !v.is_empty() && super::lint::looks_secret(k) => format!("{k}={REDACTED}"),
+                v => format!("{k}={v}"),
+            }
         })
         .collect();
     let mut words = Vec::with_capacity(pairs.len() + argv.len() + 1);
@@ -162,6 +172,14 @@ mod tests {
         assert_eq!(
             run(&strings(&["ls"]), &StageArgs::default(), &env),
             "RUN ls # buildkit"
+        );
+        let mut secret = StageArgs::default();
+        secret.declare("NPM_TOKEN", Some("s3cr3t-value".into()));
+        secret.declare("PUBLIC_KEY", Some("pk".into()));
+        assert_eq!(
+            run(&strings(&["true"]), &secret, &BTreeMap::new()),
+            "RUN |2 NPM_TOKEN=<redacted> PUBLIC_KEY=pk true # buildkit",
+            "a credential-like ARG's value never reaches the history"
         );
         let mut unset = StageArgs::default();
         unset.declare("x", None);
