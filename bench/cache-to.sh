@@ -26,40 +26,17 @@ command -v docker-registry >/dev/null || { echo "needs docker-registry (apt inst
 BUSYBOX=${BUSYBOX:-/usr/bin/busybox}
 [ -x "$BUSYBOX" ] || { echo "needs a static busybox at $BUSYBOX (busybox-static)" >&2; exit 1; }
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/rbuild-cacheto-bench-XXXXXX")
-reg_pid=
-cleanup() {
-    if [ -n "$reg_pid" ]; then kill "$reg_pid" 2>/dev/null || true; wait "$reg_pid" 2>/dev/null || true; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
+W=$(mktemp -d "${TMPDIR:-/tmp}/rbuild-cacheto-bench-XXXXXX")
+mkdir -p "$W/logs"
+# The registry and the cleanup (trap) are bench/lib.sh's, as bench/run.sh and fleet.sh use.
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+work=$W
 store=$work/store
 export DOCKER_CONFIG=$work/docker-config
 mkdir -p "$DOCKER_CONFIG"
-
-port=
-for _ in $(seq 50); do
-    p=$((20000 + RANDOM % 20000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then port=$p; break; fi
-done
-[ -n "$port" ] || { echo "no free port found" >&2; exit 1; }
-cat > "$work/registry.yml" <<YAML
-version: 0.1
-log:
-  level: error
-storage:
-  filesystem:
-    rootdirectory: $work/registry
-http:
-  addr: 127.0.0.1:$port
-YAML
-docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
-reg_pid=$!
-for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-    sleep 0.1
-done
-reg=127.0.0.1:$port
+start_registry bench
+reg=$REG_bench
 
 base=$work/base
 mkdir -p "$base/bin" "$base/tmp" "$base/etc"
@@ -101,7 +78,7 @@ first=$(median3 first_to)
 build --cache-to "type=registry,ref=$reg/cache:same,mode=max" >/dev/null 2>&1
 again=$(median3 build --cache-to "type=registry,ref=$reg/cache:same,mode=max")
 push=$(median3 push_new)
-bytes=$(du -sb "$work/registry/docker/registry/v2/blobs" | cut -f1)
+bytes=$(du -sb "$W/registry-bench/storage/docker/registry/v2/blobs" | cut -f1)
 echo "rbuild: $RBUILD; $STEPS COPY steps; registry holds $((bytes / 1024)) KiB"
 echo "| case | median wall time (s) |"
 echo "|---|---:|"
