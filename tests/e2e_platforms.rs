@@ -30,11 +30,14 @@ fn arm64_busybox() -> PathBuf {
             .unwrap();
         assert!(out.status.success(), "{script}: {}", text(&out));
     };
-    sh("dpkg --print-foreign-architectures | grep -qx arm64 || \
-        { dpkg --add-architecture arm64 && apt-get update -qq; }");
+    // The tests of this file run at once: one lock, or one test sees arm64 added while
+    // another's `apt-get update` has not yet fetched its package lists (seen in CI).
     sh(
-        "apt-get download -qq busybox-static:arm64 && dpkg-deb -x busybox-static_*_arm64.deb . \
-        && rm -f busybox-static_*_arm64.deb",
+        "exec 9>../arm64.lock && flock 9 && { [ -f bin/busybox ] || { \
+        { apt-cache show busybox-static:arm64 >/dev/null 2>&1 || \
+          { dpkg --add-architecture arm64 && apt-get update -qq; }; } && \
+        apt-get download -qq busybox-static:arm64 && dpkg-deb -x busybox-static_*_arm64.deb . \
+        && rm -f busybox-static_*_arm64.deb; }; }",
     );
     assert!(bin.is_file(), "no busybox in the arm64 package");
     bin
