@@ -200,3 +200,42 @@ fn a_script_a_step_binds_read_only_runs() {
         "{log}"
     );
 }
+
+const FROM_DATA: &str = "RUN --mount=type=bind,from=st,source=/data,target=/d";
+
+/// BuildKit keys a read-only mount by the content it shows (buildkit-suite
+/// mount/testMountRWCache): a stage made again with the same /data keeps the step cached,
+/// and the step after it too; a changed /data runs it again.
+#[test]
+fn bind_from_a_stage_is_keyed_by_the_content_it_shows() {
+    let env = Env::new();
+    let ctx = tempfile::tempdir().unwrap();
+    write(&ctx.path().join("data/f"), "one\n");
+    write(&ctx.path().join("other.txt"), "other 1\n");
+    dockerfile(
+        ctx.path(),
+        &format!(
+            "FROM busybox:latest AS st\nCOPY data /data\nCOPY other.txt /\n\n\
+             FROM busybox:latest\n{FROM_DATA} sh -c 'cat /d/f; head -c 8 /dev/urandom | od -x > /u'\n\
+             RUN cat /u\n"
+        ),
+    );
+    let first = env.build_ok(ctx.path(), "content:1", &[]);
+    assert_eq!(step_output(&first, FROM_DATA), ["one"], "{first}");
+    let unique = std::fs::read(rootfs(&env, "content:1").join("u")).unwrap();
+
+    write(&ctx.path().join("other.txt"), "other 2\n");
+    let log = env.build_ok(ctx.path(), "content:2", &[]);
+    assert!(!step_cached(&log, "COPY other.txt /"), "{log}");
+    assert!(step_cached(&log, FROM_DATA), "/data is the same:\n{log}");
+    assert!(step_cached(&log, "RUN cat /u"), "{log}");
+    assert_eq!(
+        std::fs::read(rootfs(&env, "content:2").join("u")).unwrap(),
+        unique
+    );
+
+    write(&ctx.path().join("data/f"), "two\n");
+    let log = env.build_ok(ctx.path(), "content:3", &[]);
+    assert!(!step_cached(&log, FROM_DATA), "{log}");
+    assert_eq!(step_output(&log, FROM_DATA), ["two"], "{log}");
+}

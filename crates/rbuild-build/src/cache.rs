@@ -82,4 +82,23 @@ impl CacheStorage<FsState> for StoreCache<'_> {
             .ok()??;
         serde_json::from_slice(&bytes).ok()
     }
+
+    fn canonical(&self, key: &CacheKey) -> Option<CacheKey> {
+        let bytes = self
+            .store
+            .kv_get(rbuild_store::NS_CANONICAL, &key.to_hex())
+            .ok()??;
+        let hex = std::str::from_utf8(&bytes).ok()?;
+        format!("sha256:{hex}").parse().ok()
+    }
+
+    fn set_canonical(&self, key: &CacheKey, canonical: &CacheKey) {
+        let (k, v) = (key.to_hex(), canonical.to_hex());
+        if let Err(e) = self
+            .store
+            .kv_put(rbuild_store::NS_CANONICAL, &k, v.as_bytes())
+        {
+            tracing::warn!("cannot record a settled cache key: {e}");
+        }
+    }
 }

@@ -236,6 +236,15 @@ impl CacheStorage<FsState> for OutputKeyed<'_> {
     fn last_components(&self, identity: &str) -> Option<Components> {
         self.inner.last_components(identity)
     }
+
+    // Settled keys are the steps' own: the output settings key the records, not the content.
+    fn canonical(&self, key: &CacheKey) -> Option<CacheKey> {
+        self.inner.canonical(key)
+    }
+
+    fn set_canonical(&self, key: &CacheKey, canonical: &CacheKey) {
+        self.inner.set_canonical(key, canonical)
+    }
 }
 
 /// Translates solver events into progress events.

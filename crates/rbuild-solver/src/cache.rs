@@ -15,6 +15,17 @@ pub trait CacheStorage<V>: Send + Sync {
     fn save(&self, key: &CacheKey, identity: &str, components: &Components, value: &V);
     /// The components of the last key saved under `identity`.
     fn last_components(&self, identity: &str) -> Option<Components>;
+    /// The key that `key` was settled to before (see [`Op::content_inputs`]).
+    ///
+    /// [`Op::content_inputs`]: crate::Op::content_inputs
+    fn canonical(&self, key: &CacheKey) -> Option<CacheKey> {
+        let _ = key;
+        None
+    }
+    /// Records that `key` stands for `canonical` from now on.
+    fn set_canonical(&self, key: &CacheKey, canonical: &CacheKey) {
+        let _ = (key, canonical);
+    }
 }
 
 /// An in-memory [`CacheStorage`], for tests and for builds that keep no cache.
@@ -25,6 +36,7 @@ pub struct MemoryCache<V> {
 struct Inner<V> {
     values: HashMap<CacheKey, V>,
     last: HashMap<String, Components>,
+    canonical: HashMap<CacheKey, CacheKey>,
 }
 
 impl<V> Default for MemoryCache<V> {
@@ -33,6 +45,7 @@ impl<V> Default for MemoryCache<V> {
             inner: Mutex::new(Inner {
                 values: HashMap::new(),
                 last: HashMap::new(),
+                canonical: HashMap::new(),
             }),
         }
     }
@@ -79,6 +92,14 @@ impl<V: Clone + Send + Sync> CacheStorage<V> for MemoryCache<V> {
 
     fn last_components(&self, identity: &str) -> Option<Components> {
         self.lock().last.get(identity).cloned()
+    }
+
+    fn canonical(&self, key: &CacheKey) -> Option<CacheKey> {
+        self.lock().canonical.get(key).copied()
+    }
+
+    fn set_canonical(&self, key: &CacheKey, canonical: &CacheKey) {
+        self.lock().canonical.insert(*key, *canonical);
     }
 }
 

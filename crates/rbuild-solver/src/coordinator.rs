@@ -30,6 +30,11 @@ struct Node<V> {
     /// The key and its components (shared: a COPY of a large context has one per file).
     key: Option<(CacheKey, Arc<Components>)>,
     key_sent: bool,
+    /// The op's content inputs (indices into its inputs), read to settle its key.
+    content: Vec<usize>,
+    /// The key made from the inputs' keys, while the content inputs are being solved.
+    unsettled: Option<CacheKey>,
+    settle_sent: bool,
     /// An earlier vertex with the same key (and no-cache flag) whose value this one shares.
     alias_of: Option<usize>,
     demanded: bool,
@@ -64,10 +69,17 @@ impl<'a, O: Op> Coordinator<'a, O> {
     ) -> Self {
         let mut nodes: Vec<Node<O::Value>> = (0..env.graph.len())
             .map(|i| {
-                let cacheable = env.graph.op(VertexId(i)).is_some_and(|op| op.cacheable());
+                let op = env.graph.op(VertexId(i));
+                let cacheable = op.is_some_and(|op| op.cacheable());
+                let inputs = env.graph.inputs(VertexId(i)).map_or(0, <[_]>::len);
+                let mut content = op.map(|op| op.content_inputs()).unwrap_or_default();
+                content.retain(|&c| c < inputs);
                 Node {
                     key: None,
                     key_sent: false,
+                    content,
+                    unsettled: None,
+                    settle_sent: false,
                     alias_of: None,
                     demanded: false,
                     cacheable,
@@ -157,6 +169,9 @@ impl<'a, O: Op> Coordinator<'a, O> {
 
     fn step(&mut self, v: VertexId) -> bool {
         if self.nodes[v.0].key.is_none() {
+            if self.nodes[v.0].unsettled.is_some() {
+                return self.try_settle(v);
+            }
             return self.try_send_key(v);
         }
         match self.nodes[v.0].alias_of {
@@ -176,8 +191,47 @@ impl<'a, O: Op> Coordinator<'a, O> {
             .map(|i| self.nodes[i.0].key.as_ref().map(|(k, _)| *k))
             .collect();
         let Some(keys) = keys else { return false };
-        self.nodes[v.0].key_sent = true;
-        self.send(Task::Key(v, keys));
+        let node = &mut self.nodes[v.0];
+        node.key_sent = true;
+        // A re-run vertex's key stays the one made from its inputs' keys.
+        let settle = node.cacheable && node.no_cache.is_none() && !node.content.is_empty();
+        self.send(Task::Key(v, keys, settle));
+        true
+    }
+
+    /// Demands the content inputs of an unsettled vertex; once they have values, asks a
+    /// worker to settle its key from their content.
+    fn try_settle(&mut self, v: VertexId) -> bool {
+        if self.nodes[v.0].settle_sent {
+            return false;
+        }
+        let inputs = self.inputs(v);
+        let content = self.nodes[v.0].content.clone();
+        let mut changed = false;
+        for &i in &content {
+            let input = &mut self.nodes[inputs[i].0];
+            if !input.demanded {
+                input.demanded = true;
+                changed = true;
+            }
+        }
+        let values: Option<Vec<_>> = content
+            .iter()
+            .map(|&i| match &self.nodes[inputs[i].0].val {
+                Val::Done(x) => Some((i, x.clone())),
+                _ => None,
+            })
+            .collect();
+        let keys: Option<Vec<CacheKey>> = inputs
+            .iter()
+            .map(|i| self.nodes[i.0].key.as_ref().map(|(k, _)| *k))
+            .collect();
+        let (Some(values), Some(keys), Some(key)) = (values, keys, self.nodes[v.0].unsettled)
+        else {
+            return changed;
+        };
+        self.nodes[v.0].settle_sent = true;
+        self.send(Task::Settle(v, keys, key, values));
         true
     }
 
@@ -273,6 +327,7 @@ impl<'a, O: Op> Coordinator<'a, O> {
                 }
                 node.key = Some((key, Arc::new(comps)));
             }
+            Outcome::Unsettled(v, key) => self.nodes[v.0].unsettled = Some(key),
             Outcome::Key(vertex, Err(error)) | Outcome::Failed(vertex, error) => {
                 self.fail(SolveError::Op { vertex, error })
             }

@@ -21,6 +21,23 @@ pub trait Op: Send + Sync {
     /// Cache key from the inputs' keys; may do I/O (e.g. hashing sources).
     fn cache_key(&self, input_keys: &[CacheKey]) -> Result<(CacheKey, Components), Self::Error>;
 
+    /// Inputs (by index) whose content, not their key, decides this op's result: a step that
+    /// reads a file of another stage hits the cache when that file is the same, however the
+    /// stage was made (BuildKit's content-based cache of read-only mounts). Empty for most.
+    fn content_inputs(&self) -> Vec<usize> {
+        Vec::new()
+    }
+
+    /// A digest of what this op reads of input `index`, whose value is `value`; called only
+    /// for the indices of [`content_inputs`](Self::content_inputs).
+    fn content_key(&self, index: usize, value: &Self::Value) -> Result<CacheKey, Self::Error> {
+        let _ = value;
+        Ok(crate::KeyBuilder::new("content-unused", 1)
+            .u64("index", index as u64)
+            .finish()
+            .0)
+    }
+
     /// Whether a result may be stored/looked up in the persistent cache (false for e.g.
     /// base-image resolution).
     fn cacheable(&self) -> bool {

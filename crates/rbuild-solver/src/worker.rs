@@ -14,8 +14,14 @@ use crate::op::{CancelToken, Event, ExecContext, Observer, Op};
 
 /// Work for one vertex.
 pub(crate) enum Task<V> {
-    /// Compute the vertex's key from its inputs' keys.
-    Key(VertexId, Vec<CacheKey>),
+    /// Compute the vertex's key from its inputs' keys; `true`: settle it (see [`Settle`]).
+    ///
+    /// [`Settle`]: Task::Settle
+    Key(VertexId, Vec<CacheKey>, bool),
+    /// Settle the key of a vertex with content inputs: its key again with each content
+    /// input's content digest for that input's key, and the key that digest-made key was
+    /// settled to before, if any (else the key itself, `.2`, made from the inputs' keys).
+    Settle(VertexId, Vec<CacheKey>, CacheKey, Vec<(usize, V)>),
     /// Look the key up; on a miss, explain it against the last record.
     Lookup(VertexId, CacheKey, Arc<Components>),
     /// Execute with the inputs' values; save the result under the key when one is given.
@@ -26,6 +32,8 @@ pub(crate) enum Task<V> {
 pub(crate) enum Outcome<V, E> {
     /// The key of a vertex, or the op's error computing it.
     Key(VertexId, Result<(CacheKey, Components), E>),
+    /// The key of a vertex whose content inputs must be read before it is settled.
+    Unsettled(VertexId, CacheKey),
     /// A cache hit.
     Hit(VertexId, V),
     /// A cache miss (the `Miss` event was already sent).
@@ -71,8 +79,22 @@ impl<O: Op> Worker<'_, O> {
             return Outcome::Skipped;
         }
         match task {
-            Task::Key(v, input_keys) => {
+            Task::Key(v, input_keys, settle) => {
                 let result = self.op(v).cache_key(&input_keys);
+                match result {
+                    Ok((key, comps)) if settle => match self.cache.canonical(&key) {
+                        Some(canonical) => Outcome::Key(v, Ok((canonical, comps))),
+                        None => Outcome::Unsettled(v, key),
+                    },
+                    Ok(found) => Outcome::Key(v, Ok(found)),
+                    Err(e) => {
+                        self.observer.event(Event::Failed(v));
+                        Outcome::Key(v, Err(e))
+                    }
+                }
+            }
+            Task::Settle(v, input_keys, key, contents) => {
+                let result = self.settle(v, input_keys, &key, &contents);
                 if result.is_err() {
                     self.observer.event(Event::Failed(v));
                 }
@@ -81,6 +103,34 @@ impl<O: Op> Worker<'_, O> {
             Task::Lookup(v, key, components) => self.lookup(v, &key, &components),
             Task::Exec(v, inputs, save) => self.exec(v, &inputs, save),
         }
+    }
+
+    /// Steps that read the same content share one key: the first key recorded for it. The
+    /// components are the content-made ones, so a miss names the content that changed.
+    fn settle(
+        &self,
+        v: VertexId,
+        mut input_keys: Vec<CacheKey>,
+        key: &CacheKey,
+        contents: &[(usize, O::Value)],
+    ) -> Result<(CacheKey, Components), O::Error> {
+        let op = self.op(v);
+        for (i, value) in contents {
+            let digest = op.content_key(*i, value)?;
+            if let Some(k) = input_keys.get_mut(*i) {
+                *k = digest;
+            }
+        }
+        let (by_content, comps) = op.cache_key(&input_keys)?;
+        let settled = match self.cache.canonical(&by_content) {
+            Some(canonical) => canonical,
+            None => {
+                self.cache.set_canonical(&by_content, key);
+                *key
+            }
+        };
+        self.cache.set_canonical(key, &settled);
+        Ok((settled, comps))
     }
 
     fn lookup(&self, v: VertexId, key: &CacheKey, components: &Components) -> OutcomeOf<O> {
@@ -130,7 +180,10 @@ impl<O: Op> Worker<'_, O> {
 
 fn task_vertex<V>(task: &Task<V>) -> VertexId {
     match task {
-        Task::Key(v, _) | Task::Lookup(v, _, _) | Task::Exec(v, _, _) => *v,
+        Task::Key(v, _, _)
+        | Task::Settle(v, _, _, _)
+        | Task::Lookup(v, _, _)
+        | Task::Exec(v, _, _) => *v,
     }
 }
 

@@ -83,6 +83,8 @@ use snapshots::KeptLocks;
 pub const NS_CACHE: &str = "cache";
 /// Cache-miss explanations namespace.
 pub const NS_EXPLAIN: &str = "explain";
+/// Settled cache keys (a step key → the key first recorded for the same content it reads).
+pub const NS_CANONICAL: &str = "keycanon";
 /// Build-context file hash cache namespace.
 pub const NS_CTXHASH: &str = "ctxhash";
 /// Where blobs came from or were pushed to (`registry/repository` lines), for cross-repository

@@ -10,7 +10,7 @@ use rbuild_oci::Digest;
 use crate::error::{Result, StoreError};
 use crate::lease::Protected;
 use crate::usage::tree_size;
-use crate::{lock, Store, NS_CACHE, NS_EXPLAIN};
+use crate::{lock, Store, NS_CACHE, NS_CANONICAL, NS_EXPLAIN};
 
 /// What to prune.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -217,6 +217,7 @@ impl Store {
         if all {
             removed += self.kv_clear(NS_CACHE)?;
             removed += self.kv_clear(NS_EXPLAIN)?;
+            removed += self.kv_clear(NS_CANONICAL)?;
         }
         let gone: Vec<Digest> = self
             .kv_referenced_blobs()?

@@ -80,6 +80,20 @@ impl Op for Step<'_> {
         !matches!(self.vertex.op, OpKind::Base(_))
     }
 
+    fn content_inputs(&self) -> Vec<usize> {
+        match &self.vertex.op {
+            OpKind::Run(r) => run::content_inputs(r),
+            _ => Vec::new(),
+        }
+    }
+
+    fn content_key(&self, index: usize, value: &FsState) -> Result<CacheKey, BuildError> {
+        match &self.vertex.op {
+            OpKind::Run(r) => Ok(run::content_key(r, self.rt, index, value)),
+            _ => Err(self.meta().error("only RUN mounts are keyed by content")),
+        }
+    }
+
     fn exec(&self, inputs: &[FsState], ctx: &ExecContext) -> Result<FsState, BuildError> {
         if ctx.is_cancelled() {
             return Err(BuildError::Cancelled);

@@ -1,14 +1,17 @@
 //! RUN's cache key: parent, argv, env, workdir, user, network, and its mounts: a bind mount by
-//! what it shows (the digest of every selected file of the context, or the key of the stage
-//! it reads), the others by their options only. Files of the image are never hashed (BuildKit
+//! what it shows (the digest of every selected file of the context; of a stage or image, its
+//! key, settled by the content of the mounted tree, as BuildKit keys read-only mounts), the
+//! others by their options only. Files of the parent image are never hashed (BuildKit
 //! semantics); limits, secret values, cache-mount contents and agents never count.
 
-use rbuild_context::hashcache::Prepared;
-use rbuild_context::select::{plan_map, PlanOptions};
+use rbuild_context::hashcache::{HashCache, Prepared};
+use rbuild_context::select::{plan_map, KeepAll, PlanOptions};
 use rbuild_context::tree::Tree;
 use rbuild_sandbox::NetworkMode;
 use rbuild_solver::{CacheKey, Components, KeyBuilder, KeyPart};
 
+use crate::image::FsState;
+use crate::ops::ensure_snapshots;
 use crate::ops::Runtime;
 use crate::plan::{CopyFrom, MountFrom, RunMount, RunOp, StepMeta};
 use crate::BuildError;
@@ -47,6 +50,71 @@ pub fn cache_key(
         kb = mount_component(kb, m, meta, rt, inputs)?;
     }
     Ok(kb.finish())
+}
+
+/// The inputs a bind mount shows (never input 0, the parent): the step is keyed by what the
+/// mounted tree holds once their keys are new (see `rbuild_solver::Op::content_inputs`).
+pub fn content_inputs(op: &RunOp) -> Vec<usize> {
+    let mut inputs: Vec<usize> = op
+        .mounts
+        .iter()
+        .filter_map(|m| match m {
+            RunMount::Bind {
+                from: MountFrom::Input(n),
+                ..
+            } if *n > 0 => Some(*n),
+            _ => None,
+        })
+        .collect();
+    inputs.sort_unstable();
+    inputs.dedup();
+    inputs
+}
+
+/// A digest of every tree that the step's bind mounts show of input `index` (`fs`): each
+/// entry's path, metadata and content, as a COPY of them would be keyed.
+pub fn content_key(op: &RunOp, rt: &Runtime, index: usize, fs: &FsState) -> CacheKey {
+    let mut kb = KeyBuilder::new("mount-content", 1);
+    let sources = op.mounts.iter().filter_map(|m| match m {
+        RunMount::Bind {
+            from: MountFrom::Input(n),
+            source,
+            ..
+        } if *n == index => Some(source),
+        _ => None,
+    });
+    for source in sources {
+        kb = match tree_part(rt, fs, source) {
+            Ok(part) => kb.str("source", source).part(part),
+            // The step runs and reports the mount's error as it would without this key.
+            Err(e) => kb.str("source", source).str("unreadable", &e),
+        };
+    }
+    kb.finish().0
+}
+
+fn tree_part(rt: &Runtime, fs: &FsState, source: &str) -> Result<KeyPart, String> {
+    let layers = ensure_snapshots(&rt.store, fs).map_err(|e| e.to_string())?;
+    let tree = Tree::new(layers);
+    let prepared = plan_map(
+        &tree,
+        &[source.to_string()],
+        "/",
+        true,
+        &KeepAll,
+        PlanOptions::default(),
+        &Prepared::of,
+    )
+    .map_err(|e| e.to_string())?;
+    // Snapshots never change: no stat cache to keep.
+    let digests = HashCache::new(None, std::path::Path::new("/"))
+        .digests(&prepared)
+        .map_err(|(rel, e)| format!("{rel}: {e}"))?;
+    let mut part = KeyPart::with_capacity(prepared.len());
+    for (p, d) in prepared.iter().zip(&digests) {
+        part.str_prefixed("file:", p.rel(), &hex::encode(d));
+    }
+    Ok(part)
 }
 
 fn mount_component(

@@ -14,7 +14,7 @@ use crate::plan::{RunOp, StepMeta};
 use crate::progress::Event;
 use crate::BuildError;
 
-pub use key::cache_key;
+pub use key::{cache_key, content_inputs, content_key};
 
 /// Runs the command and commits its changes.
 pub fn exec(
