@@ -72,26 +72,6 @@ impl Prepared {
         }
     }
 
-    /// Like [`of`](Self::of), leaving `item` to the caller (who copies it later).
-    pub fn of_ref(item: &CopyItem) -> Prepared {
-        let kind = if item.source.meta.is_file() {
-            Kind::File {
-                key: StatKey::of(&item.source.meta),
-                mode: item.source.meta.mode(),
-                real: item.source.real.clone(),
-            }
-        } else {
-            match item_digest(item) {
-                Ok(d) => Kind::Done(d),
-                Err(e) => Kind::Failed(e),
-            }
-        };
-        Prepared {
-            rel: item.source.rel.clone(),
-            kind,
-        }
-    }
-
     /// The entry's path relative to its tree's root.
     pub fn rel(&self) -> &str {
         &self.rel

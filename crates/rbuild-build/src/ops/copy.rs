@@ -42,9 +42,6 @@ pub struct CopyStep<'a> {
     fetched: Mutex<Vec<(String, Download, Arc<ScratchDir>)>>,
     /// The local sources' key components, computed ahead of the key (see `prefetch`).
     prefetched: Prefetch<Result<ContextContent, BuildError>>,
-    /// The context entries the key walked (selected as for a directory destination), so a
-    /// miss does not walk the context again.
-    walked: Mutex<Option<Vec<CopyItem>>>,
 }
 
 impl<'a> CopyStep<'a> {
@@ -57,7 +54,6 @@ impl<'a> CopyStep<'a> {
             ctx: rt.contexts.for_copy(&op.from),
             fetched: Mutex::default(),
             prefetched: Prefetch::default(),
-            walked: Mutex::default(),
         }
     }
 
@@ -134,11 +130,6 @@ impl<'a> CopyStep<'a> {
                 plan_with(&tree, &paths, dest, dest_is_dir, &KeepAll, opts)
             }
             Some(ctx) => {
-                // The key's walk planned a directory destination; reuse it when that holds.
-                let walked = self.walked.lock().unwrap_or_else(|p| p.into_inner()).take();
-                if let Some(items) = walked.filter(|_| dest_is_dir) {
-                    return Ok(items);
-                }
                 let tree = Tree::new(vec![ctx.dir.clone()]);
                 plan_with(&tree, &paths, dest, dest_is_dir, &**ctx, opts)
             }
