@@ -114,7 +114,7 @@ impl CacheBackend for RegistryCache<'_> {
 
     fn write_mounts(&self, store: &Store, ids: &[String]) -> Result<MountsWritten, BackendError> {
         let r = self.mounts_reference()?;
-        let base = transfer::registry_base(self.remote, &r);
+        let (base, warning) = transfer::registry_base(self.remote, &r);
         let export = store.export_cache_mounts(ids, &base)?;
         let (sent, bytes, present) = transfer::push(store, &export, self.remote, &r)?;
         Ok(MountsWritten {
@@ -122,6 +122,7 @@ impl CacheBackend for RegistryCache<'_> {
             sent,
             bytes,
             present,
+            warning,
         })
     }
 

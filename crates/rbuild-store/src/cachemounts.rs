@@ -208,6 +208,33 @@ impl Store {
     }
     /// Every cache mount, with its size and last use.
     pub fn cache_mount_list(&self) -> Result<Vec<CacheMountInfo>> {
+        let mut out = Vec::new();
+        for (key, path, id) in self.cache_mount_instances()? {
+            let last_used = fs::metadata(path.join("id")).map_or(0, |m| m.mtime());
+            out.push(CacheMountInfo {
+                id,
+                key,
+                size: tree_size(&path.join("data")),
+                last_used,
+            });
+        }
+        out.sort_by(|a, b| (&a.id, &a.key).cmp(&(&b.id, &b.key)));
+        Ok(out)
+    }
+
+    /// The ids of the cache mounts held, each once, sorted; unlike
+    /// [`cache_mount_list`](Self::cache_mount_list) it never walks a mount to size it.
+    pub fn cache_mount_ids(&self) -> Result<Vec<String>> {
+        let ids: std::collections::BTreeSet<String> = self
+            .cache_mount_instances()?
+            .into_iter()
+            .map(|(_, _, id)| id)
+            .collect();
+        Ok(ids.into_iter().collect())
+    }
+
+    /// (key, directory, id) of every complete cache mount instance.
+    fn cache_mount_instances(&self) -> Result<Vec<(String, PathBuf, String)>> {
         let dir = self.cache_mounts_dir();
         let Ok(entries) = fs::read_dir(&dir) else {
             return Ok(Vec::new());
@@ -220,15 +247,8 @@ impl Store {
                 continue;
             }
             let id = fs::read_to_string(path.join("id")).unwrap_or_default();
-            let last_used = fs::metadata(path.join("id")).map_or(0, |m| m.mtime());
-            out.push(CacheMountInfo {
-                id,
-                key: e.file_name().to_string_lossy().to_string(),
-                size: tree_size(&path.join("data")),
-                last_used,
-            });
+            out.push((e.file_name().to_string_lossy().to_string(), path, id));
         }
-        out.sort_by(|a, b| (&a.id, &a.key).cmp(&(&b.id, &b.key)));
         Ok(out)
     }
 

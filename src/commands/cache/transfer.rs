@@ -68,7 +68,10 @@ pub fn export(
         }
         Place::Registry(r) => {
             let remote = Remote::new(flags)?;
-            let base = registry_base(&remote, &r);
+            let (base, warning) = registry_base(&remote, &r);
+            if let Some(why) = warning {
+                eprintln!("warning: {why}");
+            }
             let export = export_into(store, ids, &base)?;
             push(store, &export, &remote, &r)?
         }
@@ -108,11 +111,12 @@ fn report_export(m: &ExportedMount) {
 }
 
 /// What the registry holds under the target's tag, to build on; nothing when the tag does
-/// not exist or cannot be read as a cache-mount export (then everything is sent).
-pub(crate) fn registry_base(remote: &Remote, target: &Reference) -> Base {
+/// not exist or cannot be read as a cache-mount export (then everything is sent, and the
+/// warning says why, for the caller to show where its output goes).
+pub(crate) fn registry_base(remote: &Remote, target: &Reference) -> (Base, Option<String>) {
     let index = match remote.block_on(|c| c.fetch_manifest(target)) {
         Ok(Ok(doc)) => doc,
-        Ok(Err(RegistryError::NotFound { .. })) => return Base::empty(),
+        Ok(Err(RegistryError::NotFound { .. })) => return (Base::empty(), None),
         Ok(Err(e)) => return no_base(target, &e),
         Err(e) => return no_base(target, &*e),
     };
@@ -120,12 +124,15 @@ pub(crate) fn registry_base(remote: &Remote, target: &Reference) -> Base {
         remote,
         repository: target.clone(),
     };
-    Base::load(&index.bytes, &src).unwrap_or_else(|e| no_base(target, &e))
+    match Base::load(&index.bytes, &src) {
+        Ok(base) => (base, None),
+        Err(e) => no_base(target, &e),
+    }
 }
 
-fn no_base(target: &Reference, e: &dyn std::fmt::Display) -> Base {
-    eprintln!("warning: cannot reuse what {target} holds ({e}): sending everything");
-    Base::empty()
+fn no_base(target: &Reference, e: &dyn std::fmt::Display) -> (Base, Option<String>) {
+    let why = format!("cannot reuse what {target} holds ({e}): sending everything");
+    (Base::empty(), Some(why))
 }
 
 /// Pushes every part, then the index under the reference's tag; (uploaded blobs, their

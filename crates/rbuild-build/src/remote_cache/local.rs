@@ -140,7 +140,17 @@ impl CacheBackend for LocalDir {
     fn write_mounts(&self, store: &Store, ids: &[String]) -> Result<MountsWritten, BackendError> {
         let tag = mounts_tag(&self.tag);
         // A previous export there that cannot be read is replaced whole, not built upon.
-        let base = Base::from_layout(&self.dir, &tag).unwrap_or_else(|_| Base::empty());
+        let (base, warning) = match Base::from_layout(&self.dir, &tag) {
+            Ok(base) => (base, None),
+            Err(e) => {
+                let why = format!(
+                    "cannot reuse what {} holds ({}): sending everything",
+                    self.dir.display(),
+                    crate::error::chain(&e)
+                );
+                (Base::empty(), Some(why))
+            }
+        };
         let export = store.export_cache_mounts(ids, &base)?;
         let report = store.write_cache_layout(&export, &self.dir, &tag)?;
         Ok(MountsWritten {
@@ -148,6 +158,7 @@ impl CacheBackend for LocalDir {
             sent: report.copied,
             bytes: report.copied_bytes,
             present: report.present,
+            warning,
         })
     }
 

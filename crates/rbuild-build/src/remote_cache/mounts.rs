@@ -17,7 +17,7 @@ pub fn mounts_tag(tag: &str) -> String {
 }
 
 /// What one export of cache mounts moved.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MountsWritten {
     /// Cache mounts written.
     pub mounts: usize,
@@ -27,6 +27,8 @@ pub struct MountsWritten {
     pub bytes: u64,
     /// Blobs the destination already had.
     pub present: u64,
+    /// Why what the destination held could not be built upon (everything was sent).
+    pub warning: Option<String>,
 }
 
 /// Restores the cache mounts stored beside each `--cache-from …,mounts=true`, in order (a
@@ -74,18 +76,12 @@ pub fn export_mounts(
         return Ok(());
     }
     let held = store
-        .cache_mount_list()
+        .cache_mount_ids()
         .map_err(|e| BuildError::CacheExport {
             what: "cache mounts".into(),
             source: Box::new(e),
         })?;
-    let ids: Vec<String> = held
-        .into_iter()
-        .map(|m| m.id)
-        .filter(|id| ids.contains(id))
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let ids: Vec<String> = held.into_iter().filter(|id| ids.contains(id)).collect();
     for e in exports {
         let written = match &e.backend {
             Ok(b) if ids.is_empty() => Ok((b.name(), MountsWritten::default())),
@@ -93,10 +89,15 @@ pub fn export_mounts(
             Err(why) => Err(why.clone().into()),
         };
         match written {
-            Ok((name, w)) => reporter.event(Event::Note(format!(
-                "exported {} cache mounts beside {name}: {} blobs ({} bytes) sent, {} already there",
-                w.mounts, w.sent, w.bytes, w.present
-            ))),
+            Ok((name, w)) => {
+                if let Some(why) = &w.warning {
+                    reporter.event(Event::Note(format!("WARNING: {why}")));
+                }
+                reporter.event(Event::Note(format!(
+                    "exported {} cache mounts beside {name}: {} blobs ({} bytes) sent, {} already there",
+                    w.mounts, w.sent, w.bytes, w.present
+                )))
+            }
             Err(err) if e.ignore_error => reporter.event(Event::Note(format!(
                 "WARNING: cache mount export to {} failed (ignore-error=true): {}",
                 e.place,
