@@ -55,7 +55,7 @@ pub(crate) fn send(sock: &mut UnixStream, report: &Report) {
 fn outer(req: &InitRequest, sock: &mut UnixStream) -> Result<(), SetupError> {
     let mut sys = RealSys::default();
     setup::enter_namespaces(&mut sys, req)?;
-    match sys.fork().map_err(|e| SetupError::Call("fork pid 1", e))? {
+    match fork_pid1(&mut sys, req)? {
         Forked::Child => proc_calls::exit_now(pid1(req, sock)),
         Forked::Parent(pid) => {
             proc_calls::forward_signals_to(pid);
@@ -67,6 +67,25 @@ fn outer(req: &InitRequest, sock: &mut UnixStream) -> Result<(), SetupError> {
                 }
             }
         }
+    }
+}
+
+/// Forks pid 1, straight into its cgroup when there is one; a kernel without
+/// `CLONE_INTO_CGROUP` (before 5.7) gets the move instead.
+fn fork_pid1(sys: &mut RealSys, req: &InitRequest) -> Result<Forked, SetupError> {
+    let fork_err = |e| SetupError::Call("fork pid 1", e);
+    let Some(dir) = &req.cgroup_dir else {
+        return sys.fork().map_err(fork_err);
+    };
+    match proc_calls::fork_into_cgroup(dir) {
+        Err(e) if proc_calls::clone_into_cgroup_unsupported(&e) => {
+            let procs = dir.join("cgroup.procs");
+            sys.join_cgroup(&procs)
+                .map_err(|e| SetupError::path("join cgroup", &procs, e))?;
+            sys.fork().map_err(fork_err)
+        }
+        Err(e) => Err(SetupError::path("clone pid 1 into cgroup", dir, e)),
+        Ok(f) => Ok(f),
     }
 }
 

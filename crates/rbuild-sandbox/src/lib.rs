@@ -98,6 +98,20 @@ pub fn run_with_cgroup2_root(
     run::run(spec, exe, on_output, &opts)
 }
 
+/// Like [`run`], but on a hybrid host applies the device allow-list through the v1 devices
+/// controller (moving pid 1 into it) instead of the eBPF filter; for tests of that fallback.
+pub fn run_with_v1_devices(
+    spec: &RunSpec,
+    exe: &Path,
+    on_output: &mut dyn FnMut(OutputStream, &[u8]),
+) -> Result<RunOutcome, SandboxError> {
+    let opts = run::Options {
+        v1_devices: true,
+        ..Default::default()
+    };
+    run::run(spec, exe, on_output, &opts)
+}
+
 /// Checks that this process can run sandboxes (root, namespaces, overlayfs); Err names what is missing.
 pub fn probe() -> Result<(), SandboxError> {
     let mut missing = Vec::new();

@@ -99,6 +99,9 @@ pub struct Options {
     pub legacy_overlay: bool,
     /// Use this cgroup2 mount instead of the host's detected layout.
     pub cgroup2_root: Option<PathBuf>,
+    /// On a hybrid host, the v1 devices controller for the allow-list (the fallback when the
+    /// unified hierarchy cannot hold the eBPF filter), with pid 1 moved into it.
+    pub v1_devices: bool,
 }
 
 /// Runs `spec` in a sandbox; see the crate docs.
@@ -112,6 +115,12 @@ pub fn run(
     let layout = match &opts.cgroup2_root {
         Some(root) => Layout::V2 { root: root.clone() },
         None => crate::cgroup::host_layout()?,
+    };
+    let layout = match layout {
+        Layout::V1(m) if opts.v1_devices => {
+            Layout::V1(crate::cgroup::V1Mounts { unified: None, ..m })
+        }
+        other => other,
     };
     let seccomp =
         crate::seccomp::program_for(&spec.seccomp, spec.insecure, &crate::caps::default_names())?;
@@ -129,6 +138,7 @@ pub fn run(
         empty_lower: dir.join("empty"),
         links_dir: dir.join("l"),
         cgroup_procs: cgroup.procs_files(),
+        cgroup_dir: cgroup.start_dir(),
         legacy_overlay: opts.legacy_overlay,
         seccomp,
     };

@@ -1,5 +1,6 @@
-//! F3: Docker's device allow-list applies to every RUN (here through the host's layout: the v1
-//! devices controller on this hybrid host, the eBPF filter on a pure v2 host).
+//! F3: Docker's device allow-list applies to every RUN (here through the host's layout: the eBPF
+//! filter on the unified hierarchy of this hybrid host or of a pure v2 host, pid 1 started in
+//! that cgroup; the v1 devices controller where no cgroup2 is mounted, tested below).
 
 mod common;
 use common::*;
@@ -37,4 +38,28 @@ fn f3_standard_devices_keep_working() {
         "/dev/full: {}",
         r.stderr
     );
+}
+
+#[test]
+fn f3_v1_devices_controller_refuses_block_devices() {
+    require_prereqs();
+    let s = Scratch::new("f3-v1-devices");
+    let disk = LoopDisk::new(&s, "HOST-DISK-CONTENT-F3-V1");
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_rbuild-sandbox-test-init"));
+    let outcome = rbuild_sandbox::run_with_v1_devices(
+        &spec(&s, &disk_script(&disk)),
+        exe,
+        &mut |stream, b| match stream {
+            rbuild_sandbox::OutputStream::Stdout => out.extend_from_slice(b),
+            rbuild_sandbox::OutputStream::Stderr => err.extend_from_slice(b),
+        },
+    )
+    .unwrap();
+    let r = Ran {
+        reason: outcome.reason,
+        stdout: String::from_utf8_lossy(&out).into_owned(),
+        stderr: String::from_utf8_lossy(&err).into_owned(),
+    };
+    assert_disk_refused(&r, "HOST-DISK-CONTENT-F3-V1");
 }

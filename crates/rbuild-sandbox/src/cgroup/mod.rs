@@ -154,9 +154,24 @@ impl Cgroup {
         }
     }
 
-    /// The cgroup.procs files the init writes its pid to.
+    /// The cgroup.procs files the init writes its pid to: every directory but the one pid 1
+    /// starts in ([`start_dir`](Self::start_dir)).
     pub fn procs_files(&self) -> Vec<PathBuf> {
-        self.dirs().iter().map(|d| d.join("cgroup.procs")).collect()
+        let start = self.start_dir();
+        self.dirs()
+            .into_iter()
+            .filter(|d| Some(d) != start.as_ref())
+            .map(|d| d.join("cgroup.procs"))
+            .collect()
+    }
+
+    /// The cgroup v2 directory pid 1 is created in (clone3 with CLONE_INTO_CGROUP): the
+    /// unified one, on v2 and on hybrid hosts that filter devices there.
+    pub fn start_dir(&self) -> Option<PathBuf> {
+        match &self.kind {
+            Kind::V1(c) => c.unified_dir(),
+            Kind::V2(c) => Some(c.dir().to_path_buf()),
+        }
     }
 
     /// True when the kernel OOM-killed a task of this cgroup.

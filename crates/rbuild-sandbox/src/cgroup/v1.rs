@@ -91,15 +91,30 @@ impl V1 {
         Ok(())
     }
 
-    /// Deny all, then the list, in the devices controller; on a hybrid host without it, the
-    /// eBPF filter on the unified hierarchy. Without a list the cgroup is still made (it holds
-    /// the run's processes until they are killed) but inherits the parent's devices.
+    /// The eBPF filter on the unified hierarchy when the host has one: pid 1 can then start
+    /// in that cgroup, where a move into the v1 devices controller cost every RUN an RCU
+    /// grace period (5-10 ms here). Else (or when the filter cannot be attached) deny all,
+    /// then the list, in the devices controller. Without a list the cgroup is still made (it
+    /// holds the run's processes until they are killed) but inherits the parent's devices.
     fn restrict_devices(
         &mut self,
         name: &str,
         m: &V1Mounts,
         rules: Option<&[DeviceRule]>,
     ) -> Result<(), SandboxError> {
+        if let (Some(root), Some(_)) = (&m.unified, &m.devices) {
+            let dir = make_dir(root, name)?;
+            match rules.map_or(Ok(()), |r| super::attach_device_filter(&dir, r)) {
+                Ok(()) => {
+                    self.unified = Some(dir);
+                    return Ok(());
+                }
+                // No eBPF device programs here: the v1 controller enforces the same list.
+                Err(_) => {
+                    let _ = super::remove_all(std::slice::from_ref(&dir));
+                }
+            }
+        }
         if let Some(mount) = &m.devices {
             let dir = self.devices.insert(make_dir(mount, name)?).clone();
             for (file, value) in rules.map(v1_writes).unwrap_or_default() {
@@ -119,6 +134,11 @@ impl V1 {
             Some(rules) => super::attach_device_filter(&dir, rules),
             None => Ok(()),
         }
+    }
+
+    /// The cgroup on the unified hierarchy, when the device filter lives there.
+    pub fn unified_dir(&self) -> Option<PathBuf> {
+        self.unified.clone()
     }
 
     /// The directories of this cgroup.

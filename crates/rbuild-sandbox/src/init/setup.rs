@@ -37,11 +37,13 @@ pub fn enter_namespaces<S: ProcSys>(sys: &mut S, req: &InitRequest) -> Result<()
         sys.join_cgroup(procs)
             .map_err(|e| SetupError::path("join cgroup", procs, e))?;
     }
-    let flags = libc::CLONE_NEWNS
-        | libc::CLONE_NEWPID
-        | libc::CLONE_NEWUTS
-        | libc::CLONE_NEWIPC
-        | libc::CLONE_NEWCGROUP;
+    let mut flags =
+        libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC;
+    // Started in its cgroup, pid 1 makes its own cgroup namespace there (see `setup`), so the
+    // step sees its cgroup as the root either way.
+    if req.cgroup_dir.is_none() {
+        flags |= libc::CLONE_NEWCGROUP;
+    }
     sys.unshare(flags).map_err(err("unshare namespaces"))
 }
 
@@ -52,6 +54,10 @@ pub fn setup<S: Sys + ProcSys>(
     stubs: &mut Vec<Stub>,
 ) -> Result<Prepared, SetupError> {
     let spec = &req.spec;
+    if req.cgroup_dir.is_some() {
+        sys.unshare(libc::CLONE_NEWCGROUP)
+            .map_err(err("unshare the cgroup namespace"))?;
+    }
     sys.set_parent_death_signal()
         .map_err(err("prctl(PR_SET_PDEATHSIG)"))?;
     // Keys of the invoking session (tokens, credentials) must not be found from the step.

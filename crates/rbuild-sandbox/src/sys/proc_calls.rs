@@ -2,6 +2,7 @@
 
 use std::ffi::CString;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use super::check;
@@ -45,6 +46,61 @@ pub fn fork() -> io::Result<Forked> {
         0 => Ok(Forked::Child),
         p => Ok(Forked::Parent(p)),
     }
+}
+
+/// clone3(2)'s argument block (linux/sched.h, up to `cgroup`: 88 bytes, CLONE_ARGS_SIZE_VER2).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// Starts the child in the cgroup given by `clone_args.cgroup` (Linux 5.7).
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// fork(2) with the child started in the cgroup v2 directory `dir` (clone3 with
+/// CLONE_INTO_CGROUP), so no task is moved between cgroups.
+pub fn fork_into_cgroup(dir: &std::path::Path) -> io::Result<Forked> {
+    let cgroup = std::fs::File::open(dir)?;
+    let args = CloneArgs {
+        flags: CLONE_INTO_CGROUP,
+        exit_signal: libc::SIGCHLD as u64,
+        cgroup: cgroup.as_raw_fd() as u64,
+        ..CloneArgs::default()
+    };
+    // SAFETY: as for `fork`, only the single-threaded init calls this, so the child may
+    // allocate; `args` is a valid clone_args block of the size passed, alive for the call.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    match pid {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok(Forked::Child),
+        p => Ok(Forked::Parent(p as libc::pid_t)),
+    }
+}
+
+/// Whether `fork_into_cgroup` failed only because the kernel lacks clone3 or
+/// CLONE_INTO_CGROUP (then moving the task is the way).
+pub fn clone_into_cgroup_unsupported(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ENOSYS | libc::EINVAL | libc::E2BIG | libc::EOPNOTSUPP)
+    )
 }
 
 /// Waits for any child; returns (pid, raw status); retries on EINTR.

@@ -24,6 +24,9 @@ impl Recorder {
             Ok(())
         }
     }
+    pub fn has(&self, prefix: &str) -> bool {
+        self.calls.iter().any(|c| c.starts_with(prefix))
+    }
     pub fn position(&self, prefix: &str) -> usize {
         self.calls
             .iter()

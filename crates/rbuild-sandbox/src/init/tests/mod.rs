@@ -25,6 +25,7 @@ fn request() -> InitRequest {
         empty_lower: "/run/empty".into(),
         links_dir: "/run/l".into(),
         cgroup_procs: vec!["/cg/rbuild/x/cgroup.procs".into()],
+        cgroup_dir: None,
         legacy_overlay: false,
         net_helper: None,
         seccomp: Some(vec![crate::seccomp::Insn {
@@ -69,6 +70,25 @@ fn namespaces_come_after_the_cgroup_is_joined() {
     // --network=none: the network namespace comes first, alone.
     let net = rec.position(&format!("unshare {:#x}", libc::CLONE_NEWNET));
     assert!(net < rec.position("join_cgroup"));
+}
+
+#[test]
+fn pid1_started_in_its_cgroup_makes_its_own_cgroup_namespace() {
+    let mut rec = Recorder::default();
+    let mut req = request();
+    req.cgroup_dir = Some("/cg2/rbuild/x".into());
+    req.cgroup_procs.clear();
+    enter_namespaces(&mut rec, &req).unwrap();
+    let others = libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC;
+    rec.position(&format!("unshare {others:#x}"));
+    assert!(!rec.has("join_cgroup"), "no task moves between cgroups");
+    let mut pid1 = Recorder::default();
+    setup(&mut pid1, &req, &mut Vec::new()).unwrap();
+    // First of all, before anything of the step's can look at /proc/self/cgroup.
+    assert_eq!(
+        pid1.position(&format!("unshare {:#x}", libc::CLONE_NEWCGROUP)),
+        0
+    );
 }
 
 #[test]
