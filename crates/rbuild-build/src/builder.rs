@@ -236,28 +236,52 @@ fn epoch_of_dockerfile(
     crate::lower::dockerfile_epoch(&df, req)
 }
 
+/// The request with SOURCE_DATE_EPOCH from the Dockerfile's source, when it names one. The
+/// ARG then holds the resolved seconds, as BuildKit sets it (a named context's date rather
+/// than its name).
+fn with_dockerfile_epoch(
+    req: &BuildRequest,
+    store: &Arc<Store>,
+    services: &Services,
+) -> Result<Option<BuildRequest>, BuildError> {
+    Ok(
+        epoch_of_dockerfile(req, store, services.fetcher)?.map(|epoch| {
+            let mut build_args = req.build_args.clone();
+            build_args.insert("SOURCE_DATE_EPOCH".to_string(), epoch.to_string());
+            BuildRequest {
+                source_date_epoch: Some(epoch),
+                build_args,
+                ..req.clone()
+            }
+        }),
+    )
+}
+
+/// The one image's manifest, or an index of the platforms' images.
+fn target_descriptor(
+    req: &BuildRequest,
+    store: &Store,
+    images: &[(Platform, crate::image::Written)],
+) -> Result<Descriptor, BuildError> {
+    Ok(match images {
+        [(_, one)] => one.manifest.clone(),
+        many => {
+            let notes = Annotations(&req.annotations);
+            let mut index = write_index(store, many, notes.for_target(Target::Index, None))?;
+            index.annotations = notes.for_target(Target::IndexDescriptor, None);
+            index
+        }
+    })
+}
+
 /// Runs a build against `store`.
 pub fn build(
     req: &BuildRequest,
     store: Arc<Store>,
     services: &Services,
 ) -> Result<BuildResult, BuildError> {
-    let with_epoch;
-    let req = match epoch_of_dockerfile(req, &store, services.fetcher)? {
-        Some(epoch) => {
-            // The ARG then holds the resolved seconds, as BuildKit sets it (a named context's
-            // date rather than its name).
-            let mut build_args = req.build_args.clone();
-            build_args.insert("SOURCE_DATE_EPOCH".to_string(), epoch.to_string());
-            with_epoch = BuildRequest {
-                source_date_epoch: Some(epoch),
-                build_args,
-                ..req.clone()
-            };
-            &with_epoch
-        }
-        None => req,
-    };
+    let with_epoch = with_dockerfile_epoch(req, &store, services)?;
+    let req = with_epoch.as_ref().unwrap_or(req);
     let counting = Arc::new(crate::progress::Counting::new(services.reporter.clone()));
     let (resolver, reporter) = (services.resolver, counting.clone() as Arc<dyn Reporter>);
     let (plans, contexts) = make_plans(req, &store, resolver)?;
@@ -286,15 +310,7 @@ pub fn build(
             final_image(req, &store, plan, fs, inline)
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let target = match images.as_slice() {
-        [(_, one)] => one.manifest.clone(),
-        many => {
-            let notes = Annotations(&req.annotations);
-            let mut index = write_index(&store, many, notes.for_target(Target::Index, None))?;
-            index.annotations = notes.for_target(Target::IndexDescriptor, None);
-            index
-        }
-    };
+    let target = target_descriptor(req, &store, &images)?;
     let exported = run_exports(req, &store, &target, services)?;
     export_caches(&store, &links, &values, &*reporter)?;
     let mount_ids = plans.iter().flat_map(Plan::cache_mount_ids).collect();

@@ -5,20 +5,41 @@ use std::time::Duration;
 
 use serde::de::{self, Deserializer, Visitor};
 
+/// Why a size or a duration was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnitError {
+    /// `10%`: Docker's share of the disk.
+    #[error("a share of the disk is not supported: give a size such as 10GB")]
+    Percent,
+    /// No number before the unit.
+    #[error("expected a number with an optional unit")]
+    NotANumber,
+    /// A unit other than k, m, g or t.
+    #[error("unknown unit {0:?} (use k, m, g or t)")]
+    UnknownUnit(String),
+    /// More bytes than fit.
+    #[error("out of range")]
+    OutOfRange,
+    /// Not a duration (the text).
+    #[error("{0:?} is not a duration such as 90s, 30m, 24h, 7d or 1h30m")]
+    NotADuration(String),
+    /// A duration of zero.
+    #[error("a duration must be positive")]
+    ZeroDuration,
+}
+
 /// `512`, `10k`, `1.5GB`, `2GiB`, `100mb`: binary multiples whatever the spelling, as docker's
 /// `--keep-storage` and BuildKit's go-units read them.
-pub fn parse_size(text: &str) -> Result<u64, String> {
+pub fn parse_size(text: &str) -> Result<u64, UnitError> {
     let t = text.trim().to_ascii_lowercase();
     if t.ends_with('%') {
-        return Err("a share of the disk is not supported: give a size such as 10GB".into());
+        return Err(UnitError::Percent);
     }
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let value: f64 = num
-        .parse()
-        .map_err(|_| "expected a number with an optional unit".to_string())?;
+    let value: f64 = num.parse().map_err(|_| UnitError::NotANumber)?;
     let unit = unit.trim();
     let unit = unit
         .strip_suffix("ib")
@@ -30,18 +51,18 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "m" => 1 << 20,
         "g" => 1 << 30,
         "t" => 1 << 40,
-        other => return Err(format!("unknown unit {other:?} (use k, m, g or t)")),
+        other => return Err(UnitError::UnknownUnit(other.to_string())),
     };
     let bytes = value * mult as f64;
     if !(bytes.is_finite() && bytes >= 0.0 && bytes < u64::MAX as f64) {
-        return Err("out of range".into());
+        return Err(UnitError::OutOfRange);
     }
     Ok(bytes as u64)
 }
 
 /// A positive duration in Docker's filter syntax: `90s`, `30m`, `24h`, `7d`, `1h30m`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let bad = || format!("{text:?} is not a duration such as 90s, 30m, 24h, 7d or 1h30m");
+pub fn parse_duration(text: &str) -> Result<Duration, UnitError> {
+    let bad = || UnitError::NotADuration(text.to_string());
     let mut total: u64 = 0;
     let mut digits = String::new();
     for c in text.trim().chars() {
@@ -84,7 +105,7 @@ pub(crate) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duratio
     d.deserialize_any(Either {
         what: "a duration (seconds, or a string such as \"48h\")",
         int: |n| match n {
-            0 => Err("a duration must be positive".to_string()),
+            0 => Err(UnitError::ZeroDuration),
             n => Ok(Duration::from_secs(n)),
         },
         text: parse_duration,
@@ -95,8 +116,8 @@ pub(crate) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duratio
 /// A visitor taking an integer or a string, each through its own conversion.
 struct Either<T> {
     what: &'static str,
-    int: fn(u64) -> Result<T, String>,
-    text: fn(&str) -> Result<T, String>,
+    int: fn(u64) -> Result<T, UnitError>,
+    text: fn(&str) -> Result<T, UnitError>,
 }
 
 impl<T> Visitor<'_> for Either<T> {

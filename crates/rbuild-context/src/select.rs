@@ -106,42 +106,23 @@ pub fn plan_map<T: Send, F: Fn(CopyItem) -> T + Sync>(
     let roots = roots(tree, sources, exclude, opts)?;
     let dest = clean_components(dest).join("/");
     // `--parents` copies a directory (the pivot, or the root) filtered by the sources.
-    let mut state = if dest_is_dir || opts.parents {
-        DestState::Dir
-    } else {
-        DestState::Open
-    };
+    let mut state = DestState::new(dest_is_dir || opts.parents);
     let mut items = Vec::new();
     let mut made = BTreeSet::new();
     if opts.parents {
-        // The pivot directory is what BuildKit copies, so the destination is made even when
-        // no source matches (testCopyParentsMissingDirectory, wildcard-nonexistent).
-        let pivot = sources.first().map(|s| pivot_prefix(s)).unwrap_or_default();
-        if let Some(found) = tree.resolve(&pivot, true).filter(|f| f.meta.is_dir()) {
-            items.push(map(CopyItem {
-                source: found,
-                dest: dest.clone(),
-                top: true,
-            }));
-        }
+        items.extend(pivot_item(tree, sources, &dest).map(map));
     }
     for Root { kept, name, found } in roots {
         let is_dir = found.meta.is_dir();
-        let target = match (opts.parents, state) {
-            (true, _) => {
-                let mut parents = Vec::new();
-                parent_items(tree, &found.rel, &kept, &dest, &mut made, &mut parents);
-                items.extend(parents.into_iter().map(map));
-                join(&dest, &kept)
-            }
-            (false, DestState::Dir) if !is_dir => join(&dest, &name),
-            (false, DestState::File) if is_dir => return Err(SelectError::DestNotDir(dest)),
-            _ => dest.clone(),
+        let target = if opts.parents {
+            let mut parents = Vec::new();
+            parent_items(tree, &found.rel, &kept, &dest, &mut made, &mut parents);
+            items.extend(parents.into_iter().map(map));
+            join(&dest, &kept)
+        } else {
+            state.target(is_dir, &dest, &name)?
         };
-        state = match (state, is_dir) {
-            (DestState::Dir, _) | (_, true) => DestState::Dir,
-            _ => DestState::File,
-        };
+        state = state.after(is_dir);
         if !is_dir {
             items.push(map(CopyItem {
                 source: found,
@@ -150,21 +131,15 @@ pub fn plan_map<T: Send, F: Fn(CopyItem) -> T + Sync>(
             }));
             continue;
         }
-        if opts.parents && !kept.is_empty() {
-            if made.insert(target.clone()) {
-                items.push(map(CopyItem {
-                    source: found.clone(),
-                    dest: target.clone(),
-                    top: false,
-                }));
-            }
-        } else {
-            // The destination exists after a directory is copied, even if nothing in the
-            // directory was (`ADD --exclude=* dir /d` makes an empty `/d` in BuildKit).
+        // The destination exists after a directory is copied, even if nothing in the
+        // directory was (`ADD --exclude=* dir /d` makes an empty `/d` in BuildKit); under
+        // `--parents` a kept directory is made once, as a parent of what it holds.
+        let top = !opts.parents || kept.is_empty();
+        if top || made.insert(target.clone()) {
             items.push(map(CopyItem {
                 source: found.clone(),
                 dest: target.clone(),
-                top: true,
+                top,
             }));
         }
         let w = Walk {
@@ -176,6 +151,18 @@ pub fn plan_map<T: Send, F: Fn(CopyItem) -> T + Sync>(
         w.walk(&found.rel, &target, "", &mut items);
     }
     Ok(items)
+}
+
+/// Under `--parents`, the pivot directory is what BuildKit copies, so the destination is made
+/// even when no source matches (testCopyParentsMissingDirectory, wildcard-nonexistent).
+fn pivot_item(tree: &Tree, sources: &[String], dest: &str) -> Option<CopyItem> {
+    let pivot = sources.first().map(|s| pivot_prefix(s)).unwrap_or_default();
+    let found = tree.resolve(&pivot, true).filter(|f| f.meta.is_dir())?;
+    Some(CopyItem {
+        source: found,
+        dest: dest.to_string(),
+        top: true,
+    })
 }
 
 /// What the sources copied so far made of the destination. BuildKit copies each source, and
@@ -190,6 +177,34 @@ enum DestState {
     Open,
     /// A file this step wrote: a directory cannot be copied onto it.
     File,
+}
+
+impl DestState {
+    /// A directory when the destination says so (a trailing `/`, `--parents`), else open.
+    fn new(dir: bool) -> Self {
+        if dir {
+            DestState::Dir
+        } else {
+            DestState::Open
+        }
+    }
+
+    /// Where a source named `name` goes: into a directory, else onto the destination.
+    fn target(self, is_dir: bool, dest: &str, name: &str) -> Result<String, SelectError> {
+        match self {
+            DestState::Dir if !is_dir => Ok(join(dest, name)),
+            DestState::File if is_dir => Err(SelectError::DestNotDir(dest.to_string())),
+            _ => Ok(dest.to_string()),
+        }
+    }
+
+    /// What the destination is once a source (a directory or not) was copied to it.
+    fn after(self, is_dir: bool) -> Self {
+        match (self, is_dir) {
+            (DestState::Dir, _) | (_, true) => DestState::Dir,
+            _ => DestState::File,
+        }
+    }
 }
 
 /// One expanded source: the path kept under the destination, its file name, and the entry.

@@ -149,35 +149,14 @@ pub(crate) fn request(
     req.cache_to = args.cache_to;
     req.cache_from = args.cache_from;
     req.annotations = args.annotations.into_iter().flatten().collect();
-    for tag in args
-        .tags
-        .iter()
-        .chain(req.outputs.iter().flat_map(Output::names))
-    {
-        rbuild_oci::Reference::parse_tag(tag).with_context(|| format!("invalid tag {tag:?}"))?;
-    }
-    let unnamed_push = req
-        .outputs
-        .iter()
-        .any(|o| matches!(o, Output::Image { push: true, names, .. } if names.is_empty()));
-    if unnamed_push && args.tags.is_empty() {
-        anyhow::bail!("pushing needs a name: give -t NAME[:TAG] (or name= in the output)");
-    }
+    check_names(&args.tags, &req.outputs)?;
     req.tags = args.tags;
     req.build_args = parse_build_args(&args.build_args, |k| std::env::var(k).ok());
     req.target = args.target;
     req.no_cache = args.no_cache;
     req.no_cache_filter = args.no_cache_filter;
     req.platforms = args.platform;
-    for spec in &args.secrets {
-        let (id, source) = rbuild_build::secrets::parse_secret(spec)?;
-        req.secrets.insert(id, source);
-    }
-    let auth_sock = std::env::var_os("SSH_AUTH_SOCK").map(std::path::PathBuf::from);
-    for spec in &args.ssh {
-        let (id, source) = rbuild_build::secrets::parse_ssh(spec, auth_sock.as_deref())?;
-        req.ssh.insert(id, source);
-    }
+    secrets(&args.secrets, &args.ssh, &mut req)?;
     if let Some(j) = args.jobs {
         req.jobs = j;
     }
@@ -195,6 +174,34 @@ pub(crate) fn request(
     req.source_date_epoch = source_date_epoch(&req.build_args)?;
     req.sandbox_exe = std::env::current_exe().context("cannot find the rbuild executable")?;
     Ok((req, fetched))
+}
+
+/// Every tag and output name is a valid reference, and a push has a name to push to.
+fn check_names(tags: &[String], outputs: &[Output]) -> anyhow::Result<()> {
+    for tag in tags.iter().chain(outputs.iter().flat_map(Output::names)) {
+        rbuild_oci::Reference::parse_tag(tag).with_context(|| format!("invalid tag {tag:?}"))?;
+    }
+    let unnamed_push = outputs
+        .iter()
+        .any(|o| matches!(o, Output::Image { push: true, names, .. } if names.is_empty()));
+    if unnamed_push && tags.is_empty() {
+        anyhow::bail!("pushing needs a name: give -t NAME[:TAG] (or name= in the output)");
+    }
+    Ok(())
+}
+
+/// `--secret` and `--ssh`, with SSH_AUTH_SOCK for `--ssh default`.
+fn secrets(secrets: &[String], ssh: &[String], req: &mut BuildRequest) -> anyhow::Result<()> {
+    for spec in secrets {
+        let (id, source) = rbuild_build::secrets::parse_secret(spec)?;
+        req.secrets.insert(id, source);
+    }
+    let auth_sock = std::env::var_os("SSH_AUTH_SOCK").map(std::path::PathBuf::from);
+    for spec in ssh {
+        let (id, source) = rbuild_build::secrets::parse_ssh(spec, auth_sock.as_deref())?;
+        req.ssh.insert(id, source);
+    }
+    Ok(())
 }
 
 /// Network, entitlements and seccomp: what weakens the sandbox must be granted.

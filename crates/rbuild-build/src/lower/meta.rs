@@ -54,8 +54,66 @@ pub(crate) fn apply(
         record(st, &format!("ENV{}", pairs_text(kvs)));
         return Ok(());
     }
-    let c = &mut st.out.config.config;
     let text = match cmd {
+        Command::Cmd(_)
+        | Command::Entrypoint(_)
+        | Command::Healthcheck(_)
+        | Command::OnBuild(_) => process_config(st, cmd),
+        other => Some(image_config(st, other, line, warnings)?),
+    };
+    if let Some(text) = text {
+        record(st, &text);
+    }
+    Ok(())
+}
+
+/// CMD, ENTRYPOINT, HEALTHCHECK and ONBUILD: the history text (none for ONBUILD, as
+/// BuildKit's dispatchOnbuild writes none).
+fn process_config(st: &mut StageState, cmd: Command) -> Option<String> {
+    let c = &mut st.out.config.config;
+    Some(match cmd {
+        Command::Cmd(cmd) => {
+            let v = argv(c, cmd);
+            let text = format!("CMD {}", history::quoted_list(&v));
+            c.cmd = Some(v);
+            // BuildKit's dispatchCmd sets Docker's ArgsEscaped on every CMD.
+            c.args_escaped = Some(true);
+            st.cmd_set = true;
+            text
+        }
+        Command::Entrypoint(ep) => {
+            let v = argv(c, ep);
+            let text = format!("ENTRYPOINT {}", history::quoted_list(&v));
+            // BuildKit leaves an empty exec form out of the config (null, not `[]`).
+            c.entrypoint = Some(v).filter(|v| !v.is_empty());
+            if !st.cmd_set {
+                c.cmd = None;
+            }
+            text
+        }
+        Command::Healthcheck(h) => {
+            let h = healthcheck(h);
+            let text = history::healthcheck(&h);
+            c.healthcheck = Some(h);
+            text
+        }
+        Command::OnBuild(t) => {
+            c.on_build.get_or_insert_with(Vec::new).push(t);
+            return None;
+        }
+        _ => return None,
+    })
+}
+
+/// LABEL, MAINTAINER, WORKDIR, USER, EXPOSE, VOLUME, STOPSIGNAL and SHELL: the history text.
+fn image_config(
+    st: &mut StageState,
+    cmd: Command,
+    line: usize,
+    warnings: &mut Vec<String>,
+) -> Result<String, BuildError> {
+    let c = &mut st.out.config.config;
+    Ok(match cmd {
         Command::Label(kvs) => {
             let text = format!("LABEL{}", pairs_text(&kvs));
             let labels = c.labels.get_or_insert_with(BTreeMap::new);
@@ -84,20 +142,9 @@ pub(crate) fn apply(
                 history::plain_list(&expose(c, &ports, line, warnings)?)
             )
         }
-        Command::Volume(vols) => {
-            if vols.iter().any(String::is_empty) {
-                // BuildKit's dispatchVolume words it so (an empty value after expansion).
-                let msg = "VOLUME specified can not be an empty string";
-                return Err(BuildError::at(line, msg));
-            }
-            let text = format!("VOLUME {}", history::plain_list(&vols));
-            let map = c.volumes.get_or_insert_with(BTreeMap::new);
-            vols.into_iter()
-                .for_each(|v| drop(map.insert(v, Value::Object(Default::default()))));
-            text
-        }
+        Command::Volume(vols) => volume(c, vols, line)?,
         Command::StopSignal(s) => {
-            super::signal::check(&s).map_err(|e| BuildError::at(line, e))?;
+            super::signal::check(&s).map_err(|e| BuildError::at(line, e.to_string()))?;
             let text = format!("STOPSIGNAL {s}");
             c.stop_signal = Some(s);
             text
@@ -107,43 +154,25 @@ pub(crate) fn apply(
             c.shell = Some(sh);
             text
         }
-        Command::Cmd(cmd) => {
-            let v = argv(c, cmd);
-            let text = format!("CMD {}", history::quoted_list(&v));
-            c.cmd = Some(v);
-            // BuildKit's dispatchCmd sets Docker's ArgsEscaped on every CMD.
-            c.args_escaped = Some(true);
-            st.cmd_set = true;
-            text
-        }
-        Command::Entrypoint(ep) => {
-            let v = argv(c, ep);
-            let text = format!("ENTRYPOINT {}", history::quoted_list(&v));
-            // BuildKit leaves an empty exec form out of the config (null, not `[]`).
-            c.entrypoint = Some(v).filter(|v| !v.is_empty());
-            if !st.cmd_set {
-                c.cmd = None;
-            }
-            text
-        }
-        Command::Healthcheck(h) => {
-            let h = healthcheck(h);
-            let text = history::healthcheck(&h);
-            c.healthcheck = Some(h);
-            text
-        }
-        Command::OnBuild(t) => {
-            // BuildKit's dispatchOnbuild writes no history.
-            c.on_build.get_or_insert_with(Vec::new).push(t);
-            return Ok(());
-        }
         other => {
             let msg = format!("instruction {other:?} cannot be applied to the config");
             return Err(BuildError::at(line, msg));
         }
-    };
-    record(st, &text);
-    Ok(())
+    })
+}
+
+/// VOLUME's entries into the config; its history text.
+fn volume(c: &mut ImageConfigBody, vols: Vec<String>, line: usize) -> Result<String, BuildError> {
+    if vols.iter().any(String::is_empty) {
+        // BuildKit's dispatchVolume words it so (an empty value after expansion).
+        let msg = "VOLUME specified can not be an empty string";
+        return Err(BuildError::at(line, msg));
+    }
+    let text = format!("VOLUME {}", history::plain_list(&vols));
+    let map = c.volumes.get_or_insert_with(BTreeMap::new);
+    vols.into_iter()
+        .for_each(|v| drop(map.insert(v, Value::Object(Default::default()))));
+    Ok(text)
 }
 
 /// ` k=v k2=v2` of ENV and LABEL (BuildKit's KeyValuePair.String, values expanded).

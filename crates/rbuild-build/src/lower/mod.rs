@@ -98,21 +98,26 @@ impl Shared<'_> {
     }
 }
 
-/// Lowers the stages the target needs.
-pub fn lower(input: &LowerInput) -> Result<Plan, BuildError> {
-    let df = input.dockerfile;
-    // BuildKit would run that frontend image (and fails when it cannot resolve it); building
-    // the file as a Dockerfile instead could mean something else entirely.
-    if let Some((value, line)) = df.directives.external_frontend() {
-        return Err(BuildError::at(
+/// BuildKit would run a `# syntax=` frontend image (and fails when it cannot resolve it);
+/// building the file as a Dockerfile instead could mean something else entirely.
+fn refuse_external_frontend(df: &rbuild_dockerfile::Dockerfile) -> Result<(), BuildError> {
+    match df.directives.external_frontend() {
+        Some((value, line)) => Err(BuildError::at(
             line,
             format!(
                 "syntax={value} names an external frontend image, and rbuild builds only with \
                  its built-in Dockerfile frontend (docker/dockerfile): remove the directive or \
                  name docker/dockerfile"
             ),
-        ));
+        )),
+        None => Ok(()),
     }
+}
+
+/// Lowers the stages the target needs.
+pub fn lower(input: &LowerInput) -> Result<Plan, BuildError> {
+    let df = input.dockerfile;
+    refuse_external_frontend(df)?;
     let lexer = Lexer::new(df.directives.escape);
     let mut lint = Vec::new();
     let globals = args::global_args(df, input.request, &input.platform, &lexer, &mut lint)?;

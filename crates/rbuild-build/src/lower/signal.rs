@@ -9,9 +9,14 @@ const NAMES: &[&str] = &[
     "TTIN", "TTOU", "URG", "USR1", "USR2", "VTALRM", "WINCH", "XCPU", "XFSZ", "RTMIN", "RTMAX",
 ];
 
+/// A STOPSIGNAL that names no signal, with BuildKit's message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid signal: {0}")]
+pub(crate) struct InvalidSignal(pub String);
+
 /// `Err` with BuildKit's `invalid signal: X` unless `raw` names a signal.
-pub(crate) fn check(raw: &str) -> Result<(), String> {
-    let invalid = || Err(format!("invalid signal: {raw}"));
+pub(crate) fn check(raw: &str) -> Result<(), InvalidSignal> {
+    let invalid = || Err(InvalidSignal(raw.to_string()));
     if let Ok(n) = raw.parse::<i64>() {
         return if n == 0 { invalid() } else { Ok(()) };
     }
@@ -33,7 +38,7 @@ pub(crate) fn check(raw: &str) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::check;
+    use super::{check, InvalidSignal};
 
     #[test]
     fn signals_as_moby_parses_them() {
@@ -52,7 +57,9 @@ mod tests {
         for bad in [
             "0", "FOO", "SIGFOO", "RTMIN+16", "RTMAX-15", "RTMIN+", "RTMIN+01", "",
         ] {
-            assert_eq!(check(bad), Err(format!("invalid signal: {bad}")), "{bad}");
+            assert_eq!(check(bad), Err(InvalidSignal(bad.to_string())), "{bad}");
+            let text = check(bad).map_err(|e| e.to_string());
+            assert_eq!(text, Err(format!("invalid signal: {bad}")), "{bad}");
         }
     }
 }

@@ -87,14 +87,14 @@ pub fn content_key(op: &RunOp, rt: &Runtime, index: usize, fs: &FsState) -> Cach
         kb = match tree_part(rt, fs, source) {
             Ok(part) => kb.str("source", source).part(part),
             // The step runs and reports the mount's error as it would without this key.
-            Err(e) => kb.str("source", source).str("unreadable", &e),
+            Err(e) => kb.str("source", source).str("unreadable", &e.to_string()),
         };
     }
     kb.finish().0
 }
 
-fn tree_part(rt: &Runtime, fs: &FsState, source: &str) -> Result<KeyPart, String> {
-    let layers = ensure_snapshots(&rt.store, fs).map_err(|e| e.to_string())?;
+fn tree_part(rt: &Runtime, fs: &FsState, source: &str) -> std::io::Result<KeyPart> {
+    let layers = ensure_snapshots(&rt.store, fs).map_err(std::io::Error::other)?;
     let tree = Tree::new(layers);
     let prepared = plan_map(
         &tree,
@@ -105,11 +105,11 @@ fn tree_part(rt: &Runtime, fs: &FsState, source: &str) -> Result<KeyPart, String
         PlanOptions::default(),
         &Prepared::of,
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(std::io::Error::other)?;
     // Snapshots never change: no stat cache to keep.
     let digests = HashCache::new(None, std::path::Path::new("/"))
         .digests(&prepared)
-        .map_err(|(rel, e)| format!("{rel}: {e}"))?;
+        .map_err(|(rel, e)| std::io::Error::new(e.kind(), format!("{rel}: {e}")))?;
     let mut part = KeyPart::with_capacity(prepared.len());
     for (p, d) in prepared.iter().zip(&digests) {
         part.str_prefixed("file:", p.rel(), &hex::encode(d));
@@ -133,19 +133,7 @@ fn mount_component(
             ..
         } => {
             let kb = kb.str(&name, &format!("bind source={source} ro={readonly}"));
-            match from {
-                MountFrom::Input(n) => match inputs.get(*n) {
-                    Some(k) => kb.key(&format!("{name}:from"), k),
-                    None => return Err(meta.error("a mount's input has no key")),
-                },
-                MountFrom::Context => {
-                    kb.part(context_part(rt, &CopyFrom::Context, source, &name, meta)?)
-                }
-                MountFrom::Dir(d) => {
-                    let from = CopyFrom::Dir(d.clone());
-                    kb.part(context_part(rt, &from, source, &name, meta)?)
-                }
-            }
+            bind_from_component(kb, &name, from, source, meta, rt, inputs)?
         }
         RunMount::Cache {
             id,
@@ -179,6 +167,30 @@ fn mount_component(
         ),
         RunMount::Ssh { id, required, .. } => {
             kb.str(&name, &format!("ssh id={id} required={required}"))
+        }
+    })
+}
+
+/// What a bind mount shows: the key of the input it reads (settled by its content, see
+/// [`content_key`]), or the selected files of a local context.
+fn bind_from_component(
+    kb: KeyBuilder,
+    name: &str,
+    from: &MountFrom,
+    source: &str,
+    meta: &StepMeta,
+    rt: &Runtime,
+    inputs: &[CacheKey],
+) -> Result<KeyBuilder, BuildError> {
+    Ok(match from {
+        MountFrom::Input(n) => match inputs.get(*n) {
+            Some(k) => kb.key(&format!("{name}:from"), k),
+            None => return Err(meta.error("a mount's input has no key")),
+        },
+        MountFrom::Context => kb.part(context_part(rt, &CopyFrom::Context, source, name, meta)?),
+        MountFrom::Dir(d) => {
+            let from = CopyFrom::Dir(d.clone());
+            kb.part(context_part(rt, &from, source, name, meta)?)
         }
     })
 }
