@@ -46,8 +46,8 @@ base=(
   seq sleep awk
   mkfifo mknod stty chmod chown
   tar gzip grep sed
-  dpkg dpkg-query dpkg-deb apt-get
-  losetup mount umount script unshare
+  dpkg dpkg-query dpkg-deb apt-get apt-cache
+  losetup mount umount script unshare flock
   cargo
 )
 

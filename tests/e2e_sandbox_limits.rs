@@ -315,8 +315,9 @@ fn cpu_memory_swap_and_pids_limits_are_what_the_run_cgroup_holds() {
         swap > 1 << 62,
         "--memory-swap -1 left swap limited to {swap}"
     );
-    // Without limits the run still gets a cgroup (its device allow-list), with no quota.
-    let got = cgroup_files_during_run(&env, &[], &["cpu.cfs_quota_us", "devices.list"]);
+    // Without limits the run still gets a cgroup (it holds the device allow-list: the eBPF
+    // filter on the unified hierarchy, or the v1 devices controller), with no quota.
+    let got = cgroup_files_during_run(&env, &[], &["cpu.cfs_quota_us", "cgroup.procs"]);
     assert_eq!(got[0], None, "a CPU cgroup without a CPU limit");
-    assert!(got[1].is_some(), "no device cgroup");
+    assert!(got[1].is_some(), "the RUN has no cgroup of its own");
 }
