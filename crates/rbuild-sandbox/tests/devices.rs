@@ -45,21 +45,49 @@ fn f3_v1_devices_controller_refuses_block_devices() {
     require_prereqs();
     let s = Scratch::new("f3-v1-devices");
     let disk = LoopDisk::new(&s, "HOST-DISK-CONTENT-F3-V1");
+    // The step waits so that its cgroup can be looked at from here while it runs.
+    let script = format!("{}; sleep 2", disk_script(&disk));
+    let spec = spec(&s, &script);
+    let (r, list) = std::thread::scope(|scope| {
+        let run = scope.spawn(|| run_v1(&spec));
+        let list = running_v1_devices_list(&run);
+        (run.join().unwrap(), list)
+    });
+    assert_disk_refused(&r, "HOST-DISK-CONTENT-F3-V1");
+    // The list is in the v1 controller, so this test shows the fallback, not the eBPF filter.
+    let list = list.expect("no v1 devices cgroup held the running step");
+    assert!(list.lines().any(|l| l == "c 1:3 rwm"), "{list}");
+    assert!(!list.lines().any(|l| l == "a *:* rwm"), "{list}");
+}
+
+fn run_v1(spec: &rbuild_sandbox::RunSpec) -> Ran {
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let exe = std::path::Path::new(env!("CARGO_BIN_EXE_rbuild-sandbox-test-init"));
-    let outcome = rbuild_sandbox::run_with_v1_devices(
-        &spec(&s, &disk_script(&disk)),
-        exe,
-        &mut |stream, b| match stream {
-            rbuild_sandbox::OutputStream::Stdout => out.extend_from_slice(b),
-            rbuild_sandbox::OutputStream::Stderr => err.extend_from_slice(b),
-        },
-    )
+    let outcome = rbuild_sandbox::run_with_v1_devices(spec, exe, &mut |stream, b| match stream {
+        rbuild_sandbox::OutputStream::Stdout => out.extend_from_slice(b),
+        rbuild_sandbox::OutputStream::Stderr => err.extend_from_slice(b),
+    })
     .unwrap();
-    let r = Ran {
+    Ran {
         reason: outcome.reason,
         stdout: String::from_utf8_lossy(&out).into_owned(),
         stderr: String::from_utf8_lossy(&err).into_owned(),
-    };
-    assert_disk_refused(&r, "HOST-DISK-CONTENT-F3-V1");
+    }
+}
+
+/// The devices.list of the v1 devices cgroup under `rbuild/` that holds a task, looked for
+/// until `run` ends.
+fn running_v1_devices_list<T>(run: &std::thread::ScopedJoinHandle<'_, T>) -> Option<String> {
+    let parent = std::path::Path::new("/sys/fs/cgroup/devices/rbuild");
+    while !run.is_finished() {
+        for dir in std::fs::read_dir(parent).into_iter().flatten().flatten() {
+            let procs =
+                std::fs::read_to_string(dir.path().join("cgroup.procs")).unwrap_or_default();
+            if !procs.trim().is_empty() {
+                return std::fs::read_to_string(dir.path().join("devices.list")).ok();
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    None
 }

@@ -5,7 +5,7 @@
 //! semantics); limits, secret values, cache-mount contents and agents never count.
 
 use rbuild_context::hashcache::{HashCache, Prepared};
-use rbuild_context::select::{plan_map, KeepAll, PlanOptions};
+use rbuild_context::select::{plan_map, KeepAll, PathFilter, PlanOptions};
 use rbuild_context::tree::Tree;
 use rbuild_sandbox::NetworkMode;
 use rbuild_solver::{CacheKey, Components, KeyBuilder, KeyPart};
@@ -95,26 +95,9 @@ pub fn content_key(op: &RunOp, rt: &Runtime, index: usize, fs: &FsState) -> Cach
 
 fn tree_part(rt: &Runtime, fs: &FsState, source: &str) -> std::io::Result<KeyPart> {
     let layers = ensure_snapshots(&rt.store, fs).map_err(std::io::Error::other)?;
-    let tree = Tree::new(layers);
-    let prepared = plan_map(
-        &tree,
-        &[source.to_string()],
-        "/",
-        true,
-        &KeepAll,
-        PlanOptions::default(),
-        &Prepared::of,
-    )
-    .map_err(std::io::Error::other)?;
     // Snapshots never change: no stat cache to keep.
-    let digests = HashCache::new(None, std::path::Path::new("/"))
-        .digests(&prepared)
-        .map_err(|(rel, e)| std::io::Error::new(e.kind(), format!("{rel}: {e}")))?;
-    let mut part = KeyPart::with_capacity(prepared.len());
-    for (p, d) in prepared.iter().zip(&digests) {
-        part.str_prefixed("file:", p.rel(), &hex::encode(d));
-    }
-    Ok(part)
+    let hashes = HashCache::new(None, std::path::Path::new("/"));
+    files_part(&Tree::new(layers), &KeepAll, source, &hashes, "file:")
 }
 
 fn mount_component(
@@ -207,24 +190,34 @@ fn context_part(
         return Ok(KeyPart::default());
     };
     let tree = Tree::new(vec![ctx.dir.clone()]);
+    let prefix = format!("{name}:file:");
+    files_part(&tree, &*ctx, source, &ctx.hashes, &prefix).map_err(|e| meta.error(e))
+}
+
+/// One `<prefix><path>` component per entry `source` selects in `tree`, with its digest.
+fn files_part(
+    tree: &Tree,
+    filter: &dyn PathFilter,
+    source: &str,
+    hashes: &HashCache,
+    prefix: &str,
+) -> std::io::Result<KeyPart> {
     let prepared = plan_map(
-        &tree,
+        tree,
         &[source.to_string()],
         "/",
         true,
-        &*ctx,
+        filter,
         PlanOptions::default(),
         &Prepared::of,
     )
-    .map_err(|e| meta.error(e))?;
-    let digests = ctx
-        .hashes
+    .map_err(std::io::Error::other)?;
+    let digests = hashes
         .digests(&prepared)
-        .map_err(|(rel, e)| meta.error(format!("{rel}: {e}")))?;
+        .map_err(|(rel, e)| std::io::Error::new(e.kind(), format!("{rel}: {e}")))?;
     let mut part = KeyPart::with_capacity(prepared.len());
-    let prefix = format!("{name}:file:");
     for (p, d) in prepared.iter().zip(&digests) {
-        part.str_prefixed(&prefix, p.rel(), &hex::encode(d));
+        part.str_prefixed(prefix, p.rel(), &hex::encode(d));
     }
     Ok(part)
 }
