@@ -6,6 +6,8 @@
 
 use std::io::{self, Read};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 
 use rbuild_oci::Digest;
 use sha2::{Digest as _, Sha256};
@@ -51,17 +53,42 @@ impl<R: Read> Read for HashingReader<R> {
 /// [`apply_layer`], then checks that the whole uncompressed stream hashes to
 /// `expected_diff_id`; `LayerError::DiffIdMismatch` otherwise.
 ///
+/// Reading, decompressing and hashing run on a second thread, one bounded queue of chunks
+/// ahead of the thread that creates the files: hashing every uncompressed byte on the
+/// applying thread made unpacking a Debian base ~10 % slower.
+///
 /// The check can only end once everything is unpacked: on any error `target` holds partial
 /// or unverified content, so unpack into a scratch directory and discard it on error.
 pub fn apply_layer_verified(
-    tar: &mut dyn Read,
+    tar: &mut (dyn Read + Send),
     target: &Path,
     opts: &ApplyOptions,
     expected_diff_id: &Digest,
 ) -> Result<ApplyStats, LayerError> {
-    let mut hashing = HashingReader::new(tar);
-    let stats = apply_layer(&mut hashing, target, opts)?;
-    let (actual, _) = hashing.finish().map_err(LayerError::Read)?;
+    let (full_tx, full_rx) = mpsc::sync_channel(IN_FLIGHT);
+    let (spent_tx, spent_rx) = mpsc::channel();
+    let stop = AtomicBool::new(false);
+    let (applied, hashed) = std::thread::scope(|s| {
+        let reader = s.spawn(|| produce(tar, full_tx, spent_rx, &stop));
+        let mut chunks = Chunks {
+            full: full_rx,
+            spent: spent_tx,
+            cur: Vec::new(),
+            pos: 0,
+        };
+        let applied = apply_layer(&mut chunks, target, opts);
+        if applied.is_err() {
+            stop.store(true, Ordering::Relaxed);
+        }
+        // From here on the reader hashes what is left (bytes after the tar's end) for itself.
+        drop(chunks);
+        let hashed = reader
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the layer's reading thread panicked")));
+        (applied, hashed)
+    });
+    let stats = applied?;
+    let (actual, _) = hashed.map_err(LayerError::Read)?;
     if &actual != expected_diff_id {
         return Err(LayerError::DiffIdMismatch {
             expected: expected_diff_id.clone(),
@@ -69,4 +96,72 @@ pub fn apply_layer_verified(
         });
     }
     Ok(stats)
+}
+
+/// Bytes per chunk handed from the reading thread to the applying one, and chunks queued.
+const CHUNK: usize = 256 * 1024;
+const IN_FLIGHT: usize = 4;
+
+/// The reading thread: reads `src` to its end, hashing every byte, and hands the chunks over
+/// while the applier takes them; spent chunks come back to be refilled.
+fn produce(
+    src: &mut (dyn Read + Send),
+    full: mpsc::SyncSender<io::Result<Vec<u8>>>,
+    spent: mpsc::Receiver<Vec<u8>>,
+    stop: &AtomicBool,
+) -> io::Result<(Digest, u64)> {
+    let mut hasher = Sha256::new();
+    let mut total = 0u64;
+    let mut handing = true;
+    while !stop.load(Ordering::Relaxed) {
+        let mut buf = spent.try_recv().unwrap_or_default();
+        buf.resize(CHUNK, 0);
+        let n = match src.read(&mut buf) {
+            Ok(0) => {
+                let hex = hex::encode(hasher.finalize());
+                return Ok((Digest::from_hex(&hex).map_err(io::Error::other)?, total));
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                // The applier must fail too, not take a cut-short stream for the whole layer.
+                let _ = full.send(Err(io::Error::new(e.kind(), e.to_string())));
+                return Err(e);
+            }
+        };
+        buf.truncate(n);
+        hasher.update(&buf);
+        total += n as u64;
+        handing = handing && full.send(Ok(buf)).is_ok();
+    }
+    Err(io::Error::other("unpacking stopped"))
+}
+
+/// The applying thread's view of the queue: a reader over the chunks in order.
+struct Chunks {
+    full: mpsc::Receiver<io::Result<Vec<u8>>>,
+    spent: mpsc::Sender<Vec<u8>>,
+    cur: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for Chunks {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.cur.len() {
+            let done = std::mem::take(&mut self.cur);
+            if done.capacity() > 0 {
+                let _ = self.spent.send(done);
+            }
+            match self.full.recv() {
+                Ok(Ok(chunk)) => (self.cur, self.pos) = (chunk, 0),
+                Ok(Err(e)) => return Err(e),
+                // The reader hung up: the stream ended.
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.cur.len() - self.pos);
+        out[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
 }

@@ -86,3 +86,64 @@ fn f2_the_diff_id_is_of_the_decompressed_stream() {
     let err = apply_layer_verified(&mut reader, dir.path(), &opts, &Digest::of(&gz));
     assert!(matches!(err, Err(LayerError::DiffIdMismatch { .. })));
 }
+
+/// Yields `data`, then fails: a blob cut short by a disk error or a dropped connection.
+struct FailsAfter<'a> {
+    data: &'a [u8],
+}
+
+impl std::io::Read for FailsAfter<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.data.is_empty() {
+            return Err(std::io::Error::other("disk gone"));
+        }
+        let n = buf.len().min(self.data.len()).min(1000);
+        buf[..n].copy_from_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        Ok(n)
+    }
+}
+
+#[test]
+fn a_read_error_fails_the_unpack_even_after_the_archive_looks_complete() {
+    // The reading thread hits the error after the whole tar was handed over; the applier must
+    // not report the layer unpacked (nor the error go unseen) while the rest is unhashed.
+    let tar = tar_with("etc/motd", b"hello");
+    let dir = tempfile::tempdir().unwrap();
+    let mut src = FailsAfter { data: &tar };
+    let res = apply_layer_verified(
+        &mut src,
+        dir.path(),
+        &ApplyOptions::default(),
+        &Digest::of(&tar),
+    );
+    let err = res.expect_err("an unreadable stream is not a verified layer");
+    match err {
+        LayerError::Read(e) => assert!(e.to_string().contains("disk gone"), "{e}"),
+        other => panic!("expected the read error, got {other:?}"),
+    }
+
+    // Cut inside the tar: the applier itself sees the error.
+    let mut src = FailsAfter { data: &tar[..700] };
+    let dir = tempfile::tempdir().unwrap();
+    let res = apply_layer_verified(
+        &mut src,
+        dir.path(),
+        &ApplyOptions::default(),
+        &Digest::of(&tar),
+    );
+    assert!(res.is_err());
+}
+
+#[test]
+fn a_large_layer_streams_through_many_chunks_and_verifies() {
+    let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let tar = tar_with("big.bin", &data);
+    let (dir, res) = apply(&tar, &Digest::of(&tar));
+    assert_eq!(res.unwrap(), 1);
+    assert_eq!(std::fs::read(dir.path().join("big.bin")).unwrap(), data);
+    let mut wrong = tar.clone();
+    wrong.extend_from_slice(&[0u8; 512]);
+    let (_dir, res) = apply(&tar, &Digest::of(&wrong));
+    assert!(matches!(res, Err(LayerError::DiffIdMismatch { .. })));
+}

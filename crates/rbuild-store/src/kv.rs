@@ -28,12 +28,9 @@ impl Store {
     /// A value from a namespace.
     pub fn kv_get(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>> {
         self.db.with(|conn| {
-            conn.query_row(
-                "SELECT value FROM kv WHERE ns = ?1 AND key = ?2",
-                params![ns, key],
-                |r| r.get(0),
-            )
-            .optional()
+            conn.prepare_cached("SELECT value FROM kv WHERE ns = ?1 AND key = ?2")?
+                .query_row(params![ns, key], |r| r.get(0))
+                .optional()
         })
     }
 
@@ -144,32 +141,26 @@ fn put_one(
     value: &[u8],
     blobs: &[Digest],
 ) -> rusqlite::Result<()> {
-    tx.execute(
+    // Cached statements: a build makes a few of these per step, and parsing the SQL each
+    // time was most of their cost.
+    tx.prepare_cached(
         "INSERT OR REPLACE INTO kv (ns, key, value, updated) VALUES (?1, ?2, ?3, ?4)",
-        params![ns, key, value, now_unix()],
-    )?;
-    tx.execute(
-        "DELETE FROM kv_refs WHERE ns = ?1 AND key = ?2",
-        params![ns, key],
-    )?;
+    )?
+    .execute(params![ns, key, value, now_unix()])?;
+    tx.prepare_cached("DELETE FROM kv_refs WHERE ns = ?1 AND key = ?2")?
+        .execute(params![ns, key])?;
     for d in blobs {
-        tx.execute(
-            "INSERT OR IGNORE INTO kv_refs (ns, key, digest) VALUES (?1, ?2, ?3)",
-            params![ns, key, d.to_string()],
-        )?;
+        tx.prepare_cached("INSERT OR IGNORE INTO kv_refs (ns, key, digest) VALUES (?1, ?2, ?3)")?
+            .execute(params![ns, key, d.to_string()])?;
     }
     Ok(())
 }
 
 fn delete_one(tx: &Transaction<'_>, ns: &str, key: &str) -> rusqlite::Result<()> {
-    tx.execute(
-        "DELETE FROM kv WHERE ns = ?1 AND key = ?2",
-        params![ns, key],
-    )?;
-    tx.execute(
-        "DELETE FROM kv_refs WHERE ns = ?1 AND key = ?2",
-        params![ns, key],
-    )?;
+    tx.prepare_cached("DELETE FROM kv WHERE ns = ?1 AND key = ?2")?
+        .execute(params![ns, key])?;
+    tx.prepare_cached("DELETE FROM kv_refs WHERE ns = ?1 AND key = ?2")?
+        .execute(params![ns, key])?;
     Ok(())
 }
 

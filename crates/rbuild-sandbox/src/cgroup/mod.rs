@@ -79,9 +79,17 @@ pub fn detect(mountinfo: &str) -> Option<Layout> {
 
 /// This host's layout, from /proc/self/mountinfo.
 pub fn host_layout() -> Result<Layout, SandboxError> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo")
-        .map_err(SandboxError::io("read", "/proc/self/mountinfo"))?;
-    detect(&info).ok_or_else(|| {
+    // Read once per process: the mounts do not move during a build, and each RUN asked.
+    static DETECTED: std::sync::OnceLock<Option<Layout>> = std::sync::OnceLock::new();
+    let detected = match DETECTED.get() {
+        Some(d) => d.clone(),
+        None => {
+            let info = std::fs::read_to_string("/proc/self/mountinfo")
+                .map_err(SandboxError::io("read", "/proc/self/mountinfo"))?;
+            DETECTED.get_or_init(|| detect(&info)).clone()
+        }
+    };
+    detected.ok_or_else(|| {
         SandboxError::Unavailable(
             "no cgroup hierarchy is mounted: every RUN needs one for its device allow-list".into(),
         )

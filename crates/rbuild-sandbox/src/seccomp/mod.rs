@@ -15,6 +15,7 @@ pub use profile::Profile;
 
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
+use std::sync::Mutex;
 
 /// How a RUN's syscalls are filtered.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,6 +133,31 @@ pub fn running_kernel() -> (u32, u32) {
         .unwrap_or((0, 0))
 }
 
+/// Docker's default profile compiled for `caps` and `kernel`, once per process: every RUN of
+/// a build installs the same program.
+fn default_program(caps: &[&str], kernel: (u32, u32)) -> Result<Vec<Insn>, SeccompError> {
+    type Compiled = Vec<(Vec<String>, (u32, u32), Vec<Insn>)>;
+    static COMPILED: Mutex<Compiled> = Mutex::new(Vec::new());
+    let same = |(c, k, _): &&(Vec<String>, (u32, u32), Vec<Insn>)| *k == kernel && c == caps;
+    if let Some((_, _, p)) = COMPILED
+        .lock()
+        .ok()
+        .as_ref()
+        .and_then(|v| v.iter().find(same))
+    {
+        return Ok(p.clone());
+    }
+    let program = compile(&default_profile(), caps, kernel)?;
+    if let Ok(mut v) = COMPILED.lock() {
+        v.push((
+            caps.iter().map(|c| c.to_string()).collect(),
+            kernel,
+            program.clone(),
+        ));
+    }
+    Ok(program)
+}
+
 /// The program a run installs: None when unconfined or insecure; `caps` are the capability
 /// names of the command's bounding set.
 pub fn program_for(
@@ -143,7 +169,7 @@ pub fn program_for(
     match mode {
         _ if insecure => Ok(None),
         SeccompMode::Unconfined => Ok(None),
-        SeccompMode::Default => compile(&default_profile(), caps, kernel).map(Some),
+        SeccompMode::Default => default_program(caps, kernel).map(Some),
         SeccompMode::Profile(path) => {
             let profile = read_profile(path)?;
             compile(&profile, caps, kernel)

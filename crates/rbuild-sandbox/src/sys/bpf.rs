@@ -3,6 +3,7 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
+use std::sync::Mutex;
 
 const BPF_PROG_LOAD: libc::c_long = 5;
 const BPF_PROG_ATTACH: libc::c_long = 8;
@@ -83,10 +84,21 @@ fn load(code: &[u8]) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) })
 }
 
-/// Loads `code` (encoded instructions) and attaches it to the cgroup v2 directory `dir`; the
-/// attachment lives as long as the cgroup, so the program descriptor is closed on return.
+/// Programs loaded by this process, by their code: every RUN of a build attaches the same
+/// one, and loading (the verifier and the JIT) cost more than the rest of a RUN's cgroup.
+static LOADED: Mutex<Vec<(Vec<u8>, OwnedFd)>> = Mutex::new(Vec::new());
+
+/// Attaches `code` (encoded instructions), loaded once per process, to the cgroup v2
+/// directory `dir`; the attachment lives as long as the cgroup.
 pub fn attach_device_filter(dir: &Path, code: &[u8]) -> io::Result<()> {
-    let prog = load(code)?;
+    let mut loaded = LOADED.lock().unwrap_or_else(|p| p.into_inner());
+    let prog = match loaded.iter().position(|(c, _)| c == code) {
+        Some(i) => &loaded[i].1,
+        None => {
+            loaded.push((code.to_vec(), load(code)?));
+            &loaded[loaded.len() - 1].1
+        }
+    };
     let cgroup = std::fs::File::open(dir)?;
     let mut attr = ProgAttach {
         target_fd: cgroup.as_raw_fd() as u32,
