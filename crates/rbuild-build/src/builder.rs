@@ -159,13 +159,18 @@ pub fn explain(
 fn check_platforms(plans: &[Plan]) -> Result<(), BuildError> {
     use rbuild_sandbox::emulation;
     let native = rbuild_oci::platform::normalize(&Platform::host());
-    let handlers = emulation::handlers(std::path::Path::new(emulation::BINFMT_DIR));
-    let emulated = emulation::emulated(&handlers);
+    // Read binfmt_misc only when a RUN is for another platform: most builds are native.
+    let mut emulated: Option<Vec<&str>> = None;
     for p in plans.iter().flat_map(|p| &p.run_platforms) {
         let p = rbuild_oci::platform::normalize(p);
         if p.os == native.os && p.architecture == native.architecture {
             continue;
         }
+        let emulated = emulated.get_or_insert_with(|| {
+            emulation::emulated(&emulation::handlers(std::path::Path::new(
+                emulation::BINFMT_DIR,
+            )))
+        });
         let spec = p.to_spec();
         if !emulated
             .iter()
