@@ -74,6 +74,7 @@ pub fn apply_layer_verified(
             full: full_rx,
             spent: spent_tx,
             cur: Vec::new(),
+            len: 0,
             pos: 0,
         };
         let applied = apply_layer(&mut chunks, target, opts);
@@ -102,11 +103,15 @@ pub fn apply_layer_verified(
 const CHUNK: usize = 256 * 1024;
 const IN_FLIGHT: usize = 4;
 
+/// A chunk: a `CHUNK`-long buffer and how many of its bytes are the stream's. Buffers keep
+/// their length when they go back and forth, so they are zeroed only when first made.
+type Chunk = (Vec<u8>, usize);
+
 /// The reading thread: reads `src` to its end, hashing every byte, and hands the chunks over
 /// while the applier takes them; spent chunks come back to be refilled.
 fn produce(
     src: &mut (dyn Read + Send),
-    full: mpsc::SyncSender<io::Result<Vec<u8>>>,
+    full: mpsc::SyncSender<io::Result<Chunk>>,
     spent: mpsc::Receiver<Vec<u8>>,
     stop: &AtomicBool,
 ) -> io::Result<(Digest, u64)> {
@@ -114,52 +119,65 @@ fn produce(
     let mut total = 0u64;
     let mut handing = true;
     while !stop.load(Ordering::Relaxed) {
-        let mut buf = spent.try_recv().unwrap_or_default();
-        buf.resize(CHUNK, 0);
-        let n = match src.read(&mut buf) {
+        let mut buf = spent.try_recv().unwrap_or_else(|_| vec![0; CHUNK]);
+        let n = match fill(src, &mut buf) {
             Ok(0) => {
                 let hex = hex::encode(hasher.finalize());
                 return Ok((Digest::from_hex(&hex).map_err(io::Error::other)?, total));
             }
             Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
                 // The applier must fail too, not take a cut-short stream for the whole layer.
                 let _ = full.send(Err(io::Error::new(e.kind(), e.to_string())));
                 return Err(e);
             }
         };
-        buf.truncate(n);
-        hasher.update(&buf);
+        hasher.update(&buf[..n]);
         total += n as u64;
-        handing = handing && full.send(Ok(buf)).is_ok();
+        handing = handing && full.send(Ok((buf, n))).is_ok();
     }
     Err(io::Error::other("unpacking stopped"))
 }
 
+/// Reads into `buf` until it is full or the stream ends (decompressors return a little at a
+/// time; a full chunk costs one hand-over instead of many).
+fn fill(src: &mut (dyn Read + Send), buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match src.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
 /// The applying thread's view of the queue: a reader over the chunks in order.
 struct Chunks {
-    full: mpsc::Receiver<io::Result<Vec<u8>>>,
+    full: mpsc::Receiver<io::Result<Chunk>>,
     spent: mpsc::Sender<Vec<u8>>,
     cur: Vec<u8>,
+    len: usize,
     pos: usize,
 }
 
 impl Read for Chunks {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        while self.pos == self.cur.len() {
+        while self.pos == self.len {
             let done = std::mem::take(&mut self.cur);
-            if done.capacity() > 0 {
+            if !done.is_empty() {
                 let _ = self.spent.send(done);
             }
             match self.full.recv() {
-                Ok(Ok(chunk)) => (self.cur, self.pos) = (chunk, 0),
+                Ok(Ok((chunk, len))) => (self.cur, self.len, self.pos) = (chunk, len, 0),
                 Ok(Err(e)) => return Err(e),
                 // The reader hung up: the stream ended.
                 Err(_) => return Ok(0),
             }
         }
-        let n = out.len().min(self.cur.len() - self.pos);
+        let n = out.len().min(self.len - self.pos);
         out[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
         self.pos += n;
         Ok(n)
