@@ -129,15 +129,7 @@ impl<W: Write> Write for Compressor<W> {
 /// which no image layer may use, are refused.
 pub fn decompress(mut reader: Box<dyn Read + Send>) -> Result<Box<dyn Read + Send>, LayerError> {
     let mut head = vec![0u8; SNIFF_LEN];
-    let mut got = 0;
-    while got < head.len() {
-        match reader.read(&mut head[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(LayerError::Read(e)),
-        }
-    }
+    let got = crate::verify::fill(&mut *reader, &mut head).map_err(LayerError::Read)?;
     head.truncate(got);
     let kind = detect(&head);
     let whole: Box<dyn Read + Send> = Box::new(Cursor::new(head).chain(reader));

@@ -141,7 +141,7 @@ fn produce(
 
 /// Reads into `buf` until it is full or the stream ends (decompressors return a little at a
 /// time; a full chunk costs one hand-over instead of many).
-fn fill(src: &mut (dyn Read + Send), buf: &mut [u8]) -> io::Result<usize> {
+pub(crate) fn fill(src: &mut (dyn Read + Send), buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
         match src.read(&mut buf[n..]) {
