@@ -87,6 +87,18 @@ fn f2_the_diff_id_is_of_the_decompressed_stream() {
     assert!(matches!(err, Err(LayerError::DiffIdMismatch { .. })));
 }
 
+/// An error and its sources, one line.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
+}
+
 /// Yields `data`, then fails: a blob cut short by a disk error or a dropped connection.
 struct FailsAfter<'a> {
     data: &'a [u8],
@@ -123,16 +135,25 @@ fn a_read_error_fails_the_unpack_even_after_the_archive_looks_complete() {
         other => panic!("expected the read error, got {other:?}"),
     }
 
-    // Cut inside the tar: the applier itself sees the error.
-    let mut src = FailsAfter { data: &tar[..700] };
-    let dir = tempfile::tempdir().unwrap();
-    let res = apply_layer_verified(
-        &mut src,
-        dir.path(),
-        &ApplyOptions::default(),
-        &Digest::of(&tar),
-    );
-    assert!(res.is_err());
+    // Cut inside an entry, and at an entry boundary (which a tar reader takes for the end
+    // of the archive): either way the caller gets the read's error, not a tar or diff_id one.
+    let big = tar_with("etc/big", &[7u8; 3000]);
+    for (tar, cut) in [(&big, 1500), (&tar, 1024)] {
+        let mut src = FailsAfter { data: &tar[..cut] };
+        let dir = tempfile::tempdir().unwrap();
+        let res = apply_layer_verified(
+            &mut src,
+            dir.path(),
+            &ApplyOptions::default(),
+            &Digest::of(tar),
+        );
+        let err = res.expect_err("a stream that fails is not a layer");
+        assert!(
+            chain(&err).contains("disk gone"),
+            "cut at {cut}: {}",
+            chain(&err)
+        );
+    }
 }
 
 #[test]
