@@ -26,7 +26,10 @@ fn main() -> ExitCode {
         .init();
     let args = cli::with_default_subcommand(std::env::args_os().collect());
     let cli = cli::Cli::parse_from(args);
-    match commands::run(cli) {
+    let result = commands::run(cli);
+    // The stale-cgroup sweep the store's opening started must finish before the exit.
+    rbuild_sandbox::wait_for_sweep();
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("ERROR: {e:#}");

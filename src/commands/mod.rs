@@ -106,6 +106,6 @@ fn open_store(root: Option<PathBuf>) -> anyhow::Result<Arc<Store>> {
     let store = Store::open(&root)
         .with_context(|| format!("cannot open the store at {}", root.display()))?;
     // Run cgroups of builds killed before they could remove them, as the store's scratch.
-    rbuild_sandbox::sweep_stale();
+    rbuild_sandbox::sweep_stale_in_background();
     Ok(Arc::new(store))
 }

@@ -11,7 +11,7 @@ mod beneath;
 pub use beneath::{clean_subpath, BeneathDir, BeneathError};
 mod caps;
 mod cgroup;
-pub use cgroup::sweep_stale;
+pub use cgroup::{sweep_stale, sweep_stale_in_background, wait_for_sweep};
 mod cleanup;
 mod devices;
 pub mod doctor;

@@ -7,7 +7,7 @@ mod sweep;
 mod v1;
 mod v2;
 
-pub use sweep::sweep_stale;
+pub use sweep::{sweep_stale, sweep_stale_in_background, wait_for_sweep};
 
 use crate::error::SandboxError;
 use crate::spec::Limits;
