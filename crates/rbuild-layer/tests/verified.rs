@@ -89,14 +89,8 @@ fn f2_the_diff_id_is_of_the_decompressed_stream() {
 
 /// An error and its sources, one line.
 fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        cur = s.source();
-    }
-    out
+    let errors = std::iter::successors(Some(e), |e| e.source());
+    errors.map(|e| e.to_string()).collect::<Vec<_>>().join(": ")
 }
 
 /// Yields `data`, then fails: a blob cut short by a disk error or a dropped connection.
