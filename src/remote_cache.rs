@@ -65,6 +65,14 @@ impl CacheBackend for RegistryCache<'_> {
         Ok(())
     }
 
+    fn registry(&self) -> Option<String> {
+        Some(self.reference.registry.clone())
+    }
+
+    fn note_source(&self, store: &Store, desc: &Descriptor) {
+        rbuild_registry::record_blob_source(store, &desc.digest, &self.reference);
+    }
+
     fn send_early(&self, store: &Arc<Store>, desc: &Descriptor) {
         let mut uploader = self.uploader.lock().unwrap_or_else(PoisonError::into_inner);
         if uploader.is_none() {

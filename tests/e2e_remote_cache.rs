@@ -6,8 +6,8 @@ mod common;
 
 use std::path::Path;
 
-use common::registry::{build, build_output, inspect, run, skopeo};
-use common::remote_cache::counts;
+use common::registry::{build, build_output, inspect, skopeo};
+use common::remote_cache::{assert_store_whole, counts};
 use common::{text, Env};
 
 /// A builder stage and a final stage; `$RANDOM` makes a re-run step produce other bytes, so
@@ -122,12 +122,7 @@ fn a_corrupted_cache_blob_is_rejected_and_its_step_simply_runs() {
     );
     assert_eq!(counts(&log).1, 1, "only the final RUN should run:\n{log}");
     assert_ne!(inspect(&runner.store(), "app:1").1.last(), layers.last());
-    let check = run(
-        &runner.store(),
-        &runner.docker_config(),
-        &["store", "check"],
-    );
-    assert!(check.status.success(), "{}", text(&check));
+    assert_store_whole(&runner);
 }
 
 #[test]

@@ -142,7 +142,8 @@ pub struct BuildArgs {
     #[arg(long, value_enum, value_name = "MODE")]
     pub network: Option<NetworkArg>,
     /// Where the image goes, as buildx spells it: `type=image` (default; `push=true`,
-    /// `push-by-digest=true`, `name-canonical=true`), `type=registry`, `type=oci,dest=FILE`
+    /// `push-by-digest=true`, `name-canonical=true`, `store=false`), `type=registry` (a push
+    /// that keeps nothing in the store), `type=oci,dest=FILE`
     /// (`tar=false`: a directory), `type=docker,dest=FILE` (no dest: `--load`),
     /// `type=local,dest=DIR`, `type=tar,dest=FILE` (`-o -`: the root filesystem tar on stdout),
     /// with `compression=gzip|zstd|uncompressed` and `compression-level=N`; repeatable.

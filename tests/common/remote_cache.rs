@@ -16,3 +16,14 @@ pub fn counts(log: &str) -> (usize, usize) {
         .collect();
     (nums[0], nums[1])
 }
+
+/// `rbuild build` on `env`'s store with a `-t` per tag; the log (the build must succeed).
+pub fn build_in(env: &super::Env, ctx: &std::path::Path, tags: &[&str], extra: &[&str]) -> String {
+    super::registry::build(&env.store(), &env.docker_config(), ctx, tags, extra)
+}
+
+/// Asserts that `rbuild store check` finds `env`'s store whole.
+pub fn assert_store_whole(env: &super::Env) {
+    let check = super::registry::run(&env.store(), &env.docker_config(), &["store", "check"]);
+    assert!(check.status.success(), "{}", super::text(&check));
+}

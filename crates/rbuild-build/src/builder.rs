@@ -2,7 +2,7 @@
 
 mod finish;
 
-use finish::{final_image, run_exports};
+use finish::solve_and_export;
 
 use std::sync::Arc;
 
@@ -16,7 +16,7 @@ use crate::lower::{lower, LowerInput};
 use crate::ops::{Contexts, Runtime};
 use crate::plan::{KeyView, Plan};
 use crate::progress::{Event, Reporter};
-use crate::remote_cache::{export_caches, inline_doc, CacheBackends, CacheTo, Links};
+use crate::remote_cache::{CacheBackends, Links};
 use crate::request::DockerfileSource;
 use crate::resolve::BaseResolver;
 use crate::NamedContext;
@@ -137,6 +137,7 @@ pub fn explain(
     resolver: &dyn BaseResolver,
 ) -> Result<Vec<(Plan, Vec<KeyView>)>, BuildError> {
     let (plans, contexts) = make_plans(req, store, resolver)?;
+    let none = crate::remote_cache::Imported::default();
     let rt = Runtime {
         request: req,
         store: store.clone(),
@@ -144,6 +145,7 @@ pub fn explain(
         contexts,
         fetcher: &NoFetch,
         plan_only: true,
+        imported: &none,
     };
     Ok(plans
         .into_iter()
@@ -279,6 +281,35 @@ fn target_descriptor(
     })
 }
 
+/// Runs `attempt` (solve, write the images, export); when it fails after a layer that a
+/// remote cache hit promised turned out bad (unreachable, or not matching its digest), runs
+/// it again: the records naming that layer are no longer used, so their steps simply run,
+/// and what already ran is in the local cache.
+fn with_retries<T>(
+    links: &Links<'_>,
+    counting: &crate::progress::Counting,
+    mut attempt: impl FnMut() -> Result<T, BuildError>,
+) -> Result<T, BuildError> {
+    // Each retry follows a newly bad blob; a cache of many bad blobs gives up after these.
+    const MAX_RETRIES: usize = 8;
+    for _ in 0..MAX_RETRIES {
+        let failures = links.imported.failures();
+        match attempt() {
+            Err(e) if links.imported.failures() > failures => {
+                counting.event(Event::Note(format!(
+                    "building again without the remote cache records that name it ({})",
+                    crate::error::chain(&e)
+                )));
+                counting.restart();
+                links.recorder.clear();
+                links.imported.restart();
+            }
+            done => return done,
+        }
+    }
+    attempt()
+}
+
 /// Runs a build against `store`.
 pub fn build(
     req: &BuildRequest,
@@ -295,6 +326,8 @@ pub fn build(
     }
     check_platforms(&plans)?;
     Annotations(&req.annotations).check(plans.len())?;
+    crate::remote_cache::restore_mounts(&req.cache_from, services.caches, &store, &*reporter);
+    let links = Links::open(req, services.caches, reporter.clone());
     let rt = Runtime {
         request: req,
         store: store.clone(),
@@ -302,22 +335,11 @@ pub fn build(
         contexts,
         fetcher: services.fetcher,
         plan_only: false,
+        imported: &links.imported,
     };
-    crate::remote_cache::restore_mounts(&req.cache_from, services.caches, &store, &*reporter);
-    let links = Links::open(req, services.caches, reporter.clone());
-    let values = crate::solve::run_plans(&plans, &rt, &links)?;
-    let inline = req.cache_to.contains(&CacheTo::Inline);
-    let images = plans
-        .iter()
-        .zip(&values)
-        .map(|(plan, fs)| {
-            let inline = inline.then(|| inline_doc(&links.recorder, fs));
-            final_image(req, &store, plan, fs, inline)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let target = target_descriptor(req, &store, &images)?;
-    let exported = run_exports(req, &store, &target, services)?;
-    export_caches(&store, &links, &values, &*reporter)?;
+    let (images, target, exported) = with_retries(&links, &counting, || {
+        solve_and_export(req, &plans, &rt, &links, services)
+    })?;
     let mount_ids = plans.iter().flat_map(Plan::cache_mount_ids).collect();
     crate::remote_cache::export_mounts(&store, &links, &mount_ids, &*reporter)?;
     let mut cache = counting.stats();

@@ -147,6 +147,17 @@ pub enum BuildError {
         #[source]
         source: crate::remote_cache::BackendError,
     },
+    /// A layer blob a remote cache record named could not be fetched when it was needed.
+    #[error("layer {digest} of the remote cache {from}")]
+    CacheBlob {
+        /// The blob.
+        digest: rbuild_oci::Digest,
+        /// The cache it was to come from.
+        from: String,
+        /// Why.
+        #[source]
+        source: crate::remote_cache::BackendError,
+    },
     /// The request asks for something this build cannot do.
     #[error("{0}")]
     Unsupported(String),

@@ -61,6 +61,8 @@ pub struct Counting {
     inner: std::sync::Arc<dyn Reporter>,
     cached: std::sync::atomic::AtomicUsize,
     executed: std::sync::atomic::AtomicUsize,
+    /// Steps run by earlier attempts of the build (each a local cache hit in the next one).
+    earlier: std::sync::atomic::AtomicUsize,
 }
 
 impl Counting {
@@ -70,15 +72,25 @@ impl Counting {
             inner,
             cached: Default::default(),
             executed: Default::default(),
+            earlier: Default::default(),
         }
+    }
+
+    /// The build runs again: its steps that ran are counted once, not again as cached.
+    pub fn restart(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.earlier
+            .fetch_add(self.executed.swap(0, Relaxed), Relaxed);
+        self.cached.store(0, Relaxed);
     }
 
     /// The counts so far.
     pub fn stats(&self) -> CacheStats {
         use std::sync::atomic::Ordering::Relaxed;
+        let earlier = self.earlier.load(Relaxed);
         CacheStats {
-            cached: self.cached.load(Relaxed),
-            executed: self.executed.load(Relaxed),
+            cached: self.cached.load(Relaxed).saturating_sub(earlier),
+            executed: self.executed.load(Relaxed) + earlier,
             remote: 0,
         }
     }

@@ -123,6 +123,7 @@ fn apply_push(outputs: &mut Vec<Output>, push: bool) {
         outputs.push(Output::Image {
             names: Vec::new(),
             push: true,
+            store: true,
             push_by_digest: false,
             name_canonical: false,
         });

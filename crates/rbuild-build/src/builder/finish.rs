@@ -5,16 +5,49 @@ use rbuild_oci::{Descriptor, Platform};
 use rbuild_store::Store;
 
 use crate::annotations::{AnnotationTarget as Target, Annotations};
-use crate::export::{self, Dest, Exported, Output};
+use crate::export::{self, Dest, Exported, LayerFetch, Output};
 use crate::image::{finish_config, write_image, FsState, Written};
+use crate::ops::Runtime;
 use crate::plan::Plan;
 use crate::progress::Event;
-use crate::remote_cache::{CacheDoc, INLINE_KEY};
+use crate::remote_cache::INLINE_KEY;
+use crate::remote_cache::{export_caches, inline_doc, CacheDoc, CacheTo, Imported, Links};
 use crate::{BuildError, BuildRequest, Services};
+
+/// What one attempt of a build made: each platform's image, the image (or index) the
+/// outputs got, and what they did.
+pub(super) type Finished = (Vec<(Platform, Written)>, Descriptor, Exported);
+
+/// One attempt of a planned build: solve, write each platform's image, run the outputs and
+/// the cache exports.
+pub(super) fn solve_and_export(
+    req: &BuildRequest,
+    plans: &[Plan],
+    rt: &Runtime<'_>,
+    links: &Links<'_>,
+    services: &Services,
+) -> Result<Finished, BuildError> {
+    let store = &*rt.store;
+    let values = crate::solve::run_plans(plans, rt, links)?;
+    let inline = req.cache_to.contains(&CacheTo::Inline);
+    let images = plans
+        .iter()
+        .zip(&values)
+        .map(|(plan, fs)| {
+            let inline = inline.then(|| inline_doc(&links.recorder, fs));
+            final_image(req, store, plan, fs, inline)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let target = super::target_descriptor(req, store, &images)?;
+    let layers = ImageLayers::of(store, &links.imported, &values);
+    let exported = run_exports(req, &target, services, &layers)?;
+    export_caches(store, links, &values, &*rt.reporter)?;
+    Ok((images, target, exported))
+}
 
 /// Writes one platform's image: its config finished (history, `--label`s, the epoch) and its
 /// manifest with the `--annotation`s for it, on a descriptor carrying the descriptor ones.
-pub(super) fn final_image(
+fn final_image(
     req: &BuildRequest,
     store: &Store,
     plan: &Plan,
@@ -62,15 +95,46 @@ pub(super) fn final_image(
     Ok((plan.platform.clone(), written))
 }
 
+/// The layers of the built images, fetched for an export from the remote caches their hits
+/// came from when it needs their bytes.
+struct ImageLayers<'a> {
+    store: &'a Store,
+    imported: &'a Imported<'a>,
+    layers: Vec<Descriptor>,
+}
+
+impl ImageLayers<'_> {
+    /// The layers of every state in `values`.
+    fn of<'a>(store: &'a Store, imported: &'a Imported<'a>, values: &[FsState]) -> ImageLayers<'a> {
+        let layers = values
+            .iter()
+            .flat_map(|fs| fs.layers.iter().map(|l| l.descriptor.clone()))
+            .collect();
+        ImageLayers {
+            store,
+            imported,
+            layers,
+        }
+    }
+}
+
+impl LayerFetch for ImageLayers<'_> {
+    fn fetch(&self, registry: Option<&str>) -> Result<usize, BuildError> {
+        self.imported.ensure_for(self.store, &self.layers, registry)
+    }
+}
+
 /// Runs every `--output` (the store's tags when none).
-pub(super) fn run_exports(
+fn run_exports(
     req: &BuildRequest,
-    store: &Store,
     manifest: &Descriptor,
     services: &Services,
+    layers: &ImageLayers<'_>,
 ) -> Result<Exported, BuildError> {
+    let store = layers.store;
     let default = [Output::Image {
         names: Vec::new(),
+        store: true,
         push: false,
         push_by_digest: false,
         name_canonical: false,
@@ -89,6 +153,7 @@ pub(super) fn run_exports(
         let sinks = export::Sinks {
             pusher: services.pusher,
             loader: services.loader,
+            layers,
         };
         let done = export::export(store, manifest, output, &req.tags, sinks)
             .map_err(|source| BuildError::Export { what, source })?;
@@ -109,6 +174,11 @@ fn describe(output: &Output) -> String {
     };
     match output {
         Output::Image { push: false, .. } => "the store".to_string(),
+        Output::Image {
+            push: true,
+            store: false,
+            ..
+        } => "the registry".to_string(),
         Output::Image { push: true, .. } => "the store and the registry".to_string(),
         Output::Oci {
             dest: d, tar: true, ..

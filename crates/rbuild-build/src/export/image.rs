@@ -1,15 +1,18 @@
-//! `type=image`: tags in the store and, when asked, pushes: to each name (`push=true`), or by
-//! digest only (`push-by-digest=true`), with `name-canonical=true` adding `NAME@DIGEST`.
+//! `type=image`: tags in the store (unless `store=false`) and, when asked, pushes: to each
+//! name (`push=true`), or by digest only (`push-by-digest=true`), with `name-canonical=true`
+//! adding `NAME@DIGEST`.
 
 use rbuild_oci::{Descriptor, Reference};
 use rbuild_store::Store;
 
-use super::{ExportError, Exported, Pusher};
+use super::{fetch_all, ExportError, Exported, LayerFetch, Sinks};
 
 /// What a `type=image` output asks for besides tagging.
 pub struct ImageOpts {
     /// Push every name.
     pub push: bool,
+    /// Tag in the store, every layer blob in it.
+    pub store: bool,
     /// Push to each name's repository by digest, without a tag.
     pub by_digest: bool,
     /// Also name the image `NAME@DIGEST`.
@@ -22,15 +25,18 @@ pub fn export_image(
     manifest: &Descriptor,
     names: &[String],
     opts: &ImageOpts,
-    pusher: &dyn Pusher,
+    sinks: Sinks<'_>,
 ) -> Result<Exported, ExportError> {
     if opts.push && names.is_empty() {
         return Err(ExportError::NoName);
     }
     let mut done = Exported::default();
-    for tag in names {
-        store.set_tag(tag, manifest)?;
-        done.tagged.push(tag.clone());
+    if opts.store {
+        fetch_all(sinks.layers)?;
+        for tag in names {
+            store.set_tag(tag, manifest)?;
+            done.tagged.push(tag.clone());
+        }
     }
     for name in names.iter().filter(|_| opts.push) {
         let target = if opts.by_digest {
@@ -38,12 +44,7 @@ pub fn export_image(
         } else {
             name.clone()
         };
-        let digest = pusher
-            .push(store, manifest, &target)
-            .map_err(|source| ExportError::Push {
-                name: target.clone(),
-                source,
-            })?;
+        let digest = push(store, manifest, &target, sinks)?;
         done.pushed.push((target, digest));
     }
     if opts.canonical {
@@ -52,6 +53,41 @@ pub fn export_image(
         }
     }
     Ok(done)
+}
+
+/// Pushes to `target`: layers its registry lacks and no other repository of it holds are
+/// fetched first; a push that fails while some layer is still only remote is tried once
+/// more with every layer fetched (a registry may refuse the cross-repository mount).
+fn push(
+    store: &Store,
+    manifest: &Descriptor,
+    target: &str,
+    sinks: Sinks<'_>,
+) -> Result<rbuild_oci::Digest, ExportError> {
+    let failed = |source| ExportError::Push {
+        name: target.to_string(),
+        source,
+    };
+    let registry = Reference::parse(target).map(|r| r.registry).ok();
+    fetch_for(sinks.layers, registry.as_deref())?;
+    match sinks.pusher.push(store, manifest, target) {
+        Ok(digest) => Ok(digest),
+        Err(first) => {
+            if fetch_all(sinks.layers)? == 0 {
+                return Err(failed(first));
+            }
+            sinks.pusher.push(store, manifest, target).map_err(failed)
+        }
+    }
+}
+
+fn fetch_for(layers: &dyn LayerFetch, registry: Option<&str>) -> Result<usize, ExportError> {
+    let Some(registry) = registry else {
+        return fetch_all(layers);
+    };
+    layers
+        .fetch(Some(registry))
+        .map_err(|e| ExportError::Fetch(Box::new(e)))
 }
 
 /// `REGISTRY/REPO@DIGEST` for `name` (its tag dropped).

@@ -49,6 +49,12 @@ pub trait Loader: Send + Sync {
     ) -> Result<String, Box<dyn std::error::Error + Send + Sync>>;
 }
 
+/// Fetches the layer blobs of the exported image that remote cache hits left in a registry.
+pub trait LayerFetch: Sync {
+    /// Fetches those that `registry` does not hold (all of them when `None`); how many.
+    fn fetch(&self, registry: Option<&str>) -> Result<usize, crate::BuildError>;
+}
+
 /// Where exports send what leaves the machine's files: registries and the docker engine.
 #[derive(Clone, Copy)]
 pub struct Sinks<'a> {
@@ -56,6 +62,8 @@ pub struct Sinks<'a> {
     pub pusher: &'a dyn Pusher,
     /// Loads into the docker engine.
     pub loader: &'a dyn Loader,
+    /// Brings in the layers an export needs the bytes of.
+    pub layers: &'a dyn LayerFetch,
 }
 
 /// What one export did.
@@ -122,6 +130,9 @@ pub enum ExportError {
         #[source]
         source: LayerError,
     },
+    /// A layer a remote cache hit left in its registry could not be fetched.
+    #[error("fetching the image's layers")]
+    Fetch(#[source] Box<crate::BuildError>),
     /// Loading into the docker engine failed.
     #[error("loading the image into the docker engine")]
     Load(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -163,20 +174,26 @@ pub fn export(
             .map(|t| (t.clone(), manifest.clone()))
             .collect()
     };
+    if let Output::Image {
+        push,
+        store: keep,
+        push_by_digest,
+        name_canonical,
+        ..
+    } = output
+    {
+        let opts = image::ImageOpts {
+            push: *push,
+            store: *keep,
+            by_digest: *push_by_digest,
+            canonical: *name_canonical,
+        };
+        return image::export_image(store, manifest, names, &opts, sinks);
+    }
+    // Every other output reads the layers' bytes.
+    fetch_all(sinks.layers)?;
     match output {
-        Output::Image {
-            push,
-            push_by_digest,
-            name_canonical,
-            ..
-        } => {
-            let opts = image::ImageOpts {
-                push: *push,
-                by_digest: *push_by_digest,
-                canonical: *name_canonical,
-            };
-            return image::export_image(store, manifest, names, &opts, sinks.pusher);
-        }
+        Output::Image { .. } => {}
         Output::Oci {
             dest: Dest::File(dir),
             tar: false,
@@ -203,6 +220,13 @@ pub fn export(
         Output::Tar { dest } => rootfs::tar_each(store, manifest, dest)?,
     }
     Ok(Exported::default())
+}
+
+/// Fetches every layer blob that is not in the store yet.
+pub(crate) fn fetch_all(layers: &dyn LayerFetch) -> Result<usize, ExportError> {
+    layers
+        .fetch(None)
+        .map_err(|e| ExportError::Fetch(Box::new(e)))
 }
 
 /// Streams a tar to stdout, or through [`OutputFile`]: a regular file is replaced atomically

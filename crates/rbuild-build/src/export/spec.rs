@@ -23,12 +23,17 @@ pub enum Dest {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Output {
     /// Tag the image in the store and, with `push`, push it to each name's registry
-    /// (`type=registry` is `type=image,push=true`); empty `names` means the build's `-t` tags.
+    /// (`type=registry` is `type=image,push=true,store=false`); empty `names` means the
+    /// build's `-t` tags.
     Image {
         /// Tags to set (and push).
         names: Vec<String>,
         /// Whether to push every name after tagging.
         push: bool,
+        /// `store=`: whether the image is tagged in the store, with every layer blob in it.
+        /// Without it a push sends (or mounts) what the registry lacks and fetches nothing
+        /// else: the layers a remote cache hit left in the registry stay there.
+        store: bool,
         /// `push-by-digest=true`: push to each name's repository by digest, no tag.
         push_by_digest: bool,
         /// `name-canonical=true`: also name the image `NAME@DIGEST` (in the result's names).
@@ -261,11 +266,12 @@ fn take_image(
     let push = flag(kv, "push")?;
     let by_digest = flag(kv, "push-by-digest")?;
     let canonical = flag(kv, "name-canonical")?;
+    let store = flag(kv, "store")?;
     let is_image = matches!(ty, "image" | "registry");
     if !is_image {
-        if push.is_some() || by_digest.is_some() || canonical.is_some() {
+        if push.is_some() || by_digest.is_some() || canonical.is_some() || store.is_some() {
             return Err(SpecError::NotSupported(
-                "push=, push-by-digest= and name-canonical= apply to type=image only",
+                "push=, push-by-digest=, name-canonical= and store= apply to type=image only",
             ));
         }
         return Ok(None);
@@ -274,9 +280,20 @@ fn take_image(
         return Err(SpecError::Dest("type=image takes no dest"));
     }
     let push_by_digest = by_digest.unwrap_or(false);
+    let push = push.unwrap_or(ty == "registry") || push_by_digest;
+    if store == Some(false) && !push {
+        return Err(SpecError::NotSupported(
+            "store=false without push=true exports nothing",
+        ));
+    }
     Ok(Some(Output::Image {
         names,
-        push: push.unwrap_or(ty == "registry") || push_by_digest,
+        push,
+        // BuildKit's image exporter has store=true by default, but its OCI worker (standalone
+        // buildkitd, buildx's docker-container driver: what CI runners use) keeps nothing of
+        // a type=registry push; rbuild's store is its image store, so type=image keeps the
+        // image and type=registry, as there, does not.
+        store: store.unwrap_or(ty == "image"),
         push_by_digest,
         name_canonical: canonical.unwrap_or(false),
     }))

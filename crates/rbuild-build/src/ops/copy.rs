@@ -69,7 +69,7 @@ impl<'a> CopyStep<'a> {
     pub fn exec(&self, inputs: &[FsState]) -> Result<FsState, BuildError> {
         let parent = inputs.first().cloned().unwrap_or_default();
         let store = &self.rt.store;
-        let lower = Tree::new(ensure_snapshots(store, &parent)?);
+        let lower = Tree::new(ensure_snapshots(self.rt, &parent)?);
         // BuildKit resolves the destination through every symlink of the image, a last or
         // dangling one too (`COPY f /link/` writes where `link` points), never outside it.
         let dest = lower
@@ -118,7 +118,7 @@ impl<'a> CopyStep<'a> {
         let result = match &self.ctx {
             None => {
                 let src = inputs.get(1).cloned().unwrap_or_default();
-                let mut layers = ensure_snapshots(&self.rt.store, &src)?;
+                let mut layers = ensure_snapshots(self.rt, &src)?;
                 if layers.is_empty() {
                     // A stage with no layer (FROM scratch, nothing added) is an empty
                     // directory to BuildKit: `COPY --from=it / /x` makes an empty `/x`.

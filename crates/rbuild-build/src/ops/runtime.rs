@@ -12,6 +12,7 @@ use rbuild_store::Store;
 
 use crate::plan::CopyFrom;
 use crate::progress::Reporter;
+use crate::remote_cache::Imported;
 use crate::{BuildError, BuildRequest};
 
 /// The effects a running plan uses.
@@ -28,6 +29,8 @@ pub struct Runtime<'a> {
     pub fetcher: &'a dyn UrlFetcher,
     /// Computing keys for `debug plan`: remote sources (URLs, git) are not fetched.
     pub plan_only: bool,
+    /// The `--cache-from` caches: layer blobs of their hits are fetched when unpacked.
+    pub imported: &'a Imported<'a>,
 }
 
 impl Runtime<'_> {

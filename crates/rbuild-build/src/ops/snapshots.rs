@@ -21,8 +21,10 @@ fn layer_error(what: &str, e: impl std::fmt::Display) -> BuildError {
 ///
 /// Only snapshots the store can vouch for are used: an image's config merely claims its
 /// diff_ids, so a layer is unpacked verified against its diff_id before it is cached under
-/// the chain id every later build on that chain will run on.
-pub fn ensure_snapshots(store: &Store, fs: &FsState) -> Result<Vec<PathBuf>, BuildError> {
+/// the chain id every later build on that chain will run on. A layer a remote cache hit
+/// left in the registry is fetched first.
+pub fn ensure_snapshots(rt: &Runtime, fs: &FsState) -> Result<Vec<PathBuf>, BuildError> {
+    let store = &*rt.store;
     let diff_ids = fs.diff_ids();
     let mut dirs = Vec::with_capacity(diff_ids.len());
     for (i, layer) in fs.layers.iter().enumerate() {
@@ -31,7 +33,10 @@ pub fn ensure_snapshots(store: &Store, fs: &FsState) -> Result<Vec<PathBuf>, Bui
         };
         let dir = match store.verified_snapshot(&chain) {
             Some(dir) => dir,
-            None => unpack(store, layer, &chain)?,
+            None => {
+                rt.imported.ensure(store, &layer.descriptor)?;
+                unpack(store, layer, &chain)?
+            }
         };
         dirs.push(dir);
     }

@@ -34,7 +34,7 @@ pub fn exec(
 ) -> Result<FsState, BuildError> {
     let parent = inputs.first().cloned().unwrap_or_default();
     let store = &rt.store;
-    let lower = Tree::new(ensure_snapshots(store, &parent)?);
+    let lower = Tree::new(ensure_snapshots(rt, &parent)?);
     let exists = lower
         .resolve(&op.path, true)
         .is_some_and(|f| f.meta.is_dir());

@@ -7,7 +7,7 @@ use rbuild_solver::CacheKey;
 use rbuild_store::Store;
 
 use super::CONFIG_MEDIA_TYPE;
-use super::{chain, CacheDoc, Links, Mode, Recorder};
+use super::{chain, CacheDoc, Imported, Links, Mode, Recorder};
 use crate::image::FsState;
 use crate::progress::{Event, Reporter};
 use crate::BuildError;
@@ -25,7 +25,7 @@ pub fn export_caches(
         let (place, ignore_error) = (&e.place, e.ignore_error);
         let records = select(&all, e.mode, finals);
         let written = match &e.backend {
-            Ok(b) => write(store, &records, &**b).map(|(r, l)| (b.name(), r, l)),
+            Ok(b) => write(store, &records, &**b, &links.imported).map(|(r, l)| (b.name(), r, l)),
             Err(why) => Err(why.clone().into()),
         };
         match written {
@@ -75,17 +75,21 @@ fn is_start_of(s: &FsState, f: &FsState) -> bool {
     f.layers.starts_with(&s.layers) && f.steps.starts_with(&s.steps)
 }
 
-/// Writes the document and the manifest; (records, layers) written.
+/// Writes the document and the manifest; (records, layers) written. Layers that hits of
+/// `imported` left in a registry are fetched first unless the backend is in that registry
+/// (it has them, or mounts them).
 fn write(
     store: &Store,
     records: &BTreeMap<CacheKey, FsState>,
     backend: &dyn super::CacheBackend,
+    imported: &Imported<'_>,
 ) -> Result<(usize, usize), super::BackendError> {
     let doc = CacheDoc::of(records);
     let bytes = serde_json::to_vec(&doc)?;
     let digest = store.put_blob(&bytes)?;
     let config = Descriptor::new(CONFIG_MEDIA_TYPE, digest, bytes.len() as u64);
     let layers: Vec<Descriptor> = doc.layers.iter().map(|l| l.descriptor.clone()).collect();
+    imported.ensure_for(store, &layers, backend.registry().as_deref())?;
     backend.write(store, &config, &layers)?;
     Ok((doc.records.len(), layers.len()))
 }

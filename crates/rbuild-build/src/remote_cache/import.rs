@@ -7,14 +7,16 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use std::collections::HashSet;
 
-use rbuild_oci::{media_type, Digest, Manifest};
+use rbuild_oci::{media_type, Descriptor, Digest, Manifest};
 use rbuild_solver::CacheKey;
 use rbuild_store::Store;
 
+use super::lazy::LazyBlobs;
 use super::{backend, chain, BackendError, CacheBackend, CacheBackends, CacheDoc, CacheFrom};
 use super::{CONFIG_MEDIA_TYPE, INLINE_KEY, MAX_CONFIG_BYTES};
 use crate::image::{FsState, LayerRef};
 use crate::progress::{Event, Reporter};
+use crate::BuildError;
 
 /// The caches a build reads (`--cache-from`, in the order given).
 #[derive(Default)]
@@ -22,6 +24,7 @@ pub struct Imported<'r> {
     sources: Vec<Source<'r>>,
     reporter: Option<Arc<dyn Reporter>>,
     hits: AtomicUsize,
+    lazy: LazyBlobs,
 }
 
 struct Source<'r> {
@@ -66,6 +69,7 @@ pub fn import_caches<'r>(
         sources,
         reporter: Some(reporter),
         hits: AtomicUsize::new(0),
+        lazy: LazyBlobs::default(),
     }
 }
 
@@ -112,32 +116,108 @@ impl Imported<'_> {
         self.hits.load(Ordering::Relaxed)
     }
 
-    /// The state recorded under `key` in the first cache that has it and whose layer blobs
-    /// can all be fetched into the store (checked against their digests).
+    /// Starts counting hits again (the build runs again).
+    pub fn restart(&self) {
+        self.hits.store(0, Ordering::Relaxed);
+    }
+
+    /// The state recorded under `key` in the first cache that has it and names no layer
+    /// found bad in this build. Its layer blobs are not fetched: the ones the store lacks
+    /// become pending ([`Imported::ensure`] fetches them when something needs their bytes).
     pub fn fetch(&self, store: &Store, key: &CacheKey) -> Option<FsState> {
-        for source in &self.sources {
+        for (index, source) in self.sources.iter().enumerate() {
             let Some(i) = source.by_key.get(key) else {
                 continue;
             };
             let state = source.doc.state(*i);
-            let fetched = state
+            if state
                 .layers
                 .iter()
-                .try_for_each(|l| source.backend.fetch_blob(store, &l.descriptor));
-            match fetched {
-                Ok(()) => {
-                    self.hits.fetch_add(1, Ordering::Relaxed);
-                    return Some(state);
-                }
-                Err(e) => self.warn(format!(
-                    "WARNING: cache record {} from {} not used: {}",
-                    key.short(),
-                    source.backend.name(),
-                    chain(&*e)
-                )),
+                .any(|l| self.lazy.is_bad(&l.descriptor.digest))
+            {
+                continue;
             }
+            for l in &state.layers {
+                let desc = &l.descriptor;
+                if !store.has_blob(&desc.digest) && self.lazy.get(&desc.digest).is_none() {
+                    // A push to the cache's registry mounts the blob instead of sending it.
+                    source.backend.note_source(store, desc);
+                    self.lazy.add(index, desc, source.backend.registry());
+                }
+            }
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            return Some(state);
         }
         None
+    }
+
+    /// Makes the layer blob `desc` local when a remote cache hit left it pending: fetched and
+    /// checked against its digest. A blob that fails is marked bad, so that the build can run
+    /// again without the records that name it ([`Imported::failures`]).
+    pub fn ensure(&self, store: &Store, desc: &Descriptor) -> Result<(), BuildError> {
+        if store.has_blob(&desc.digest) {
+            return Ok(());
+        }
+        let Some(p) = self.lazy.get(&desc.digest) else {
+            return Ok(());
+        };
+        let _fetching = p.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        if store.has_blob(&desc.digest) {
+            return Ok(());
+        }
+        let backend = &self.sources[p.source].backend;
+        match backend.fetch_blob(store, &p.desc) {
+            Ok(()) => {
+                self.lazy.settle(&desc.digest);
+                Ok(())
+            }
+            Err(source) => {
+                self.lazy.mark_bad(&desc.digest);
+                self.warn(format!(
+                    "WARNING: layer {} from {} not used: {}; the steps that made it run again",
+                    desc.digest,
+                    backend.name(),
+                    chain(&*source)
+                ));
+                Err(BuildError::CacheBlob {
+                    digest: desc.digest.clone(),
+                    from: backend.name(),
+                    source,
+                })
+            }
+        }
+    }
+
+    /// Fetches the pending blobs among `layers` that `registry` does not hold (all of them
+    /// when `registry` is `None`); how many were fetched.
+    pub fn ensure_for(
+        &self,
+        store: &Store,
+        layers: &[Descriptor],
+        registry: Option<&str>,
+    ) -> Result<usize, BuildError> {
+        let mut fetched = 0;
+        for desc in layers {
+            let Some(p) = self.lazy.get(&desc.digest) else {
+                continue;
+            };
+            if registry.is_none() || p.registry.as_deref() != registry {
+                self.ensure(store, desc)?;
+                fetched += 1;
+            }
+        }
+        Ok(fetched)
+    }
+
+    /// How many pending blobs failed so far: when a build fails after this grew, running it
+    /// again does without them.
+    pub fn failures(&self) -> usize {
+        self.lazy.failures()
+    }
+
+    /// Whether some blob is still pending (the image is not all in the store).
+    pub fn has_pending(&self) -> bool {
+        !self.lazy.all().is_empty()
     }
 
     fn warn(&self, s: String) {
@@ -171,6 +251,12 @@ impl Recorder {
         }
         let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
         seen.insert(*key, state.clone());
+    }
+
+    /// Forgets everything (the build runs again).
+    pub fn clear(&self) {
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        seen.clear();
     }
 
     /// What was recorded.

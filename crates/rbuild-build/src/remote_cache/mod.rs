@@ -3,12 +3,14 @@
 //! runners share what one of them built. Format: docs/ARCHITECTURE.md, "Remote cache".
 //!
 //! Import reads only the manifest and its config (the records); a layer blob is fetched when
-//! a record that needs it is hit (and verified against its digest on the way in). Export
+//! something needs the bytes of a record that was hit (a step that missed unpacks it, an
+//! exporter writes it), and verified against its digest on the way in. Export
 //! writes the records this build found or made, by `mode=`, after the images are written.
 
 mod doc;
 mod export;
 mod import;
+mod lazy;
 mod local;
 mod mounts;
 mod spec;
@@ -42,6 +44,13 @@ pub trait CacheBackend: Send + Sync {
     fn blob_bytes(&self, desc: &Descriptor, limit: u64) -> Result<Vec<u8>, BackendError>;
     /// Fetches a layer blob into the store, checked against `desc`, unless it is there.
     fn fetch_blob(&self, store: &Store, desc: &Descriptor) -> Result<(), BackendError>;
+    /// The registry host this cache is in; `None` for other places.
+    fn registry(&self) -> Option<String> {
+        None
+    }
+    /// Notes in the store that this cache holds `desc`, so that a push to another
+    /// repository of its registry mounts the blob without fetching it.
+    fn note_source(&self, _store: &Store, _desc: &Descriptor) {}
     /// Starts sending a layer blob a step just made, while the build goes on (export during
     /// the build); [`CacheBackend::write`] waits for it. A backend without a remote does nothing.
     fn send_early(&self, _store: &Arc<Store>, _desc: &Descriptor) {}

@@ -11,6 +11,7 @@ fn parses_buildx_spellings() {
         Output::Image {
             names: vec![],
             push: false,
+            store: true,
             push_by_digest: false,
             name_canonical: false
         }
@@ -20,6 +21,7 @@ fn parses_buildx_spellings() {
         Output::Image {
             names: vec!["r:1".into()],
             push: true,
+            store: false,
             push_by_digest: false,
             name_canonical: false
         }
@@ -29,6 +31,7 @@ fn parses_buildx_spellings() {
         Output::Image {
             names: vec!["r:1".into()],
             push: true,
+            store: true,
             push_by_digest: false,
             name_canonical: false
         }
@@ -38,10 +41,27 @@ fn parses_buildx_spellings() {
         Output::Image {
             names: vec!["a:1".into(), "b:2".into()],
             push: false,
+            store: true,
             push_by_digest: false,
             name_canonical: false
         }
     );
+}
+
+#[test]
+fn store_defaults_as_buildkits_workers_do_and_is_refused_where_it_means_nothing() {
+    let store = |spec: &str| match out(spec) {
+        Output::Image { store, .. } => store,
+        other => panic!("{other:?}"),
+    };
+    assert!(store("type=image,name=r:1,push=true"));
+    assert!(!store("type=registry,name=r:1"));
+    assert!(store("type=registry,name=r:1,store=true"));
+    assert!(!store("type=image,name=r:1,push=true,store=false"));
+    let err = parse_fields("type=image,store=false").unwrap_err();
+    assert!(err.to_string().contains("exports nothing"), "{err}");
+    assert!(parse_output("type=oci,dest=x,store=true").is_err());
+    assert!(parse_output("type=image,store=maybe").is_err());
 }
 
 #[test]
@@ -114,6 +134,7 @@ fn parses_registry_push_options_and_tar() {
         Output::Image {
             names: vec!["r/a".into()],
             push: true,
+            store: true,
             push_by_digest: true,
             name_canonical: true
         }

@@ -94,7 +94,7 @@ pub fn content_key(op: &RunOp, rt: &Runtime, index: usize, fs: &FsState) -> Cach
 }
 
 fn tree_part(rt: &Runtime, fs: &FsState, source: &str) -> std::io::Result<KeyPart> {
-    let layers = ensure_snapshots(&rt.store, fs).map_err(std::io::Error::other)?;
+    let layers = ensure_snapshots(rt, fs).map_err(std::io::Error::other)?;
     // Snapshots never change: no stat cache to keep.
     let hashes = HashCache::new(None, std::path::Path::new("/"));
     files_part(&Tree::new(layers), &KeepAll, source, &hashes, "file:")

@@ -25,7 +25,7 @@ pub fn exec(
 ) -> Result<FsState, BuildError> {
     let parent = inputs.first().cloned().unwrap_or_default();
     let store = &rt.store;
-    let lowers = ensure_snapshots(store, &parent)?;
+    let lowers = ensure_snapshots(rt, &parent)?;
     // Everything the run needs on disk lives in one scratch dir of the store: a killed build
     // leaves nothing in /tmp, and the next Store::open sweeps it.
     let scratch = store.scratch()?;

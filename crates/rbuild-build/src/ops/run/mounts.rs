@@ -124,7 +124,7 @@ fn view(
         }
         MountFrom::Input(n) => {
             let fs = inputs.get(*n).cloned().unwrap_or_default();
-            let layers = ensure_snapshots(&rt.store, &fs).map_err(std::io::Error::other)?;
+            let layers = ensure_snapshots(rt, &fs).map_err(std::io::Error::other)?;
             materialize(&Tree::new(layers), &KeepAll, source, dir, readonly)
         }
     }
