@@ -98,6 +98,8 @@ pub struct RegistryResolver<'a> {
     /// What this build already resolved remotely (reference and platform), so `--pull`
     /// fetches each once.
     pulled: Mutex<HashMap<(String, String), BaseImage>>,
+    /// Images resolved by tag without their layers: tagged when the build brought them in.
+    untagged: Mutex<Vec<(String, Descriptor, Vec<Digest>)>>,
 }
 
 impl<'a> RegistryResolver<'a> {
@@ -110,6 +112,7 @@ impl<'a> RegistryResolver<'a> {
             explicit_platform,
             always_pull,
             pulled: Mutex::default(),
+            untagged: Mutex::default(),
         }
     }
 
@@ -137,7 +140,7 @@ impl<'a> RegistryResolver<'a> {
     }
 
     /// A digest-pinned image is immutable: if its manifest (or index and the chosen manifest)
-    /// is in the store, it is complete, because manifests are stored after their blobs.
+    /// and every layer it lists are in the store, it is used as it is.
     fn local_by_digest(
         &self,
         store: &Store,
@@ -153,20 +156,29 @@ impl<'a> RegistryResolver<'a> {
             return Ok(None);
         };
         let desc = Descriptor::new(&detected.media_type, digest.clone(), bytes.len() as u64);
-        match detected.kind {
-            media_type::Kind::Manifest => return BaseImage::load(store, name, &desc).map(Some),
-            media_type::Kind::Index => {}
-            _ => return Ok(None),
-        }
-        let Ok(index) = serde_json::from_slice::<Index>(&bytes) else {
-            return Ok(None);
-        };
-        match platform::select(&index.manifests, want) {
-            Some(child) if store.has_blob(&child.digest) => {
-                BaseImage::load(store, name, child).map(Some)
+        let img = match detected.kind {
+            media_type::Kind::Manifest => BaseImage::load(store, name, &desc)?,
+            media_type::Kind::Index => {
+                let Ok(index) = serde_json::from_slice::<Index>(&bytes) else {
+                    return Ok(None);
+                };
+                match platform::select(&index.manifests, want) {
+                    Some(child) if store.has_blob(&child.digest) => {
+                        BaseImage::load(store, name, child)?
+                    }
+                    _ => return Ok(None),
+                }
             }
-            _ => Ok(None),
-        }
+            _ => return Ok(None),
+        };
+        // A build pushed with store=false leaves its manifest here while layers that remote
+        // cache hits promised stay in the registry: such an image is pulled, not used.
+        let whole = img
+            .fs
+            .layers
+            .iter()
+            .all(|l| store.has_blob(&l.descriptor.digest));
+        Ok(whole.then_some(img))
     }
 
     fn fetch(
@@ -190,13 +202,21 @@ impl<'a> RegistryResolver<'a> {
                     }
                     None => c.clone(),
                 };
-                async move { client.fetch(store, r, want).await }
+                async move { client.fetch_lazily(store, r, want).await }
             })
             .map_err(|e| failed(format!("{e:#}")))?
             .map_err(|e| failed(format!("pulling it failed: {e}")))?;
         let name = r.familiar();
-        if r.digest.is_none() {
+        // Only the manifest and config came: layers are fetched when a step that missed
+        // unpacks them or an output needs their bytes, and a push to this registry mounts
+        // them. The image is tagged in the store only when it is whole there.
+        let whole = pulled.layers.iter().all(|l| store.has_blob(&l.digest));
+        if r.digest.is_none() && whole {
             store.set_tag(&name, &pulled.manifest)?;
+        } else if r.digest.is_none() {
+            let layers = pulled.layers.iter().map(|l| l.digest.clone()).collect();
+            let mut untagged = self.untagged.lock().unwrap_or_else(|p| p.into_inner());
+            untagged.push((name.clone(), pulled.manifest.clone(), layers));
         }
         BaseImage::load(store, &name, &pulled.manifest)
     }
@@ -213,6 +233,45 @@ fn is_for(img: &BaseImage, want: &Platform) -> bool {
 }
 
 impl BaseResolver for RegistryResolver<'_> {
+    fn fetch_layer(&self, store: &Store, desc: &Descriptor) -> Result<bool, BuildError> {
+        let mut last = None;
+        for name in rbuild_registry::blob_sources(store, &desc.digest) {
+            let Ok(r) = Reference::parse(&name) else {
+                continue;
+            };
+            match self.remote.block_on(|c| c.pull_blob(store, &r, desc)) {
+                Ok(Ok(_)) => return Ok(true),
+                Ok(Err(e)) => last = Some(format!("{e}")),
+                Err(e) => last = Some(format!("{e:#}")),
+            }
+        }
+        match last {
+            None => Ok(false),
+            Some(message) => Err(BuildError::Image {
+                what: format!("layer {}", desc.digest),
+                message: format!("fetching it failed: {message}"),
+            }),
+        }
+    }
+
+    fn finish(&self, store: &Store) {
+        let untagged =
+            std::mem::take(&mut *self.untagged.lock().unwrap_or_else(|p| p.into_inner()));
+        for (name, manifest, layers) in untagged {
+            if layers.iter().all(|l| store.has_blob(l)) {
+                if let Err(e) = store.set_tag(&name, &manifest) {
+                    tracing::warn!("cannot tag the base image {name}: {e}");
+                }
+            }
+        }
+    }
+
+    fn registry_holds(&self, store: &Store, digest: &Digest, registry: &str) -> bool {
+        rbuild_registry::blob_sources(store, digest)
+            .iter()
+            .any(|n| n.split_once('/').is_some_and(|(reg, _)| reg == registry))
+    }
+
     fn resolve(
         &self,
         store: &Store,

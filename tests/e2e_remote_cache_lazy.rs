@@ -69,6 +69,26 @@ fn remote_layers(image: &str) -> Vec<String> {
         .collect()
 }
 
+/// A build on `runner` from the cache `app:cache`, pushed as `name` with `type=registry`,
+/// every step cached; (its log, the registry's access log of it).
+fn cached_push(
+    reg: &rbuild_testkit::Registry,
+    runner: &Env,
+    ctx: &Path,
+    name: &str,
+) -> (String, String) {
+    let from = format!("type=registry,ref={}/app:cache", reg.addr);
+    let push = format!("type=registry,name={}/{name}", reg.addr);
+    let at = reg.log_len();
+    let log = build_in(runner, ctx, &[], &["--cache-from", &from, "-o", &push]);
+    assert_eq!(
+        counts(&log).1,
+        0,
+        "every step should come from the cache:\n{log}"
+    );
+    (log, reg.log_since(at))
+}
+
 #[test]
 fn a_fully_cached_fresh_runner_pushing_to_the_caches_registry_moves_under_a_megabyte() {
     let reg = rbuild_testkit::Registry::start(rbuild_testkit::RegistryAuth::None).unwrap();
@@ -76,21 +96,7 @@ fn a_fully_cached_fresh_runner_pushing_to_the_caches_registry_moves_under_a_mega
     let (first, layers) = first_runner(&reg, ctx.path());
 
     let runner = Env::with_base_of(&first);
-    let from = format!("type=registry,ref={}/app:cache", reg.addr);
-    let push = format!("type=registry,name={}/other:2", reg.addr);
-    let at = reg.log_len();
-    let log = build_in(
-        &runner,
-        ctx.path(),
-        &[],
-        &["--cache-from", &from, "-o", &push],
-    );
-    let access = reg.log_since(at);
-    assert_eq!(
-        counts(&log).1,
-        0,
-        "every step should come from the cache:\n{log}"
-    );
+    let (log, access) = cached_push(&reg, &runner, ctx.path(), "other:2");
     let down = bytes_down(&access);
     assert!(down < 1 << 20, "{down} bytes came down:\n{access}");
     // Only the image's own small config may be sent: no layer is uploaded.
@@ -164,6 +170,55 @@ fn a_lazily_fetched_layer_that_fails_its_digest_makes_its_step_run() {
         counts(&log).1,
         2,
         "both RUN steps run on the bad layer:\n{log}"
+    );
+    assert_store_whole(&runner);
+}
+
+#[test]
+fn a_registry_base_is_resolved_without_its_layers_until_a_step_needs_them() {
+    let reg = rbuild_testkit::Registry::start(rbuild_testkit::RegistryAuth::None).unwrap();
+    let first = Env::new();
+    let base = format!("{}/busybox:1", reg.addr);
+    assert!(first
+        .rbuild(&["tag", "busybox:latest", &base])
+        .status
+        .success());
+    let pushed = first.rbuild(&["push", &base]);
+    assert!(pushed.status.success(), "{}", text(&pushed));
+    let ctx = context(&DOCKERFILE.replace("FROM busybox", &format!("FROM {base}")));
+    let (_, layers) = first_runner(&reg, ctx.path());
+    let from = format!("type=registry,ref={}/app:cache", reg.addr);
+
+    // Every step cached, pushed to the base's registry: not even the base's layer comes.
+    let runner = Env::empty();
+    let (log, access) = cached_push(&reg, &runner, ctx.path(), "app:2");
+    assert!(bytes_down(&access) < 512 << 10, "{access}");
+    assert!(
+        layers.iter().all(|l| !has_blob(&runner.store(), l)),
+        "{log}"
+    );
+    assert_eq!(remote_layers(&format!("{}/app:2", reg.addr)), layers);
+    let images = text(&runner.rbuild(&["images"]));
+    assert!(
+        !images.contains("busybox"),
+        "an incomplete base was tagged:\n{images}"
+    );
+
+    // A step that misses runs on the base: its layer comes, and the base, now whole in the
+    // store, is tagged there as an eager pull would have.
+    let runner = Env::empty();
+    let log = build_in(
+        &runner,
+        ctx.path(),
+        &["app:3"],
+        &["--cache-from", &from, "--build-arg", "V=2"],
+    );
+    assert_eq!(counts(&log).1, 1, "{log}");
+    assert!(has_blob(&runner.store(), &layers[0]), "{log}");
+    let images = text(&runner.rbuild(&["images"]));
+    assert!(
+        images.contains(&format!("{}/busybox", reg.addr)),
+        "{images}"
     );
     assert_store_whole(&runner);
 }

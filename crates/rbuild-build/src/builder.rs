@@ -327,7 +327,7 @@ pub fn build(
     check_platforms(&plans)?;
     Annotations(&req.annotations).check(plans.len())?;
     crate::remote_cache::restore_mounts(&req.cache_from, services.caches, &store, &*reporter);
-    let links = Links::open(req, services.caches, reporter.clone());
+    let links = Links::open(req, services.caches, resolver, reporter.clone());
     let rt = Runtime {
         request: req,
         store: store.clone(),
@@ -337,9 +337,11 @@ pub fn build(
         plan_only: false,
         imported: &links.imported,
     };
-    let (images, target, exported) = with_retries(&links, &counting, || {
+    let finished = with_retries(&links, &counting, || {
         solve_and_export(req, &plans, &rt, &links, services)
-    })?;
+    });
+    resolver.finish(&store);
+    let (images, target, exported) = finished?;
     let mount_ids = plans.iter().flat_map(Plan::cache_mount_ids).collect();
     crate::remote_cache::export_mounts(&store, &links, &mount_ids, &*reporter)?;
     let mut cache = counting.stats();

@@ -71,6 +71,26 @@ pub trait BaseResolver: Send + Sync {
         reference: &str,
         platform: &Platform,
     ) -> Result<Option<BaseImage>, BuildError>;
+
+    /// Fetches a layer blob of an image it resolved without its layers (verified against
+    /// `desc`); `false` when it knows of no place that holds it.
+    fn fetch_layer(&self, _store: &Store, _desc: &Descriptor) -> Result<bool, BuildError> {
+        Ok(false)
+    }
+
+    /// The build has run: images it resolved without their layers are tagged in the store
+    /// if the build brought every layer in meanwhile.
+    fn finish(&self, _store: &Store) {}
+
+    /// Whether a repository of `registry` is known to hold `digest` (a push there mounts it).
+    fn registry_holds(
+        &self,
+        _store: &Store,
+        _digest: &rbuild_oci::Digest,
+        _registry: &str,
+    ) -> bool {
+        false
+    }
 }
 
 /// Looks images up in the local store only.

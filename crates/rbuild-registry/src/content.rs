@@ -27,6 +27,11 @@ pub fn record_blob_source(store: &Store, digest: &Digest, repository: &Reference
     sources::record(store, digest, &repository.name());
 }
 
+/// The repositories (`registry/repository`) `digest` is known to be in, most recent first.
+pub fn blob_sources(store: &Store, digest: &Digest) -> Vec<String> {
+    sources::known(store, digest)
+}
+
 impl Client {
     /// The endpoint of `r`'s repository on its registry (mirrors are not used).
     fn repository_endpoint(&self, r: &Reference) -> Result<Endpoint, RegistryError> {

@@ -27,7 +27,7 @@ mod url;
 pub use artifact::Artifact;
 pub use auth::config::Credentials;
 pub use client::{is_loopback, Client, RegistryOptions};
-pub use content::{record_blob_source, ManifestDocument};
+pub use content::{blob_sources, record_blob_source, ManifestDocument};
 pub use error::RegistryError;
 pub use hosts::HostOptions;
 pub use login::{login, login_with, logout};

@@ -46,6 +46,30 @@ impl Client {
         reference: &Reference,
         platform: &Platform,
     ) -> Result<PulledImage, RegistryError> {
+        self.fetch_from_endpoints(store, reference, platform, true)
+            .await
+    }
+
+    /// Like [`Client::fetch`] but downloads only the manifest and the config: the layers
+    /// stay in the registry, recorded as blob sources (`pull_blob` or a push's mount gets
+    /// them later). The manifest is stored, so a store holding it may lack its layers.
+    pub async fn fetch_lazily(
+        &self,
+        store: &Store,
+        reference: &Reference,
+        platform: &Platform,
+    ) -> Result<PulledImage, RegistryError> {
+        self.fetch_from_endpoints(store, reference, platform, false)
+            .await
+    }
+
+    async fn fetch_from_endpoints(
+        &self,
+        store: &Store,
+        reference: &Reference,
+        platform: &Platform,
+        layers: bool,
+    ) -> Result<PulledImage, RegistryError> {
         let endpoints = self.pull_endpoints(reference)?;
         let last = endpoints.len().saturating_sub(1);
         for (i, ep) in endpoints.iter().enumerate() {
@@ -53,7 +77,7 @@ impl Client {
                 reference: reference.to_string(),
                 host: ep.host.clone(),
             });
-            match self.pull_from(store, ep, reference, platform).await {
+            match self.pull_from(store, ep, reference, platform, layers).await {
                 // A mirror that fails for any reason but bad content gives way to the next.
                 Err(e)
                     if i < last
@@ -80,17 +104,20 @@ impl Client {
         ep: &Endpoint,
         reference: &Reference,
         want: &Platform,
+        layers: bool,
     ) -> Result<PulledImage, RegistryError> {
         let scopes = [ep.scope("pull")];
         let (doc, from_index) = self.resolve(ep, &scopes, reference, want).await?;
         let manifest: Manifest = parse_json(&doc.bytes, &format!("manifest {}", doc.digest))?;
         check_config_size(&manifest, reference)?;
-        self.fetch_blobs(store, ep, &scopes, &manifest).await?;
+        self.fetch_blobs(store, ep, &scopes, &manifest, layers)
+            .await?;
         let config: ImageConfig = parse_json(
             &store.read_blob(&manifest.config.digest)?,
             &format!("config {}", manifest.config.digest),
         )?;
-        // The manifest goes in last: a stored manifest implies its blobs are there.
+        // The manifest goes in last: a stored manifest implies its blobs are there, or (lazily)
+        // that their sources are recorded.
         store.put_blob(&doc.bytes)?;
         sources::record(store, &doc.digest, &ep.name());
         let mut desc = Descriptor::new(&doc.media_type, doc.digest, doc.bytes.len() as u64);

@@ -16,6 +16,7 @@ use super::{backend, chain, BackendError, CacheBackend, CacheBackends, CacheDoc,
 use super::{CONFIG_MEDIA_TYPE, INLINE_KEY, MAX_CONFIG_BYTES};
 use crate::image::{FsState, LayerRef};
 use crate::progress::{Event, Reporter};
+use crate::resolve::BaseResolver;
 use crate::BuildError;
 
 /// The caches a build reads (`--cache-from`, in the order given).
@@ -25,6 +26,8 @@ pub struct Imported<'r> {
     reporter: Option<Arc<dyn Reporter>>,
     hits: AtomicUsize,
     lazy: LazyBlobs,
+    /// Fetches the layers of base images it resolved without them.
+    resolver: Option<&'r dyn BaseResolver>,
 }
 
 struct Source<'r> {
@@ -34,9 +37,11 @@ struct Source<'r> {
 }
 
 /// Reads every `--cache-from`; one that cannot be read is a warning, as in BuildKit.
+/// `resolver` fetches the layers of base images it resolved without them.
 pub fn import_caches<'r>(
     froms: &[CacheFrom],
     registries: &'r dyn CacheBackends,
+    resolver: &'r dyn BaseResolver,
     reporter: Arc<dyn Reporter>,
 ) -> Imported<'r> {
     let note = |s: String| reporter.event(Event::Note(s));
@@ -70,6 +75,7 @@ pub fn import_caches<'r>(
         reporter: Some(reporter),
         hits: AtomicUsize::new(0),
         lazy: LazyBlobs::default(),
+        resolver: Some(resolver),
     }
 }
 
@@ -151,20 +157,25 @@ impl Imported<'_> {
         None
     }
 
-    /// Makes the layer blob `desc` local when a remote cache hit left it pending: fetched and
-    /// checked against its digest. A blob that fails is marked bad, so that the build can run
-    /// again without the records that name it ([`Imported::failures`]).
+    /// Makes the layer blob `desc` local when a remote cache hit left it pending (fetched and
+    /// checked against its digest) or the resolver resolved its image without it. A pending
+    /// blob that fails is marked bad, so that the build can run again without the records
+    /// that name it ([`Imported::failures`]). A blob nobody knows is left for the reader.
     pub fn ensure(&self, store: &Store, desc: &Descriptor) -> Result<(), BuildError> {
         if store.has_blob(&desc.digest) {
             return Ok(());
         }
-        let Some(p) = self.lazy.get(&desc.digest) else {
-            return Ok(());
-        };
-        let _fetching = p.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let lock = self.lazy.lock_for(&desc.digest);
+        let _fetching = lock.lock().unwrap_or_else(PoisonError::into_inner);
         if store.has_blob(&desc.digest) {
             return Ok(());
         }
+        let Some(p) = self.lazy.get(&desc.digest) else {
+            return match self.resolver {
+                Some(r) => r.fetch_layer(store, desc).map(drop),
+                None => Ok(()),
+            };
+        };
         let backend = &self.sources[p.source].backend;
         match backend.fetch_blob(store, &p.desc) {
             Ok(()) => {
@@ -188,8 +199,9 @@ impl Imported<'_> {
         }
     }
 
-    /// Fetches the pending blobs among `layers` that `registry` does not hold (all of them
-    /// when `registry` is `None`); how many were fetched.
+    /// Fetches the blobs among `layers` that the store lacks and that no repository of
+    /// `registry` is known to hold (a push there finds or mounts those); every missing one
+    /// when `registry` is `None`. How many were fetched.
     pub fn ensure_for(
         &self,
         store: &Store,
@@ -198,12 +210,19 @@ impl Imported<'_> {
     ) -> Result<usize, BuildError> {
         let mut fetched = 0;
         for desc in layers {
-            let Some(p) = self.lazy.get(&desc.digest) else {
+            if store.has_blob(&desc.digest) {
                 continue;
-            };
-            if registry.is_none() || p.registry.as_deref() != registry {
+            }
+            let held = registry.is_some_and(|reg| {
+                let pending = self.lazy.get(&desc.digest);
+                pending.is_some_and(|p| p.registry.as_deref() == Some(reg))
+                    || self
+                        .resolver
+                        .is_some_and(|r| r.registry_holds(store, &desc.digest, reg))
+            });
+            if !held {
                 self.ensure(store, desc)?;
-                fetched += 1;
+                fetched += usize::from(store.has_blob(&desc.digest));
             }
         }
         Ok(fetched)
@@ -213,11 +232,6 @@ impl Imported<'_> {
     /// again does without them.
     pub fn failures(&self) -> usize {
         self.lazy.failures()
-    }
-
-    /// Whether some blob is still pending (the image is not all in the store).
-    pub fn has_pending(&self) -> bool {
-        !self.lazy.all().is_empty()
     }
 
     fn warn(&self, s: String) {

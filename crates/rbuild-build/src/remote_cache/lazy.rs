@@ -19,8 +19,6 @@ pub(super) struct Pending {
     pub desc: Descriptor,
     /// The registry host it is in, when the cache is in a registry (a push there mounts it).
     pub registry: Option<String>,
-    /// Held while it is fetched, so two steps needing it fetch it once.
-    pub lock: Arc<Mutex<()>>,
 }
 
 /// The pending blobs and the ones found bad.
@@ -29,6 +27,8 @@ pub(super) struct LazyBlobs {
     pending: Mutex<HashMap<Digest, Pending>>,
     bad: Mutex<HashSet<Digest>>,
     failures: AtomicUsize,
+    /// One lock per blob being fetched, so two steps needing it fetch it once.
+    fetching: Mutex<HashMap<Digest, Arc<Mutex<()>>>>,
 }
 
 impl LazyBlobs {
@@ -41,20 +41,19 @@ impl LazyBlobs {
                 source,
                 desc: desc.clone(),
                 registry,
-                lock: Arc::default(),
             });
+    }
+
+    /// The lock held while `digest` is fetched.
+    pub fn lock_for(&self, digest: &Digest) -> Arc<Mutex<()>> {
+        let mut fetching = self.fetching.lock().unwrap_or_else(PoisonError::into_inner);
+        fetching.entry(digest.clone()).or_default().clone()
     }
 
     /// The pending entry of `digest`.
     pub fn get(&self, digest: &Digest) -> Option<Pending> {
         let pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
         pending.get(digest).cloned()
-    }
-
-    /// Every pending blob.
-    pub fn all(&self) -> Vec<Pending> {
-        let pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-        pending.values().cloned().collect()
     }
 
     /// `digest` was fetched (or proved bad): nothing to fetch any more.
@@ -99,12 +98,15 @@ mod tests {
         lazy.add(1, &desc("b"), None);
         let a = lazy.get(&desc("a").digest).unwrap();
         assert_eq!((a.source, a.registry.as_deref()), (0, Some("r1")));
-        assert_eq!(lazy.all().len(), 2);
         lazy.mark_bad(&desc("a").digest);
         assert!(lazy.get(&desc("a").digest).is_none());
         assert!(lazy.is_bad(&desc("a").digest) && !lazy.is_bad(&desc("b").digest));
         assert_eq!(lazy.failures(), 1);
         lazy.settle(&desc("b").digest);
-        assert!(lazy.all().is_empty());
+        assert!(lazy.get(&desc("b").digest).is_none());
+        assert!(Arc::ptr_eq(
+            &lazy.lock_for(&desc("b").digest),
+            &lazy.lock_for(&desc("b").digest)
+        ));
     }
 }

@@ -105,10 +105,12 @@ pub struct Export<'r> {
 }
 
 impl<'r> Links<'r> {
-    /// Reads the `--cache-from` caches and opens the `--cache-to` ones.
+    /// Reads the `--cache-from` caches and opens the `--cache-to` ones; `resolver` fetches
+    /// the layers of base images it resolved without them.
     pub fn open(
         req: &crate::BuildRequest,
         registries: &'r dyn CacheBackends,
+        resolver: &'r dyn crate::resolve::BaseResolver,
         reporter: Arc<dyn crate::progress::Reporter>,
     ) -> Links<'r> {
         let exports = req.cache_to.iter().filter_map(|to| match to {
@@ -127,7 +129,7 @@ impl<'r> Links<'r> {
             CacheTo::Inline => None,
         });
         Links {
-            imported: import_caches(&req.cache_from, registries, reporter),
+            imported: import_caches(&req.cache_from, registries, resolver, reporter),
             recorder: Recorder::new(!req.cache_to.is_empty()),
             exports: exports.collect(),
         }

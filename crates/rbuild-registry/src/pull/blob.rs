@@ -24,6 +24,7 @@ impl Client {
         ep: &Endpoint,
         scopes: &[String],
         m: &Manifest,
+        with_layers: bool,
     ) -> Result<(), RegistryError> {
         let count = m.layers.len();
         let layers = m
@@ -37,6 +38,7 @@ impl Client {
         // Collected first: a lazy filter held across the await would make the future !Send.
         let missing: Vec<_> = all
             .iter()
+            .filter(|(_, place)| with_layers || place.is_none())
             .filter(|(d, _)| seen.insert(d.digest.clone()) && !store.has_blob(&d.digest))
             .map(|(d, place)| self.fetch_blob(store, ep, scopes, d, *place))
             .collect();
