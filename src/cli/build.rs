@@ -64,7 +64,9 @@ fn parse_label(spec: &str) -> Result<(String, String), String> {
 }
 
 fn parse_cache_to(spec: &str) -> Result<rbuild_build::remote_cache::CacheTo, String> {
-    rbuild_build::remote_cache::parse_cache_to(spec).map_err(|e| e.to_string())
+    // The whole chain: a compression error's reason is its source's message.
+    rbuild_build::remote_cache::parse_cache_to(spec)
+        .map_err(|e| format!("{:#}", anyhow::Error::new(e)))
 }
 
 fn parse_cache_from(spec: &str) -> Result<rbuild_build::remote_cache::CacheFrom, String> {
@@ -174,7 +176,8 @@ pub struct BuildArgs {
     /// Write the build cache: `type=registry,ref=REF[,mode=min|max][,ignore-error=true]`,
     /// `type=local,dest=DIR[,tag=TAG]` (an OCI layout) or `type=inline` (in the image config);
     /// `mounts=true` also writes the build's cache mounts beside it (tag `TAG-mounts`);
-    /// repeatable.
+    /// `compression=gzip|zstd|uncompressed[,compression-level=N]` exports the build's layers
+    /// compressed so, for builds that use that compression; repeatable.
     #[arg(long = "cache-to", value_name = "type=TYPE,KEY=VALUE", value_parser = parse_cache_to)]
     pub cache_to: Vec<rbuild_build::remote_cache::CacheTo>,
     /// Read a build cache: `type=registry,ref=REF`, `type=local,src=DIR[,tag=TAG]`, or a

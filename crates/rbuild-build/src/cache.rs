@@ -9,7 +9,8 @@ use crate::image::FsState;
 use crate::remote_cache::Links;
 
 /// Build-cache records in the store: key → filesystem state, identity → last key components;
-/// a record the store lacks is looked for in the imported remote caches.
+/// a record the store lacks is looked for in the imported remote caches. Its keys are the
+/// output-keyed ones (`solve::OutputKeyed`), which also tells the recorder what it met.
 pub struct StoreCache<'a> {
     store: Arc<Store>,
     links: &'a Links<'a>,
@@ -19,6 +20,11 @@ impl<'a> StoreCache<'a> {
     /// A cache over `store` and the remote caches of `links`.
     pub fn new(store: Arc<Store>, links: &'a Links<'a>) -> Self {
         StoreCache { store, links }
+    }
+
+    /// The remote caches (and the recorder of what the build hits or makes).
+    pub fn links(&self) -> &Links<'a> {
+        self.links
     }
 
     fn load_local(&self, key: &CacheKey) -> Option<FsState> {
@@ -54,21 +60,16 @@ impl<'a> StoreCache<'a> {
 
 impl CacheStorage<FsState> for StoreCache<'_> {
     fn load(&self, key: &CacheKey) -> Option<FsState> {
-        let found = self.load_local(key).or_else(|| {
+        self.load_local(key).or_else(|| {
             let fs = self.links.imported.fetch(&self.store, key)?;
             // Kept locally, so the next build on this machine hits without the remote.
             self.save_record(key, &fs);
             Some(fs)
-        });
-        if let Some(fs) = &found {
-            self.links.recorder.record(key, fs);
-        }
-        found
+        })
     }
 
     fn save(&self, key: &CacheKey, identity: &str, components: &Components, value: &FsState) {
         self.save_record(key, value);
-        self.links.recorder.record(key, value);
         self.links.made(&self.store, value);
         if let Ok(c) = serde_json::to_vec(components) {
             let _ = self.store.kv_put(rbuild_store::NS_EXPLAIN, identity, &c);

@@ -185,52 +185,65 @@ fn prefetch<'s>(scope: &'s std::thread::Scope<'s, '_>, m: &'s Merged<'s>, done: 
 /// plain key, so existing caches stay valid.
 struct OutputKeyed<'a> {
     inner: StoreCache<'a>,
-    compression: Option<String>,
+    compression: Compression,
     epoch: Option<i64>,
 }
 
 impl<'a> OutputKeyed<'a> {
-    fn new(inner: StoreCache<'a>, c: Compression, epoch: Option<i64>) -> Self {
-        let compression = match c {
-            c if c == Compression::default() => None,
-            Compression::None => Some("none".to_string()),
-            Compression::Gzip { level } => Some(format!("gzip:{level}")),
-            Compression::Zstd { level } => Some(format!("zstd:{level}")),
-        };
+    fn new(inner: StoreCache<'a>, compression: Compression, epoch: Option<i64>) -> Self {
         OutputKeyed {
             inner,
             compression,
             epoch,
         }
     }
+}
 
-    fn key(&self, key: &CacheKey) -> CacheKey {
-        let mut k = *key;
-        if let Some(c) = &self.compression {
-            k = KeyBuilder::new("compressed", 1)
-                .key("step", &k)
-                .str("compression", c)
-                .finish()
-                .0;
-        }
-        if let Some(e) = self.epoch {
-            k = KeyBuilder::new("epoch", 1)
-                .key("step", &k)
-                .str("source_date_epoch", &e.to_string())
-                .finish()
-                .0;
-        }
-        k
+/// The key a record of the step keyed `plain` is stored under by a build that writes
+/// `compression` layers with SOURCE_DATE_EPOCH `epoch` (see [`OutputKeyed`]).
+pub(crate) fn output_key(
+    plain: &CacheKey,
+    compression: Compression,
+    epoch: Option<i64>,
+) -> CacheKey {
+    let tag = match compression {
+        c if c == Compression::default() => None,
+        Compression::None => Some("none".to_string()),
+        Compression::Gzip { level } => Some(format!("gzip:{level}")),
+        Compression::Zstd { level } => Some(format!("zstd:{level}")),
+    };
+    let mut k = *plain;
+    if let Some(c) = &tag {
+        k = KeyBuilder::new("compressed", 1)
+            .key("step", &k)
+            .str("compression", c)
+            .finish()
+            .0;
     }
+    if let Some(e) = epoch {
+        k = KeyBuilder::new("epoch", 1)
+            .key("step", &k)
+            .str("source_date_epoch", &e.to_string())
+            .finish()
+            .0;
+    }
+    k
 }
 
 impl CacheStorage<FsState> for OutputKeyed<'_> {
     fn load(&self, key: &CacheKey) -> Option<FsState> {
-        self.inner.load(&self.key(key))
+        let keyed = output_key(key, self.compression, self.epoch);
+        let found = self.inner.load(&keyed);
+        if let Some(fs) = &found {
+            self.inner.links().recorder.record(&keyed, key, fs);
+        }
+        found
     }
 
     fn save(&self, key: &CacheKey, identity: &str, components: &Components, value: &FsState) {
-        self.inner.save(&self.key(key), identity, components, value);
+        let keyed = output_key(key, self.compression, self.epoch);
+        self.inner.save(&keyed, identity, components, value);
+        self.inner.links().recorder.record(&keyed, key, value);
     }
 
     fn last_components(&self, identity: &str) -> Option<Components> {

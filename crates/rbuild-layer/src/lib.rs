@@ -12,6 +12,7 @@ mod compression;
 mod error;
 mod pgzip;
 mod pool;
+mod recompress;
 mod sniff;
 mod tarwriter;
 mod verify;
@@ -25,6 +26,7 @@ pub use apply::{
 };
 pub use compression::{decompress, Compression};
 pub use error::LayerError;
+pub use recompress::{recompress, Recompressed};
 pub use sniff::{detect, is_tar_header, Detected, SNIFF_LEN};
 pub use verify::{apply_layer_verified, HashingReader};
 pub use writer::{write_layer, LayerDigests, WriteOptions, OPAQUE_MARKER};

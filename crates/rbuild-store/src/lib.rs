@@ -90,6 +90,9 @@ pub const NS_CTXHASH: &str = "ctxhash";
 /// Where blobs came from or were pushed to (`registry/repository` lines), for cross-repository
 /// mounts on push.
 pub const NS_BLOB_SOURCES: &str = "blobsrc";
+/// Layer blobs converted to another compression (`<digest>|<compression>` → descriptor), so a
+/// cache export with `compression=` converts each layer once.
+pub const NS_CONVERTED: &str = "layerconv";
 
 /// A handle on one store root; `Send + Sync`, share it via `Arc`.
 pub struct Store {

@@ -24,8 +24,8 @@ use rbuild_oci::{media_type, Descriptor, Digest};
 use rbuild_store::{OutputFile, Store, StoreError};
 
 pub use rootfs::unpack_rootfs;
-pub(crate) use spec::split_csv;
 pub use spec::{layer_compression, parse_output, Dest, Output, OutputSpec, SpecError};
+pub(crate) use spec::{split_csv, take_compression};
 
 /// Pushes an image from the store to a registry: the registry client the caller owns.
 pub trait Pusher: Send + Sync {

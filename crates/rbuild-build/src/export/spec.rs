@@ -9,6 +9,7 @@ use rbuild_layer::Compression;
 
 use super::ExportError;
 pub use compression::layer_compression;
+pub(crate) use compression::take as take_compression;
 
 /// Where a tar output goes.
 #[derive(Clone, Debug, PartialEq, Eq)]

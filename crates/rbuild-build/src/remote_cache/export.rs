@@ -6,6 +6,7 @@ use rbuild_oci::Descriptor;
 use rbuild_solver::CacheKey;
 use rbuild_store::Store;
 
+use super::convert::convert_records;
 use super::CONFIG_MEDIA_TYPE;
 use super::{chain, CacheDoc, Imported, Links, Mode, Recorder};
 use crate::image::FsState;
@@ -25,7 +26,9 @@ pub fn export_caches(
         let (place, ignore_error) = (&e.place, e.ignore_error);
         let records = select(&all, e.mode, finals);
         let written = match &e.backend {
-            Ok(b) => write(store, &records, &**b, &links.imported).map(|(r, l)| (b.name(), r, l)),
+            Ok(b) => convert(store, links, records, e.convert)
+                .and_then(|records| write(store, &records, &**b, &links.imported))
+                .map(|(r, l)| (b.name(), r, l)),
             Err(why) => Err(why.clone().into()),
         };
         match written {
@@ -73,6 +76,22 @@ fn select(
 
 fn is_start_of(s: &FsState, f: &FsState) -> bool {
     f.layers.starts_with(&s.layers) && f.steps.starts_with(&s.steps)
+}
+
+/// The records as `compression=` asks (the build's own when `to` is `None`).
+fn convert(
+    store: &Store,
+    links: &Links<'_>,
+    records: BTreeMap<CacheKey, FsState>,
+    to: Option<rbuild_layer::Compression>,
+) -> Result<BTreeMap<CacheKey, FsState>, super::BackendError> {
+    match to {
+        None => Ok(records),
+        Some(to) => {
+            let (imported, recorder) = (&links.imported, &links.recorder);
+            convert_records(store, imported, recorder, &records, to, links.epoch)
+        }
+    }
 }
 
 /// Writes the document and the manifest; (records, layers) written. Layers that hits of

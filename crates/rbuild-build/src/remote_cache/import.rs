@@ -242,11 +242,12 @@ impl Imported<'_> {
     }
 }
 
-/// Every record this build hit or made, for `--cache-to` (a disabled one keeps nothing).
+/// Every record this build hit or made, for `--cache-to` (a disabled one keeps nothing):
+/// under its stored key, with the step's own key (before the output keying).
 #[derive(Default)]
 pub struct Recorder {
     enabled: bool,
-    seen: Mutex<BTreeMap<CacheKey, FsState>>,
+    seen: Mutex<BTreeMap<CacheKey, (CacheKey, FsState)>>,
 }
 
 impl Recorder {
@@ -258,13 +259,13 @@ impl Recorder {
         }
     }
 
-    /// Notes that `key` holds `state`.
-    pub fn record(&self, key: &CacheKey, state: &FsState) {
+    /// Notes that `key` (the step's `plain` key, output-keyed) holds `state`.
+    pub fn record(&self, key: &CacheKey, plain: &CacheKey, state: &FsState) {
         if !self.enabled {
             return;
         }
         let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        seen.insert(*key, state.clone());
+        seen.insert(*key, (*plain, state.clone()));
     }
 
     /// Forgets everything (the build runs again).
@@ -273,11 +274,15 @@ impl Recorder {
         seen.clear();
     }
 
-    /// What was recorded.
+    /// What was recorded, by stored key.
     pub fn records(&self) -> BTreeMap<CacheKey, FsState> {
-        self.seen
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        seen.iter().map(|(k, (_, s))| (*k, s.clone())).collect()
+    }
+
+    /// The step's own key of the record stored under `key`.
+    pub fn plain_key(&self, key: &CacheKey) -> Option<CacheKey> {
+        let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        seen.get(key).map(|(plain, _)| *plain)
     }
 }

@@ -7,6 +7,7 @@
 //! exporter writes it), and verified against its digest on the way in. Export
 //! writes the records this build found or made, by `mode=`, after the images are written.
 
+mod convert;
 mod doc;
 mod export;
 mod import;
@@ -88,6 +89,8 @@ pub struct Links<'r> {
     pub recorder: Recorder,
     /// The `--cache-to` destinations of the remote kinds, opened at the start of the build.
     pub exports: Vec<Export<'r>>,
+    /// The build's SOURCE_DATE_EPOCH, which keys its records (a converted export re-keys).
+    pub epoch: Option<i64>,
 }
 
 /// One `--cache-to` of the remote kinds.
@@ -100,6 +103,8 @@ pub struct Export<'r> {
     pub ignore_error: bool,
     /// Whether the build's cache mounts go beside it (`mounts=true`).
     pub mounts: bool,
+    /// `compression=` other than the build's: its own layers are converted on the way out.
+    pub convert: Option<rbuild_layer::Compression>,
     /// Its backend, or why it could not be opened.
     pub backend: Result<Box<dyn CacheBackend + 'r>, String>,
 }
@@ -119,11 +124,13 @@ impl<'r> Links<'r> {
                 mode,
                 ignore_error,
                 mounts,
+                compression,
             } => Some(Export {
                 place: place.clone(),
                 mode: *mode,
                 ignore_error: *ignore_error,
                 mounts: *mounts,
+                convert: compression.filter(|c| *c != req.compression),
                 backend: backend(place, registries).map_err(|e| chain(&*e)),
             }),
             CacheTo::Inline => None,
@@ -132,6 +139,7 @@ impl<'r> Links<'r> {
             imported: import_caches(&req.cache_from, registries, resolver, reporter),
             recorder: Recorder::new(!req.cache_to.is_empty()),
             exports: exports.collect(),
+            epoch: req.source_date_epoch,
         }
     }
 
@@ -141,7 +149,9 @@ impl<'r> Links<'r> {
         let Some(top) = state.layers.last() else {
             return;
         };
-        for e in self.exports.iter().filter(|e| e.mode == Mode::Max) {
+        // An export that converts sends its own blobs at the end.
+        let early = |e: &&Export<'_>| e.mode == Mode::Max && e.convert.is_none();
+        for e in self.exports.iter().filter(early) {
             if let Ok(b) = &e.backend {
                 b.send_early(store, &top.descriptor);
             }

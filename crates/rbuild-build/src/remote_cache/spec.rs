@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use rbuild_layer::Compression;
+
 /// Which build results a cache export holds (BuildKit's `mode=`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Mode {
@@ -50,6 +52,10 @@ pub enum CacheTo {
         /// `mounts=true`: the cache mounts the build uses go beside the cache (tag
         /// `<tag>-mounts`), incrementally, as `rbuild cache export --mounts` writes them.
         mounts: bool,
+        /// `compression=` (and `compression-level=`): the build's own layers go into the
+        /// cache compressed this way, under the keys a build with that compression looks up;
+        /// `None` keeps the build's compression.
+        compression: Option<Compression>,
     },
     /// The records of the image's own steps in its config (`type=inline`).
     Inline,
@@ -92,6 +98,9 @@ pub enum CacheSpecError {
         /// Why, with a leading `: `, or empty.
         why: &'static str,
     },
+    /// A compression option is wrong or not supported.
+    #[error("compression")]
+    Compression(#[source] crate::export::SpecError),
     /// A value out of its range.
     #[error("{key}={value:?}: {expected}")]
     Value {
@@ -124,7 +133,8 @@ pub fn parse_cache_to(spec: &str) -> Result<CacheTo, CacheSpecError> {
     let mut kv = fields(spec)?;
     let kind = kv.remove("type").unwrap_or_else(|| "registry".into());
     if kind == "inline" {
-        finish(kv, &[])?;
+        let why = ": an inline cache names the image's own layers";
+        finish(kv, &[("compression", why), ("compression-level", why)])?;
         return Ok(CacheTo::Inline);
     }
     let place = take_place(&mut kv, &kind, "dest")?;
@@ -146,15 +156,17 @@ pub fn parse_cache_to(spec: &str) -> Result<CacheTo, CacheSpecError> {
             ": the cache is always one OCI image manifest",
         ));
     }
-    finish(
-        kv,
-        &["compression", "compression-level", "force-compression"],
-    )?;
+    // The same spelling and ranges as --output's; force-compression=true is refused there
+    // too (base image layers are kept as they are).
+    let compression =
+        crate::export::take_compression(&mut kv).map_err(CacheSpecError::Compression)?;
+    finish(kv, &[])?;
     Ok(CacheTo::Remote {
         place,
         mode,
         ignore_error,
         mounts,
+        compression,
     })
 }
 
@@ -206,14 +218,14 @@ fn take_place(kv: &mut Kv, kind: &str, dir_key: &'static str) -> Result<Place, C
 }
 
 /// Refuses what is left: keys in `refused` get the reason they are refused.
-fn finish(kv: Kv, refused: &[&str]) -> Result<(), CacheSpecError> {
+fn finish(kv: Kv, refused: &[(&str, &'static str)]) -> Result<(), CacheSpecError> {
     let Some(key) = kv.into_keys().next() else {
         return Ok(());
     };
-    let why = match key.as_str() {
-        k if !refused.contains(&k) => "",
-        _ => ": cache layers are the build's own blobs; choose their compression with --output compression=",
-    };
+    let why = refused
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map_or("", |(_, why)| *why);
     Err(unsupported(&key, why))
 }
 
@@ -257,6 +269,7 @@ mod tests {
             mode: Mode::Max,
             ignore_error: false,
             mounts: false,
+            compression: None,
         };
         assert_eq!(to, want);
         let local = parse_cache_to("type=local,dest=/tmp/c,ignore-error=true").unwrap();
@@ -268,8 +281,25 @@ mod tests {
             mode: Mode::Min,
             ignore_error: true,
             mounts: false,
+            compression: None,
         };
         assert_eq!(local, want);
+        let zstd = parse_cache_to("type=registry,ref=a/b,compression=zstd,compression-level=9");
+        assert!(matches!(
+            zstd.unwrap(),
+            CacheTo::Remote {
+                compression: Some(Compression::Zstd { level: 9 }),
+                ..
+            }
+        ));
+        let gzip = parse_cache_to("type=local,dest=/c,compression=gzip").unwrap();
+        assert!(matches!(
+            gzip,
+            CacheTo::Remote {
+                compression: Some(Compression::Gzip { level: 6 }),
+                ..
+            }
+        ));
         assert_eq!(parse_cache_to("type=inline").unwrap(), CacheTo::Inline);
         let ok = "type=registry,ref=r/a:c,image-manifest=true,oci-mediatypes=true";
         assert!(parse_cache_to(ok).is_ok());
@@ -308,7 +338,10 @@ mod tests {
             "type=registry,ref=a/b,mode=all",
             "type=registry,ref=a/b,mounts=yes",
             "type=inline,mounts=true",
-            "type=registry,ref=a/b,compression=zstd",
+            "type=registry,ref=a/b,compression=lz4",
+            "type=registry,ref=a/b,compression=zstd,compression-level=40",
+            "type=registry,ref=a/b,compression=zstd,force-compression=true",
+            "type=inline,compression=zstd",
             "type=registry,ref=a/b,image-manifest=false",
             "type=registry,ref=a/b,oci-mediatypes=false",
             "type=registry,ref=a/b,frobnicate=1",
@@ -319,8 +352,8 @@ mod tests {
         for spec in refused {
             assert!(parse_cache_to(spec).is_err(), "{spec}");
         }
-        let err = parse_cache_to("type=registry,ref=a/b,compression=zstd").unwrap_err();
-        assert!(err.to_string().contains("--output compression="), "{err}");
+        let err = parse_cache_to("type=inline,compression=zstd").unwrap_err();
+        assert!(err.to_string().contains("own layers"), "{err}");
         assert!(parse_cache_from("type=local,dest=d").is_err());
         assert!(parse_cache_from("type=registry,ref=a/b,mode=max").is_err());
     }

@@ -7,7 +7,7 @@ use super::{flag, Kv, OutputSpec, SpecError};
 use crate::export::ExportError;
 
 /// Takes the compression options out of `kv`; `None` when none is given.
-pub(super) fn take(kv: &mut Kv) -> Result<Option<Compression>, SpecError> {
+pub(crate) fn take(kv: &mut Kv) -> Result<Option<Compression>, SpecError> {
     let kind = kv.remove("compression");
     let level = kv.remove("compression-level");
     if flag(kv, "force-compression")? == Some(true) {
