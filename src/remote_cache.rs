@@ -4,8 +4,9 @@
 use rbuild_build::remote_cache::{
     mounts_tag, BackendError, CacheBackend, CacheBackends, MountsWritten, ARTIFACT_TYPE,
 };
-use rbuild_oci::{Descriptor, Reference};
-use std::sync::{Arc, Mutex, PoisonError};
+use rbuild_oci::{Descriptor, Digest, Reference};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use rbuild_registry::{Artifact, RegistryError, Uploader};
 use rbuild_store::{ImportedMount, Store};
@@ -25,6 +26,7 @@ impl CacheBackends for RegistryCaches<'_> {
             remote: self.0,
             reference,
             uploader: Mutex::new(None),
+            present: OnceLock::new(),
         }))
     }
 }
@@ -35,6 +37,9 @@ struct RegistryCache<'a> {
     reference: Reference,
     /// Sends layers while the build runs; started by the first one.
     uploader: Mutex<Option<Uploader>>,
+    /// The blobs the document at this tag lists when the build writes to it: in the
+    /// repository (the registry keeps what a tagged manifest names), so not sent or asked for.
+    present: OnceLock<HashSet<Digest>>,
 }
 
 impl CacheBackend for RegistryCache<'_> {
@@ -83,6 +88,9 @@ impl CacheBackend for RegistryCache<'_> {
                 .ok()
                 .and_then(|h| Uploader::new(client, store.clone(), r, h).ok());
         }
+        if self.present().contains(&desc.digest) {
+            return;
+        }
         // A blob that fails to go now is sent (or found there) by `write`.
         if let Some(up) = uploader.as_ref() {
             let _ = up.submit(&desc.digest);
@@ -114,9 +122,23 @@ impl CacheBackend for RegistryCache<'_> {
             ..Artifact::manifest(config.clone(), layers.to_vec())
         };
         // Blobs the registry has are not sent again; blobs of another repository of the
-        // same registry (the image just pushed) are mounted, not uploaded.
-        self.remote
-            .block_on(|c| c.push_artifact(store, &artifact, r, Some(&tag), &|_| {}))??;
+        // same registry (the image just pushed) are mounted, not uploaded; blobs the tag's
+        // document listed are not even asked about, unless the registry then refuses the
+        // document (the tag moved and its blobs were collected meanwhile): then every one is.
+        let present = self.present();
+        let put = |present: &HashSet<Digest>| {
+            self.remote.block_on(|c| {
+                c.push_artifact_over(store, &artifact, r, Some(&tag), present, &|_| {})
+            })
+        };
+        match put(present)? {
+            Err(_) if !present.is_empty() => {
+                put(&HashSet::new())??;
+            }
+            done => {
+                done?;
+            }
+        }
         Ok(())
     }
 
@@ -141,6 +163,22 @@ impl CacheBackend for RegistryCache<'_> {
 }
 
 impl RegistryCache<'_> {
+    /// The blobs the document now at this tag lists (read once; none when it cannot be).
+    fn present(&self) -> &HashSet<Digest> {
+        self.present.get_or_init(|| {
+            let Ok(Some(bytes)) = self.manifest() else {
+                return HashSet::new();
+            };
+            let Ok(m) = serde_json::from_slice::<rbuild_oci::Manifest>(&bytes) else {
+                return HashSet::new();
+            };
+            std::iter::once(m.config)
+                .chain(m.layers)
+                .map(|d| d.digest)
+                .collect()
+        })
+    }
+
     /// Where the cache mounts go beside this cache: the same repository, tag `<tag>-mounts`.
     fn mounts_reference(&self) -> Result<Reference, BackendError> {
         let r = &self.reference;

@@ -158,8 +158,8 @@ fn a_missing_cache_is_a_note_and_unsupported_options_are_refused() {
         ("--cache-to", "type=gha", "unsupported cache type"),
         (
             "--cache-to",
-            "type=registry,ref=r/a,compression=zstd",
-            "--output compression=",
+            "type=registry,ref=r/a,compression=zstd,force-compression=true",
+            "base image layers are kept",
         ),
         ("--cache-from", "type=local,dest=/x", "needs src="),
     ] {

@@ -95,3 +95,47 @@ fn a_steps_layer_reaches_the_registry_before_the_build_ends() {
         "uploaded early {early:?}, the cache lists {layers:?}"
     );
 }
+
+/// Writing a cache again to the tag that already lists its blobs (the CI runner that rebuilds
+/// the same commit) asks the registry about none of them and sends none: only the document.
+#[test]
+fn a_cache_written_again_to_its_tag_asks_about_no_blob_it_listed() {
+    let reg = rbuild_testkit::Registry::start(rbuild_testkit::RegistryAuth::None).unwrap();
+    let cache = format!("{}/app:cache", reg.addr);
+    let ctx = common::registry::context("FROM busybox\nCOPY Dockerfile /d1\nRUN echo two > /two\n");
+    let env = Env::new();
+    let to = format!("type=registry,ref={cache},mode=max");
+    let build = |extra: &[&str]| {
+        let mut args = vec!["build", "--cache-to", &to[..]];
+        args.extend_from_slice(extra);
+        args.push(ctx.path().to_str().unwrap());
+        let out = env.rbuild(&args);
+        assert!(out.status.success(), "{}", text(&out));
+    };
+    build(&[]);
+    let raw = skopeo(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{cache}"),
+    ]);
+    assert!(raw.status.success(), "{}", text(&raw));
+    let doc: serde_json::Value = serde_json::from_slice(&raw.stdout).unwrap();
+    let listed: Vec<String> = doc["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["digest"].as_str().unwrap().to_string())
+        .collect();
+    assert!(listed.len() >= 3, "{doc}");
+    let start = reg.log_len();
+    build(&["--no-cache"]);
+    let log = reg.log_since(start);
+    // The RUN made another layer (its file's time differs) and so another document: those
+    // are asked about and sent; the blobs the tag's document listed are not even asked about.
+    for l in log.lines().filter(|l| l.contains("\"HEAD /v2/app/blobs/")) {
+        let asked = listed.iter().find(|d| l.contains(d.as_str()));
+        assert!(asked.is_none(), "asked about a listed blob: {l}\n{log}");
+    }
+    assert!(log.contains("PUT /v2/app/manifests/cache"), "{log}");
+}

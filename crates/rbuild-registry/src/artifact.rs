@@ -3,7 +3,7 @@
 //! the store (or mountable from another repository), with annotations, under a tag or by
 //! digest only.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use rbuild_oci::{media_type, to_canonical_json, Descriptor, Digest, Reference};
 use rbuild_store::Store;
@@ -123,11 +123,29 @@ impl Client {
         tag: Option<&str>,
         progress: Progress<'_>,
     ) -> Result<Descriptor, RegistryError> {
+        let none = HashSet::new();
+        self.push_artifact_over(store, artifact, repository, tag, &none, progress)
+            .await
+    }
+
+    /// [`Client::push_artifact`] to a repository known to hold the blobs in `present` (those
+    /// its tag's current document lists): they are not even asked about. The registry checks
+    /// every blob a manifest names when it is put, so a wrong `present` fails that put.
+    pub async fn push_artifact_over(
+        &self,
+        store: &Store,
+        artifact: &Artifact,
+        repository: &Reference,
+        tag: Option<&str>,
+        present: &HashSet<Digest>,
+        progress: Progress<'_>,
+    ) -> Result<Descriptor, RegistryError> {
         let r = repository;
         let ep = self.endpoint(&r.registry, r.endpoint_host(), &r.repository)?;
         let bytes = artifact.to_json()?;
         let desc = Descriptor::new(&artifact.media_type, Digest::of(&bytes), bytes.len() as u64);
-        let (manifests, blobs) = artifact_parts(artifact);
+        let (manifests, mut blobs) = artifact_parts(artifact);
+        blobs.retain(|b| !present.contains(&b.digest));
         self.require_manifests(&ep, &manifests).await?;
         self.push_blobs(store, &ep, &blobs, progress).await?;
         store.put_blob(&bytes)?;
