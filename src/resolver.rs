@@ -100,6 +100,8 @@ pub struct RegistryResolver<'a> {
     pulled: Mutex<HashMap<(String, String), BaseImage>>,
     /// Images resolved by tag without their layers: tagged when the build brought them in.
     untagged: Mutex<Vec<(String, Descriptor, Vec<Digest>)>>,
+    /// Where each lazily resolved layer sits in its image (index from 1, count), for progress.
+    places: Mutex<HashMap<Digest, (usize, usize)>>,
 }
 
 impl<'a> RegistryResolver<'a> {
@@ -113,6 +115,7 @@ impl<'a> RegistryResolver<'a> {
             always_pull,
             pulled: Mutex::default(),
             untagged: Mutex::default(),
+            places: Mutex::default(),
         }
     }
 
@@ -120,6 +123,17 @@ impl<'a> RegistryResolver<'a> {
     pub fn with_progress(mut self, show: impl Fn(PullEvent) + Send + Sync + 'static) -> Self {
         self.progress = Some(Arc::new(show));
         self
+    }
+
+    /// `c`, reporting pull progress where the build shows it.
+    fn progress_client(&self, c: &Client) -> Client {
+        match &self.progress {
+            Some(p) => {
+                let p = p.clone();
+                c.with_progress(move |e| p(e))
+            }
+            None => c.clone(),
+        }
     }
 
     fn local(
@@ -195,13 +209,7 @@ impl<'a> RegistryResolver<'a> {
         let pulled = self
             .remote
             .block_on(|c| {
-                let client = match &self.progress {
-                    Some(p) => {
-                        let p = p.clone();
-                        c.with_progress(move |e| p(e))
-                    }
-                    None => c.clone(),
-                };
+                let client = self.progress_client(c);
                 async move { client.fetch_lazily(store, r, want).await }
             })
             .map_err(|e| failed(format!("{e:#}")))?
@@ -210,6 +218,12 @@ impl<'a> RegistryResolver<'a> {
         // Only the manifest and config came: layers are fetched when a step that missed
         // unpacks them or an output needs their bytes, and a push to this registry mounts
         // them. The image is tagged in the store only when it is whole there.
+        let count = pulled.layers.len();
+        if let Ok(mut places) = self.places.lock() {
+            for (i, l) in pulled.layers.iter().enumerate() {
+                places.insert(l.digest.clone(), (i + 1, count));
+            }
+        }
         let whole = pulled.layers.iter().all(|l| store.has_blob(&l.digest));
         if r.digest.is_none() && whole {
             store.set_tag(&name, &pulled.manifest)?;
@@ -234,12 +248,21 @@ fn is_for(img: &BaseImage, want: &Platform) -> bool {
 
 impl BaseResolver for RegistryResolver<'_> {
     fn fetch_layer(&self, store: &Store, desc: &Descriptor) -> Result<bool, BuildError> {
+        let place = self
+            .places
+            .lock()
+            .ok()
+            .and_then(|p| p.get(&desc.digest).copied());
         let mut last = None;
         for name in rbuild_registry::blob_sources(store, &desc.digest) {
             let Ok(r) = Reference::parse(&name) else {
                 continue;
             };
-            match self.remote.block_on(|c| c.pull_blob(store, &r, desc)) {
+            let pulled = self.remote.block_on(|c| {
+                let client = self.progress_client(c);
+                async move { client.pull_layer(store, &r, desc, place).await }
+            });
+            match pulled {
                 Ok(Ok(_)) => return Ok(true),
                 Ok(Err(e)) => last = Some(format!("{e}")),
                 Err(e) => last = Some(format!("{e:#}")),

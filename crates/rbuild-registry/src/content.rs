@@ -68,10 +68,22 @@ impl Client {
         repository: &Reference,
         desc: &Descriptor,
     ) -> Result<(), RegistryError> {
+        self.pull_layer(store, repository, desc, None).await
+    }
+
+    /// [`Client::pull_blob`] of an image's layer at `place` (1-based index, layer count),
+    /// which its progress events report.
+    pub async fn pull_layer(
+        &self,
+        store: &Store,
+        repository: &Reference,
+        desc: &Descriptor,
+        place: Option<(usize, usize)>,
+    ) -> Result<(), RegistryError> {
         let ep = self.repository_endpoint(repository)?;
         if !store.has_blob(&desc.digest) {
             let scopes = [ep.scope("pull")];
-            self.fetch_blob(store, &ep, &scopes, desc, None).await?;
+            self.fetch_blob(store, &ep, &scopes, desc, place).await?;
         }
         sources::record(store, &desc.digest, &ep.name());
         Ok(())
