@@ -176,7 +176,9 @@ impl Imported<'_> {
                 None => Ok(()),
             };
         };
-        let backend = &self.sources[p.source].backend;
+        let Some(Source { backend, .. }) = self.sources.get(p.source) else {
+            return Ok(());
+        };
         match backend.fetch_blob(store, &p.desc) {
             Ok(()) => {
                 self.lazy.settle(&desc.digest);
