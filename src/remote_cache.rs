@@ -109,9 +109,13 @@ impl CacheBackend for RegistryCache<'_> {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
+        // Blobs the early uploader got into the repository are not asked about again; when
+        // one failed, every one is (below, blob by blob).
+        let mut present = self.present().clone();
         if let Some(up) = early {
-            // Failed early uploads are retried below, blob by blob.
-            let _ = self.remote.block_on(|_| up.finish())?;
+            if let Ok(done) = self.remote.block_on(|_| up.finish())? {
+                present.extend(done.into_iter().map(|b| b.digest));
+            }
         }
         if r.digest.is_some() {
             return Err(format!("{r}: a cache is written under a tag, not a digest").into());
@@ -123,15 +127,15 @@ impl CacheBackend for RegistryCache<'_> {
         };
         // Blobs the registry has are not sent again; blobs of another repository of the
         // same registry (the image just pushed) are mounted, not uploaded; blobs the tag's
-        // document listed are not even asked about, unless the registry then refuses the
-        // document (the tag moved and its blobs were collected meanwhile): then every one is.
-        let present = self.present();
+        // document listed or the early uploader sent are not even asked about, unless the
+        // registry then refuses the document (the tag moved and its blobs were collected
+        // meanwhile): then every one is.
         let put = |present: &HashSet<Digest>| {
             self.remote.block_on(|c| {
                 c.push_artifact_over(store, &artifact, r, Some(&tag), present, &|_| {})
             })
         };
-        match put(present)? {
+        match put(&present)? {
             Err(_) if !present.is_empty() => {
                 put(&HashSet::new())??;
             }

@@ -133,9 +133,20 @@ fn a_cache_written_again_to_its_tag_asks_about_no_blob_it_listed() {
     let log = reg.log_since(start);
     // The RUN made another layer (its file's time differs) and so another document: those
     // are asked about and sent; the blobs the tag's document listed are not even asked about.
-    for l in log.lines().filter(|l| l.contains("\"HEAD /v2/app/blobs/")) {
+    let heads: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("\"HEAD /v2/app/blobs/"))
+        .collect();
+    for l in &heads {
         let asked = listed.iter().find(|d| l.contains(d.as_str()));
         assert!(asked.is_none(), "asked about a listed blob: {l}\n{log}");
+    }
+    // A layer the early uploader sent is not asked about again when the document is written.
+    let sent = uploaded(&log);
+    assert!(!sent.is_empty(), "the new RUN layer was not sent:\n{log}");
+    for d in &sent {
+        let asked = heads.iter().filter(|l| l.contains(d.as_str())).count();
+        assert!(asked <= 1, "{d} asked about {asked} times:\n{log}");
     }
     assert!(log.contains("PUT /v2/app/manifests/cache"), "{log}");
 }
