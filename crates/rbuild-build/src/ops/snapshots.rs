@@ -26,19 +26,28 @@ fn layer_error(what: &str, e: impl std::fmt::Display) -> BuildError {
 pub fn ensure_snapshots(rt: &Runtime, fs: &FsState) -> Result<Vec<PathBuf>, BuildError> {
     let store = &*rt.store;
     let diff_ids = fs.diff_ids();
-    let mut dirs = Vec::with_capacity(diff_ids.len());
-    for (i, layer) in fs.layers.iter().enumerate() {
-        let Some(chain) = chain_id(&diff_ids[..=i]) else {
-            continue;
-        };
-        let dir = match store.verified_snapshot(&chain) {
+    let found: Vec<_> = fs
+        .layers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, layer)| {
+            let chain = chain_id(&diff_ids[..=i])?;
+            Some((layer, store.verified_snapshot(&chain), chain))
+        })
+        .collect();
+    // The blobs of the layers to unpack that are still in a registry come in together.
+    let missing: Vec<_> = found
+        .iter()
+        .filter(|(_, dir, _)| dir.is_none())
+        .map(|(layer, _, _)| layer.descriptor.clone())
+        .collect();
+    rt.imported.ensure_all(store, &missing)?;
+    let mut dirs = Vec::with_capacity(found.len());
+    for (layer, dir, chain) in found {
+        dirs.push(match dir {
             Some(dir) => dir,
-            None => {
-                rt.imported.ensure(store, &layer.descriptor)?;
-                unpack(store, layer, &chain)?
-            }
-        };
-        dirs.push(dir);
+            None => unpack(store, layer, &chain)?,
+        });
     }
     dirs.reverse();
     Ok(dirs)

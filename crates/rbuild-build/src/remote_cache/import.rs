@@ -19,6 +19,9 @@ use crate::progress::{Event, Reporter};
 use crate::resolve::BaseResolver;
 use crate::BuildError;
 
+/// Layer blobs fetched at once when a step needs several (as a pull does).
+pub const PARALLEL_FETCHES: usize = 4;
+
 /// The caches a build reads (`--cache-from`, in the order given).
 #[derive(Default)]
 pub struct Imported<'r> {
@@ -201,6 +204,36 @@ impl Imported<'_> {
         }
     }
 
+    /// [`Imported::ensure`] for each of `layers`, up to [`PARALLEL_FETCHES`] at a time.
+    pub fn ensure_all(&self, store: &Store, layers: &[Descriptor]) -> Result<(), BuildError> {
+        let absent: Vec<&Descriptor> = layers
+            .iter()
+            .filter(|d| !store.has_blob(&d.digest))
+            .collect();
+        if absent.len() < 2 {
+            return absent.iter().try_for_each(|d| self.ensure(store, d));
+        }
+        let next = AtomicUsize::new(0);
+        let workers = absent.len().min(PARALLEL_FETCHES);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    s.spawn(|| loop {
+                        let Some(d) = absent.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                            return Ok(());
+                        };
+                        self.ensure(store, d)?;
+                    })
+                })
+                .collect();
+            let joined = handles.into_iter().map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(BuildError::general("a layer fetch panicked")))
+            });
+            joined.collect::<Result<Vec<()>, _>>().map(drop)
+        })
+    }
+
     /// Fetches the blobs among `layers` that the store lacks and that no repository of
     /// `registry` is known to hold (a push there finds or mounts those); every missing one
     /// when `registry` is `None`. How many were fetched.
@@ -210,24 +243,22 @@ impl Imported<'_> {
         layers: &[Descriptor],
         registry: Option<&str>,
     ) -> Result<usize, BuildError> {
-        let mut fetched = 0;
-        for desc in layers {
-            if store.has_blob(&desc.digest) {
-                continue;
-            }
-            let held = registry.is_some_and(|reg| {
+        let held = |desc: &Descriptor| {
+            registry.is_some_and(|reg| {
                 let pending = self.lazy.get(&desc.digest);
                 pending.is_some_and(|p| p.registry.as_deref() == Some(reg))
                     || self
                         .resolver
                         .is_some_and(|r| r.registry_holds(store, &desc.digest, reg))
-            });
-            if !held {
-                self.ensure(store, desc)?;
-                fetched += usize::from(store.has_blob(&desc.digest));
-            }
-        }
-        Ok(fetched)
+            })
+        };
+        let needed: Vec<Descriptor> = layers
+            .iter()
+            .filter(|d| !store.has_blob(&d.digest) && !held(d))
+            .cloned()
+            .collect();
+        self.ensure_all(store, &needed)?;
+        Ok(needed.iter().filter(|d| store.has_blob(&d.digest)).count())
     }
 
     /// How many pending blobs failed so far: when a build fails after this grew, running it
