@@ -5,7 +5,7 @@
 #   bench/cache-to.sh [RBUILD_BINARY] [STEPS]   (default: target/release/rbuild, 500 steps)
 #
 # A build of STEPS `COPY` steps (deterministic layers, so a rebuild makes the same blobs) on a
-# busybox base, against docker-registry on 127.0.0.1, each timed as the median of 3 runs:
+# busybox base, against docker-registry on 127.0.0.1, in interleaved rounds (medians):
 #   plain      --no-cache, no --cache-to                       (the build alone)
 #   first      --no-cache, --cache-to a new tag, new content   (every layer is new bytes)
 #   again      --no-cache, --cache-to the same tag             (no new bytes: pure overhead)
@@ -60,27 +60,21 @@ new_content() {
 }
 new_content
 
-# median3 CMD...: runs CMD three times, prints the median wall time in seconds; with
-# FRESH=1, new content is made before each run (outside the timing).
-median3() {
-    local t=()
-    for _ in 1 2 3; do
-        local s e
-        [ "${FRESH:-0}" = 0 ] || new_content
-        s=$(date +%s.%N)
-        "$@" >"$work/out.txt" 2>&1 || { cat "$work/out.txt" >&2; echo "FAILED: $*" >&2; exit 1; }
-        e=$(date +%s.%N)
-        t+=("$(echo "$e - $s" | bc -l)")
-    done
-    printf '%s\n' "${t[@]}" | sort -n | sed -n 2p
+# timed CMD...: the wall time of CMD in seconds.
+timed() {
+    local s e
+    s=$(date +%s.%N)
+    "$@" >"$work/out.txt" 2>&1 || { cat "$work/out.txt" >&2; echo "FAILED: $*" >&2; exit 1; }
+    e=$(date +%s.%N)
+    echo "$e - $s" | bc -l
 }
+median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
 build() { "$RBUILD" --root "$store" build --no-cache --progress plain -t "$reg/app:1" "$@" "$ctx"; }
 n=0
 first_to() { n=$((n + 1)); build --cache-to "type=registry,ref=$reg/cache:new$n,mode=max"; }
 # push_new: builds new content (untimed), then times `rbuild push` of it to a new repository:
 # the upload time of 500 new layers.
 n_push=0
-push_times=()
 push_new() {
     n_push=$((n_push + 1))
     new_content
@@ -94,14 +88,28 @@ push_new() {
 }
 
 build >/dev/null 2>&1  # warm the page cache and the store's base
-plain=$(median3 build)
-# Every layer new: new content each run, to a new tag.
-first=$(FRESH=1 median3 first_to)
-build --cache-to "type=registry,ref=$reg/cache:same,mode=max" >/dev/null 2>&1
-again=$(median3 build --cache-to "type=registry,ref=$reg/cache:same,mode=max")
-push=$(for _ in 1 2 3; do push_new; done | sort -n | sed -n 2p)
+# Rounds, interleaved so that the machine's drift falls on every case alike; each round on
+# new content, built once untimed first (so that no timed build is the first on its content:
+# the first one also creates the steps' snapshots): plain; --cache-to a new tag (every layer
+# new bytes: nothing was pushed yet); then, after an untimed export of the same content to the
+# tag `same`, --cache-to that tag again (no new bytes).
+ROUNDS=${ROUNDS:-5}
+plains=() firsts=() agains=()
+for _ in $(seq "$ROUNDS"); do
+    new_content
+    build >/dev/null 2>&1
+    plains+=("$(timed build)")
+    firsts+=("$(timed first_to)")
+    build --cache-to "type=registry,ref=$reg/cache:same,mode=max" >/dev/null 2>&1
+    agains+=("$(timed build --cache-to "type=registry,ref=$reg/cache:same,mode=max")")
+done
+plain=$(median "${plains[@]}")
+first=$(median "${firsts[@]}")
+again=$(median "${agains[@]}")
+push=$(median $(for _ in 1 2 3; do push_new; done))
 bytes=$(du -sb "$W/registry-bench/storage/docker/registry/v2/blobs" | cut -f1)
 echo "rbuild: $RBUILD; $STEPS COPY steps; registry holds $((bytes / 1024)) KiB"
+echo "$ROUNDS interleaved rounds; plain: ${plains[*]}; new tag: ${firsts[*]}; same tag: ${agains[*]}"
 echo "| case | median wall time (s) |"
 echo "|---|---:|"
 printf '| build, no --cache-to | %.2f |\n' "$plain"
