@@ -25,6 +25,16 @@ fn uploaded(log: &str) -> Vec<String> {
 
 #[test]
 fn a_steps_layer_reaches_the_registry_before_the_build_ends() {
+    layer_goes_early("max");
+}
+
+/// `mode=min` (the default) holds the exported image's own steps: those go early too.
+#[test]
+fn with_mode_min_an_image_steps_layer_goes_early_too() {
+    layer_goes_early("min");
+}
+
+fn layer_goes_early(mode: &str) {
     let reg = rbuild_testkit::Registry::start(rbuild_testkit::RegistryAuth::None).unwrap();
     let gate = Gate::start();
     let cache = format!("{}/app:cache", reg.addr);
@@ -37,7 +47,7 @@ fn a_steps_layer_reaches_the_registry_before_the_build_ends() {
     let ctx = common::registry::context(&dockerfile);
     let env = Env::new();
     let log_path = env.root.path().join("build.log");
-    let to = format!("type=registry,ref={cache},mode=max");
+    let to = format!("type=registry,ref={cache},mode={mode}");
     let args = [
         "build",
         "--allow",

@@ -327,7 +327,7 @@ pub fn build(
     check_platforms(&plans)?;
     Annotations(&req.annotations).check(plans.len())?;
     crate::remote_cache::restore_mounts(&req.cache_from, services.caches, &store, &*reporter);
-    let links = Links::open(req, services.caches, resolver, reporter.clone());
+    let links = Links::open(req, &plans, services.caches, resolver, reporter.clone());
     let rt = Runtime {
         request: req,
         store: store.clone(),

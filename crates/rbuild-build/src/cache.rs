@@ -70,7 +70,7 @@ impl CacheStorage<FsState> for StoreCache<'_> {
 
     fn save(&self, key: &CacheKey, identity: &str, components: &Components, value: &FsState) {
         self.save_record(key, value);
-        self.links.made(&self.store, value);
+        self.links.made(&self.store, identity, value);
         if let Ok(c) = serde_json::to_vec(components) {
             let _ = self.store.kv_put(rbuild_store::NS_EXPLAIN, identity, &c);
         }

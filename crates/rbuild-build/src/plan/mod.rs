@@ -230,6 +230,22 @@ impl Plan {
         self.vertices.get(id.0)
     }
 
+    /// The identities of the steps whose results start the image: the target and, through
+    /// each one's parent filesystem (its first input), every step below it down to the base.
+    pub fn image_chain(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        let mut at = Some(self.target);
+        // A parent is always an earlier vertex; the bound keeps a malformed plan finite.
+        while let Some(v) = at
+            .and_then(|id| self.vertex(id))
+            .filter(|_| out.len() <= self.vertices.len())
+        {
+            out.push(v.step.identity.as_str());
+            at = v.inputs.first().copied();
+        }
+        out
+    }
+
     /// The vertices the target needs, inputs first.
     pub fn needed(&self) -> Vec<VertexId> {
         let mut seen = vec![false; self.vertices.len()];

@@ -24,6 +24,7 @@ pub use local::LocalDir;
 pub use mounts::{export_mounts, mounts_tag, restore_mounts, MountsWritten};
 pub use spec::{parse_cache_from, parse_cache_to, CacheFrom, CacheSpecError, CacheTo, Mode, Place};
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use rbuild_oci::Descriptor;
@@ -91,6 +92,11 @@ pub struct Links<'r> {
     pub exports: Vec<Export<'r>>,
     /// The build's SOURCE_DATE_EPOCH, which keys its records (a converted export re-keys).
     pub epoch: Option<i64>,
+    /// Identities of the steps that start an exported image ([`Plan::image_chain`]): the
+    /// ones whose layers a `mode=min` export holds, so they can go early too.
+    ///
+    /// [`Plan::image_chain`]: crate::plan::Plan::image_chain
+    pub image_steps: HashSet<String>,
 }
 
 /// One `--cache-to` of the remote kinds.
@@ -110,10 +116,11 @@ pub struct Export<'r> {
 }
 
 impl<'r> Links<'r> {
-    /// Reads the `--cache-from` caches and opens the `--cache-to` ones; `resolver` fetches
-    /// the layers of base images it resolved without them.
+    /// Reads the `--cache-from` caches and opens the `--cache-to` ones for the build of
+    /// `plans`; `resolver` fetches the layers of base images it resolved without them.
     pub fn open(
         req: &crate::BuildRequest,
+        plans: &[crate::plan::Plan],
         registries: &'r dyn CacheBackends,
         resolver: &'r dyn crate::resolve::BaseResolver,
         reporter: Arc<dyn crate::progress::Reporter>,
@@ -140,17 +147,23 @@ impl<'r> Links<'r> {
             recorder: Recorder::new(!req.cache_to.is_empty()),
             exports: exports.collect(),
             epoch: req.source_date_epoch,
+            image_steps: plans
+                .iter()
+                .flat_map(|p| p.image_chain())
+                .map(str::to_string)
+                .collect(),
         }
     }
 
-    /// A step made `state`: its top layer starts on its way to every `mode=max` export
-    /// (`mode=min` decides at the end which layers it needs).
-    pub fn made(&self, store: &Arc<Store>, state: &crate::image::FsState) {
+    /// The step `identity` made `state`: its top layer starts on its way to every
+    /// `mode=max` export, and to every `mode=min` one when the step starts an exported image.
+    pub fn made(&self, store: &Arc<Store>, identity: &str, state: &crate::image::FsState) {
         let Some(top) = state.layers.last() else {
             return;
         };
+        let in_image = self.image_steps.contains(identity);
         // An export that converts sends its own blobs at the end.
-        let early = |e: &&Export<'_>| e.mode == Mode::Max && e.convert.is_none();
+        let early = |e: &&Export<'_>| e.convert.is_none() && (e.mode == Mode::Max || in_image);
         for e in self.exports.iter().filter(early) {
             if let Ok(b) = &e.backend {
                 b.send_early(store, &top.descriptor);
