@@ -34,6 +34,12 @@ fn with_mode_min_an_image_steps_layer_goes_early_too() {
     layer_goes_early("min");
 }
 
+/// A `compression=` export sends its step's converted layer early: the blob the cache lists.
+#[test]
+fn a_converted_layer_goes_early_too() {
+    layer_goes_early("max,compression=zstd");
+}
+
 fn layer_goes_early(mode: &str) {
     let reg = rbuild_testkit::Registry::start(rbuild_testkit::RegistryAuth::None).unwrap();
     let gate = Gate::start();
@@ -112,7 +118,9 @@ fn layer_goes_early(mode: &str) {
 fn a_cache_written_again_to_its_tag_asks_about_no_blob_it_listed() {
     let reg = rbuild_testkit::Registry::start(rbuild_testkit::RegistryAuth::None).unwrap();
     let cache = format!("{}/app:cache", reg.addr);
-    let ctx = common::registry::context("FROM busybox\nCOPY Dockerfile /d1\nRUN echo two > /two\n");
+    let ctx = common::registry::context(
+        "FROM busybox\nCOPY Dockerfile /d1\nRUN echo $RANDOM$RANDOM > /two\n",
+    );
     let env = Env::new();
     let to = format!("type=registry,ref={cache},mode=max");
     let build = |extra: &[&str]| {
@@ -141,7 +149,7 @@ fn a_cache_written_again_to_its_tag_asks_about_no_blob_it_listed() {
     let start = reg.log_len();
     build(&["--no-cache"]);
     let log = reg.log_since(start);
-    // The RUN made another layer (its file's time differs) and so another document: those
+    // The RUN made another layer ($RANDOM) and so another document: those
     // are asked about and sent; the blobs the tag's document listed are not even asked about.
     let heads: Vec<&str> = log
         .lines()

@@ -42,7 +42,7 @@ pub fn convert_records(
 }
 
 /// `layer` compressed as `to`: from the store's memory of an earlier conversion, or now.
-fn converted(
+pub(super) fn converted(
     store: &Store,
     imported: &Imported<'_>,
     layer: &LayerRef,

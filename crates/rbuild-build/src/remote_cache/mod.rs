@@ -156,17 +156,30 @@ impl<'r> Links<'r> {
     }
 
     /// The step `identity` made `state`: its top layer starts on its way to every
-    /// `mode=max` export, and to every `mode=min` one when the step starts an exported image.
+    /// `mode=max` export, and to every `mode=min` one when the step starts an exported image;
+    /// converted first for an export with another compression.
     pub fn made(&self, store: &Arc<Store>, identity: &str, state: &crate::image::FsState) {
         let Some(top) = state.layers.last() else {
             return;
         };
         let in_image = self.image_steps.contains(identity);
-        // An export that converts sends its own blobs at the end.
-        let early = |e: &&Export<'_>| e.convert.is_none() && (e.mode == Mode::Max || in_image);
+        let early = |e: &&Export<'_>| e.mode == Mode::Max || in_image;
         for e in self.exports.iter().filter(early) {
-            if let Ok(b) = &e.backend {
+            let Ok(b) = &e.backend else {
+                continue;
+            };
+            let Some(to) = e.convert else {
                 b.send_early(store, &top.descriptor);
+                continue;
+            };
+            // The step's own layer in the export's compression (base layers are kept as they
+            // are), made now and remembered, so the end finds it; one that cannot be made now
+            // is made, or fails, at the end.
+            if !state.steps.last().is_some_and(|s| s.layer) {
+                continue;
+            }
+            if let Ok(desc) = convert::converted(store, &self.imported, top, to) {
+                b.send_early(store, &desc);
             }
         }
     }
