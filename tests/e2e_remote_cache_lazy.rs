@@ -109,9 +109,14 @@ fn a_fully_cached_fresh_runner_pushing_to_the_caches_registry_moves_under_a_mega
     for l in &layers[1..] {
         assert!(!has_blob(&runner.store(), l), "{l} was fetched:\n{log}");
     }
-    // type=registry keeps nothing in the store (as buildkitd's OCI worker).
+    // type=registry keeps nothing in the store (as buildkitd's OCI worker), and what the
+    // build left there (records naming remote layers, an untagged manifest) is a sound store.
     let images = run(&runner.store(), &runner.docker_config(), &["images"]);
     assert!(!text(&images).contains("other"), "{}", text(&images));
+    assert_store_whole(&runner);
+    let pruned = run(&runner.store(), &runner.docker_config(), &["prune"]);
+    assert!(pruned.status.success(), "{}", text(&pruned));
+    assert_store_whole(&runner);
 }
 
 #[test]
