@@ -2,7 +2,8 @@
 //! moby/buildkit, docker/buildx, docker/compose, docker/cli, moby/moby and uv's Docker
 //! examples) get past parsing and planning: every stage the default target needs lowers into
 //! a plan, with each mount placed. Base images are stand-ins (nothing is pulled): an image's
-//! name decides its digest, its config is a plain Linux one.
+//! name decides its digest, its config is a plain Linux one. The same stand-ins serve the
+//! test of a plan's image chain (what a `mode=min` cache export holds).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -86,4 +87,40 @@ fn real_world_dockerfiles_with_mounts_plan() {
         }
     }
     assert!(mounts > 20, "only {mounts} mounts planned");
+}
+
+/// The steps whose layers a `mode=min` cache export holds (and sends while the build runs):
+/// the target and its parent-filesystem chain down to the base, through `FROM <stage>`, but
+/// not a stage the target only copies from.
+#[test]
+fn the_image_chain_follows_parent_filesystems_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(&tmp.path().join("store")).unwrap());
+    let mut req = BuildRequest::new(tmp.path().to_path_buf());
+    req.dockerfile = DockerfileSource::Text(
+        "FROM alpine AS builder\nRUN echo built > /b\n\
+         FROM alpine AS base\nRUN echo base > /base\n\
+         FROM base\nCOPY --from=builder /b /b\nRUN cat /b\n"
+            .to_string(),
+    );
+    req.platforms = vec![rbuild_oci::platform::parse("linux/amd64").unwrap()];
+    let (plan, _contexts) = rbuild_build::make_plan(&req, &store, &StandIn).unwrap();
+    let chain = plan.image_chain();
+    let instruction = |identity: &str| {
+        let v = plan
+            .vertices
+            .iter()
+            .find(|v| v.step.identity == identity)
+            .unwrap();
+        v.step.location.instruction.clone()
+    };
+    let steps: Vec<String> = chain.iter().map(|i| instruction(i)).collect();
+    for want in [
+        "RUN cat /b",
+        "COPY --from=builder /b /b",
+        "RUN echo base > /base",
+    ] {
+        assert!(steps.iter().any(|s| s == want), "{want} not in {steps:?}");
+    }
+    assert!(!steps.iter().any(|s| s.contains("built")), "{steps:?}");
 }
