@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::registry::{build, build_output, inspect, skopeo};
+use common::registry::{build, build_output, inspect, raw_manifest};
 use common::remote_cache::{assert_store_whole, counts};
 use common::{text, Env};
 
@@ -37,14 +37,7 @@ fn a_fresh_runner_takes_every_step_from_the_registry_cache() {
     assert!(log.contains("exported cache to"), "{log}");
     assert_eq!(counts(&log).1, 3, "{log}");
 
-    let raw = skopeo(&[
-        "inspect",
-        "--raw",
-        "--tls-verify=false",
-        &format!("docker://{cache}"),
-    ]);
-    assert!(raw.status.success(), "{}", text(&raw));
-    let manifest: serde_json::Value = serde_json::from_slice(&raw.stdout).unwrap();
+    let manifest = raw_manifest(&cache);
     assert_eq!(
         manifest["config"]["mediaType"], "application/vnd.rbuild.buildcache.config.v1+json",
         "{manifest}"

@@ -8,7 +8,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::gate::Gate;
-use common::registry::skopeo;
+use common::registry::{layer_digests, raw_manifest};
 use common::{text, Env};
 
 /// Blob uploads the registry completed in `log`: the `digest=` of each finishing PUT.
@@ -92,20 +92,7 @@ fn layer_goes_early(mode: &str) {
         "the cache manifest was written before the build ended"
     );
 
-    let raw = skopeo(&[
-        "inspect",
-        "--raw",
-        "--tls-verify=false",
-        &format!("docker://{cache}"),
-    ]);
-    assert!(raw.status.success(), "{}", text(&raw));
-    let manifest: serde_json::Value = serde_json::from_slice(&raw.stdout).unwrap();
-    let layers: Vec<String> = manifest["layers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["digest"].as_str().unwrap().to_string())
-        .collect();
+    let layers = layer_digests(&raw_manifest(&cache));
     assert!(
         early.iter().all(|d| layers.contains(d)),
         "uploaded early {early:?}, the cache lists {layers:?}"
@@ -131,20 +118,8 @@ fn a_cache_written_again_to_its_tag_asks_about_no_blob_it_listed() {
         assert!(out.status.success(), "{}", text(&out));
     };
     build(&[]);
-    let raw = skopeo(&[
-        "inspect",
-        "--raw",
-        "--tls-verify=false",
-        &format!("docker://{cache}"),
-    ]);
-    assert!(raw.status.success(), "{}", text(&raw));
-    let doc: serde_json::Value = serde_json::from_slice(&raw.stdout).unwrap();
-    let listed: Vec<String> = doc["layers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["digest"].as_str().unwrap().to_string())
-        .collect();
+    let doc = raw_manifest(&cache);
+    let listed = layer_digests(&doc);
     assert!(listed.len() >= 3, "{doc}");
     let start = reg.log_len();
     build(&["--no-cache"]);

@@ -134,6 +134,27 @@ pub fn skopeo(args: &[&str]) -> Output {
     Command::new(skopeo).args(args).output().unwrap()
 }
 
+/// The manifest `reference` names in a plain-HTTP registry, as `skopeo inspect --raw` reads it.
+pub fn raw_manifest(reference: &str) -> serde_json::Value {
+    let raw = skopeo(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{reference}"),
+    ]);
+    assert!(raw.status.success(), "skopeo inspect --raw: {}", text(&raw));
+    serde_json::from_slice(&raw.stdout).unwrap()
+}
+
+/// The layer digests a manifest lists.
+pub fn layer_digests(manifest: &serde_json::Value) -> Vec<String> {
+    let layers = manifest["layers"].as_array().unwrap();
+    layers
+        .iter()
+        .map(|l| l["digest"].as_str().unwrap().to_string())
+        .collect()
+}
+
 /// `skopeo inspect` of `image` in a plain-HTTP registry, whatever its outcome.
 pub fn skopeo_inspect(image: &str) -> Output {
     skopeo(&[

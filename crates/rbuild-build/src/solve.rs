@@ -206,12 +206,7 @@ pub(crate) fn output_key(
     compression: Compression,
     epoch: Option<i64>,
 ) -> CacheKey {
-    let tag = match compression {
-        c if c == Compression::default() => None,
-        Compression::None => Some("none".to_string()),
-        Compression::Gzip { level } => Some(format!("gzip:{level}")),
-        Compression::Zstd { level } => Some(format!("zstd:{level}")),
-    };
+    let tag = (compression != Compression::default()).then(|| compression_name(compression));
     let mut k = *plain;
     if let Some(c) = &tag {
         k = KeyBuilder::new("compressed", 1)
@@ -228,6 +223,15 @@ pub(crate) fn output_key(
             .0;
     }
     k
+}
+
+/// How keys name a compression: `none`, `gzip:LEVEL`, `zstd:LEVEL`.
+pub(crate) fn compression_name(compression: Compression) -> String {
+    match compression {
+        Compression::None => "none".to_string(),
+        Compression::Gzip { level } => format!("gzip:{level}"),
+        Compression::Zstd { level } => format!("zstd:{level}"),
+    }
 }
 
 impl CacheStorage<FsState> for OutputKeyed<'_> {

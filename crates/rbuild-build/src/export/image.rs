@@ -5,7 +5,7 @@
 use rbuild_oci::{Descriptor, Reference};
 use rbuild_store::Store;
 
-use super::{fetch_all, ExportError, Exported, LayerFetch, Sinks};
+use super::{fetch_layers, ExportError, Exported, Sinks};
 
 /// What a `type=image` output asks for besides tagging.
 pub struct ImageOpts {
@@ -32,7 +32,7 @@ pub fn export_image(
     }
     let mut done = Exported::default();
     if opts.store {
-        fetch_all(sinks.layers)?;
+        fetch_layers(sinks.layers, None)?;
         for tag in names {
             store.set_tag(tag, manifest)?;
             done.tagged.push(tag.clone());
@@ -69,25 +69,16 @@ fn push(
         source,
     };
     let registry = Reference::parse(target).map(|r| r.registry).ok();
-    fetch_for(sinks.layers, registry.as_deref())?;
+    fetch_layers(sinks.layers, registry.as_deref())?;
     match sinks.pusher.push(store, manifest, target) {
         Ok(digest) => Ok(digest),
         Err(first) => {
-            if fetch_all(sinks.layers)? == 0 {
+            if fetch_layers(sinks.layers, None)? == 0 {
                 return Err(failed(first));
             }
             sinks.pusher.push(store, manifest, target).map_err(failed)
         }
     }
-}
-
-fn fetch_for(layers: &dyn LayerFetch, registry: Option<&str>) -> Result<usize, ExportError> {
-    let Some(registry) = registry else {
-        return fetch_all(layers);
-    };
-    layers
-        .fetch(Some(registry))
-        .map_err(|e| ExportError::Fetch(Box::new(e)))
 }
 
 /// `REGISTRY/REPO@DIGEST` for `name` (its tag dropped).

@@ -191,7 +191,7 @@ pub fn export(
         return image::export_image(store, manifest, names, &opts, sinks);
     }
     // Every other output reads the layers' bytes.
-    fetch_all(sinks.layers)?;
+    fetch_layers(sinks.layers, None)?;
     match output {
         Output::Image { .. } => {}
         Output::Oci {
@@ -222,10 +222,14 @@ pub fn export(
     Ok(Exported::default())
 }
 
-/// Fetches every layer blob that is not in the store yet.
-pub(crate) fn fetch_all(layers: &dyn LayerFetch) -> Result<usize, ExportError> {
+/// Fetches the layer blobs not in the store yet that `registry` does not hold (all of them
+/// when `None`); how many.
+pub(crate) fn fetch_layers(
+    layers: &dyn LayerFetch,
+    registry: Option<&str>,
+) -> Result<usize, ExportError> {
     layers
-        .fetch(None)
+        .fetch(registry)
         .map_err(|e| ExportError::Fetch(Box::new(e)))
 }
 

@@ -14,7 +14,7 @@ use rbuild_store::{Store, NS_CONVERTED};
 
 use super::{BackendError, Imported, Recorder};
 use crate::image::{FsState, LayerRef};
-use crate::solve::output_key;
+use crate::solve::{compression_name, output_key};
 
 /// `records` (by stored key) as a build writing `to` layers would have stored them.
 pub fn convert_records(
@@ -49,7 +49,7 @@ pub(super) fn converted(
     to: Compression,
 ) -> Result<Descriptor, BackendError> {
     let from = &layer.descriptor;
-    let name = format!("{}|{to:?}", from.digest);
+    let name = format!("{}|{}", from.digest, compression_name(to));
     if let Some(bytes) = store.kv_get(NS_CONVERTED, &name)? {
         if let Ok(desc) = serde_json::from_slice::<Descriptor>(&bytes) {
             if store.has_blob(&desc.digest) {

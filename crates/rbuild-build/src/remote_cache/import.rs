@@ -151,7 +151,7 @@ impl Imported<'_> {
                 if !store.has_blob(&desc.digest) && self.lazy.get(&desc.digest).is_none() {
                     // A push to the cache's registry mounts the blob instead of sending it.
                     source.backend.note_source(store, desc);
-                    self.lazy.add(index, desc, source.backend.registry());
+                    self.lazy.add(index, desc);
                 }
             }
             self.hits.fetch_add(1, Ordering::Relaxed);
@@ -243,14 +243,12 @@ impl Imported<'_> {
         layers: &[Descriptor],
         registry: Option<&str>,
     ) -> Result<usize, BuildError> {
+        // Where blobs are (a registry cache's and a lazily resolved base's alike) is recorded
+        // in the store, and the resolver reads it.
         let held = |desc: &Descriptor| {
-            registry.is_some_and(|reg| {
-                let pending = self.lazy.get(&desc.digest);
-                pending.is_some_and(|p| p.registry.as_deref() == Some(reg))
-                    || self
-                        .resolver
-                        .is_some_and(|r| r.registry_holds(store, &desc.digest, reg))
-            })
+            registry
+                .zip(self.resolver)
+                .is_some_and(|(reg, r)| r.registry_holds(store, &desc.digest, reg))
         };
         let needed: Vec<Descriptor> = layers
             .iter()

@@ -17,8 +17,6 @@ pub(super) struct Pending {
     pub source: usize,
     /// Its descriptor, as the cache's document gives it.
     pub desc: Descriptor,
-    /// The registry host it is in, when the cache is in a registry (a push there mounts it).
-    pub registry: Option<String>,
 }
 
 /// The pending blobs and the ones found bad.
@@ -33,14 +31,13 @@ pub(super) struct LazyBlobs {
 
 impl LazyBlobs {
     /// Notes that `desc` can be fetched from source `source` (the first source named wins).
-    pub fn add(&self, source: usize, desc: &Descriptor, registry: Option<String>) {
+    pub fn add(&self, source: usize, desc: &Descriptor) {
         let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
         pending
             .entry(desc.digest.clone())
             .or_insert_with(|| Pending {
                 source,
                 desc: desc.clone(),
-                registry,
             });
     }
 
@@ -93,11 +90,10 @@ mod tests {
     #[test]
     fn the_first_source_wins_and_a_bad_blob_is_no_longer_pending() {
         let lazy = LazyBlobs::default();
-        lazy.add(0, &desc("a"), Some("r1".into()));
-        lazy.add(1, &desc("a"), None);
-        lazy.add(1, &desc("b"), None);
-        let a = lazy.get(&desc("a").digest).unwrap();
-        assert_eq!((a.source, a.registry.as_deref()), (0, Some("r1")));
+        lazy.add(0, &desc("a"));
+        lazy.add(1, &desc("a"));
+        lazy.add(1, &desc("b"));
+        assert_eq!(lazy.get(&desc("a").digest).unwrap().source, 0);
         lazy.mark_bad(&desc("a").digest);
         assert!(lazy.get(&desc("a").digest).is_none());
         assert!(lazy.is_bad(&desc("a").digest) && !lazy.is_bad(&desc("b").digest));
