@@ -23,6 +23,9 @@ tools=(
   jq:jq                       # an independent reader of --progress rawjson
   time:time                   # peak-RSS measurements
   slirp4netns:slirp4netns     # the private network of a default RUN
+  newuidmap:uidmap            # rootless builds map /etc/subuid ranges (tests/e2e_rootless.rs)
+  newgidmap:uidmap
+  useradd:passwd              # the unprivileged user of the rootless tests
   ssh-agent:openssh-client    # RUN --mount=type=ssh forwards an agent
   ssh-add:openssh-client
   ssh-keygen:openssh-client   # keys for the --ssh tests

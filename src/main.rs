@@ -26,6 +26,11 @@ fn main() -> ExitCode {
         .init();
     let args = cli::with_default_subcommand(std::env::args_os().collect());
     let cli = cli::Cli::parse_from(args);
+    // Before any thread exists: an ordinary user's rbuild moves into its user namespace here.
+    if let Err(e) = commands::enter_rootless(&cli) {
+        eprintln!("ERROR: {e:#}");
+        return ExitCode::FAILURE;
+    }
     let result = commands::run(cli);
     // The stale-cgroup sweep the store's opening started must finish before the exit.
     rbuild_sandbox::wait_for_sweep();

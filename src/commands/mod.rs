@@ -87,9 +87,27 @@ pub fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Run by an ordinary user, every command but `doctor` (which reports why entering could
+/// fail) works inside a user namespace where the user is root over its subordinate ids.
+pub fn enter_rootless(cli: &Cli) -> anyhow::Result<()> {
+    if rustix::process::geteuid().is_root() || matches!(cli.command, Command::Doctor) {
+        return Ok(());
+    }
+    let session = rbuild_sandbox::rootless::enter()?;
+    if session.mapping == rbuild_sandbox::rootless::Mapping::Single {
+        eprintln!(
+            "WARNING: rootless: {} has no subordinate ids (/etc/subuid, /etc/subgid) or \
+             newuidmap/newgidmap is missing: only root is mapped, so files keep root as \
+             owner and a USER other than root cannot run; `rbuild doctor` shows the fix",
+            session.user
+        );
+    }
+    Ok(())
+}
+
 /// `--root`, `$RBUILD_ROOT`, or the default: /var/lib/rbuild for root, the XDG data dir otherwise.
 fn default_root() -> PathBuf {
-    if rustix::process::geteuid().is_root() {
+    if rustix::process::geteuid().is_root() && rbuild_sandbox::rootless::session().is_none() {
         return PathBuf::from("/var/lib/rbuild");
     }
     let data = std::env::var_os("XDG_DATA_HOME")

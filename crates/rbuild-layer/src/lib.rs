@@ -12,6 +12,7 @@ mod compression;
 mod error;
 mod pgzip;
 mod pool;
+mod privilege;
 mod recompress;
 mod sniff;
 mod tarwriter;
@@ -26,6 +27,7 @@ pub use apply::{
 };
 pub use compression::{decompress, Compression};
 pub use error::LayerError;
+pub use privilege::host_root;
 pub use recompress::{recompress, Recompressed};
 pub use sniff::{detect, is_tar_header, Detected, SNIFF_LEN};
 pub use verify::{apply_layer_verified, HashingReader};

@@ -1,6 +1,7 @@
 //! The minimal /dev: device nodes, standard links, devpts, shm and mqueue.
 
 use crate::plan::{Kind, Step, MS_NODEV, MS_NOEXEC, MS_NOSUID};
+use std::path::PathBuf;
 
 /// Device nodes created in /dev: (name, major, minor).
 pub const DEVICES: &[(&str, u32, u32)] = &[
@@ -21,14 +22,26 @@ const LINKS: &[(&str, &str)] = &[
     ("pts/ptmx", "/dev/ptmx"),
 ];
 
-/// The steps that populate the /dev tmpfs.
-pub fn dev_steps(shm_size: u64) -> Vec<Step> {
+/// The steps that populate the /dev tmpfs. A user namespace may not make device nodes, so a
+/// rootless run binds the host's own nodes instead (as rootless runc and podman do).
+pub fn dev_steps(shm_size: u64, rootless: bool) -> Vec<Step> {
     let mut steps: Vec<Step> = DEVICES
         .iter()
-        .map(|(n, major, minor)| Step::Mknod {
-            path: format!("/dev/{n}"),
-            major: *major,
-            minor: *minor,
+        .map(|(n, major, minor)| {
+            let path = format!("/dev/{n}");
+            if rootless {
+                return Step::Bind {
+                    source: PathBuf::from(&path),
+                    target: path,
+                    readonly: false,
+                    kind: Kind::File,
+                };
+            }
+            Step::Mknod {
+                path,
+                major: *major,
+                minor: *minor,
+            }
         })
         .collect();
     for (target, link) in LINKS {

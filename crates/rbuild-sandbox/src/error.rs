@@ -10,6 +10,15 @@ pub enum SandboxError {
     /// The host lacks something the sandbox needs (root, a namespace, overlayfs...).
     #[error("sandbox unavailable: {0}")]
     Unavailable(String),
+    /// Entering the rootless user namespace failed.
+    #[error("rootless: {what} (run `rbuild doctor` for what this machine lacks)")]
+    Rootless {
+        /// What was being done.
+        what: String,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
     /// The RunSpec is not usable as given.
     #[error("invalid run spec: {0}")]
     InvalidSpec(String),

@@ -58,6 +58,14 @@ pub enum Step {
         data: String,
         kind: Kind,
     },
+    /// A fresh proc or sysfs made before pivot_root and attached at `target` after it: a user
+    /// namespace may mount those only while the host's own are visible (the kernel's
+    /// mount_too_revealing check), which ends with pivot_root.
+    Early {
+        fstype: String,
+        target: String,
+        flags: u64,
+    },
     /// A bind of a host path (opened before pivot_root) onto `target`.
     Bind {
         source: PathBuf,
@@ -116,7 +124,7 @@ pub fn secret_file(secrets_dir: &Path, i: usize) -> PathBuf {
 
 /// Builds the post-pivot steps for `spec`; `etc_dir` holds the generated hosts/resolv.conf/hostname,
 /// `secrets_dir` the secret files.
-pub fn build(spec: &RunSpec, etc_dir: &Path, secrets_dir: &Path) -> Vec<Step> {
+pub fn build(spec: &RunSpec, etc_dir: &Path, secrets_dir: &Path, rootless: bool) -> Vec<Step> {
     let base = MS_NOSUID | MS_NODEV | MS_NOEXEC;
     let mut steps = vec![
         mount("proc", "/proc", base, "", Kind::Dir),
@@ -130,10 +138,9 @@ pub fn build(spec: &RunSpec, etc_dir: &Path, secrets_dir: &Path) -> Vec<Step> {
     ];
     steps.extend(crate::devices::dev_steps(
         spec.limits.shm_size.unwrap_or(DEFAULT_SHM_SIZE),
+        rootless,
     ));
-    // sysfs shows the network devices of the mounting process's netns, so it is fresh either way.
-    let sys_ro = if spec.insecure { 0 } else { MS_RDONLY };
-    steps.push(mount("sysfs", "/sys", base | sys_ro, "", Kind::Dir));
+    steps.push(sysfs(spec, rootless));
     if !spec.insecure {
         // Masks and read-only paths come before anything the step chose is mounted: a bind or
         // cache mount on /dev could otherwise make the mask source /dev/null a symlink to a
@@ -154,6 +161,31 @@ pub fn build(spec: &RunSpec, etc_dir: &Path, secrets_dir: &Path) -> Vec<Step> {
         steps.push(extra_mount_step(m, secrets_dir, &mut secrets));
     }
     steps
+        .into_iter()
+        .map(|s| early_where_rootless(s, rootless))
+        .collect()
+}
+
+/// sysfs shows the network devices of the mounting process's netns, so it is fresh either
+/// way; but a user namespace may only mount it for a netns it owns, so a rootless step on the
+/// host's network gets the host's /sys bound read-only (as rootless runc does).
+fn sysfs(spec: &RunSpec, rootless: bool) -> Step {
+    if rootless && spec.network == crate::spec::NetworkMode::Host {
+        return Step::Bind {
+            source: PathBuf::from("/sys"),
+            target: "/sys".into(),
+            readonly: true,
+            kind: Kind::Dir,
+        };
+    }
+    let sys_ro = if spec.insecure { 0 } else { MS_RDONLY };
+    mount(
+        "sysfs",
+        "/sys",
+        MS_NOSUID | MS_NODEV | MS_NOEXEC | sys_ro,
+        "",
+        Kind::Dir,
+    )
 }
 
 /// Docker's masked and read-only paths; an insecure step (security.insecure) gets none of
@@ -203,6 +235,23 @@ fn extra_mount_step(m: &MountSpec, secrets_dir: &Path, secrets: &mut usize) -> S
     }
 }
 
+/// In a user namespace, proc and sysfs are made early (see [`Step::Early`]).
+fn early_where_rootless(step: Step, rootless: bool) -> Step {
+    match step {
+        Step::Mount {
+            fstype,
+            target,
+            flags,
+            ..
+        } if rootless && (fstype == "proc" || fstype == "sysfs") => Step::Early {
+            fstype,
+            target,
+            flags,
+        },
+        other => other,
+    }
+}
+
 /// Host paths the init must open before pivot_root (bind sources).
 pub fn bind_sources(steps: &[Step]) -> Vec<PathBuf> {
     steps
@@ -215,17 +264,35 @@ pub fn bind_sources(steps: &[Step]) -> Vec<PathBuf> {
 }
 
 /// Legacy overlay options using short names relative to a links dir (entries "0", "1", ..., "U", "W": upper-case never clashes with base-36 names).
-pub fn legacy_overlay_options(n_lowers: usize) -> String {
+pub fn legacy_overlay_options(n_lowers: usize, rootless: bool) -> String {
     let lowers: Vec<String> = (0..n_lowers).map(short_name).collect();
     format!(
         "lowerdir={},upperdir=U,workdir=W,{}",
         lowers.join(":"),
-        OVERLAY_EXTRA.join(",")
+        overlay_options(rootless).join(",")
     )
 }
 
 /// Overlay options we always set so the upper dir is a plain, portable diff.
 pub const OVERLAY_EXTRA: &[&str] = &["index=off", "redirect_dir=off", "metacopy=off"];
+
+/// The same in a user namespace: xattrs in user.* (trusted.* needs host root), and
+/// `redirect_dir=off` would mean "follow", which the kernel refuses with `userxattr`.
+pub const OVERLAY_ROOTLESS: &[&str] = &[
+    "userxattr",
+    "redirect_dir=nofollow",
+    "index=off",
+    "metacopy=off",
+];
+
+/// The options of an overlay mounted by root, or in a user namespace.
+pub fn overlay_options(rootless: bool) -> &'static [&'static str] {
+    if rootless {
+        OVERLAY_ROOTLESS
+    } else {
+        OVERLAY_EXTRA
+    }
+}
 
 /// A short base-36 name for lower number `i`.
 pub fn short_name(mut i: usize) -> String {

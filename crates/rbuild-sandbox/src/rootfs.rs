@@ -14,12 +14,18 @@ fn ctx<T>(r: std::io::Result<T>, what: &str, path: &Path) -> SetupResult<T> {
     r.map_err(|e| SetupError::path(what, path, e))
 }
 
-/// Mounts the overlay at `req.root_dir` and pivots into it; returns handles of the cloned bind sources.
-pub fn enter<S: Sys>(
-    sys: &mut S,
-    req: &InitRequest,
-    sources: &[PathBuf],
-) -> SetupResult<HashMap<PathBuf, usize>> {
+/// What was opened before pivot_root, as handles for [`Sys::attach_tree`].
+#[derive(Debug, Default)]
+pub struct Opened {
+    /// Cloned bind sources, by host path.
+    pub binds: HashMap<PathBuf, usize>,
+    /// Early filesystems, by target.
+    pub early: HashMap<String, usize>,
+}
+
+/// Mounts the overlay at `req.root_dir` and pivots into it; returns handles of what the steps
+/// need from before pivot_root (bind sources, early filesystems).
+pub fn enter<S: Sys>(sys: &mut S, req: &InitRequest, steps: &[Step]) -> SetupResult<Opened> {
     let root = Path::new("/");
     let flags = libc::MS_REC | libc::MS_PRIVATE;
     ctx(sys.mount("", root, "", flags, ""), "make private", root)?;
@@ -33,6 +39,7 @@ pub fn enter<S: Sys>(
         upper: &req.spec.upper,
         work: &req.spec.work,
         links: &req.links_dir,
+        rootless: req.rootless,
     };
     let r = sys.mount_overlay(&req.root_dir, &dirs);
     ctx(
@@ -40,9 +47,22 @@ pub fn enter<S: Sys>(
         &format!("mount overlay ({} lowers) at", lowers.len()),
         &req.root_dir,
     )?;
-    let mut opened = HashMap::new();
-    for s in sources {
-        opened.insert(s.clone(), ctx(sys.clone_tree(s), "clone bind source", s)?);
+    let mut opened = Opened::default();
+    for s in crate::plan::bind_sources(steps) {
+        let handle = ctx(sys.clone_tree(&s), "clone bind source", &s)?;
+        opened.binds.insert(s, handle);
+    }
+    for step in steps {
+        if let Step::Early {
+            fstype,
+            target,
+            flags,
+        } = step
+        {
+            let what = format!("make {fstype} for");
+            let handle = ctx(sys.new_fs(fstype, *flags), &what, Path::new(target))?;
+            opened.early.insert(target.clone(), handle);
+        }
     }
     ctx(
         sys.pivot_root(&req.root_dir),
@@ -56,7 +76,7 @@ pub fn enter<S: Sys>(
 pub fn apply<S: Sys>(
     sys: &mut S,
     steps: &[Step],
-    sources: &HashMap<PathBuf, usize>,
+    sources: &Opened,
     stubs: &mut Vec<Stub>,
 ) -> SetupResult<()> {
     for step in steps {
@@ -68,7 +88,7 @@ pub fn apply<S: Sys>(
 fn apply_one<S: Sys>(
     sys: &mut S,
     step: &Step,
-    sources: &HashMap<PathBuf, usize>,
+    sources: &Opened,
     stubs: &mut Vec<Stub>,
 ) -> SetupResult<()> {
     match step {
@@ -83,6 +103,18 @@ fn apply_one<S: Sys>(
             ctx(
                 sys.mount(fstype, &t, fstype, *flags, data),
                 &format!("mount {fstype} on"),
+                &t,
+            )
+        }
+        Step::Early { fstype, target, .. } => {
+            let t = ensure_mountpoint(sys, target, Kind::Dir, stubs)?;
+            let handle = *sources
+                .early
+                .get(target)
+                .ok_or_else(|| SetupError::NotOpened(PathBuf::from(target)))?;
+            ctx(
+                sys.attach_tree(handle, &t),
+                &format!("attach {fstype} on"),
                 &t,
             )
         }
@@ -114,7 +146,7 @@ fn read_only<S: Sys>(sys: &mut S, path: &str) -> SetupResult<()> {
 fn apply_bind<S: Sys>(
     sys: &mut S,
     step: &Step,
-    sources: &HashMap<PathBuf, usize>,
+    sources: &Opened,
     stubs: &mut Vec<Stub>,
 ) -> SetupResult<()> {
     let Step::Bind {
@@ -127,6 +159,7 @@ fn apply_bind<S: Sys>(
         return Ok(());
     };
     let handle = *sources
+        .binds
         .get(source)
         .ok_or_else(|| SetupError::NotOpened(source.clone()))?;
     let is_etc_file = target.starts_with("/etc/") && *kind == Kind::File && !*readonly;

@@ -220,6 +220,11 @@ pub(crate) struct InitRequest {
     /// The network helper of a private network.
     #[serde(default)]
     pub net_helper: Option<crate::net::Helper>,
+    /// The builder runs in a user namespace (rootless): device nodes are bound from the
+    /// host's /dev, the overlay keeps its xattrs in user.*, and sysfs of the host's network
+    /// namespace is bound rather than mounted.
+    #[serde(default)]
+    pub rootless: bool,
 }
 
 /// One line the init sends back to the builder over the control socket.

@@ -34,6 +34,8 @@ pub enum FileType {
 /// The directories an overlay rootfs is made of; they always travel together.
 #[derive(Debug, Clone, Copy)]
 pub struct OverlayDirs<'a> {
+    /// Mounted in a user namespace: `userxattr` options.
+    pub rootless: bool,
     /// Snapshot dirs, top-most first (overlay lowerdir order); never empty.
     pub lowers: &'a [PathBuf],
     /// Fresh, empty upper dir.
@@ -61,6 +63,9 @@ pub trait Sys {
     fn pivot_root(&mut self, new_root: &Path) -> io::Result<()>;
     /// Clones the mount tree at a host path before pivot_root (open_tree); returns a handle.
     fn clone_tree(&mut self, path: &Path) -> io::Result<usize>;
+    /// A fresh detached filesystem (fsopen, fsmount) made before pivot_root; returns a handle
+    /// for [`Sys::attach_tree`]. `flags` are MS_* flags.
+    fn new_fs(&mut self, fstype: &str, flags: u64) -> io::Result<usize>;
     /// Attaches a cloned tree at `target` (move_mount), after pivot_root.
     fn attach_tree(&mut self, handle: usize, target: &Path) -> io::Result<()>;
     /// lstat: None when the path does not exist.
@@ -203,6 +208,11 @@ impl Sys for RealSys {
             None => open_tree(rustix::fs::CWD, path, flags)?,
         };
         self.trees.push(tree);
+        Ok(self.trees.len() - 1)
+    }
+
+    fn new_fs(&mut self, fstype: &str, flags: u64) -> io::Result<usize> {
+        self.trees.push(overlay::new_fs(fstype, flags)?);
         Ok(self.trees.len() - 1)
     }
 

@@ -96,7 +96,7 @@ fn apply(
         mode: opts.whiteouts,
         owner: opts.owner,
         priv_: Privilege {
-            is_root: rustix::process::geteuid().is_root(),
+            is_root: crate::host_root(),
         },
         dir_times: Vec::new(),
         written: HashSet::new(),

@@ -79,8 +79,8 @@ pub fn setup<S: Sys + ProcSys>(
     // otherwise leave the bounding set whole: runc CVE-2025-52881's class).
     let last_cap = crate::caps::last_cap();
     let held = crate::caps::permitted(&sys.read_text(Path::new("/proc/self/status")), last_cap);
-    let steps = plan::build(spec, &req.etc_dir, &req.secrets_dir);
-    let opened = rootfs::enter(sys, req, &plan::bind_sources(&steps))?;
+    let steps = plan::build(spec, &req.etc_dir, &req.secrets_dir, req.rootless);
+    let opened = rootfs::enter(sys, req, &steps)?;
     rootfs::apply(sys, &steps, &opened, stubs)?;
     enter_cwd(sys, &spec.cwd)?;
     let passwd = sys.read_text(Path::new("/etc/passwd"));

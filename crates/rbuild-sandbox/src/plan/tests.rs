@@ -20,7 +20,7 @@ fn targets(steps: &[Step]) -> Vec<String> {
 
 #[test]
 fn proc_comes_first_then_dev() {
-    let steps = build(&spec(), Path::new("/run/x"), Path::new("/s"));
+    let steps = build(&spec(), Path::new("/run/x"), Path::new("/s"), false);
     let t = targets(&steps);
     assert_eq!(&t[..2], &["/proc".to_string(), "/dev".to_string()]);
     assert!(t.contains(&"/sys".to_string()));
@@ -28,7 +28,7 @@ fn proc_comes_first_then_dev() {
 
 #[test]
 fn etc_files_are_bound_from_etc_dir() {
-    let steps = build(&spec(), Path::new("/run/x"), Path::new("/s"));
+    let steps = build(&spec(), Path::new("/run/x"), Path::new("/s"), false);
     let binds = bind_sources(&steps);
     assert_eq!(
         binds,
@@ -42,7 +42,7 @@ fn etc_files_are_bound_from_etc_dir() {
 
 #[test]
 fn sys_is_read_only_and_proc_has_no_exec() {
-    let steps = build(&spec(), Path::new("/e"), Path::new("/s"));
+    let steps = build(&spec(), Path::new("/e"), Path::new("/s"), false);
     for s in &steps {
         if let Step::Mount { fstype, flags, .. } = s {
             if fstype == "sysfs" {
@@ -62,7 +62,7 @@ fn masks_and_read_only_paths_follow_the_kernel_filesystems_and_precede_the_steps
         target: "/dev".into(),
         size: None,
     }];
-    let steps = build(&s, Path::new("/e"), Path::new("/s"));
+    let steps = build(&s, Path::new("/e"), Path::new("/s"), false);
     let first_mask = steps
         .iter()
         .position(|s| matches!(s, Step::Mask { .. }))
@@ -102,7 +102,7 @@ fn masks_and_read_only_paths_follow_the_kernel_filesystems_and_precede_the_steps
 
 #[test]
 fn devices_and_links() {
-    let steps = build(&spec(), Path::new("/e"), Path::new("/s"));
+    let steps = build(&spec(), Path::new("/e"), Path::new("/s"), false);
     assert!(steps.contains(&Step::Mknod {
         path: "/dev/null".into(),
         major: 1,
@@ -127,7 +127,7 @@ fn shm_size_default_and_custom() {
         })
     };
     assert_eq!(
-        shm(&build(&spec(), Path::new("/e"), Path::new("/s"))).unwrap(),
+        shm(&build(&spec(), Path::new("/e"), Path::new("/s"), false)).unwrap(),
         "mode=1777,size=67108864"
     );
     let mut s = spec();
@@ -136,7 +136,7 @@ fn shm_size_default_and_custom() {
         ..Default::default()
     };
     assert_eq!(
-        shm(&build(&s, Path::new("/e"), Path::new("/s"))).unwrap(),
+        shm(&build(&s, Path::new("/e"), Path::new("/s"), false)).unwrap(),
         "mode=1777,size=1024"
     );
 }
@@ -155,7 +155,7 @@ fn extra_mounts_are_planned() {
             size: Some(4096),
         },
     ];
-    let steps = build(&s, Path::new("/e"), Path::new("/s"));
+    let steps = build(&s, Path::new("/e"), Path::new("/s"), false);
     assert!(steps.contains(&Step::Bind {
         source: "/nonexistent-file".into(),
         target: "/src".into(),
@@ -170,7 +170,7 @@ fn legacy_options_use_short_names() {
     assert_eq!(short_name(0), "0");
     assert_eq!(short_name(35), "z");
     assert_eq!(short_name(36), "10");
-    let opts = legacy_overlay_options(200);
+    let opts = legacy_overlay_options(200, false);
     assert!(opts.starts_with("lowerdir=0:1:2:"));
     assert!(opts.len() < 1000, "{}", opts.len());
 }
@@ -181,4 +181,33 @@ fn short_names_never_clash_with_upper_and_work() {
         let n = short_name(i);
         assert!(n != "U" && n != "W", "{i} -> {n}");
     }
+}
+
+#[test]
+fn a_rootless_plan_binds_devices_and_makes_proc_early() {
+    let steps = build(&spec(), Path::new("/e"), Path::new("/s"), true);
+    assert!(!steps.iter().any(|s| matches!(s, Step::Mknod { .. })));
+    let binds = bind_sources(&steps);
+    for (name, _, _) in crate::devices::DEVICES {
+        assert!(
+            binds.contains(&PathBuf::from(format!("/dev/{name}"))),
+            "{name}"
+        );
+    }
+    let early: Vec<&str> = steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Early { fstype, .. } => Some(fstype.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(early, ["proc", "sysfs"]);
+    let mut host = spec();
+    host.network = crate::spec::NetworkMode::Host;
+    let steps = build(&host, Path::new("/e"), Path::new("/s"), true);
+    assert!(bind_sources(&steps).contains(&PathBuf::from("/sys")));
+    // userxattr refuses redirect_dir=off (it means "follow"); root keeps its options.
+    assert!(overlay_options(true).contains(&"userxattr"));
+    assert!(legacy_overlay_options(1, true).contains("redirect_dir=nofollow"));
+    assert!(!legacy_overlay_options(1, false).contains("userxattr"));
 }

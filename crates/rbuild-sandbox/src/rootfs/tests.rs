@@ -59,6 +59,10 @@ impl Sys for FakeSys {
         self.trees.push(path.into());
         Ok(self.trees.len() - 1)
     }
+    fn new_fs(&mut self, fstype: &str, _: u64) -> io::Result<usize> {
+        self.trees.push(PathBuf::from(format!("new:{fstype}")));
+        Ok(self.trees.len() - 1)
+    }
     fn attach_tree(&mut self, handle: usize, target: &Path) -> io::Result<()> {
         let src = self
             .trees
@@ -184,10 +188,10 @@ fn full_plan_runs_against_fake_and_masks_only_existing() {
         cwd: "/".into(),
         ..Default::default()
     };
-    let steps = crate::plan::build(&spec, Path::new("/tmp/e"), Path::new("/tmp/s"));
-    let mut sources = HashMap::new();
+    let steps = crate::plan::build(&spec, Path::new("/tmp/e"), Path::new("/tmp/s"), false);
+    let mut sources = Opened::default();
     for s in crate::plan::bind_sources(&steps) {
-        sources.insert(s.clone(), sys.clone_tree(&s).unwrap());
+        sources.binds.insert(s.clone(), sys.clone_tree(&s).unwrap());
     }
     let mut stubs = vec![];
     apply(&mut sys, &steps, &sources, &mut stubs).unwrap();

@@ -15,9 +15,10 @@ pub fn new_api(target: &Path, dirs: &OverlayDirs) -> io::Result<()> {
     }
     fsconfig_set_string(fs.as_fd(), "upperdir", dirs.upper)?;
     fsconfig_set_string(fs.as_fd(), "workdir", dirs.work)?;
-    for opt in crate::plan::OVERLAY_EXTRA {
-        if let Some((k, v)) = opt.split_once('=') {
-            fsconfig_set_string(fs.as_fd(), k, v)?;
+    for opt in crate::plan::overlay_options(dirs.rootless) {
+        match opt.split_once('=') {
+            Some((k, v)) => fsconfig_set_string(fs.as_fd(), k, v)?,
+            None => fsconfig_set_flag(fs.as_fd(), *opt)?,
         }
     }
     fsconfig_create(fs.as_fd())?;
@@ -27,6 +28,24 @@ pub fn new_api(target: &Path, dirs: &OverlayDirs) -> io::Result<()> {
         MountAttrFlags::empty(),
     )?;
     attach_at(mnt.as_fd(), target)
+}
+
+/// A fresh detached filesystem without options (proc, sysfs), with MS_* `flags` as mount
+/// attributes.
+pub fn new_fs(fstype: &str, flags: u64) -> io::Result<std::os::fd::OwnedFd> {
+    use rustix::mount::*;
+    let fs = fsopen(fstype, FsOpenFlags::FSOPEN_CLOEXEC)?;
+    fsconfig_create(fs.as_fd())?;
+    let attrs = [
+        (libc::MS_RDONLY, MountAttrFlags::MOUNT_ATTR_RDONLY),
+        (libc::MS_NOSUID, MountAttrFlags::MOUNT_ATTR_NOSUID),
+        (libc::MS_NODEV, MountAttrFlags::MOUNT_ATTR_NODEV),
+        (libc::MS_NOEXEC, MountAttrFlags::MOUNT_ATTR_NOEXEC),
+    ]
+    .into_iter()
+    .filter(|(ms, _)| flags & ms != 0)
+    .fold(MountAttrFlags::empty(), |a, (_, attr)| a | attr);
+    Ok(fsmount(fs.as_fd(), FsMountFlags::FSMOUNT_CLOEXEC, attrs)?)
 }
 
 /// Attaches a detached mount (from fsmount or open_tree) at `target`.
@@ -48,7 +67,7 @@ pub fn legacy(sys: &mut RealSys, target: &Path, dirs: &OverlayDirs) -> io::Resul
     std::os::unix::fs::symlink(dirs.work, links.join("W"))?;
     let old = std::env::current_dir()?;
     std::env::set_current_dir(links)?;
-    let options = crate::plan::legacy_overlay_options(dirs.lowers.len());
+    let options = crate::plan::legacy_overlay_options(dirs.lowers.len(), dirs.rootless);
     let r = sys.mount("overlay", target, "overlay", 0, &options);
     std::env::set_current_dir(old)?;
     r

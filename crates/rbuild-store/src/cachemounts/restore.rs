@@ -133,7 +133,7 @@ fn set_metadata(plan: &Plan, data: &Path) -> Result<(), CacheMountError> {
         gid: e.gid,
         mtime: e.mtime,
     };
-    let root = rustix::process::geteuid().is_root();
+    let root = rbuild_layer::host_root();
     for e in plan
         .entries
         .iter()

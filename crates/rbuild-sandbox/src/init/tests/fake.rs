@@ -49,6 +49,10 @@ impl Sys for Recorder {
         self.call(format!("clone_tree {}", path.display()))?;
         Ok(0)
     }
+    fn new_fs(&mut self, fstype: &str, _: u64) -> io::Result<usize> {
+        self.call(format!("new_fs {fstype}"))?;
+        Ok(0)
+    }
     fn attach_tree(&mut self, _: usize, t: &Path) -> io::Result<()> {
         self.call(format!("bind {}", t.display()))
     }

@@ -27,6 +27,7 @@ fn request() -> InitRequest {
         cgroup_procs: vec!["/cg/rbuild/x/cgroup.procs".into()],
         cgroup_dir: None,
         legacy_overlay: false,
+        rootless: false,
         net_helper: None,
         seccomp: Some(vec![crate::seccomp::Insn {
             code: crate::seccomp::bpf::RET_K,
@@ -53,6 +54,27 @@ fn run_sequence(rec: &mut Recorder) -> Ended {
             Ended::Exec(chain(&e), e.code())
         }
     }
+}
+
+#[test]
+fn a_rootless_run_makes_proc_and_sysfs_before_pivot_root_and_binds_the_device_nodes() {
+    let mut rec = Recorder::default();
+    let mut req = request();
+    req.rootless = true;
+    req.cgroup_procs.clear();
+    setup(&mut rec, &req, &mut Vec::new()).unwrap();
+    let pivot = rec.position("pivot_root");
+    assert!(rec.position("new_fs proc") < pivot);
+    assert!(rec.position("new_fs sysfs") < pivot);
+    assert!(rec.position("bind /proc") > pivot);
+    assert!(rec.position("bind /sys") > pivot);
+    assert!(!rec.has("mount proc") && !rec.has("mount sysfs"));
+    // A user namespace cannot mknod: the host's nodes are bound instead.
+    assert!(!rec.has("mknod"), "{:#?}", rec.calls);
+    assert!(rec.position("clone_tree /dev/null") < pivot);
+    assert!(rec.position("bind /dev/null") > pivot);
+    // Masks still come after /proc is there and before the step's own mounts.
+    assert!(rec.position("mount tmpfs /proc/kcore") > rec.position("bind /proc"));
 }
 
 #[test]

@@ -1,6 +1,9 @@
-//! Groundwork for rootless runs: the subordinate id ranges of /etc/subuid and /etc/subgid, and
-//! the user namespace map newuidmap/newgidmap (Debian's `uidmap`) would write from them. Pure:
-//! text in, ranges and arguments out; nothing here runs a sandbox yet.
+//! Rootless runs: an ordinary user's rbuild enters a user namespace ([`enter`]) where it is
+//! root over the ids /etc/subuid and /etc/subgid give it, then builds as root would. The pure
+//! part here reads the ranges and makes the map newuidmap/newgidmap (Debian's `uidmap`) write.
+
+mod enter;
+pub use enter::{enter, in_user_namespace, session, Mapping, Session};
 
 /// A range of subordinate ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +51,11 @@ pub fn id_map(own: u32, range: IdRange) -> [(u32, u32, u32); 2] {
     [(0, own, 1), (1, range.start, range.count)]
 }
 
+/// True when /proc/self/uid_map text is the initial namespace's identity map.
+pub fn is_identity_map(uid_map: &str) -> bool {
+    uid_map.split_whitespace().eq(["0", "0", "4294967295"])
+}
+
 /// The arguments of newuidmap (or newgidmap, same syntax) for process `pid`.
 pub fn newidmap_args(tool: &str, pid: u32, map: &[(u32, u32, u32)]) -> Vec<String> {
     let mut args = vec![tool.to_string(), pid.to_string()];
@@ -83,6 +91,13 @@ mod tests {
             count: 10,
         }];
         assert_eq!(best_range(&small), Some(small[0]));
+    }
+
+    #[test]
+    fn identity_map_means_the_initial_namespace() {
+        assert!(is_identity_map("         0          0 4294967295\n"));
+        assert!(!is_identity_map("         0       1000          1\n"));
+        assert!(!is_identity_map("0 1000 1\n1 100000 65536\n"));
     }
 
     #[test]
