@@ -13,6 +13,7 @@ pub mod leaks;
 pub mod mounts;
 pub mod registry;
 pub mod remote_cache;
+pub mod rootless;
 pub mod sandbox;
 
 use std::path::{Path, PathBuf};

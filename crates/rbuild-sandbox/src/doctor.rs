@@ -57,6 +57,9 @@ pub struct Facts {
     pub cgroup_writable: bool,
     /// The network helper's path.
     pub net_helper: Option<PathBuf>,
+    /// /dev/net/tun opens for reading and writing (the helper of a rootless private network
+    /// opens it in the user namespace, where only its mode counts).
+    pub tun: bool,
     /// Seccomp filters are available.
     pub seccomp: bool,
     /// Platforms binfmt_misc emulates; None when binfmt_misc is not mounted.
@@ -81,25 +84,30 @@ fn rootless_need(f: &Facts) -> Status {
     }
 }
 
-fn userns(f: &Facts) -> Check {
-    let (fix, detail) = if f.max_user_namespaces == Some(0) {
-        (
+/// Why this user cannot make user namespaces, with the fix; None when it can.
+fn userns_blocked(f: &Facts) -> Option<(&'static str, &'static str)> {
+    if f.max_user_namespaces == Some(0) {
+        Some((
             "sysctl -w user.max_user_namespaces=15000",
             "user.max_user_namespaces is 0",
-        )
+        ))
     } else if f.userns_clone == Some(0) {
-        (
+        Some((
             "sysctl -w kernel.unprivileged_userns_clone=1",
             "kernel.unprivileged_userns_clone is 0",
-        )
+        ))
     } else if f.apparmor_restrict == Some(1) {
-        (
+        Some((
             "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0",
             "AppArmor restricts unprivileged user namespaces",
-        )
+        ))
     } else {
-        ("", "allowed")
-    };
+        None
+    }
+}
+
+fn userns(f: &Facts) -> Check {
+    let (fix, detail) = userns_blocked(f).unwrap_or(("", "allowed"));
     check(
         "user namespaces",
         fix.is_empty(),
@@ -138,20 +146,29 @@ pub fn evaluate(f: &Facts) -> Vec<Check> {
 
 /// What every run needs (and emulation, which cross-platform RUNs need).
 fn host(f: &Facts) -> Vec<Check> {
-    let cgroup_fix = if f.euid == 0 {
-        "mount -t cgroup2 none /sys/fs/cgroup"
+    let (cgroup_need, cgroup_fix) = if f.euid == 0 {
+        (Status::Missing, "mount -t cgroup2 none /sys/fs/cgroup")
     } else {
-        "systemd-run --user --scope -p Delegate=yes rbuild ... (a delegated cgroup v2 subtree)"
+        // Rootless, cgroups only carry resource limits: a build without them runs, warned.
+        (
+            Status::Optional,
+            "systemd-run --user --scope -p Delegate=yes rbuild ... (a delegated cgroup v2 \
+             subtree; without one, rootless builds run without --memory/--cpu/--pids limits)",
+        )
     };
     let helper = f.net_helper.as_ref();
     let emulated = f.emulated.as_ref();
     vec![
         check(
             "root or a user namespace",
-            f.euid == 0,
+            f.euid == 0 || userns_blocked(f).is_none(),
             Status::Missing,
-            format!("euid {}", f.euid),
-            "run as root (rootless runs are not implemented yet: the checks below prepare them)",
+            if f.euid == 0 {
+                "root".to_string()
+            } else {
+                format!("euid {}: rootless, in a user namespace", f.euid)
+            },
+            "run as root, or allow user namespaces (below)",
         ),
         check(
             "overlayfs",
@@ -163,7 +180,7 @@ fn host(f: &Facts) -> Vec<Check> {
         check(
             "cgroups",
             f.cgroups && f.cgroup_writable,
-            Status::Missing,
+            cgroup_need,
             format!("mounted: {}, writable: {}", f.cgroups, f.cgroup_writable),
             cgroup_fix,
         ),
@@ -219,6 +236,19 @@ fn rootless(f: &Facts) -> Vec<Check> {
             format!("kernel {}.{}", f.kernel.0, f.kernel.1),
             "a kernel ≥ 5.11",
         ),
+        check(
+            "/dev/net/tun for a private network",
+            f.tun,
+            rootless_need(f),
+            if f.tun {
+                "usable"
+            } else {
+                "cannot be opened read-write"
+            }
+            .into(),
+            "chmod 0666 /dev/net/tun (udev's default mode; in a Pod, give it the device), \
+             or build with --network=none",
+        ),
     ]
 }
 
@@ -273,6 +303,11 @@ impl Facts {
             cgroups: crate::cgroup::host_layout().is_ok(),
             cgroup_writable: own_cgroup_writable(euid),
             net_helper: in_path(crate::net::HELPER),
+            tun: std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/net/tun")
+                .is_ok(),
             seccomp: status.lines().any(|l| l.starts_with("Seccomp:")),
             emulated: binfmt
                 .join("status")

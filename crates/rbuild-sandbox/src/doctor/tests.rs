@@ -16,6 +16,7 @@ fn good_root() -> Facts {
         cgroups: true,
         cgroup_writable: true,
         net_helper: Some("/usr/bin/slirp4netns".into()),
+        tun: true,
         seccomp: true,
         emulated: Some(vec!["linux/arm64"]),
     }
@@ -74,6 +75,7 @@ fn a_user_without_rootless_setup_is_told_what_to_run() {
         subgid: "bob:100000:65536\n".into(),
         idmap_tools: false,
         cgroup_writable: false,
+        tun: false,
         ..good_root()
     };
     let checks = evaluate(&f);
@@ -94,14 +96,38 @@ fn a_user_without_rootless_setup_is_told_what_to_run() {
         find(&checks, "overlayfs in a user namespace").status,
         Status::Missing
     );
-    assert!(find(&checks, "cgroups")
-        .fix
-        .as_deref()
-        .unwrap()
-        .contains("Delegate=yes"));
+    let cgroups = find(&checks, "cgroups");
+    assert!(cgroups.fix.as_deref().unwrap().contains("Delegate=yes"));
+    assert_eq!(cgroups.status, Status::Optional, "only limits need them");
     assert_eq!(
         find(&checks, "root or a user namespace").status,
         Status::Missing
+    );
+    assert!(find(&checks, "/dev/net/tun for a private network")
+        .fix
+        .as_deref()
+        .unwrap()
+        .starts_with("chmod 0666 /dev/net/tun"));
+}
+
+#[test]
+fn a_prepared_user_may_build_rootless() {
+    let f = Facts {
+        euid: 1000,
+        user: "alice".into(),
+        subuid: "alice:100000:65536\n".into(),
+        subgid: "alice:100000:65536\n".into(),
+        cgroup_writable: false,
+        ..good_root()
+    };
+    let checks = evaluate(&f);
+    assert!(
+        checks.iter().all(|c| c.status != Status::Missing),
+        "{checks:#?}"
+    );
+    assert_eq!(
+        find(&checks, "root or a user namespace").detail,
+        "euid 1000: rootless, in a user namespace"
     );
 }
 
