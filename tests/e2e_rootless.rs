@@ -126,8 +126,14 @@ fn build_cache_copy_add_run_and_export_as_an_ordinary_user() {
     std::fs::write(ctx.join("greeting.txt"), "v2\n").unwrap();
     home.give(&ctx);
     let changed = home.ok(&["build", "--progress", "plain", "-t", "app:2", c]);
-    assert!(changed.contains("#2 CACHED"), "WORKDIR stays cached:\n{changed}");
-    assert!(changed.contains("#3 cache miss: input \"file:greeting.txt\" changed"), "{changed}");
+    assert!(
+        changed.contains("#2 CACHED"),
+        "WORKDIR stays cached:\n{changed}"
+    );
+    assert!(
+        changed.contains("#3 cache miss: input \"file:greeting.txt\" changed"),
+        "{changed}"
+    );
 
     // Export: a local rootfs and an OCI archive, written by the user.
     let rootfs = home.path().join("rootfs");
@@ -277,4 +283,27 @@ fn rootless_run_reaches_no_host_loopback_and_says_its_limits_do_not_hold() {
         log.contains("rootless: the resource limits of this step") && log.contains("not applied"),
         "a limit that cannot hold is said:\n{log}"
     );
+}
+
+#[test]
+fn apt_get_installs_in_a_debian_base_as_an_ordinary_user() {
+    let home = Home::new();
+    // A copy, not a link: handing a link to the user would hand over the shared cache file.
+    let tar = home.path().join("debian.tar");
+    std::fs::copy(rbuild_testkit::debian_tarball_path().unwrap(), &tar).unwrap();
+    home.give(&tar);
+    // Its /dev holds device nodes, which a user namespace cannot make: they are left out.
+    home.ok(&["import", tar.to_str().unwrap(), "debian:rootless"]);
+    let ctx = home.context(
+        "ctx",
+        &[(
+            "Dockerfile",
+            "FROM debian:rootless\nRUN apt-get update && \
+             apt-get install -y --no-install-recommends jq && jq --version && \
+             stat -c '%u:%g %n' /usr/bin/jq /var/lib/apt/lists\n",
+        )],
+    );
+    let built = home.ok(&["build", "--progress", "plain", ctx.to_str().unwrap()]);
+    assert!(built.contains("jq-1."), "{built}");
+    assert!(built.contains("0:0 /usr/bin/jq"), "{built}");
 }
