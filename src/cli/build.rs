@@ -30,6 +30,28 @@ impl NetworkArg {
     }
 }
 
+/// `--rootfs`: how each RUN's root filesystem is assembled.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RootfsArg {
+    /// overlayfs; a copy only where it cannot be mounted (rootless, kernel before 5.11).
+    Auto,
+    /// Always overlayfs.
+    Overlay,
+    /// The layers copied for each RUN, changes collected after it: no overlayfs needed.
+    Copy,
+}
+
+impl RootfsArg {
+    /// The sandbox's mode.
+    pub fn mode(self) -> rbuild_sandbox::RootfsMode {
+        match self {
+            RootfsArg::Auto => rbuild_sandbox::RootfsMode::Auto,
+            RootfsArg::Overlay => rbuild_sandbox::RootfsMode::Overlay,
+            RootfsArg::Copy => rbuild_sandbox::RootfsMode::Copy,
+        }
+    }
+}
+
 /// How progress is shown.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProgressMode {
@@ -166,6 +188,10 @@ pub struct BuildArgs {
     /// Docker's default profile); repeatable forms docker takes for other options are refused.
     #[arg(long = "security-opt", value_name = "seccomp=VALUE", value_parser = parse_security_opt)]
     pub security_opt: Option<rbuild_sandbox::SeccompMode>,
+    /// How each RUN's root filesystem is made: overlayfs, or a copy of the layers (slower;
+    /// for hosts where overlayfs cannot be mounted, e.g. rootless on kernels before 5.11).
+    #[arg(long, value_enum, env = "RBUILD_ROOTFS", default_value = "auto")]
+    pub rootfs: RootfsArg,
     /// Label `KEY=VALUE` added to the image's config; repeatable.
     #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
     pub labels: Vec<(String, String)>,

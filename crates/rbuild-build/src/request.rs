@@ -72,6 +72,8 @@ pub struct BuildRequest {
     pub allow: Entitlements,
     /// `--security-opt seccomp=`: the filter of every sandboxed RUN.
     pub seccomp: rbuild_sandbox::SeccompMode,
+    /// `--rootfs`: overlayfs or a copy for each RUN.
+    pub rootfs: rbuild_sandbox::RootfsMode,
     /// Where the image goes (`--output`); empty means `type=image` (tags in the store).
     pub outputs: Vec<crate::export::Output>,
     /// How new layers are compressed (part of the cache key unless the default gzip 6).
@@ -201,6 +203,7 @@ impl BuildRequest {
             ssh: BTreeMap::new(),
             allow: Entitlements::default(),
             seccomp: rbuild_sandbox::SeccompMode::Default,
+            rootfs: rbuild_sandbox::RootfsMode::Auto,
             labels: BTreeMap::new(),
             annotations: Vec::new(),
             cache_from: Vec::new(),

@@ -13,6 +13,7 @@ mod caps;
 mod cgroup;
 pub use cgroup::{sweep_stale, sweep_stale_in_background, wait_for_sweep};
 mod cleanup;
+mod copyfs;
 mod devices;
 pub mod doctor;
 pub mod emulation;
@@ -32,8 +33,8 @@ pub mod user;
 pub use error::SandboxError;
 pub use seccomp::{SeccompError, SeccompMode};
 pub use spec::{
-    ExitReason, Limits, MountSpec, NetworkMode, OutputStream, RunOutcome, RunSpec, SecretBytes,
-    Ulimit,
+    ExitReason, Limits, MountSpec, NetworkMode, OutputStream, RootfsMode, RunOutcome, RunSpec,
+    SecretBytes, Ulimit,
 };
 
 use std::path::Path;

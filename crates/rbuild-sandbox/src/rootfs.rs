@@ -41,12 +41,19 @@ pub fn enter<S: Sys>(sys: &mut S, req: &InitRequest, steps: &[Step]) -> SetupRes
         links: &req.links_dir,
         rootless: req.rootless,
     };
-    let r = sys.mount_overlay(&req.root_dir, &dirs);
-    ctx(
-        r,
-        &format!("mount overlay ({} lowers) at", lowers.len()),
-        &req.root_dir,
-    )?;
+    if let Some(merged) = &req.rootfs_copy {
+        let bind = libc::MS_BIND | libc::MS_REC;
+        let src = merged.to_string_lossy();
+        let r = sys.mount(&src, &req.root_dir, "", bind, "");
+        ctx(r, "bind the copied rootfs at", &req.root_dir)?;
+    } else {
+        let r = sys.mount_overlay(&req.root_dir, &dirs);
+        ctx(
+            r,
+            &format!("mount overlay ({} lowers) at", lowers.len()),
+            &req.root_dir,
+        )?;
+    }
     let mut opened = Opened::default();
     for s in crate::plan::bind_sources(steps) {
         let handle = ctx(sys.clone_tree(&s), "clone bind source", &s)?;

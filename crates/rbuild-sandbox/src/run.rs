@@ -123,6 +123,14 @@ pub fn run(
     } else {
         Some(run_cgroup(spec, &name, opts)?)
     };
+    let copy = spec
+        .rootfs
+        .copies(rootless, crate::seccomp::running_kernel());
+    let merged = copy.then(|| spec.work.join("merged"));
+    let before = match &merged {
+        Some(m) => Some(copy_rootfs(spec, &dir, m)?),
+        None => None,
+    };
     let req = InitRequest {
         spec: spec.clone(),
         root_dir: dir.join("root"),
@@ -136,15 +144,36 @@ pub fn run(
         legacy_overlay: opts.legacy_overlay,
         seccomp,
         rootless,
+        rootfs_copy: merged.clone(),
     };
     let result = spawn_and_wait(&req, exe, on_output);
     let oom = cgroup.as_ref().is_some_and(Cgroup::oom_killed);
     let destroyed = cgroup.as_mut().map_or(Ok(()), Cgroup::destroy);
     let reports = result?;
+    if let (Some(m), Some(before)) = (&merged, &before) {
+        crate::copyfs::collect(m, before, &spec.upper)?;
+        std::fs::remove_dir_all(m).map_err(SandboxError::io("remove", m))?;
+    }
     crate::cleanup::remove_stubs(&spec.upper, &spec.lowers, &reports.stubs)?;
     destroyed?;
     drop(dir);
     outcome(reports, oom)
+}
+
+/// The lowers (or the empty lower of FROM scratch) copied into `merged`, stamped.
+fn copy_rootfs(
+    spec: &RunSpec,
+    dir: &RunDir,
+    merged: &Path,
+) -> Result<crate::copyfs::Manifest, SandboxError> {
+    std::fs::create_dir(merged).map_err(SandboxError::io("create", merged))?;
+    let lowers = if spec.lowers.is_empty() {
+        vec![dir.join("empty")]
+    } else {
+        spec.lowers.clone()
+    };
+    crate::copyfs::merge(&lowers, merged)?;
+    crate::copyfs::record(merged, &spec.work)
 }
 
 /// Every run as root gets a cgroup, if only for the device allow-list; it goes away on every

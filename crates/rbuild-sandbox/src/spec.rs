@@ -161,6 +161,34 @@ pub struct RunSpec {
     /// allow-list. Everything else (namespaces, rootfs, user) stays.
     #[serde(default)]
     pub insecure: bool,
+    /// How the rootfs is assembled from the lowers.
+    #[serde(default)]
+    pub rootfs: RootfsMode,
+}
+
+/// How the rootfs of a run is assembled.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RootfsMode {
+    /// overlayfs, unless this process is in a user namespace on a kernel that cannot mount it
+    /// there (before 5.11): then a copy.
+    #[default]
+    Auto,
+    /// Always overlayfs.
+    Overlay,
+    /// The layers copied into one directory and the changes collected after the run (see
+    /// `copyfs`): slower, but needs no overlayfs at all.
+    Copy,
+}
+
+impl RootfsMode {
+    /// True when a run in this mode copies the layers.
+    pub fn copies(self, rootless: bool, kernel: (u32, u32)) -> bool {
+        match self {
+            RootfsMode::Auto => rootless && kernel < (5, 11),
+            RootfsMode::Overlay => false,
+            RootfsMode::Copy => true,
+        }
+    }
 }
 
 /// Why the process ended.
@@ -225,6 +253,9 @@ pub(crate) struct InitRequest {
     /// namespace is bound rather than mounted.
     #[serde(default)]
     pub rootless: bool,
+    /// The merged copy of the lowers to bind as the rootfs instead of mounting an overlay.
+    #[serde(default)]
+    pub rootfs_copy: Option<PathBuf>,
 }
 
 /// One line the init sends back to the builder over the control socket.

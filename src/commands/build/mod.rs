@@ -219,6 +219,7 @@ fn isolation(args: &BuildArgs, req: &mut BuildRequest) -> anyhow::Result<()> {
     if let Some(mode) = args.security_opt.clone() {
         req.seccomp = mode;
     }
+    req.rootfs = args.rootfs.mode();
     Ok(())
 }
 

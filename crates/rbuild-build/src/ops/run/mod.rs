@@ -49,6 +49,7 @@ pub fn exec(
         network: op.network,
         seccomp: rt.request.seccomp.clone(),
         insecure: op.insecure,
+        rootfs: rt.request.rootfs,
         limits: rt.request.limits.clone(),
         extra_mounts: prepared.specs.clone(),
         hosts: None,

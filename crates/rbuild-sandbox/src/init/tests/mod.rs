@@ -28,6 +28,7 @@ fn request() -> InitRequest {
         cgroup_dir: None,
         legacy_overlay: false,
         rootless: false,
+        rootfs_copy: None,
         net_helper: None,
         seccomp: Some(vec![crate::seccomp::Insn {
             code: crate::seccomp::bpf::RET_K,
