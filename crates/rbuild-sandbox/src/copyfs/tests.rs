@@ -92,7 +92,7 @@ fn prepared() -> (tempfile::TempDir, PathBuf, PathBuf, Manifest) {
 
 #[test]
 fn changes_are_collected_as_overlayfs_writes_them() {
-    let (t, merged, upper, before) = prepared();
+    let (_t, merged, upper, before) = prepared();
     // The step: edit, chmod, delete, create, replace a directory, rename.
     fs::write(merged.join("a/x"), "edited").unwrap();
     fs::set_permissions(merged.join("b/z"), fs::Permissions::from_mode(0o600)).unwrap();
@@ -129,7 +129,7 @@ fn changes_are_collected_as_overlayfs_writes_them() {
 
 #[test]
 fn an_unchanged_run_leaves_the_upper_empty() {
-    let (t, merged, upper, before) = prepared();
+    let (_t, merged, upper, before) = prepared();
     let _ = fs::read_to_string(merged.join("a/x")).unwrap();
     collect(&merged, &before, &upper).unwrap();
     assert_eq!(fs::read_dir(&upper).unwrap().count(), 0);
