@@ -26,6 +26,7 @@ tools=(
   newuidmap:uidmap            # rootless builds map /etc/subuid ranges (tests/e2e_rootless.rs)
   newgidmap:uidmap
   useradd:passwd              # the unprivileged user of the rootless tests
+  usermod:passwd
   ssh-agent:openssh-client    # RUN --mount=type=ssh forwards an agent
   ssh-add:openssh-client
   ssh-keygen:openssh-client   # keys for the --ssh tests
@@ -50,7 +51,7 @@ base=(
   mkfifo mknod stty chmod chown
   tar gzip grep sed
   dpkg dpkg-query dpkg-deb apt-get apt-cache
-  losetup mount umount script unshare flock
+  losetup mount umount script unshare flock setpriv
   cargo
 )
 

@@ -339,3 +339,83 @@ fn apt_get_installs_in_a_debian_base_as_an_ordinary_user() {
     assert!(built.contains("jq-1."), "{built}");
     assert!(built.contains("0:0 /usr/bin/jq"), "{built}");
 }
+
+/// The cgroup2 mount of this host (the unified one of a hybrid host).
+fn cgroup2_mount() -> std::path::PathBuf {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    info.lines()
+        .find(|l| {
+            l.split(" - ")
+                .nth(1)
+                .is_some_and(|t| t.starts_with("cgroup2 "))
+        })
+        .and_then(|l| l.split_whitespace().nth(4))
+        .map(std::path::PathBuf::from)
+        .expect("a cgroup2 hierarchy (mount -t cgroup2 none /sys/fs/cgroup/unified)")
+}
+
+/// Removes a test cgroup and the ones rbuild made below it, deepest first.
+fn remove_cgroup(dir: &Path) {
+    for sub in ["rbuild", "rbuild-builder"] {
+        if let Ok(entries) = std::fs::read_dir(dir.join(sub)) {
+            for e in entries.flatten().filter(|e| e.path().is_dir()) {
+                let _ = std::fs::remove_dir(e.path());
+            }
+        }
+        let _ = std::fs::remove_dir(dir.join(sub));
+    }
+    let _ = std::fs::remove_dir(dir);
+}
+
+#[test]
+fn a_delegated_cgroup_v2_subtree_carries_rootless_limits_where_its_controllers_allow() {
+    let home = Home::new();
+    home.import_busybox();
+    // What systemd's Delegate=yes gives a user: a directory and its control files, chowned.
+    let dir = cgroup2_mount().join(common::unique_name("rbuild-rootless-delegated"));
+    std::fs::create_dir(&dir).unwrap();
+    let owner = format!("{}:{}", home.account.uid, home.account.gid);
+    let chown = Command::new("chown")
+        .arg(&owner)
+        .arg(&dir)
+        .args(["cgroup.procs", "cgroup.subtree_control", "cgroup.threads"].map(|f| dir.join(f)))
+        .output()
+        .unwrap();
+    assert!(chown.status.success(), "{}", text(&chown));
+    let ctx = home.context("ctx", &[("Dockerfile", "FROM busybox\nRUN echo ran\n")]);
+    let out = home
+        .command_in_cgroup(&dir)
+        .args([
+            "build",
+            "--progress",
+            "plain",
+            "--no-cache",
+            "--memory",
+            "64m",
+        ])
+        .arg(&ctx)
+        .output()
+        .unwrap();
+    let log = text(&out);
+    let leaf_made = dir.join("rbuild-builder").is_dir();
+    let memory = std::fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
+    remove_cgroup(&dir);
+    assert!(out.status.success(), "{log}");
+    assert!(
+        leaf_made,
+        "rbuild moves the subtree's processes into a leaf:\n{log}"
+    );
+    if memory.split_whitespace().any(|c| c == "memory") {
+        assert!(!log.contains("WARNING: rootless"), "{log}");
+    } else {
+        // A hybrid host binds memory to v1: the attempt is made, and the warning says why.
+        let why = format!(
+            "{}/cgroup.subtree_control: write \"+memory\"",
+            dir.display()
+        );
+        assert!(
+            log.contains("are not applied") && log.contains(&why),
+            "{log}"
+        );
+    }
+}

@@ -151,9 +151,28 @@ impl Home {
     /// XDG_DATA_HOME, DOCKER_CONFIG, the dead proxy and an empty configuration.
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(&self.account.bin);
-        cmd.uid(self.account.uid)
-            .gid(self.account.gid)
-            .current_dir(self.path())
+        cmd.uid(self.account.uid).gid(self.account.gid);
+        self.environment(cmd)
+    }
+
+    /// Like [`Home::command`], but started in the cgroup v2 directory `cgroup` (root moves the
+    /// shell there, then setpriv becomes the user and execs rbuild).
+    pub fn command_in_cgroup(&self, cgroup: &Path) -> Command {
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(
+                "echo $$ > \"$0/cgroup.procs\" && u=$1 g=$2 bin=$3 && shift 3 && \
+                 exec setpriv --reuid \"$u\" --regid \"$g\" --clear-groups \"$bin\" \"$@\"",
+            )
+            .arg(cgroup)
+            .arg(self.account.uid.to_string())
+            .arg(self.account.gid.to_string())
+            .arg(&self.account.bin);
+        self.environment(cmd)
+    }
+
+    fn environment(&self, mut cmd: Command) -> Command {
+        cmd.current_dir(self.path())
             .env_clear()
             .env(
                 "PATH",

@@ -269,10 +269,18 @@ fn own_cgroup_writable(euid: u32) -> bool {
         return true;
     }
     let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
-    let Some(rel) = own.lines().find_map(|l| l.strip_prefix("0::")) else {
+    let Some(rel) = crate::cgroup::delegated::own_path(&own) else {
         return false;
     };
-    let dir = Path::new("/sys/fs/cgroup").join(rel.trim_start_matches('/'));
+    let mount = match crate::cgroup::host_layout() {
+        Ok(crate::cgroup::Layout::V2 { root }) => root,
+        Ok(crate::cgroup::Layout::V1(m)) => match m.unified {
+            Some(u) => u,
+            None => return false,
+        },
+        Err(_) => return false,
+    };
+    let dir = mount.join(rel.trim_start_matches('/'));
     let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).unwrap_or_default();
     // SAFETY: access(2) only reads the path string.
     unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }

@@ -118,8 +118,7 @@ pub fn run(
     let name = run_name();
     let dir = RunDir::create(&name, spec)?;
     let mut cgroup = if rootless {
-        rootless_limits_warning(spec, on_output);
-        None
+        crate::cgroup::delegated::for_run(&name, &spec.limits, on_output)
     } else {
         Some(run_cgroup(spec, &name, opts)?)
     };
@@ -191,18 +190,6 @@ fn run_cgroup(spec: &RunSpec, name: &str, opts: &Options) -> Result<Cgroup, Sand
     };
     let devices = (!spec.insecure).then_some(crate::cgroup::devices::DEFAULT_ALLOW);
     Cgroup::create(&layout, name, &spec.limits, devices)
-}
-
-/// A user namespace gets no cgroup of its own here (this host delegates none to the user), so
-/// limits the step asked for cannot hold: said in the step's own output, never silently.
-/// Devices need no filter there: the kernel refuses mknod in a user namespace.
-fn rootless_limits_warning(spec: &RunSpec, on_output: &mut dyn FnMut(OutputStream, &[u8])) {
-    if spec.limits.needs_cgroup() {
-        let msg = "rbuild: WARNING: rootless: the resource limits of this step (--memory, \
-                   --cpu-*, --pids-limit) are not applied: no delegated cgroup v2 subtree \
-                   (see `rbuild doctor`)\n";
-        on_output(OutputStream::Stderr, msg.as_bytes());
-    }
 }
 
 fn outcome(r: Reports, oom: bool) -> Result<RunOutcome, SandboxError> {

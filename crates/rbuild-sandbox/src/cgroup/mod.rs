@@ -2,6 +2,7 @@
 //! when set, on cgroup v1 (the devices controller) or v2 (an eBPF device filter).
 
 mod bpf;
+pub mod delegated;
 pub mod devices;
 mod sweep;
 mod v1;
