@@ -345,3 +345,53 @@ fn the_jenkinsfile_recipe_pushes_and_a_fresh_runner_reuses_its_cache() {
 fn the_kubernetes_job_recipe_pushes_and_a_fresh_runner_reuses_its_cache() {
     check_recipe(&KUBERNETES);
 }
+
+/// docs/ci/kubernetes-unprivileged.yaml is one Pod with the settings docs/SECURITY.md gives
+/// for a build in a user namespace: not privileged, RuntimeDefault, hostUsers false, /proc
+/// unmasked, SYS_ADMIN only as the Pod namespace's capability, the store on an emptyDir.
+#[test]
+fn the_unprivileged_pod_builds_in_a_user_namespace_under_runtime_default() {
+    let python = require_tool("python3", "python3");
+    let path = project().join("docs/ci/kubernetes-unprivileged.yaml");
+    let to_json = "import sys, yaml, json\n\
+                   docs = list(yaml.safe_load_all(open(sys.argv[1])))\n\
+                   assert len(docs) == 1, len(docs)\n\
+                   print(json.dumps(docs[0]))";
+    let out = Command::new(python)
+        .args(["-c", to_json])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let pod: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(pod["kind"], "Pod");
+    let spec = &pod["spec"];
+    assert_eq!(spec["hostUsers"], false);
+    assert_eq!(
+        spec["securityContext"]["seccompProfile"]["type"],
+        "RuntimeDefault"
+    );
+    let rbuild = spec["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "rbuild")
+        .unwrap();
+    let sc = &rbuild["securityContext"];
+    assert_eq!(sc["privileged"], false);
+    assert_eq!(sc["procMount"], "Unmasked");
+    assert_eq!(sc["seccompProfile"]["type"], "RuntimeDefault");
+    assert_eq!(sc["capabilities"]["add"], serde_json::json!(["SYS_ADMIN"]));
+    let script = rbuild["args"][0].as_str().unwrap();
+    assert!(script.contains("rbuild --root /store build") && script.contains("--push"));
+    let store = spec["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "store")
+        .unwrap();
+    assert!(
+        store["emptyDir"].is_object(),
+        "overlay uppers need a real filesystem"
+    );
+}

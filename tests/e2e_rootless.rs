@@ -419,3 +419,43 @@ fn a_delegated_cgroup_v2_subtree_carries_rootless_limits_where_its_controllers_a
         );
     }
 }
+
+#[test]
+fn root_inside_a_user_namespace_builds_as_in_a_pod_with_host_users_false() {
+    // A Pod with hostUsers: false runs rbuild as root of a user namespace (the node sees an
+    // unprivileged id): made here by the ordinary user with util-linux's unshare.
+    let home = Home::new();
+    let tar = home.path().join("busybox.tar");
+    rbuild_testkit::busybox_tarball(&tar).unwrap();
+    home.give(&tar);
+    let ctx = home.context(
+        "ctx",
+        &[(
+            "Dockerfile",
+            "FROM busybox\nRUN cat /proc/self/uid_map > /map && touch /made\n",
+        )],
+    );
+    let store = home.path().join("pod-store");
+    let script = format!(
+        "set -e; rbuild --root {s} import {t} busybox:latest >/dev/null; \
+         rbuild --root {s} build --progress plain -o type=local,dest={o} {c}",
+        s = store.display(),
+        t = tar.display(),
+        o = home.path().join("out").display(),
+        c = ctx.display(),
+    );
+    let bin_dir = home.account.bin_dir();
+    let out = home
+        .shell_as_user()
+        .arg(format!(
+            "PATH={}:$PATH unshare --user --map-root-user --map-auto sh -c '{script}'",
+            bin_dir.display()
+        ))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let map = std::fs::read_to_string(home.path().join("out/map")).unwrap();
+    // Inside the step, ids 1.. come from the subordinate range, as in the pod's namespace.
+    assert!(map.lines().count() >= 2, "{map}");
+    assert!(home.path().join("out/made").exists());
+}

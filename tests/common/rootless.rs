@@ -110,6 +110,13 @@ pub fn account() -> &'static Account {
     })
 }
 
+impl Account {
+    /// The directory holding the user's copy of rbuild.
+    pub fn bin_dir(&self) -> &Path {
+        self.bin.parent().unwrap_or(Path::new("/"))
+    }
+}
+
 /// One test's home: a directory the user owns, holding its HOME, its XDG data (the store) and
 /// whatever the test writes there.
 pub struct Home {
@@ -168,6 +175,13 @@ impl Home {
             .arg(self.account.uid.to_string())
             .arg(self.account.gid.to_string())
             .arg(&self.account.bin);
+        self.environment(cmd)
+    }
+
+    /// `sh -c` as the user, with the same environment as [`Home::command`].
+    pub fn shell_as_user(&self) -> Command {
+        let mut cmd = Command::new("sh");
+        cmd.uid(self.account.uid).gid(self.account.gid).arg("-c");
         self.environment(cmd)
     }
 
