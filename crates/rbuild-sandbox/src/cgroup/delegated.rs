@@ -82,7 +82,17 @@ pub fn for_run(
     if !limits.needs_cgroup() {
         return None;
     }
-    let made = root().map_err(str::to_string).and_then(|root| {
+    in_root(root(), name, limits, on_output)
+}
+
+/// [`for_run`] below `root` (or told why there is none).
+fn in_root(
+    root: Result<&Path, &str>,
+    name: &str,
+    limits: &Limits,
+    on_output: &mut dyn FnMut(OutputStream, &[u8]),
+) -> Option<Cgroup> {
+    let made = root.map_err(str::to_string).and_then(|root| {
         let layout = Layout::V2 {
             root: root.to_path_buf(),
         };
@@ -115,5 +125,51 @@ mod tests {
         assert_eq!(own_path("9:name=systemd:/\n"), None);
         assert_eq!(pids("42\n43\n"), [42, 43]);
         assert!(pids("").is_empty());
+    }
+
+    #[test]
+    fn limits_are_written_below_the_delegated_root_or_said_not_applied() {
+        let root = tempfile::tempdir().unwrap();
+        let limits = Limits {
+            memory: Some(64 << 20),
+            pids: Some(20),
+            ..Default::default()
+        };
+        let mut said = Vec::new();
+        let cg = in_root(Ok(root.path()), "run1", &limits, &mut |_, b| {
+            said.extend_from_slice(b)
+        })
+        .unwrap();
+        let dir = root.path().join("rbuild/run1");
+        assert_eq!(cg.start_dir(), Some(dir.clone()));
+        let read = |p: &Path| std::fs::read_to_string(p).unwrap();
+        assert_eq!(read(&dir.join("memory.max")), "67108864");
+        assert_eq!(read(&dir.join("pids.max")), "20");
+        assert_eq!(
+            read(&root.path().join("cgroup.subtree_control")),
+            "+memory +pids"
+        );
+        assert!(said.is_empty());
+        // A real cgroup directory empties itself; this one is emptied for the drop's rmdir.
+        for f in ["memory.max", "pids.max"] {
+            std::fs::remove_file(dir.join(f)).unwrap();
+        }
+        drop(cg);
+        assert!(!dir.exists());
+        // No delegation: nothing is made, and the step is told why.
+        let none = in_root(Err("not delegated here"), "run2", &limits, &mut |_, b| {
+            said.extend_from_slice(b)
+        });
+        assert!(none.is_none());
+        let text = String::from_utf8(said).unwrap();
+        assert!(
+            text.contains("are not applied: not delegated here"),
+            "{text}"
+        );
+        // Without limits there is no cgroup to make and nothing to say.
+        let quiet = for_run("run3", &Limits::default(), &mut |_, _| {
+            panic!("said something")
+        });
+        assert!(quiet.is_none());
     }
 }
