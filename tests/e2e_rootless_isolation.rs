@@ -197,3 +197,40 @@ fn root_inside_a_user_namespace_builds_as_in_a_pod_with_host_users_false() {
     assert!(map.lines().count() >= 2, "{map}");
     assert!(home.path().join("out/made").exists());
 }
+
+#[test]
+fn a_user_without_subordinate_ids_builds_with_only_root_mapped_and_is_told_so() {
+    let home = Home::for_account(common::rootless::account_without_ids());
+    home.import_busybox();
+    let ctx = home.context(
+        "ctx",
+        &[(
+            "Dockerfile",
+            "FROM busybox\nRUN id -u > /who && touch /made\n",
+        )],
+    );
+    let out = home.path().join("out");
+    let dest = format!("type=local,dest={}", out.display());
+    let built = home.ok(&[
+        "build",
+        "--progress",
+        "plain",
+        "-o",
+        &dest,
+        ctx.to_str().unwrap(),
+    ]);
+    assert!(
+        built.contains("has no subordinate ids") && built.contains("rbuild doctor"),
+        "the single-id mapping is announced with its cost:\n{built}"
+    );
+    assert_eq!(std::fs::read_to_string(out.join("who")).unwrap(), "0\n");
+    // Only root is mapped: a USER other than root cannot run, and the error says so.
+    let user = home.context(
+        "user",
+        &[("Dockerfile", "FROM busybox\nUSER app\nRUN true\n")],
+    );
+    let failed = home.rbuild(&["build", "--progress", "plain", user.to_str().unwrap()]);
+    let log = text(&failed);
+    assert!(!failed.status.success(), "{log}");
+    assert!(log.contains("USER app: uid 1000 is not mapped in this user namespace"), "{log}");
+}

@@ -14,8 +14,12 @@ use super::{text, DEAD_PROXY, LOCAL_HOSTS};
 /// The user's name.
 pub const USER: &str = "rbuild-rootless";
 
-/// The user every rootless test runs as, and a copy of rbuild it can execute.
+/// A user without subordinate ids (a system account: useradd gives it none).
+pub const USER_WITHOUT_IDS: &str = "rbuild-noids";
+
+/// A user a rootless test runs as, and a copy of rbuild it can execute.
 pub struct Account {
+    pub name: &'static str,
     pub uid: u32,
     pub gid: u32,
     bin: PathBuf,
@@ -27,8 +31,8 @@ fn sh(cmd: &mut Command) -> Output {
     out
 }
 
-fn id(flag: &str) -> u32 {
-    let out = sh(Command::new("id").args([flag, USER]));
+fn id(flag: &str, user: &str) -> u32 {
+    let out = sh(Command::new("id").args([flag, user]));
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
 }
 
@@ -73,40 +77,76 @@ fn tun_for_everyone() {
     }
 }
 
-/// The account, made once per test process.
-pub fn account() -> &'static Account {
-    static ACCOUNT: OnceLock<Account> = OnceLock::new();
-    ACCOUNT.get_or_init(|| {
-        require_root("creating the unprivileged user of the rootless tests");
-        if !Command::new("id")
-            .arg(USER)
-            .output()
-            .unwrap()
-            .status
-            .success()
-        {
-            sh(Command::new("useradd").args([
-                "--no-create-home",
-                "--home-dir",
-                "/nonexistent",
-                "--shell",
-                "/usr/sbin/nologin",
-                USER,
-            ]));
-        }
-        subordinate_ids();
-        tun_for_everyone();
-        // The test binary's own path may sit below a directory only root can enter.
+/// Creates `user` unless it exists (`--system`: no subordinate ids are given it).
+fn create_user(user: &str, system: bool) {
+    require_root("creating the unprivileged users of the rootless tests");
+    if Command::new("id")
+        .arg(user)
+        .output()
+        .unwrap()
+        .status
+        .success()
+    {
+        return;
+    }
+    let mut cmd = Command::new("useradd");
+    cmd.args(["--no-create-home", "--home-dir", "/nonexistent"])
+        .args(["--shell", "/usr/sbin/nologin", user]);
+    if system {
+        cmd.arg("--system");
+    }
+    sh(&mut cmd);
+}
+
+/// A copy of rbuild any user may run: the test binary's own path may sit below a directory
+/// only root can enter.
+fn shared_binary() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("rbuild-rootless-bin-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
         let bin = dir.join("rbuild");
         std::fs::copy(env!("CARGO_BIN_EXE_rbuild"), &bin).unwrap();
-        Account {
-            uid: id("-u"),
-            gid: id("-g"),
-            bin,
+        bin
+    })
+    .clone()
+}
+
+fn make_account(name: &'static str) -> Account {
+    tun_for_everyone();
+    Account {
+        name,
+        uid: id("-u", name),
+        gid: id("-g", name),
+        bin: shared_binary(),
+    }
+}
+
+/// The account with subordinate ids, made once per test process.
+pub fn account() -> &'static Account {
+    static ACCOUNT: OnceLock<Account> = OnceLock::new();
+    ACCOUNT.get_or_init(|| {
+        create_user(USER, false);
+        subordinate_ids();
+        make_account(USER)
+    })
+}
+
+/// The account without subordinate ids, made once per test process.
+pub fn account_without_ids() -> &'static Account {
+    static ACCOUNT: OnceLock<Account> = OnceLock::new();
+    ACCOUNT.get_or_init(|| {
+        create_user(USER_WITHOUT_IDS, true);
+        for file in ["/etc/subuid", "/etc/subgid"] {
+            let text = std::fs::read_to_string(file).unwrap_or_default();
+            let prefix = format!("{USER_WITHOUT_IDS}:");
+            assert!(
+                !text.lines().any(|l| l.starts_with(&prefix)),
+                "{file} gives {USER_WITHOUT_IDS} ids"
+            );
         }
+        make_account(USER_WITHOUT_IDS)
     })
 }
 
@@ -125,9 +165,13 @@ pub struct Home {
 }
 
 impl Home {
-    /// A fresh home for the user.
+    /// A fresh home for the user with subordinate ids.
     pub fn new() -> Home {
-        let account = account();
+        Home::for_account(account())
+    }
+
+    /// A fresh home for `account`.
+    pub fn for_account(account: &'static Account) -> Home {
         let dir = tempfile::tempdir().unwrap();
         let home = Home { dir, account };
         for sub in ["home", "data", "docker"] {
@@ -192,8 +236,8 @@ impl Home {
                 "PATH",
                 "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             )
-            .env("USER", USER)
-            .env("LOGNAME", USER)
+            .env("USER", self.account.name)
+            .env("LOGNAME", self.account.name)
             .env("HOME", self.path().join("home"))
             .env("XDG_DATA_HOME", self.path().join("data"))
             .env("DOCKER_CONFIG", self.path().join("docker"))

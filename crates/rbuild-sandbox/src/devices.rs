@@ -1,6 +1,6 @@
 //! The minimal /dev: device nodes, standard links, devpts, shm and mqueue.
 
-use crate::plan::{Kind, Step, MS_NODEV, MS_NOEXEC, MS_NOSUID};
+use crate::plan::{Kind, Step, Userns, MS_NODEV, MS_NOEXEC, MS_NOSUID};
 use std::path::PathBuf;
 
 /// Device nodes created in /dev: (name, major, minor).
@@ -24,12 +24,12 @@ const LINKS: &[(&str, &str)] = &[
 
 /// The steps that populate the /dev tmpfs. A user namespace may not make device nodes, so a
 /// rootless run binds the host's own nodes instead (as rootless runc and podman do).
-pub fn dev_steps(shm_size: u64, rootless: bool) -> Vec<Step> {
+pub fn dev_steps(shm_size: u64, ns: Userns) -> Vec<Step> {
     let mut steps: Vec<Step> = DEVICES
         .iter()
         .map(|(n, major, minor)| {
             let path = format!("/dev/{n}");
-            if rootless {
+            if ns.rootless() {
                 return Step::Bind {
                     source: PathBuf::from(&path),
                     target: path,
@@ -50,7 +50,10 @@ pub fn dev_steps(shm_size: u64, rootless: bool) -> Vec<Step> {
             link: (*link).into(),
         });
     }
-    let pts = "newinstance,ptmxmode=0666,mode=0620,gid=5";
+    let pts = match ns {
+        Userns::Rootless { tty_group: false } => "newinstance,ptmxmode=0666,mode=0620",
+        _ => "newinstance,ptmxmode=0666,mode=0620,gid=5",
+    };
     steps.push(crate::plan::mount(
         "devpts",
         "/dev/pts",

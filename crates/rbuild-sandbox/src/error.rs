@@ -133,6 +133,16 @@ pub enum SetupError {
         #[source]
         source: io::Error,
     },
+    /// The step's user or group has no id in this user namespace.
+    #[error("USER {user}: {what} {id} is not mapped in this user namespace (only root is, when the caller has no subordinate ids: see `rbuild doctor`)")]
+    Unmapped {
+        /// The USER as written.
+        user: String,
+        /// "uid" or "gid".
+        what: &'static str,
+        /// The id.
+        id: u32,
+    },
     /// sethostname failed.
     #[error("sethostname {0:?}")]
     Hostname(String, #[source] io::Error),

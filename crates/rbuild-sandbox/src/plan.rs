@@ -38,6 +38,26 @@ pub const READONLY_PATHS: &[&str] = &[
     "/proc/sysrq-trigger",
 ];
 
+/// What the plan needs of the user namespace the init runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Userns {
+    /// The host's own: root is root.
+    Host,
+    /// A user namespace (rootless, or a Pod's with `hostUsers: false`).
+    Rootless {
+        /// gid 5 (tty, the owner devpts gives new terminals) is mapped: with only the caller
+        /// mapped it is not, and devpts refuses `gid=5`.
+        tty_group: bool,
+    },
+}
+
+impl Userns {
+    /// True in a user namespace.
+    pub fn rootless(self) -> bool {
+        matches!(self, Userns::Rootless { .. })
+    }
+}
+
 /// Whether a mountpoint is a directory or a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Kind {
@@ -124,7 +144,8 @@ pub fn secret_file(secrets_dir: &Path, i: usize) -> PathBuf {
 
 /// Builds the post-pivot steps for `spec`; `etc_dir` holds the generated hosts/resolv.conf/hostname,
 /// `secrets_dir` the secret files.
-pub fn build(spec: &RunSpec, etc_dir: &Path, secrets_dir: &Path, rootless: bool) -> Vec<Step> {
+pub fn build(spec: &RunSpec, etc_dir: &Path, secrets_dir: &Path, ns: Userns) -> Vec<Step> {
+    let rootless = ns.rootless();
     let base = MS_NOSUID | MS_NODEV | MS_NOEXEC;
     let mut steps = vec![
         mount("proc", "/proc", base, "", Kind::Dir),
@@ -138,7 +159,7 @@ pub fn build(spec: &RunSpec, etc_dir: &Path, secrets_dir: &Path, rootless: bool)
     ];
     steps.extend(crate::devices::dev_steps(
         spec.limits.shm_size.unwrap_or(DEFAULT_SHM_SIZE),
-        rootless,
+        ns,
     ));
     steps.push(sysfs(spec, rootless));
     if !spec.insecure {

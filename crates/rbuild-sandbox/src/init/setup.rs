@@ -79,16 +79,55 @@ pub fn setup<S: Sys + ProcSys>(
     // otherwise leave the bounding set whole: runc CVE-2025-52881's class).
     let last_cap = crate::caps::last_cap();
     let held = crate::caps::permitted(&sys.read_text(Path::new("/proc/self/status")), last_cap);
-    let steps = plan::build(spec, &req.etc_dir, &req.secrets_dir, req.rootless);
+    let maps = req.rootless.then(|| {
+        let mut read = |p: &str| sys.read_text(Path::new(p));
+        (read("/proc/self/uid_map"), read("/proc/self/gid_map"))
+    });
+    let ns = match &maps {
+        Some((_, gid_map)) => plan::Userns::Rootless {
+            tty_group: crate::rootless::maps_id(gid_map, 5),
+        },
+        None => plan::Userns::Host,
+    };
+    let steps = plan::build(spec, &req.etc_dir, &req.secrets_dir, ns);
     let opened = rootfs::enter(sys, req, &steps)?;
     rootfs::apply(sys, &steps, &opened, stubs)?;
     enter_cwd(sys, &spec.cwd)?;
     let passwd = sys.read_text(Path::new("/etc/passwd"));
     let group = sys.read_text(Path::new("/etc/group"));
     let who = user::resolve_user(&spec.user, &passwd, &group)?;
+    if let Some((uid_map, gid_map)) = &maps {
+        check_mapped(&spec.user, &who, uid_map, gid_map)?;
+    }
     let env = user::env_with_home(&spec.env, &who.home);
     let security = Security::new(spec.insecure, req.seccomp.clone(), held, last_cap);
     Prepared::new(&spec.argv, &env, &spec.limits.ulimits, &who, security)
+}
+
+/// In a user namespace, the step's ids must be mapped: else setresuid would fail with a bare
+/// EINVAL.
+fn check_mapped(
+    user: &str,
+    who: &user::ResolvedUser,
+    uid_map: &str,
+    gid_map: &str,
+) -> Result<(), SetupError> {
+    let unmapped = |what, id| SetupError::Unmapped {
+        user: if user.is_empty() {
+            "root".into()
+        } else {
+            user.into()
+        },
+        what,
+        id,
+    };
+    if !crate::rootless::maps_id(uid_map, who.uid) {
+        return Err(unmapped("uid", who.uid));
+    }
+    if !crate::rootless::maps_id(gid_map, who.gid) {
+        return Err(unmapped("gid", who.gid));
+    }
+    Ok(())
 }
 
 /// Writes the spec's secrets into a tmpfs mounted on the run's secrets dir: only this mount

@@ -20,7 +20,7 @@ fn targets(steps: &[Step]) -> Vec<String> {
 
 #[test]
 fn proc_comes_first_then_dev() {
-    let steps = build(&spec(), Path::new("/run/x"), Path::new("/s"), false);
+    let steps = build(&spec(), Path::new("/run/x"), Path::new("/s"), Userns::Host);
     let t = targets(&steps);
     assert_eq!(&t[..2], &["/proc".to_string(), "/dev".to_string()]);
     assert!(t.contains(&"/sys".to_string()));
@@ -28,7 +28,7 @@ fn proc_comes_first_then_dev() {
 
 #[test]
 fn etc_files_are_bound_from_etc_dir() {
-    let steps = build(&spec(), Path::new("/run/x"), Path::new("/s"), false);
+    let steps = build(&spec(), Path::new("/run/x"), Path::new("/s"), Userns::Host);
     let binds = bind_sources(&steps);
     assert_eq!(
         binds,
@@ -42,7 +42,7 @@ fn etc_files_are_bound_from_etc_dir() {
 
 #[test]
 fn sys_is_read_only_and_proc_has_no_exec() {
-    let steps = build(&spec(), Path::new("/e"), Path::new("/s"), false);
+    let steps = build(&spec(), Path::new("/e"), Path::new("/s"), Userns::Host);
     for s in &steps {
         if let Step::Mount { fstype, flags, .. } = s {
             if fstype == "sysfs" {
@@ -62,7 +62,7 @@ fn masks_and_read_only_paths_follow_the_kernel_filesystems_and_precede_the_steps
         target: "/dev".into(),
         size: None,
     }];
-    let steps = build(&s, Path::new("/e"), Path::new("/s"), false);
+    let steps = build(&s, Path::new("/e"), Path::new("/s"), Userns::Host);
     let first_mask = steps
         .iter()
         .position(|s| matches!(s, Step::Mask { .. }))
@@ -102,7 +102,7 @@ fn masks_and_read_only_paths_follow_the_kernel_filesystems_and_precede_the_steps
 
 #[test]
 fn devices_and_links() {
-    let steps = build(&spec(), Path::new("/e"), Path::new("/s"), false);
+    let steps = build(&spec(), Path::new("/e"), Path::new("/s"), Userns::Host);
     assert!(steps.contains(&Step::Mknod {
         path: "/dev/null".into(),
         major: 1,
@@ -127,7 +127,13 @@ fn shm_size_default_and_custom() {
         })
     };
     assert_eq!(
-        shm(&build(&spec(), Path::new("/e"), Path::new("/s"), false)).unwrap(),
+        shm(&build(
+            &spec(),
+            Path::new("/e"),
+            Path::new("/s"),
+            Userns::Host
+        ))
+        .unwrap(),
         "mode=1777,size=67108864"
     );
     let mut s = spec();
@@ -136,7 +142,7 @@ fn shm_size_default_and_custom() {
         ..Default::default()
     };
     assert_eq!(
-        shm(&build(&s, Path::new("/e"), Path::new("/s"), false)).unwrap(),
+        shm(&build(&s, Path::new("/e"), Path::new("/s"), Userns::Host)).unwrap(),
         "mode=1777,size=1024"
     );
 }
@@ -155,7 +161,7 @@ fn extra_mounts_are_planned() {
             size: Some(4096),
         },
     ];
-    let steps = build(&s, Path::new("/e"), Path::new("/s"), false);
+    let steps = build(&s, Path::new("/e"), Path::new("/s"), Userns::Host);
     assert!(steps.contains(&Step::Bind {
         source: "/nonexistent-file".into(),
         target: "/src".into(),
@@ -185,7 +191,12 @@ fn short_names_never_clash_with_upper_and_work() {
 
 #[test]
 fn a_rootless_plan_binds_devices_and_makes_proc_early() {
-    let steps = build(&spec(), Path::new("/e"), Path::new("/s"), true);
+    let steps = build(
+        &spec(),
+        Path::new("/e"),
+        Path::new("/s"),
+        Userns::Rootless { tty_group: true },
+    );
     assert!(!steps.iter().any(|s| matches!(s, Step::Mknod { .. })));
     let binds = bind_sources(&steps);
     for (name, _, _) in crate::devices::DEVICES {
@@ -204,10 +215,31 @@ fn a_rootless_plan_binds_devices_and_makes_proc_early() {
     assert_eq!(early, ["proc", "sysfs"]);
     let mut host = spec();
     host.network = crate::spec::NetworkMode::Host;
-    let steps = build(&host, Path::new("/e"), Path::new("/s"), true);
+    let steps = build(
+        &host,
+        Path::new("/e"),
+        Path::new("/s"),
+        Userns::Rootless { tty_group: true },
+    );
     assert!(bind_sources(&steps).contains(&PathBuf::from("/sys")));
     // userxattr refuses redirect_dir=off (it means "follow"); root keeps its options.
     assert!(overlay_options(true).contains(&"userxattr"));
     assert!(legacy_overlay_options(1, true).contains("redirect_dir=nofollow"));
     assert!(!legacy_overlay_options(1, false).contains("userxattr"));
+}
+
+#[test]
+fn devpts_asks_for_the_tty_group_only_where_it_is_mapped() {
+    let pts = |ns: Userns| -> String {
+        build(&spec(), Path::new("/e"), Path::new("/s"), ns)
+            .into_iter()
+            .find_map(|s| match s {
+                Step::Mount { fstype, data, .. } if fstype == "devpts" => Some(data),
+                _ => None,
+            })
+            .unwrap()
+    };
+    assert!(pts(Userns::Host).ends_with(",gid=5"));
+    assert!(pts(Userns::Rootless { tty_group: true }).ends_with(",gid=5"));
+    assert!(!pts(Userns::Rootless { tty_group: false }).contains("gid="));
 }

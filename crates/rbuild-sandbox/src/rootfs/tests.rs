@@ -188,7 +188,12 @@ fn full_plan_runs_against_fake_and_masks_only_existing() {
         cwd: "/".into(),
         ..Default::default()
     };
-    let steps = crate::plan::build(&spec, Path::new("/tmp/e"), Path::new("/tmp/s"), false);
+    let steps = crate::plan::build(
+        &spec,
+        Path::new("/tmp/e"),
+        Path::new("/tmp/s"),
+        crate::plan::Userns::Host,
+    );
     let mut sources = Opened::default();
     for s in crate::plan::bind_sources(&steps) {
         sources.binds.insert(s.clone(), sys.clone_tree(&s).unwrap());

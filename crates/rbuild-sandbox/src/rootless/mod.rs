@@ -51,6 +51,17 @@ pub fn id_map(own: u32, range: IdRange) -> [(u32, u32, u32); 2] {
     [(0, own, 1), (1, range.start, range.count)]
 }
 
+/// True when a uid_map or gid_map text maps `id` (inside the namespace).
+pub fn maps_id(map: &str, id: u32) -> bool {
+    map.lines().any(|l| {
+        let f: Vec<u64> = l
+            .split_whitespace()
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        f.len() == 3 && (f[0]..f[0] + f[2]).contains(&u64::from(id))
+    })
+}
+
 /// True when /proc/self/uid_map text is the initial namespace's identity map.
 pub fn is_identity_map(uid_map: &str) -> bool {
     uid_map.split_whitespace().eq(["0", "0", "4294967295"])
@@ -98,6 +109,9 @@ mod tests {
         assert!(is_identity_map("         0          0 4294967295\n"));
         assert!(!is_identity_map("         0       1000          1\n"));
         assert!(!is_identity_map("0 1000 1\n1 100000 65536\n"));
+        assert!(maps_id("0 1000 1\n1 100000 65536\n", 5));
+        assert!(!maps_id("         0       1000          1\n", 5));
+        assert!(maps_id("0 0 4294967295\n", 5));
     }
 
     #[test]

@@ -177,11 +177,20 @@ pub fn setrlimit(resource: libc::__rlimit_resource_t, soft: u64, hard: u64) -> i
 /// setgroups, setresgid, setresuid, in that order (groups need CAP_SETGID before the uid changes).
 pub fn set_ids(uid: u32, gid: u32, groups: &[u32]) -> io::Result<()> {
     // SAFETY: the pointer/length pair describes `groups`.
-    check(unsafe { libc::setgroups(groups.len(), groups.as_ptr()) })?;
+    match check(unsafe { libc::setgroups(groups.len(), groups.as_ptr()) }) {
+        // A user namespace whose map the process wrote itself (rootless without subordinate
+        // ids) forbids setgroups for good; it has no supplementary group to keep anyway.
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) && setgroups_denied() => {}
+        r => r?,
+    }
     // SAFETY: integer arguments only.
     check(unsafe { libc::setresgid(gid, gid, gid) })?;
     // SAFETY: integer arguments only.
     check(unsafe { libc::setresuid(uid, uid, uid) })
+}
+
+fn setgroups_denied() -> bool {
+    std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny")
 }
 
 /// Removes capability `cap` from the bounding set.

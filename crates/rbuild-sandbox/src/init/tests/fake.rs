@@ -12,6 +12,7 @@ pub struct Recorder {
     pub calls: Vec<String>,
     pub fail: Option<&'static str>,
     pub cwd_name: Option<&'static [u8]>,
+    pub single_map: bool,
 }
 
 impl Recorder {
@@ -36,8 +37,8 @@ impl Recorder {
 }
 
 impl Sys for Recorder {
-    fn mount(&mut self, _: &str, t: &Path, fstype: &str, _: u64, _: &str) -> io::Result<()> {
-        self.call(format!("mount {fstype} {}", t.display()))
+    fn mount(&mut self, _: &str, t: &Path, fstype: &str, _: u64, data: &str) -> io::Result<()> {
+        self.call(format!("mount {fstype} {} {data}", t.display()))
     }
     fn mount_overlay(&mut self, t: &Path, _: &OverlayDirs) -> io::Result<()> {
         self.call(format!("overlay {}", t.display()))
@@ -134,7 +135,19 @@ impl ProcSys for Recorder {
     }
     fn read_text(&mut self, path: &Path) -> String {
         let _ = self.call(format!("read {}", path.display()));
-        String::new()
+        match path.to_str() {
+            // The maps of a rootless namespace, or the caller alone when `single_map` is set.
+            Some("/proc/self/uid_map" | "/proc/self/gid_map") if self.single_map => {
+                "0 1000 1\n".into()
+            }
+            Some("/proc/self/uid_map" | "/proc/self/gid_map") => {
+                "0 1000 1\n1 100000 65536\n".into()
+            }
+            Some("/etc/passwd") => {
+                "root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n".into()
+            }
+            _ => String::new(),
+        }
     }
     fn setsid(&mut self) {
         let _ = self.call("setsid".into());

@@ -74,6 +74,30 @@ fn a_rootless_run_makes_proc_and_sysfs_before_pivot_root_and_binds_the_device_no
     assert!(!rec.has("mknod"), "{:#?}", rec.calls);
     assert!(rec.position("clone_tree /dev/null") < pivot);
     assert!(rec.position("bind /dev/null") > pivot);
+    // Only the caller mapped: no tty group for devpts, and a USER other than root is refused
+    // with its reason before anything runs.
+    let mut single = Recorder {
+        single_map: true,
+        ..Recorder::default()
+    };
+    setup(&mut single, &req, &mut Vec::new()).unwrap();
+    let pts = single
+        .calls
+        .iter()
+        .find(|c| c.starts_with("mount devpts"))
+        .unwrap();
+    assert!(!pts.contains("gid=5"), "{pts}");
+    req.spec.user = "app".into();
+    let e = setup(
+        &mut Recorder {
+            single_map: true,
+            ..Recorder::default()
+        },
+        &req,
+        &mut Vec::new(),
+    );
+    let msg = chain(&e.err().unwrap());
+    assert!(msg.contains("USER app: uid 1000 is not mapped"), "{msg}");
     // Masks still come after /proc is there and before the step's own mounts.
     assert!(rec.position("mount tmpfs /proc/kcore") > rec.position("bind /proc"));
 }
