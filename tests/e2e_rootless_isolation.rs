@@ -232,5 +232,8 @@ fn a_user_without_subordinate_ids_builds_with_only_root_mapped_and_is_told_so() 
     let failed = home.rbuild(&["build", "--progress", "plain", user.to_str().unwrap()]);
     let log = text(&failed);
     assert!(!failed.status.success(), "{log}");
-    assert!(log.contains("USER app: uid 1000 is not mapped in this user namespace"), "{log}");
+    assert!(
+        log.contains("USER app: uid 1000 is not mapped in this user namespace"),
+        "{log}"
+    );
 }
