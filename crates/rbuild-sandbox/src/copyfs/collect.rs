@@ -60,14 +60,16 @@ impl Collector<'_> {
             let full = self.merged.join(&p);
             let m = std::fs::symlink_metadata(&full).map_err(SandboxError::io("stat", &full))?;
             match self.before.entries.get(&p) {
-                Some(old) if old.ino == m.ino() && m.is_dir() => {
+                // Same inode and kind: the entry stamped (an inode number reused by a new
+                // directory counts as the old one, changed; its old entries get whiteouts).
+                Some(old) if old.ino == m.ino() && old.dir && m.is_dir() => {
                     if changed(old, &m) {
                         self.upper_dir(&p)?;
                     }
                     self.kept_dirs.insert(p.clone());
                     self.walk(p)?;
                 }
-                Some(old) if old.ino == m.ino() => {
+                Some(old) if old.ino == m.ino() && !old.dir && !m.is_dir() => {
                     if changed(old, &m) {
                         self.move_up(&p)?;
                     }
