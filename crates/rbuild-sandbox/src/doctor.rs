@@ -146,16 +146,6 @@ pub fn evaluate(f: &Facts) -> Vec<Check> {
 
 /// What every run needs (and emulation, which cross-platform RUNs need).
 fn host(f: &Facts) -> Vec<Check> {
-    let (cgroup_need, cgroup_fix) = if f.euid == 0 {
-        (Status::Missing, "mount -t cgroup2 none /sys/fs/cgroup")
-    } else {
-        // Rootless, cgroups only carry resource limits: a build without them runs, warned.
-        (
-            Status::Optional,
-            "systemd-run --user --scope -p Delegate=yes rbuild ... (a delegated cgroup v2 \
-             subtree; without one, rootless builds run without --memory/--cpu/--pids limits)",
-        )
-    };
     let helper = f.net_helper.as_ref();
     let emulated = f.emulated.as_ref();
     vec![
@@ -177,13 +167,7 @@ fn host(f: &Facts) -> Vec<Check> {
             "in /proc/filesystems".into(),
             "modprobe overlay",
         ),
-        check(
-            "cgroups",
-            f.cgroups && f.cgroup_writable,
-            cgroup_need,
-            format!("mounted: {}, writable: {}", f.cgroups, f.cgroup_writable),
-            cgroup_fix,
-        ),
+        cgroups(f),
         check(
             "network helper",
             helper.is_some(),
@@ -210,6 +194,27 @@ fn host(f: &Facts) -> Vec<Check> {
             "apt-get install qemu-user-static && rbuild setup binfmt",
         ),
     ]
+}
+
+/// Root needs a writable hierarchy for every run's device filter; rootless, cgroups only carry
+/// resource limits, and a build without them runs, warned.
+fn cgroups(f: &Facts) -> Check {
+    let (need, fix) = if f.euid == 0 {
+        (Status::Missing, "mount -t cgroup2 none /sys/fs/cgroup")
+    } else {
+        (
+            Status::Optional,
+            "systemd-run --user --scope -p Delegate=yes rbuild ... (a delegated cgroup v2 \
+             subtree; without one, rootless builds run without --memory/--cpu/--pids limits)",
+        )
+    };
+    check(
+        "cgroups",
+        f.cgroups && f.cgroup_writable,
+        need,
+        format!("mounted: {}, writable: {}", f.cgroups, f.cgroup_writable),
+        fix,
+    )
 }
 
 /// What a run without root will need.
