@@ -9,6 +9,32 @@ use crate::spec::{Limits, OutputStream};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+/// Why run cgroups cannot go in a delegated subtree.
+#[derive(Debug, thiserror::Error)]
+pub enum NoDelegation {
+    /// The cgroup mounts could not be read.
+    #[error("the cgroup hierarchies are unreadable: {0}")]
+    Layout(String),
+    /// Only cgroup v1 is mounted.
+    #[error("this host has no cgroup v2 hierarchy")]
+    NoV2,
+    /// /proc/self/cgroup names no v2 group.
+    #[error("this process is in no cgroup v2 group")]
+    NoGroup,
+    /// The group or its control files are not the user's.
+    #[error("{} is not delegated to this user", .0.display())]
+    NotDelegated(PathBuf),
+    /// Making the leaf or moving a process into it failed.
+    #[error("cannot move the processes of the subtree into {}", path.display())]
+    Leaf {
+        /// The leaf.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// The leaf this process moves into.
 const LEAF: &str = "rbuild-builder";
 
@@ -33,38 +59,41 @@ fn writable(p: &Path) -> bool {
 
 /// The delegated directory run cgroups go below, or why there is none. Decided (and the move
 /// into the leaf made) once per process.
-pub fn root() -> Result<&'static Path, &'static str> {
-    static ROOT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+pub fn root() -> Result<&'static Path, &'static NoDelegation> {
+    static ROOT: OnceLock<Result<PathBuf, NoDelegation>> = OnceLock::new();
     match ROOT.get_or_init(find) {
         Ok(p) => Ok(p),
         Err(why) => Err(why),
     }
 }
 
-fn find() -> Result<PathBuf, String> {
-    let mount = match super::host_layout().map_err(|e| e.to_string())? {
+fn find() -> Result<PathBuf, NoDelegation> {
+    let layout = super::host_layout().map_err(|e| NoDelegation::Layout(crate::error::chain(&e)))?;
+    let mount = match layout {
         Layout::V2 { root } => root,
-        Layout::V1(m) => m.unified.ok_or("this host has no cgroup v2 hierarchy")?,
+        Layout::V1(m) => m.unified.ok_or(NoDelegation::NoV2)?,
     };
     let text = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
-    let own = own_path(&text).ok_or("this process is in no cgroup v2 group")?;
+    let own = own_path(&text).ok_or(NoDelegation::NoGroup)?;
     let dir = mount.join(own.trim_start_matches('/'));
     let files = [dir.join("cgroup.procs"), dir.join("cgroup.subtree_control")];
     if !writable(&dir) || !files.iter().all(|f| writable(f)) {
-        return Err(format!("{} is not delegated to this user", dir.display()));
+        return Err(NoDelegation::NotDelegated(dir));
     }
     let leaf = dir.join(LEAF);
-    std::fs::create_dir_all(&leaf).map_err(|e| format!("cannot create {}: {e}", leaf.display()))?;
+    let leaf_err = |source| NoDelegation::Leaf {
+        path: leaf.clone(),
+        source,
+    };
+    std::fs::create_dir_all(&leaf).map_err(leaf_err)?;
     // Twice: a process may have forked while the first pass moved its parent.
     for _ in 0..2 {
         let procs = std::fs::read_to_string(&files[0]).unwrap_or_default();
         for pid in pids(&procs) {
             match std::fs::write(leaf.join("cgroup.procs"), pid.to_string()) {
-                // Gone meanwhile, or not the user's: the latter makes the creation fail below.
+                // Gone meanwhile.
                 Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
-                r => {
-                    r.map_err(|e| format!("cannot move pid {pid} into {}: {e}", leaf.display()))?
-                }
+                r => r.map_err(leaf_err)?,
             }
         }
     }
@@ -87,12 +116,12 @@ pub fn for_run(
 
 /// [`for_run`] below `root` (or told why there is none).
 fn in_root(
-    root: Result<&Path, &str>,
+    root: Result<&Path, &NoDelegation>,
     name: &str,
     limits: &Limits,
     on_output: &mut dyn FnMut(OutputStream, &[u8]),
 ) -> Option<Cgroup> {
-    let made = root.map_err(str::to_string).and_then(|root| {
+    let made = root.map_err(|e| crate::error::chain(e)).and_then(|root| {
         let layout = Layout::V2 {
             root: root.to_path_buf(),
         };
@@ -157,13 +186,14 @@ mod tests {
         drop(cg);
         assert!(!dir.exists());
         // No delegation: nothing is made, and the step is told why.
-        let none = in_root(Err("not delegated here"), "run2", &limits, &mut |_, b| {
+        let why = NoDelegation::NotDelegated("/cg/here".into());
+        let none = in_root(Err(&why), "run2", &limits, &mut |_, b| {
             said.extend_from_slice(b)
         });
         assert!(none.is_none());
         let text = String::from_utf8(said).unwrap();
         assert!(
-            text.contains("are not applied: not delegated here"),
+            text.contains("are not applied: /cg/here is not delegated to this user"),
             "{text}"
         );
         // Without limits there is no cgroup to make and nothing to say.
