@@ -49,6 +49,7 @@ fn next_free(file: &str) -> u64 {
 
 /// Gives the user 65536 subordinate uids and gids unless it has them.
 fn subordinate_ids() {
+    let _files = ACCOUNTS_FILES.lock().unwrap_or_else(|e| e.into_inner());
     for (file, flag) in [
         ("/etc/subuid", "--add-subuids"),
         ("/etc/subgid", "--add-subgids"),
@@ -77,9 +78,14 @@ fn tun_for_everyone() {
     }
 }
 
+/// Held while /etc/passwd, /etc/subuid or /etc/subgid are changed: two useradd or usermod at
+/// once fail to lock the files (tests of one binary run in parallel).
+static ACCOUNTS_FILES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Creates `user` unless it exists (`--system`: no subordinate ids are given it).
 fn create_user(user: &str, system: bool) {
     require_root("creating the unprivileged users of the rootless tests");
+    let _files = ACCOUNTS_FILES.lock().unwrap_or_else(|e| e.into_inner());
     if Command::new("id")
         .arg(user)
         .output()
