@@ -256,16 +256,7 @@ fn push_and_pull_through_the_local_registry_as_an_ordinary_user() {
             &format!("FROM {image}\nRUN cat /pushed > /seen\n"),
         )],
     );
-    let out = home.path().join("seen");
-    let dest = format!("type=local,dest={}", out.display());
-    let built = other.ok(&[
-        "build",
-        "--progress",
-        "plain",
-        "-o",
-        &dest,
-        ctx2.to_str().unwrap(),
-    ]);
+    let (built, out) = other.build_local(&ctx2, "seen");
     assert!(built.contains("cache miss"), "{built}");
     assert_eq!(
         std::fs::read_to_string(out.join("seen")).unwrap(),

@@ -209,16 +209,7 @@ fn a_user_without_subordinate_ids_builds_with_only_root_mapped_and_is_told_so() 
             "FROM busybox\nRUN id -u > /who && touch /made\n",
         )],
     );
-    let out = home.path().join("out");
-    let dest = format!("type=local,dest={}", out.display());
-    let built = home.ok(&[
-        "build",
-        "--progress",
-        "plain",
-        "-o",
-        &dest,
-        ctx.to_str().unwrap(),
-    ]);
+    let (built, out) = home.build_local(&ctx, "out");
     assert!(
         built.contains("has no subordinate ids") && built.contains("rbuild doctor"),
         "the single-id mapping is announced with its cost:\n{built}"

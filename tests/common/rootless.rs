@@ -273,6 +273,22 @@ impl Home {
         text(&out)
     }
 
+    /// Builds `ctx` as the user into the local directory `name` of this home, asserting
+    /// success; returns the log and the directory.
+    pub fn build_local(&self, ctx: &Path, name: &str) -> (String, PathBuf) {
+        let out = self.path().join(name);
+        let dest = format!("type=local,dest={}", out.display());
+        let log = self.ok(&[
+            "build",
+            "--progress",
+            "plain",
+            "-o",
+            &dest,
+            ctx.to_str().unwrap(),
+        ]);
+        (log, out)
+    }
+
     /// Imports the busybox base as `busybox:latest` into the user's store.
     pub fn import_busybox(&self) {
         let tar = self.path().join("busybox.tar");

@@ -1,6 +1,7 @@
 //! `rbuild doctor`: what this machine gives the sandbox, each requirement with the command that
 //! fixes it. [`Facts`] are read from the system; [`evaluate`] is pure.
 
+use crate::process::in_path;
 use crate::rootless::{best_range, subid_ranges, WANTED_IDS};
 use std::path::{Path, PathBuf};
 
@@ -262,36 +263,6 @@ fn read_u64(path: &str) -> Option<u64> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
-fn in_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var("PATH").unwrap_or_else(|_| crate::process::DEFAULT_PATH.into());
-    path.split(':')
-        .map(|d| Path::new(d).join(name))
-        .find(|p| p.is_file())
-}
-
-/// This process's own cgroup directory, for the delegation check.
-fn own_cgroup_writable(euid: u32) -> bool {
-    if euid == 0 {
-        return true;
-    }
-    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
-    let Some(rel) = crate::cgroup::delegated::own_path(&own) else {
-        return false;
-    };
-    let mount = match crate::cgroup::host_layout() {
-        Ok(crate::cgroup::Layout::V2 { root }) => root,
-        Ok(crate::cgroup::Layout::V1(m)) => match m.unified {
-            Some(u) => u,
-            None => return false,
-        },
-        Err(_) => return false,
-    };
-    let dir = mount.join(rel.trim_start_matches('/'));
-    let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).unwrap_or_default();
-    // SAFETY: access(2) only reads the path string.
-    unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
-}
-
 impl Facts {
     /// Reads the facts of this machine and process.
     pub fn gather() -> Facts {
@@ -315,7 +286,7 @@ impl Facts {
             idmap_tools: in_path("newuidmap").is_some() && in_path("newgidmap").is_some(),
             overlay: filesystems.lines().any(|l| l.ends_with("\toverlay")),
             cgroups: crate::cgroup::host_layout().is_ok(),
-            cgroup_writable: own_cgroup_writable(euid),
+            cgroup_writable: euid == 0 || crate::cgroup::delegated::own_group().is_ok(),
             net_helper: in_path(crate::net::HELPER),
             tun: std::fs::OpenOptions::new()
                 .read(true)

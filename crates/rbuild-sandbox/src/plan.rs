@@ -256,19 +256,23 @@ fn extra_mount_step(m: &MountSpec, secrets_dir: &Path, secrets: &mut usize) -> S
     }
 }
 
-/// In a user namespace, proc and sysfs are made early (see [`Step::Early`]).
+/// In a user namespace, proc and sysfs are made early (see [`Step::Early`]); they are mounted
+/// without options, which an early filesystem does not carry.
 fn early_where_rootless(step: Step, rootless: bool) -> Step {
     match step {
         Step::Mount {
             fstype,
             target,
             flags,
+            data,
             ..
-        } if rootless && (fstype == "proc" || fstype == "sysfs") => Step::Early {
-            fstype,
-            target,
-            flags,
-        },
+        } if rootless && data.is_empty() && (fstype == "proc" || fstype == "sysfs") => {
+            Step::Early {
+                fstype,
+                target,
+                flags,
+            }
+        }
         other => other,
     }
 }

@@ -5,6 +5,14 @@ use crate::spec::Ulimit;
 use crate::sys::{proc_calls, ProcSys, RealSys};
 use std::ffi::CString;
 
+/// The first file named `name` in the directories of $PATH (DEFAULT_PATH without one).
+pub fn in_path(name: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::var("PATH").unwrap_or_else(|_| DEFAULT_PATH.into());
+    path.split(':')
+        .map(|d| std::path::Path::new(d).join(name))
+        .find(|p| p.is_file())
+}
+
 /// Docker's default PATH, used for the search when the env has none.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 

@@ -122,9 +122,7 @@ pub fn run(
     } else {
         Some(run_cgroup(spec, &name, opts)?)
     };
-    let copy = spec
-        .rootfs
-        .copies(rootless, crate::seccomp::running_kernel());
+    let copy = spec.rootfs.copies(rootless, crate::seccomp::running_kernel);
     let merged = copy.then(|| spec.work.join("merged"));
     let before = match &merged {
         Some(m) => Some(copy_rootfs(spec, &dir, m)?),

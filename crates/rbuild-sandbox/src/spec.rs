@@ -181,10 +181,10 @@ pub enum RootfsMode {
 }
 
 impl RootfsMode {
-    /// True when a run in this mode copies the layers.
-    pub fn copies(self, rootless: bool, kernel: (u32, u32)) -> bool {
+    /// True when a run in this mode copies the layers; `kernel` is asked only when it decides.
+    pub fn copies(self, rootless: bool, kernel: impl FnOnce() -> (u32, u32)) -> bool {
         match self {
-            RootfsMode::Auto => rootless && kernel < (5, 11),
+            RootfsMode::Auto => rootless && kernel() < (5, 11),
             RootfsMode::Overlay => false,
             RootfsMode::Copy => true,
         }

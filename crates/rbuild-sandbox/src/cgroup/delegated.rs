@@ -67,7 +67,9 @@ pub fn root() -> Result<&'static Path, &'static NoDelegation> {
     }
 }
 
-fn find() -> Result<PathBuf, NoDelegation> {
+/// This process's cgroup v2 group, if it is delegated to this user: it and its control files
+/// are writable.
+pub fn own_group() -> Result<PathBuf, NoDelegation> {
     let layout = super::host_layout().map_err(|e| NoDelegation::Layout(crate::error::chain(&e)))?;
     let mount = match layout {
         Layout::V2 { root } => root,
@@ -80,6 +82,11 @@ fn find() -> Result<PathBuf, NoDelegation> {
     if !writable(&dir) || !files.iter().all(|f| writable(f)) {
         return Err(NoDelegation::NotDelegated(dir));
     }
+    Ok(dir)
+}
+
+fn find() -> Result<PathBuf, NoDelegation> {
+    let dir = own_group()?;
     let leaf = dir.join(LEAF);
     let leaf_err = |source| NoDelegation::Leaf {
         path: leaf.clone(),
@@ -88,7 +95,7 @@ fn find() -> Result<PathBuf, NoDelegation> {
     std::fs::create_dir_all(&leaf).map_err(leaf_err)?;
     // Twice: a process may have forked while the first pass moved its parent.
     for _ in 0..2 {
-        let procs = std::fs::read_to_string(&files[0]).unwrap_or_default();
+        let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
         for pid in pids(&procs) {
             match std::fs::write(leaf.join("cgroup.procs"), pid.to_string()) {
                 // Gone meanwhile.

@@ -4,9 +4,10 @@
 
 use super::{best_range, id_map, is_identity_map, newidmap_args, subid_ranges, IdRange};
 use crate::error::SandboxError;
-use crate::sys::proc_calls::{fork, Forked};
+use crate::process::in_path;
+use crate::sys::proc_calls::{fork, pipe, Forked};
 use std::io::{self, Read, Write};
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::process::Command;
 use std::sync::OnceLock;
 
@@ -47,19 +48,17 @@ pub fn session() -> Option<&'static Session> {
 
 /// True when this process is in a user namespace other than the initial one (rootless, or a
 /// container's): chown to unmapped ids, device nodes, trusted.* xattrs and cgroups are refused.
+/// Read once: [`enter`] runs first thing in `main`, and nothing leaves a user namespace.
 pub fn in_user_namespace() -> bool {
-    std::fs::read_to_string("/proc/self/uid_map").is_ok_and(|m| !is_identity_map(&m))
+    static IN: OnceLock<bool> = OnceLock::new();
+    *IN.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/uid_map").is_ok_and(|m| !is_identity_map(&m))
+    })
 }
 
 fn rootless_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> SandboxError {
     let what = what.into();
     move |source| SandboxError::Rootless { what, source }
-}
-
-fn tool_in_path(name: &str) -> bool {
-    let path = std::env::var("PATH").unwrap_or_else(|_| crate::process::DEFAULT_PATH.into());
-    path.split(':')
-        .any(|d| std::path::Path::new(d).join(name).is_file())
 }
 
 /// The mapping this user can have: subordinate ranges when /etc/subuid and /etc/subgid list
@@ -69,7 +68,9 @@ fn choose_mapping(user: &str, uid: u32) -> Mapping {
     let uids = best_range(&subid_ranges(&read("/etc/subuid"), user, uid));
     let gids = best_range(&subid_ranges(&read("/etc/subgid"), user, uid));
     match (uids, gids) {
-        (Some(uids), Some(gids)) if tool_in_path("newuidmap") && tool_in_path("newgidmap") => {
+        (Some(uids), Some(gids))
+            if in_path("newuidmap").is_some() && in_path("newgidmap").is_some() =>
+        {
             Mapping::Subordinate { uids, gids }
         }
         _ => Mapping::Single,
@@ -113,14 +114,6 @@ fn enter_single(uid: u32, gid: u32) -> Result<(), SandboxError> {
     write("/proc/self/setgroups", "deny".into())?;
     write("/proc/self/uid_map", format!("0 {uid} 1\n"))?;
     write("/proc/self/gid_map", format!("0 {gid} 1\n"))
-}
-
-fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 writes two descriptors into the array it is given.
-    crate::sys::check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
-    // SAFETY: both descriptors were just created and are owned by nobody else.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
 /// Subordinate ranges: a forked helper waits until this process has unshared, then runs

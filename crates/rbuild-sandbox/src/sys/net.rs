@@ -3,22 +3,14 @@
 //! its sockets in the host's network namespace. It is forked before the init leaves that
 //! namespace, never sent back into it: a rootless init may not enter the host's namespace.
 
+use super::proc_calls::pipe;
 use crate::net::{helper_args, log_tail, Helper, NetError};
 use std::ffi::CString;
 use std::io::Read;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 fn step(step: &'static str) -> impl FnOnce(std::io::Error) -> NetError {
     move |source| NetError::Start { step, source }
-}
-
-/// A close-on-exec pipe: (read end, write end).
-fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0; 2];
-    // SAFETY: fds is a valid out array of two ints.
-    super::check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
-    // SAFETY: pipe2 returned two new descriptors that only we own.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
 /// The descriptors the helper's child needs.

@@ -22,6 +22,21 @@ fn retry_eintr<T: Copy + Into<i64>>(mut call: impl FnMut() -> T) -> io::Result<T
     }
 }
 
+/// A close-on-exec pipe: (read end, write end).
+pub fn pipe() -> io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: fds is a valid out array of two ints.
+    check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    // SAFETY: pipe2 returned two new descriptors that only we own.
+    Ok(unsafe {
+        (
+            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+        )
+    })
+}
+
 /// unshare(2).
 pub fn unshare(flags: libc::c_int) -> io::Result<()> {
     // SAFETY: unshare has no memory-safety preconditions.
