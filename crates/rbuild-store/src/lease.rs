@@ -5,6 +5,7 @@
 //! (new work of running builds) plus every id a lease lists (older content a build reuses,
 //! recorded with `Store::protect`). A dead process's lock is released, so its lease is void.
 
+use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -20,7 +21,14 @@ use crate::{lock, Store};
 /// This process's lease file.
 pub(crate) struct Lease {
     path: PathBuf,
-    file: Mutex<File>,
+    file: Mutex<Leased>,
+}
+
+/// The open lease file and the ids it already lists (each is written once: a step on a
+/// stack of N layers asks for all N again).
+struct Leased {
+    file: File,
+    ids: HashSet<Digest>,
 }
 
 /// Nanoseconds since the epoch.
@@ -39,7 +47,10 @@ impl Lease {
         writeln!(file, "start {}", now_nanos()).at(&path)?;
         Ok(Lease {
             path,
-            file: Mutex::new(file),
+            file: Mutex::new(Leased {
+                file,
+                ids: HashSet::new(),
+            }),
         })
     }
 }
@@ -66,9 +77,18 @@ impl Store {
     /// Call it before checking that the content exists: prune either sees the lease or has
     /// finished removing by the time this returns.
     pub fn protect(&self, id: &Digest) -> Result<()> {
+        let mut leased = self.lease.file.lock().unwrap_or_else(|p| p.into_inner());
+        if leased.ids.contains(id) {
+            return Ok(());
+        }
         let _gc = lock::lock_shared(&self.layout.lock("gc.lock"))?;
-        let mut file = self.lease.file.lock().unwrap_or_else(|p| p.into_inner());
-        writeln!(file, "{id}").at(&self.lease.path)
+        // One write: a prune reading the lease never sees half a line it would misparse.
+        leased
+            .file
+            .write_all(format!("{id}\n").as_bytes())
+            .at(&self.lease.path)?;
+        leased.ids.insert(id.clone());
+        Ok(())
     }
 
     /// Reads every lease (caller holds the gc lock exclusively), removing dead ones.

@@ -100,6 +100,7 @@ pub struct Store {
     db: Db,
     kept: KeptLocks,
     lease: Lease,
+    known_records: verified::KnownRecords,
 }
 
 impl Store {
@@ -124,6 +125,7 @@ impl Store {
             db,
             kept: KeptLocks::default(),
             lease,
+            known_records: verified::KnownRecords::default(),
         })
     }
 

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use rbuild_oci::Digest;
 
 use crate::error::{IoContext, Result, StoreError};
-use crate::verified::{record_key, record_prefix, summarize, SnapshotRecord, NS_SNAPSHOT};
+use crate::verified::{key_of, record_key, record_prefix, summarize, SnapshotRecord, NS_SNAPSHOT};
 use crate::{lock, Store};
 
 /// How often a verified commit moves an unverified occupant out of its way before giving up.
@@ -72,8 +72,20 @@ impl Store {
     /// The committed snapshot of a chain id if the store can vouch for it (it was committed
     /// with [`Store::commit_verified_snapshot`]); protects it like [`Store::snapshot`].
     pub fn verified_snapshot(&self, chain_id: &Digest) -> Option<PathBuf> {
-        let path = self.snapshot(chain_id)?;
-        self.snapshot_record(chain_id).ok().flatten().map(|_| path)
+        let _ = self.protect(chain_id);
+        let path = self.layout.snapshot(chain_id);
+        let meta = std::fs::symlink_metadata(&path)
+            .ok()
+            .filter(|m| m.is_dir())?;
+        let key = key_of(chain_id, &meta);
+        if self.known_records.contains(&key) {
+            return Some(path);
+        }
+        let bytes = self.kv_get(NS_SNAPSHOT, &key).ok().flatten()?;
+        // An unparsable record vouches for nothing.
+        serde_json::from_slice::<SnapshotRecord>(&bytes).ok()?;
+        self.known_records.insert(key);
+        Some(path)
     }
 
     /// The verification record of the snapshot directory now at `snapshots/<chain hex>`.
@@ -117,6 +129,8 @@ impl Store {
             match lock::rename_noreplace(dir, &target) {
                 Ok(()) => {
                     lock::fsync_dir(&self.layout.snapshots_dir())?;
+                    // The rename keeps the inode, so the key names the committed directory.
+                    self.known_records.insert(key);
                     return Ok(target);
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
@@ -157,6 +171,7 @@ impl Store {
 
     /// Removes a committed snapshot and its records.
     pub(crate) fn remove_snapshot(&self, chain_id: &Digest) -> Result<()> {
+        self.known_records.clear();
         self.discard_dir(&self.layout.snapshot(chain_id))?;
         self.kv_delete_prefix(NS_SNAPSHOT, &record_prefix(chain_id))?;
         Ok(())

@@ -214,3 +214,20 @@ fn disk_usage_and_images() {
     assert_eq!(images[0].size, store.image_size(&img));
     assert_eq!(du.reclaimable_bytes + images[0].size, du.blob_bytes);
 }
+
+#[test]
+fn a_lease_lists_each_protected_id_once() {
+    // A step on N layers protects all N again; the lease must not grow by N per step.
+    let (d, store) = store();
+    let id = Digest::of(b"snapshot");
+    for _ in 0..3 {
+        store.protect(&id).unwrap();
+    }
+    let leases = d.path().join("root/leases");
+    let texts: Vec<String> = fs::read_dir(&leases)
+        .unwrap()
+        .map(|e| fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert_eq!(texts.len(), 1, "{texts:?}");
+    assert_eq!(texts[0].matches(&id.to_string()).count(), 1, "{}", texts[0]);
+}

@@ -152,3 +152,27 @@ fn f2_load_refuses_a_blob_whose_bytes_do_not_match_its_digest() {
         assert!(dst.check().unwrap().is_ok(), "{format}");
     }
 }
+
+#[test]
+fn a_snapshot_vouched_for_once_is_not_vouched_for_after_it_was_replaced() {
+    // verified_snapshot remembers the records it has read (one query per layer, not per
+    // step); a directory swapped in behind its back is another inode, so it must miss.
+    let (d, store) = store();
+    let diff = Digest::of(b"layer");
+    let chain = chain_id(std::slice::from_ref(&diff)).unwrap();
+    let s = store.scratch().unwrap();
+    fs::write(s.path().join("f"), b"genuine").unwrap();
+    let snap = store
+        .commit_verified_snapshot(&chain, s.keep(), &diff)
+        .unwrap();
+    assert_eq!(store.verified_snapshot(&chain), Some(snap.clone()));
+    let aside = d.path().join("aside");
+    fs::rename(&snap, &aside).unwrap();
+    fs::create_dir(&snap).unwrap();
+    fs::write(snap.join("f"), b"swapped in").unwrap();
+    assert_eq!(store.verified_snapshot(&chain), None);
+    // The same directory back in place is vouched for again.
+    fs::remove_dir_all(&snap).unwrap();
+    fs::rename(&aside, &snap).unwrap();
+    assert_eq!(store.verified_snapshot(&chain), Some(snap));
+}
