@@ -59,8 +59,16 @@ const ZSTD_MAX_WORKERS: u32 = 2;
 const ZSTD_JOB_SIZE: u32 = 4 << 20;
 
 fn zstd_workers() -> u32 {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    u32::try_from(cores).unwrap_or(1).clamp(1, ZSTD_MAX_WORKERS)
+    u32::try_from(cores())
+        .unwrap_or(1)
+        .clamp(1, ZSTD_MAX_WORKERS)
+}
+
+/// The cores this process may use, read once: std reads the cgroup's CPU quota files each
+/// time it is asked, and every committed layer starts a compressor.
+pub(crate) fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// A streaming compressor over `W`; `finish` flushes the trailer and returns `W`.

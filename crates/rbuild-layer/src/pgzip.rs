@@ -60,8 +60,11 @@ pub(crate) struct ParGzWriter<W: Write> {
 impl<W: Write> ParGzWriter<W> {
     /// Starts a gzip stream at `level` (0–9), using up to the machine's cores (max 4).
     pub(crate) fn new(inner: W, level: u32) -> io::Result<Self> {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Self::with_workers(inner, level, cores.clamp(1, MAX_WORKERS))
+        Self::with_workers(
+            inner,
+            level,
+            crate::compression::cores().clamp(1, MAX_WORKERS),
+        )
     }
 
     /// Starts a gzip stream with `workers` compression threads (output does not depend on it).

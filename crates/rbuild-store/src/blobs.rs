@@ -18,7 +18,7 @@ pub const MAX_JSON_BLOB: u64 = 8 << 20;
 impl Store {
     /// Starts a streaming blob write.
     pub fn ingest(&self) -> Result<Ingest> {
-        Ingest::new(&self.layout)
+        Ingest::new(&self.layout, &self.fresh_blobs)
     }
 
     /// Writes a small in-memory blob (JSON) and returns its digest. A stored copy that

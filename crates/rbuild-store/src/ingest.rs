@@ -4,9 +4,11 @@ use std::fs::{self, File, Permissions};
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use rbuild_oci::{Digest, Sha256Writer};
 
+use crate::blob_reader::FreshBlobs;
 use crate::error::{IoContext, Result, StoreError};
 use crate::layout::Layout;
 use crate::lock;
@@ -19,16 +21,18 @@ pub(crate) const BLOB_MODE: u32 = 0o400;
 /// Dropping an uncommitted `Ingest` removes its temp file.
 pub struct Ingest {
     layout: Layout,
+    fresh: Arc<FreshBlobs>,
     path: PathBuf,
     writer: Option<Sha256Writer<BufWriter<File>>>,
 }
 
 impl Ingest {
     /// Starts a new ingest in `ingest/`, holding its lock for as long as it lives.
-    pub(crate) fn new(layout: &Layout) -> Result<Ingest> {
+    pub(crate) fn new(layout: &Layout, fresh: &Arc<FreshBlobs>) -> Result<Ingest> {
         let (path, file) = lock::create_locked_file(&layout.ingest_dir(), "")?;
         Ok(Ingest {
             layout: layout.clone(),
+            fresh: fresh.clone(),
             path,
             writer: Some(Sha256Writer::new(BufWriter::with_capacity(1 << 20, file))),
         })
@@ -74,6 +78,7 @@ impl Ingest {
         let path = std::mem::take(&mut self.path);
         Ok(Verified {
             layout: self.layout.clone(),
+            fresh: self.fresh.clone(),
             path,
             file,
             digest,
@@ -87,6 +92,7 @@ impl Ingest {
 /// Dropping it without `commit` removes its temp file.
 pub struct Verified {
     layout: Layout,
+    fresh: Arc<FreshBlobs>,
     path: PathBuf,
     file: File,
     digest: Digest,
@@ -96,10 +102,17 @@ pub struct Verified {
 impl Verified {
     /// A file the caller already hashed to `digest` and `size` while writing it into a
     /// scratch directory it holds locked, to commit like a verified ingest.
-    pub(crate) fn adopt(layout: &Layout, path: PathBuf, digest: Digest, size: u64) -> Result<Self> {
+    pub(crate) fn adopt(
+        layout: &Layout,
+        fresh: &Arc<FreshBlobs>,
+        path: PathBuf,
+        digest: Digest,
+        size: u64,
+    ) -> Result<Self> {
         let file = File::open(&path).at(&path)?;
         Ok(Verified {
             layout: layout.clone(),
+            fresh: fresh.clone(),
             path,
             file,
             digest,
@@ -118,6 +131,8 @@ impl Verified {
         let result = self.publish(&path);
         if result.is_err() {
             let _ = fs::remove_file(&path);
+        } else {
+            self.fresh.insert(self.digest.clone());
         }
         result.map(|()| (self.digest.clone(), self.size))
     }

@@ -36,6 +36,7 @@ mod check;
 mod db;
 mod error;
 mod ingest;
+mod known;
 mod kv;
 mod layout;
 mod lease;
@@ -101,6 +102,7 @@ pub struct Store {
     kept: KeptLocks,
     lease: Lease,
     known_records: verified::KnownRecords,
+    fresh_blobs: std::sync::Arc<blob_reader::FreshBlobs>,
 }
 
 impl Store {
@@ -126,6 +128,7 @@ impl Store {
             kept: KeptLocks::default(),
             lease,
             known_records: verified::KnownRecords::default(),
+            fresh_blobs: Default::default(),
         })
     }
 

@@ -8,13 +8,11 @@
 //! unverified commit, a replaced directory), and writing it first means a crash leaves at
 //! worst a record without a directory, never a verified-looking directory without proof.
 
-use std::collections::HashSet;
 use std::fs;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
-use std::sync::Mutex;
 
 use rbuild_oci::Digest;
 use serde::{Deserialize, Serialize};
@@ -59,28 +57,7 @@ pub(crate) fn key_of(chain: &Digest, m: &fs::Metadata) -> String {
 /// Record keys this process has read or written, so a step on a stack of N layers does not
 /// query the database N times: a key names one directory inode, so a replaced directory
 /// misses. Forgotten wholesale when this process removes a snapshot.
-#[derive(Debug, Default)]
-pub(crate) struct KnownRecords(Mutex<HashSet<String>>);
-
-impl KnownRecords {
-    /// Whether a record under `key` was seen by this process.
-    pub fn contains(&self, key: &str) -> bool {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(key)
-    }
-
-    /// Remembers that a record under `key` exists.
-    pub fn insert(&self, key: String) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(key);
-    }
-
-    /// Forgets every key (a snapshot was removed).
-    pub fn clear(&self) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).clear();
-    }
-}
+pub(crate) type KnownRecords = crate::known::Known<String>;
 
 /// The key prefix of every record of `chain`.
 pub(crate) fn record_prefix(chain: &Digest) -> String {

@@ -121,7 +121,14 @@ impl Stage {
             None => Ok(()),
             Some((Held::Mem(data), _)) => store.put_blob(&data).map(drop),
             Some((Held::File(path), size)) => {
-                Verified::adopt(&store.layout, path, digest.clone(), size)?.commit()?;
+                Verified::adopt(
+                    &store.layout,
+                    &store.fresh_blobs,
+                    path,
+                    digest.clone(),
+                    size,
+                )?
+                .commit()?;
                 Ok(())
             }
         }
