@@ -14,6 +14,13 @@
 #   BENCH_RBUILD_FLAGS="--network host --allow network.host"   extra flags of rbuild builds
 #                                   (e.g. to compare with a version without the private network)
 #   BENCH_KEEP=1                    keep the work directory (logs, stores) for inspection
+#   BENCH_BASELINE=path/to/rbuild   before/after mode: instead of the side-by-side, time this
+#                                   "before" binary against rbuild ("after") on every case,
+#                                   interleaved round by round (bench/ab.py); results in
+#                                   bench/results-ab/ (ab.md), docs/PERFORMANCE.md untouched
+#   BENCH_BASELINE_FLAGS="..."      extra build flags of the baseline (BENCH_RBUILD_FLAGS are
+#                                   the "after" binary's)
+#   BENCH_AB_RUNS=10                rounds per measurement in before/after mode
 #
 # What it does, on a fresh Debian machine with only apt reachable: installs the peers and tools,
 # starts two docker-registry instances on 127.0.0.1 (one holds the bases every builder pulls
@@ -101,6 +108,12 @@ EOF
 $BUILDAH rm --all >/dev/null
 $BUILDAH rmi --all --force >/dev/null 2>&1 || true
 EOF
+    cat >"$W/bin/prune-root" <<EOF
+#!/bin/sh
+# The rbuild store \$1 moved aside, as prune-rbuild does (before/after mode).
+mkdir -p "$W/trash"
+[ ! -e "\$1" ] || mv "\$1" "$W/trash/root.\$\$.\$(date +%s%N)"
+EOF
     cat >"$W/bin/touch-file" <<'EOF'
 #!/bin/sh
 # Edits (not just touches) one file, so every builder's content-based cache sees a change.
@@ -175,6 +188,25 @@ measure_case() { # CASE BUILDER
     fi
 }
 
+measure_ab() { # CASE: the baseline (a) against rbuild (b), interleaved
+    local c=$1 ctx=$W/ctx/$1 a b ra=$W/ab-root-a rb=$W/ab-root-b push=()
+    case_conf "$c"
+    a="$BASELINE --root $ra build --progress plain -t bench-$c:latest $FLAGS ${BENCH_BASELINE_FLAGS:-} $ctx"
+    b="$RBUILD --root $rb build --progress plain -t bench-$c:latest $FLAGS ${BENCH_RBUILD_FLAGS:-} $ctx"
+    if [ "$c" = large-context ]; then
+        # The tag (a few ms) is timed with the push, alike for both.
+        push=(--prune-push "$W/bin/prune-push"
+            --push-a "$BASELINE --root $ra tag bench-$c:latest $REG_push/$c:a && $BASELINE --root $ra push $REG_push/$c:a"
+            --push-b "$RBUILD --root $rb tag bench-$c:latest $REG_push/$c:b && $RBUILD --root $rb push $REG_push/$c:b")
+    fi
+    log "$c / before ($BASELINE) and after ($RBUILD), $AB_RUNS rounds"
+    python3 "$REPO/bench/ab.py" measure --case "$c" --runs "$AB_RUNS" --out "$RESULTS/ab-$c.json" \
+        --build-a "$a" --prune-a "$W/bin/prune-root $ra" \
+        --build-b "$b" --prune-b "$W/bin/prune-root $rb" \
+        --touch "$W/bin/touch-file $ctx/$TOUCH" "${push[@]}" ||
+        echo "   $c FAILED"
+}
+
 machine_info() {
     {
         echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -189,7 +221,12 @@ machine_info() {
         echo "runc=$(runc --version | head -1)"
         echo "hyperfine=$(hyperfine --version)"
         echo "rbuild=$RBUILD_REV"
-        echo "runs=cold $RUNS runs; no-op and touch $WARMUP warmup + $RUNS runs"
+        if [ -n "$BASELINE" ]; then
+            echo "baseline=$BASELINE flags='${BENCH_BASELINE_FLAGS:-}'; after flags='${BENCH_RBUILD_FLAGS:-}'"
+            echo "runs=$AB_RUNS interleaved rounds per measurement (bench/ab.py)"
+        else
+            echo "runs=cold $RUNS runs; no-op and touch $WARMUP warmup + $RUNS runs"
+        fi
         echo "load_start=$LOAD_START"
         echo "load_end=$(cut -d' ' -f1-3 /proc/loadavg)"
         echo "debian_base=$DEBIAN_OK"
@@ -217,6 +254,12 @@ main() {
         cp target/release/rbuild "$RBUILD.tmp" && mv "$RBUILD.tmp" "$RBUILD"
     fi
 
+    BASELINE=
+    AB_RUNS=${BENCH_AB_RUNS:-10}
+    if [ -n "${BENCH_BASELINE:-}" ]; then
+        BASELINE=$(realpath "$BENCH_BASELINE")
+        RESULTS=$REPO/bench/results-ab
+    fi
     RBUILD_REV="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src crates Cargo.lock || echo ' + uncommitted changes')"
     [ -z "${BENCH_RBUILD:-}" ] || RBUILD_REV="$RBUILD (given; tree at $RBUILD_REV)"
     start_registry base
@@ -238,7 +281,11 @@ main() {
         rm -f "$RESULTS/$c".* "$RESULTS/failed-$c".* "$RESULTS/skipped-$c".*
         log "corpus: $c"
         make_case "$c"
-        for b in $BUILDERS; do measure_case "$c" "$b"; done
+        if [ -n "$BASELINE" ]; then
+            measure_ab "$c"
+        else
+            for b in $BUILDERS; do measure_case "$c" "$b"; done
+        fi
     done
 
     machine_info
@@ -247,6 +294,10 @@ main() {
         [ -e "$f" ] || continue
         awk -F': ' '/Maximum resident set size/ { print $2 }' "$f" >"$RESULTS/$(basename "$f" .txt).rss-kib"
     done
+    if [ -n "$BASELINE" ]; then
+        python3 "$REPO/bench/ab.py" report "$RESULTS" | tee "$RESULTS/ab.md"
+        return
+    fi
     write_doc=()
     [ "${BENCH_WRITE_DOC:-1}" = 1 ] && write_doc=(--doc "$REPO/docs/PERFORMANCE.md")
     python3 "$REPO/bench/report.py" "$RESULTS" "${write_doc[@]}" | tee "$RESULTS/report.md"
