@@ -37,7 +37,7 @@ impl RunDir {
                 owned: true,
             },
         };
-        for sub in ["root", "etc", "empty", "secrets"] {
+        for sub in subdirs(spec) {
             let p = dir.path.join(sub);
             std::fs::create_dir_all(&p).map_err(SandboxError::io("create", &p))?;
         }
@@ -52,6 +52,22 @@ impl RunDir {
     pub fn join(&self, sub: &str) -> PathBuf {
         self.path.join(sub)
     }
+}
+
+/// The directories a run needs: `empty` only for FROM scratch and `secrets` only with a
+/// secret mount, since every directory made and removed per step costs the store's
+/// filesystem an inode allocation (on ext4 without a journal, a scan past recently freed
+/// ones).
+fn subdirs(spec: &RunSpec) -> Vec<&'static str> {
+    let mut dirs = vec!["root", "etc"];
+    if spec.lowers.is_empty() {
+        dirs.push("empty");
+    }
+    let secret = |m: &crate::spec::MountSpec| matches!(m, crate::spec::MountSpec::Secret { .. });
+    if spec.extra_mounts.iter().any(secret) {
+        dirs.push("secrets");
+    }
+    dirs
 }
 
 /// The generated /etc files: (name, contents).
@@ -114,7 +130,14 @@ mod tests {
             std::fs::read_to_string(base.join("etc/hostname")).unwrap(),
             "box\n"
         );
-        assert!(base.join("empty").is_dir());
+        assert!(
+            base.join("empty").is_dir(),
+            "FROM scratch needs the empty lower"
+        );
+        assert!(
+            !base.join("secrets").exists(),
+            "no secret mount, no secrets dir"
+        );
         drop(dir);
         assert!(base.is_dir(), "the caller's dir must stay");
         assert_eq!(std::fs::read_dir(&base).unwrap().count(), 0);
