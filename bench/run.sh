@@ -21,6 +21,7 @@
 #   BENCH_BASELINE_FLAGS="..."      extra build flags of the baseline (BENCH_RBUILD_FLAGS are
 #                                   the "after" binary's)
 #   BENCH_AB_RUNS=10                rounds per measurement in before/after mode
+#   BENCH_AB_PAUSE=60               seconds of rest after each case's stores are removed
 #
 # What it does, on a fresh Debian machine with only apt reachable: installs the peers and tools,
 # starts two docker-registry instances on 127.0.0.1 (one holds the bases every builder pulls
@@ -205,6 +206,10 @@ measure_ab() { # CASE: the baseline (a) against rbuild (b), interleaved
         --build-b "$b" --prune-b "$W/bin/prune-root $rb" \
         --touch "$W/bin/touch-file $ctx/$TOUCH" "${push[@]}" ||
         echo "   $c FAILED"
+    # Every cold round left a store in the trash (large-context: 2 x rounds stores of 20,000
+    # files); empty it, then give ext4 the minute after which freed inodes are reused freely.
+    rm -rf "$W/trash" "$ra" "$rb"
+    sleep "${BENCH_AB_PAUSE:-60}"
 }
 
 machine_info() {
