@@ -9,7 +9,8 @@ order (AB, BA, AB, ...), each on its own store, so drift hits both alike.
     ab.py measure --case NAME --runs N --out FILE.json \
         --build-a CMD --prune-a CMD --build-b CMD --prune-b CMD --touch CMD [--push-a CMD
         --push-b CMD --prune-push CMD]
-    ab.py report DIR            # the markdown table of every DIR/ab-*.json, with the verdict
+    ab.py report DIR [DIR...]   # the markdown table of DIR/ab-*.json (rounds of several runs of
+                                # the same two binaries pooled), with the largest slowdown
 
 A is the baseline ("before"), B the binary under test ("after"). Commands are shell lines.
 """
@@ -86,20 +87,30 @@ def line(t):
     return f"{ms(a)} -> {ms(b)} ({change:+.1%}; paired {paired:+.1%}; n={len(t['a'])})"
 
 
+def pooled(dirs):
+    """{(case, mode): {"a": [...], "b": [...]}} over every ab-*.json of `dirs`, in order."""
+    cells = {}
+    for d in dirs:
+        for name in sorted(f for f in os.listdir(d) if f.startswith("ab-") and f.endswith(".json")):
+            with open(os.path.join(d, name)) as f:
+                data = json.load(f)
+            for mode, t in data["times"].items():
+                cell = cells.setdefault((data["case"], mode), {"a": [], "b": []})
+                cell["a"] += t["a"]
+                cell["b"] += t["b"]
+    return cells
+
+
 def report(args):
-    files = sorted(f for f in os.listdir(args.dir) if f.startswith("ab-") and f.endswith(".json"))
     worst = (None, -1.0)
     out = ["| case | measure | before | after | change of the medians | median of paired ratios | runs |",
            "|---|---|---:|---:|---:|---:|---:|"]
-    for name in files:
-        with open(os.path.join(args.dir, name)) as f:
-            data = json.load(f)
-        for mode, t in data["times"].items():
-            a, b, change, paired = summary(t)
-            out.append(f"| {data['case']} | {mode} | {ms(a)} | {ms(b)} | {change:+.1%} | "
-                       f"{paired:+.1%} | {len(t['a'])} |")
-            if change > worst[1]:
-                worst = (f"{data['case']} {mode}", change)
+    for (case, mode), t in pooled(args.dirs).items():
+        a, b, change, paired = summary(t)
+        out.append(f"| {case} | {mode} | {ms(a)} | {ms(b)} | {change:+.1%} | "
+                   f"{paired:+.1%} | {len(t['a'])} |")
+        if change > worst[1]:
+            worst = (f"{case} {mode}", change)
     if worst[0] is not None:
         out.append("")
         out.append(f"Largest slowdown (change of the medians): {worst[0]}, {worst[1]:+.1%}.")
@@ -119,8 +130,8 @@ def main():
         m.add_argument(f"--push-{side}")
     m.add_argument("--touch", required=True)
     m.add_argument("--prune-push")
-    r = sub.add_parser("report")
-    r.add_argument("dir")
+    r = sub.add_parser("report", help="one table, pooling the rounds of every DIR given")
+    r.add_argument("dirs", nargs="+", metavar="DIR")
     args = p.parse_args()
     if args.what == "measure":
         if args.runs < 2:

@@ -181,3 +181,50 @@ fn f10_a_corrupt_index_json_is_reported_and_repaired() {
     env.check_ok();
     env.rbuild_ok(&["images"]);
 }
+
+/// The `rbuild` parents of run cgroups on this host (v1 controllers and the unified tree).
+fn run_cgroup_parents() -> Vec<std::path::PathBuf> {
+    ["unified", "memory", "pids", "cpu", "devices", ""]
+        .iter()
+        .map(|c| Path::new("/sys/fs/cgroup").join(c).join("rbuild"))
+        .filter(|p| p.is_dir())
+        .collect()
+}
+
+#[test]
+fn f10_stale_run_cgroups_go_with_the_next_run_step_or_store_check() {
+    let env = Env::new();
+    let ctx = context("FROM busybox\nRUN true\n");
+    env.build_ok(ctx.path(), "sweep:1", &["--no-cache"]);
+    let parents = run_cgroup_parents();
+    assert!(!parents.is_empty(), "a RUN made no run cgroup parent");
+    // A pid that has exited, as a build killed before it removed its cgroups.
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let dead = gone.id();
+    gone.wait().unwrap();
+    let stale: Vec<_> = parents
+        .iter()
+        .map(|p| p.join(format!("{dead}-0-stale")))
+        .collect();
+    for (how, args) in [
+        (
+            "a build that runs a step",
+            vec!["build", "--no-cache", "-t", "sweep:1"],
+        ),
+        ("store check", vec!["store", "check"]),
+    ] {
+        for dir in &stale {
+            std::fs::create_dir(dir).unwrap();
+        }
+        let mut args = args;
+        if args[0] == "build" {
+            args.push(ctx.path().to_str().unwrap());
+        }
+        env.rbuild_ok(&args);
+        let left: Vec<_> = stale.iter().filter(|d| d.exists()).collect();
+        for dir in &left {
+            let _ = std::fs::remove_dir(dir);
+        }
+        assert!(left.is_empty(), "{how} left {left:?}");
+    }
+}

@@ -46,6 +46,11 @@ pub fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
         _ => {}
     }
     let store = open_store(cli.root)?;
+    if matches!(cli.command, Command::Store { .. } | Command::Prune { .. }) {
+        // Run cgroups of builds killed before they could remove them; a build sweeps them
+        // when it makes its first run cgroup (a fully cached one never reads the hierarchies).
+        rbuild_sandbox::sweep_stale_in_background();
+    }
     match cli.command {
         Command::Build(args) => {
             let quiet = args.quiet;
@@ -123,7 +128,5 @@ fn open_store(root: Option<PathBuf>) -> anyhow::Result<Arc<Store>> {
         .with_context(|| format!("invalid store path {}", root.display()))?;
     let store = Store::open(&root)
         .with_context(|| format!("cannot open the store at {}", root.display()))?;
-    // Run cgroups of builds killed before they could remove them, as the store's scratch.
-    rbuild_sandbox::sweep_stale_in_background();
     Ok(Arc::new(store))
 }

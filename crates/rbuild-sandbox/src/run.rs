@@ -176,6 +176,8 @@ fn copy_rootfs(
 /// Every run as root gets a cgroup, if only for the device allow-list; it goes away on every
 /// path.
 fn run_cgroup(spec: &RunSpec, name: &str, opts: &Options) -> Result<Cgroup, SandboxError> {
+    // Stale run cgroups of killed builds go when this process first makes one of its own.
+    crate::cgroup::sweep_stale_in_background();
     let layout = match &opts.cgroup2_root {
         Some(root) => Layout::V2 { root: root.clone() },
         None => crate::cgroup::host_layout()?,

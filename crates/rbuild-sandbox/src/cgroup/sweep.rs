@@ -31,9 +31,11 @@ pub fn sweep_stale() -> usize {
 /// The sweep started by [`sweep_stale_in_background`], until [`wait_for_sweep`] joins it.
 static BACKGROUND: Mutex<Option<JoinHandle<usize>>> = Mutex::new(None);
 
-/// [`sweep_stale`] on its own thread: it is best effort and needs nothing from the build,
-/// and reading five cgroup hierarchies took ~10 % of a no-op rebuild. Join it before the
-/// process exits with [`wait_for_sweep`], so the next command finds the cgroups gone.
+/// [`sweep_stale`] on its own thread, once per process: it is best effort and needs nothing
+/// from the build, and reading five cgroup hierarchies took ~10 % of a no-op rebuild. The
+/// sandbox starts it with the first run cgroup, `store` and `prune` on opening the store.
+/// Join it before the process exits with [`wait_for_sweep`], so the next command finds the
+/// cgroups gone.
 pub fn sweep_stale_in_background() {
     let mut slot = BACKGROUND.lock().unwrap_or_else(|p| p.into_inner());
     if slot.is_none() {
