@@ -45,6 +45,18 @@ fn manifest_gets<'a>(log: &'a str, repository: &str) -> Vec<&'a str> {
     log.lines().filter(|l| l.contains(&wanted)).collect()
 }
 
+/// Pushes `image` from the test's store with its docker config.
+fn push(env: &Env, image: &str) {
+    let out = run_with(
+        &env.store(),
+        &env.docker_config(),
+        &["push", image],
+        None,
+        &[],
+    );
+    ok(out, "push");
+}
+
 #[test]
 fn configured_mirror_is_asked_first_and_the_registry_is_the_fallback() {
     let env = Env::new();
@@ -52,16 +64,7 @@ fn configured_mirror_is_asked_first_and_the_registry_is_the_fallback() {
     let mirror = Registry::start(RegistryAuth::None).unwrap();
     let image = format!("{}/team/app:1", origin.addr);
     let digest = local_image(&env, &image);
-    ok(
-        run_with(
-            &env.store(),
-            &env.docker_config(),
-            &["push", &image],
-            None,
-            &[],
-        ),
-        "push",
-    );
+    push(&env, &image);
     let dir = tempfile::tempdir().unwrap();
     let toml = format!(
         "[registry.\"{}\"]\nmirrors = [\"{}/proxy\"]\n",
@@ -80,16 +83,7 @@ fn configured_mirror_is_asked_first_and_the_registry_is_the_fallback() {
     // Once the mirror holds it, a FROM of the registry's name never reaches the registry.
     let on_mirror = format!("{}/proxy/team/app:1", mirror.addr);
     env.rbuild_ok(&["tag", &image, &on_mirror]);
-    ok(
-        run_with(
-            &env.store(),
-            &env.docker_config(),
-            &["push", &on_mirror],
-            None,
-            &[],
-        ),
-        "push",
-    );
+    push(&env, &on_mirror);
     let at_o = log_len(&origin);
     let (_d2, store2) = fresh_store();
     let child = context(&format!("FROM {image}\nRUN cat /config\n"));

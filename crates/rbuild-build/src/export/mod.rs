@@ -192,30 +192,40 @@ pub fn export(
     }
     // Every other output reads the layers' bytes.
     fetch_layers(sinks.layers, None)?;
+    export_files(store, manifest, output, &refs(), sinks)
+}
+
+/// Writes every output but the image kind: OCI and docker archives or directories, the
+/// engine's load, the root filesystem as files or a tar.
+fn export_files(
+    store: &Store,
+    manifest: &Descriptor,
+    output: &Output,
+    refs: &[(String, Descriptor)],
+    sinks: Sinks<'_>,
+) -> Result<Exported, ExportError> {
     match output {
         Output::Image { .. } => {}
         Output::Oci {
             dest: Dest::File(dir),
             tar: false,
             ..
-        } => store.export_oci_dir(&refs(), dir)?,
-        Output::Oci { dest, .. } => write_tar(dest, |w| store.export_oci_archive(&refs(), w))?,
+        } => store.export_oci_dir(refs, dir)?,
+        Output::Oci { dest, .. } => write_tar(dest, |w| store.export_oci_archive(refs, w))?,
         Output::Docker { .. } | Output::Load { .. }
             if media_type::is_index(&manifest.media_type) =>
         {
             return Err(ExportError::NotOneImage);
         }
         Output::Load { .. } => {
-            let mut write = |w: &mut dyn Write| store.export_docker_archive(&refs(), w);
+            let mut write = |w: &mut dyn Write| store.export_docker_archive(refs, w);
             let said = sinks.loader.load(&mut write).map_err(ExportError::Load)?;
             return Ok(Exported {
                 loaded: Some(said),
                 ..Exported::default()
             });
         }
-        Output::Docker { dest, .. } => {
-            write_tar(dest, |w| store.export_docker_archive(&refs(), w))?
-        }
+        Output::Docker { dest, .. } => write_tar(dest, |w| store.export_docker_archive(refs, w))?,
         Output::Local { dest } => rootfs::unpack_each(store, manifest, dest)?,
         Output::Tar { dest } => rootfs::tar_each(store, manifest, dest)?,
     }
