@@ -24,6 +24,18 @@ fn unpack(store: &Store, layer: &Digest, diff_id: &Digest) -> Result<PathBuf, La
         .unwrap())
 }
 
+/// Commits, verified, a snapshot holding `f` with `content` for the chain of one layer.
+fn commit_one_file(store: &Store, content: &[u8]) -> (Digest, PathBuf) {
+    let diff = Digest::of(b"layer");
+    let chain = chain_id(std::slice::from_ref(&diff)).unwrap();
+    let s = store.scratch().unwrap();
+    fs::write(s.path().join("f"), content).unwrap();
+    let snap = store
+        .commit_verified_snapshot(&chain, s.keep(), &diff)
+        .unwrap();
+    (chain, snap)
+}
+
 #[test]
 fn f2_a_poisoned_image_cannot_become_the_snapshot_of_a_genuine_chain() {
     let genuine = layer_tar("bin/sh", b"the real shell");
@@ -158,13 +170,7 @@ fn a_snapshot_vouched_for_once_is_not_vouched_for_after_it_was_replaced() {
     // verified_snapshot remembers the records it has read (one query per layer, not per
     // step); a directory swapped in behind its back is another inode, so it must miss.
     let (d, store) = store();
-    let diff = Digest::of(b"layer");
-    let chain = chain_id(std::slice::from_ref(&diff)).unwrap();
-    let s = store.scratch().unwrap();
-    fs::write(s.path().join("f"), b"genuine").unwrap();
-    let snap = store
-        .commit_verified_snapshot(&chain, s.keep(), &diff)
-        .unwrap();
+    let (chain, snap) = commit_one_file(&store, b"genuine");
     assert_eq!(store.verified_snapshot(&chain), Some(snap.clone()));
     let aside = d.path().join("aside");
     fs::rename(&snap, &aside).unwrap();
