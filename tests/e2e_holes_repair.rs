@@ -182,12 +182,14 @@ fn f10_a_corrupt_index_json_is_reported_and_repaired() {
     env.rbuild_ok(&["images"]);
 }
 
-/// The `rbuild` parents of run cgroups on this host (v1 controllers and the unified tree).
+/// The parents of run cgroups on this host: `rbuild` in the v1 controllers and the unified
+/// tree, and the device filter's parents in the latter.
 fn run_cgroup_parents() -> Vec<std::path::PathBuf> {
     ["unified", "memory", "pids", "cpu", "devices", ""]
         .iter()
         .map(|c| Path::new("/sys/fs/cgroup").join(c).join("rbuild"))
         .filter(|p| p.is_dir())
+        .flat_map(|p| rbuild_testkit::run_cgroup_parents(&p))
         .collect()
 }
 
@@ -198,6 +200,10 @@ fn f10_stale_run_cgroups_go_with_the_next_run_step_or_store_check() {
     env.build_ok(ctx.path(), "sweep:1", &["--no-cache"]);
     let parents = run_cgroup_parents();
     assert!(!parents.is_empty(), "a RUN made no run cgroup parent");
+    assert!(
+        parents.iter().any(|p| p.to_string_lossy().contains("/rbuild/devices-")),
+        "no device filter parent among {parents:?}"
+    );
     // A pid that has exited, as a build killed before it removed its cgroups.
     let mut gone = std::process::Command::new("true").spawn().unwrap();
     let dead = gone.id();

@@ -34,7 +34,8 @@ pub fn words(s: &str) -> Vec<String> {
     v
 }
 
-/// The run cgroups (`rbuild/<pid>-…`, in every hierarchy) of the rbuild process `pid`.
+/// The run cgroups (`rbuild/<pid>-…` and `rbuild/devices-<hash>/<pid>-…`, in every hierarchy)
+/// of the rbuild process `pid`.
 pub fn cgroups_of(pid: u32) -> Vec<std::path::PathBuf> {
     let prefix = format!("{pid}-");
     let mut bases: Vec<std::path::PathBuf> =
@@ -48,7 +49,8 @@ pub fn cgroups_of(pid: u32) -> Vec<std::path::PathBuf> {
     );
     let mut found: Vec<std::path::PathBuf> = bases
         .iter()
-        .filter_map(|b| std::fs::read_dir(b.join("rbuild")).ok())
+        .flat_map(|b| rbuild_testkit::run_cgroup_parents(&b.join("rbuild")))
+        .filter_map(|parent| std::fs::read_dir(parent).ok())
         .flat_map(|rd| rd.flatten().map(|e| e.path()))
         .filter(|p| {
             p.file_name()

@@ -99,6 +99,13 @@ pub fn run_with_cgroup2_root(
     run::run(spec, exe, on_output, &opts)
 }
 
+/// How many device filters are attached to the cgroup2 directory `dir` itself; for tests of
+/// the filter's parent cgroup.
+#[doc(hidden)]
+pub fn device_filters_attached(dir: &Path) -> Result<u32, SandboxError> {
+    cgroup::filtered::attached(dir)
+}
+
 /// Like [`run`], but on a hybrid host applies the device allow-list through the v1 devices
 /// controller (moving pid 1 into it) instead of the eBPF filter; for tests of that fallback.
 pub fn run_with_v1_devices(

@@ -4,6 +4,7 @@
 mod bpf;
 pub mod delegated;
 pub mod devices;
+pub mod filtered;
 mod sweep;
 mod v1;
 mod v2;
@@ -139,7 +140,8 @@ enum Kind {
 
 impl Cgroup {
     /// Creates `rbuild/<name>` with the limits applied and, when `devices` is given, that
-    /// device allow-list (None: every device, for insecure runs).
+    /// device allow-list (None: every device, for insecure runs); on cgroup2 a filtered run's
+    /// cgroup is `rbuild/devices-<hash>/<name>` (see [`filtered`]).
     pub fn create(
         layout: &Layout,
         name: &str,
@@ -211,19 +213,30 @@ impl Drop for Cgroup {
 pub(crate) fn make_dir(mount: &Path, name: &str) -> Result<PathBuf, SandboxError> {
     let parent = mount.join("rbuild");
     std::fs::create_dir_all(&parent).map_err(SandboxError::io("create cgroup", &parent))?;
+    make_dir_in(&parent, name)
+}
+
+/// Creates `<parent>/<name>`; the name must be new.
+pub(crate) fn make_dir_in(parent: &Path, name: &str) -> Result<PathBuf, SandboxError> {
     let dir = parent.join(name);
     std::fs::create_dir(&dir).map_err(SandboxError::io("create cgroup", &dir))?;
     Ok(dir)
 }
 
-/// Loads a device allow-list as an eBPF filter and attaches it to a cgroup v2 directory.
-pub fn attach_device_filter(dir: &Path, rules: &[devices::DeviceRule]) -> Result<(), SandboxError> {
-    let code = bpf::encode(&bpf::device_program(rules));
-    crate::sys::bpf::attach_device_filter(dir, &code).map_err(|source| SandboxError::Cgroup {
-        path: dir.to_path_buf(),
-        op: "attach the device filter (BPF_CGROUP_DEVICE)".into(),
-        source,
-    })
+/// The parent of a run's cgroup on the cgroup2 hierarchy at `root`, created if needed: the
+/// device filter's parent when `rules` are given (see [`filtered`]), else `rbuild/`.
+pub(crate) fn v2_parent(
+    root: &Path,
+    rules: Option<&[devices::DeviceRule]>,
+) -> Result<PathBuf, SandboxError> {
+    match rules {
+        Some(rules) => filtered::parent(root, rules),
+        None => {
+            let parent = root.join("rbuild");
+            std::fs::create_dir_all(&parent).map_err(SandboxError::io("create cgroup", &parent))?;
+            Ok(parent)
+        }
+    }
 }
 
 /// Removes every directory, trying all of them; the first error wins.

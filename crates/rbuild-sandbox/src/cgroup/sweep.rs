@@ -24,8 +24,20 @@ pub fn sweep_stale() -> usize {
     let alive = |pid: u32| Path::new("/proc").join(pid.to_string()).exists();
     mounts
         .iter()
-        .map(|m| sweep_in(&m.join("rbuild"), &alive))
+        .map(|m| sweep_tree(&m.join("rbuild"), &alive))
         .sum()
+}
+
+/// [`sweep_in`] on `rbuild/` and on the device filter's parents in it, which stay.
+pub(crate) fn sweep_tree(rbuild: &Path, alive: &dyn Fn(u32) -> bool) -> usize {
+    let parents: Vec<PathBuf> = std::fs::read_dir(rbuild)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| super::filtered::is_parent_name(&e.file_name().to_string_lossy()))
+        .map(|e| e.path())
+        .collect();
+    sweep_in(rbuild, alive) + parents.iter().map(|p| sweep_in(p, alive)).sum::<usize>()
 }
 
 /// The sweep started by [`sweep_stale_in_background`], until [`wait_for_sweep`] joins it.
@@ -84,8 +96,15 @@ mod tests {
         }
         // A non-empty one stands for a cgroup that still holds tasks: rmdir fails, it stays.
         std::fs::write(root.join("303-1-ef/busy"), "").unwrap();
-        let removed = sweep_in(&root, &|pid| pid == 202);
-        assert_eq!(removed, 1);
+        // A device filter's parent stays; the run cgroups of dead pids in it go too.
+        let filtered = root.join("devices-0123456789abcdef");
+        for name in ["404-0-aa", "202-1-bb"] {
+            std::fs::create_dir_all(filtered.join(name)).unwrap();
+        }
+        let removed = sweep_tree(&root, &|pid| pid == 202);
+        assert_eq!(removed, 2);
+        assert!(filtered.join("202-1-bb").exists() && !filtered.join("404-0-aa").exists());
+        std::fs::remove_dir_all(&filtered).unwrap();
         let mut left: Vec<String> = std::fs::read_dir(&root)
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())

@@ -1,7 +1,9 @@
 //! cgroup v1: one directory per controller hierarchy; the devices controller holds the allow-list.
 
 use super::devices::{v1_writes, DeviceRule};
-use super::{counter, cpu_quota, make_dir, memory_swap_total, write, V1Mounts};
+use super::{
+    counter, cpu_quota, make_dir, make_dir_in, memory_swap_total, v2_parent, write, V1Mounts,
+};
 use crate::error::SandboxError;
 use crate::spec::Limits;
 use std::path::PathBuf;
@@ -103,16 +105,10 @@ impl V1 {
         rules: Option<&[DeviceRule]>,
     ) -> Result<(), SandboxError> {
         if let (Some(root), Some(_)) = (&m.unified, &m.devices) {
-            let dir = make_dir(root, name)?;
-            match rules.map_or(Ok(()), |r| super::attach_device_filter(&dir, r)) {
-                Ok(()) => {
-                    self.unified = Some(dir);
-                    return Ok(());
-                }
-                // No eBPF device programs here: the v1 controller enforces the same list.
-                Err(_) => {
-                    let _ = super::remove_all(std::slice::from_ref(&dir));
-                }
+            // Without eBPF device programs here the v1 controller enforces the same list.
+            if let Ok(dir) = v2_parent(root, rules).and_then(|p| make_dir_in(&p, name)) {
+                self.unified = Some(dir);
+                return Ok(());
             }
         }
         if let Some(mount) = &m.devices {
@@ -129,11 +125,8 @@ impl V1 {
                     .into(),
             ));
         };
-        let dir = self.unified.insert(make_dir(root, name)?).clone();
-        match rules {
-            Some(rules) => super::attach_device_filter(&dir, rules),
-            None => Ok(()),
-        }
+        self.unified = Some(make_dir_in(&v2_parent(root, rules)?, name)?);
+        Ok(())
     }
 
     /// The cgroup on the unified hierarchy, when the device filter lives there.

@@ -1,7 +1,7 @@
 //! cgroup v2: one directory in the unified hierarchy, with the eBPF device filter attached.
 
 use super::devices::DeviceRule;
-use super::{counter, cpu_quota, make_dir, memory_swap_total, write};
+use super::{counter, cpu_quota, make_dir_in, memory_swap_total, v2_parent, write};
 use crate::error::SandboxError;
 use crate::spec::Limits;
 use std::path::{Path, PathBuf};
@@ -49,8 +49,9 @@ pub fn controllers(w: &[(&str, String)]) -> String {
 }
 
 impl V2 {
-    /// Creates `<root>/rbuild/<name>`, enabling the limits' controllers on the way, applies the
-    /// limits and attaches the device filter; on failure removes the directory.
+    /// Creates the run's cgroup (under the device filter's parent when `devices` is given,
+    /// else `<root>/rbuild/<name>`), enabling the limits' controllers on the way, and applies
+    /// the limits; on failure removes the directory.
     pub fn create(
         root: &Path,
         name: &str,
@@ -59,37 +60,33 @@ impl V2 {
     ) -> Result<Self, SandboxError> {
         let w = writes(l);
         let ctl = controllers(&w);
+        let parent = v2_parent(root, devices)?;
         if !ctl.is_empty() {
-            let parent = root.join("rbuild");
-            std::fs::create_dir_all(&parent).map_err(SandboxError::io("create cgroup", &parent))?;
+            // Each level down to the run's cgroup passes the controllers on.
+            let rbuild = root.join("rbuild");
             write(root, "cgroup.subtree_control", &ctl)?;
-            write(&parent, "cgroup.subtree_control", &ctl)?;
+            write(&rbuild, "cgroup.subtree_control", &ctl)?;
+            if parent != rbuild {
+                write(&parent, "cgroup.subtree_control", &ctl)?;
+            }
         }
-        let cg = V2 {
-            dir: make_dir(root, name)?,
-        };
-        if let Err(e) = cg.fill(w, devices) {
+        let dir = make_dir_in(&parent, name)?;
+        let cg = V2 { dir };
+        if let Err(e) = cg.fill(w) {
             let _ = super::remove(&cg.dir);
             return Err(e);
         }
         Ok(cg)
     }
 
-    fn fill(
-        &self,
-        w: Vec<(&'static str, String)>,
-        devices: Option<&[DeviceRule]>,
-    ) -> Result<(), SandboxError> {
+    fn fill(&self, w: Vec<(&'static str, String)>) -> Result<(), SandboxError> {
         for (file, value) in w {
             if file == "memory.swap.max" && !self.dir.join(file).exists() {
                 continue;
             }
             write(&self.dir, file, &value)?;
         }
-        match devices {
-            Some(rules) => super::attach_device_filter(&self.dir, rules),
-            None => Ok(()),
-        }
+        Ok(())
     }
 
     /// The cgroup directory.

@@ -7,6 +7,7 @@ use std::sync::Mutex;
 
 const BPF_PROG_LOAD: libc::c_long = 5;
 const BPF_PROG_ATTACH: libc::c_long = 8;
+const BPF_PROG_QUERY: libc::c_long = 16;
 const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
 const BPF_CGROUP_DEVICE: u32 = 6;
 /// Lets other programs stay attached above and below (all must allow), as runc attaches.
@@ -37,6 +38,18 @@ struct ProgAttach {
     attach_bpf_fd: u32,
     attach_type: u32,
     attach_flags: u32,
+}
+
+/// The BPF_PROG_QUERY part of union bpf_attr, up to prog_cnt.
+#[repr(C)]
+#[derive(Default)]
+struct ProgQuery {
+    target_fd: u32,
+    attach_type: u32,
+    query_flags: u32,
+    attach_flags: u32,
+    prog_ids: u64,
+    prog_cnt: u32,
 }
 
 fn bpf<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<libc::c_long> {
@@ -107,4 +120,18 @@ pub fn attach_device_filter(dir: &Path, code: &[u8]) -> io::Result<()> {
         attach_flags: BPF_F_ALLOW_MULTI,
     };
     bpf(BPF_PROG_ATTACH, &mut attr).map(drop)
+}
+
+/// How many device programs are attached to the cgroup v2 directory `dir` itself (not
+/// inherited from its ancestors).
+pub fn attached_device_programs(dir: &Path) -> io::Result<u32> {
+    let cgroup = std::fs::File::open(dir)?;
+    // No id buffer: the kernel only writes the count back.
+    let mut attr = ProgQuery {
+        target_fd: cgroup.as_raw_fd() as u32,
+        attach_type: BPF_CGROUP_DEVICE,
+        ..Default::default()
+    };
+    bpf(BPF_PROG_QUERY, &mut attr)?;
+    Ok(attr.prog_cnt)
 }

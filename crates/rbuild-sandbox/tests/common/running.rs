@@ -20,14 +20,16 @@ pub fn leftover_cgroups() -> Vec<PathBuf> {
                 .map(|e| e.path()),
         )
     {
-        let Ok(rd) = fs::read_dir(base.join("rbuild")) else {
-            continue;
-        };
-        left.extend(
-            rd.flatten()
-                .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
-                .map(|e| e.path()),
-        );
+        for parent in rbuild_testkit::run_cgroup_parents(&base.join("rbuild")) {
+            let Ok(rd) = fs::read_dir(parent) else {
+                continue;
+            };
+            left.extend(
+                rd.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+                    .map(|e| e.path()),
+            );
+        }
     }
     left.sort();
     left.dedup();
