@@ -1,4 +1,4 @@
-//! cgroup v2: one directory in the unified hierarchy, with the eBPF device filter attached.
+//! cgroup v2: one directory in the unified hierarchy, under the eBPF device filter's parent.
 
 use super::devices::DeviceRule;
 use super::{counter, cpu_quota, make_dir_in, memory_swap_total, v2_parent, write};
