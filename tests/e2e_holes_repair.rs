@@ -201,7 +201,9 @@ fn f10_stale_run_cgroups_go_with_the_next_run_step_or_store_check() {
     let parents = run_cgroup_parents();
     assert!(!parents.is_empty(), "a RUN made no run cgroup parent");
     assert!(
-        parents.iter().any(|p| p.to_string_lossy().contains("/rbuild/devices-")),
+        parents
+            .iter()
+            .any(|p| p.to_string_lossy().contains("/rbuild/devices-")),
         "no device filter parent among {parents:?}"
     );
     // A pid that has exited, as a build killed before it removed its cgroups.
