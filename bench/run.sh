@@ -272,8 +272,11 @@ main() {
     start_dockerd "$REG_base" "$REG_push"
     make_bases
     write_scripts
-    # A full run replaces the results; BENCH_CASES=... reruns only those cases' files.
-    if [ -z "${BENCH_CASES:-}" ]; then rm -rf "$RESULTS"; fi
+    # A full run replaces the results; BENCH_CASES=... reruns only those cases' files. Earlier
+    # runs kept in subdirectories (bench/results-ab/run7/, stop27/, ...) are left alone.
+    if [ -z "${BENCH_CASES:-}" ] && [ -d "$RESULTS" ]; then
+        find "$RESULTS" -maxdepth 1 -type f -delete
+    fi
     mkdir -p "$RESULTS"
 
     CASES=${BENCH_CASES:-$(ls "$REPO/bench/cases")}
