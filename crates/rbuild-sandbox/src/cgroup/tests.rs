@@ -108,3 +108,15 @@ fn counters() {
     assert_eq!(counter(t, "oom_kill"), Some(3));
     assert_eq!(counter(t, "oom"), None);
 }
+
+#[test]
+fn controllers_pass_down_every_level_to_a_filtered_run_cgroup() {
+    let root = Path::new("/sys/fs/cgroup");
+    let filtered = root.join("rbuild/devices-0123456789abcdef");
+    assert_eq!(
+        v2::passing_on(root, &filtered),
+        [root, &root.join("rbuild"), &filtered]
+    );
+    let unfiltered = root.join("rbuild");
+    assert_eq!(v2::passing_on(root, &unfiltered), [root, &unfiltered]);
+}

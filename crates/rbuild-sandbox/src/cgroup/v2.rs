@@ -38,6 +38,18 @@ pub fn writes(l: &Limits) -> Vec<(&'static str, String)> {
     w
 }
 
+/// The directories whose cgroup.subtree_control must pass the limits' controllers down to a
+/// run cgroup made in `parent`: every level from `root` to `parent` (the device filter's
+/// parent adds one below `rbuild/`).
+pub fn passing_on<'a>(root: &Path, parent: &'a Path) -> Vec<&'a Path> {
+    let mut levels: Vec<&Path> = parent
+        .ancestors()
+        .take_while(|a| a.starts_with(root))
+        .collect();
+    levels.reverse();
+    levels
+}
+
 /// The controllers the writes need, as a cgroup.subtree_control line.
 pub fn controllers(w: &[(&str, String)]) -> String {
     let mut c: Vec<&str> = w.iter().filter_map(|(f, _)| f.split('.').next()).collect();
@@ -62,12 +74,8 @@ impl V2 {
         let ctl = controllers(&w);
         let parent = v2_parent(root, devices)?;
         if !ctl.is_empty() {
-            // Each level down to the run's cgroup passes the controllers on.
-            let rbuild = root.join("rbuild");
-            write(root, "cgroup.subtree_control", &ctl)?;
-            write(&rbuild, "cgroup.subtree_control", &ctl)?;
-            if parent != rbuild {
-                write(&parent, "cgroup.subtree_control", &ctl)?;
+            for level in passing_on(root, &parent) {
+                write(level, "cgroup.subtree_control", &ctl)?;
             }
         }
         let dir = make_dir_in(&parent, name)?;
