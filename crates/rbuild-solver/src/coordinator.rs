@@ -11,6 +11,7 @@ use crate::error::SolveError;
 use crate::graph::VertexId;
 use crate::key::{CacheKey, Components};
 use crate::op::{CancelToken, Event, MissReason, Op};
+use crate::pool::Pool;
 use crate::scheduler::SolveOptions;
 use crate::worker::{Outcome, Task, Worker};
 
@@ -53,7 +54,9 @@ pub(crate) struct Coordinator<'a, O: Op> {
     nodes: Vec<Node<O::Value>>,
     dedup: HashMap<(CacheKey, bool), usize>,
     tasks: Sender<Task<O::Value>>,
+    /// Tasks sent and not yet answered.
     outstanding: usize,
+    pool: Pool<'a>,
     first_error: Option<SolveError<O::Error>>,
 }
 
@@ -66,6 +69,7 @@ impl<'a, O: Op> Coordinator<'a, O> {
         opts: &SolveOptions,
         order: Vec<VertexId>,
         tasks: Sender<Task<O::Value>>,
+        pool: Pool<'a>,
     ) -> Self {
         let mut nodes: Vec<Node<O::Value>> = (0..env.graph.len())
             .map(|i| {
@@ -114,6 +118,7 @@ impl<'a, O: Op> Coordinator<'a, O> {
             dedup,
             tasks,
             outstanding: 0,
+            pool,
             first_error: None,
         }
     }
@@ -381,6 +386,11 @@ impl<'a, O: Op> Coordinator<'a, O> {
         // Workers outlive the coordinator (scoped threads), so the channel cannot be closed.
         if self.tasks.send(task).is_ok() {
             self.outstanding += 1;
+        }
+        if let Err(e) = self.pool.serve(self.outstanding) {
+            // No worker will ever answer: what was sent is dropped with the channel.
+            self.outstanding = 0;
+            self.fail(SolveError::NoWorker(e));
         }
     }
 }

@@ -23,6 +23,9 @@ pub enum SolveError<E> {
     /// A target or an input names a vertex that is not in the graph.
     #[error("unknown vertex {0}")]
     UnknownVertex(VertexId),
+    /// Not even one worker thread could be started.
+    #[error("could not start a solver thread")]
+    NoWorker(#[source] std::io::Error),
     /// An op panicked; the panic was caught so the other workers could stop cleanly.
     #[error("vertex {vertex}: op panicked: {message}")]
     Panicked {

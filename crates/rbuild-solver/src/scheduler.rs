@@ -1,4 +1,4 @@
-//! The coordinator: owns all per-vertex state, hands tasks to a pool of `jobs` workers, and
+//! The coordinator: owns all per-vertex state, hands tasks to a pool of up to `jobs` workers, and
 //! reacts to their outcomes. Keys are computed first (from input keys only); values are
 //! demanded lazily from the targets down, so a cache hit never touches its ancestors.
 
@@ -11,6 +11,7 @@ use crate::coordinator::Coordinator;
 use crate::error::SolveError;
 use crate::graph::{Graph, VertexId};
 use crate::op::{CancelToken, Observer, Op};
+use crate::pool::Pool;
 use crate::worker::Worker;
 
 /// How a solve runs.
@@ -77,13 +78,15 @@ pub fn solve_with_cancel<O: Op>(
         cancel: CancelToken::new(),
     };
     thread::scope(|s| {
-        for _ in 0..jobs {
+        let (worker, task_rx) = (&worker, &task_rx);
+        let start = move || {
             let result_tx = result_tx.clone();
-            let (worker, task_rx) = (&worker, &task_rx);
-            s.spawn(move || worker.run(task_rx, &result_tx));
-        }
-        drop(result_tx);
-        let mut coord = Coordinator::new(&worker, opts, order, task_tx);
+            thread::Builder::new()
+                .spawn_scoped(s, move || worker.run(task_rx, &result_tx))
+                .map(drop)
+        };
+        let pool = Pool::new(jobs, Box::new(start));
+        let mut coord = Coordinator::new(worker, opts, order, task_tx, pool);
         coord.run(targets, &result_rx, cancel)
         // `coord` (and with it the task sender) drops here, so the workers exit and join.
     })

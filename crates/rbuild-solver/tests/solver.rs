@@ -36,6 +36,25 @@ fn independent_vertices_run_in_parallel() {
 }
 
 #[test]
+fn a_chain_runs_on_one_thread_however_many_jobs_are_allowed() {
+    // Workers start as tasks wait for them: a chain (every step of a one-stage Dockerfile)
+    // never has two tasks at once, so it needs one thread, cold or cached.
+    let cache = MemoryCache::new();
+    for round in ["cold", "cached"] {
+        let c = Arc::new(Counters::default());
+        let mut g = Graph::new();
+        let mut last = g.add(Toy::new("s0", &c), vec![]);
+        for i in 1..6 {
+            last = g.add(Toy::new(&format!("s{i}"), &c), vec![last]);
+        }
+        solve(&g, &[last], &cache, &opts(8), &NoopObserver).unwrap();
+        let execs = if round == "cold" { 6 } else { 0 };
+        assert_eq!(c.execs().len(), execs, "{round}");
+        assert_eq!(c.threads.lock().unwrap().len(), 1, "{round}");
+    }
+}
+
+#[test]
 fn jobs_one_never_runs_two_at_once() {
     let c = Arc::new(Counters::default());
     let mut g = Graph::new();

@@ -2,8 +2,10 @@
 // Each test crate uses a different subset of these helpers.
 #![allow(dead_code)]
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use rbuild_solver::{CacheKey, Components, Event, ExecContext, KeyBuilder, Observer, Op, VertexId};
@@ -20,6 +22,8 @@ pub struct Counters {
     running: AtomicUsize,
     pub max_running: AtomicUsize,
     pub saw_cancel: Mutex<Vec<String>>,
+    /// The threads that computed keys or executed ops.
+    pub threads: Mutex<HashSet<ThreadId>>,
 }
 
 impl Counters {
@@ -93,6 +97,8 @@ impl Op for Toy {
     }
 
     fn cache_key(&self, input_keys: &[CacheKey]) -> Result<(CacheKey, Components), ToyError> {
+        let me = std::thread::current().id();
+        self.counters.threads.lock().unwrap().insert(me);
         let mut b = KeyBuilder::new("toy", 1);
         for (i, k) in input_keys.iter().enumerate() {
             let name = if i == 0 {
@@ -115,6 +121,10 @@ impl Op for Toy {
     fn exec(&self, inputs: &[String], ctx: &ExecContext) -> Result<String, ToyError> {
         let c = &self.counters;
         c.execs.lock().unwrap().push(self.identity.clone());
+        c.threads
+            .lock()
+            .unwrap()
+            .insert(std::thread::current().id());
         let now = c.running.fetch_add(1, Ordering::SeqCst) + 1;
         c.max_running.fetch_max(now, Ordering::SeqCst);
         let result = self.work(inputs, ctx);
