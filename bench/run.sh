@@ -273,7 +273,7 @@ main() {
     make_bases
     write_scripts
     # A full run replaces the results; BENCH_CASES=... reruns only those cases' files. Earlier
-    # runs kept in subdirectories (bench/results-ab/run7/, stop27/, ...) are left alone.
+    # runs kept in subdirectories (bench/results-ab/stop27/, stop28/, ...) are left alone.
     if [ -z "${BENCH_CASES:-}" ] && [ -d "$RESULTS" ]; then
         find "$RESULTS" -maxdepth 1 -type f -delete
     fi
