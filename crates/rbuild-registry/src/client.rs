@@ -262,7 +262,7 @@ impl Client {
             .user_agent(concat!("rbuild/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(self.inner.opts.timeouts.connect);
         let c = self
-            .tls_for(b, host)?
+            .tls_for(b, host, false)?
             .build()
             .map_err(|e| RegistryError::ClientSetup {
                 host: host.to_string(),

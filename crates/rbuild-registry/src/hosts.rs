@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use reqwest::Url;
 
 use crate::client::{Client, Endpoint};
-use crate::endpoint::{add_ca, add_host_certs, add_identity};
 use crate::error::{redact_userinfo, RegistryError};
+use crate::tls::TlsSettings;
 
 /// How to reach one host, by its name as written (`docker.io`, `host:port`).
 #[derive(Clone, Default)]
@@ -65,27 +65,33 @@ impl Client {
     }
 
     /// The TLS setup for `host`: the file's CAs, client certificate and verification switch,
-    /// then the certs directory's, so a `--registry-certs` client certificate wins.
+    /// then the certs directory's, so a `--registry-certs` client certificate wins;
+    /// `skip_verify` also turns verification off (an insecure host's HTTPS URL).
     pub(crate) fn tls_for(
         &self,
-        mut b: reqwest::ClientBuilder,
+        b: reqwest::ClientBuilder,
         host: &str,
+        skip_verify: bool,
     ) -> Result<reqwest::ClientBuilder, RegistryError> {
+        let mut tls = TlsSettings::default();
         if let Some(h) = self.host_options(host) {
             for ca in &h.ca {
-                b = add_ca(b, ca)?;
+                tls.add_ca(ca)?;
             }
             if let Some((cert, key)) = &h.client_cert {
-                b = add_identity(b, cert, key)?;
+                tls.add_identity(cert, key)?;
             }
             if h.skip_verify {
-                b = b.tls_danger_accept_invalid_certs(true);
+                tls.skip_verify();
             }
         }
         if let Some(dir) = &self.options().certs_dir {
-            b = add_host_certs(b, &dir.join(host))?;
+            tls.add_host_certs(&dir.join(host))?;
         }
-        Ok(b)
+        if skip_verify {
+            tls.skip_verify();
+        }
+        Ok(b.tls_backend_preconfigured(tls.config(host)?))
     }
 
     /// The endpoint of `repository` on `mirror` (`[scheme://]host[:port][/path]`): a path

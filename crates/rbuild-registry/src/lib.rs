@@ -20,6 +20,7 @@ mod pull;
 mod push;
 mod sink;
 mod sources;
+mod tls;
 mod transport;
 mod uploader;
 mod url;

@@ -7,6 +7,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::client_with;
 use common::files::{Behaviour, FileServer};
 use common::image::noise;
 use common::tls::TestCa;
@@ -15,19 +16,6 @@ use rbuild_oci::Digest;
 use rbuild_registry::{Client, RegistryError, RegistryOptions, UrlFetch};
 
 const LAST_MODIFIED: &str = "Sun, 06 Nov 1994 08:49:37 GMT";
-
-fn client_with(opts: RegistryOptions) -> (tempfile::TempDir, Client) {
-    let dir = tempfile::tempdir().unwrap();
-    let opts = RegistryOptions {
-        docker_config: Some(dir.path().to_path_buf()),
-        timeouts: common::short_timeouts(),
-        ..opts
-    };
-    let client = Client::new(opts)
-        .unwrap()
-        .with_retry_policy(common::quick_retries());
-    (dir, client)
-}
 
 fn assert_downloaded(d: &Download, dir: &Path, body: &[u8]) {
     assert_eq!(d.path, dir.join("file.bin"));

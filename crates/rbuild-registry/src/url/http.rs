@@ -27,10 +27,8 @@ impl Client {
             let cfg = proxy.clone();
             b = b.proxy(reqwest::Proxy::custom(move |u| cfg.proxy_for(u.as_str())));
         }
-        b = self.tls_for(b, &host)?;
-        if url.scheme() == "https" && self.is_insecure(&host) {
-            b = b.danger_accept_invalid_certs(true);
-        }
+        let insecure = url.scheme() == "https" && self.is_insecure(&host);
+        b = self.tls_for(b, &host, insecure)?;
         b.build().map_err(|e| RegistryError::ClientSetup {
             host,
             reason: transport::describe(&e),

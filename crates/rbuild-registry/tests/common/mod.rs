@@ -53,6 +53,20 @@ pub fn short_timeouts() -> Timeouts {
     }
 }
 
+/// A client with `opts` (its own empty docker config, short timeouts, quick retries).
+pub fn client_with(opts: RegistryOptions) -> (tempfile::TempDir, Client) {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = RegistryOptions {
+        docker_config: Some(dir.path().to_path_buf()),
+        timeouts: short_timeouts(),
+        ..opts
+    };
+    let client = Client::new(opts)
+        .unwrap()
+        .with_retry_policy(quick_retries());
+    (dir, client)
+}
+
 /// An anonymous client with these timeouts and `attempts` quick attempts per request.
 pub fn client_with_timeouts(timeouts: Timeouts, attempts: u32) -> (tempfile::TempDir, Client) {
     let dir = tempfile::tempdir().unwrap();

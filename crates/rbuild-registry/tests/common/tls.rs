@@ -1,5 +1,5 @@
 //! A throwaway certificate authority (made with the `openssl` command) and a server
-//! certificate it signs for 127.0.0.1, for HTTPS tests.
+//! certificate it signs for 127.0.0.1, for HTTPS tests; also client certificates it signs.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::WebPkiClientVerifier;
 use tokio_rustls::TlsAcceptor;
 
 /// A CA and a TLS acceptor presenting a certificate it signed for IP 127.0.0.1.
@@ -15,8 +16,17 @@ pub struct TestCa {
     pub ca_pem: PathBuf,
     /// Accepts TLS connections with the server certificate.
     pub acceptor: TlsAcceptor,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
+
+/// openssl's options for a new P-256 key without a passphrase.
+const EC: [&str; 5] = [
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+];
 
 fn openssl(dir: &Path, args: &[&str]) {
     let out = Command::new("openssl")
@@ -33,13 +43,7 @@ fn openssl(dir: &Path, args: &[&str]) {
 
 /// Writes `ca.crt`/`ca.key` and a `server.crt`/`server.key` it signed for IP 127.0.0.1.
 fn make_certs(d: &Path) {
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
+    let ec = EC;
     let ca = [
         &["req", "-x509", "-days", "2", "-subj", "/CN=rbuild test CA"][..],
         &ec,
@@ -54,21 +58,32 @@ fn make_certs(d: &Path) {
 
 /// Writes `server.key` and a `server.crt` for IP 127.0.0.1 signed by `ca.crt`.
 fn sign_server_cert(d: &Path, ec: &[&str]) {
-    let csr = [
-        &["req", "-subj", "/CN=127.0.0.1"][..],
-        ec,
-        &["-keyout", "server.key", "-out", "server.csr"],
-    ]
-    .concat();
-    openssl(d, &csr);
     let ext =
         "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n";
-    std::fs::write(d.join("ext.cnf"), ext).unwrap();
+    sign(d, ec, "server", "/CN=127.0.0.1", ext);
+}
+
+/// Writes `NAME.key` and a `NAME.crt` for `subject` with extensions `ext`, signed by `ca.crt`.
+fn sign(d: &Path, ec: &[&str], name: &str, subject: &str, ext: &str) {
+    let (key, csr, crt, cnf) = (
+        format!("{name}.key"),
+        format!("{name}.csr"),
+        format!("{name}.crt"),
+        format!("{name}.cnf"),
+    );
+    let req = [
+        &["req", "-subj", subject][..],
+        ec,
+        &["-keyout", &key, "-out", &csr],
+    ]
+    .concat();
+    openssl(d, &req);
+    std::fs::write(d.join(&cnf), ext).unwrap();
     let sign = [
         "x509",
         "-req",
         "-in",
-        "server.csr",
+        &csr,
         "-CA",
         "ca.crt",
         "-CAkey",
@@ -77,9 +92,9 @@ fn sign_server_cert(d: &Path, ec: &[&str]) {
         "-days",
         "2",
         "-extfile",
-        "ext.cnf",
+        &cnf,
         "-out",
-        "server.crt",
+        &crt,
     ];
     openssl(d, &sign);
 }
@@ -94,8 +109,38 @@ impl TestCa {
         TestCa {
             ca_pem: d.join("ca.crt"),
             acceptor,
-            _dir: dir,
+            dir,
         }
+    }
+
+    /// An acceptor that also requires a client certificate signed by this CA.
+    pub fn requiring_client_certs(&self) -> TlsAcceptor {
+        let d = self.dir.path();
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_file_iter(d.join("ca.crt")).unwrap() {
+            roots.add(cert.unwrap()).unwrap();
+        }
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let clients = WebPkiClientVerifier::builder_with_provider(roots.into(), provider.clone())
+            .build()
+            .unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_client_cert_verifier(clients)
+            .with_single_cert(server_chain(&d.join("server.crt")), server_key(d))
+            .unwrap();
+        TlsAcceptor::from(Arc::new(config))
+    }
+
+    /// Writes `client.cert` and `client.key`, a client certificate this CA signed, into
+    /// `dir` (Docker's names in a certs.d host directory).
+    pub fn client_cert_into(&self, dir: &Path) {
+        let d = self.dir.path();
+        let ext = "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n";
+        sign(d, &EC, "client", "/CN=rbuild test client", ext);
+        std::fs::copy(d.join("client.crt"), dir.join("client.cert")).unwrap();
+        std::fs::copy(d.join("client.key"), dir.join("client.key")).unwrap();
     }
 
     /// A `--registry-certs` directory trusting this CA for `host` (`host:port`).
@@ -107,11 +152,19 @@ impl TestCa {
     }
 }
 
-fn acceptor(cert: &Path, key: &Path) -> TlsAcceptor {
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+fn server_chain(cert: &Path) -> Vec<CertificateDer<'static>> {
+    CertificateDer::pem_file_iter(cert)
         .unwrap()
         .collect::<Result<_, _>>()
-        .unwrap();
+        .unwrap()
+}
+
+fn server_key(d: &Path) -> PrivateKeyDer<'static> {
+    PrivateKeyDer::from_pem_file(d.join("server.key")).unwrap()
+}
+
+fn acceptor(cert: &Path, key: &Path) -> TlsAcceptor {
+    let certs = server_chain(cert);
     let key = PrivateKeyDer::from_pem_file(key).unwrap();
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
