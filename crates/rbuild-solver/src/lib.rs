@@ -3,7 +3,8 @@
 //! Keys first, values lazily: each vertex's [`CacheKey`] is computed from its op and its
 //! inputs' keys; values are demanded from the targets down, so a cache hit never executes
 //! the vertices behind it. Independent work runs on up to `jobs` std threads (started as work
-//! waits for them), identical work (same key) runs once, and the first failure cancels the rest. Knows nothing of files or OCI.
+//! waits for them), identical work (same key) runs once, and the first failure cancels the
+//! rest. Knows nothing of files or OCI.
 //!
 //! `no_cache` flows down: since keys are made from input keys, not values, a child of a
 //! re-run vertex could otherwise hit a record made from the old value. Results of bypassed

@@ -1,6 +1,7 @@
 //! Workers started as tasks wait for them, up to `jobs`. A build whose steps are all cached
 //! computes its keys one after another and needs one worker, not eight: each thread more
-//! costs a stack, a malloc arena and its teardown (~0.1 ms of a 4-5 ms no-op rebuild).
+//! costs a stack, a malloc arena and their teardown (a five-step no-op rebuild that started
+//! five took 5.0 ms, with one 3.7 ms).
 
 use std::io;
 
