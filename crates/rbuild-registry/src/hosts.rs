@@ -91,6 +91,9 @@ impl Client {
         if skip_verify {
             tls.skip_verify();
         }
+        // reqwest takes the configuration as is only if its rustls is this rustls (one version
+        // in Cargo.lock); another would fail every client's build ("unknown TLS backend"),
+        // which tests/tls.rs would catch.
         Ok(b.tls_backend_preconfigured(tls.config(host)?))
     }
 
