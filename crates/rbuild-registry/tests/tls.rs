@@ -15,9 +15,12 @@ use rbuild_context::remote::ProxyConfig;
 use rbuild_registry::{Client, RegistryOptions};
 
 fn no_system_cas() {
-    // Same values from every test, so the order the tests run in does not matter.
-    std::env::set_var("SSL_CERT_FILE", "/nonexistent/rbuild-test/cert.pem");
-    std::env::set_var("SSL_CERT_DIR", "/nonexistent/rbuild-test/certs");
+    // Set once, first thing in every test, before any of them reads the environment.
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::env::set_var("SSL_CERT_FILE", "/nonexistent/rbuild-test/cert.pem");
+        std::env::set_var("SSL_CERT_DIR", "/nonexistent/rbuild-test/certs");
+    });
 }
 
 /// Downloads `url` with `client`: the body, or the error's text.
