@@ -61,12 +61,7 @@ async fn basic_auth_with_config_auths_and_wrong_password() {
 
     let url = format!("http://{}/v2/", reg.addr);
     let (_good, client) = common::client_with_config(&auths_json(&url, USER, PASSWORD));
-    assert_eq!(
-        common::push(&client, &src, &m, &target).await.unwrap(),
-        m.digest
-    );
-    let (_d2, dst) = common::store();
-    assert_eq!(common::pull_digest(&client, &dst, &target).await, m.digest);
+    common::round_trip(&client, &src, &m, &target).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

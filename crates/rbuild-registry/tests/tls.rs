@@ -1,6 +1,7 @@
 //! TLS of the registry and URL clients: the system's CA certificates are read only when a
 //! server's certificate is checked, so plain HTTP works on a host without any; per-host CAs
-//! and client certificates from the certs directory.
+//! and client certificates from the certs directory; a plain-HTTP host's redirect to HTTPS is
+//! verified.
 //!
 //! Every test in this file runs as if the host had no CA certificates (`SSL_CERT_FILE` and
 //! `SSL_CERT_DIR` name nothing, as in a minimal CI container without ca-certificates).
@@ -9,7 +10,9 @@ mod common;
 
 use common::client_with;
 use common::files::{Behaviour, FileServer};
-use common::image::noise;
+use common::image::{make_image, noise};
+use common::reference;
+use common::registry::Registry;
 use common::tls::TestCa;
 use rbuild_context::remote::ProxyConfig;
 use rbuild_registry::{Client, RegistryOptions};
@@ -43,6 +46,47 @@ async fn plain_http_needs_no_system_ca_certificates() {
     let (_c, client) = client_with(RegistryOptions::default());
     let url = format!("http://{}/file.bin", server.addr);
     assert_eq!(get(&client, &url).await.unwrap(), body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_and_pull_with_a_plain_http_registry_need_no_system_ca_certificates() {
+    no_system_cas();
+    let reg = Registry::start();
+    let (_c, client) = client_with(RegistryOptions::default());
+    let (_d1, src) = common::store();
+    let m = make_image(&src, 11, &[20_000], "amd64");
+    let target = reference(format!("{}/tls/plain:1", reg.addr));
+    common::round_trip(&client, &src, &m, &target).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_redirect_from_a_plain_http_host_is_still_verified() {
+    no_system_cas();
+    let ca = TestCa::new();
+    let body = noise(12, 4000);
+    let tls = FileServer::start_tls(body.clone(), Behaviour::default(), ca.acceptor.clone()).await;
+    let to = format!("https://{}/storage/file.bin", tls.addr);
+    let redirect = Behaviour {
+        redirect_to: Some(to),
+        ..Default::default()
+    };
+    let plain = FileServer::start(Vec::new(), redirect).await;
+    let url = format!("http://{}/file.bin", plain.addr);
+
+    // No CA at all: the HTTPS hop is refused, not taken unverified.
+    let (_c, client) = client_with(RegistryOptions::default());
+    let text = get(&client, &url).await.unwrap_err();
+    assert!(text.contains("no CA certificates"), "{text}");
+    assert!(tls.log().is_empty(), "{:?}", tls.log());
+
+    // The plain host's configured CA is what the hop is checked against.
+    let certs = ca.certs_dir(&plain.addr);
+    let (_c, trusting) = client_with(RegistryOptions {
+        certs_dir: Some(certs.path().to_path_buf()),
+        ..Default::default()
+    });
+    assert_eq!(get(&trusting, &url).await.unwrap(), body);
+    assert_eq!(tls.log().len(), 1, "{:?}", tls.log());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,7 @@
 //! A tiny HTTP/1.1 file server on 127.0.0.1 for URL download tests, plain or TLS, that serves
 //! one body for any path (so it also plays a forward proxy: it logs the request target, which
 //! only a proxy receives in absolute form) and can misbehave: cut the first answer short,
-//! ignore `Range`, or stall mid-body.
+//! ignore `Range`, stall mid-body, or redirect.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -22,6 +22,8 @@ pub struct Behaviour {
     pub stall_after: Option<usize>,
     /// Sent as `Last-Modified`.
     pub last_modified: Option<String>,
+    /// Every answer is a 302 to this URL (as a registry sends blobs to its storage).
+    pub redirect_to: Option<String>,
 }
 
 struct State {
@@ -118,6 +120,14 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: S, st: Arc<State>) {
 async fn answer<S: AsyncWrite + Unpin>(w: &mut S, st: &State, range: Option<usize>) {
     let nth = st.answers.fetch_add(1, Ordering::SeqCst);
     let b = &st.behaviour;
+    if let Some(to) = &b.redirect_to {
+        let head = format!(
+            "HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+        let _ = w.write_all(head.as_bytes()).await;
+        let _ = w.shutdown().await;
+        return;
+    }
     let total = st.body.len();
     let (status, from) = match range {
         Some(n) if !b.ignore_range && n < total => ("206 Partial Content", n),

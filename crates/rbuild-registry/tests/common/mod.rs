@@ -165,6 +165,15 @@ pub async fn pull_digest(client: &Client, store: &Store, target: &Reference) -> 
         .digest
 }
 
+/// Pushes `manifest` from `src` to `target`, pulls it into a fresh store; asserts both
+/// sides name the same manifest digest.
+pub async fn round_trip(client: &Client, src: &Store, manifest: &Descriptor, target: &Reference) {
+    let pushed = push(client, src, manifest, target).await.unwrap();
+    assert_eq!(pushed, manifest.digest);
+    let (_d, dst) = store();
+    assert_eq!(pull_digest(client, &dst, target).await, manifest.digest);
+}
+
 /// A proxy in front of `upstream` that injects `faults`.
 pub async fn faulty_proxy(upstream: &str, faults: Faults) -> Proxy {
     let opts = ProxyOptions {
