@@ -1,8 +1,8 @@
 //! The TLS setup of registry and URL clients as one rustls configuration: extra CAs, a client
 //! certificate, or no verification at all. The system's CA certificates are read on the
-//! first handshake that checks a server, not when a client is made: reading /etc/ssl/certs
-//! took ~6 ms of a 65 ms cold build pulling from a plain-HTTP registry that never used them,
-//! and failed such a pull outright on a host without CA certificates.
+//! first handshake that checks a server, once per process, not when each client is made:
+//! reading /etc/ssl/certs took ~6 ms of a 65 ms cold build pulling from a plain-HTTP registry
+//! that never used them, and failed such a pull outright on a host without CA certificates.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -140,6 +140,14 @@ impl Verifier {
     }
 }
 
+/// The system's CA certificates, read once per process: every client of every host (a build
+/// may fetch many HTTPS URLs, each with a client of its own) shares them. Unreadable ones are
+/// skipped, as the platform verifier skipped them.
+fn system_roots() -> &'static [CertificateDer<'static>] {
+    static ROOTS: OnceLock<Vec<CertificateDer<'static>>> = OnceLock::new();
+    ROOTS.get_or_init(|| rustls_native_certs::load_native_certs().certs)
+}
+
 fn load(
     extra: &[CertificateDer<'static>],
     provider: &Arc<CryptoProvider>,
@@ -147,8 +155,7 @@ fn load(
     let mut store = RootCertStore::empty();
     // The configured ones were checked when they were read.
     store.add_parsable_certificates(extra.iter().cloned());
-    // Unreadable system certificates are skipped, as the platform verifier skips them.
-    store.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    store.add_parsable_certificates(system_roots().iter().cloned());
     if store.is_empty() {
         return Err(
             "no CA certificates: none on this system (is ca-certificates \
