@@ -249,3 +249,40 @@ fn race_dockerfile(dir: &str) -> String {
     );
     df
 }
+
+/// Stages that run at once and mount one cache at /n and another below it at /n/in.
+const NESTED_STAGES: usize = 6;
+/// Builds, each with caches of its own, so each one's stages race to create /n/in.
+const NESTED_ROUNDS: usize = 30;
+
+/// BuildKit's testCacheMountParallel, made to race harder: steps running at once mount a
+/// shared cache at /n and a second cache at /n/in, so each creates the mountpoint `in` inside
+/// the first cache, which the others see. It failed now and then with "create mountpoint
+/// /n/in: File exists" when another step created it first.
+#[test]
+fn steps_at_once_create_one_mountpoint_in_a_shared_cache() {
+    let env = Env::new();
+    let ctx = tempfile::tempdir().unwrap();
+    let mut df = String::from("ARG ROUND\n");
+    for s in 0..NESTED_STAGES {
+        df.push_str(&format!(
+            "FROM busybox:latest AS s{s}\nARG ROUND\n\
+             RUN --mount=type=cache,id=outer-$ROUND,target=/n \
+             --mount=type=cache,id=inner-$ROUND,target=/n/in \
+             sh -c 'echo {s} > /n/in/s{s} && ls /n/in > /listed-{s}'\n\n"
+        ));
+    }
+    df.push_str("FROM busybox:latest\n");
+    for s in 0..NESTED_STAGES {
+        df.push_str(&format!("COPY --from=s{s} /listed-{s} /\n"));
+    }
+    dockerfile(ctx.path(), &df);
+    for round in 0..NESTED_ROUNDS {
+        let arg = format!("ROUND={round}");
+        let out = env.build_with(
+            ctx.path(),
+            &["--jobs", "8", "--build-arg", &arg, "-t", "nested:1"],
+        );
+        assert!(out.status.success(), "round {round}:\n{}", text(&out));
+    }
+}

@@ -284,10 +284,13 @@ fn create_below<S: Sys>(
     for (n, c) in missing.iter().enumerate() {
         cur.push(c);
         let file = n + 1 == missing.len() && kind == Kind::File;
-        if file {
-            ctx(sys.create_file(&cur), "create mountpoint", &cur)?;
+        let made = if file {
+            sys.create_file(&cur)
         } else {
-            ctx(sys.mkdir(&cur), "create mountpoint", &cur)?;
+            sys.mkdir(&cur)
+        };
+        if !made_or_raced(sys, &cur, file, made)? {
+            continue;
         }
         stubs.push(Stub {
             path: cur.to_string_lossy().into_owned(),
@@ -295,6 +298,33 @@ fn create_below<S: Sys>(
         });
     }
     Ok(cur)
+}
+
+/// Whether `made` created `path` (true), or another sandbox did just before: a cache mount is
+/// shared by steps running at once, and two of them mounting below it (`/foo/bar` and
+/// `/foo/bar/baz`) both create `baz` in it. What the other made is used if it is the kind
+/// wanted (not a symlink), and is not ours to remove afterwards (false).
+fn made_or_raced<S: Sys>(
+    sys: &mut S,
+    path: &Path,
+    file: bool,
+    made: std::io::Result<()>,
+) -> SetupResult<bool> {
+    let e = match made {
+        Ok(()) => return Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => e,
+        Err(e) => return Err(SetupError::path("create mountpoint", path, e)),
+    };
+    let wanted = match ctx(sys.lstat(path), "stat", path)? {
+        Some(FileType::Dir) => !file,
+        Some(FileType::Symlink) | None => false,
+        Some(_) => file,
+    };
+    if wanted {
+        Ok(false)
+    } else {
+        Err(SetupError::path("create mountpoint", path, e))
+    }
 }
 
 /// Ancestors that existed already are copied up by overlayfs when we create inside them.

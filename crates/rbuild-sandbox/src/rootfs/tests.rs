@@ -9,6 +9,8 @@ struct FakeSys {
     links: BTreeMap<PathBuf, PathBuf>,
     mounts: Vec<(String, PathBuf, String, u64)>,
     trees: Vec<PathBuf>,
+    /// Made by "another sandbox" between our stat and our create: the create finds it.
+    raced: BTreeMap<PathBuf, FileType>,
 }
 
 impl FakeSys {
@@ -29,6 +31,24 @@ impl FakeSys {
             }
         }
         out
+    }
+}
+
+impl FakeSys {
+    fn create(&mut self, path: &Path, kind: FileType) -> io::Result<()> {
+        if let Some(other) = self.raced.remove(path) {
+            if other == FileType::Symlink {
+                self.links.insert(path.into(), "/elsewhere".into());
+            } else {
+                self.nodes.insert(path.into(), other);
+            }
+            return Err(io::Error::from(io::ErrorKind::AlreadyExists));
+        }
+        if self.nodes.contains_key(path) || self.links.contains_key(path) {
+            return Err(io::Error::from(io::ErrorKind::AlreadyExists));
+        }
+        self.nodes.insert(path.into(), kind);
+        Ok(())
     }
 }
 
@@ -90,12 +110,10 @@ impl Sys for FakeSys {
         self.nodes.get(&r).map(|_| r).ok_or_else(nf)
     }
     fn mkdir(&mut self, path: &Path) -> io::Result<()> {
-        self.nodes.insert(path.into(), FileType::Dir);
-        Ok(())
+        self.create(path, FileType::Dir)
     }
     fn create_file(&mut self, path: &Path) -> io::Result<()> {
-        self.nodes.insert(path.into(), FileType::Other);
-        Ok(())
+        self.create(path, FileType::Other)
     }
     fn mknod_char(&mut self, path: &Path, _: u32, _: u32) -> io::Result<()> {
         self.create_file(path)
@@ -219,4 +237,39 @@ fn full_plan_runs_against_fake_and_masks_only_existing() {
     assert!(stubs.contains(&stub("/etc/hosts", StubKind::File)));
     assert!(stubs.contains(&stub("/dev", StubKind::Dir)));
     assert!(!stubs.iter().any(|s| s.path == "/proc"));
+}
+
+/// mount/testCacheMountParallel failed now and then: two steps at once mount one cache at
+/// /foo/bar and below it at /foo/bar/baz, and both create `baz` in the shared cache.
+#[test]
+fn a_mountpoint_another_sandbox_just_made_is_used_and_not_recorded() {
+    let mut sys = FakeSys::with(&[("/foo", FileType::Dir), ("/foo/bar", FileType::Dir)]);
+    sys.raced.insert("/foo/bar/baz".into(), FileType::Dir);
+    let mut stubs = vec![];
+    let t = ensure_mountpoint(&mut sys, "/foo/bar/baz", Kind::Dir, &mut stubs).unwrap();
+    assert_eq!(t, PathBuf::from("/foo/bar/baz"));
+    assert!(!stubs.iter().any(|s| s.path == "/foo/bar/baz"), "{stubs:?}");
+
+    let mut sys = FakeSys::with(&[]);
+    sys.raced.insert("/run".into(), FileType::Dir);
+    let mut stubs = vec![];
+    ensure_mountpoint(&mut sys, "/run/s/f", Kind::File, &mut stubs).unwrap();
+    let paths: Vec<&str> = stubs.iter().map(|s| s.path.as_str()).collect();
+    assert_eq!(paths, ["/run/s", "/run/s/f"]);
+}
+
+#[test]
+fn a_raced_mountpoint_of_the_wrong_kind_or_a_symlink_is_refused() {
+    for (kind, other) in [
+        (Kind::Dir, FileType::Other),
+        (Kind::File, FileType::Dir),
+        (Kind::Dir, FileType::Symlink),
+        (Kind::File, FileType::Symlink),
+    ] {
+        let mut sys = FakeSys::with(&[("/foo", FileType::Dir)]);
+        sys.raced.insert("/foo/baz".into(), other);
+        let mut stubs = vec![];
+        let e = ensure_mountpoint(&mut sys, "/foo/baz", kind, &mut stubs).unwrap_err();
+        assert!(e.to_string().contains("/foo/baz"), "{e}");
+    }
 }
