@@ -1,4 +1,5 @@
 use super::*;
+use crate::plan::StubKind;
 use std::collections::BTreeMap;
 use std::io;
 
