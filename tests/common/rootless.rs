@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
-use rbuild_testkit::require_root;
+use rbuild_testkit::{process_scratch_dir, require_root};
 
 use super::{text, DEAD_PROXY, LOCAL_HOSTS};
 
@@ -109,8 +109,8 @@ fn create_user(user: &str, system: bool) {
 fn shared_binary() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("rbuild-rootless-bin-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        // 200 MB a copy: one per test process, removed when it exits.
+        let dir = process_scratch_dir(&std::env::temp_dir(), "rbuild-rootless-bin-").unwrap();
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
         let bin = dir.join("rbuild");
         std::fs::copy(env!("CARGO_BIN_EXE_rbuild"), &bin).unwrap();
