@@ -48,7 +48,7 @@ libs=(
 base=(
   sh bash cat cp mv rm ln ls mkdir mktemp touch tee id dirname head tail wc sort sha256sum
   seq sleep awk
-  mkfifo mknod stty chmod chown
+  mkfifo mknod stty chmod chown df du cut
   tar gzip grep sed
   dpkg dpkg-query dpkg-deb apt-get apt-cache
   losetup mount umount script unshare flock setpriv

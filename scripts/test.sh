@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "run as root: sandbox and build tests need namespaces and overlayfs" >&2; exit 1; }
 scripts/install-deps.sh
+scripts/check-disk.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # A log of its own per run: concurrent runs never share one.

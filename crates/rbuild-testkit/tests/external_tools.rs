@@ -86,8 +86,21 @@ fn unquote(script: &str) -> String {
             (Some(_), 0) if c == '"' => quote = None,
             (Some(_), 0) if c == '$' && chars.peek() == Some(&'(') => {
                 chars.next();
-                depth = 1;
-                out.push_str(" ; ");
+                if chars.peek() == Some(&'(') {
+                    // `"$((a / b))"`: arithmetic, which runs nothing.
+                    let mut open = 1;
+                    while open > 0 {
+                        match chars.next() {
+                            Some('(') => open += 1,
+                            Some(')') => open -= 1,
+                            Some(_) => {}
+                            None => break,
+                        }
+                    }
+                } else {
+                    depth = 1;
+                    out.push_str(" ; ");
+                }
             }
             (Some(_), 0) => {}
             (Some(_), _) => {
@@ -109,6 +122,8 @@ fn unquote(script: &str) -> String {
 /// quoted literals, parameter expansions and redirections are taken out.
 fn shell_programs(script: &str) -> Vec<String> {
     let cleanups = [
+        // Arithmetic runs nothing: `$((a * b))`, one level of parentheses inside.
+        (r"\$\(\(([^()]|\([^()]*\))*\)\)", "$v"),
         (r"\$\{[^}]*\}", "$v"),
         (r"\d*>&\d+", " "),
         (r"\d*>>?\s*[^\s;&|)]+", " "),
@@ -318,6 +333,10 @@ fn the_scan_reads_commands_the_way_a_shell_would() {
     );
     let quoted = r#"[ "$(id -u)" = 0 ] || { echo "run as root; then" >&2; exit 1; }"#;
     assert_eq!(shell_programs(quoted), ["id"]);
+    let arithmetic = "n=$((8 * k - ${b:-0})); [ $n -lt $(( (2 + 1) * k )) ] && n=$(du -sk t)";
+    assert_eq!(shell_programs(arithmetic), ["du"]);
+    let quoted_arithmetic = r#"echo "$((have / 1024)) MiB, $(id -u)"; "$((n + 1))""#;
+    assert_eq!(shell_programs(quoted_arithmetic), ["id"]);
     assert_eq!(program("scripts/install-deps.sh"), None);
     assert_eq!(program("$rbuild"), None);
     assert_eq!(program("/dev/pipes/EOF"), None);
