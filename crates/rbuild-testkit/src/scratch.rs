@@ -82,16 +82,20 @@ mod tests {
     fn the_directory_is_removed_when_the_process_exits() {
         let parent = tempfile::tempdir().unwrap();
         let exe = std::env::current_exe().unwrap();
-        let status = std::process::Command::new(exe)
+        let out = std::process::Command::new(exe)
             .args([
                 "--exact",
                 "scratch::tests::child_makes_a_scratch_dir",
                 "--ignored",
             ])
             .env("SCRATCH_PARENT", parent.path())
-            .status()
+            .output()
             .unwrap();
-        assert!(status.success());
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
         let left: Vec<_> = std::fs::read_dir(parent.path())
             .unwrap()
             .flatten()
