@@ -109,7 +109,7 @@ fn create_user(user: &str, system: bool) {
 fn shared_binary() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        // 200 MB a copy: one per test process, removed when it exits.
+        // ~100 MB a copy: one per test process, removed when it exits.
         let dir = process_scratch_dir(&std::env::temp_dir(), "rbuild-rootless-bin-").unwrap();
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
         let bin = dir.join("rbuild");
